@@ -1,0 +1,21 @@
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+
+export type { Logger };
+
+/**
+ * JSON lines to stdout (pino). Redaction is fixed here, at start-up: tokens and passwords never reach a log
+ * line, whichever component binds them.
+ */
+export function createLogger(options: { level?: LevelWithSilent; name?: string } = {}): Logger {
+  return pino({
+    name: options.name ?? 'riskfuse',
+    level: options.level ?? 'info',
+    redact: {
+      paths: ['password', 'token', '*.password', '*.token', 'headers.authorization', 'config.influxToken'],
+      censor: '[redacted]',
+    },
+  });
+}
+
+/** A logger that writes nothing, for tests and library callers that bring none. */
+export const silentLogger: Logger = pino({ level: 'silent' });

@@ -1,0 +1,83 @@
+import type { DeviceKind, Reading } from '../contracts/index.js';
+
+/**
+ * The telemetry store port: time series of device readings. Adapters: SQLite (embedded default,
+ * `sqlite-telemetry-store.ts`) and InfluxDB (`influx-telemetry-store.ts`, line protocol + InfluxQL, the HTTP
+ * API shared by InfluxDB 1.x, 2.x and 3.x). Every adapter runs the same contract suite
+ * (`core/test/telemetry-store.contract.ts`).
+ *
+ * Semantics every adapter honours:
+ * - A reading's identity is (deviceId, ts, seq): writing it again is a no-op (idempotent), so redelivery
+ *   never double-counts.
+ * - Times are epoch ms; ranges are half-open `[fromMs, toMs)`.
+ * - Aggregate buckets are aligned to the epoch (bucket start = ts − ts mod intervalMs), only buckets with
+ *   data are returned, ordered by group then bucket start.
+ */
+export type AggregateFn = 'mean' | 'min' | 'max' | 'count' | 'first' | 'last';
+export const AGGREGATE_FNS: readonly AggregateFn[] = ['mean', 'min', 'max', 'count', 'first', 'last'];
+
+export interface SeriesFilter {
+  readonly kind?: DeviceKind;
+  readonly deviceIds?: readonly string[];
+  readonly borrowerIds?: readonly string[];
+  readonly siteIds?: readonly string[];
+}
+
+export interface RangeQuery extends SeriesFilter {
+  readonly fromMs: number;
+  readonly toMs: number;
+  /** Maximum readings returned; adapters cap it at `MAX_RANGE_LIMIT`. */
+  readonly limit: number;
+  readonly order?: 'asc' | 'desc';
+}
+
+export interface AggregateQuery extends SeriesFilter {
+  readonly kind: DeviceKind;
+  /** A numeric field of that kind, e.g. `weightKg`. */
+  readonly field: string;
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly intervalMs: number;
+  /** One row per (group, bucket). `none` aggregates over all matching series. */
+  readonly groupBy: 'device' | 'borrower' | 'none';
+  readonly fns?: readonly AggregateFn[];
+}
+
+export interface AggregateRow {
+  /** deviceId or borrowerId, or `*` when groupBy is `none`. */
+  readonly group: string;
+  /** Bucket start, epoch ms. */
+  readonly startMs: number;
+  readonly count: number;
+  readonly mean: number;
+  readonly min: number;
+  readonly max: number;
+  readonly first: number;
+  readonly last: number;
+}
+
+export interface WriteResult {
+  /** Readings accepted by the store (including ones it already had). */
+  readonly written: number;
+}
+
+export const MAX_RANGE_LIMIT = 10_000;
+export const MAX_AGGREGATE_BUCKETS = 100_000;
+
+export interface TelemetryStore {
+  readonly backend: 'sqlite' | 'influxdb';
+  /** Durably writes a batch; resolves only once the store has it. Throws RiskfuseError STORE_UNAVAILABLE
+   * (retryable) when the store cannot be reached, STORE_REJECTED when it refuses the data. */
+  writeReadings(readings: readonly Reading[]): Promise<WriteResult>;
+  /** The latest reading of each matching device (one per device), ordered by deviceId. */
+  latest(filter: SeriesFilter): Promise<Reading[]>;
+  /** Readings in `[fromMs, toMs)`, ordered by ts (then deviceId, seq), at most `limit`. */
+  range(query: RangeQuery): Promise<Reading[]>;
+  /** Windowed aggregates of one field. */
+  aggregate(query: AggregateQuery): Promise<AggregateRow[]>;
+  /** Number of stored readings matching the filter in `[fromMs, toMs)`. */
+  count(query: SeriesFilter & { readonly fromMs?: number; readonly toMs?: number }): Promise<number>;
+  /** Resolves when the store answers; throws STORE_UNAVAILABLE otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

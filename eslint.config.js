@@ -1,0 +1,39 @@
+// @ts-check
+import eslint from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/**
+ * Import boundaries from ARCHITECTURE.md: components talk through `core/` contracts, nothing imports
+ * `api`, `risk` never imports `simulators` (features may only use what a lender can observe).
+ */
+const component = (name, forbidden) => ({
+  files: [`${name}/**/*.ts`],
+  ignores: [`${name}/test/**`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      { patterns: forbidden.map((f) => ({ group: [`**/${f}/*`, `**/${f}`], message: `${name}/ must not import ${f}/` })) },
+    ],
+  },
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'reports/**', 'eslint.config.js'] },
+  eslint.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  component('core', ['broker', 'ingest', 'risk', 'api', 'simulators', 'bin']),
+  component('broker', ['ingest', 'risk', 'api', 'simulators']),
+  component('ingest', ['broker', 'risk', 'api', 'simulators']),
+  component('simulators', ['broker', 'ingest', 'risk', 'api']),
+  component('risk', ['broker', 'ingest', 'api', 'simulators']),
+  component('api', ['broker', 'ingest', 'simulators']),
+);
