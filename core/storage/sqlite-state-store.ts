@@ -1,0 +1,361 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { DeviceKind } from '../contracts/index.js';
+import { RiskfuseError } from '../errors.js';
+import type {
+  Borrower,
+  CollateralLot,
+  DeadLetter,
+  Device,
+  DeviceCredentials,
+  Loan,
+  NewDeadLetter,
+  Repayment,
+  Site,
+  StateStore,
+} from './state-store.js';
+
+/**
+ * Versioned migrations: entry i moves the schema from version i to i + 1 (`PRAGMA user_version`). Never
+ * edit a shipped entry; append a new one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE borrowers (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, sector TEXT NOT NULL, region TEXT NOT NULL, created_at INTEGER NOT NULL
+  );
+  CREATE TABLE sites (
+    id TEXT PRIMARY KEY, borrower_id TEXT NOT NULL REFERENCES borrowers(id), name TEXT NOT NULL, kind TEXT NOT NULL,
+    lat REAL NOT NULL, lon REAL NOT NULL, geofence TEXT NOT NULL
+  );
+  CREATE INDEX sites_borrower ON sites(borrower_id);
+  CREATE TABLE collateral_lots (
+    id TEXT PRIMARY KEY, borrower_id TEXT NOT NULL REFERENCES borrowers(id), site_id TEXT NOT NULL REFERENCES sites(id),
+    commodity TEXT NOT NULL, pledged_weight_kg REAL NOT NULL, unit_price_per_kg REAL NOT NULL, currency TEXT NOT NULL,
+    pledged_at INTEGER NOT NULL
+  );
+  CREATE INDEX lots_borrower ON collateral_lots(borrower_id);
+  CREATE TABLE devices (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, borrower_id TEXT NOT NULL REFERENCES borrowers(id),
+    site_id TEXT NOT NULL REFERENCES sites(id), lot_id TEXT REFERENCES collateral_lots(id),
+    status TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER,
+    salt TEXT NOT NULL, token_hash TEXT NOT NULL
+  );
+  CREATE INDEX devices_borrower ON devices(borrower_id);
+  CREATE TABLE loans (
+    id TEXT PRIMARY KEY, borrower_id TEXT NOT NULL REFERENCES borrowers(id), principal REAL NOT NULL,
+    currency TEXT NOT NULL, annual_rate_pct REAL NOT NULL, start_at INTEGER NOT NULL, term_days INTEGER NOT NULL,
+    status TEXT NOT NULL, defaulted_at INTEGER
+  );
+  CREATE INDEX loans_borrower ON loans(borrower_id);
+  CREATE TABLE repayments (
+    id TEXT PRIMARY KEY, loan_id TEXT NOT NULL REFERENCES loans(id), due_at INTEGER NOT NULL,
+    amount_due REAL NOT NULL, paid_at INTEGER, amount_paid REAL NOT NULL
+  );
+  CREATE INDEX repayments_loan ON repayments(loan_id, due_at);
+  CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, received_at INTEGER NOT NULL, device_id TEXT, topic TEXT NOT NULL,
+    reason TEXT NOT NULL, detail TEXT NOT NULL, payload TEXT NOT NULL
+  );
+  CREATE INDEX dead_letters_reason ON dead_letters(reason, id);
+  CREATE INDEX dead_letters_device ON dead_letters(device_id, id);
+  `,
+];
+
+type Row = Record<string, unknown>;
+const s = (v: unknown): string => String(v);
+const n = (v: unknown): number => Number(v);
+
+const toBorrower = (r: Row): Borrower => ({
+  id: s(r.id),
+  name: s(r.name),
+  sector: s(r.sector) as Borrower['sector'],
+  region: s(r.region),
+  createdAt: n(r.created_at),
+});
+const toSite = (r: Row): Site => ({
+  id: s(r.id),
+  borrowerId: s(r.borrower_id),
+  name: s(r.name),
+  kind: s(r.kind) as Site['kind'],
+  lat: n(r.lat),
+  lon: n(r.lon),
+  geofence: JSON.parse(s(r.geofence)) as Site['geofence'],
+});
+const toLot = (r: Row): CollateralLot => ({
+  id: s(r.id),
+  borrowerId: s(r.borrower_id),
+  siteId: s(r.site_id),
+  commodity: s(r.commodity),
+  pledgedWeightKg: n(r.pledged_weight_kg),
+  unitPricePerKg: n(r.unit_price_per_kg),
+  currency: s(r.currency),
+  pledgedAt: n(r.pledged_at),
+});
+const toDevice = (r: Row): Device => ({
+  id: s(r.id),
+  kind: s(r.kind) as DeviceKind,
+  borrowerId: s(r.borrower_id),
+  siteId: s(r.site_id),
+  ...(r.lot_id == null ? {} : { lotId: s(r.lot_id) }),
+  status: s(r.status) as Device['status'],
+  createdAt: n(r.created_at),
+});
+const toLoan = (r: Row): Loan => ({
+  id: s(r.id),
+  borrowerId: s(r.borrower_id),
+  principal: n(r.principal),
+  currency: s(r.currency),
+  annualRatePct: n(r.annual_rate_pct),
+  startAt: n(r.start_at),
+  termDays: n(r.term_days),
+  status: s(r.status) as Loan['status'],
+  ...(r.defaulted_at == null ? {} : { defaultedAt: n(r.defaulted_at) }),
+});
+const toRepayment = (r: Row): Repayment => ({
+  id: s(r.id),
+  loanId: s(r.loan_id),
+  dueAt: n(r.due_at),
+  amountDue: n(r.amount_due),
+  ...(r.paid_at == null ? {} : { paidAt: n(r.paid_at) }),
+  amountPaid: n(r.amount_paid),
+});
+const toDeadLetter = (r: Row): DeadLetter => ({
+  id: n(r.id),
+  receivedAt: n(r.received_at),
+  ...(r.device_id == null ? {} : { deviceId: s(r.device_id) }),
+  topic: s(r.topic),
+  reason: s(r.reason),
+  detail: s(r.detail),
+  payload: s(r.payload),
+});
+
+/** The SQLite state store. Synchronous by nature (better-sqlite3); each batch is one transaction. */
+export class SqliteStateStore implements StateStore {
+  readonly db: Database.Database;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a dead letter is the ingest's reason to acknowledge an MQTT message, so it must survive power loss.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const current = this.schemaVersion();
+    if (current > MIGRATIONS.length) {
+      throw new RiskfuseError(
+        'MIGRATION_FAILED',
+        `state store schema version ${current} is newer than this riskfuse (${MIGRATIONS.length}); upgrade riskfuse`,
+      );
+    }
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      const sql = MIGRATIONS[v] ?? '';
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  schemaVersion(): number {
+    return Number(this.db.pragma('user_version', { simple: true }));
+  }
+
+  private many<T>(sql: string, rows: readonly T[], bind: (item: T) => Record<string, unknown>): void {
+    const stmt = this.db.prepare(sql);
+    this.db.transaction(() => {
+      for (const item of rows) stmt.run(bind(item));
+    })();
+  }
+
+  upsertBorrowers(items: readonly Borrower[]): void {
+    this.many(
+      `INSERT INTO borrowers (id, name, sector, region, created_at) VALUES (@id, @name, @sector, @region, @createdAt)
+       ON CONFLICT(id) DO UPDATE SET name = excluded.name, sector = excluded.sector, region = excluded.region`,
+      items,
+      (b) => ({ ...b }),
+    );
+  }
+
+  upsertSites(items: readonly Site[]): void {
+    this.many(
+      `INSERT INTO sites (id, borrower_id, name, kind, lat, lon, geofence)
+       VALUES (@id, @borrowerId, @name, @kind, @lat, @lon, @geofence)
+       ON CONFLICT(id) DO UPDATE SET name = excluded.name, kind = excluded.kind, lat = excluded.lat,
+         lon = excluded.lon, geofence = excluded.geofence`,
+      items,
+      (x) => ({ ...x, geofence: JSON.stringify(x.geofence) }),
+    );
+  }
+
+  upsertLots(items: readonly CollateralLot[]): void {
+    this.many(
+      `INSERT INTO collateral_lots (id, borrower_id, site_id, commodity, pledged_weight_kg, unit_price_per_kg, currency, pledged_at)
+       VALUES (@id, @borrowerId, @siteId, @commodity, @pledgedWeightKg, @unitPricePerKg, @currency, @pledgedAt)
+       ON CONFLICT(id) DO UPDATE SET site_id = excluded.site_id, commodity = excluded.commodity,
+         pledged_weight_kg = excluded.pledged_weight_kg, unit_price_per_kg = excluded.unit_price_per_kg,
+         currency = excluded.currency`,
+      items,
+      (x) => ({ ...x }),
+    );
+  }
+
+  getBorrower(id: string): Borrower | undefined {
+    const r = this.db.prepare('SELECT * FROM borrowers WHERE id = ?').get(id) as Row | undefined;
+    return r && toBorrower(r);
+  }
+
+  listBorrowers(): Borrower[] {
+    return (this.db.prepare('SELECT * FROM borrowers ORDER BY id').all() as Row[]).map(toBorrower);
+  }
+
+  listSites(borrowerId?: string): Site[] {
+    const rows =
+      borrowerId === undefined
+        ? this.db.prepare('SELECT * FROM sites ORDER BY id').all()
+        : this.db.prepare('SELECT * FROM sites WHERE borrower_id = ? ORDER BY id').all(borrowerId);
+    return (rows as Row[]).map(toSite);
+  }
+
+  getSite(id: string): Site | undefined {
+    const r = this.db.prepare('SELECT * FROM sites WHERE id = ?').get(id) as Row | undefined;
+    return r && toSite(r);
+  }
+
+  listLots(borrowerId?: string): CollateralLot[] {
+    const rows =
+      borrowerId === undefined
+        ? this.db.prepare('SELECT * FROM collateral_lots ORDER BY id').all()
+        : this.db.prepare('SELECT * FROM collateral_lots WHERE borrower_id = ? ORDER BY id').all(borrowerId);
+    return (rows as Row[]).map(toLot);
+  }
+
+  upsertDevices(items: readonly { device: Device; credentials: DeviceCredentials }[]): void {
+    for (const { device, credentials } of items) {
+      if (device.id !== credentials.deviceId) {
+        throw new RiskfuseError('VALIDATION_FAILED', `credentials for ${credentials.deviceId} given to ${device.id}`);
+      }
+    }
+    this.many(
+      `INSERT INTO devices (id, kind, borrower_id, site_id, lot_id, status, created_at, salt, token_hash)
+       VALUES (@id, @kind, @borrowerId, @siteId, @lotId, @status, @createdAt, @salt, @tokenHash)
+       ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, borrower_id = excluded.borrower_id,
+         site_id = excluded.site_id, lot_id = excluded.lot_id, status = excluded.status,
+         salt = excluded.salt, token_hash = excluded.token_hash, revoked_at = NULL`,
+      items,
+      ({ device, credentials }) => ({
+        ...device,
+        lotId: device.lotId ?? null,
+        salt: credentials.salt,
+        tokenHash: credentials.tokenHash,
+      }),
+    );
+  }
+
+  getDevice(id: string): Device | undefined {
+    const r = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as Row | undefined;
+    return r && toDevice(r);
+  }
+
+  getCredentials(deviceId: string): DeviceCredentials | undefined {
+    const r = this.db
+      .prepare(`SELECT id, salt, token_hash FROM devices WHERE id = ? AND status = 'active'`)
+      .get(deviceId) as Row | undefined;
+    return r && { deviceId: s(r.id), salt: s(r.salt), tokenHash: s(r.token_hash) };
+  }
+
+  listDevices(filter: { borrowerId?: string; kind?: DeviceKind } = {}): Device[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM devices WHERE (@borrowerId IS NULL OR borrower_id = @borrowerId)
+         AND (@kind IS NULL OR kind = @kind) ORDER BY id`,
+      )
+      .all({ borrowerId: filter.borrowerId ?? null, kind: filter.kind ?? null }) as Row[];
+    return rows.map(toDevice);
+  }
+
+  revokeDevice(id: string, atMs: number): boolean {
+    const res = this.db
+      .prepare(`UPDATE devices SET status = 'revoked', revoked_at = ? WHERE id = ? AND status = 'active'`)
+      .run(atMs, id);
+    return res.changes > 0;
+  }
+
+  upsertLoans(items: readonly Loan[]): void {
+    this.many(
+      `INSERT INTO loans (id, borrower_id, principal, currency, annual_rate_pct, start_at, term_days, status, defaulted_at)
+       VALUES (@id, @borrowerId, @principal, @currency, @annualRatePct, @startAt, @termDays, @status, @defaultedAt)
+       ON CONFLICT(id) DO UPDATE SET principal = excluded.principal, currency = excluded.currency,
+         annual_rate_pct = excluded.annual_rate_pct, start_at = excluded.start_at, term_days = excluded.term_days,
+         status = excluded.status, defaulted_at = excluded.defaulted_at`,
+      items,
+      (x) => ({ ...x, defaultedAt: x.defaultedAt ?? null }),
+    );
+  }
+
+  upsertRepayments(items: readonly Repayment[]): void {
+    this.many(
+      `INSERT INTO repayments (id, loan_id, due_at, amount_due, paid_at, amount_paid)
+       VALUES (@id, @loanId, @dueAt, @amountDue, @paidAt, @amountPaid)
+       ON CONFLICT(id) DO UPDATE SET due_at = excluded.due_at, amount_due = excluded.amount_due,
+         paid_at = excluded.paid_at, amount_paid = excluded.amount_paid`,
+      items,
+      (x) => ({ ...x, paidAt: x.paidAt ?? null }),
+    );
+  }
+
+  listLoans(borrowerId?: string): Loan[] {
+    const rows =
+      borrowerId === undefined
+        ? this.db.prepare('SELECT * FROM loans ORDER BY id').all()
+        : this.db.prepare('SELECT * FROM loans WHERE borrower_id = ? ORDER BY id').all(borrowerId);
+    return (rows as Row[]).map(toLoan);
+  }
+
+  listRepayments(loanId: string): Repayment[] {
+    return (this.db.prepare('SELECT * FROM repayments WHERE loan_id = ? ORDER BY due_at, id').all(loanId) as Row[]).map(
+      toRepayment,
+    );
+  }
+
+  addDeadLetters(items: readonly NewDeadLetter[]): void {
+    this.many(
+      `INSERT INTO dead_letters (received_at, device_id, topic, reason, detail, payload)
+       VALUES (@receivedAt, @deviceId, @topic, @reason, @detail, @payload)`,
+      items,
+      (x) => ({ ...x, deviceId: x.deviceId ?? null }),
+    );
+  }
+
+  listDeadLetters(options: { limit?: number; reason?: string; deviceId?: string } = {}): DeadLetter[] {
+    const limit = Math.min(Math.max(options.limit ?? 100, 1), 10_000);
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM dead_letters WHERE (@reason IS NULL OR reason = @reason)
+         AND (@deviceId IS NULL OR device_id = @deviceId) ORDER BY id DESC LIMIT @limit`,
+      )
+      .all({ reason: options.reason ?? null, deviceId: options.deviceId ?? null, limit }) as Row[];
+    return rows.map(toDeadLetter);
+  }
+
+  countDeadLetters(reason?: string): number {
+    const r = this.db
+      .prepare('SELECT count(*) AS c FROM dead_letters WHERE (@reason IS NULL OR reason = @reason)')
+      .get({ reason: reason ?? null }) as Row;
+    return n(r.c);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+export function openSqliteStateStore(path: string): SqliteStateStore {
+  return new SqliteStateStore(path);
+}
