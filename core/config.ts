@@ -34,7 +34,7 @@ export const url = <O extends Opts<string>>(env: string, o: O) => ({ kind: 'url'
 export const int = <O extends Opts<number>>(env: string, o: O) => ({ kind: 'int' as const, env, ...o });
 export const num = <O extends Opts<number>>(env: string, o: O) => ({ kind: 'number' as const, env, ...o });
 export const bool = <O extends Opts<boolean>>(env: string, o: O) => ({ kind: 'boolean' as const, env, ...o });
-export const oneOf = <const V extends readonly string[], O extends Opts<V[number]>>(env: string, values: V, o: O) => ({
+export const oneOf = <const V extends readonly string[], O extends Opts<string>>(env: string, values: V, o: O & Opts<V[number]>) => ({
   kind: 'enum' as const,
   env,
   values,

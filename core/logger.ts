@@ -19,3 +19,5 @@ export function createLogger(options: { level?: LevelWithSilent; name?: string }
 
 /** A logger that writes nothing, for tests and library callers that bring none. */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -11,6 +11,7 @@ import type {
   DeviceCredentials,
   Loan,
   NewDeadLetter,
+  Presence,
   Repayment,
   Site,
   StateStore,
@@ -60,6 +61,11 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX dead_letters_reason ON dead_letters(reason, id);
   CREATE INDEX dead_letters_device ON dead_letters(device_id, id);
+  `,
+  `
+  CREATE TABLE device_presence (
+    device_id TEXT PRIMARY KEY, status TEXT NOT NULL, changed_at INTEGER NOT NULL
+  );
   `,
 ];
 
@@ -349,6 +355,25 @@ export class SqliteStateStore implements StateStore {
       .prepare('SELECT count(*) AS c FROM dead_letters WHERE (@reason IS NULL OR reason = @reason)')
       .get({ reason: reason ?? null }) as Row;
     return n(r.c);
+  }
+
+  setPresence(items: readonly Presence[]): void {
+    // Out-of-order status messages (redelivery after a reconnect) must not overwrite a newer state.
+    this.many(
+      `INSERT INTO device_presence (device_id, status, changed_at) VALUES (@deviceId, @status, @changedAt)
+       ON CONFLICT(device_id) DO UPDATE SET status = excluded.status, changed_at = excluded.changed_at
+       WHERE excluded.changed_at >= device_presence.changed_at`,
+      items,
+      (x) => ({ ...x }),
+    );
+  }
+
+  listPresence(): Presence[] {
+    return (this.db.prepare('SELECT * FROM device_presence ORDER BY device_id').all() as Row[]).map((r) => ({
+      deviceId: s(r.device_id),
+      status: s(r.status) as Presence['status'],
+      changedAt: n(r.changed_at),
+    }));
   }
 
   close(): void {

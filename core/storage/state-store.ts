@@ -92,6 +92,14 @@ export interface DeadLetter {
 
 export type NewDeadLetter = Omit<DeadLetter, 'id'>;
 
+/** Last known MQTT presence of a device (retained status / last will). */
+export interface Presence {
+  readonly deviceId: string;
+  readonly status: 'online' | 'offline';
+  /** When ingest saw the change, epoch ms. */
+  readonly changedAt: number;
+}
+
 export interface StateStore {
   // Portfolio
   upsertBorrowers(items: readonly Borrower[]): void;
@@ -121,6 +129,10 @@ export interface StateStore {
   addDeadLetters(items: readonly NewDeadLetter[]): void;
   listDeadLetters(options?: { limit?: number; reason?: string; deviceId?: string }): DeadLetter[];
   countDeadLetters(reason?: string): number;
+
+  // Presence
+  setPresence(items: readonly Presence[]): void;
+  listPresence(): Presence[];
 
   /** Current schema version (number of applied migrations). */
   schemaVersion(): number;

@@ -1,0 +1,115 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { issueToken, makeCredentials, verifyToken } from '../credentials.js';
+import { openSqliteStateStore, type SqliteStateStore } from '../storage/sqlite-state-store.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+
+describe('SQLite state store', () => {
+  let dir: string;
+  let store: SqliteStateStore;
+  const path = () => join(dir, 'state.db');
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rf-state-'));
+    store = openSqliteStateStore(path());
+    store.upsertBorrowers([{ id: 'b1', name: 'Grain Co', sector: 'trading', region: 'north', createdAt: T0 }]);
+    store.upsertSites([
+      { id: 's1', borrowerId: 'b1', name: 'Depot', kind: 'warehouse', lat: 1, lon: 2, geofence: [[0, 0], [0, 1], [1, 1]] },
+    ]);
+    store.upsertLots([
+      {
+        id: 'l1',
+        borrowerId: 'b1',
+        siteId: 's1',
+        commodity: 'wheat',
+        pledgedWeightKg: 1000,
+        unitPricePerKg: 0.3,
+        currency: 'EUR',
+        pledgedAt: T0,
+      },
+    ]);
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('when a device is registered, then only a salted hash of its token is stored and it verifies', () => {
+    const token = issueToken();
+    const device = { id: 'stk-1', kind: 'stake', borrowerId: 'b1', siteId: 's1', lotId: 'l1', status: 'active', createdAt: T0 } as const;
+    store.upsertDevices([{ device, credentials: makeCredentials('stk-1', token) }]);
+    expect(store.getDevice('stk-1')).toEqual(device);
+    const creds = store.getCredentials('stk-1');
+    expect(creds && verifyToken(token, creds)).toBe(true);
+    expect(creds && verifyToken(`${token}x`, creds)).toBe(false);
+    const raw = new Database(path(), { readonly: true });
+    const dump = JSON.stringify(raw.prepare('SELECT * FROM devices').all());
+    raw.close();
+    expect(dump).not.toContain(token);
+  });
+
+  it('when a device is revoked, then it has no usable credentials but stays in the registry', () => {
+    store.upsertDevices([
+      {
+        device: { id: 'hlm-1', kind: 'helmet', borrowerId: 'b1', siteId: 's1', status: 'active', createdAt: T0 },
+        credentials: makeCredentials('hlm-1', issueToken()),
+      },
+    ]);
+    expect(store.revokeDevice('hlm-1', T0 + 1)).toBe(true);
+    expect(store.revokeDevice('hlm-1', T0 + 2)).toBe(false);
+    expect(store.getCredentials('hlm-1')).toBeUndefined();
+    expect(store.getDevice('hlm-1')?.status).toBe('revoked');
+  });
+
+  it('when a batch references an unknown site, then nothing of the batch is written', () => {
+    expect(() =>
+      store.upsertLots([
+        { id: 'l2', borrowerId: 'b1', siteId: 's1', commodity: 'corn', pledgedWeightKg: 1, unitPricePerKg: 1, currency: 'EUR', pledgedAt: T0 },
+        { id: 'l3', borrowerId: 'b1', siteId: 'nope', commodity: 'corn', pledgedWeightKg: 1, unitPricePerKg: 1, currency: 'EUR', pledgedAt: T0 },
+      ]),
+    ).toThrow(/FOREIGN KEY/);
+    expect(store.listLots().map((l) => l.id)).toEqual(['l1']);
+  });
+
+  it('when the store is reopened, then migrations are not re-run and data persists', () => {
+    const version = store.schemaVersion();
+    expect(version).toBeGreaterThanOrEqual(2);
+    store.addDeadLetters([{ receivedAt: T0, topic: 't', reason: 'MALFORMED_JSON', detail: 'x', payload: '{' }]);
+    store.close();
+    store = openSqliteStateStore(path());
+    expect(store.schemaVersion()).toBe(version);
+    expect(store.countDeadLetters('MALFORMED_JSON')).toBe(1);
+    expect(store.listSites('b1')[0]?.geofence).toEqual([[0, 0], [0, 1], [1, 1]]);
+  });
+
+  it('when the file was written by a newer riskfuse, then opening it fails with a clear error', () => {
+    store.close();
+    const raw = new Database(path());
+    raw.pragma('user_version = 999');
+    raw.close();
+    expect(() => openSqliteStateStore(path())).toThrow(/newer than this riskfuse/);
+    store = openSqliteStateStore(':memory:');
+  });
+
+  it('when presence updates arrive out of order, then the newest one wins', () => {
+    store.setPresence([{ deviceId: 'd1', status: 'offline', changedAt: 200 }]);
+    store.setPresence([{ deviceId: 'd1', status: 'online', changedAt: 100 }]);
+    expect(store.listPresence()).toEqual([{ deviceId: 'd1', status: 'offline', changedAt: 200 }]);
+  });
+
+  it('when the loan book is written, then loans and their schedules read back in due order', () => {
+    store.upsertLoans([
+      { id: 'ln1', borrowerId: 'b1', principal: 1e5, currency: 'EUR', annualRatePct: 8, startAt: T0, termDays: 360, status: 'active' },
+    ]);
+    store.upsertRepayments([
+      { id: 'r2', loanId: 'ln1', dueAt: T0 + 2, amountDue: 10, amountPaid: 0 },
+      { id: 'r1', loanId: 'ln1', dueAt: T0 + 1, amountDue: 10, paidAt: T0 + 1, amountPaid: 10 },
+    ]);
+    expect(store.listRepayments('ln1').map((r) => r.id)).toEqual(['r1', 'r2']);
+    expect(store.listLoans('b1')[0]?.status).toBe('active');
+  });
+});

@@ -1,0 +1,301 @@
+import { parseTopic, STATUS_OFFLINE, STATUS_ONLINE, type Reading } from '../core/contracts/index.js';
+import { errorMessage, RiskfuseError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Device, NewDeadLetter, Presence, StateStore } from '../core/storage/state-store.js';
+import type { TelemetryStore } from '../core/storage/telemetry-store.js';
+import { classifyTelemetry, describePayload, REJECT_REASONS, type RejectReason } from './validate.js';
+
+/**
+ * The ingest pipeline, independent of MQTT: `accept` a message with the function that acknowledges it;
+ * the ack runs only once the message's readings are in the telemetry store and its rejections are in the
+ * dead-letter table. Acks run in arrival order [MQTT-4.6.0-2], so a batch that finishes early waits for
+ * older ones. Nothing is ever dropped: a store outage is retried with back-off for as long as it lasts,
+ * while `onPressure(true)` asks the transport to stop reading once `maxBufferedReadings` wait.
+ *
+ * No state here is needed to be correct across processes: de-duplication is the store's (reading identity
+ * = device, ts, seq), unacknowledged messages live in the broker's persistent session.
+ */
+export interface PipelineOptions {
+  readonly telemetry: TelemetryStore;
+  readonly state: Pick<StateStore, 'getDevice' | 'addDeadLetters' | 'setPresence'>;
+  readonly log: Logger;
+  readonly batchMaxReadings: number;
+  readonly flushIntervalMs: number;
+  readonly maxBufferedReadings: number;
+  readonly writeConcurrency: number;
+  readonly maxFutureSkewMs: number;
+  readonly maxPayloadBytes: number;
+  readonly registryCacheMs: number;
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
+  readonly now?: () => number;
+  /** Called with true when the transport should stop reading, false when it may resume. */
+  readonly onPressure?: (paused: boolean) => void;
+  /** Called after each stored batch (for progress lines and latency measurement). */
+  readonly onStored?: (readings: readonly Reading[]) => void;
+}
+
+export interface IngestCounters {
+  messagesReceived: number;
+  readingsReceived: number;
+  readingsStored: number;
+  readingsRejected: number;
+  rejectedByReason: Record<RejectReason, number>;
+  statusUpdates: number;
+  batchesWritten: number;
+  storeRetries: number;
+  storeErrors: number;
+  messagesAcked: number;
+  bufferedReadings: number;
+  backPressureEvents: number;
+  /** Now minus the device time of the oldest reading in the last stored batch. */
+  lagMs: number;
+  lastStoredAtMs: number;
+}
+
+interface Pending {
+  readonly ack: () => void;
+  readonly readings: Reading[];
+  readonly deadLetters: NewDeadLetter[];
+  readonly presence: Presence[];
+  durable: boolean;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class IngestPipeline {
+  readonly counters: IngestCounters = {
+    messagesReceived: 0,
+    readingsReceived: 0,
+    readingsStored: 0,
+    readingsRejected: 0,
+    rejectedByReason: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
+    statusUpdates: 0,
+    batchesWritten: 0,
+    storeRetries: 0,
+    storeErrors: 0,
+    messagesAcked: 0,
+    bufferedReadings: 0,
+    backPressureEvents: 0,
+    lagMs: 0,
+    lastStoredAtMs: 0,
+  };
+
+  /** Every accepted message not yet acknowledged, in arrival order. */
+  private readonly awaitingAck: Pending[] = [];
+  /** Messages not yet handed to a store write. */
+  private unflushed: Pending[] = [];
+  private unflushedReadings = 0;
+  private inFlight = 0;
+  private readonly writes = new Set<Promise<void>>();
+  private paused = false;
+  private stopping = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly registry = new Map<string, { device: Device | undefined; expiresAtMs: number }>();
+  private readonly now: () => number;
+
+  constructor(private readonly opts: PipelineOptions) {
+    this.now = opts.now ?? Date.now;
+    this.timer = setInterval(() => this.pump(true), opts.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Takes one MQTT message. `ack` is called once it is durable (or dead-lettered). */
+  accept(topic: string, payload: Buffer, ack: () => void): void {
+    const c = this.counters;
+    c.messagesReceived += 1;
+    const nowMs = this.now();
+    const pending: Pending = { ack, readings: [], deadLetters: [], presence: [], durable: false };
+    const parsed = parseTopic(topic);
+    const deadLetter = (reason: RejectReason, detail: string, body: string, deviceId?: string) => {
+      pending.deadLetters.push({
+        receivedAt: nowMs,
+        topic,
+        reason,
+        detail,
+        payload: body,
+        ...(deviceId === undefined ? {} : { deviceId }),
+      });
+      c.rejectedByReason[reason] += 1;
+      c.readingsRejected += 1;
+    };
+
+    if (!parsed || parsed.channel === 'cmd') {
+      deadLetter('UNKNOWN_TOPIC', `ingest does not handle topic ${JSON.stringify(topic)}`, describePayload(payload));
+    } else if (parsed.channel === 'status') {
+      const text = payload.toString('utf8');
+      if (text === STATUS_ONLINE || text === STATUS_OFFLINE) {
+        pending.presence.push({ deviceId: parsed.deviceId, status: text, changedAt: nowMs });
+        c.statusUpdates += 1;
+      } else {
+        deadLetter('INVALID_STATUS', 'status must be "online" or "offline"', describePayload(payload), parsed.deviceId);
+      }
+    } else {
+      const device = this.lookup(parsed.deviceId, nowMs);
+      const result = classifyTelemetry(parsed.deviceId, device, payload, nowMs, this.opts);
+      pending.readings.push(...result.readings);
+      c.readingsReceived += result.readings.length;
+      for (const r of result.rejections) deadLetter(r.reason, r.detail, r.payload, parsed.deviceId);
+    }
+
+    this.awaitingAck.push(pending);
+    this.unflushed.push(pending);
+    this.unflushedReadings += pending.readings.length;
+    c.bufferedReadings += pending.readings.length;
+    if (!this.paused && c.bufferedReadings >= this.opts.maxBufferedReadings) {
+      this.paused = true;
+      c.backPressureEvents += 1;
+      this.opts.onPressure?.(true);
+    }
+    if (this.unflushedReadings >= this.opts.batchMaxReadings) this.pump(false);
+  }
+
+  private lookup(deviceId: string, nowMs: number): Device | undefined {
+    const hit = this.registry.get(deviceId);
+    if (hit && hit.expiresAtMs > nowMs) return hit.device;
+    const device = this.opts.state.getDevice(deviceId);
+    if (this.registry.size > 100_000) this.registry.clear();
+    this.registry.set(deviceId, { device, expiresAtMs: nowMs + this.opts.registryCacheMs });
+    return device;
+  }
+
+  /** Starts store writes while there is work and write slots; `timed` also flushes partial batches. */
+  private pump(timed: boolean): void {
+    while (this.inFlight < this.opts.writeConcurrency && this.unflushed.length > 0) {
+      if (!timed && this.unflushedReadings < this.opts.batchMaxReadings) return;
+      const batch = this.takeBatch();
+      this.inFlight += 1;
+      const write = this.writeBatch(batch)
+        .catch((err: unknown) => {
+          // writeBatch retries until it succeeds or the pipeline stops; reaching here means stopping.
+          this.opts.log.warn({ err: errorMessage(err) }, 'batch left unacknowledged; the broker will redeliver it');
+        })
+        .finally(() => {
+          this.inFlight -= 1;
+          this.writes.delete(write);
+          if (!this.stopping) this.pump(this.unflushedReadings === 0 ? false : true);
+        });
+      this.writes.add(write);
+    }
+  }
+
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    let n = 0;
+    while (this.unflushed.length > 0 && (n < this.opts.batchMaxReadings || batch.length === 0)) {
+      const p = this.unflushed.shift() as Pending;
+      batch.push(p);
+      n += p.readings.length;
+    }
+    this.unflushedReadings -= n;
+    return batch;
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    const readings = batch.flatMap((p) => p.readings);
+    const rejected = readings.length > 0 ? await this.writeIsolating(readings) : [];
+    const deadLetters = batch.flatMap((p) => p.deadLetters);
+    for (const { reading, error } of rejected) {
+      deadLetters.push({
+        receivedAt: this.now(),
+        deviceId: reading.deviceId,
+        topic: `rf/v1/${reading.deviceId}/telemetry`,
+        reason: 'STORE_REJECTED',
+        detail: error,
+        payload: JSON.stringify({ ts: reading.ts, seq: reading.seq, ...reading.fields }),
+      });
+      this.counters.rejectedByReason.STORE_REJECTED += 1;
+      this.counters.readingsRejected += 1;
+    }
+    const presence = batch.flatMap((p) => p.presence);
+    await this.retrying('state store', () => {
+      if (deadLetters.length > 0) this.opts.state.addDeadLetters(deadLetters);
+      if (presence.length > 0) this.opts.state.setPresence(presence);
+      return Promise.resolve();
+    });
+
+    const stored = readings.length - rejected.length;
+    const c = this.counters;
+    c.readingsStored += stored;
+    c.batchesWritten += 1;
+    c.bufferedReadings -= readings.length;
+    c.lastStoredAtMs = this.now();
+    if (readings.length > 0) c.lagMs = c.lastStoredAtMs - Math.min(...readings.map((r) => r.ts));
+    if (readings.length > 0) this.opts.onStored?.(readings);
+    for (const p of batch) p.durable = true;
+    this.releaseAcks();
+  }
+
+  /** Writes readings; when the store refuses a batch, bisects to find and return the refused readings. */
+  private async writeIsolating(readings: Reading[]): Promise<{ reading: Reading; error: string }[]> {
+    try {
+      await this.retrying('telemetry store', () => this.opts.telemetry.writeReadings(readings));
+      return [];
+    } catch (err) {
+      if (!(err instanceof RiskfuseError) || err.code !== 'STORE_REJECTED') throw err;
+      if (readings.length === 1) return [{ reading: readings[0] as Reading, error: err.message }];
+      const mid = Math.ceil(readings.length / 2);
+      return [
+        ...(await this.writeIsolating(readings.slice(0, mid))),
+        ...(await this.writeIsolating(readings.slice(mid))),
+      ];
+    }
+  }
+
+  /** Runs `op` until it succeeds; retryable failures back off exponentially with jitter, forever. */
+  private async retrying<T>(what: string, op: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await op();
+      } catch (err) {
+        const retryable = !(err instanceof RiskfuseError) || err.retryable;
+        if (!retryable) throw err;
+        this.counters.storeErrors += 1;
+        if (this.stopping && this.stopDeadlineMs !== undefined && this.now() > this.stopDeadlineMs) throw err;
+        this.counters.storeRetries += 1;
+        const base = Math.min(this.opts.retryMaxMs, this.opts.retryMinMs * 2 ** Math.min(attempt, 16));
+        const delayMs = Math.round(base / 2 + Math.random() * (base / 2));
+        if (attempt === 0 || attempt % 10 === 0) {
+          this.opts.log.warn({ err: errorMessage(err), attempt, retryInMs: delayMs }, `${what} write failed; retrying`);
+        }
+        await sleep(delayMs);
+      }
+    }
+  }
+
+  private releaseAcks(): void {
+    while (this.awaitingAck[0]?.durable) {
+      const p = this.awaitingAck.shift() as Pending;
+      p.ack();
+      this.counters.messagesAcked += 1;
+    }
+    if (this.paused && this.counters.bufferedReadings <= this.opts.maxBufferedReadings / 2) {
+      this.paused = false;
+      this.opts.onPressure?.(false);
+    }
+  }
+
+  private stopDeadlineMs: number | undefined;
+
+  /** Number of messages accepted and not yet acknowledged. */
+  get pendingMessages(): number {
+    return this.awaitingAck.length;
+  }
+
+  /** Writes everything buffered (retrying until `timeoutMs`), then stops the timer. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopDeadlineMs = this.now() + timeoutMs;
+    this.pump(true);
+    this.stopping = true;
+    while (this.unflushed.length > 0 || this.writes.size > 0) {
+      if (this.writes.size === 0) {
+        this.stopping = false;
+        this.pump(true);
+        this.stopping = true;
+      }
+      await Promise.race([...this.writes]);
+    }
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
