@@ -1,0 +1,176 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RiskfuseError } from '../../core/errors.js';
+import { silentLogger } from '../../core/logger.js';
+import { openSqliteStateStore, type SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import { openSqliteTelemetryStore } from '../../core/storage/sqlite-telemetry-store.js';
+import type { TelemetryStore } from '../../core/storage/telemetry-store.js';
+import { makeCredentials, issueToken } from '../../core/credentials.js';
+import { IngestPipeline, type PipelineOptions } from '../pipeline.js';
+
+const NOW = Date.now();
+const reading = (seq: number, extra: Record<string, unknown> = {}) => ({
+  ts: NOW - 60_000 + seq,
+  seq,
+  weightKg: 1000 + seq,
+  itemCount: 10,
+  lat: 1,
+  lon: 2,
+  tamper: false,
+  temperatureC: 20,
+  humidityPct: 50,
+  batteryPct: 90,
+  ...extra,
+});
+const topic = 'rf/v1/stk-0001/telemetry';
+const json = (v: unknown) => Buffer.from(JSON.stringify(v));
+
+/** A store whose writes fail (retryable) while `down` is set: a real SQLite store behind a switch. */
+function flaky(store: TelemetryStore): TelemetryStore & { down: boolean; calls: number } {
+  const wrapper = Object.create(store) as TelemetryStore & { down: boolean; calls: number };
+  wrapper.down = false;
+  wrapper.calls = 0;
+  wrapper.writeReadings = async (readings) => {
+    wrapper.calls += 1;
+    if (wrapper.down) throw new RiskfuseError('STORE_UNAVAILABLE', 'store down (test)');
+    return store.writeReadings(readings);
+  };
+  return wrapper;
+}
+
+describe('ingest pipeline', () => {
+  let dir: string;
+  let state: SqliteStateStore;
+  let telemetry: ReturnType<typeof openSqliteTelemetryStore>;
+  let pipeline: IngestPipeline | undefined;
+
+  const make = (over: Partial<PipelineOptions> = {}) =>
+    new IngestPipeline({
+      telemetry,
+      state,
+      log: silentLogger,
+      batchMaxReadings: 100,
+      flushIntervalMs: 10,
+      maxBufferedReadings: 1000,
+      writeConcurrency: 2,
+      maxFutureSkewMs: 300_000,
+      maxPayloadBytes: 65_536,
+      registryCacheMs: 1000,
+      retryMinMs: 5,
+      retryMaxMs: 50,
+      ...over,
+    });
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rf-pipeline-'));
+    state = openSqliteStateStore(join(dir, 'state.db'));
+    telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
+    state.upsertBorrowers([{ id: 'b1', name: 'B', sector: 'trading', region: 'r', createdAt: NOW }]);
+    state.upsertSites([{ id: 's1', borrowerId: 'b1', name: 'S', kind: 'warehouse', lat: 1, lon: 2, geofence: [] }]);
+    state.upsertDevices([
+      {
+        device: { id: 'stk-0001', kind: 'stake', borrowerId: 'b1', siteId: 's1', status: 'active', createdAt: NOW },
+        credentials: makeCredentials('stk-0001', issueToken()),
+      },
+    ]);
+  });
+  afterEach(async () => {
+    await pipeline?.stop(1000);
+    pipeline = undefined;
+    await telemetry.close();
+    state.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const until = async (cond: () => boolean, timeoutMs = 5000) => {
+    const end = Date.now() + timeoutMs;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+
+  it('when messages arrive, then each is acked only after its readings are in the store, in arrival order', async () => {
+    pipeline = make();
+    const acked: number[] = [];
+    const countAtAck: number[] = [];
+    for (let i = 1; i <= 250; i++) {
+      pipeline.accept(topic, json(reading(i)), () => {
+        acked.push(i);
+        countAtAck.push(i);
+      });
+    }
+    await until(() => acked.length === 250);
+    expect(acked).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
+    const stored = await telemetry.range({ fromMs: 0, toMs: NOW + 1, limit: 1000 });
+    expect(stored.map((r) => r.seq)).toEqual(acked);
+    expect(pipeline.counters.readingsStored).toBe(250);
+  });
+
+  it('when the same message is delivered twice, then it is stored once and both deliveries are acked', async () => {
+    pipeline = make();
+    let acks = 0;
+    pipeline.accept(topic, json({ batch: [reading(1), reading(2)] }), () => (acks += 1));
+    pipeline.accept(topic, json({ batch: [reading(1), reading(2)] }), () => (acks += 1));
+    await until(() => acks === 2);
+    expect(await telemetry.count({})).toBe(2);
+  });
+
+  it('when bad input arrives, then it is dead-lettered with its reason, acked, and good traffic is unaffected', async () => {
+    pipeline = make();
+    let acks = 0;
+    const ack = () => (acks += 1);
+    pipeline.accept(topic, Buffer.from('{not json'), ack);
+    pipeline.accept(topic, json(reading(1, { humidityPct: 'wet' })), ack);
+    pipeline.accept(topic, json(reading(2, { ts: NOW + 86_400_000 })), ack);
+    pipeline.accept('rf/v1/ghost-01/telemetry', json(reading(3)), ack);
+    pipeline.accept('rf/v1/stk-0001/status', Buffer.from('maybe'), ack);
+    pipeline.accept(topic, json(reading(4)), ack);
+    await until(() => acks === 6);
+    expect(await telemetry.count({})).toBe(1);
+    const reasons = state.listDeadLetters().map((d) => d.reason).sort();
+    expect(reasons).toEqual(['FUTURE_TIMESTAMP', 'INVALID_STATUS', 'MALFORMED_JSON', 'SCHEMA_VIOLATION', 'UNKNOWN_DEVICE']);
+    expect(pipeline.counters.rejectedByReason.MALFORMED_JSON).toBe(1);
+  });
+
+  it('when the store is down, then nothing is acked, writes are retried, memory is bounded by back-pressure, and all lands once it is back', async () => {
+    const store = flaky(telemetry);
+    store.down = true;
+    const pressure: boolean[] = [];
+    pipeline = make({ telemetry: store, maxBufferedReadings: 200, onPressure: (p) => pressure.push(p) });
+    let acks = 0;
+    for (let i = 1; i <= 300; i++) pipeline.accept(topic, json(reading(i)), () => (acks += 1));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(acks).toBe(0);
+    expect(pipeline.counters.storeRetries).toBeGreaterThan(0);
+    expect(pressure).toEqual([true]);
+    store.down = false;
+    await until(() => acks === 300);
+    expect(pressure).toEqual([true, false]);
+    expect(await telemetry.count({})).toBe(300);
+  });
+
+  it('when the store refuses one reading of a batch, then only that reading is dead-lettered', async () => {
+    const store = Object.create(telemetry) as TelemetryStore;
+    store.writeReadings = async (readings) => {
+      if (readings.some((r) => r.seq === 7)) throw new RiskfuseError('STORE_REJECTED', 'field type conflict (test)');
+      return telemetry.writeReadings(readings);
+    };
+    pipeline = make({ telemetry: store });
+    let acks = 0;
+    for (let i = 1; i <= 20; i++) pipeline.accept(topic, json(reading(i)), () => (acks += 1));
+    await until(() => acks === 20);
+    expect(await telemetry.count({})).toBe(19);
+    expect(state.listDeadLetters().map((d) => [d.reason, d.deviceId])).toEqual([['STORE_REJECTED', 'stk-0001']]);
+  });
+
+  it('when status messages arrive, then presence is recorded', async () => {
+    pipeline = make();
+    let acks = 0;
+    pipeline.accept('rf/v1/stk-0001/status', Buffer.from('online'), () => (acks += 1));
+    await until(() => acks === 1);
+    expect(state.listPresence()).toMatchObject([{ deviceId: 'stk-0001', status: 'online' }]);
+  });
+});
