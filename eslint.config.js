@@ -12,7 +12,12 @@ const component = (name, forbidden) => ({
   rules: {
     'no-restricted-imports': [
       'error',
-      { patterns: forbidden.map((f) => ({ group: [`**/${f}/*`, `**/${f}`], message: `${name}/ must not import ${f}/` })) },
+      {
+        patterns: forbidden.map((f) => ({
+          group: [`**/${f}/*`, `**/${f}`],
+          message: `${name}/ must not import ${f}/`,
+        })),
+      },
     ],
   },
 });

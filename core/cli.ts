@@ -33,8 +33,13 @@ export function parseFlags<T extends ParseArgsConfig['options']>(
   options: T,
 ): { values: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: options ?? {}, allowPositionals: true, strict: true });
-    return { values: values as Record<string, string | boolean | (string | boolean)[] | undefined>, positionals };
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: options ?? {},
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values, positionals };
   } catch (err) {
     throw new UsageError(errorMessage(err));
   }

@@ -34,7 +34,11 @@ export const url = <O extends Opts<string>>(env: string, o: O) => ({ kind: 'url'
 export const int = <O extends Opts<number>>(env: string, o: O) => ({ kind: 'int' as const, env, ...o });
 export const num = <O extends Opts<number>>(env: string, o: O) => ({ kind: 'number' as const, env, ...o });
 export const bool = <O extends Opts<boolean>>(env: string, o: O) => ({ kind: 'boolean' as const, env, ...o });
-export const oneOf = <const V extends readonly string[], O extends Opts<string>>(env: string, values: V, o: O & Opts<V[number]>) => ({
+export const oneOf = <const V extends readonly string[], O extends Opts<string>>(
+  env: string,
+  values: V,
+  o: O & Opts<V[number]>,
+) => ({
   kind: 'enum' as const,
   env,
   values,
@@ -84,7 +88,8 @@ function parseOne(spec: VarSpec, raw: string): { value?: unknown; error?: string
     case 'int':
     case 'number': {
       const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) return { error: `must be a number, got ${JSON.stringify(raw)}` };
+      if (raw.trim() === '' || !Number.isFinite(n))
+        return { error: `must be a number, got ${JSON.stringify(raw)}` };
       if (spec.kind === 'int' && !Number.isInteger(n)) return { error: `must be an integer, got ${raw}` };
       if (spec.min !== undefined && n < spec.min) return { error: `must be ≥ ${spec.min}, got ${raw}` };
       if (spec.max !== undefined && n > spec.max) return { error: `must be ≤ ${spec.max}, got ${raw}` };
@@ -123,7 +128,11 @@ export function parseConfig<const S extends Record<string, VarSpec>>(
 /** A Markdown table of the variables, for `--help` and the README. */
 export function describeConfig(spec: Record<string, VarSpec>): string {
   const rows = Object.values(spec).map((s) => {
-    const def = s.secret ? '(secret, no default)' : s.default === undefined ? '(unset)' : `\`${String(s.default)}\``;
+    const def = s.secret
+      ? '(secret, no default)'
+      : s.default === undefined
+        ? '(unset)'
+        : `\`${String(s.default)}\``;
     const allowed = s.values ? ` One of: ${s.values.join(', ')}.` : '';
     return `| \`${s.env}\` | ${s.doc}${allowed} | ${s.unit ?? ''} | ${def} |`;
   });

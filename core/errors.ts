@@ -26,7 +26,11 @@ export class RiskfuseError extends Error {
   readonly retryable: boolean;
   readonly details: unknown;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: unknown; retryable?: boolean } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: unknown; retryable?: boolean } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'RiskfuseError';
     this.code = code;

@@ -25,20 +25,23 @@ export function createIngest(deps: {
   onStored?: (readings: readonly Reading[]) => void;
 }): Ingest {
   const { config, log } = deps;
-  let subscriber: AckingSubscriber | undefined;
   const pipeline = new IngestPipeline({
     ...config,
     telemetry: deps.telemetry,
     state: deps.state,
     log: log.child({ component: 'ingest' }),
     onPressure: (paused) => {
-      log.warn({ paused, buffered: pipeline.counters.bufferedReadings }, paused ? 'back-pressure on' : 'back-pressure off');
-      if (paused) subscriber?.pause();
-      else subscriber?.resume();
+      log.warn(
+        { paused, buffered: pipeline.counters.bufferedReadings },
+        paused ? 'back-pressure on' : 'back-pressure off',
+      );
+      // Called only once messages flow, so after `subscriber` below is initialised.
+      if (paused) subscriber.pause();
+      else subscriber.resume();
     },
     ...(deps.onStored ? { onStored: deps.onStored } : {}),
   });
-  subscriber = new AckingSubscriber({
+  const subscriber: AckingSubscriber = new AckingSubscriber({
     url: config.mqttUrl,
     clientId: config.clientId,
     username: 'svc:ingest',
@@ -53,28 +56,28 @@ export function createIngest(deps: {
     reconnectMaxMs: 10_000,
     log: log.child({ component: 'ingest-mqtt' }),
     onMessage: (msg) => {
-      const sub = subscriber as AckingSubscriber;
+      const { messageId } = msg;
       const ack =
-        msg.qos > 0 && msg.messageId !== undefined
-          ? () => void sub.ack(msg.messageId as number, msg.connection)
+        msg.qos > 0 && messageId !== undefined
+          ? () => void subscriber.ack(messageId, msg.connection)
           : () => undefined;
       pipeline.accept(msg.topic, msg.payload, ack);
     },
   });
 
   return {
-    start: () => (subscriber as AckingSubscriber).start(),
+    start: () => subscriber.start(),
     async stop() {
       // Stop taking messages first, store what was taken, ack it, then leave; the rest is redelivered later.
-      subscriber?.pause();
+      subscriber.pause();
       await pipeline.stop(config.shutdownFlushTimeoutMs);
-      await subscriber?.close();
+      await subscriber.close();
     },
     get counters() {
       return pipeline.counters;
     },
     get connected() {
-      return subscriber?.isConnected ?? false;
+      return subscriber.isConnected;
     },
   };
 }

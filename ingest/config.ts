@@ -1,7 +1,10 @@
 import { defineConfig, int, str, url } from '../core/config.js';
 
 export const ingestConfigSpec = defineConfig({
-  mqttUrl: url('MQTT_URL', { doc: 'Broker the ingest subscribes to (mqtt:// or mqtts://)', default: 'mqtt://127.0.0.1:1883' }),
+  mqttUrl: url('MQTT_URL', {
+    doc: 'Broker the ingest subscribes to (mqtt:// or mqtts://)',
+    default: 'mqtt://127.0.0.1:1883',
+  }),
   serviceToken: str('MQTT_SERVICE_TOKEN', {
     doc: 'Token platform services (ingest) log in with, as user `svc:<name>`; must match the broker’s',
     secret: true,
@@ -53,9 +56,24 @@ export const ingestConfigSpec = defineConfig({
     default: 10_000,
     min: 0,
   }),
-  retryMinMs: int('INGEST_RETRY_MIN_MS', { doc: 'First back-off after a failed store write', unit: 'ms', default: 100, min: 1 }),
-  retryMaxMs: int('INGEST_RETRY_MAX_MS', { doc: 'Longest back-off between store write attempts', unit: 'ms', default: 5000, min: 1 }),
-  keepaliveS: int('INGEST_KEEPALIVE_S', { doc: 'MQTT keep-alive of the ingest connection', unit: 's', default: 30, min: 0 }),
+  retryMinMs: int('INGEST_RETRY_MIN_MS', {
+    doc: 'First back-off after a failed store write',
+    unit: 'ms',
+    default: 100,
+    min: 1,
+  }),
+  retryMaxMs: int('INGEST_RETRY_MAX_MS', {
+    doc: 'Longest back-off between store write attempts',
+    unit: 'ms',
+    default: 5000,
+    min: 1,
+  }),
+  keepaliveS: int('INGEST_KEEPALIVE_S', {
+    doc: 'MQTT keep-alive of the ingest connection',
+    unit: 's',
+    default: 30,
+    min: 0,
+  }),
   shutdownFlushTimeoutMs: int('INGEST_SHUTDOWN_FLUSH_TIMEOUT_MS', {
     doc: 'On shutdown, how long to keep trying to store what is buffered (the rest is redelivered later)',
     unit: 'ms',

@@ -95,7 +95,10 @@ export class AckingSubscriber {
     const connection = this.connection;
     this.socket = socket;
     const parser = mqttPacket.parser({ protocolVersion: 4 });
-    const connectTimer = setTimeout(() => socket.destroy(new Error('connect timed out')), this.opts.connectTimeoutMs);
+    const connectTimer = setTimeout(
+      () => socket.destroy(new Error('connect timed out')),
+      this.opts.connectTimeoutMs,
+    );
 
     socket.on('connect', () => {
       this.write({
@@ -110,7 +113,7 @@ export class AckingSubscriber {
       });
     });
     socket.on('data', (chunk: Buffer) => parser.parse(chunk));
-    parser.on('error', (err) => socket.destroy(err));
+    parser.on('error', (err: Error) => socket.destroy(err));
     parser.on('packet', (packet: Packet) => {
       switch (packet.cmd) {
         case 'connack': {
@@ -186,7 +189,10 @@ export class AckingSubscriber {
         return;
       }
       this.attempt += 1;
-      const base = Math.min(this.opts.reconnectMaxMs, this.opts.reconnectMinMs * 2 ** Math.min(this.attempt - 1, 16));
+      const base = Math.min(
+        this.opts.reconnectMaxMs,
+        this.opts.reconnectMinMs * 2 ** Math.min(this.attempt - 1, 16),
+      );
       const delayMs = Math.round(base / 2 + Math.random() * (base / 2));
       this.opts.log.warn(
         { error: this.lastError, wasConnected, retryInMs: delayMs, attempt: this.attempt },

@@ -121,14 +121,23 @@ export class IngestPipeline {
     };
 
     if (!parsed || parsed.channel === 'cmd') {
-      deadLetter('UNKNOWN_TOPIC', `ingest does not handle topic ${JSON.stringify(topic)}`, describePayload(payload));
+      deadLetter(
+        'UNKNOWN_TOPIC',
+        `ingest does not handle topic ${JSON.stringify(topic)}`,
+        describePayload(payload),
+      );
     } else if (parsed.channel === 'status') {
       const text = payload.toString('utf8');
       if (text === STATUS_ONLINE || text === STATUS_OFFLINE) {
         pending.presence.push({ deviceId: parsed.deviceId, status: text, changedAt: nowMs });
         c.statusUpdates += 1;
       } else {
-        deadLetter('INVALID_STATUS', 'status must be "online" or "offline"', describePayload(payload), parsed.deviceId);
+        deadLetter(
+          'INVALID_STATUS',
+          'status must be "online" or "offline"',
+          describePayload(payload),
+          parsed.deviceId,
+        );
       }
     } else {
       const device = this.lookup(parsed.deviceId, nowMs);
@@ -168,7 +177,10 @@ export class IngestPipeline {
       const write = this.writeBatch(batch)
         .catch((err: unknown) => {
           // writeBatch retries until it succeeds or the pipeline stops; reaching here means stopping.
-          this.opts.log.warn({ err: errorMessage(err) }, 'batch left unacknowledged; the broker will redeliver it');
+          this.opts.log.warn(
+            { err: errorMessage(err) },
+            'batch left unacknowledged; the broker will redeliver it',
+          );
         })
         .finally(() => {
           this.inFlight -= 1;
@@ -256,7 +268,10 @@ export class IngestPipeline {
         const base = Math.min(this.opts.retryMaxMs, this.opts.retryMinMs * 2 ** Math.min(attempt, 16));
         const delayMs = Math.round(base / 2 + Math.random() * (base / 2));
         if (attempt === 0 || attempt % 10 === 0) {
-          this.opts.log.warn({ err: errorMessage(err), attempt, retryInMs: delayMs }, `${what} write failed; retrying`);
+          this.opts.log.warn(
+            { err: errorMessage(err), attempt, retryInMs: delayMs },
+            `${what} write failed; retrying`,
+          );
         }
         await sleep(delayMs);
       }

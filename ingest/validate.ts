@@ -1,9 +1,4 @@
-import {
-  checkReading,
-  MAX_BATCH_READINGS,
-  payloadFields,
-  type Reading,
-} from '../core/contracts/index.js';
+import { checkReading, MAX_BATCH_READINGS, payloadFields, type Reading } from '../core/contracts/index.js';
 import type { Device } from '../core/storage/state-store.js';
 
 /**
@@ -48,6 +43,8 @@ const MAX_STORED_PAYLOAD_CHARS = 4096;
 export function describePayload(payload: Buffer): string {
   const head = payload.subarray(0, MAX_STORED_PAYLOAD_CHARS);
   const text = head.toString('utf8');
+  // Control characters other than tab/newline/carriage return mean binary: store it as base64.
+  // eslint-disable-next-line no-control-regex
   const printable = !text.includes('\uFFFD') && !/[\u0000-\u0008\u000E-\u001F]/.test(text);
   const body = printable ? text : `base64:${head.toString('base64')}`;
   return payload.length > MAX_STORED_PAYLOAD_CHARS ? `${body}…(${payload.length} bytes)` : body;
@@ -71,7 +68,8 @@ export function classifyTelemetry(
       describePayload(payload),
     );
   }
-  if (!device) return reject('UNKNOWN_DEVICE', `device ${deviceId} is not in the registry`, describePayload(payload));
+  if (!device)
+    return reject('UNKNOWN_DEVICE', `device ${deviceId} is not in the registry`, describePayload(payload));
   if (device.status !== 'active') {
     return reject('DEVICE_REVOKED', `device ${deviceId} is ${device.status}`, describePayload(payload));
   }
@@ -85,9 +83,11 @@ export function classifyTelemetry(
   let items: unknown[];
   let batched = false;
   if (typeof body === 'object' && body !== null && !Array.isArray(body) && 'batch' in body) {
-    const batch = (body as { batch: unknown }).batch;
-    if (!Array.isArray(batch)) return reject('SCHEMA_VIOLATION', '`batch` must be an array', describePayload(payload));
-    if (batch.length === 0) return reject('EMPTY_BATCH', '`batch` holds no readings', describePayload(payload));
+    const batch = body.batch;
+    if (!Array.isArray(batch))
+      return reject('SCHEMA_VIOLATION', '`batch` must be an array', describePayload(payload));
+    if (batch.length === 0)
+      return reject('EMPTY_BATCH', '`batch` holds no readings', describePayload(payload));
     if (batch.length > MAX_BATCH_READINGS) {
       return reject(
         'BATCH_TOO_LARGE',
@@ -105,11 +105,16 @@ export function classifyTelemetry(
   const rejections: Rejection[] = [];
   items.forEach((item, i) => {
     const where = batched ? `batch[${i}]` : 'reading';
-    const itemText = () => (batched ? describePayload(Buffer.from(JSON.stringify(item) ?? 'null')) : describePayload(payload));
+    const itemText = () =>
+      batched ? describePayload(Buffer.from(JSON.stringify(item) ?? 'null')) : describePayload(payload);
     const problems = checkReading(device.kind, item);
     if (problems.length > 0) {
       const detail = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
-      rejections.push({ reason: 'SCHEMA_VIOLATION', detail: `${where} (${device.kind}) ${detail}`, payload: itemText() });
+      rejections.push({
+        reason: 'SCHEMA_VIOLATION',
+        detail: `${where} (${device.kind}) ${detail}`,
+        payload: itemText(),
+      });
       return;
     }
     const r = item as Record<string, unknown> & { ts: number; seq: number };

@@ -13,8 +13,16 @@ export type DeviceKind = (typeof DEVICE_KINDS)[number];
 /** Readings older than this are still accepted (device offline queues); newer than now + skew are not. */
 export const MAX_BATCH_READINGS = 1000;
 
-const Ts = Type.Integer({ minimum: 946_684_800_000, maximum: 4_102_444_800_000, description: 'device time, epoch ms' });
-const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'per-device sequence number' });
+const Ts = Type.Integer({
+  minimum: 946_684_800_000,
+  maximum: 4_102_444_800_000,
+  description: 'device time, epoch ms',
+});
+const Seq = Type.Integer({
+  minimum: 0,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: 'per-device sequence number',
+});
 const Lat = Type.Number({ minimum: -90, maximum: 90, description: 'WGS84 latitude, degrees' });
 const Lon = Type.Number({ minimum: -180, maximum: 180, description: 'WGS84 longitude, degrees' });
 const GpsAccuracyM = Type.Number({ minimum: 0, maximum: 100_000, description: 'GPS horizontal accuracy, m' });
@@ -25,8 +33,16 @@ export const StakeReading = Type.Object(
   {
     ts: Ts,
     seq: Seq,
-    weightKg: Type.Number({ minimum: 0, maximum: 100_000_000, description: 'load-cell weight of the lot, kg' }),
-    itemCount: Type.Integer({ minimum: 0, maximum: 10_000_000, description: 'counted items (bags, coils, pallets)' }),
+    weightKg: Type.Number({
+      minimum: 0,
+      maximum: 100_000_000,
+      description: 'load-cell weight of the lot, kg',
+    }),
+    itemCount: Type.Integer({
+      minimum: 0,
+      maximum: 10_000_000,
+      description: 'counted items (bags, coils, pallets)',
+    }),
     lat: Lat,
     lon: Lon,
     gpsAccuracyM: Type.Optional(GpsAccuracyM),
@@ -48,8 +64,12 @@ export const HelmetReading = Type.Object(
     gpsAccuracyM: Type.Optional(GpsAccuracyM),
     worn: Type.Boolean({ description: 'helmet on a head (capacitive sensor)' }),
     activity: Type.Number({ minimum: 0, maximum: 1, description: 'motion intensity over the interval, 0–1' }),
-    mode: Type.Union([Type.Literal('work'), Type.Literal('inspection')], { description: 'work shift or inspection' }),
-    inspectionId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'set in inspection mode' })),
+    mode: Type.Union([Type.Literal('work'), Type.Literal('inspection')], {
+      description: 'work shift or inspection',
+    }),
+    inspectionId: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: 'set in inspection mode' }),
+    ),
     batteryPct: BatteryPct,
   },
   { additionalProperties: false },
@@ -60,11 +80,19 @@ export const SatelliteReading = Type.Object(
   {
     ts: Ts,
     seq: Seq,
-    ndvi: Type.Optional(Type.Number({ minimum: -1, maximum: 1, description: 'normalised difference vegetation index' })),
-    activityIndex: Type.Optional(
-      Type.Number({ minimum: 0, maximum: 1000, description: 'night-light / activity index, site-normalised (100 = baseline)' }),
+    ndvi: Type.Optional(
+      Type.Number({ minimum: -1, maximum: 1, description: 'normalised difference vegetation index' }),
     ),
-    stockpileM3: Type.Optional(Type.Number({ minimum: 0, maximum: 10_000_000, description: 'stockpile volume, m³' })),
+    activityIndex: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1000,
+        description: 'night-light / activity index, site-normalised (100 = baseline)',
+      }),
+    ),
+    stockpileM3: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 10_000_000, description: 'stockpile volume, m³' }),
+    ),
     cloudPct: Type.Number({ minimum: 0, maximum: 100, description: 'cloud cover over the footprint, %' }),
     sceneId: Type.String({ minLength: 1, maxLength: 128, description: 'provider scene id' }),
   },

@@ -245,7 +245,10 @@ export class SqliteStateStore implements StateStore {
   upsertDevices(items: readonly { device: Device; credentials: DeviceCredentials }[]): void {
     for (const { device, credentials } of items) {
       if (device.id !== credentials.deviceId) {
-        throw new RiskfuseError('VALIDATION_FAILED', `credentials for ${credentials.deviceId} given to ${device.id}`);
+        throw new RiskfuseError(
+          'VALIDATION_FAILED',
+          `credentials for ${credentials.deviceId} given to ${device.id}`,
+        );
       }
     }
     this.many(
@@ -325,9 +328,9 @@ export class SqliteStateStore implements StateStore {
   }
 
   listRepayments(loanId: string): Repayment[] {
-    return (this.db.prepare('SELECT * FROM repayments WHERE loan_id = ? ORDER BY due_at, id').all(loanId) as Row[]).map(
-      toRepayment,
-    );
+    return (
+      this.db.prepare('SELECT * FROM repayments WHERE loan_id = ? ORDER BY due_at, id').all(loanId) as Row[]
+    ).map(toRepayment);
   }
 
   addDeadLetters(items: readonly NewDeadLetter[]): void {

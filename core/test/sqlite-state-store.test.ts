@@ -16,9 +16,23 @@ describe('SQLite state store', () => {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'rf-state-'));
     store = openSqliteStateStore(path());
-    store.upsertBorrowers([{ id: 'b1', name: 'Grain Co', sector: 'trading', region: 'north', createdAt: T0 }]);
+    store.upsertBorrowers([
+      { id: 'b1', name: 'Grain Co', sector: 'trading', region: 'north', createdAt: T0 },
+    ]);
     store.upsertSites([
-      { id: 's1', borrowerId: 'b1', name: 'Depot', kind: 'warehouse', lat: 1, lon: 2, geofence: [[0, 0], [0, 1], [1, 1]] },
+      {
+        id: 's1',
+        borrowerId: 'b1',
+        name: 'Depot',
+        kind: 'warehouse',
+        lat: 1,
+        lon: 2,
+        geofence: [
+          [0, 0],
+          [0, 1],
+          [1, 1],
+        ],
+      },
     ]);
     store.upsertLots([
       {
@@ -40,7 +54,15 @@ describe('SQLite state store', () => {
 
   it('when a device is registered, then only a salted hash of its token is stored and it verifies', () => {
     const token = issueToken();
-    const device = { id: 'stk-1', kind: 'stake', borrowerId: 'b1', siteId: 's1', lotId: 'l1', status: 'active', createdAt: T0 } as const;
+    const device = {
+      id: 'stk-1',
+      kind: 'stake',
+      borrowerId: 'b1',
+      siteId: 's1',
+      lotId: 'l1',
+      status: 'active',
+      createdAt: T0,
+    } as const;
     store.upsertDevices([{ device, credentials: makeCredentials('stk-1', token) }]);
     expect(store.getDevice('stk-1')).toEqual(device);
     const creds = store.getCredentials('stk-1');
@@ -55,7 +77,14 @@ describe('SQLite state store', () => {
   it('when a device is revoked, then it has no usable credentials but stays in the registry', () => {
     store.upsertDevices([
       {
-        device: { id: 'hlm-1', kind: 'helmet', borrowerId: 'b1', siteId: 's1', status: 'active', createdAt: T0 },
+        device: {
+          id: 'hlm-1',
+          kind: 'helmet',
+          borrowerId: 'b1',
+          siteId: 's1',
+          status: 'active',
+          createdAt: T0,
+        },
         credentials: makeCredentials('hlm-1', issueToken()),
       },
     ]);
@@ -68,8 +97,26 @@ describe('SQLite state store', () => {
   it('when a batch references an unknown site, then nothing of the batch is written', () => {
     expect(() =>
       store.upsertLots([
-        { id: 'l2', borrowerId: 'b1', siteId: 's1', commodity: 'corn', pledgedWeightKg: 1, unitPricePerKg: 1, currency: 'EUR', pledgedAt: T0 },
-        { id: 'l3', borrowerId: 'b1', siteId: 'nope', commodity: 'corn', pledgedWeightKg: 1, unitPricePerKg: 1, currency: 'EUR', pledgedAt: T0 },
+        {
+          id: 'l2',
+          borrowerId: 'b1',
+          siteId: 's1',
+          commodity: 'corn',
+          pledgedWeightKg: 1,
+          unitPricePerKg: 1,
+          currency: 'EUR',
+          pledgedAt: T0,
+        },
+        {
+          id: 'l3',
+          borrowerId: 'b1',
+          siteId: 'nope',
+          commodity: 'corn',
+          pledgedWeightKg: 1,
+          unitPricePerKg: 1,
+          currency: 'EUR',
+          pledgedAt: T0,
+        },
       ]),
     ).toThrow(/FOREIGN KEY/);
     expect(store.listLots().map((l) => l.id)).toEqual(['l1']);
@@ -78,12 +125,18 @@ describe('SQLite state store', () => {
   it('when the store is reopened, then migrations are not re-run and data persists', () => {
     const version = store.schemaVersion();
     expect(version).toBeGreaterThanOrEqual(2);
-    store.addDeadLetters([{ receivedAt: T0, topic: 't', reason: 'MALFORMED_JSON', detail: 'x', payload: '{' }]);
+    store.addDeadLetters([
+      { receivedAt: T0, topic: 't', reason: 'MALFORMED_JSON', detail: 'x', payload: '{' },
+    ]);
     store.close();
     store = openSqliteStateStore(path());
     expect(store.schemaVersion()).toBe(version);
     expect(store.countDeadLetters('MALFORMED_JSON')).toBe(1);
-    expect(store.listSites('b1')[0]?.geofence).toEqual([[0, 0], [0, 1], [1, 1]]);
+    expect(store.listSites('b1')[0]?.geofence).toEqual([
+      [0, 0],
+      [0, 1],
+      [1, 1],
+    ]);
   });
 
   it('when the file was written by a newer riskfuse, then opening it fails with a clear error', () => {
@@ -103,7 +156,16 @@ describe('SQLite state store', () => {
 
   it('when the loan book is written, then loans and their schedules read back in due order', () => {
     store.upsertLoans([
-      { id: 'ln1', borrowerId: 'b1', principal: 1e5, currency: 'EUR', annualRatePct: 8, startAt: T0, termDays: 360, status: 'active' },
+      {
+        id: 'ln1',
+        borrowerId: 'b1',
+        principal: 1e5,
+        currency: 'EUR',
+        annualRatePct: 8,
+        startAt: T0,
+        termDays: 360,
+        status: 'active',
+      },
     ]);
     store.upsertRepayments([
       { id: 'r2', loanId: 'ln1', dueAt: T0 + 2, amountDue: 10, amountPaid: 0 },

@@ -68,10 +68,19 @@ describe('ingest pipeline', () => {
     state = openSqliteStateStore(join(dir, 'state.db'));
     telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
     state.upsertBorrowers([{ id: 'b1', name: 'B', sector: 'trading', region: 'r', createdAt: NOW }]);
-    state.upsertSites([{ id: 's1', borrowerId: 'b1', name: 'S', kind: 'warehouse', lat: 1, lon: 2, geofence: [] }]);
+    state.upsertSites([
+      { id: 's1', borrowerId: 'b1', name: 'S', kind: 'warehouse', lat: 1, lon: 2, geofence: [] },
+    ]);
     state.upsertDevices([
       {
-        device: { id: 'stk-0001', kind: 'stake', borrowerId: 'b1', siteId: 's1', status: 'active', createdAt: NOW },
+        device: {
+          id: 'stk-0001',
+          kind: 'stake',
+          borrowerId: 'b1',
+          siteId: 's1',
+          status: 'active',
+          createdAt: NOW,
+        },
         credentials: makeCredentials('stk-0001', issueToken()),
       },
     ]);
@@ -130,8 +139,17 @@ describe('ingest pipeline', () => {
     pipeline.accept(topic, json(reading(4)), ack);
     await until(() => acks === 6);
     expect(await telemetry.count({})).toBe(1);
-    const reasons = state.listDeadLetters().map((d) => d.reason).sort();
-    expect(reasons).toEqual(['FUTURE_TIMESTAMP', 'INVALID_STATUS', 'MALFORMED_JSON', 'SCHEMA_VIOLATION', 'UNKNOWN_DEVICE']);
+    const reasons = state
+      .listDeadLetters()
+      .map((d) => d.reason)
+      .sort();
+    expect(reasons).toEqual([
+      'FUTURE_TIMESTAMP',
+      'INVALID_STATUS',
+      'MALFORMED_JSON',
+      'SCHEMA_VIOLATION',
+      'UNKNOWN_DEVICE',
+    ]);
     expect(pipeline.counters.rejectedByReason.MALFORMED_JSON).toBe(1);
   });
 
@@ -155,7 +173,8 @@ describe('ingest pipeline', () => {
   it('when the store refuses one reading of a batch, then only that reading is dead-lettered', async () => {
     const store = Object.create(telemetry) as TelemetryStore;
     store.writeReadings = async (readings) => {
-      if (readings.some((r) => r.seq === 7)) throw new RiskfuseError('STORE_REJECTED', 'field type conflict (test)');
+      if (readings.some((r) => r.seq === 7))
+        throw new RiskfuseError('STORE_REJECTED', 'field type conflict (test)');
       return telemetry.writeReadings(readings);
     };
     pipeline = make({ telemetry: store });
@@ -163,7 +182,9 @@ describe('ingest pipeline', () => {
     for (let i = 1; i <= 20; i++) pipeline.accept(topic, json(reading(i)), () => (acks += 1));
     await until(() => acks === 20);
     expect(await telemetry.count({})).toBe(19);
-    expect(state.listDeadLetters().map((d) => [d.reason, d.deviceId])).toEqual([['STORE_REJECTED', 'stk-0001']]);
+    expect(state.listDeadLetters().map((d) => [d.reason, d.deviceId])).toEqual([
+      ['STORE_REJECTED', 'stk-0001'],
+    ]);
   });
 
   it('when status messages arrive, then presence is recorded', async () => {

@@ -35,13 +35,20 @@ describe('classifyTelemetry', () => {
     const { readings, rejections } = classify(buf(good(7, { tamper: true })));
     expect(rejections).toEqual([]);
     expect(readings).toHaveLength(1);
-    expect(readings[0]).toMatchObject({ kind: 'stake', deviceId: 'stk-b0001-l1', borrowerId: 'b0001', seq: 7 });
+    expect(readings[0]).toMatchObject({
+      kind: 'stake',
+      deviceId: 'stk-b0001-l1',
+      borrowerId: 'b0001',
+      seq: 7,
+    });
     expect(readings[0]?.fields).toMatchObject({ weightKg: 12_500.5, tamper: 1 });
     expect(readings[0]?.fields).not.toHaveProperty('ts');
   });
 
   it('when a batch mixes good and bad readings, then the good ones are kept and each bad one is rejected with its index', () => {
-    const { readings, rejections } = classify(buf({ batch: [good(1), good(2, { humidityPct: 140 }), good(3)] }));
+    const { readings, rejections } = classify(
+      buf({ batch: [good(1), good(2, { humidityPct: 140 }), good(3)] }),
+    );
     expect(readings.map((r) => r.seq)).toEqual([1, 3]);
     expect(rejections).toHaveLength(1);
     expect(rejections[0]?.reason).toBe('SCHEMA_VIOLATION');
@@ -83,7 +90,9 @@ describe('classifyTelemetry', () => {
 
   it('when the device is unknown or revoked, then nothing is stored and the reason says which', () => {
     expect(classify(buf(good(1)), undefined).rejections[0]?.reason).toBe('UNKNOWN_DEVICE');
-    expect(classify(buf(good(1)), { ...stake, status: 'revoked' }).rejections[0]?.reason).toBe('DEVICE_REVOKED');
+    expect(classify(buf(good(1)), { ...stake, status: 'revoked' }).rejections[0]?.reason).toBe(
+      'DEVICE_REVOKED',
+    );
   });
 
   it('when a payload is larger than the limit, then it is rejected without parsing and the stored copy is truncated', () => {

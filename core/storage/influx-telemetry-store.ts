@@ -1,0 +1,638 @@
+import { HttpError, InfluxDB, Point } from '@influxdata/influxdb-client';
+import type { ConfigOf } from '../config.js';
+import { DEVICE_KINDS, type DeviceKind, type FieldValue, type Reading } from '../contracts/index.js';
+import { RiskfuseError, errorMessage } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { telemetryConfigSpec } from './telemetry-config.js';
+import type {
+  AggregateQuery,
+  AggregateRow,
+  RangeQuery,
+  SeriesFilter,
+  TelemetryStore,
+  WriteResult,
+} from './telemetry-store.js';
+import {
+  checkAggregateQuery,
+  checkCountQuery,
+  checkFilter,
+  checkRangeQuery,
+  checkReadings,
+  compareReadings,
+  compareText,
+  matchesNothing,
+} from './telemetry-validation.js';
+
+/**
+ * The InfluxDB telemetry store. It speaks only the HTTP API every InfluxDB generation shares: line-protocol
+ * writes (`/write`, or `/api/v2/write` through @influxdata/influxdb-client) and InfluxQL queries (`/query`),
+ * so it runs on 1.x, on 2.x through the v1 compatibility API and on 3.x.
+ *
+ * Data model: measurement = device kind; tags device, borrower, site; fields = the reading's fields (every
+ * number as a float, so a field never changes type between readings) plus `seq` as a float. The point's time
+ * is `ts × 10⁶ + seq mod 10⁶` ns, which makes (device, ts, seq) the point's identity: writing a reading again
+ * overwrites the same point, so redelivery is idempotent. Reading back, ts = ⌊time / 10⁶⌋ (what `epoch=ms`
+ * returns) and seq comes from its field. (Two readings of one device in the same millisecond whose seqs differ
+ * by a multiple of 10⁶ would collide; devices do not produce those.)
+ */
+export type InfluxTelemetryConfig = Omit<
+  ConfigOf<typeof telemetryConfigSpec>,
+  'dataDir' | 'telemetryDbPath' | 'influxUrl'
+> & {
+  readonly influxUrl: string;
+};
+
+export interface InfluxTelemetryStore extends TelemetryStore {
+  readonly backend: 'influxdb';
+  readonly url: string;
+  readonly database: string;
+  /** `CREATE DATABASE` when `influxCreateDatabase` is `auto` (a no-op when it exists); logs and goes on when
+   * the server forbids it. Throws STORE_UNAVAILABLE when the server cannot be reached. */
+  ensureDatabase(): Promise<void>;
+}
+
+/** At most this many points per HTTP write body … */
+export const MAX_POINTS_PER_REQUEST = 5_000;
+/** … and at most this many bytes (InfluxDB 1.x refuses bodies over `max-body-size`, 25 MB by default). */
+export const MAX_BYTES_PER_REQUEST = 8 * 1024 * 1024;
+
+const NS_PER_MS = 1_000_000n;
+const SEQ_NS_SLOTS = 1_000_000;
+/** Column names the adapter owns; every other column of `SELECT *` is a reading field. */
+const TAG_DEVICE = 'device';
+const TAG_BORROWER = 'borrower';
+const TAG_SITE = 'site';
+const FIELD_SEQ = 'seq';
+const NOT_FIELDS: ReadonlySet<string> = new Set(['time', TAG_DEVICE, TAG_BORROWER, TAG_SITE, FIELD_SEQ]);
+
+/** ms → ns as a decimal string: ts × 10⁶ exceeds 2⁵³, so the arithmetic is BigInt. */
+function msToNs(ms: number): string {
+  return (BigInt(ms) * NS_PER_MS).toString();
+}
+
+function pointTimeNs(ts: number, seq: number): string {
+  return (BigInt(ts) * NS_PER_MS + BigInt(seq % SEQ_NS_SLOTS)).toString();
+}
+
+/** InfluxQL string literal: backslash, single quote and newline escaped (influxql scanner, ScanString). */
+export function influxqlString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n')}'`;
+}
+
+/** InfluxQL double-quoted identifier, with the same escapes. */
+export function influxqlIdent(name: string): string {
+  return `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+}
+
+/** One line of line protocol, escaped by the client library's Point. */
+function toLine(r: Reading): string {
+  const point = new Point(r.kind)
+    .tag(TAG_DEVICE, r.deviceId)
+    .tag(TAG_BORROWER, r.borrowerId)
+    .tag(TAG_SITE, r.siteId)
+    .floatField(FIELD_SEQ, r.seq);
+  for (const [name, value] of Object.entries(r.fields)) {
+    if (typeof value === 'number') point.floatField(name, value);
+    else point.stringField(name, value);
+  }
+  point.timestamp(pointTimeNs(r.ts, r.seq));
+  const line = point.toLineProtocol();
+  // Unreachable: every point has the seq field and a measurement.
+  if (line === undefined)
+    throw new RiskfuseError('INTERNAL', `no line protocol for reading of ${r.deviceId}`);
+  return line;
+}
+
+/** Splits lines into request bodies of at most MAX_POINTS_PER_REQUEST lines and about MAX_BYTES_PER_REQUEST bytes. */
+function chunkLines(lines: readonly string[]): string[][] {
+  const chunks: string[][] = [];
+  let current: string[] = [];
+  let bytes = 0;
+  for (const line of lines) {
+    const size = Buffer.byteLength(line, 'utf8') + 1;
+    if (
+      current.length > 0 &&
+      (current.length >= MAX_POINTS_PER_REQUEST || bytes + size > MAX_BYTES_PER_REQUEST)
+    ) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(line);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+interface Series {
+  readonly name: string;
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly columns: readonly string[];
+  readonly values: readonly (readonly unknown[])[];
+}
+
+interface StatementResult {
+  readonly series: readonly Series[];
+}
+
+/** Thrown internally when the database does not exist, so callers can create it and retry once. */
+class DatabaseMissing extends Error {}
+
+function unavailable(message: string, cause?: unknown): RiskfuseError {
+  return new RiskfuseError('STORE_UNAVAILABLE', `telemetry store (influxdb) unavailable: ${message}`, {
+    cause,
+  });
+}
+
+function rejected(message: string, cause?: unknown): RiskfuseError {
+  return new RiskfuseError('STORE_REJECTED', `telemetry store (influxdb) refused: ${message}`, { cause });
+}
+
+/** The `error` member of an InfluxDB JSON error body, or the raw text. */
+function errorText(body: string): string {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      'error' in parsed &&
+      typeof parsed.error === 'string'
+    )
+      return parsed.error;
+  } catch {
+    // not JSON: use the text
+  }
+  return body.slice(0, 500);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function parseSeries(raw: unknown): Series {
+  if (
+    !isRecord(raw) ||
+    typeof raw.name !== 'string' ||
+    !Array.isArray(raw.columns) ||
+    !Array.isArray(raw.values)
+  ) {
+    throw new RiskfuseError('INTERNAL', 'unexpected InfluxDB series format');
+  }
+  if (raw.partial === true)
+    throw rejected('series truncated by the server (max-row-limit); narrow the query');
+  const tags = isRecord(raw.tags) ? (raw.tags as Record<string, string>) : undefined;
+  return {
+    name: raw.name,
+    ...(tags === undefined ? {} : { tags }),
+    columns: raw.columns as string[],
+    values: raw.values as unknown[][],
+  };
+}
+
+/** Parses the JSON of `/query`: `{results: [{statement_id, series?: [...], error?, partial?}], error?}`. */
+function parseQueryResponse(text: string, statements: number): StatementResult[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw new RiskfuseError('INTERNAL', `InfluxDB answered a query with non-JSON: ${text.slice(0, 200)}`, {
+      cause: err,
+    });
+  }
+  if (!isRecord(body)) throw new RiskfuseError('INTERNAL', 'unexpected InfluxDB query response');
+  if (typeof body.error === 'string') throw rejected(body.error);
+  const results = Array.isArray(body.results) ? (body.results as unknown[]) : [];
+  const parsed = results.map((result) => {
+    if (!isRecord(result)) throw new RiskfuseError('INTERNAL', 'unexpected InfluxDB statement result');
+    if (typeof result.error === 'string') {
+      if (result.error.startsWith('database not found')) throw new DatabaseMissing(result.error);
+      // e.g. mean() over a field stored as strings: the query asked for something the data cannot answer
+      if (/^unsupported .* iterator type/.test(result.error)) {
+        throw new RiskfuseError(
+          'STORE_QUERY_INVALID',
+          `InfluxDB cannot aggregate that field: ${result.error}`,
+        );
+      }
+      throw rejected(result.error);
+    }
+    // `partial` means the server cut the result (max-row-limit); a silently short answer would be wrong.
+    if (result.partial === true)
+      throw rejected('result truncated by the server (max-row-limit); narrow the query');
+    return { series: Array.isArray(result.series) ? (result.series as unknown[]).map(parseSeries) : [] };
+  });
+  // Checked after the errors: a request that fails as a whole (e.g. database not found) answers one result.
+  if (parsed.length !== statements) {
+    throw new RiskfuseError(
+      'INTERNAL',
+      `InfluxDB answered ${parsed.length} results for ${statements} statements`,
+    );
+  }
+  return parsed;
+}
+
+function isKind(name: string): name is DeviceKind {
+  return (DEVICE_KINDS as readonly string[]).includes(name);
+}
+
+/** Rows of `SELECT *` back to readings; tags may sit in the series' tags when grouped by them. */
+function seriesReadings(series: Series): Reading[] {
+  if (!isKind(series.name)) return [];
+  const kind = series.name;
+  const index = new Map(series.columns.map((c, i) => [c, i]));
+  const fieldColumns = series.columns.map((c, i) => [c, i] as const).filter(([c]) => !NOT_FIELDS.has(c));
+  const col = (row: readonly unknown[], name: string): unknown => {
+    const i = index.get(name);
+    return i === undefined ? series.tags?.[name] : row[i];
+  };
+  return series.values.map((row) => {
+    const fields: Record<string, FieldValue> = {};
+    for (const [name, i] of fieldColumns) {
+      const v = row[i];
+      if (typeof v === 'number' || typeof v === 'string') fields[name] = v;
+    }
+    return {
+      kind,
+      deviceId: String(col(row, TAG_DEVICE)),
+      borrowerId: String(col(row, TAG_BORROWER)),
+      siteId: String(col(row, TAG_SITE)),
+      ts: Number(col(row, 'time')),
+      seq: Number(col(row, FIELD_SEQ)),
+      fields,
+    };
+  });
+}
+
+function tagCondition(tag: string, values: readonly string[] | undefined): string | undefined {
+  if (values === undefined) return undefined;
+  const unique = [...new Set(values)];
+  return `(${unique.map((v) => `${influxqlIdent(tag)} = ${influxqlString(v)}`).join(' OR ')})`;
+}
+
+/** WHERE conditions: the half-open time span in ns, then one OR-group per tag list. */
+function conditions(
+  f: SeriesFilter,
+  span: { fromMs: number; toMs: number } | undefined,
+  tags: 'all' | 'device',
+): string {
+  const conds: string[] = [];
+  if (span !== undefined) conds.push(`time >= ${msToNs(span.fromMs)} AND time < ${msToNs(span.toMs)}`);
+  const lists: [string, readonly string[] | undefined][] =
+    tags === 'all'
+      ? [
+          [TAG_DEVICE, f.deviceIds],
+          [TAG_BORROWER, f.borrowerIds],
+          [TAG_SITE, f.siteIds],
+        ]
+      : [[TAG_DEVICE, f.deviceIds]];
+  for (const [tag, values] of lists) {
+    const cond = tagCondition(tag, values);
+    if (cond !== undefined) conds.push(cond);
+  }
+  return conds.length === 0 ? '' : ` WHERE ${conds.join(' AND ')}`;
+}
+
+function kindsOf(f: SeriesFilter): readonly DeviceKind[] {
+  return f.kind === undefined ? DEVICE_KINDS : [f.kind];
+}
+
+const AGGREGATE_COLUMNS = ['mean', 'min', 'max', 'count', 'first', 'last'] as const;
+
+/** Maps a client-library write failure: 4xx other than 408/429 is the data's fault, the rest is the server's. */
+function clientWriteError(err: unknown): RiskfuseError {
+  if (err instanceof HttpError) {
+    const text = err.body === undefined ? err.message : errorText(err.body);
+    if (err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 408 && err.statusCode !== 429) {
+      return rejected(`HTTP ${err.statusCode}: ${text}`, err);
+    }
+    return unavailable(`HTTP ${err.statusCode}: ${text}`, err);
+  }
+  return unavailable(errorMessage(err), err);
+}
+
+export function createInfluxTelemetryStore(
+  cfg: InfluxTelemetryConfig,
+  opts: { log?: Logger } = {},
+): InfluxTelemetryStore {
+  const log = (opts.log ?? silentLogger).child({ store: 'influxdb' });
+  const baseUrl = cfg.influxUrl.replace(/\/+$/, '');
+  // For messages and logs: never repeat credentials someone put into the URL.
+  const shownUrl = ((): string => {
+    const u = new URL(baseUrl);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/+$/, '');
+  })();
+  const database = cfg.influxDatabase;
+  const timeoutMs = cfg.influxTimeoutMs;
+  const autoCreate = cfg.influxCreateDatabase === 'auto';
+
+  const headers: Record<string, string> = {};
+  if (cfg.influxToken !== undefined) {
+    headers.authorization = `Token ${cfg.influxToken}`;
+  } else if (cfg.influxUsername !== undefined && cfg.influxPassword !== undefined) {
+    // Basic auth rather than u/p query parameters, which end up in access logs.
+    headers.authorization = `Basic ${Buffer.from(`${cfg.influxUsername}:${cfg.influxPassword}`).toString('base64')}`;
+  }
+
+  // The v2 write path goes through the official client; 1.8 accepts `username:password` as its token.
+  const v2Client =
+    cfg.influxWriteApi === 'v2'
+      ? new InfluxDB({
+          url: baseUrl,
+          timeout: timeoutMs,
+          ...(cfg.influxToken !== undefined
+            ? { token: cfg.influxToken }
+            : cfg.influxUsername !== undefined && cfg.influxPassword !== undefined
+              ? { token: `${cfg.influxUsername}:${cfg.influxPassword}` }
+              : {}),
+        })
+      : undefined;
+
+  let closed = false;
+  const ensureOpen = (): void => {
+    if (closed) throw new RiskfuseError('SHUTTING_DOWN', 'telemetry store (influxdb) is closed');
+  };
+
+  /** One HTTP exchange; network failures and timeouts become STORE_UNAVAILABLE. */
+  const http = async (
+    method: 'GET' | 'POST',
+    path: string,
+    params: Record<string, string>,
+    body?: { text: string; contentType: string },
+  ): Promise<{ status: number; text: string }> => {
+    const url = `${baseUrl}${path}${Object.keys(params).length > 0 ? `?${new URLSearchParams(params).toString()}` : ''}`;
+    try {
+      const res = await fetch(url, {
+        method,
+        headers: body === undefined ? headers : { ...headers, 'content-type': body.contentType },
+        ...(body === undefined ? {} : { body: body.text }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      return { status: res.status, text: await res.text() };
+    } catch (err) {
+      if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+        throw unavailable(`no answer from ${shownUrl} within ${timeoutMs} ms`, err);
+      }
+      const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+      throw unavailable(`${errorMessage(err)}${cause} (${shownUrl})`, err);
+    }
+  };
+
+  const statusError = (status: number, text: string): RiskfuseError =>
+    status >= 500 || status === 408 || status === 429
+      ? unavailable(`HTTP ${status}: ${errorText(text)}`)
+      : rejected(`HTTP ${status}: ${errorText(text)}`);
+
+  const ensureDatabase = async (): Promise<void> => {
+    if (!autoCreate) return;
+    const res = await http(
+      'POST',
+      '/query',
+      {},
+      {
+        text: new URLSearchParams({ q: `CREATE DATABASE ${influxqlIdent(database)}` }).toString(),
+        contentType: 'application/x-www-form-urlencoded',
+      },
+    );
+    if (res.status >= 500) throw statusError(res.status, res.text);
+    let problem: string | undefined =
+      res.status >= 400 ? `HTTP ${res.status}: ${errorText(res.text)}` : undefined;
+    if (problem === undefined) {
+      try {
+        parseQueryResponse(res.text, 1);
+      } catch (err) {
+        problem = errorMessage(err);
+      }
+    }
+    // Not permitted (no admin rights, or 2.x/3.x where buckets are made elsewhere): the database may exist anyway.
+    if (problem !== undefined)
+      log.warn({ database, problem }, 'could not create the InfluxDB database; continuing');
+    else log.debug({ database }, 'InfluxDB database ensured');
+  };
+
+  /** Runs fn; when the database is missing and may be created, creates it and runs fn once more. */
+  const withDatabase = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof DatabaseMissing)) throw err;
+      if (!autoCreate) throw rejected(`${err.message} (INFLUX_CREATE_DATABASE=never)`);
+      await ensureDatabase();
+      try {
+        return await fn();
+      } catch (again) {
+        throw again instanceof DatabaseMissing ? rejected(again.message) : again;
+      }
+    }
+  };
+
+  /** Runs InfluxQL statements in one request (POST, so long filters fit); times come back as epoch ms. */
+  const influxql = (statements: readonly string[]): Promise<StatementResult[]> =>
+    withDatabase(async () => {
+      const res = await http(
+        'POST',
+        '/query',
+        {},
+        {
+          text: new URLSearchParams({ db: database, epoch: 'ms', q: statements.join(';\n') }).toString(),
+          contentType: 'application/x-www-form-urlencoded',
+        },
+      );
+      if (res.status !== 200) throw statusError(res.status, res.text);
+      return parseQueryResponse(res.text, statements.length);
+    });
+
+  const writeV1 = (lines: readonly string[]): Promise<void> =>
+    withDatabase(async () => {
+      const res = await http(
+        'POST',
+        '/write',
+        { db: database, precision: 'ns' },
+        {
+          text: lines.join('\n'),
+          contentType: 'text/plain; charset=utf-8',
+        },
+      );
+      if (res.status === 204 || res.status === 200) return;
+      if (res.status === 404 && errorText(res.text).startsWith('database not found'))
+        throw new DatabaseMissing(errorText(res.text));
+      throw statusError(res.status, res.text);
+    });
+
+  const writeV2 = async (client: InfluxDB, lines: string[]): Promise<void> => {
+    // A WriteApi per chunk, sized so that it never flushes on its own (its background flushes swallow
+    // errors), no timer, no retries: close() sends exactly this chunk and rejects if the server does not
+    // take it. writeFailed returning the rejection keeps the client from logging to the console itself.
+    const api = client.getWriteApi(cfg.influxOrg, database, 'ns', {
+      batchSize: lines.length + 1,
+      maxBatchBytes: Number.MAX_SAFE_INTEGER,
+      flushInterval: 0,
+      maxRetries: 0,
+      maxBufferLines: lines.length + 1,
+      writeFailed: (error: Error) => Promise.reject(error),
+    });
+    api.writeRecords(lines);
+    try {
+      await api.close();
+    } catch (err) {
+      throw clientWriteError(err);
+    }
+  };
+
+  const readingsOf = (results: readonly StatementResult[]): Reading[][] =>
+    results.map((r) => r.series.flatMap(seriesReadings));
+
+  return {
+    backend: 'influxdb',
+    url: shownUrl,
+    database,
+    ensureDatabase,
+
+    async writeReadings(readings: readonly Reading[]): Promise<WriteResult> {
+      ensureOpen();
+      checkReadings(readings);
+      if (readings.length === 0) return { written: 0 };
+      const chunks = chunkLines(readings.map(toLine));
+      for (const lines of chunks) {
+        if (v2Client !== undefined) await writeV2(v2Client, lines);
+        else await writeV1(lines);
+      }
+      return { written: readings.length };
+    },
+
+    async latest(filter: SeriesFilter): Promise<Reading[]> {
+      ensureOpen();
+      checkFilter(filter);
+      if (matchesNothing(filter)) return [];
+      // Same meaning as the SQLite adapter: a device matches when its latest reading does, so borrower and site
+      // are checked on that reading here rather than in the WHERE clause. `last(*)` would mix fields of
+      // different points, hence the newest row per device group.
+      const where = conditions(filter, undefined, 'device');
+      const results = await influxql(
+        kindsOf(filter).map(
+          (k) => `SELECT * FROM ${influxqlIdent(k)}${where} GROUP BY "device" ORDER BY time DESC LIMIT 1`,
+        ),
+      );
+      const byDevice = new Map<string, Reading>();
+      for (const r of readingsOf(results).flat()) {
+        const seen = byDevice.get(r.deviceId);
+        if (seen === undefined || compareReadings(seen, r) < 0) byDevice.set(r.deviceId, r);
+      }
+      const borrowers = filter.borrowerIds === undefined ? undefined : new Set(filter.borrowerIds);
+      const sites = filter.siteIds === undefined ? undefined : new Set(filter.siteIds);
+      return [...byDevice.values()]
+        .filter(
+          (r) =>
+            (borrowers === undefined || borrowers.has(r.borrowerId)) &&
+            (sites === undefined || sites.has(r.siteId)),
+        )
+        .sort((a, b) => compareText(a.deviceId, b.deviceId));
+    },
+
+    async range(q: RangeQuery): Promise<Reading[]> {
+      ensureOpen();
+      const { limit, order } = checkRangeQuery(q);
+      if (matchesNothing(q)) return [];
+      const kinds = kindsOf(q);
+      const dir = order === 'asc' ? 'ASC' : 'DESC';
+      const cmp = order === 'asc' ? compareReadings : (a: Reading, b: Reading) => compareReadings(b, a);
+      const where = conditions(q, q, 'all');
+      const perKind = readingsOf(
+        await influxql(
+          kinds.map((k) => `SELECT * FROM ${influxqlIdent(k)}${where} ORDER BY time ${dir} LIMIT ${limit}`),
+        ),
+      );
+      let rows = perKind.flat().sort(cmp);
+      // InfluxDB orders by time only; the port orders ties in ts by deviceId. A measurement that hit the limit
+      // exactly at the cut-off millisecond may hold more readings of that millisecond that sort earlier, so
+      // fetch that millisecond whole and cut again.
+      const cutoff = rows[limit - 1]?.ts;
+      if (cutoff !== undefined) {
+        const partial = kinds.filter((_, i) => {
+          const got = perKind[i] ?? [];
+          return got.length === limit && got[got.length - 1]?.ts === cutoff;
+        });
+        if (partial.length > 0) {
+          const msWhere = conditions(q, { fromMs: cutoff, toMs: cutoff + 1 }, 'all');
+          const extra = readingsOf(
+            await influxql(partial.map((k) => `SELECT * FROM ${influxqlIdent(k)}${msWhere}`)),
+          ).flat();
+          const redone = new Set<string>(partial);
+          rows = rows
+            .filter((r) => !(r.ts === cutoff && redone.has(r.kind)))
+            .concat(extra)
+            .sort(cmp);
+        }
+      }
+      return rows.slice(0, limit);
+    },
+
+    async aggregate(q: AggregateQuery): Promise<AggregateRow[]> {
+      ensureOpen();
+      checkAggregateQuery(q);
+      if (matchesNothing(q)) return [];
+      const f = influxqlIdent(q.field);
+      const select = AGGREGATE_COLUMNS.map((fn) => `${fn}(${f}) AS ${influxqlIdent(fn)}`).join(', ');
+      const groupTag =
+        q.groupBy === 'device' ? TAG_DEVICE : q.groupBy === 'borrower' ? TAG_BORROWER : undefined;
+      // GROUP BY time() buckets start at multiples of the interval since the epoch, as the port requires;
+      // fill(none) leaves out buckets without data.
+      const groupBy = `GROUP BY time(${q.intervalMs}ms)${groupTag === undefined ? '' : `, ${influxqlIdent(groupTag)}`} fill(none)`;
+      const [result] = await influxql([
+        `SELECT ${select} FROM ${influxqlIdent(q.kind)}${conditions(q, q, 'all')} ${groupBy}`,
+      ]);
+      const rows: AggregateRow[] = [];
+      for (const s of result?.series ?? []) {
+        const group = groupTag === undefined ? '*' : (s.tags?.[groupTag] ?? '');
+        const at = (name: string): number => s.columns.indexOf(name);
+        const [iTime, iMean, iMin, iMax, iCount, iFirst, iLast] = ['time', ...AGGREGATE_COLUMNS].map(at);
+        for (const v of s.values) {
+          const num = (i: number | undefined): number => Number(i === undefined ? NaN : v[i]);
+          rows.push({
+            group,
+            startMs: num(iTime),
+            count: num(iCount),
+            mean: num(iMean),
+            min: num(iMin),
+            max: num(iMax),
+            first: num(iFirst),
+            last: num(iLast),
+          });
+        }
+      }
+      return rows.sort((a, b) => compareText(a.group, b.group) || a.startMs - b.startMs);
+    },
+
+    async count(q: SeriesFilter & { readonly fromMs?: number; readonly toMs?: number }): Promise<number> {
+      ensureOpen();
+      const span = checkCountQuery(q);
+      if (matchesNothing(q)) return 0;
+      const where = conditions(q, span, 'all');
+      // seq is in every point, so count(seq) counts readings.
+      const results = await influxql(
+        kindsOf(q).map((k) => `SELECT count("seq") FROM ${influxqlIdent(k)}${where}`),
+      );
+      let total = 0;
+      for (const r of results) {
+        for (const s of r.series) {
+          const i = s.columns.indexOf('count');
+          for (const row of s.values) total += Number(row[i]);
+        }
+      }
+      return total;
+    },
+
+    async ping(): Promise<void> {
+      ensureOpen();
+      const res = await http('GET', '/ping', {});
+      // 1.x and 2.x answer 204, 3.x 200.
+      if (res.status < 200 || res.status >= 300) throw unavailable(`ping answered HTTP ${res.status}`);
+    },
+
+    close(): Promise<void> {
+      closed = true;
+      return Promise.resolve();
+    },
+  };
+}

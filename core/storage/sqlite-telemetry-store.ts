@@ -1,0 +1,378 @@
+import Database from 'better-sqlite3';
+import type { DeviceKind, FieldValue, Reading } from '../contracts/index.js';
+import { DEVICE_KINDS } from '../contracts/index.js';
+import { RiskfuseError, errorMessage } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type {
+  AggregateQuery,
+  AggregateRow,
+  RangeQuery,
+  SeriesFilter,
+  TelemetryStore,
+  WriteResult,
+} from './telemetry-store.js';
+import {
+  checkAggregateQuery,
+  checkCountQuery,
+  checkFilter,
+  checkRangeQuery,
+  checkReadings,
+  compareText,
+  matchesNothing,
+} from './telemetry-validation.js';
+
+/**
+ * The embedded telemetry store: one SQLite file (better-sqlite3), one wide row per reading with its fields as
+ * JSON. better-sqlite3 is synchronous; the async methods only wrap it to honour the port.
+ */
+export interface SqliteTelemetryStore extends TelemetryStore {
+  readonly backend: 'sqlite';
+  readonly path: string;
+}
+
+/** Schema versions, applied in order; `PRAGMA user_version` records how many have run. Never edit a shipped one. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE readings (
+     device_id   TEXT    NOT NULL,
+     ts          INTEGER NOT NULL,
+     seq         INTEGER NOT NULL,
+     kind        TEXT    NOT NULL,
+     borrower_id TEXT    NOT NULL,
+     site_id     TEXT    NOT NULL,
+     fields      TEXT    NOT NULL, -- JSON object: field name -> number | string
+     PRIMARY KEY (device_id, ts, seq)
+   ) WITHOUT ROWID;
+   CREATE INDEX readings_borrower_ts ON readings (borrower_id, ts);
+   CREATE INDEX readings_kind_ts ON readings (kind, ts);`,
+];
+
+interface ReadingRow {
+  device_id: string;
+  ts: number;
+  seq: number;
+  kind: DeviceKind;
+  borrower_id: string;
+  site_id: string;
+  fields: string;
+}
+
+interface AggregateSqlRow {
+  g: string;
+  b: number;
+  n: number;
+  mean: number;
+  mn: number;
+  mx: number;
+  fv: number;
+  lv: number;
+}
+
+const READING_COLUMNS = 'device_id, ts, seq, kind, borrower_id, site_id, fields';
+const ALL_KINDS_SQL = `kind IN (${DEVICE_KINDS.map((k) => `'${k}'`).join(', ')})`;
+
+/** SQLite result codes that mean "the store cannot serve this now", as opposed to "this request is wrong". */
+const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|PROTOCOL|NOMEM)/;
+
+function toStoreError(err: unknown, op: 'write' | 'query'): RiskfuseError {
+  if (err instanceof RiskfuseError) return err;
+  const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : '';
+  if (UNAVAILABLE_CODES.test(code)) {
+    return new RiskfuseError(
+      'STORE_UNAVAILABLE',
+      `telemetry store (sqlite) unavailable: ${errorMessage(err)}`,
+      { cause: err },
+    );
+  }
+  return op === 'write'
+    ? new RiskfuseError(
+        'STORE_REJECTED',
+        `telemetry store (sqlite) refused the write: ${errorMessage(err)}`,
+        { cause: err },
+      )
+    : new RiskfuseError('INTERNAL', `telemetry store (sqlite) query failed: ${errorMessage(err)}`, {
+        cause: err,
+      });
+}
+
+function toReading(row: ReadingRow): Reading {
+  return {
+    kind: row.kind,
+    deviceId: row.device_id,
+    borrowerId: row.borrower_id,
+    siteId: row.site_id,
+    ts: row.ts,
+    seq: row.seq,
+    // Our own JSON, written by writeReadings from validated fields.
+    fields: JSON.parse(row.fields) as Record<string, FieldValue>,
+  };
+}
+
+function migrate(db: Database.Database, log: Logger): void {
+  const step = db.transaction(() => {
+    // Read inside the (immediate) transaction, so two processes opening the file at once migrate only once.
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new RiskfuseError(
+        'MIGRATION_FAILED',
+        `telemetry db is at schema version ${version}, newer than this build knows (${MIGRATIONS.length})`,
+      );
+    }
+    for (let v = version; v < MIGRATIONS.length; v += 1) {
+      db.exec(MIGRATIONS[v] ?? '');
+      db.pragma(`user_version = ${v + 1}`);
+      log.info({ schemaVersion: v + 1 }, 'telemetry db migrated');
+    }
+  });
+  try {
+    step.immediate();
+  } catch (err) {
+    if (err instanceof RiskfuseError) throw err;
+    throw new RiskfuseError('MIGRATION_FAILED', `telemetry db migration failed: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Builds the WHERE conditions of a filter; id lists travel as one JSON parameter so the SQL text stays fixed.
+ * Without statistics SQLite's planner prefers the (kind, ts) index even when a device or borrower list is far
+ * more selective, so the less selective terms get a unary `+`, which keeps them out of index selection:
+ * devices use the primary key, else borrowers their index, else kind its index.
+ */
+function whereSql(
+  f: SeriesFilter,
+  span: { fromMs: number; toMs: number } | undefined,
+): { sql: string; params: (string | number)[] } {
+  const conds: string[] = [];
+  const params: (string | number)[] = [];
+  const byDevice = f.deviceIds !== undefined;
+  const byBorrower = !byDevice && f.borrowerIds !== undefined;
+  if (f.kind !== undefined) {
+    conds.push(byDevice || byBorrower ? '+kind = ?' : 'kind = ?');
+    params.push(f.kind);
+  } else if (!byDevice && !byBorrower) {
+    // Naming every kind lets the (kind, ts) index serve a plain time range.
+    conds.push(ALL_KINDS_SQL);
+  }
+  if (span !== undefined) {
+    conds.push('ts >= ? AND ts < ?');
+    params.push(span.fromMs, span.toMs);
+  }
+  const lists: [string, readonly string[] | undefined][] = [
+    ['device_id', f.deviceIds],
+    [byDevice ? '+borrower_id' : 'borrower_id', f.borrowerIds],
+    ['+site_id', f.siteIds],
+  ];
+  for (const [column, ids] of lists) {
+    if (ids === undefined) continue;
+    conds.push(`${column} IN (SELECT value FROM json_each(?))`);
+    params.push(JSON.stringify(ids));
+  }
+  return { sql: conds.join(' AND '), params };
+}
+
+function groupSql(groupBy: AggregateQuery['groupBy']): string {
+  switch (groupBy) {
+    case 'device':
+      return 'device_id';
+    case 'borrower':
+      return 'borrower_id';
+    case 'none':
+      return "'*'";
+  }
+}
+
+export function openSqliteTelemetryStore(path: string, opts: { log?: Logger } = {}): SqliteTelemetryStore {
+  const log = opts.log ?? silentLogger;
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: 5_000 });
+  } catch (err) {
+    throw toStoreError(err, 'query');
+  }
+  try {
+    db.pragma('journal_mode = WAL');
+    // FULL, not NORMAL: in WAL mode NORMAL fsyncs only at checkpoints, so a power cut can lose transactions
+    // that already committed. Ingest acknowledges MQTT messages once writeReadings resolves, and an
+    // acknowledged message is never redelivered, so a commit must be on disk before we resolve.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    migrate(db, log);
+  } catch (err) {
+    db.close();
+    throw err instanceof RiskfuseError ? err : toStoreError(err, 'query');
+  }
+
+  // Statements are prepared once per distinct SQL text; the texts depend only on which filters are present.
+  const statements = new Map<string, Database.Statement<unknown[], unknown>>();
+  const prepared = <R>(sql: string): Database.Statement<unknown[], R> => {
+    let stmt = statements.get(sql);
+    if (stmt === undefined) {
+      stmt = db.prepare<unknown[], unknown>(sql);
+      statements.set(sql, stmt);
+    }
+    return stmt as Database.Statement<unknown[], R>;
+  };
+
+  const insert = db.prepare<[string, number, number, string, string, string, string]>(
+    `INSERT OR IGNORE INTO readings (${READING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+  // One transaction per batch: one WAL fsync per batch instead of one per reading.
+  const insertBatch = db.transaction((readings: readonly Reading[]) => {
+    for (const r of readings) {
+      insert.run(r.deviceId, r.ts, r.seq, r.kind, r.borrowerId, r.siteId, JSON.stringify(r.fields));
+    }
+  });
+  // Distinct device ids by hopping through the primary key (a loose index scan): O(devices × log n), not O(n).
+  const distinctDevices = db
+    .prepare<[], string>(
+      `WITH RECURSIVE d(id) AS (
+         SELECT (SELECT min(device_id) FROM readings)
+         UNION ALL
+         SELECT (SELECT min(device_id) FROM readings WHERE device_id > d.id) FROM d WHERE d.id IS NOT NULL
+       )
+       SELECT id FROM d WHERE id IS NOT NULL`,
+    )
+    .pluck();
+  const latestOfDevice = db.prepare<[string], ReadingRow>(
+    `SELECT ${READING_COLUMNS} FROM readings WHERE device_id = ? ORDER BY ts DESC, seq DESC LIMIT 1`,
+  );
+
+  const ensureOpen = (): void => {
+    if (!db.open) throw new RiskfuseError('SHUTTING_DOWN', 'telemetry store (sqlite) is closed');
+  };
+
+  const query = <T>(fn: () => T): Promise<T> => {
+    try {
+      ensureOpen();
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(toStoreError(err, 'query'));
+    }
+  };
+
+  log.info({ path }, 'telemetry store (sqlite) open');
+
+  return {
+    backend: 'sqlite',
+    path,
+
+    writeReadings(readings: readonly Reading[]): Promise<WriteResult> {
+      try {
+        ensureOpen();
+        checkReadings(readings);
+        if (readings.length > 0) insertBatch(readings);
+        return Promise.resolve({ written: readings.length });
+      } catch (err) {
+        return Promise.reject(toStoreError(err, 'write'));
+      }
+    },
+
+    latest(filter: SeriesFilter): Promise<Reading[]> {
+      return query(() => {
+        checkFilter(filter);
+        if (matchesNothing(filter)) return [];
+        // A device matches when its latest reading does (kind, borrower and site come from the registry and
+        // stay with the device), so each device costs one index probe whatever the filter.
+        const ids =
+          filter.deviceIds !== undefined
+            ? [...new Set(filter.deviceIds)].sort(compareText)
+            : distinctDevices.all();
+        const borrowers = filter.borrowerIds === undefined ? undefined : new Set(filter.borrowerIds);
+        const sites = filter.siteIds === undefined ? undefined : new Set(filter.siteIds);
+        const out: Reading[] = [];
+        for (const id of ids) {
+          const row = latestOfDevice.get(id);
+          if (row === undefined) continue;
+          if (filter.kind !== undefined && row.kind !== filter.kind) continue;
+          if (borrowers !== undefined && !borrowers.has(row.borrower_id)) continue;
+          if (sites !== undefined && !sites.has(row.site_id)) continue;
+          out.push(toReading(row));
+        }
+        return out;
+      });
+    },
+
+    range(q: RangeQuery): Promise<Reading[]> {
+      return query(() => {
+        const { limit, order } = checkRangeQuery(q);
+        if (matchesNothing(q)) return [];
+        const where = whereSql(q, q);
+        const dir = order === 'asc' ? 'ASC' : 'DESC';
+        const rows = prepared<ReadingRow>(
+          `SELECT ${READING_COLUMNS} FROM readings WHERE ${where.sql}
+           ORDER BY ts ${dir}, device_id ${dir}, seq ${dir} LIMIT ?`,
+        ).all(...where.params, limit);
+        return rows.map(toReading);
+      });
+    },
+
+    aggregate(q: AggregateQuery): Promise<AggregateRow[]> {
+      return query(() => {
+        checkAggregateQuery(q);
+        if (matchesNothing(q)) return [];
+        const where = whereSql(q, q);
+        const path = `$.${q.field}`;
+        // Window functions give first/last by (ts, seq) inside each (group, bucket) in one pass; row_number
+        // keeps one row per partition. Only numeric JSON values count (a reading without the field is skipped).
+        const rows = prepared<AggregateSqlRow>(
+          `WITH r AS (
+             SELECT ${groupSql(q.groupBy)} AS g, ts - (ts % ?) AS b, ts, seq, json_extract(fields, ?) AS v
+             FROM readings
+             WHERE ${where.sql} AND json_type(fields, ?) IN ('integer', 'real')
+           ),
+           w AS (
+             SELECT g, b,
+                    count(*) OVER p AS n, avg(v) OVER p AS mean, min(v) OVER p AS mn, max(v) OVER p AS mx,
+                    first_value(v) OVER o AS fv, last_value(v) OVER o AS lv,
+                    row_number() OVER o AS rn
+             FROM r
+             WINDOW p AS (PARTITION BY g, b),
+                    o AS (PARTITION BY g, b ORDER BY ts, seq ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+           )
+           SELECT g, b, n, mean, mn, mx, fv, lv FROM w WHERE rn = 1 ORDER BY g, b`,
+        ).all(q.intervalMs, path, ...where.params, path);
+        return rows.map((r) => ({
+          group: r.g,
+          startMs: r.b,
+          count: r.n,
+          mean: r.mean,
+          min: r.mn,
+          max: r.mx,
+          first: r.fv,
+          last: r.lv,
+        }));
+      });
+    },
+
+    count(q: SeriesFilter & { readonly fromMs?: number; readonly toMs?: number }): Promise<number> {
+      return query(() => {
+        const span = checkCountQuery(q);
+        if (matchesNothing(q)) return 0;
+        const where = whereSql(q, span);
+        const n = prepared<number>(`SELECT count(*) FROM readings WHERE ${where.sql}`)
+          .pluck()
+          .get(...where.params);
+        return n ?? 0;
+      });
+    },
+
+    ping(): Promise<void> {
+      return query(() => {
+        db.prepare('SELECT 1').get();
+      });
+    },
+
+    close(): Promise<void> {
+      if (!db.open) return Promise.resolve();
+      try {
+        db.pragma('optimize');
+        db.close();
+        log.info({ path }, 'telemetry store (sqlite) closed');
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(toStoreError(err, 'query'));
+      }
+    },
+  };
+}

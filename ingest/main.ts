@@ -1,0 +1,61 @@
+import { parseConfig } from '../core/config.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { loggingConfigSpec } from '../core/logging-config.js';
+import { Shutdown } from '../core/shutdown.js';
+import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { stateConfigSpec, statePath } from '../core/storage/state-config.js';
+import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
+import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
+import { createIngest, type Ingest } from './app.js';
+import { ingestConfigSpec } from './config.js';
+
+export const ingestEnvSpecs = [
+  ingestConfigSpec,
+  telemetryConfigSpec,
+  stateConfigSpec,
+  loggingConfigSpec,
+] as const;
+
+const COUNTERS_LOG_INTERVAL_MS = 10_000;
+
+export interface IngestProcess {
+  readonly ingest: Ingest;
+  close(): Promise<void>;
+}
+
+/** `riskfuse ingest`: subscribes to the broker and stores readings until SIGINT/SIGTERM. */
+export async function ingestMain(
+  env: Record<string, string | undefined> = process.env,
+  options: { readonly log?: Logger; readonly installSignalHandlers?: boolean } = {},
+): Promise<IngestProcess> {
+  // One parse over every spec, so all configuration problems are reported together.
+  const config = parseConfig(
+    { ...ingestConfigSpec, ...telemetryConfigSpec, ...stateConfigSpec, ...loggingConfigSpec },
+    env,
+    ['serviceToken'],
+  );
+  const log = options.log ?? createLogger({ name: 'riskfuse-ingest', level: config.logLevel });
+  const shutdown = new Shutdown(log);
+  if (options.installSignalHandlers !== false) shutdown.onSignals();
+
+  const state = openSqliteStateStore(statePath(config));
+  shutdown.add('state store', () => state.close());
+  const telemetry = await openTelemetryStore(config, log);
+  shutdown.add('telemetry store', () => telemetry.close());
+  const ingest = createIngest({ config, telemetry, state, log });
+  shutdown.add('ingest', () => ingest.stop());
+  log.info({ mqttUrl: config.mqttUrl, telemetry: telemetry.backend }, 'ingest starting');
+  try {
+    await ingest.start();
+  } catch (err) {
+    await shutdown.run('start failed');
+    throw err;
+  }
+  const timer = setInterval(
+    () => log.info({ counters: ingest.counters }, 'ingest counters'),
+    COUNTERS_LOG_INTERVAL_MS,
+  );
+  timer.unref();
+  shutdown.add('counters', () => clearInterval(timer));
+  return { ingest, close: () => shutdown.run('closed by caller') };
+}
