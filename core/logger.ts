@@ -6,15 +6,26 @@ export type { Logger };
  * JSON lines to stdout (pino). Redaction is fixed here, at start-up: tokens and passwords never reach a log
  * line, whichever component binds them.
  */
-export function createLogger(options: { level?: LevelWithSilent; name?: string } = {}): Logger {
-  return pino({
+export function createLogger(
+  options: {
+    level?: LevelWithSilent;
+    name?: string;
+    /** A file to append to instead of stdout. */ file?: string;
+  } = {},
+): Logger {
+  const destination =
+    options.file === undefined
+      ? undefined
+      : pino.destination({ dest: options.file, mkdir: true, sync: true });
+  const opts = {
     name: options.name ?? 'riskfuse',
     level: options.level ?? 'info',
     redact: {
       paths: ['password', 'token', '*.password', '*.token', 'headers.authorization', 'config.influxToken'],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(opts, destination) : pino(opts);
 }
 
 /** A logger that writes nothing, for tests and library callers that bring none. */

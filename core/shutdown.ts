@@ -31,14 +31,17 @@ export class Shutdown {
     return this.running;
   }
 
-  /** Installs SIGINT/SIGTERM handlers that run the shutdown and exit. */
-  onSignals(): void {
+  /** Installs SIGINT/SIGTERM handlers that run the shutdown, then `onClosed`, then exit. */
+  onSignals(onClosed?: () => void): void {
     let signals = 0;
     const handler = (signal: NodeJS.Signals): void => {
       signals += 1;
       if (signals > 1) process.exit(130);
       this.run(signal).then(
-        () => process.exit(0),
+        () => {
+          onClosed?.();
+          process.exit(0);
+        },
         (err: unknown) => {
           this.log.error({ err: errorMessage(err) }, 'shutdown failed');
           process.exit(1);

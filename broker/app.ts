@@ -1,0 +1,239 @@
+import { readFile } from 'node:fs/promises';
+import type { Server as HttpServer } from 'node:http';
+import type { Server } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Aedes } from 'aedes';
+import { createMq } from './mq.js';
+import { RiskfuseError, errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { createHooks, installDropGate, type Sessions } from './aedes-hooks.js';
+import type { DeviceRegistry } from './authenticate.js';
+import type { BrokerConfig } from './config.js';
+import { CounterSet, type BrokerCounters } from './counters.js';
+import { guardPacketSize, maxRemainingLengthFor, type FrameProblem } from './limits.js';
+import { attachPresence } from './presence.js';
+import {
+  closeServer,
+  listenOn,
+  tcpServer,
+  tlsServer,
+  wsServer,
+  type Accept,
+  type Transport,
+  type WsListener,
+} from './transports.js';
+
+export interface BrokerDeps {
+  readonly config: BrokerConfig;
+  readonly registry: DeviceRegistry;
+  readonly log: Logger;
+}
+
+export interface ListeningPorts {
+  readonly tcpPort: number;
+  readonly wsPort?: number;
+  readonly tlsPort?: number;
+}
+
+export interface RiskfuseBroker {
+  /** Starts Aedes and the configured listeners; resolves with the ports actually bound. */
+  listen(): Promise<ListeningPorts>;
+  /** Stops accepting, closes every client (wills fire as for any server-side close), then Aedes. */
+  close(): Promise<void>;
+  /** A frozen snapshot, taken on each read. */
+  readonly counters: BrokerCounters;
+  readonly aedes: Aedes;
+}
+
+const DEV_MODE_WARNING =
+  'MQTT_DEV_ANONYMOUS=true: clients without credentials are admitted WITHOUT TOPIC LIMITS — development only, never in production';
+
+/** Aedes' default number of messages its emitter delivers at once. */
+const AEDES_CONCURRENCY = 100;
+
+/** Builds the broker; nothing listens until `listen()`. */
+export function createBroker({ config, registry, log: parentLog }: BrokerDeps): RiskfuseBroker {
+  const log = parentLog.child({ component: 'broker' });
+  const counters = new CounterSet();
+  const sessions: Sessions = new WeakMap();
+  const dropped = new WeakSet<object>();
+  const maxRemainingLength = maxRemainingLengthFor(config.maxPayloadBytes);
+
+  const aedes = new Aedes({
+    ...createHooks(sessions, dropped, {
+      auth: { registry, serviceToken: config.serviceToken, devAnonymous: config.devAnonymous },
+      maxPayloadBytes: config.maxPayloadBytes,
+      counters,
+      log,
+    }),
+    // Aedes' default emitter overflows the stack under a flood (see mq.ts); same concurrency as its default.
+    mq: createMq(AEDES_CONCURRENCY),
+    concurrency: AEDES_CONCURRENCY,
+    connectTimeout: config.connectTimeoutMs,
+    // Only MQTT 3.1 clients are held to it (3.1.1 has no limit); device ids may be 64 characters.
+    maxClientsIdLength: 128,
+  });
+  installDropGate(aedes, dropped);
+
+  let closing = false;
+  attachPresence(aedes, sessions, { log, isClosing: () => closing });
+
+  aedes.on('connackSent', (packet, client) => {
+    if (packet.returnCode === 0) {
+      counters.connectionsAccepted += 1;
+      log.info({ clientId: client.id }, 'client connected');
+    } else {
+      counters.refused(packet.returnCode ?? -1);
+    }
+  });
+  aedes.on('clientDisconnect', (client) => log.info({ clientId: client.id }, 'client disconnected'));
+  aedes.on('clientError', (client, err) =>
+    log.debug({ clientId: client.id, err: err.message }, 'client error'),
+  );
+  aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error'));
+
+  const connections = new Set<Duplex>();
+
+  const accept: Accept = (stream, transport, socket) => {
+    if (closing) {
+      stream.destroy();
+      return;
+    }
+    if (connections.size >= config.maxConnections) {
+      counters.connectionsOverLimit += 1;
+      log.warn(
+        { transport, maxConnections: config.maxConnections },
+        'connection limit reached, closing new connection',
+      );
+      stream.destroy();
+      return;
+    }
+    // Nagle's algorithm holds small MQTT packets back by up to one round trip (~20 ms at p99 locally).
+    socket.setNoDelay(true);
+    connections.add(stream);
+    stream.once('close', () => connections.delete(stream));
+    const client = aedes.handle(stream);
+    guardPacketSize(stream, maxRemainingLength, (problem) => {
+      oversized(problem, transport, client.id);
+      stream.destroy();
+    });
+  };
+
+  const oversized = (problem: FrameProblem, transport: Transport, clientId: string | null): void => {
+    if (problem.kind === 'oversized') {
+      counters.oversizedPackets += 1;
+      log.warn(
+        {
+          clientId,
+          transport,
+          packetBytes: problem.remainingLengthBytes,
+          maxPayloadBytes: config.maxPayloadBytes,
+        },
+        'packet over the size limit, disconnecting',
+      );
+    } else {
+      log.warn({ clientId, transport }, 'malformed packet length, disconnecting');
+    }
+  };
+
+  const servers: (Server | HttpServer)[] = [];
+  let ws: WsListener | undefined;
+  let listening: Promise<ListeningPorts> | undefined;
+  let closed: Promise<void> | undefined;
+
+  async function start(): Promise<ListeningPorts> {
+    await aedes.listen();
+    const tcp = tcpServer(accept);
+    servers.push(tcp);
+    let ports: ListeningPorts = { tcpPort: await bind(tcp, config.port, 'MQTT_PORT') };
+    if (config.wsPort !== undefined) {
+      ws = wsServer({ maxFrameBytes: maxRemainingLength + 5 }, accept, () => {
+        counters.oversizedPackets += 1;
+        log.warn({ transport: 'ws' }, 'WebSocket frame over the size limit, disconnecting');
+      });
+      servers.push(ws.http);
+      ports = { ...ports, wsPort: await bind(ws.http, config.wsPort, 'MQTT_WS_PORT') };
+    }
+    if (config.tlsPort !== undefined && config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined) {
+      const [cert, key] = await Promise.all([
+        readFile(config.tlsCertFile),
+        readFile(config.tlsKeyFile),
+      ]).catch((err: unknown) => {
+        throw new RiskfuseError(
+          'CONFIG_INVALID',
+          `cannot read the TLS certificate or key: ${errorMessage(err)}`,
+          { cause: err },
+        );
+      });
+      const tls = tlsServer({ cert, key, handshakeTimeoutMs: config.connectTimeoutMs }, accept);
+      tls.on('tlsClientError', (err: Error) => log.debug({ err: err.message }, 'TLS handshake failed'));
+      servers.push(tls);
+      ports = { ...ports, tlsPort: await bind(tls, config.tlsPort, 'MQTT_TLS_PORT') };
+    }
+
+    if (config.serviceToken === undefined) {
+      log.warn('MQTT_SERVICE_TOKEN is not set: no platform service (svc:<name>) can log in');
+    }
+    if (config.devAnonymous) {
+      log.warn(DEV_MODE_WARNING);
+      log.warn(
+        { host: config.host, ...ports, devAnonymous: true },
+        `MQTT broker listening — ${DEV_MODE_WARNING}`,
+      );
+    } else {
+      log.info(
+        { host: config.host, ...ports, maxPayloadBytes: config.maxPayloadBytes },
+        'MQTT broker listening',
+      );
+    }
+    return ports;
+  }
+
+  async function bind(server: Server | HttpServer, port: number, variable: string): Promise<number> {
+    try {
+      return await listenOn(server, port, config.host);
+    } catch (err) {
+      throw new RiskfuseError(
+        'CONFIG_INVALID',
+        `cannot listen on ${config.host}:${port} (${variable}): ${errorMessage(err)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopping ??= shutDown());
+
+  async function shutDown(): Promise<void> {
+    closing = true;
+    const stopped = servers.map(closeServer);
+    ws?.wss.close();
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    // Aedes only knows connections that have sent CONNECT; the rest would keep the servers open.
+    for (const connection of connections) connection.destroy();
+    await Promise.all(stopped);
+    log.info('MQTT broker closed');
+  }
+
+  return {
+    listen() {
+      if (closed) return Promise.reject(new RiskfuseError('SHUTTING_DOWN', 'the broker is closed'));
+      listening ??= start().catch(async (err: unknown) => {
+        await stop();
+        throw err;
+      });
+      return listening;
+    },
+    close() {
+      closed ??= (listening ?? Promise.resolve()).then(stop, stop);
+      return closed;
+    },
+    get counters() {
+      return counters.snapshot({
+        currentClients: aedes.connectedClients ?? 0,
+        currentConnections: connections.size,
+      });
+    },
+    aedes,
+  };
+}

@@ -1,0 +1,7 @@
+/** The broker's public surface: build it (`createBroker`) or run it as a process (`brokerMain`). */
+export { createBroker, type BrokerDeps, type ListeningPorts, type RiskfuseBroker } from './app.js';
+export { brokerConfigSpec, parseBrokerConfig, type BrokerConfig } from './config.js';
+export type { BrokerCounters, RefusalReason } from './counters.js';
+export { SERVICE_USERNAME_PREFIX, type DeviceRegistry } from './authenticate.js';
+export type { Principal } from './authorize.js';
+export { brokerEnvSpecs, brokerMain, type BrokerProcess } from './main.js';

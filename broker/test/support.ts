@@ -1,0 +1,300 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import { pino, type Logger } from 'pino';
+import { issueToken, makeCredentials } from '../../core/credentials.js';
+import { SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import { createBroker, parseBrokerConfig, type ListeningPorts, type RiskfuseBroker } from '../index.js';
+
+/** Real parts for the broker tests: a SQLite registry in a temp dir, our broker on port 0, real clients. */
+
+export const SERVICE_TOKEN = issueToken();
+
+export interface Registry {
+  readonly store: SqliteStateStore;
+  readonly dir: string;
+  /** deviceId → token, for every provisioned device (revoked ones too). */
+  readonly tokens: ReadonlyMap<string, string>;
+  close(): void;
+}
+
+export const DEVICE_A = 'stake-000001';
+export const DEVICE_B = 'stake-000002';
+export const DEVICE_REVOKED = 'helmet-000003';
+
+export function provisionRegistry(): Registry {
+  const dir = mkdtempSync(join(tmpdir(), 'riskfuse-broker-'));
+  const store = new SqliteStateStore(join(dir, 'state.db'));
+  const now = Date.now();
+  store.upsertBorrowers([
+    { id: 'b-1', name: 'Grain Trader Ltd', sector: 'trading', region: 'north', createdAt: now },
+  ]);
+  store.upsertSites([
+    { id: 's-1', borrowerId: 'b-1', name: 'Warehouse 1', kind: 'warehouse', lat: 45, lon: 9, geofence: [] },
+  ]);
+  const tokens = new Map<string, string>();
+  const devices = [
+    { id: DEVICE_A, kind: 'stake' as const },
+    { id: DEVICE_B, kind: 'stake' as const },
+    { id: DEVICE_REVOKED, kind: 'helmet' as const },
+  ].map(({ id, kind }) => {
+    const token = issueToken();
+    tokens.set(id, token);
+    return {
+      device: { id, kind, borrowerId: 'b-1', siteId: 's-1', status: 'active' as const, createdAt: now },
+      credentials: makeCredentials(id, token),
+    };
+  });
+  store.upsertDevices(devices);
+  store.revokeDevice(DEVICE_REVOKED, now);
+  return {
+    store,
+    dir,
+    tokens,
+    close() {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function token(registry: Registry, deviceId: string): string {
+  const t = registry.tokens.get(deviceId);
+  if (t === undefined) throw new Error(`no token for ${deviceId}`);
+  return t;
+}
+
+/** A logger whose JSON lines are kept, to assert on what was (not) logged. */
+export function captureLogger(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  return { log: pino({ level: 'debug' }, sink), lines };
+}
+
+export interface Running {
+  readonly broker: RiskfuseBroker;
+  readonly ports: ListeningPorts;
+  readonly url: string;
+}
+
+export async function startBroker(
+  registry: Registry,
+  env: Record<string, string> = {},
+  log: Logger = pino({ level: 'silent' }),
+): Promise<Running> {
+  const config = parseBrokerConfig({
+    MQTT_HOST: '127.0.0.1',
+    MQTT_PORT: '0',
+    MQTT_SERVICE_TOKEN: SERVICE_TOKEN,
+    ...env,
+  });
+  const broker = createBroker({ config, registry: registry.store, log });
+  const ports = await broker.listen();
+  return { broker, ports, url: `mqtt://127.0.0.1:${ports.tcpPort}` };
+}
+
+const CLIENT_DEFAULTS: IClientOptions = { reconnectPeriod: 0, connectTimeout: 5_000, protocolVersion: 4 };
+
+/** Connects and resolves on CONNACK 0; rejects with the client's error (its `code` is the return code). */
+export function connectClient(url: string, options: IClientOptions): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, { ...CLIENT_DEFAULTS, ...options });
+    client.once('connect', () => resolve(client));
+    client.once('error', (err) => {
+      client.end(true);
+      reject(err);
+    });
+    client.once('close', () => reject(new Error('closed before CONNACK')));
+  });
+}
+
+export function deviceClient(run: Running, registry: Registry, deviceId: string, extra: IClientOptions = {}) {
+  return connectClient(run.url, {
+    clientId: deviceId,
+    username: deviceId,
+    password: token(registry, deviceId),
+    ...extra,
+  });
+}
+
+export function serviceClient(run: Running, name = 'ingest', extra: IClientOptions = {}) {
+  return connectClient(run.url, {
+    clientId: `riskfuse-${name}-${Math.random().toString(16).slice(2, 8)}`,
+    username: `svc:${name}`,
+    password: SERVICE_TOKEN,
+    ...extra,
+  });
+}
+
+/** The CONNACK return code a refused connect produced. */
+export async function refusalCode(promise: Promise<MqttClient>): Promise<number | string | undefined> {
+  try {
+    const client = await promise;
+    await client.endAsync();
+    return 0;
+  } catch (err) {
+    return (err as { code?: number | string }).code;
+  }
+}
+
+/**
+ * The SUBACK return codes for `filters`, in order. MQTT.js rejects a SUBSCRIBE when any code is 0x80, but
+ * hands over the SUBACK it got.
+ */
+export async function subscribeCodes(
+  client: MqttClient,
+  filters: string[],
+  qos: 0 | 1 | 2 = 1,
+): Promise<number[]> {
+  try {
+    const granted = await client.subscribeAsync(filters, { qos });
+    return granted.map((g) => g.qos);
+  } catch (err) {
+    const codes = (err as { packet?: { granted?: number[] } }).packet?.granted;
+    if (codes === undefined) throw err;
+    return codes;
+  }
+}
+
+/** Sends a CONNECT with a zero-byte ClientId and CleanSession 0, which mqtt-packet refuses to generate. */
+export function zeroByteClientIdConnect(): Buffer {
+  // MQTT 3.1.1: protocol name "MQTT", level 4, connect flags 0 (clean session 0), keep-alive 30, ClientId "".
+  const variable = [0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x00, 0x00, 0x1e, 0x00, 0x00];
+  return Buffer.from([0x10, variable.length, ...variable]);
+}
+
+export interface Message {
+  readonly topic: string;
+  readonly payload: string;
+  readonly retain: boolean;
+}
+
+/** Collects messages; `next(match)` resolves with the first (past or future) that matches. */
+export function collect(client: MqttClient): {
+  messages: Message[];
+  next(match?: (m: Message) => boolean, ms?: number): Promise<Message>;
+} {
+  const messages: Message[] = [];
+  const waiters: { match: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
+  client.on('message', (topic, payload, packet) => {
+    const m = { topic, payload: payload.toString('utf8'), retain: packet.retain };
+    messages.push(m);
+    for (const w of [...waiters]) {
+      if (w.match(m)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  });
+  return {
+    messages,
+    next(match = () => true, ms = 5_000) {
+      const seen = messages.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no matching message within ${ms} ms`)), ms);
+        waiters.push({
+          match,
+          resolve: (m) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        });
+      });
+    },
+  };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `check` holds (the broker works asynchronously), or fails with the last value seen. */
+export async function eventually<T>(read: () => T, check: (v: T) => boolean, ms = 5_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = read();
+    if (check(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${ms} ms; last value ${JSON.stringify(value)}`);
+    await sleep(20);
+  }
+}
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs one of the Mosquitto command-line clients (an MQTT implementation independent of ours). */
+export function mosquitto(
+  tool: 'mosquitto_pub' | 'mosquitto_sub',
+  args: string[],
+  timeoutMs = 10_000,
+): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(`/usr/bin/${tool}`, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A raw TCP connection speaking mqtt-packet, for packets a well-behaved client library will not send. */
+export interface RawConnection {
+  readonly socket: Socket;
+  send(packet: Packet): void;
+  /** Resolves with the next packet from the broker, or undefined if the connection closes first. */
+  next(ms?: number): Promise<Packet | undefined>;
+  /** Resolves when the broker has closed the connection. */
+  readonly closed: Promise<void>;
+}
+
+export function rawConnect(port: number): Promise<RawConnection> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(port, '127.0.0.1');
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    const inbox: Packet[] = [];
+    let waiter: ((p: Packet | undefined) => void) | undefined;
+    parser.on('packet', (p) => {
+      if (waiter) {
+        const w = waiter;
+        waiter = undefined;
+        w(p);
+      } else inbox.push(p);
+    });
+    socket.on('data', (chunk) => parser.parse(chunk));
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    void closed.then(() => waiter?.(undefined));
+    socket.once('connect', () =>
+      resolve({
+        socket,
+        send: (packet) => socket.write(mqttPacket.generate(packet)),
+        next(ms = 5_000) {
+          const ready = inbox.shift();
+          if (ready) return Promise.resolve(ready);
+          if (socket.destroyed) return Promise.resolve(undefined);
+          return new Promise((res, rej) => {
+            const timer = setTimeout(() => rej(new Error(`no packet within ${ms} ms`)), ms);
+            waiter = (p) => {
+              clearTimeout(timer);
+              res(p);
+            };
+          });
+        },
+        closed,
+      }),
+    );
+    socket.once('error', reject);
+  });
+}
