@@ -1,6 +1,8 @@
 import type { CommandHelp } from '../core/cli.js';
 import { brokerEnvSpecs, brokerMain } from '../broker/index.js';
 import { ingestEnvSpecs, ingestMain } from '../ingest/main.js';
+import { simulateCommand, simulateHelp } from '../simulators/cli.js';
+import { startEnvSpecs, startMain } from './start.js';
 
 export interface Command {
   readonly help: CommandHelp;
@@ -9,6 +11,18 @@ export interface Command {
 }
 
 export const COMMANDS: Record<string, Command> = {
+  start: {
+    help: {
+      usage: 'riskfuse start   (npm start)',
+      summary:
+        'Run the whole platform in one process: broker, ingest and a simulated demo world, on the embedded\nSQLite default under DATA_DIR (INFLUX_URL moves telemetry to InfluxDB). Prints where everything is and a\nlive progress line; Ctrl-C stops cleanly and flushes.',
+      env: startEnvSpecs,
+    },
+    async run(_argv, env) {
+      await startMain(env);
+      return 'running';
+    },
+  },
   broker: {
     help: {
       usage: 'riskfuse broker',
@@ -32,5 +46,9 @@ export const COMMANDS: Record<string, Command> = {
       await ingestMain(env);
       return 'running';
     },
+  },
+  simulate: {
+    help: simulateHelp,
+    run: (argv, env) => simulateCommand(argv, env),
   },
 };

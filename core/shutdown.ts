@@ -6,6 +6,9 @@ import { errorMessage } from './errors.js';
  * so producers stop before the stores they flush into. SIGTERM/SIGINT trigger it once; a second signal
  * exits at once.
  */
+/** Signals repeated sooner than this after the first are the same Ctrl-C, forwarded; later ones force exit. */
+export const FORCE_AFTER_MS = 2000;
+
 export class Shutdown {
   private readonly closers: { name: string; close: () => Promise<void> | void }[] = [];
   private running: Promise<void> | undefined;
@@ -31,12 +34,22 @@ export class Shutdown {
     return this.running;
   }
 
-  /** Installs SIGINT/SIGTERM handlers that run the shutdown, then `onClosed`, then exit. */
+  /**
+   * Installs SIGINT/SIGTERM handlers that run the shutdown, then `onClosed`, then exit. A Ctrl-C reaches
+   * this process twice within milliseconds when a wrapper (npm, tsx) forwards the one the terminal already
+   * sent to the whole process group, so repeats within `FORCE_AFTER_MS` are ignored; a later one exits at
+   * once without flushing.
+   */
   onSignals(onClosed?: () => void): void {
-    let signals = 0;
+    let firstAtMs: number | undefined;
     const handler = (signal: NodeJS.Signals): void => {
-      signals += 1;
-      if (signals > 1) process.exit(130);
+      const nowMs = Date.now();
+      if (firstAtMs !== undefined) {
+        if (nowMs - firstAtMs < FORCE_AFTER_MS) return;
+        this.log.warn({ signal }, 'second signal: exiting without finishing the shutdown');
+        process.exit(130);
+      }
+      firstAtMs = nowMs;
       this.run(signal).then(
         () => {
           onClosed?.();

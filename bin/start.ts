@@ -1,0 +1,171 @@
+import { join, resolve } from 'node:path';
+import { brokerConfigSpec, createBroker } from '../broker/index.js';
+import { bool, defineConfig, int, parseConfig } from '../core/config.js';
+import type { DeviceKind, Reading } from '../core/contracts/index.js';
+import { issueToken } from '../core/credentials.js';
+import { createLogger } from '../core/logger.js';
+import { loggingConfigSpec } from '../core/logging-config.js';
+import { Shutdown } from '../core/shutdown.js';
+import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { stateConfigSpec, statePath } from '../core/storage/state-config.js';
+import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
+import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
+import { createIngest } from '../ingest/app.js';
+import { ingestConfigSpec } from '../ingest/config.js';
+import {
+  generateWorld,
+  provisionWorld,
+  runSimulation,
+  simulateConfigSpec,
+  type SimulationProgress,
+} from '../simulators/index.js';
+
+const DAY_MS = 86_400_000;
+
+export const startConfigSpec = defineConfig({
+  demo: bool('DEMO', {
+    doc: 'Run the simulated demo world (its devices over MQTT, its loan book); sized and seeded by SIM_*',
+    default: true,
+  }),
+  progressIntervalMs: int('PROGRESS_INTERVAL_MS', {
+    doc: 'How often the progress line is refreshed',
+    unit: 'ms',
+    default: 1000,
+    min: 100,
+  }),
+});
+
+export const startEnvSpecs = [
+  startConfigSpec,
+  simulateConfigSpec,
+  brokerConfigSpec,
+  ingestConfigSpec,
+  telemetryConfigSpec,
+  stateConfigSpec,
+  loggingConfigSpec,
+] as const;
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+/**
+ * `riskfuse start` (= `npm start`): broker, ingest and the demo world in one process, on SQLite under
+ * DATA_DIR unless INFLUX_URL is set. Logs go to DATA_DIR/riskfuse.log so the console keeps a readable
+ * progress line; Ctrl-C stops devices, flushes the ingest, closes the broker and the stores, in that order.
+ */
+export async function startMain(env: Record<string, string | undefined>): Promise<void> {
+  const config = parseConfig(
+    {
+      ...startConfigSpec,
+      ...simulateConfigSpec,
+      ...brokerConfigSpec,
+      ...ingestConfigSpec,
+      ...telemetryConfigSpec,
+      ...stateConfigSpec,
+      ...loggingConfigSpec,
+    },
+    env,
+  );
+  const logFile = resolve(join(config.dataDir, 'riskfuse.log'));
+  const log = createLogger({ name: 'riskfuse', level: config.logLevel, file: logFile });
+  const out = (line: string) => process.stderr.write(`${line}\n`);
+  const shutdown = new Shutdown(log);
+  const tty = process.stderr.isTTY;
+
+  // All-in-one: when no service token is configured, ingest and broker share a random one for this run only.
+  const serviceToken = config.serviceToken ?? issueToken();
+
+  const stateFile = resolve(statePath(config));
+  const state = openSqliteStateStore(stateFile);
+  shutdown.add('state store', () => state.close());
+  const telemetry = await openTelemetryStore(config, log);
+  shutdown.add('telemetry store', () => telemetry.close());
+
+  const broker = createBroker({ config: { ...config, serviceToken }, registry: state, log });
+  shutdown.add('broker', () => broker.close());
+  const ports = await broker.listen().catch(async (err: unknown) => {
+    await shutdown.run('start failed');
+    throw err;
+  });
+  const mqttUrl = `mqtt://127.0.0.1:${ports.tcpPort}`;
+
+  const storedByKind: Record<DeviceKind, number> = { stake: 0, helmet: 0, satellite: 0 };
+  const ingest = createIngest({
+    config: { ...config, mqttUrl, serviceToken },
+    telemetry,
+    state,
+    log,
+    onStored: (readings: readonly Reading[]) => {
+      for (const r of readings) storedByKind[r.kind] += 1;
+    },
+  });
+  shutdown.add('ingest', () => ingest.stop());
+  await ingest.start();
+
+  let simulation: ReturnType<typeof runSimulation> | undefined;
+  let lastProgress: SimulationProgress | undefined;
+  let worldLine = 'off (DEMO=false)';
+  if (config.demo) {
+    // The world starts at 00:00 UTC, as `riskfuse simulate` starts it, so both give the same world.
+    const startMs = Math.floor((Date.now() - config.startDaysAgo * DAY_MS) / DAY_MS) * DAY_MS;
+    const world = generateWorld({ seed: config.seed, borrowers: config.borrowers, startMs });
+    const provisioned = provisionWorld(world, state);
+    simulation = runSimulation({
+      world,
+      stateStore: state,
+      mqttUrl,
+      tokens: provisioned.tokens,
+      speed: config.speed,
+      startMs,
+      connectRatePerS: config.connectRatePerS,
+      maxQueuedReadings: config.maxQueuedReadings,
+      log,
+      onProgress: (p) => (lastProgress = p),
+    });
+    const sim = simulation;
+    shutdown.add('simulated devices', async () => void (await sim.stop()));
+    worldLine = `${fmt(provisioned.borrowers)} borrowers, ${fmt(provisioned.sites)} sites, ${fmt(provisioned.lots)} pledged lots, ${fmt(provisioned.devices)} devices (seed ${config.seed}); replaying ${config.startDaysAgo} days at ${config.speed} sim h/s, then real time`;
+  }
+
+  const telemetryLine =
+    telemetry.backend === 'influxdb'
+      ? `InfluxDB ${config.influxUrl ?? ''} database ${config.influxDatabase}`
+      : `SQLite ${resolve(config.telemetryDbPath ?? join(config.dataDir, 'telemetry.db'))}`;
+  out('riskfuse — broker, ingest and demo world in one process');
+  out(
+    `  MQTT broker   mqtt://${config.host}:${ports.tcpPort}${ports.wsPort ? `, ws://${config.host}:${ports.wsPort}` : ''}${ports.tlsPort ? `, mqtts://${config.host}:${ports.tlsPort}` : ''}`,
+  );
+  out(`  telemetry     ${telemetryLine}`);
+  out(`  state         SQLite ${stateFile} (registry, portfolio, loan book, dead letters)`);
+  out(`  logs          ${logFile}`);
+  out(`  demo world    ${worldLine}`);
+  out('Ctrl-C to stop.');
+
+  let lastTotal = 0;
+  let lastAt = Date.now();
+  let ratePerS = 0;
+  let lastPrinted = 0;
+  const progress = setInterval(() => {
+    const c = ingest.counters;
+    const total = c.readingsStored;
+    const t = Date.now();
+    ratePerS = ((total - lastTotal) * 1000) / Math.max(1, t - lastAt);
+    lastTotal = total;
+    lastAt = t;
+    const sim = lastProgress
+      ? ` · sim ${new Date(lastProgress.simNowMs).toISOString().slice(0, 16).replace('T', ' ')}${lastProgress.caughtUp ? ' (live)' : ' (replaying)'}`
+      : '';
+    const line = `stored ${fmt(total)} readings (stake ${fmt(storedByKind.stake)} · helmet ${fmt(storedByKind.helmet)} · satellite ${fmt(storedByKind.satellite)}) · ${fmt(ratePerS)}/s · dead letters ${fmt(c.readingsRejected)} · buffered ${fmt(c.bufferedReadings)}${sim}`;
+    if (tty) process.stderr.write(`\r\x1b[2K${line}`);
+    else if (t - lastPrinted >= 5000 || lastPrinted === 0) {
+      out(line);
+      lastPrinted = t;
+    }
+  }, config.progressIntervalMs);
+  shutdown.add('progress', () => {
+    clearInterval(progress);
+    if (tty) process.stderr.write('\n');
+    out('stopping: devices, then ingest (flushing), broker, stores …');
+  });
+
+  shutdown.onSignals(() => out(`stopped. ${fmt(ingest.counters.readingsStored)} readings stored this run.`));
+}

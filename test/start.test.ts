@@ -1,0 +1,40 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../core/config.js';
+import { silentLogger } from '../core/logger.js';
+import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
+import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
+import { spawnRiskfuse } from './support/riskfuse-process.js';
+
+/** The Quick start's promise: within 60 s of `riskfuse start`, readings of all three kinds are stored. */
+describe('riskfuse start (npm start)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rf-start-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('when started on a fresh data dir, then within 60 s all three kinds are stored and shown, and Ctrl-C stops it cleanly', async () => {
+    const startedAt = Date.now();
+    const proc = spawnRiskfuse(['start'], { DATA_DIR: dir, MQTT_PORT: '0', MQTT_HOST: '127.0.0.1' });
+    try {
+      await proc.waitFor(/MQTT broker\s+mqtt:\/\/127\.0\.0\.1:\d+/, 30_000);
+      await proc.waitFor(
+        /stake [1-9][\d,]* · helmet [1-9][\d,]* · satellite [1-9][\d,]*/,
+        60_000 - (Date.now() - startedAt),
+      );
+      expect(Date.now() - startedAt).toBeLessThan(60_000);
+    } finally {
+      const code = await proc.kill('SIGINT');
+      expect(proc.output()).toMatch(/stopped\. [\d,]+ readings stored this run\./);
+      expect(code).toBe(0);
+    }
+    const store = await openTelemetryStore(parseConfig(telemetryConfigSpec, { DATA_DIR: dir }), silentLogger);
+    try {
+      for (const kind of ['stake', 'helmet', 'satellite'] as const) {
+        expect(await store.count({ kind }), kind).toBeGreaterThan(0);
+      }
+    } finally {
+      await store.close();
+    }
+  }, 90_000);
+});
