@@ -14,6 +14,7 @@ export const COMMANDS: Record<string, Command> = {
   start: {
     help: {
       usage: 'riskfuse start   (npm start)',
+      brief: 'broker + ingest + simulated demo world in one process (the embedded default)',
       summary:
         'Run the whole platform in one process: broker, ingest and a simulated demo world, on the embedded\nSQLite default under DATA_DIR (INFLUX_URL moves telemetry to InfluxDB). Prints where everything is and a\nlive progress line; Ctrl-C stops cleanly and flushes.',
       env: startEnvSpecs,
@@ -26,6 +27,7 @@ export const COMMANDS: Record<string, Command> = {
   broker: {
     help: {
       usage: 'riskfuse broker',
+      brief: 'the MQTT broker (device auth, topic ACL, presence, limits)',
       summary:
         'Run the MQTT broker: device authentication against the registry, per-device topic ACL, retained\npresence with last will, payload limits.',
       env: brokerEnvSpecs,
@@ -38,6 +40,7 @@ export const COMMANDS: Record<string, Command> = {
   ingest: {
     help: {
       usage: 'riskfuse ingest',
+      brief: 'MQTT → validation → durable telemetry store, acking only what is stored',
       summary:
         'Subscribe to the broker (QoS 1, persistent session), validate readings and store them; a message is\nacknowledged only once stored or dead-lettered.',
       env: ingestEnvSpecs,

@@ -29,9 +29,8 @@ function mainHelp(): string {
     'with the loan book.',
     '',
     'Commands:',
-    ...Object.entries(COMMANDS).map(
-      ([name, c]) => `  ${name.padEnd(width)}  ${c.help.summary.split('\n')[0]}`,
-    ),
+    `  ${'config'.padEnd(width)}  every environment variable of every command, as a Markdown table`,
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.help.brief}`),
     '',
     'Run `riskfuse <command> --help` for its options and environment variables.',
   ].join('\n');

@@ -7,6 +7,8 @@ export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 export interface CommandHelp {
   readonly usage: string;
+  /** One line for the command list of `riskfuse --help`. */
+  readonly brief: string;
   readonly summary: string;
   readonly options?: readonly [flag: string, doc: string][];
   readonly env?: readonly Record<string, VarSpec>[];

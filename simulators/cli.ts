@@ -22,6 +22,7 @@ import { generateWorld, type World } from './world.js';
  * `--backfill DAYS` writes that much history straight into the stores and exits.
  */
 export const simulateHelp: CommandHelp = {
+  brief: 'the simulated world: devices over MQTT and the loan book, or --backfill history',
   usage:
     'riskfuse simulate [--seed N] [--borrowers N] [--speed H] [--scenario KIND:TARGET[:START_DAY[:DAYS]]]... [--backfill DAYS] [--mqtt-url URL]',
   summary: [
