@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { checkReading, MAX_BATCH_READINGS, payloadFields, type Reading } from '../core/contracts/index.js';
 import type { Device } from '../core/storage/state-store.js';
 
@@ -37,17 +38,26 @@ export interface ValidationLimits {
   readonly maxFutureSkewMs: number;
 }
 
-const MAX_STORED_PAYLOAD_CHARS = 4096;
+const MAX_STORED_PAYLOAD_BYTES = 4096;
 
 /** The payload as stored in a dead letter: UTF-8 text when it is text, base64 otherwise, truncated. */
 export function describePayload(payload: Buffer): string {
-  const head = payload.subarray(0, MAX_STORED_PAYLOAD_CHARS);
-  const text = head.toString('utf8');
+  const head = payload.subarray(0, MAX_STORED_PAYLOAD_BYTES);
+  // StringDecoder holds back a character the cut splits, so cutting text never makes it look binary.
+  const text = new StringDecoder('utf8').write(head);
   // Control characters other than tab/newline/carriage return mean binary: store it as base64.
   // eslint-disable-next-line no-control-regex
   const printable = !text.includes('\uFFFD') && !/[\u0000-\u0008\u000E-\u001F]/.test(text);
   const body = printable ? text : `base64:${head.toString('base64')}`;
-  return payload.length > MAX_STORED_PAYLOAD_CHARS ? `${body}…(${payload.length} bytes)` : body;
+  return payload.length > MAX_STORED_PAYLOAD_BYTES ? `${body}…(${payload.length} bytes)` : body;
+}
+
+/** Whether JSON.stringify gives back exactly this parsed value (no non-finite numbers inside). */
+function jsonSafe(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every(jsonSafe);
+  if (typeof value === 'object' && value !== null) return Object.values(value).every(jsonSafe);
+  return true;
 }
 
 function reject(reason: RejectReason, detail: string, payload: string): Classified {
@@ -83,6 +93,16 @@ export function classifyTelemetry(
   let items: unknown[];
   let batched = false;
   if (typeof body === 'object' && body !== null && !Array.isArray(body) && 'batch' in body) {
+    // A batch message holds `batch` and nothing else; a reading with a stray `batch` key must not have its
+    // own fields silently ignored.
+    const extra = Object.keys(body).filter((k) => k !== 'batch');
+    if (extra.length > 0) {
+      return reject(
+        'SCHEMA_VIOLATION',
+        `a batch message holds only \`batch\`; unexpected ${extra.map((k) => JSON.stringify(k)).join(', ')}`,
+        describePayload(payload),
+      );
+    }
     const batch = body.batch;
     if (!Array.isArray(batch))
       return reject('SCHEMA_VIOLATION', '`batch` must be an array', describePayload(payload));
@@ -105,8 +125,12 @@ export function classifyTelemetry(
   const rejections: Rejection[] = [];
   items.forEach((item, i) => {
     const where = batched ? `batch[${i}]` : 'reading';
+    // One reading of a batch is stored on its own, unless re-serialising would change what the device sent
+    // (1e999 would come back as null): then the whole message, whose detail names the index.
     const itemText = () =>
-      batched ? describePayload(Buffer.from(JSON.stringify(item) ?? 'null')) : describePayload(payload);
+      batched && jsonSafe(item)
+        ? describePayload(Buffer.from(JSON.stringify(item)))
+        : describePayload(payload);
     const problems = checkReading(device.kind, item);
     if (problems.length > 0) {
       const detail = problems.map((p) => `${p.path}: ${p.message}`).join('; ');

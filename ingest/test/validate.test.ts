@@ -114,3 +114,31 @@ describe('classifyTelemetry', () => {
     expect(rejections[0]?.reason).toBe('SCHEMA_VIOLATION');
   });
 });
+
+describe('classifyTelemetry edge cases', () => {
+  it('when a reading carries a stray batch key, then the whole message is refused, not half-read', () => {
+    const { readings, rejections } = classify(buf({ ...good(1_000_001), batch: [good(1)] }));
+    expect(readings).toEqual([]);
+    expect(rejections[0]?.reason).toBe('SCHEMA_VIOLATION');
+    expect(rejections[0]?.detail).toContain('"seq"');
+  });
+
+  it('when a large text payload is cut inside a multi-byte character, then it is still stored as text', () => {
+    const { rejections } = classifyTelemetry(
+      'stk-b0001-l1',
+      stake,
+      Buffer.from(`a${'é'.repeat(200_000)}`),
+      NOW,
+      limits,
+    );
+    expect(rejections[0]?.reason).toBe('PAYLOAD_TOO_LARGE');
+    expect(rejections[0]?.payload.startsWith('aé')).toBe(true);
+  });
+
+  it('when a batch item holds a number JSON cannot carry back, then the raw message is kept', () => {
+    const raw = JSON.stringify({ batch: [good(1), good(2)] }).replace('12500.5', '1e999');
+    const { rejections } = classify(buf(raw));
+    expect(rejections[0]?.detail).toContain('batch[0]');
+    expect(rejections[0]?.payload).toContain('1e999');
+  });
+});
