@@ -1,14 +1,22 @@
 /**
- * `npm run bench:ingest` — sustained readings/s from MQTT publish to durable store, for SQLite and InfluxDB,
- * with thousands of simulated devices, beside the raw Aedes publish→subscribe rate (no auth, no storage)
- * measured in the same run. Prints a table and ends with one JSON line of every figure.
+ * `npm run bench:ingest` — MQTT publish to durable store, for SQLite and InfluxDB, with thousands of
+ * simulated devices, beside the raw Aedes publish→subscribe path (no auth, no storage) measured in the same
+ * run. Prints a table and ends with one JSON line of every figure.
  *
- * Load: real MQTT.js device clients in a worker thread, each keeping BENCH_INFLIGHT QoS 1 publishes open
- * (closed loop), one reading per message. Latency = time stored (or received, for the baseline) minus the
- * device timestamp set at publish.
+ * Load: real MQTT.js device clients in a worker thread of this process (bench/load-worker.ts), QoS 1, one
+ * reading per message. Each backend (and the baseline) runs two phases on the same connections:
+ * 1. paced (open loop): BENCH_RATE_PER_S messages a second spread evenly over the devices, well below
+ *    saturation, so latency is service time: p50/p99 of stored (received, for the baseline) minus the
+ *    device timestamp, over every message stamped in the window (late ones are waited for). Also the CPU
+ *    the system under test spent per reading (process CPU minus the device worker's; Linux only).
+ * 2. closed loop: every device keeps BENCH_INFLIGHT publishes open, which saturates the node: the
+ *    readings/s stored is the maximum throughput; its latencies are mostly queueing.
+ *
+ * Environment: BENCH_DEVICES (2000), BENCH_DURATION_MS (window of each phase, 10000), BENCH_INFLIGHT (4),
+ * BENCH_RAMP_MS (connection ramp, 4000), BENCH_RATE_PER_S (5000), BENCH_WARMUP_MS (paced warm-up, 1000).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -27,82 +35,240 @@ import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import { createIngest } from '../ingest/app.js';
 import { ingestConfigSpec } from '../ingest/config.js';
 import { influxdAvailable, startInfluxd } from '../test/support/influxd.js';
+import type { LoadCommand, LoadReport, LoadSpec } from './load-worker.js';
 
-const DEVICES = Number(process.env.BENCH_DEVICES ?? 2000);
-const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 15_000);
-const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? 4);
-const RAMP_MS = Number(process.env.BENCH_RAMP_MS ?? 4000);
-
-interface PhaseResult {
-  readonly perS: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly publishedAckedPerS: number;
-  readonly errors: number;
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
 }
+
+const DEVICES = envInt('BENCH_DEVICES', 2000);
+const DURATION_MS = envInt('BENCH_DURATION_MS', 10_000);
+const INFLIGHT = envInt('BENCH_INFLIGHT', 4);
+const RAMP_MS = envInt('BENCH_RAMP_MS', 4000);
+const RATE_PER_S = envInt('BENCH_RATE_PER_S', 5000);
+const WARMUP_MS = envInt('BENCH_WARMUP_MS', 1000);
+/** How long the paced phase waits for messages stamped in its window that have not arrived yet. */
+const LATE_TIMEOUT_MS = 10_000;
+/** Samples kept per phase for quantiles (the closed loop at 30,000/s for 10 s fits). */
+const MAX_SAMPLES = 2_000_000;
 
 let peakRss = 0;
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
 
-class Latencies {
-  private readonly samples: number[] = [];
-  private seen = 0;
-  add(ms: number): void {
-    this.seen += 1;
-    if (this.samples.length < 2_000_000) this.samples.push(ms);
-  }
-  quantile(q: number): number {
-    const sorted = [...this.samples].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+/** CPU seconds (user + system) of this process, or of the calling thread; undefined off Linux. */
+function cpuSeconds(which: 'self' | 'thread-self'): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${which}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
   }
 }
 
-/** Runs the devices against `url`; `measured()` counts what arrived so far, `reset()` starts the window. */
-async function drive(
-  url: string,
-  devices: { id: string; token: string | undefined }[],
-  window: { reset(): void; measured(): number },
-  latencies: Latencies,
-): Promise<PhaseResult> {
-  // Node 20 workers do not inherit the tsx loader, so the worker registers it before importing the load file.
-  const entry = new URL('./load-worker.ts', import.meta.url).href;
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-  const worker = new Worker(boot, {
-    eval: true,
-    workerData: { url, devices, durationMs: DURATION_MS, inflight: INFLIGHT, rampMs: RAMP_MS },
-  });
-  let startedAt = 0;
-  const done = await new Promise<{ acked: number; errors: number; elapsedMs: number }>((resolve, reject) => {
-    worker.on('message', (m: { type: string; acked: number; errors: number; elapsedMs: number }) => {
-      if (m.type === 'connected') {
-        window.reset();
-        startedAt = Date.now();
-        process.stdout.write(
-          `  ${devices.length} devices connected; measuring for ${DURATION_MS / 1000} s\n`,
-        );
-      } else if (m.type === 'done') resolve(m);
+/** Every message that arrived at the end of the path: its device timestamp and when it arrived. */
+class Arrivals {
+  private stampedMs: number[] = [];
+  private arrivedMs: number[] = [];
+
+  add(stampedMs: number, arrivedMs: number): void {
+    if (this.stampedMs.length >= MAX_SAMPLES) return;
+    this.stampedMs.push(stampedMs);
+    this.arrivedMs.push(arrivedMs);
+  }
+
+  clear(): void {
+    this.stampedMs = [];
+    this.arrivedMs = [];
+  }
+
+  /** Latencies of the messages selected by `pick(stampedMs, arrivedMs)`. */
+  latencies(pick: (stampedMs: number, arrivedMs: number) => boolean): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.stampedMs.length; i++) {
+      const s = this.stampedMs[i] as number;
+      const a = this.arrivedMs[i] as number;
+      if (pick(s, a)) out.push(a - s);
+    }
+    return out;
+  }
+}
+
+function quantile(sorted: readonly number[], q: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? null;
+}
+
+interface PacedResult {
+  readonly offeredPerS: number;
+  readonly perS: number;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  /** Messages stamped in the window that had not arrived LATE_TIMEOUT_MS after it. */
+  readonly missing: number;
+  readonly cpuUsPerReading: number | null;
+  /** Of which on the main thread, the event loop broker and ingest share (the first to saturate). */
+  readonly mainCpuUsPerReading: number | null;
+}
+
+interface ClosedResult {
+  readonly perS: number;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly publishedAckedPerS: number;
+}
+
+interface BackendResult {
+  readonly connections: number;
+  readonly paced: PacedResult;
+  readonly closed: ClosedResult;
+  /** Device errors, lost connections, missing messages, and what the system under test refused or retried. */
+  readonly errors: number;
+}
+
+/** A system under test: where devices connect, what arrives at its end, how many connections it holds. */
+interface Target {
+  readonly url: string;
+  readonly devices: { id: string; token: string | undefined }[];
+  readonly arrivals: Arrivals;
+  connections(): number;
+  /** Problems the system itself counted (rejections, store errors, dropped publishes). */
+  problems(): number;
+}
+
+class LoadWorker {
+  private readonly worker: Worker;
+  private readonly reports: LoadReport[] = [];
+  private waiting: (() => void) | undefined;
+  private failure: Error | undefined;
+
+  constructor(spec: LoadSpec) {
+    // Node 20 workers do not inherit the tsx loader, so the worker registers it before importing the load file.
+    const entry = new URL('./load-worker.ts', import.meta.url).href;
+    const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
+    this.worker = new Worker(boot, { eval: true, workerData: spec });
+    this.worker.on('message', (m: LoadReport | { type: 'failed'; message: string }) => {
+      if (m.type === 'failed') this.failure = new Error(`load worker: ${m.message}`);
+      else this.reports.push(m);
+      this.waiting?.();
     });
-    worker.on('error', reject);
-  });
-  const elapsedS = (Date.now() - startedAt) / 1000;
-  const measured = window.measured();
-  await worker.terminate();
-  return {
-    perS: Math.round(measured / elapsedS),
-    p50Ms: Math.round(latencies.quantile(0.5) * 10) / 10,
-    p99Ms: Math.round(latencies.quantile(0.99) * 10) / 10,
-    publishedAckedPerS: Math.round(done.acked / (done.elapsedMs / 1000)),
-    errors: done.errors,
-  };
+    this.worker.on('error', (err) => {
+      this.failure = err;
+      this.waiting?.();
+    });
+  }
+
+  send(command: LoadCommand): void {
+    this.worker.postMessage(command);
+  }
+
+  async next<T extends LoadReport['type']>(type: T): Promise<Extract<LoadReport, { type: T }>> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const report = this.reports.shift();
+      if (report !== undefined) {
+        if (report.type !== type) throw new Error(`load worker sent ${report.type}, expected ${type}`);
+        return report as Extract<LoadReport, { type: T }>;
+      }
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+    }
+  }
+
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
 }
 
-async function baseline(): Promise<PhaseResult> {
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function measure(target: Target): Promise<BackendResult> {
+  const load = new LoadWorker({ url: target.url, devices: target.devices, rampMs: RAMP_MS });
+  try {
+    await load.next('connected');
+    const connections = target.connections();
+    process.stdout.write(`  ${target.devices.length} devices connected (${connections} connections)\n`);
+
+    // Paced: CPU is sampled over the window (after warm-up) until the last message stamped in it arrived.
+    target.arrivals.clear();
+    load.send({ type: 'paced', ratePerS: RATE_PER_S, warmupMs: WARMUP_MS, durationMs: DURATION_MS });
+    await sleep(WARMUP_MS);
+    const cpuStart = cpuSeconds('self');
+    const mainCpuStart = cpuSeconds('thread-self');
+    const paced = await load.next('phase-done');
+    const stamped = (s: number): boolean => s >= paced.windowStartMs && s < paced.windowEndMs;
+    const lateDeadline = Date.now() + LATE_TIMEOUT_MS;
+    let arrived = target.arrivals.latencies(stamped);
+    while (arrived.length < paced.publishedInWindow && Date.now() < lateDeadline) {
+      await sleep(20);
+      arrived = target.arrivals.latencies(stamped);
+    }
+    const cpuEnd = cpuSeconds('self');
+    const mainCpuEnd = cpuSeconds('thread-self');
+    arrived.sort((a, b) => a - b);
+    const pacedSeconds = (paced.windowEndMs - paced.windowStartMs) / 1000;
+    const sutCpuS =
+      cpuStart === undefined || cpuEnd === undefined || paced.workerCpuS === null
+        ? undefined
+        : cpuEnd - cpuStart - paced.workerCpuS;
+    const perReadingUs = (cpuS: number | undefined): number | null =>
+      cpuS === undefined || arrived.length === 0 ? null : Math.round((cpuS * 1e6 * 10) / arrived.length) / 10;
+    const pacedResult: PacedResult = {
+      offeredPerS: Math.round(paced.publishedInWindow / pacedSeconds),
+      perS: Math.round(arrived.length / pacedSeconds),
+      p50Ms: quantile(arrived, 0.5),
+      p99Ms: quantile(arrived, 0.99),
+      missing: Math.max(0, paced.publishedInWindow - arrived.length),
+      cpuUsPerReading: perReadingUs(sutCpuS),
+      mainCpuUsPerReading: perReadingUs(
+        mainCpuStart === undefined || mainCpuEnd === undefined ? undefined : mainCpuEnd - mainCpuStart,
+      ),
+    };
+    process.stdout.write(
+      `  paced ${RATE_PER_S}/s: ${pacedResult.perS}/s arrived, p50 ${pacedResult.p50Ms} ms, p99 ${pacedResult.p99Ms} ms, ` +
+        `CPU ${pacedResult.cpuUsPerReading} µs/reading (main thread ${pacedResult.mainCpuUsPerReading})\n`,
+    );
+
+    // Closed loop: what arrives during the window is the throughput.
+    target.arrivals.clear();
+    load.send({ type: 'closed', inflight: INFLIGHT, durationMs: DURATION_MS });
+    const closed = await load.next('phase-done');
+    const during = target.arrivals.latencies((_s, a) => a >= closed.windowStartMs && a < closed.windowEndMs);
+    during.sort((a, b) => a - b);
+    const closedSeconds = (closed.windowEndMs - closed.windowStartMs) / 1000;
+    const closedResult: ClosedResult = {
+      perS: Math.round(during.length / closedSeconds),
+      p50Ms: quantile(during, 0.5),
+      p99Ms: quantile(during, 0.99),
+      publishedAckedPerS: Math.round(closed.acked / closedSeconds),
+    };
+    process.stdout.write(`  closed loop: ${closedResult.perS}/s arrived\n`);
+
+    load.send({ type: 'stop' });
+    const stopped = await load.next('stopped');
+    return {
+      connections,
+      paced: pacedResult,
+      closed: closedResult,
+      errors: stopped.errors + pacedResult.missing + target.problems(),
+    };
+  } finally {
+    await load.terminate();
+  }
+}
+
+async function baseline(): Promise<BackendResult> {
   process.stdout.write('baseline: bare Aedes, QoS 1, one MQTT.js subscriber, no auth, no storage\n');
   // Stock Aedes 1.2 dies of a stack overflow in its emitter at this load, so the baseline gets the same
-  // emitter fix as the riskfuse broker (broker/mq.ts); nothing else is added.
+  // emitter as the riskfuse broker (broker/mq.ts: bounded stack, O(1) queue); nothing else is added.
   const aedes = await Aedes.createBroker({ mq: createMq(100), concurrency: 100 });
+  const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     socket.setNoDelay(true);
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     aedes.handle(socket);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -110,30 +276,22 @@ async function baseline(): Promise<PhaseResult> {
   const url = `mqtt://127.0.0.1:${port}`;
   const sub = await mqtt.connectAsync(url, { clientId: 'bench-sub', clean: true });
   await sub.subscribeAsync(ALL_TELEMETRY, { qos: 1 });
-  let received = 0;
-  let counting = false;
-  const latencies = new Latencies();
+  const arrivals = new Arrivals();
   sub.on('message', (_topic, payload) => {
-    if (!counting) return;
-    received += 1;
     const ts = (JSON.parse(payload.toString()) as { ts: number }).ts;
-    latencies.add(Date.now() - ts);
+    arrivals.add(ts, Date.now());
   });
   const devices = Array.from({ length: DEVICES }, (_, i) => ({ id: `bench-${i}`, token: undefined }));
-  const result = await drive(
-    url,
-    devices,
-    { reset: () => ((counting = true), (received = 0)), measured: () => received },
-    latencies,
-  );
-  counting = false;
-  await sub.endAsync(true);
-  await new Promise<void>((r) => server.close(() => r()));
-  await new Promise<void>((r) => aedes.close(() => r()));
-  return result;
+  try {
+    return await measure({ url, devices, arrivals, connections: () => sockets.size, problems: () => 0 });
+  } finally {
+    await sub.endAsync(true);
+    await new Promise<void>((r) => server.close(() => r()));
+    await new Promise<void>((r) => aedes.close(() => r()));
+  }
 }
 
-async function platform(backend: 'sqlite' | 'influxdb', influxUrl?: string): Promise<PhaseResult> {
+async function platform(backend: 'sqlite' | 'influxdb', influxUrl?: string): Promise<BackendResult> {
   process.stdout.write(`${backend}: riskfuse broker (auth + ACL) → ingest → ${backend}\n`);
   const dir = mkdtempSync(join(tmpdir(), 'rf-bench-'));
   const state = openSqliteStateStore(join(dir, 'state.db'));
@@ -175,9 +333,7 @@ async function platform(backend: 'sqlite' | 'influxdb', influxUrl?: string): Pro
     }),
     silentLogger,
   );
-  let stored = 0;
-  let counting = false;
-  const latencies = new Latencies();
+  const arrivals = new Arrivals();
   const ingest = createIngest({
     config: parseConfig(ingestConfigSpec, {
       MQTT_URL: url,
@@ -188,39 +344,73 @@ async function platform(backend: 'sqlite' | 'influxdb', influxUrl?: string): Pro
     state,
     log: silentLogger,
     onStored: (readings) => {
-      if (!counting) return;
-      stored += readings.length;
       const t = Date.now();
-      for (const r of readings) latencies.add(t - r.ts);
+      for (const r of readings) arrivals.add(r.ts, t);
     },
   });
   await ingest.start();
-  const result = await drive(
-    url,
-    devices,
-    { reset: () => ((counting = true), (stored = 0)), measured: () => stored },
-    latencies,
-  );
-  counting = false;
-  await ingest.stop();
-  await broker.close();
-  await telemetry.close();
-  state.close();
-  rmSync(dir, { recursive: true, force: true });
-  return result;
+  try {
+    return await measure({
+      url,
+      devices,
+      arrivals,
+      connections: () => broker.counters.currentConnections,
+      problems: () => {
+        const c = ingest.counters;
+        const b = broker.counters;
+        return c.readingsRejected + c.storeErrors + b.publishesDroppedUnauthorised + b.oversizedPackets;
+      },
+    });
+  } finally {
+    await ingest.stop();
+    await broker.close();
+    await telemetry.close();
+    state.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
-function row(name: string, r: PhaseResult, base: number): string {
-  return `${name.padEnd(26)} ${String(r.perS).padStart(8)} /s  ratio ${(r.perS / base).toFixed(2).padStart(5)}  p50 ${String(r.p50Ms).padStart(7)} ms  p99 ${String(r.p99Ms).padStart(7)} ms  errors ${r.errors}`;
+const ratio = (value: number, base: number): number => Math.round((value / base) * 1000) / 1000;
+const show = (v: number | null): string => (v === null ? '–' : String(v));
+
+/** Table columns: header, width, cell. */
+const COLUMNS: readonly [string, number, (r: BackendResult, base: BackendResult) => string][] = [
+  ['readings/s', 10, (r) => String(r.closed.perS)],
+  ['ratio', 6, (r, base) => ratio(r.closed.perS, base.closed.perS).toFixed(2)],
+  ['p50 ms', 7, (r) => show(r.closed.p50Ms)],
+  ['p99 ms', 7, (r) => show(r.closed.p99Ms)],
+  ['│ readings/s', 12, (r) => String(r.paced.perS)],
+  ['p50 ms', 7, (r) => show(r.paced.p50Ms)],
+  ['p99 ms', 7, (r) => show(r.paced.p99Ms)],
+  ['CPU µs/reading', 15, (r) => show(r.paced.cpuUsPerReading)],
+  ['of it main', 11, (r) => show(r.paced.mainCpuUsPerReading)],
+  ['│ connections', 14, (r) => String(r.connections)],
+  ['errors', 7, (r) => String(r.errors)],
+];
+const NAME_WIDTH = 26;
+
+function header(): string {
+  const closedWidth = COLUMNS.slice(0, 4).reduce((w, [, width]) => w + width + 1, 0);
+  return (
+    `${''.padEnd(NAME_WIDTH)} ${'closed loop: max throughput'.padEnd(closedWidth)}` +
+    `│ paced ${RATE_PER_S} msg/s: publish → stored\n` +
+    `${''.padEnd(NAME_WIDTH)} ${COLUMNS.map(([label, width]) => label.padStart(width)).join(' ')}`
+  );
+}
+
+function row(name: string, r: BackendResult, base: BackendResult): string {
+  return `${name.padEnd(NAME_WIDTH)} ${COLUMNS.map(([label, width, cell]) => (label.startsWith('│') ? `│ ${cell(r, base).padStart(width - 2)}` : cell(r, base).padStart(width))).join(' ')}`;
 }
 
 async function main(): Promise<void> {
   process.stdout.write(
-    `devices ${DEVICES}, in-flight per device ${INFLIGHT}, window ${DURATION_MS} ms, QoS 1, 1 reading/message\n`,
+    `devices ${DEVICES} (one connection each, plus the subscriber), QoS 1, 1 reading/message; each phase ${DURATION_MS} ms\n` +
+      `closed loop: ${INFLIGHT} publishes in flight per device; paced: ${RATE_PER_S} msg/s offered ` +
+      `(${Math.round((RATE_PER_S / DEVICES) * 100) / 100}/s per device) after ${WARMUP_MS} ms warm-up\n`,
   );
   const base = await baseline();
   const sqlite = await platform('sqlite');
-  let influx: PhaseResult | undefined;
+  let influx: BackendResult | undefined;
   if (influxdAvailable()) {
     const influxd = await startInfluxd();
     try {
@@ -232,29 +422,50 @@ async function main(): Promise<void> {
     process.stdout.write('influxdb: skipped (influxd not on PATH)\n');
   }
   clearInterval(rssTimer);
-  process.stdout.write('\n');
-  process.stdout.write(`${row('raw Aedes pub→sub (base)', base, base.perS)}\n`);
-  process.stdout.write(`${row('riskfuse → SQLite', sqlite, base.perS)}\n`);
-  if (influx) process.stdout.write(`${row('riskfuse → InfluxDB', influx, base.perS)}\n`);
+
+  process.stdout.write(`\n${header()}\n`);
+  process.stdout.write(`${row('raw Aedes pub→sub (base)', base, base)}\n`);
+  process.stdout.write(`${row('riskfuse → SQLite', sqlite, base)}\n`);
+  if (influx) process.stdout.write(`${row('riskfuse → InfluxDB', influx, base)}\n`);
   process.stdout.write(
-    `peak RSS ${Math.round(peakRss / 1048576)} MB (whole bench process incl. device worker)\n`,
+    `closed-loop latency is mostly queueing (the load saturates the node); paced latency is service time.\n` +
+      `CPU µs/reading: CPU of broker + ingest + store (the whole process less the device worker) per reading\n` +
+      `at the paced rate; "of it main": on the main thread, the event loop broker and ingest share.\n` +
+      `peak RSS ${Math.round(peakRss / 1048576)} MB (whole bench process incl. device worker)\n`,
   );
+
+  const backend = (prefix: string, r: BackendResult | undefined, perSKey: string) => ({
+    [`${prefix}Connections`]: r?.connections ?? null,
+    [perSKey]: r?.closed.perS ?? null,
+    [`${prefix}Ratio`]: r ? ratio(r.closed.perS, base.closed.perS) : null,
+    [`${prefix}P50Ms`]: r?.closed.p50Ms ?? null,
+    [`${prefix}P99Ms`]: r?.closed.p99Ms ?? null,
+    [`${prefix}PacedPerS`]: r?.paced.perS ?? null,
+    [`${prefix}PacedP50Ms`]: r?.paced.p50Ms ?? null,
+    [`${prefix}PacedP99Ms`]: r?.paced.p99Ms ?? null,
+    [`${prefix}PacedCpuUsPerReading`]: r?.paced.cpuUsPerReading ?? null,
+    [`${prefix}PacedMainThreadCpuUsPerReading`]: r?.paced.mainCpuUsPerReading ?? null,
+    [`${prefix}Errors`]: r?.errors ?? null,
+  });
   const figures = {
     bench: 'ingest',
     devices: DEVICES,
     inflightPerDevice: INFLIGHT,
     windowMs: DURATION_MS,
-    baselinePerS: base.perS,
-    baselineP50Ms: base.p50Ms,
-    baselineP99Ms: base.p99Ms,
-    sqliteReadingsPerS: sqlite.perS,
-    sqliteRatio: Math.round((sqlite.perS / base.perS) * 1000) / 1000,
-    sqliteP50Ms: sqlite.p50Ms,
-    sqliteP99Ms: sqlite.p99Ms,
-    influxReadingsPerS: influx?.perS ?? null,
-    influxRatio: influx ? Math.round((influx.perS / base.perS) * 1000) / 1000 : null,
-    influxP50Ms: influx?.p50Ms ?? null,
-    influxP99Ms: influx?.p99Ms ?? null,
+    pacedRatePerS: RATE_PER_S,
+    pacedOfferedPerS: base.paced.offeredPerS,
+    baselineConnections: base.connections,
+    baselinePerS: base.closed.perS,
+    baselineP50Ms: base.closed.p50Ms,
+    baselineP99Ms: base.closed.p99Ms,
+    baselinePacedPerS: base.paced.perS,
+    baselinePacedP50Ms: base.paced.p50Ms,
+    baselinePacedP99Ms: base.paced.p99Ms,
+    baselinePacedCpuUsPerMsg: base.paced.cpuUsPerReading,
+    baselinePacedMainThreadCpuUsPerMsg: base.paced.mainCpuUsPerReading,
+    baselineErrors: base.errors,
+    ...backend('sqlite', sqlite, 'sqliteReadingsPerS'),
+    ...backend('influx', influx, 'influxReadingsPerS'),
     peakRssMb: Math.round(peakRss / 1048576),
   };
   process.stdout.write(`${JSON.stringify(figures)}\n`);

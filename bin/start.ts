@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { brokerConfigSpec, createBroker } from '../broker/index.js';
+import { brokerPersistenceConfigSpec, openBrokerPersistence } from '../broker/persistence-config.js';
 import { bool, defineConfig, int, parseConfig } from '../core/config.js';
 import type { DeviceKind, Reading } from '../core/contracts/index.js';
 import { issueToken } from '../core/credentials.js';
@@ -39,6 +40,7 @@ export const startEnvSpecs = [
   startConfigSpec,
   simulateConfigSpec,
   brokerConfigSpec,
+  brokerPersistenceConfigSpec,
   ingestConfigSpec,
   telemetryConfigSpec,
   stateConfigSpec,
@@ -58,6 +60,7 @@ export async function startMain(env: Record<string, string | undefined>): Promis
       ...startConfigSpec,
       ...simulateConfigSpec,
       ...brokerConfigSpec,
+      ...brokerPersistenceConfigSpec,
       ...ingestConfigSpec,
       ...telemetryConfigSpec,
       ...stateConfigSpec,
@@ -80,7 +83,10 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   const telemetry = await openTelemetryStore(config, log);
   shutdown.add('telemetry store', () => telemetry.close());
 
-  const broker = createBroker({ config: { ...config, serviceToken }, registry: state, log });
+  // Registered before the broker, so it is destroyed after the broker has closed.
+  const persistence = openBrokerPersistence(config, log);
+  shutdown.add('broker session store', () => persistence.destroy());
+  const broker = createBroker({ config: { ...config, serviceToken }, registry: state, log, persistence });
   shutdown.add('broker', () => broker.close());
   const ports = await broker.listen().catch(async (err: unknown) => {
     await shutdown.run('start failed');

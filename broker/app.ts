@@ -3,7 +3,11 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Aedes } from 'aedes';
+import { coalesceWrites } from './coalesce-writes.js';
 import { createMq } from './mq.js';
+import { BrokerPersistence } from './persistence.js';
+import type { AedesPersistence } from './persistence-port.js';
+import { installPublishBeforeAck } from './publish-before-ack.js';
 import { RiskfuseError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createHooks, installDropGate, type Sessions } from './aedes-hooks.js';
@@ -27,6 +31,8 @@ export interface BrokerDeps {
   readonly config: BrokerConfig;
   readonly registry: DeviceRegistry;
   readonly log: Logger;
+  /** Aedes' session store; default the in-memory one. The caller destroys it after close(). */
+  readonly persistence?: AedesPersistence;
 }
 
 export interface ListeningPorts {
@@ -52,7 +58,7 @@ const DEV_MODE_WARNING =
 const AEDES_CONCURRENCY = 100;
 
 /** Builds the broker; nothing listens until `listen()`. */
-export function createBroker({ config, registry, log: parentLog }: BrokerDeps): RiskfuseBroker {
+export function createBroker({ config, registry, log: parentLog, persistence }: BrokerDeps): RiskfuseBroker {
   const log = parentLog.child({ component: 'broker' });
   const counters = new CounterSet();
   const sessions: Sessions = new WeakMap();
@@ -68,12 +74,17 @@ export function createBroker({ config, registry, log: parentLog }: BrokerDeps): 
     }),
     // Aedes' default emitter overflows the stack under a flood (see mq.ts); same concurrency as its default.
     mq: createMq(AEDES_CONCURRENCY),
+    // Sessions, retained messages and queued QoS 1 messages: the caller's store (SQLite in every process the
+    // CLI starts, see persistence-config.ts), else the in-memory one with O(1) outgoing queues (persistence.ts).
+    persistence: persistence ?? new BrokerPersistence(),
     concurrency: AEDES_CONCURRENCY,
     connectTimeout: config.connectTimeoutMs,
     // Only MQTT 3.1 clients are held to it (3.1.1 has no limit); device ids may be 64 characters.
     maxClientsIdLength: 128,
   });
   installDropGate(aedes, dropped);
+  // Aedes 1.2 PUBACKs a QoS 1 message before storing it; store first, so an acknowledged reading survives a crash.
+  installPublishBeforeAck(aedes, log);
 
   let closing = false;
   attachPresence(aedes, sessions, { log, isClosing: () => closing });
@@ -110,6 +121,8 @@ export function createBroker({ config, registry, log: parentLog }: BrokerDeps): 
     }
     // Nagle's algorithm holds small MQTT packets back by up to one round trip (~20 ms at p99 locally).
     socket.setNoDelay(true);
+    // With Nagle off, each write would be its own segment and system call: batch them per loop turn instead.
+    coalesceWrites(socket);
     connections.add(stream);
     stream.once('close', () => connections.delete(stream));
     const client = aedes.handle(stream);

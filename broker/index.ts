@@ -5,3 +5,10 @@ export type { BrokerCounters, RefusalReason } from './counters.js';
 export { SERVICE_USERNAME_PREFIX, type DeviceRegistry } from './authenticate.js';
 export type { Principal } from './authorize.js';
 export { brokerEnvSpecs, brokerMain, type BrokerProcess } from './main.js';
+export {
+  brokerPersistenceConfigSpec,
+  brokerPersistencePath,
+  openBrokerPersistence,
+  type BrokerPersistenceConfig,
+} from './persistence-config.js';
+export type { AedesPersistence } from './persistence-port.js';

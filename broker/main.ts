@@ -5,8 +5,14 @@ import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
 import { stateConfigSpec, statePath } from '../core/storage/state-config.js';
 import { createBroker, type ListeningPorts, type RiskfuseBroker } from './app.js';
 import { brokerConfigSpec, parseBrokerConfig } from './config.js';
+import { brokerPersistenceConfigSpec, openBrokerPersistence } from './persistence-config.js';
 
-export const brokerEnvSpecs = [brokerConfigSpec, stateConfigSpec, loggingConfigSpec] as const;
+export const brokerEnvSpecs = [
+  brokerConfigSpec,
+  brokerPersistenceConfigSpec,
+  stateConfigSpec,
+  loggingConfigSpec,
+] as const;
 
 /** How often the counters are logged, so that what the broker refuses and drops is reported. */
 const COUNTERS_LOG_INTERVAL_MS = 60_000;
@@ -27,7 +33,11 @@ export async function brokerMain(
   env: Record<string, string | undefined> = process.env,
   options: { readonly log?: Logger; readonly installSignalHandlers?: boolean } = {},
 ): Promise<BrokerProcess> {
-  const config = parseBrokerConfig(env, { ...stateConfigSpec, ...loggingConfigSpec });
+  const config = parseBrokerConfig(env, {
+    ...brokerPersistenceConfigSpec,
+    ...stateConfigSpec,
+    ...loggingConfigSpec,
+  });
   const log = options.log ?? createLogger({ name: 'riskfuse-broker', level: config.logLevel });
   const shutdown = new Shutdown(log);
   if (options.installSignalHandlers !== false) shutdown.onSignals();
@@ -37,7 +47,10 @@ export async function brokerMain(
   shutdown.add('state store', () => state.close());
   log.info({ statePath: path }, 'state store open');
 
-  const broker = createBroker({ config, registry: state, log });
+  // Registered before the broker, so it is destroyed after the broker has closed.
+  const persistence = openBrokerPersistence(config, log);
+  shutdown.add('broker session store', () => persistence.destroy());
+  const broker = createBroker({ config, registry: state, log, persistence });
   shutdown.add('broker', () => broker.close());
   let ports: ListeningPorts;
   try {

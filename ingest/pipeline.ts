@@ -1,5 +1,6 @@
 import { parseTopic, STATUS_OFFLINE, STATUS_ONLINE, type Reading } from '../core/contracts/index.js';
 import { errorMessage, RiskfuseError } from '../core/errors.js';
+import { Fifo } from '../core/fifo.js';
 import type { Logger } from '../core/logger.js';
 import type { Device, NewDeadLetter, Presence, StateStore } from '../core/storage/state-store.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
@@ -63,6 +64,13 @@ interface Pending {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The smallest ts (a loop: `Math.min(...spread)` throws RangeError past ~100k arguments). */
+function oldestTs(readings: readonly Reading[]): number {
+  let oldest = Infinity;
+  for (const r of readings) if (r.ts < oldest) oldest = r.ts;
+  return oldest;
+}
+
 export class IngestPipeline {
   readonly counters: IngestCounters = {
     messagesReceived: 0,
@@ -81,10 +89,13 @@ export class IngestPipeline {
     lastStoredAtMs: 0,
   };
 
-  /** Every accepted message not yet acknowledged, in arrival order. */
-  private readonly awaitingAck: Pending[] = [];
+  /**
+   * Every accepted message not yet acknowledged, in arrival order. Fifos, not arrays: under back-pressure
+   * they hold tens of thousands of messages, where `Array.prototype.shift` costs O(length).
+   */
+  private readonly awaitingAck = new Fifo<Pending>();
   /** Messages not yet handed to a store write. */
-  private unflushed: Pending[] = [];
+  private readonly unflushed = new Fifo<Pending>();
   private unflushedReadings = 0;
   private inFlight = 0;
   private readonly writes = new Set<Promise<void>>();
@@ -105,23 +116,16 @@ export class IngestPipeline {
     const c = this.counters;
     c.messagesReceived += 1;
     const nowMs = this.now();
-    const pending: Pending = { ack, readings: [], deadLetters: [], presence: [], durable: false };
+    let readings: Reading[] = [];
+    const deadLetters: NewDeadLetter[] = [];
+    const presence: Presence[] = [];
     const parsed = parseTopic(topic);
-    const deadLetter = (reason: RejectReason, detail: string, body: string, deviceId?: string) => {
-      pending.deadLetters.push({
-        receivedAt: nowMs,
-        topic,
-        reason,
-        detail,
-        payload: body,
-        ...(deviceId === undefined ? {} : { deviceId }),
-      });
-      c.rejectedByReason[reason] += 1;
-      c.readingsRejected += 1;
-    };
 
     if (!parsed || parsed.channel === 'cmd') {
-      deadLetter(
+      this.deadLetter(
+        deadLetters,
+        nowMs,
+        topic,
         'UNKNOWN_TOPIC',
         `ingest does not handle topic ${JSON.stringify(topic)}`,
         describePayload(payload),
@@ -129,10 +133,13 @@ export class IngestPipeline {
     } else if (parsed.channel === 'status') {
       const text = payload.toString('utf8');
       if (text === STATUS_ONLINE || text === STATUS_OFFLINE) {
-        pending.presence.push({ deviceId: parsed.deviceId, status: text, changedAt: nowMs });
+        presence.push({ deviceId: parsed.deviceId, status: text, changedAt: nowMs });
         c.statusUpdates += 1;
       } else {
-        deadLetter(
+        this.deadLetter(
+          deadLetters,
+          nowMs,
+          topic,
           'INVALID_STATUS',
           'status must be "online" or "offline"',
           describePayload(payload),
@@ -142,11 +149,14 @@ export class IngestPipeline {
     } else {
       const device = this.lookup(parsed.deviceId, nowMs);
       const result = classifyTelemetry(parsed.deviceId, device, payload, nowMs, this.opts);
-      pending.readings.push(...result.readings);
-      c.readingsReceived += result.readings.length;
-      for (const r of result.rejections) deadLetter(r.reason, r.detail, r.payload, parsed.deviceId);
+      readings = result.readings;
+      c.readingsReceived += readings.length;
+      for (const r of result.rejections) {
+        this.deadLetter(deadLetters, nowMs, topic, r.reason, r.detail, r.payload, parsed.deviceId);
+      }
     }
 
+    const pending: Pending = { ack, readings, deadLetters, presence, durable: false };
     this.awaitingAck.push(pending);
     this.unflushed.push(pending);
     this.unflushedReadings += pending.readings.length;
@@ -157,6 +167,28 @@ export class IngestPipeline {
       this.opts.onPressure?.(true);
     }
     if (this.unflushedReadings >= this.opts.batchMaxReadings) this.pump(false);
+  }
+
+  /** A method, not a closure made per message: accept runs for every message the platform receives. */
+  private deadLetter(
+    into: NewDeadLetter[],
+    receivedAt: number,
+    topic: string,
+    reason: RejectReason,
+    detail: string,
+    payload: string,
+    deviceId?: string,
+  ): void {
+    into.push({
+      receivedAt,
+      topic,
+      reason,
+      detail,
+      payload,
+      ...(deviceId === undefined ? {} : { deviceId }),
+    });
+    this.counters.rejectedByReason[reason] += 1;
+    this.counters.readingsRejected += 1;
   }
 
   private lookup(deviceId: string, nowMs: number): Device | undefined {
@@ -232,7 +264,7 @@ export class IngestPipeline {
     c.batchesWritten += 1;
     c.bufferedReadings -= readings.length;
     c.lastStoredAtMs = this.now();
-    if (readings.length > 0) c.lagMs = c.lastStoredAtMs - Math.min(...readings.map((r) => r.ts));
+    if (readings.length > 0) c.lagMs = c.lastStoredAtMs - oldestTs(readings);
     if (readings.length > 0) this.opts.onStored?.(readings);
     for (const p of batch) p.durable = true;
     this.releaseAcks();
@@ -279,7 +311,7 @@ export class IngestPipeline {
   }
 
   private releaseAcks(): void {
-    while (this.awaitingAck[0]?.durable) {
+    while (this.awaitingAck.peek()?.durable) {
       const p = this.awaitingAck.shift() as Pending;
       p.ack();
       this.counters.messagesAcked += 1;

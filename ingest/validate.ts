@@ -60,6 +60,22 @@ function jsonSafe(value: unknown): boolean {
   return true;
 }
 
+/** Where in the message a rejected reading was, for the dead letter's detail. */
+function where(batched: boolean, index: number): string {
+  return batched ? `batch[${index}]` : 'reading';
+}
+
+/**
+ * The rejected reading as stored in its dead letter. One reading of a batch is stored on its own, unless
+ * re-serialising would change what the device sent (1e999 would come back as null): then the whole
+ * message, whose detail names the index.
+ */
+function itemPayload(batched: boolean, item: unknown, payload: Buffer): string {
+  return batched && jsonSafe(item)
+    ? describePayload(Buffer.from(JSON.stringify(item)))
+    : describePayload(payload);
+}
+
 function reject(reason: RejectReason, detail: string, payload: string): Classified {
   return { readings: [], rejections: [{ reason, detail, payload }] };
 }
@@ -123,32 +139,27 @@ export function classifyTelemetry(
 
   const readings: Reading[] = [];
   const rejections: Rejection[] = [];
-  items.forEach((item, i) => {
-    const where = batched ? `batch[${i}]` : 'reading';
-    // One reading of a batch is stored on its own, unless re-serialising would change what the device sent
-    // (1e999 would come back as null): then the whole message, whose detail names the index.
-    const itemText = () =>
-      batched && jsonSafe(item)
-        ? describePayload(Buffer.from(JSON.stringify(item)))
-        : describePayload(payload);
+  // A plain loop with no closures per reading: this runs for every reading the platform receives.
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
     const problems = checkReading(device.kind, item);
     if (problems.length > 0) {
       const detail = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
       rejections.push({
         reason: 'SCHEMA_VIOLATION',
-        detail: `${where} (${device.kind}) ${detail}`,
-        payload: itemText(),
+        detail: `${where(batched, i)} (${device.kind}) ${detail}`,
+        payload: itemPayload(batched, item, payload),
       });
-      return;
+      continue;
     }
     const r = item as Record<string, unknown> & { ts: number; seq: number };
     if (r.ts > nowMs + limits.maxFutureSkewMs) {
       rejections.push({
         reason: 'FUTURE_TIMESTAMP',
-        detail: `${where} ts ${new Date(r.ts).toISOString()} is ${Math.round((r.ts - nowMs) / 1000)} s ahead of the ingest clock (limit ${Math.round(limits.maxFutureSkewMs / 1000)} s)`,
-        payload: itemText(),
+        detail: `${where(batched, i)} ts ${new Date(r.ts).toISOString()} is ${Math.round((r.ts - nowMs) / 1000)} s ahead of the ingest clock (limit ${Math.round(limits.maxFutureSkewMs / 1000)} s)`,
+        payload: itemPayload(batched, item, payload),
       });
-      return;
+      continue;
     }
     readings.push({
       kind: device.kind,
@@ -159,6 +170,6 @@ export function classifyTelemetry(
       seq: r.seq,
       fields: payloadFields(r),
     });
-  });
+  }
   return { readings, rejections };
 }

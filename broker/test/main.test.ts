@@ -39,6 +39,7 @@ describe('riskfuse broker (brokerMain)', () => {
           MQTT_PORT: '0',
           MQTT_SERVICE_TOKEN: SERVICE_TOKEN,
           STATE_DB_PATH: join(registry.dir, 'state.db'),
+          MQTT_PERSISTENCE_PATH: join(registry.dir, 'broker.db'),
           LOG_LEVEL: 'info',
         },
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -80,7 +81,7 @@ describe('riskfuse broker (brokerMain)', () => {
     const closedOrder = lines.filter((l) => l.msg === 'closed').map((l) => l.component);
     // Every closer ran. (Their relative order is Shutdown's, tested in core; pino's asynchronous stdout can
     // reorder the last lines a process writes before it exits, so it is not asserted here.)
-    expect([...closedOrder].sort()).toEqual(['broker', 'counters', 'state store']);
+    expect([...closedOrder].sort()).toEqual(['broker', 'broker session store', 'counters', 'state store']);
     device.end(true);
     service.end(true);
   });

@@ -36,4 +36,22 @@ describe('broker message emitter', () => {
     while (f.delivered() < 50_000 && Date.now() < end) await new Promise((r) => setImmediate(r));
     expect(f.delivered()).toBe(50_000);
   });
+
+  it('when messages queue behind a slow delivery, then ours delivers them in the order they were emitted', async () => {
+    const mq = createMq(1);
+    const order: number[] = [];
+    let held: (() => void) | undefined;
+    mq.on('rf/v1/+/telemetry', (msg, done) => {
+      order.push((msg as unknown as { n: number }).n);
+      if (held === undefined) held = done;
+      else done();
+    });
+    for (let n = 0; n < 5_000; n++) mq.emit({ topic: `rf/v1/d${n % 7}/telemetry`, payload: 'x', n });
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual([0]);
+    held?.();
+    const end = Date.now() + 10_000;
+    while (order.length < 5_000 && Date.now() < end) await new Promise((r) => setImmediate(r));
+    expect(order).toEqual(Array.from({ length: 5_000 }, (_, n) => n));
+  });
 });

@@ -1,4 +1,4 @@
-import { HttpError, InfluxDB, Point } from '@influxdata/influxdb-client';
+import { HttpError, InfluxDB } from '@influxdata/influxdb-client';
 import type { ConfigOf } from '../config.js';
 import { DEVICE_KINDS, type DeviceKind, type FieldValue, type Reading } from '../contracts/index.js';
 import { RiskfuseError, errorMessage } from '../errors.js';
@@ -71,7 +71,9 @@ function msToNs(ms: number): string {
 }
 
 function pointTimeNs(ts: number, seq: number): string {
-  return (BigInt(ts) * NS_PER_MS + BigInt(seq % SEQ_NS_SLOTS)).toString();
+  // ts × 10⁶ + (seq mod 10⁶), both non-negative integers: ts's digits followed by six digits, no BigInt.
+  const slot = seq % SEQ_NS_SLOTS;
+  return ts === 0 ? String(slot) : `${ts}${String(slot).padStart(6, '0')}`;
 }
 
 /** InfluxQL string literal: backslash, single quote and newline escaped (influxql scanner, ScanString). */
@@ -84,23 +86,40 @@ export function influxqlIdent(name: string): string {
   return `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
-/** One line of line protocol, escaped by the client library's Point. */
+/** What @influxdata/influxdb-client's Point escapes in tag keys and values, and how. */
+const TAG_SPECIAL = /[, =\n\r\t]/;
+const TAG_SPECIALS = /[, =\n\r\t]/g;
+const TAG_ESCAPES: Readonly<Record<string, string>> = {
+  ',': '\\,',
+  ' ': '\\ ',
+  '=': '\\=',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+};
+
+function tagValue(value: string): string {
+  return TAG_SPECIAL.test(value) ? value.replace(TAG_SPECIALS, (c) => TAG_ESCAPES[c] ?? c) : value;
+}
+
+/** A string field value: quoted, `"` and `\` escaped (as Point.stringField does). */
+function stringValue(value: string): string {
+  return `"${value.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/**
+ * One line of line protocol, written out directly: the client library's Point took 2.8 µs per reading (a
+ * tenth of the ingest's work at 17,000 readings/s), this well under half of that. The same line as Point
+ * writes — tags and fields sorted by key, the same escaping — less the escaping that cannot apply: the
+ * measurement is a device kind and field names are identifiers (checkReadings), every number is finite.
+ */
 function toLine(r: Reading): string {
-  const point = new Point(r.kind)
-    .tag(TAG_DEVICE, r.deviceId)
-    .tag(TAG_BORROWER, r.borrowerId)
-    .tag(TAG_SITE, r.siteId)
-    .floatField(FIELD_SEQ, r.seq);
-  for (const [name, value] of Object.entries(r.fields)) {
-    if (typeof value === 'number') point.floatField(name, value);
-    else point.stringField(name, value);
+  let fields = '';
+  for (const name of [...Object.keys(r.fields), FIELD_SEQ].sort()) {
+    const value = name === FIELD_SEQ ? r.seq : (r.fields[name] as FieldValue);
+    fields += `${fields === '' ? '' : ','}${name}=${typeof value === 'number' ? value : stringValue(value)}`;
   }
-  point.timestamp(pointTimeNs(r.ts, r.seq));
-  const line = point.toLineProtocol();
-  // Unreachable: every point has the seq field and a measurement.
-  if (line === undefined)
-    throw new RiskfuseError('INTERNAL', `no line protocol for reading of ${r.deviceId}`);
-  return line;
+  return `${r.kind},${TAG_BORROWER}=${tagValue(r.borrowerId)},${TAG_DEVICE}=${tagValue(r.deviceId)},${TAG_SITE}=${tagValue(r.siteId)} ${fields} ${pointTimeNs(r.ts, r.seq)}`;
 }
 
 /** Splits lines into request bodies of at most MAX_POINTS_PER_REQUEST lines and about MAX_BYTES_PER_REQUEST bytes. */

@@ -3,6 +3,7 @@ import type { DeviceKind, FieldValue, Reading } from '../contracts/index.js';
 import { DEVICE_KINDS } from '../contracts/index.js';
 import { RiskfuseError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { SqliteWriter, type WriterError } from './sqlite-writer.js';
 import type {
   AggregateQuery,
   AggregateRow,
@@ -23,7 +24,8 @@ import {
 
 /**
  * The embedded telemetry store: one SQLite file (better-sqlite3), one wide row per reading with its fields as
- * JSON. better-sqlite3 is synchronous; the async methods only wrap it to honour the port.
+ * JSON. Writes run on a thread of their own (`sqlite-writer.ts`) so a commit does not stop the event loop;
+ * queries are synchronous on this thread and the async methods only wrap them to honour the port.
  */
 export interface SqliteTelemetryStore extends TelemetryStore {
   readonly backend: 'sqlite';
@@ -73,8 +75,25 @@ const ALL_KINDS_SQL = `kind IN (${DEVICE_KINDS.map((k) => `'${k}'`).join(', ')})
 /** SQLite result codes that mean "the store cannot serve this now", as opposed to "this request is wrong". */
 const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|PROTOCOL|NOMEM)/;
 
+/** SQLite busy timeout of both connections. */
+const BUSY_TIMEOUT_MS = 5_000;
+
+function isWriterError(err: unknown): err is WriterError {
+  return (
+    typeof err === 'object' && err !== null && !(err instanceof Error) && 'code' in err && 'message' in err
+  );
+}
+
 function toStoreError(err: unknown, op: 'write' | 'query'): RiskfuseError {
   if (err instanceof RiskfuseError) return err;
+  if (isWriterError(err)) return toStoreError(Object.assign(new Error(err.message), { code: err.code }), op);
+  // The writer thread failed (crashed, or could not open the file): whether the batch landed is unknown,
+  // and writing it again is harmless (writes are idempotent), so it is worth retrying.
+  if (op === 'write' && err instanceof Error && !('code' in err)) {
+    return new RiskfuseError('STORE_UNAVAILABLE', `telemetry store (sqlite) writer failed: ${err.message}`, {
+      cause: err,
+    });
+  }
   const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : '';
   if (UNAVAILABLE_CODES.test(code)) {
     return new RiskfuseError(
@@ -186,7 +205,7 @@ export function openSqliteTelemetryStore(path: string, opts: { log?: Logger } = 
   const log = opts.log ?? silentLogger;
   let db: Database.Database;
   try {
-    db = new Database(path, { timeout: 5_000 });
+    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   } catch (err) {
     throw toStoreError(err, 'query');
   }
@@ -214,15 +233,14 @@ export function openSqliteTelemetryStore(path: string, opts: { log?: Logger } = 
     return stmt as Database.Statement<unknown[], R>;
   };
 
-  const insert = db.prepare<[string, number, number, string, string, string, string]>(
-    `INSERT OR IGNORE INTO readings (${READING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  );
-  // One transaction per batch: one WAL fsync per batch instead of one per reading.
-  const insertBatch = db.transaction((readings: readonly Reading[]) => {
-    for (const r of readings) {
-      insert.run(r.deviceId, r.ts, r.seq, r.kind, r.borrowerId, r.siteId, JSON.stringify(r.fields));
-    }
+  // One transaction per batch (one WAL fsync per batch instead of one per reading), on the writer thread.
+  const writer = new SqliteWriter({
+    path,
+    insertSql: `INSERT OR IGNORE INTO readings (${READING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    busyTimeoutMs: BUSY_TIMEOUT_MS,
+    log,
   });
+  let closed = false;
   // Distinct device ids by hopping through the primary key (a loose index scan): O(devices × log n), not O(n).
   const distinctDevices = db
     .prepare<[], string>(
@@ -239,7 +257,7 @@ export function openSqliteTelemetryStore(path: string, opts: { log?: Logger } = 
   );
 
   const ensureOpen = (): void => {
-    if (!db.open) throw new RiskfuseError('SHUTTING_DOWN', 'telemetry store (sqlite) is closed');
+    if (closed || !db.open) throw new RiskfuseError('SHUTTING_DOWN', 'telemetry store (sqlite) is closed');
   };
 
   const query = <T>(fn: () => T): Promise<T> => {
@@ -257,14 +275,14 @@ export function openSqliteTelemetryStore(path: string, opts: { log?: Logger } = 
     backend: 'sqlite',
     path,
 
-    writeReadings(readings: readonly Reading[]): Promise<WriteResult> {
+    async writeReadings(readings: readonly Reading[]): Promise<WriteResult> {
       try {
         ensureOpen();
         checkReadings(readings);
-        if (readings.length > 0) insertBatch(readings);
-        return Promise.resolve({ written: readings.length });
+        if (readings.length > 0) await writer.write(readings);
+        return { written: readings.length };
       } catch (err) {
-        return Promise.reject(toStoreError(err, 'write'));
+        throw toStoreError(err, 'write');
       }
     },
 
@@ -363,15 +381,17 @@ export function openSqliteTelemetryStore(path: string, opts: { log?: Logger } = 
       });
     },
 
-    close(): Promise<void> {
-      if (!db.open) return Promise.resolve();
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
       try {
+        // Writes already handed over finish first; `closed` refuses new ones.
+        await writer.close();
         db.pragma('optimize');
         db.close();
         log.info({ path }, 'telemetry store (sqlite) closed');
-        return Promise.resolve();
       } catch (err) {
-        return Promise.reject(toStoreError(err, 'query'));
+        throw toStoreError(err, 'query');
       }
     },
   };

@@ -52,12 +52,20 @@ function invalid(message: string): RiskfuseError {
   return new RiskfuseError('STORE_QUERY_INVALID', message);
 }
 
+// Tag values repeat too (every reading of a device carries its device, borrower and site ids), and the rules do
+// not depend on which tag it is: remember the values already checked, up to a bound (then start over).
+const goodTagValues = new Set<string>();
+const MAX_REMEMBERED_TAG_VALUES = 100_000;
+
 function tagProblem(name: string, value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length === 0) return `${name} must be a non-empty string`;
+  if (goodTagValues.has(value)) return undefined;
   if (value.length > MAX_TAG_VALUE_LENGTH) return `${name} is longer than ${MAX_TAG_VALUE_LENGTH} characters`;
   if (BAD_TAG_VALUE.test(value)) {
     return `${name} contains a control character or a backslash before a space, comma, equals sign or the end`;
   }
+  if (goodTagValues.size >= MAX_REMEMBERED_TAG_VALUES) goodTagValues.clear();
+  goodTagValues.add(value);
   return undefined;
 }
 

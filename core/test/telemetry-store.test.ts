@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +113,39 @@ describe('SQLite telemetry store', () => {
     await store.close();
     await expect(store.writeReadings([reading(1)])).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
     await expect(store.count({})).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+  });
+
+  it('when writes are in flight and the store is closed, then close waits for them and they are on disk', async () => {
+    const path = join(dir, 'telemetry.db');
+    const store = openSqliteTelemetryStore(path);
+    const batches = Array.from({ length: 20 }, (_, b) =>
+      Array.from({ length: 500 }, (_, i) => reading(b * 500 + i + 1)),
+    );
+    const writes = batches.map((batch) => store.writeReadings(batch));
+    await store.close();
+    await expect(Promise.all(writes)).resolves.toHaveLength(20);
+    const raw = new Database(path, { readonly: true });
+    expect(raw.prepare('SELECT count(*) AS n FROM readings').get()).toEqual({ n: 10_000 });
+    raw.close();
+  });
+
+  it('when the writer thread cannot open the file, then the write fails as retryable STORE_UNAVAILABLE and the store stays usable', async () => {
+    const sub = join(dir, 'moved');
+    await mkdir(sub);
+    const path = join(sub, 'telemetry.db');
+    const store = openSqliteTelemetryStore(path);
+    try {
+      // The store's own connection keeps the unlinked file; the writer thread, started on the first write,
+      // finds no folder at all.
+      await rm(sub, { recursive: true, force: true });
+      await expect(store.writeReadings([reading(1)])).rejects.toMatchObject({
+        code: 'STORE_UNAVAILABLE',
+        retryable: true,
+      });
+      expect(await store.count({})).toBe(0);
+    } finally {
+      await store.close();
+    }
   });
 
   it('when INFLUX_URL is unset, then openTelemetryStore opens SQLite at DATA_DIR/telemetry.db, creating the folder', async () => {
