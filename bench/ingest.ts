@@ -13,7 +13,8 @@
  *    readings/s stored is the maximum throughput; its latencies are mostly queueing.
  *
  * Environment: BENCH_DEVICES (2000), BENCH_DURATION_MS (window of each phase, 10000), BENCH_INFLIGHT (4),
- * BENCH_RAMP_MS (connection ramp, 4000), BENCH_RATE_PER_S (5000), BENCH_WARMUP_MS (paced warm-up, 1000).
+ * BENCH_RAMP_MS (connection ramp, 4000), BENCH_RATE_PER_S (5000), BENCH_WARMUP_MS (paced warm-up, 1000),
+ * BENCH_BROKER_PERSISTENCE (the riskfuse broker's session store: sqlite, the product default, or memory).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -25,6 +26,7 @@ import mqtt from 'mqtt';
 import { brokerConfigSpec } from '../broker/config.js';
 import { createBroker } from '../broker/index.js';
 import { createMq } from '../broker/mq.js';
+import { brokerPersistenceConfigSpec, openBrokerPersistence } from '../broker/persistence-config.js';
 import { parseConfig } from '../core/config.js';
 import { ALL_TELEMETRY } from '../core/contracts/index.js';
 import { issueToken, makeCredentials } from '../core/credentials.js';
@@ -50,6 +52,7 @@ const INFLIGHT = envInt('BENCH_INFLIGHT', 4);
 const RAMP_MS = envInt('BENCH_RAMP_MS', 4000);
 const RATE_PER_S = envInt('BENCH_RATE_PER_S', 5000);
 const WARMUP_MS = envInt('BENCH_WARMUP_MS', 1000);
+const BROKER_PERSISTENCE = process.env.BENCH_BROKER_PERSISTENCE === 'memory' ? 'memory' : 'sqlite';
 /** How long the paced phase waits for messages stamped in its window that have not arrived yet. */
 const LATE_TIMEOUT_MS = 10_000;
 /** Samples kept per phase for quantiles (the closed loop at 30,000/s for 10 s fits). */
@@ -315,6 +318,11 @@ async function platform(backend: 'sqlite' | 'influxdb', influxUrl?: string): Pro
     })),
   );
   const serviceToken = issueToken();
+  // The broker's session store as the product runs it (SQLite, durable before PUBACK) unless asked otherwise.
+  const persistence = openBrokerPersistence(
+    parseConfig(brokerPersistenceConfigSpec, { DATA_DIR: dir, MQTT_PERSISTENCE: BROKER_PERSISTENCE }),
+    silentLogger,
+  );
   const broker = createBroker({
     config: parseConfig(brokerConfigSpec, {
       MQTT_HOST: '127.0.0.1',
@@ -323,6 +331,7 @@ async function platform(backend: 'sqlite' | 'influxdb', influxUrl?: string): Pro
     }),
     registry: state,
     log: silentLogger,
+    persistence,
   });
   const { tcpPort } = await broker.listen();
   const url = `mqtt://127.0.0.1:${tcpPort}`;
@@ -364,6 +373,7 @@ async function platform(backend: 'sqlite' | 'influxdb', influxUrl?: string): Pro
   } finally {
     await ingest.stop();
     await broker.close();
+    await persistence.destroy();
     await telemetry.close();
     state.close();
     rmSync(dir, { recursive: true, force: true });
@@ -406,7 +416,8 @@ async function main(): Promise<void> {
   process.stdout.write(
     `devices ${DEVICES} (one connection each, plus the subscriber), QoS 1, 1 reading/message; each phase ${DURATION_MS} ms\n` +
       `closed loop: ${INFLIGHT} publishes in flight per device; paced: ${RATE_PER_S} msg/s offered ` +
-      `(${Math.round((RATE_PER_S / DEVICES) * 100) / 100}/s per device) after ${WARMUP_MS} ms warm-up\n`,
+      `(${Math.round((RATE_PER_S / DEVICES) * 100) / 100}/s per device) after ${WARMUP_MS} ms warm-up\n` +
+      `riskfuse broker session store: ${BROKER_PERSISTENCE} (BENCH_BROKER_PERSISTENCE)\n`,
   );
   const base = await baseline();
   const sqlite = await platform('sqlite');
@@ -449,6 +460,7 @@ async function main(): Promise<void> {
   });
   const figures = {
     bench: 'ingest',
+    brokerPersistence: BROKER_PERSISTENCE,
     devices: DEVICES,
     inflightPerDevice: INFLIGHT,
     windowMs: DURATION_MS,
