@@ -9,7 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { brokerConfigSpec, createBroker, type RiskfuseBroker } from '../../broker/index.js';
 import { parseConfig } from '../../core/config.js';
 import { ALL_TELEMETRY, cmdTopic, telemetryTopic } from '../../core/contracts/index.js';
-import { issueToken, makeCredentials } from '../../core/credentials.js';
+import { issueToken } from '../../core/credentials.js';
+import { provisionStakes } from '../../test/support/provision.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { openSqliteStateStore, type SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
 import type { DeadLetter } from '../../core/storage/state-store.js';
@@ -180,29 +181,7 @@ async function startBroker(
 async function startWorld(): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'rf-bad-input-'));
   const state = openSqliteStateStore(join(dir, 'state.db'));
-  const now = Date.now();
-  state.upsertBorrowers([{ id: 'b1', name: 'B', sector: 'trading', region: 'r', createdAt: now }]);
-  state.upsertSites([
-    { id: 's1', borrowerId: 'b1', name: 'S', kind: 'warehouse', lat: 45, lon: 9, geofence: [] },
-  ]);
-  const tokens = new Map<string, string>();
-  state.upsertDevices(
-    PROVISIONED.map((id) => {
-      const token = issueToken();
-      tokens.set(id, token);
-      return {
-        device: {
-          id,
-          kind: 'stake' as const,
-          borrowerId: 'b1',
-          siteId: 's1',
-          status: 'active' as const,
-          createdAt: now,
-        },
-        credentials: makeCredentials(id, token),
-      };
-    }),
-  );
+  const tokens = provisionStakes(state, PROVISIONED, { lat: 45, lon: 9 });
   const telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
   const brokerLog = capturingLogger();
   const { broker, url } = await startBroker(state, {}, brokerLog.log);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBroker, type RiskfuseBroker } from '../../broker/index.js';
 import { parseConfig } from '../../core/config.js';
 import { telemetryTopic } from '../../core/contracts/index.js';
-import { issueToken, makeCredentials } from '../../core/credentials.js';
+import { issueToken } from '../../core/credentials.js';
 import { silentLogger } from '../../core/logger.js';
 import { openSqliteStateStore, type SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
 import { openTelemetryStore } from '../../core/storage/open-telemetry-store.js';
@@ -14,6 +14,7 @@ import { telemetryConfigSpec } from '../../core/storage/telemetry-config.js';
 import type { TelemetryStore } from '../../core/storage/telemetry-store.js';
 import { brokerConfigSpec } from '../../broker/config.js';
 import { requireInfluxOrSkip, startInfluxd, type Influxd } from '../../test/support/influxd.js';
+import { provisionStakes } from '../../test/support/provision.js';
 import { spawnRiskfuse, type RiskfuseProcess } from '../../test/support/riskfuse-process.js';
 
 /**
@@ -36,29 +37,9 @@ interface World {
 async function startWorld(): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'rf-e2e-'));
   const state = openSqliteStateStore(join(dir, 'state.db'));
-  const now = Date.now();
-  state.upsertBorrowers([{ id: 'b1', name: 'B', sector: 'trading', region: 'r', createdAt: now }]);
-  state.upsertSites([
-    { id: 's1', borrowerId: 'b1', name: 'S', kind: 'warehouse', lat: 1, lon: 2, geofence: [] },
-  ]);
-  const tokens = new Map<string, string>();
-  state.upsertDevices(
-    Array.from({ length: DEVICES }, (_, i) => {
-      const id = `stk-e2e-${String(i).padStart(3, '0')}`;
-      const token = issueToken();
-      tokens.set(id, token);
-      return {
-        device: {
-          id,
-          kind: 'stake' as const,
-          borrowerId: 'b1',
-          siteId: 's1',
-          status: 'active' as const,
-          createdAt: now,
-        },
-        credentials: makeCredentials(id, token),
-      };
-    }),
+  const tokens = provisionStakes(
+    state,
+    Array.from({ length: DEVICES }, (_, i) => `stk-e2e-${String(i).padStart(3, '0')}`),
   );
   const config = parseConfig(brokerConfigSpec, {
     MQTT_PORT: '0',

@@ -1,0 +1,35 @@
+import { issueToken, makeCredentials } from '../../core/credentials.js';
+import type { StateStore } from '../../core/storage/state-store.js';
+
+/**
+ * The smallest portfolio a broker/ingest test needs: borrower `b1`, warehouse `s1` and one active stake
+ * device per id, each with a fresh token. Returns deviceId → plaintext token.
+ */
+export function provisionStakes(
+  state: Pick<StateStore, 'upsertBorrowers' | 'upsertSites' | 'upsertDevices'>,
+  ids: readonly string[],
+  site: { readonly lat: number; readonly lon: number } = { lat: 1, lon: 2 },
+): Map<string, string> {
+  const now = Date.now();
+  state.upsertBorrowers([{ id: 'b1', name: 'B', sector: 'trading', region: 'r', createdAt: now }]);
+  state.upsertSites([{ id: 's1', borrowerId: 'b1', name: 'S', kind: 'warehouse', ...site, geofence: [] }]);
+  const tokens = new Map<string, string>();
+  state.upsertDevices(
+    ids.map((id) => {
+      const token = issueToken();
+      tokens.set(id, token);
+      return {
+        device: {
+          id,
+          kind: 'stake' as const,
+          borrowerId: 'b1',
+          siteId: 's1',
+          status: 'active' as const,
+          createdAt: now,
+        },
+        credentials: makeCredentials(id, token),
+      };
+    }),
+  );
+  return tokens;
+}
