@@ -14,6 +14,8 @@ export const ERRORS = {
   STORE_REJECTED: { status: 500, retryable: false },
   STORE_QUERY_INVALID: { status: 400, retryable: false },
   MIGRATION_FAILED: { status: 500, retryable: false },
+  /** A model artifact that is malformed or does not match its own declared features/shapes. */
+  MODEL_INVALID: { status: 422, retryable: false },
   SHUTTING_DOWN: { status: 503, retryable: true },
   INTERNAL: { status: 500, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
