@@ -2,6 +2,10 @@ import type { CommandHelp } from '../core/cli.js';
 import { brokerEnvSpecs, brokerMain } from '../broker/index.js';
 import { ingestEnvSpecs, ingestMain } from '../ingest/main.js';
 import { simulateCommand, simulateHelp } from '../simulators/cli.js';
+import { modelsCommand, modelsHelp, scoreCommand, scoreHelp } from '../risk/cli.js';
+import { riskEnvSpecs, riskMain } from '../risk/main.js';
+import { trainCommand, trainHelp } from '../risk/tabular/index.js';
+import { evaluateCommand, evaluateHelp } from './evaluate.js';
 import { startEnvSpecs, startMain } from './start.js';
 
 export interface Command {
@@ -53,5 +57,34 @@ export const COMMANDS: Record<string, Command> = {
   simulate: {
     help: simulateHelp,
     run: (argv, env) => simulateCommand(argv, env),
+  },
+  risk: {
+    help: {
+      usage: 'riskfuse risk',
+      brief: 'the scoring service: re-scores the portfolio with the champion model, challengers in shadow',
+      summary:
+        'Run the scoring service: the whole portfolio every RISK_SCORE_INTERVAL_MS with the champion model\n(challengers score in shadow), every score stored with its reasons. Installs the shipped default model\nwhen the registry is empty.',
+      env: riskEnvSpecs,
+    },
+    async run(_argv, env) {
+      await riskMain(env);
+      return 'running';
+    },
+  },
+  score: {
+    help: scoreHelp,
+    run: (argv, env) => scoreCommand(argv, env),
+  },
+  models: {
+    help: modelsHelp,
+    run: (argv, env) => Promise.resolve().then(() => modelsCommand(argv, env)),
+  },
+  evaluate: {
+    help: evaluateHelp,
+    run: (argv, env) => evaluateCommand(argv, env),
+  },
+  train: {
+    help: trainHelp,
+    run: (argv, env) => trainCommand(argv, env),
   },
 };

@@ -13,6 +13,9 @@ import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import { createIngest } from '../ingest/app.js';
 import { ingestConfigSpec } from '../ingest/config.js';
+import { createRisk } from '../risk/app.js';
+import { riskConfigSpec } from '../risk/config.js';
+import { riskBackendConfigSpec } from '../risk/model/backend.js';
 import {
   generateWorld,
   provisionWorld,
@@ -42,6 +45,8 @@ export const startEnvSpecs = [
   brokerConfigSpec,
   brokerPersistenceConfigSpec,
   ingestConfigSpec,
+  riskConfigSpec,
+  riskBackendConfigSpec,
   telemetryConfigSpec,
   stateConfigSpec,
   loggingConfigSpec,
@@ -62,6 +67,8 @@ export async function startMain(env: Record<string, string | undefined>): Promis
       ...brokerConfigSpec,
       ...brokerPersistenceConfigSpec,
       ...ingestConfigSpec,
+      ...riskConfigSpec,
+      ...riskBackendConfigSpec,
       ...telemetryConfigSpec,
       ...stateConfigSpec,
       ...loggingConfigSpec,
@@ -94,6 +101,9 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   });
   const mqttUrl = `mqtt://127.0.0.1:${ports.tcpPort}`;
 
+  const risk = await createRisk({ config, state, telemetry, log });
+  shutdown.add('risk scoring', () => risk.close());
+
   const storedByKind: Record<DeviceKind, number> = { stake: 0, helmet: 0, satellite: 0 };
   const ingest = createIngest({
     config: { ...config, mqttUrl, serviceToken },
@@ -102,6 +112,7 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     log,
     onStored: (readings: readonly Reading[]) => {
       for (const r of readings) storedByKind[r.kind] += 1;
+      risk.scoring.notifyReadings(readings);
     },
   });
   shutdown.add('ingest', () => ingest.stop());
@@ -132,11 +143,17 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     worldLine = `${fmt(provisioned.borrowers)} borrowers, ${fmt(provisioned.sites)} sites, ${fmt(provisioned.lots)} pledged lots, ${fmt(provisioned.devices)} devices (seed ${config.seed}); replaying ${config.startDaysAgo} days at ${config.speed} sim h/s, then real time`;
   }
 
+  risk.start();
+  const champion = risk.registry.championRecord();
+  const riskLine =
+    champion === undefined
+      ? 'no champion model (see riskfuse models)'
+      : `champion ${champion.version} (${champion.name}${risk.installedDefault !== undefined ? ', the shipped default' : ''}), portfolio every ${fmt(config.scoreIntervalMs / 1000)} s + on significant readings; TensorFlow.js ${risk.backend}`;
   const telemetryLine =
     telemetry.backend === 'influxdb'
       ? `InfluxDB ${config.influxUrl ?? ''} database ${config.influxDatabase}`
       : `SQLite ${resolve(config.telemetryDbPath ?? join(config.dataDir, 'telemetry.db'))}`;
-  out('riskfuse — broker, ingest and demo world in one process');
+  out('riskfuse — broker, ingest, risk scoring and demo world in one process');
   out(
     `  MQTT broker   mqtt://${config.host}:${ports.tcpPort}${ports.wsPort ? `, ws://${config.host}:${ports.wsPort}` : ''}${ports.tlsPort ? `, mqtts://${config.host}:${ports.tlsPort}` : ''}`,
   );
@@ -144,6 +161,7 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   out(`  state         SQLite ${stateFile} (registry, portfolio, loan book, dead letters)`);
   out(`  logs          ${logFile}`);
   out(`  demo world    ${worldLine}`);
+  out(`  risk scoring  ${riskLine}`);
   out('Ctrl-C to stop.');
 
   let lastTotal = 0;
@@ -160,7 +178,7 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     const sim = lastProgress
       ? ` · sim ${new Date(lastProgress.simNowMs).toISOString().slice(0, 16).replace('T', ' ')}${lastProgress.caughtUp ? ' (live)' : ' (replaying)'}`
       : '';
-    const line = `stored ${fmt(total)} readings (stake ${fmt(storedByKind.stake)} · helmet ${fmt(storedByKind.helmet)} · satellite ${fmt(storedByKind.satellite)}) · ${fmt(ratePerS)}/s · dead letters ${fmt(c.readingsRejected)} · buffered ${fmt(c.bufferedReadings)}${sim}`;
+    const line = `stored ${fmt(total)} readings (stake ${fmt(storedByKind.stake)} · helmet ${fmt(storedByKind.helmet)} · satellite ${fmt(storedByKind.satellite)}) · ${fmt(ratePerS)}/s · dead letters ${fmt(c.readingsRejected)} · buffered ${fmt(c.bufferedReadings)} · scores ${fmt(risk.scoring.counters.borrowersScored)}${sim}`;
     if (tty) process.stderr.write(`\r\x1b[2K${line}`);
     else if (t - lastPrinted >= 5000 || lastPrinted === 0) {
       out(line);

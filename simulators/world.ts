@@ -41,6 +41,13 @@ export interface WorldOptions {
   readonly scenarios?: readonly ScenarioSpec[];
   /** How far ahead decline events are drawn, days; default 3,650. */
   readonly horizonDays?: number;
+  /**
+   * Reporting interval of collateral stakes, ms; default 900,000 (15 min). Longer intervals model a
+   * battery-saving deployment and keep multi-year training histories small.
+   */
+  readonly stakeIntervalMs?: number;
+  /** Reporting interval of helmets while worn, ms; default 300,000 (5 min). */
+  readonly helmetIntervalMs?: number;
 }
 
 /** A sustained drop of latent health: ramps down over `rampDays`, optionally recovers. Days are local epoch days. */
@@ -227,6 +234,19 @@ export function generateWorld(options: WorldOptions): World {
   const declineRatePerYear = options.declineRatePerYear ?? DEFAULT_DECLINE_RATE_PER_YEAR;
   const cashShockRatePerYear = options.cashShockRatePerYear ?? DEFAULT_CASH_SHOCK_RATE_PER_YEAR;
   const horizonDays = options.horizonDays ?? 3650;
+  const stakeIntervalMs = options.stakeIntervalMs ?? 900_000;
+  const helmetIntervalMs = options.helmetIntervalMs ?? 300_000;
+  for (const [name, v] of [
+    ['stakeIntervalMs', stakeIntervalMs],
+    ['helmetIntervalMs', helmetIntervalMs],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 60_000 || v > DAY_MS) {
+      throw new RiskfuseError(
+        'VALIDATION_FAILED',
+        `${name} must be an integer from 60,000 to ${DAY_MS}, got ${v}`,
+      );
+    }
+  }
   const width = idWidth(options.borrowers);
 
   const borrowers: Borrower[] = [];
@@ -368,7 +388,8 @@ export function generateWorld(options: WorldOptions): World {
       };
       const dr = new Rng(hash2(seed, hashString(deviceId)));
       const intervalMs =
-        extra.intervalMs ?? (role === 'stake' ? 900_000 : role === 'satellite' ? DAY_MS : 300_000);
+        extra.intervalMs ??
+        (role === 'stake' ? stakeIntervalMs : role === 'satellite' ? DAY_MS : helmetIntervalMs);
       deviceIndexes.push(devices.length);
       dProfiles.push({
         index: devices.length,

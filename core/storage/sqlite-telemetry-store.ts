@@ -331,6 +331,28 @@ export function openSqliteTelemetryStore(path: string, opts: { log?: Logger } = 
         if (matchesNothing(q)) return [];
         const where = whereSql(q, q);
         const path = `$.${q.field}`;
+        const ordered = q.fns === undefined || q.fns.includes('first') || q.fns.includes('last');
+        if (!ordered) {
+          // count/mean/min/max need no order inside a bucket: a plain GROUP BY, several times faster.
+          const plain = prepared<AggregateSqlRow>(
+            `SELECT ${groupSql(q.groupBy)} AS g, ts - (ts % ?) AS b, count(*) AS n,
+                    avg(json_extract(fields, ?)) AS mean, min(json_extract(fields, ?)) AS mn,
+                    max(json_extract(fields, ?)) AS mx
+             FROM readings
+             WHERE ${where.sql} AND json_type(fields, ?) IN ('integer', 'real')
+             GROUP BY g, b ORDER BY g, b`,
+          ).all(q.intervalMs, path, path, path, ...where.params, path);
+          return plain.map((r) => ({
+            group: r.g,
+            startMs: r.b,
+            count: r.n,
+            mean: r.mean,
+            min: r.mn,
+            max: r.mx,
+            first: Number.NaN,
+            last: Number.NaN,
+          }));
+        }
         // Window functions give first/last by (ts, seq) inside each (group, bucket) in one pass; row_number
         // keeps one row per partition. Only numeric JSON values count (a reading without the field is skipped).
         const rows = prepared<AggregateSqlRow>(

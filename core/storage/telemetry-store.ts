@@ -40,6 +40,10 @@ export interface AggregateQuery extends SeriesFilter {
   readonly intervalMs: number;
   /** One row per (group, bucket). `none` aggregates over all matching series. */
   readonly groupBy: 'device' | 'borrower' | 'none';
+  /**
+   * The aggregates the caller needs (default: all). `count` always comes back; the others not asked for may
+   * be NaN, so an adapter can skip work — on SQLite, first/last need an ordered pass the others do not.
+   */
   readonly fns?: readonly AggregateFn[];
 }
 

@@ -1,0 +1,162 @@
+import { RiskfuseError } from '../errors.js';
+import type { ModelRecord, ReasonCode, RiskStore, ScoreQuery, ScoreRecord } from './risk-store.js';
+import type { SqliteStateStore } from './sqlite-state-store.js';
+
+type Row = Record<string, unknown>;
+
+const toModel = (r: Row): ModelRecord => ({
+  version: String(r.version),
+  name: String(r.name),
+  kind: String(r.kind),
+  status: String(r.status) as ModelRecord['status'],
+  createdAt: Number(r.created_at),
+  ...(r.activated_at == null ? {} : { activatedAt: Number(r.activated_at) }),
+  artifactPath: String(r.artifact_path),
+  dataHash: String(r.data_hash),
+  backend: String(r.backend),
+  meta: JSON.parse(String(r.meta)) as Record<string, unknown>,
+});
+
+const toScore = (r: Row): ScoreRecord => ({
+  borrowerId: String(r.borrower_id),
+  at: Number(r.at),
+  modelVersion: String(r.model_version),
+  shadow: Number(r.shadow) === 1,
+  pd: Number(r.pd),
+  score: Number(r.score),
+  grade: String(r.grade),
+  reasons: JSON.parse(String(r.reasons)) as ReasonCode[],
+  ...(r.contributions == null
+    ? {}
+    : { contributions: JSON.parse(r.contributions as string) as Record<string, number> }),
+  trigger: String(r.trigger),
+});
+
+/** The risk store on the state store's SQLite database (its migrations create the tables). */
+export class SqliteRiskStore implements RiskStore {
+  constructor(private readonly state: SqliteStateStore) {}
+
+  private get db(): SqliteStateStore['db'] {
+    return this.state.db;
+  }
+
+  addModel(m: ModelRecord): void {
+    if (m.status === 'champion')
+      throw new RiskfuseError('VALIDATION_FAILED', 'add a model, then activate it');
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO models (version, name, kind, status, created_at, activated_at, artifact_path, data_hash, backend, meta)
+           VALUES (@version, @name, @kind, @status, @createdAt, NULL, @artifactPath, @dataHash, @backend, @meta)`,
+        )
+        .run({ ...m, meta: JSON.stringify(m.meta) });
+    } catch (err) {
+      if (err instanceof Error && /UNIQUE|PRIMARY KEY/.test(err.message)) {
+        throw new RiskfuseError('CONFLICT', `model version ${m.version} already exists`);
+      }
+      throw err;
+    }
+  }
+
+  getModel(version: string): ModelRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM models WHERE version = ?').get(version) as Row | undefined;
+    return r === undefined ? undefined : toModel(r);
+  }
+
+  listModels(): ModelRecord[] {
+    return (this.db.prepare('SELECT * FROM models ORDER BY created_at, version').all() as Row[]).map(toModel);
+  }
+
+  champion(): ModelRecord | undefined {
+    const r = this.db.prepare(`SELECT * FROM models WHERE status = 'champion'`).get() as Row | undefined;
+    return r === undefined ? undefined : toModel(r);
+  }
+
+  activateModel(version: string, atMs: number): ModelRecord {
+    return this.db.transaction(() => {
+      const m = this.getModel(version);
+      if (m === undefined) throw new RiskfuseError('NOT_FOUND', `no model version ${version}`);
+      this.db.prepare(`UPDATE models SET status = 'challenger' WHERE status = 'champion'`).run();
+      this.db
+        .prepare(`UPDATE models SET status = 'champion', activated_at = ? WHERE version = ?`)
+        .run(atMs, version);
+      return this.getModel(version) as ModelRecord;
+    })();
+  }
+
+  setModelStatus(version: string, status: 'challenger' | 'retired'): void {
+    const m = this.getModel(version);
+    if (m === undefined) throw new RiskfuseError('NOT_FOUND', `no model version ${version}`);
+    if (m.status === 'champion') {
+      throw new RiskfuseError('CONFLICT', `${version} is the champion; activate another model first`);
+    }
+    this.db.prepare('UPDATE models SET status = ? WHERE version = ?').run(status, version);
+  }
+
+  addScores(items: readonly ScoreRecord[]): void {
+    const stmt = this.db.prepare(
+      `INSERT INTO scores (borrower_id, at, model_version, shadow, pd, score, grade, reasons, contributions, trigger)
+       VALUES (@borrowerId, @at, @modelVersion, @shadow, @pd, @score, @grade, @reasons, @contributions, @trigger)
+       ON CONFLICT DO UPDATE SET pd = excluded.pd, score = excluded.score, grade = excluded.grade,
+         reasons = excluded.reasons, contributions = excluded.contributions, trigger = excluded.trigger`,
+    );
+    this.db.transaction(() => {
+      for (const s of items) {
+        stmt.run({
+          ...s,
+          shadow: s.shadow ? 1 : 0,
+          reasons: JSON.stringify(s.reasons),
+          contributions: s.contributions === undefined ? null : JSON.stringify(s.contributions),
+        });
+      }
+    })();
+  }
+
+  latestScores(
+    q: { modelVersion?: string; shadow?: boolean; borrowerIds?: readonly string[] } = {},
+  ): ScoreRecord[] {
+    const where: string[] = ['shadow = @shadow'];
+    const params: Record<string, unknown> = { shadow: q.shadow === true ? 1 : 0 };
+    if (q.modelVersion !== undefined) {
+      where.push('model_version = @modelVersion');
+      params.modelVersion = q.modelVersion;
+    }
+    const rows = this.db
+      .prepare(
+        `SELECT s.* FROM scores s JOIN (
+           SELECT borrower_id, MAX(at) AS at FROM scores WHERE ${where.join(' AND ')} GROUP BY borrower_id
+         ) m ON s.borrower_id = m.borrower_id AND s.at = m.at
+         WHERE ${where.map((w) => `s.${w}`).join(' AND ')} ORDER BY s.borrower_id`,
+      )
+      .all(params) as Row[];
+    const wanted = q.borrowerIds === undefined ? undefined : new Set(q.borrowerIds);
+    return rows.map(toScore).filter((s) => wanted === undefined || wanted.has(s.borrowerId));
+  }
+
+  scoreHistory(q: ScoreQuery): ScoreRecord[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: Math.min(Math.max(1, q.limit ?? 1000), 100_000) };
+    if (q.borrowerId !== undefined) {
+      where.push('borrower_id = @borrowerId');
+      params.borrowerId = q.borrowerId;
+    }
+    if (q.modelVersion !== undefined) {
+      where.push('model_version = @modelVersion');
+      params.modelVersion = q.modelVersion;
+    }
+    if (q.shadow !== undefined) {
+      where.push('shadow = @shadow');
+      params.shadow = q.shadow ? 1 : 0;
+    }
+    if (q.fromMs !== undefined) {
+      where.push('at >= @fromMs');
+      params.fromMs = q.fromMs;
+    }
+    if (q.toMs !== undefined) {
+      where.push('at < @toMs');
+      params.toMs = q.toMs;
+    }
+    const sql = `SELECT * FROM scores ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, model_version LIMIT @limit`;
+    return (this.db.prepare(sql).all(params) as Row[]).map(toScore);
+  }
+}

@@ -1,0 +1,90 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ConfigOf } from '../core/config.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { SqliteRiskStore } from '../core/storage/sqlite-risk-store.js';
+import type { SqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import type { TelemetryStore } from '../core/storage/telemetry-store.js';
+import type { riskConfigSpec } from './config.js';
+import { initBackend, type BackendPreference } from './model/backend.js';
+import { ModelRegistry } from './registry.js';
+import { ScoringService } from './scoring-service.js';
+
+/**
+ * Wiring of the risk component: registry (with the shipped default model when it is empty), scoring service.
+ * Used by `riskfuse start` (in-process, fed by the ingest's stored readings) and `riskfuse risk`.
+ */
+export interface RiskDeps {
+  readonly config: ConfigOf<typeof riskConfigSpec> & {
+    readonly dataDir: string;
+    readonly tfBackend: BackendPreference;
+  };
+  readonly state: SqliteStateStore;
+  readonly telemetry: TelemetryStore;
+  readonly log: Logger;
+}
+
+export interface RiskComponent {
+  readonly registry: ModelRegistry;
+  readonly riskStore: SqliteRiskStore;
+  readonly scoring: ScoringService;
+  readonly backend: string;
+  /** The default model registered on this start, if the registry was empty. */
+  readonly installedDefault?: string;
+  start(): void;
+  close(): Promise<void>;
+}
+
+/** The model shipped with riskfuse (trained by `riskfuse evaluate`), found from the package root. */
+export function shippedModelPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'risk', 'models', 'default-fused.json');
+    dir = dirname(dir);
+  }
+  return join(process.cwd(), 'risk', 'models', 'default-fused.json');
+}
+
+export async function createRisk(deps: RiskDeps): Promise<RiskComponent> {
+  const { config, log } = deps;
+  const backend = await initBackend(config.tfBackend, (note) => log.warn(note));
+  const riskStore = new SqliteRiskStore(deps.state);
+  const registry = new ModelRegistry(riskStore, config.modelDir ?? join(config.dataDir, 'models'));
+  let installedDefault: string | undefined;
+  try {
+    const rec = await registry.ensureDefault(shippedModelPath());
+    if (rec !== undefined) {
+      installedDefault = rec.version;
+      log.info(
+        { version: rec.version, name: rec.name },
+        'registered and activated the shipped default model',
+      );
+    }
+  } catch (err) {
+    log.error(
+      { err: errorMessage(err) },
+      'could not install the default model; scoring waits for a champion',
+    );
+  }
+  const scoring = new ScoringService({
+    stateStore: deps.state,
+    riskStore,
+    telemetryStore: deps.telemetry,
+    registry,
+    log: log.child({ component: 'risk' }),
+    scoreIntervalMs: config.scoreIntervalMs,
+    eventDebounceMs: config.eventDebounceMs,
+    pdChangeThreshold: config.pdChangeThreshold,
+  });
+  return {
+    registry,
+    riskStore,
+    scoring,
+    backend,
+    ...(installedDefault === undefined ? {} : { installedDefault }),
+    start: () => scoring.start(),
+    close: () => scoring.close(),
+  };
+}

@@ -1,0 +1,23 @@
+import { defineConfig, int, num, str } from '../core/config.js';
+
+export const riskConfigSpec = defineConfig({
+  scoreIntervalMs: int('RISK_SCORE_INTERVAL_MS', {
+    doc: 'How often the whole portfolio is re-scored',
+    unit: 'ms',
+    default: 900_000,
+    min: 1_000,
+  }),
+  eventDebounceMs: int('RISK_EVENT_DEBOUNCE_MS', {
+    doc: 'A borrower is re-scored this long after the first significant reading or loan event (events in between join it)',
+    unit: 'ms',
+    default: 5_000,
+    min: 0,
+  }),
+  pdChangeThreshold: num('RISK_PD_CHANGE', {
+    doc: 'A score change is published when the grade changes or the PD moves by at least this much (absolute)',
+    default: 0.02,
+    min: 0,
+    max: 1,
+  }),
+  modelDir: str('RISK_MODEL_DIR', { doc: 'Folder of model artifacts; default DATA_DIR/models' }),
+});

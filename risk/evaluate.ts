@@ -1,0 +1,433 @@
+import { createHash } from 'node:crypto';
+import { RiskfuseError } from '../core/errors.js';
+import type { TelemetryStore } from '../core/storage/telemetry-store.js';
+import {
+  fitImputer,
+  inputNames,
+  labelRows,
+  labels,
+  toMatrix,
+  type Imputer,
+  type LabelledRow,
+} from './features/dataset.js';
+import { extractFeatures, type FeatureRow, type Portfolio } from './features/extract.js';
+import { LOOKBACK_DAYS } from './features/offline.js';
+import { DAY_MS } from './features/online.js';
+import { FEATURE_NAMES, ONLINE_FEATURES } from './features/spec.js';
+import {
+  auc,
+  bootstrapCi,
+  bootstrapDiff,
+  brier,
+  expectedCalibrationError,
+  ks,
+  pick,
+  prAuc,
+  reliabilityTable,
+  rocCurve,
+  type ReliabilityBin,
+} from './metrics.js';
+import { trainClassifier } from './model/train.js';
+import type { Classifier, EpochReport, ModelKind } from './model/types.js';
+
+/**
+ * The honest comparison: on one split, a fused network (online + offline inputs), an online-only network and
+ * logistic regressions, judged out of time on borrowers none of them trained on. Reports discrimination,
+ * calibration, the fusion lift with a borrower-level bootstrap interval, and the early-warning lead time.
+ *
+ * Split: borrowers are assigned by a seeded hash to train (50 %), validation (15 %, early stopping) and test
+ * (35 %). Train and validation rows are observed before the split date; test rows at or after it. Rows are
+ * observed every `stepDays` at UTC midnights; a row is labelled only when its whole horizon is in the data.
+ */
+export interface EvaluateOptions {
+  readonly telemetryStore: TelemetryStore;
+  readonly portfolio: Portfolio;
+  /** History covered by the stores. */
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly horizonDays?: number;
+  readonly population?: 'performing' | 'all';
+  readonly seed?: number;
+  /** Days between training observations; default 14. Lead times use weekly scores. */
+  readonly stepDays?: number;
+  /** Share of label-complete observation dates before the split; default 0.6. */
+  readonly trainTimeShare?: number;
+  /** False-alarm rate among non-defaulters that sets each model's alert threshold; default 0.1. */
+  readonly alertFpr?: number;
+  readonly maxEpochs?: number;
+  readonly bootstrapIterations?: number;
+  readonly onProgress?: (line: string) => void;
+  /** Feature rows at the weekly dates (`evaluationTimes`), when already extracted (e.g. from a cache). */
+  readonly rows?: readonly FeatureRow[];
+}
+
+export interface ModelReport {
+  readonly name: string;
+  readonly kind: ModelKind;
+  readonly inputs: 'fused' | 'online';
+  readonly features: number;
+  readonly epochs: number;
+  readonly bestEpoch: number;
+  readonly trainMs: number;
+  readonly auc: number;
+  readonly aucCi: [number, number];
+  readonly ks: number;
+  readonly gini: number;
+  readonly brier: number;
+  readonly prAuc: number;
+  readonly ece: number;
+  readonly meanPd: number;
+  readonly reliability: ReliabilityBin[];
+  readonly alertThreshold: number;
+  readonly leadTime: LeadTimeReport;
+  readonly roc: { fpr: number[]; tpr: number[] };
+}
+
+export interface LeadTimeReport {
+  /** Defaulters (test borrowers, default inside the test period) with scores before default. */
+  readonly defaulters: number;
+  /** Days before default of the first weekly score at or above the threshold (0 = never crossed). */
+  readonly firstCrossingDays: number[];
+  /** Days before default of the start of the last uninterrupted run above the threshold (0 = not alerting). */
+  readonly sustainedDays: number[];
+  readonly medianFirstDays: number;
+  readonly medianSustainedDays: number;
+  readonly missed: number;
+  readonly histogram: Record<string, number>;
+}
+
+export interface TrainedModel {
+  readonly name: string;
+  readonly classifier: Classifier;
+  readonly imputer: Imputer;
+  readonly epochs: readonly EpochReport[];
+}
+
+export interface EvaluationResult {
+  readonly generatedAt: string;
+  readonly setup: {
+    readonly horizonDays: number;
+    readonly population: 'performing' | 'all';
+    readonly seed: number;
+    readonly fromMs: number;
+    readonly toMs: number;
+    readonly splitMs: number;
+    readonly stepDays: number;
+    readonly alertFpr: number;
+    readonly dataHash: string;
+    readonly rows: { train: number; validation: number; test: number };
+    readonly positives: { train: number; validation: number; test: number };
+    readonly borrowers: { train: number; validation: number; test: number };
+    readonly testDefaulters: number;
+  };
+  readonly models: ModelReport[];
+  readonly lift: {
+    readonly estimate: number;
+    readonly lo: number;
+    readonly hi: number;
+    readonly iterations: number;
+  };
+  readonly leadTimeGainDays: number;
+}
+
+const MODEL_SPECS: readonly { name: string; kind: ModelKind; inputs: 'fused' | 'online' }[] = [
+  { name: 'fused-mlp', kind: 'mlp', inputs: 'fused' },
+  { name: 'online-mlp', kind: 'mlp', inputs: 'online' },
+  { name: 'fused-logistic', kind: 'logistic', inputs: 'fused' },
+  { name: 'online-logistic', kind: 'logistic', inputs: 'online' },
+];
+
+/** The weekly observation dates of an evaluation over history [fromMs, toMs): after a full lookback. */
+export function evaluationTimes(fromMs: number, toMs: number): number[] {
+  return observationTimes(fromMs + (LOOKBACK_DAYS + 1) * DAY_MS, toMs, 7);
+}
+
+/** Seeded borrower assignment in [0, 1). */
+export function borrowerUnit(borrowerId: string, seed: number): number {
+  const h = createHash('sha256').update(`${seed}:${borrowerId}`).digest();
+  return h.readUInt32BE(0) / 2 ** 32;
+}
+
+/** UTC-midnight observation times every `stepDays` from `fromMs` (inclusive) to `toMs` (exclusive). */
+export function observationTimes(fromMs: number, toMs: number, stepDays: number): number[] {
+  const out: number[] = [];
+  for (let t = Math.ceil(fromMs / DAY_MS) * DAY_MS; t < toMs; t += stepDays * DAY_MS) out.push(t);
+  return out;
+}
+
+/** Hash of the feature rows a model is trained on (reproducibility evidence in the registry). */
+export function dataHash(rows: readonly LabelledRow[]): string {
+  const h = createHash('sha256');
+  for (const r of rows) {
+    h.update(`${r.borrowerId}|${r.t}|${r.label}|`);
+    h.update(Buffer.from(r.values.buffer, r.values.byteOffset, r.values.byteLength));
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+export async function evaluate(
+  opts: EvaluateOptions,
+): Promise<{ result: EvaluationResult; models: TrainedModel[]; rows: readonly FeatureRow[] }> {
+  const horizonDays = opts.horizonDays ?? 180;
+  const population = opts.population ?? 'performing';
+  const seed = opts.seed ?? 42;
+  const stepDays = opts.stepDays ?? 14;
+  const alertFpr = opts.alertFpr ?? 0.1;
+  const say = opts.onProgress ?? (() => undefined);
+  const weekly = evaluationTimes(opts.fromMs, opts.toMs);
+  const first = weekly[0] ?? opts.toMs;
+  if (weekly.length < 8) {
+    throw new RiskfuseError(
+      'VALIDATION_FAILED',
+      `the history is too short: ${weekly.length} weekly observations after a ${LOOKBACK_DAYS}-day lookback`,
+    );
+  }
+  let all = opts.rows;
+  if (all === undefined) {
+    say(
+      `extracting features for ${opts.portfolio.borrowers.length} borrowers at ${weekly.length} weekly dates`,
+    );
+    all = await extractFeatures({
+      telemetryStore: opts.telemetryStore,
+      portfolio: opts.portfolio,
+      times: weekly,
+      onProgress: say,
+    });
+  }
+  const trainTimes = new Set(observationTimes(first, opts.toMs, stepDays));
+  const labelled = labelRows(all, opts.portfolio, { horizonDays, population }, opts.toMs);
+  const complete = [...new Set(labelled.map((r) => r.t))].sort((a, b) => a - b);
+  const splitMs = complete[Math.floor(complete.length * (opts.trainTimeShare ?? 0.6))];
+  if (splitMs === undefined)
+    throw new RiskfuseError('VALIDATION_FAILED', 'no label-complete observation dates');
+  const group = (id: string): 'train' | 'validation' | 'test' => {
+    const u = borrowerUnit(id, seed);
+    return u < 0.5 ? 'train' : u < 0.65 ? 'validation' : 'test';
+  };
+  const train = labelled.filter(
+    (r) => r.t < splitMs && trainTimes.has(r.t) && group(r.borrowerId) === 'train',
+  );
+  const validation = labelled.filter(
+    (r) => r.t < splitMs && trainTimes.has(r.t) && group(r.borrowerId) === 'validation',
+  );
+  const test = labelled.filter((r) => r.t >= splitMs && group(r.borrowerId) === 'test');
+  const pos = (rows: readonly LabelledRow[]): number => rows.reduce((s, r) => s + r.label, 0);
+  for (const [name, rows] of [
+    ['train', train],
+    ['validation', validation],
+    ['test', test],
+  ] as const) {
+    const p = pos(rows);
+    if (p === 0 || p === rows.length) {
+      throw new RiskfuseError(
+        'VALIDATION_FAILED',
+        `the ${name} set has only one class (${rows.length} rows, ${p} defaults): simulate more borrowers or months`,
+      );
+    }
+  }
+  const distinct = (rows: readonly LabelledRow[]): number => new Set(rows.map((r) => r.borrowerId)).size;
+  say(
+    `split at ${new Date(splitMs).toISOString().slice(0, 10)}: train ${train.length} rows (${pos(train)} defaults), ` +
+      `validation ${validation.length} (${pos(validation)}), test ${test.length} (${pos(test)})`,
+  );
+
+  // Lead times: test borrowers who default inside the test period, scored weekly from the split to default.
+  const defaulters = new Map<string, number>();
+  for (const r of labelled)
+    if (r.defaultAt !== undefined && group(r.borrowerId) === 'test' && r.defaultAt >= splitMs + 28 * DAY_MS)
+      defaulters.set(r.borrowerId, r.defaultAt);
+  const leadRows: FeatureRow[] = all.filter((r) => {
+    const d = defaulters.get(r.borrowerId);
+    return d !== undefined && r.t >= splitMs && r.t < d;
+  });
+
+  const models: TrainedModel[] = [];
+  const reports: ModelReport[] = [];
+  const testLabels = labels(test);
+  const testGroups = test.map((r) => r.borrowerId);
+  const iterations = opts.bootstrapIterations ?? 1000;
+  const predictions = new Map<string, Float32Array>();
+  for (const spec of MODEL_SPECS) {
+    const features = spec.inputs === 'fused' ? FEATURE_NAMES : ONLINE_FEATURES;
+    const imputer = fitImputer(train, features);
+    const names = inputNames(imputer);
+    const started = Date.now();
+    const trained = await trainClassifier({
+      kind: spec.kind,
+      featureNames: names,
+      x: toMatrix(train, imputer),
+      y: labels(train),
+      xVal: toMatrix(validation, imputer),
+      yVal: labels(validation),
+      seed,
+      ...(opts.maxEpochs === undefined ? {} : { maxEpochs: opts.maxEpochs }),
+      onEpoch: (e) =>
+        say(
+          `${spec.name}: epoch ${e.epoch} loss ${e.loss.toFixed(4)} val loss ${e.valLoss.toFixed(4)} val AUC ${e.valAuc.toFixed(4)}${e.best ? ' *' : ''}`,
+        ),
+    });
+    const trainMs = Date.now() - started;
+    const p = trained.model.predict(toMatrix(test, imputer));
+    predictions.set(spec.name, p);
+    const a = auc(p, testLabels);
+    const ci = bootstrapCi((rows) => auc(pick(p, rows), pick(testLabels, rows)), test.length, {
+      seed,
+      iterations,
+      groups: testGroups,
+    });
+    const threshold = alertThreshold(p, testLabels, alertFpr);
+    const lead = leadTimes(trained.model, imputer, leadRows, defaulters, threshold);
+    const roc = rocCurve(p, testLabels);
+    reports.push({
+      name: spec.name,
+      kind: spec.kind,
+      inputs: spec.inputs,
+      features: names.length,
+      epochs: trained.epochs.length,
+      bestEpoch: trained.bestEpoch,
+      trainMs,
+      auc: a,
+      aucCi: [ci.lo, ci.hi],
+      ks: ks(p, testLabels),
+      gini: 2 * a - 1,
+      brier: brier(p, testLabels),
+      prAuc: prAuc(p, testLabels),
+      ece: expectedCalibrationError(p, testLabels, 10, 'quantile'),
+      meanPd: p.reduce((s, v) => s + v, 0) / p.length,
+      reliability: reliabilityTable(p, testLabels, 10, 'quantile'),
+      alertThreshold: threshold,
+      leadTime: lead,
+      roc: thinRoc(roc.fpr, roc.tpr, 200),
+    });
+    models.push({ name: spec.name, classifier: trained.model, imputer, epochs: trained.epochs });
+    say(
+      `${spec.name}: test AUC ${a.toFixed(4)} [${ci.lo.toFixed(4)}, ${ci.hi.toFixed(4)}], median lead ${lead.medianSustainedDays} d`,
+    );
+  }
+  const pf = predictions.get('fused-mlp') as Float32Array;
+  const po = predictions.get('online-mlp') as Float32Array;
+  const lift = bootstrapDiff(
+    (rows) => auc(pick(pf, rows), pick(testLabels, rows)),
+    (rows) => auc(pick(po, rows), pick(testLabels, rows)),
+    test.length,
+    { seed, iterations, groups: testGroups },
+  );
+  const fusedReport = reports.find((r) => r.name === 'fused-mlp') as ModelReport;
+  const onlineReport = reports.find((r) => r.name === 'online-mlp') as ModelReport;
+  const result: EvaluationResult = {
+    generatedAt: new Date().toISOString(),
+    setup: {
+      horizonDays,
+      population,
+      seed,
+      fromMs: opts.fromMs,
+      toMs: opts.toMs,
+      splitMs,
+      stepDays,
+      alertFpr,
+      dataHash: dataHash(train),
+      rows: { train: train.length, validation: validation.length, test: test.length },
+      positives: { train: pos(train), validation: pos(validation), test: pos(test) },
+      borrowers: { train: distinct(train), validation: distinct(validation), test: distinct(test) },
+      testDefaulters: new Set(test.filter((r) => r.label === 1).map((r) => r.borrowerId)).size,
+    },
+    models: reports,
+    lift: { estimate: lift.estimate, lo: lift.lo, hi: lift.hi, iterations: lift.iterations },
+    leadTimeGainDays: fusedReport.leadTime.medianSustainedDays - onlineReport.leadTime.medianSustainedDays,
+  };
+  return { result, models, rows: all };
+}
+
+/** The PD above which a model alerts so that `fpr` of the test non-defaulters' rows alert. */
+export function alertThreshold(p: ArrayLike<number>, y: ArrayLike<number>, fpr: number): number {
+  const neg: number[] = [];
+  for (let i = 0; i < p.length; i++) if (y[i] === 0) neg.push(p[i] as number);
+  neg.sort((a, b) => b - a);
+  return neg[Math.max(0, Math.floor(neg.length * fpr) - 1)] ?? 1;
+}
+
+function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+function leadTimes(
+  model: Classifier,
+  imputer: Imputer,
+  rows: readonly FeatureRow[],
+  defaulters: ReadonlyMap<string, number>,
+  threshold: number,
+): LeadTimeReport {
+  const p = rows.length === 0 ? new Float32Array(0) : model.predict(toMatrix(rows, imputer));
+  const by = new Map<string, { t: number; pd: number }[]>();
+  rows.forEach((r, i) => {
+    const list = by.get(r.borrowerId) ?? [];
+    list.push({ t: r.t, pd: p[i] as number });
+    by.set(r.borrowerId, list);
+  });
+  const firstDays: number[] = [];
+  const sustainedDays: number[] = [];
+  for (const [id, d] of defaulters) {
+    const scores = (by.get(id) ?? []).sort((a, b) => a.t - b.t);
+    if (scores.length === 0) continue;
+    const first = scores.find((s) => s.pd >= threshold);
+    firstDays.push(first === undefined ? 0 : Math.round((d - first.t) / DAY_MS));
+    let runStart: number | undefined;
+    for (const s of scores) runStart = s.pd >= threshold ? (runStart ?? s.t) : undefined;
+    sustainedDays.push(runStart === undefined ? 0 : Math.round((d - runStart) / DAY_MS));
+  }
+  const histogram: Record<string, number> = {
+    missed: 0,
+    '1-30': 0,
+    '31-60': 0,
+    '61-90': 0,
+    '91-180': 0,
+    '>180': 0,
+  };
+  for (const v of sustainedDays) {
+    const k =
+      v === 0
+        ? 'missed'
+        : v <= 30
+          ? '1-30'
+          : v <= 60
+            ? '31-60'
+            : v <= 90
+              ? '61-90'
+              : v <= 180
+                ? '91-180'
+                : '>180';
+    histogram[k] = (histogram[k] ?? 0) + 1;
+  }
+  return {
+    defaulters: sustainedDays.length,
+    firstCrossingDays: firstDays,
+    sustainedDays,
+    medianFirstDays: median(firstDays),
+    medianSustainedDays: median(sustainedDays),
+    missed: sustainedDays.filter((v) => v === 0).length,
+    histogram,
+  };
+}
+
+function thinRoc(
+  fpr: ArrayLike<number>,
+  tpr: ArrayLike<number>,
+  points: number,
+): { fpr: number[]; tpr: number[] } {
+  const n = fpr.length;
+  const step = Math.max(1, Math.floor(n / points));
+  const f: number[] = [];
+  const t: number[] = [];
+  for (let i = 0; i < n; i += step) {
+    f.push(Math.round((fpr[i] as number) * 1e4) / 1e4);
+    t.push(Math.round((tpr[i] as number) * 1e4) / 1e4);
+  }
+  if (n > 0) {
+    f.push(fpr[n - 1] as number);
+    t.push(tpr[n - 1] as number);
+  }
+  return { fpr: f, tpr: t };
+}

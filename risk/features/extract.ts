@@ -1,0 +1,127 @@
+import type { Borrower, Device, StateStore } from '../../core/storage/state-store.js';
+import type { TelemetryStore } from '../../core/storage/telemetry-store.js';
+import { bookStatus, DAY_MS, onlineFeatures, type BookStatus, type BorrowerBook } from './online.js';
+import {
+  isInspectorHelmet,
+  LOOKBACK_DAYS,
+  offlineFeatures,
+  panelFields,
+  regionBaselines,
+  type BorrowerAssets,
+} from './offline.js';
+import { loadPanel } from './panel.js';
+import { FEATURE_NAMES } from './spec.js';
+
+/**
+ * Features for a portfolio at one or more observation times, from the two stores only (what a lender can
+ * observe): the loan book and registry from the state store, device data from the telemetry store through one
+ * daily panel (about ten aggregate queries per 60 days of history, whatever the number of borrowers).
+ *
+ * Times must be UTC midnights, except the latest, which may be any instant (live scoring at "now").
+ */
+export interface FeatureRow {
+  readonly borrowerId: string;
+  readonly t: number;
+  /** In FEATURE_NAMES order; NaN = missing. */
+  readonly values: Float64Array;
+  readonly status: BookStatus;
+}
+
+export interface Portfolio {
+  readonly borrowers: readonly Borrower[];
+  readonly assets: ReadonlyMap<string, BorrowerAssets>;
+  readonly books: ReadonlyMap<string, BorrowerBook>;
+}
+
+export function loadPortfolio(state: StateStore, borrowerIds?: readonly string[]): Portfolio {
+  const wanted = borrowerIds === undefined ? undefined : new Set(borrowerIds);
+  const borrowers = state.listBorrowers().filter((b) => wanted === undefined || wanted.has(b.id));
+  const sites = new Map(state.listSites().map((s) => [s.id, s]));
+  const lots = new Map(state.listLots().map((l) => [l.id, l]));
+  const devicesBy = new Map<string, Device[]>();
+  for (const d of state.listDevices()) {
+    if (d.status !== 'active') continue;
+    const list = devicesBy.get(d.borrowerId) ?? [];
+    list.push(d);
+    devicesBy.set(d.borrowerId, list);
+  }
+  const assets = new Map<string, BorrowerAssets>();
+  const books = new Map<string, BorrowerBook>();
+  for (const b of borrowers) {
+    const stakes: BorrowerAssets['stakes'][number][] = [];
+    const workerHelmets: Device[] = [];
+    const inspectorHelmets: BorrowerAssets['inspectorHelmets'][number][] = [];
+    const parcelFeeds: Device[] = [];
+    const siteFeeds: Device[] = [];
+    for (const d of devicesBy.get(b.id) ?? []) {
+      const site = sites.get(d.siteId);
+      if (site === undefined) continue;
+      if (d.kind === 'stake') {
+        const lot = d.lotId === undefined ? undefined : lots.get(d.lotId);
+        if (lot !== undefined) stakes.push({ device: d, lot, site: sites.get(lot.siteId) ?? site });
+      } else if (d.kind === 'helmet') {
+        if (isInspectorHelmet(d)) inspectorHelmets.push({ device: d, site });
+        else workerHelmets.push(d);
+      } else if (site.kind === 'parcel') parcelFeeds.push(d);
+      else siteFeeds.push(d);
+    }
+    assets.set(b.id, {
+      borrowerId: b.id,
+      region: b.region,
+      stakes,
+      workerHelmets,
+      inspectorHelmets,
+      parcelFeeds,
+      siteFeeds,
+    });
+    const loans = state.listLoans(b.id);
+    books.set(b.id, { loans, repayments: new Map(loans.map((l) => [l.id, state.listRepayments(l.id)])) });
+  }
+  return { borrowers, assets, books };
+}
+
+export interface ExtractOptions {
+  readonly telemetryStore: TelemetryStore;
+  readonly portfolio: Portfolio;
+  readonly times: readonly number[];
+  /** Keep only borrowers with a loan started by t (default true). */
+  readonly withLoansOnly?: boolean;
+  readonly onProgress?: (line: string) => void;
+}
+
+export async function extractFeatures(opts: ExtractOptions): Promise<FeatureRow[]> {
+  const times = [...opts.times].sort((a, b) => a - b);
+  const first = times[0];
+  const last = times[times.length - 1];
+  if (first === undefined || last === undefined) return [];
+  const { portfolio } = opts;
+  const fromMs = Math.floor(first / DAY_MS) * DAY_MS - (LOOKBACK_DAYS + 1) * DAY_MS;
+  const panel = await loadPanel({
+    store: opts.telemetryStore,
+    fields: panelFields([...portfolio.assets.values()]),
+    fromMs,
+    toMs: last,
+    onQuery: (done, total) => opts.onProgress?.(`features: telemetry query ${done}/${total}`),
+  });
+  const all = [...portfolio.assets.values()];
+  const rows: FeatureRow[] = [];
+  for (const t of times) {
+    const dayT = panel.daysBefore(t);
+    const baselines = regionBaselines(panel, all, dayT);
+    for (const b of portfolio.borrowers) {
+      const book = portfolio.books.get(b.id);
+      const assets = portfolio.assets.get(b.id);
+      if (book === undefined || assets === undefined) continue;
+      if ((opts.withLoansOnly ?? true) && !book.loans.some((l) => l.startAt <= t)) continue;
+      const status = bookStatus(book, t);
+      const named = {
+        ...onlineFeatures(book, t),
+        ...offlineFeatures(panel, assets, dayT, status.outstanding, baselines),
+      };
+      const values = new Float64Array(FEATURE_NAMES.length);
+      FEATURE_NAMES.forEach((name, i) => (values[i] = named[name] ?? Number.NaN));
+      rows.push({ borrowerId: b.id, t, values, status });
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,109 @@
+import type { DeviceKind } from '../../core/contracts/index.js';
+import { RiskfuseError } from '../../core/errors.js';
+import type { AggregateFn, TelemetryStore } from '../../core/storage/telemetry-store.js';
+import { DAY_MS } from './online.js';
+
+/**
+ * Daily aggregates of a few device fields over a span of days, fetched from the `TelemetryStore` port with a
+ * handful of queries (one per field and chunk of days, grouped by device), held as one Float64Array per
+ * device and aggregate (NaN = no data that day). Feature extraction for a whole portfolio at many observation
+ * times reads from one panel instead of querying per borrower.
+ *
+ * Point-in-time rule: day d covers [fromMs + d·DAY, +DAY) clipped to `toMs`. At an observation time t only
+ * days that end by t may be read — or, when t is the panel's own `toMs`, the partial day that ends at t. `daysBefore(t)`
+ * enforces it and throws otherwise, so a feature can never see data from after t.
+ */
+export interface PanelField {
+  readonly kind: DeviceKind;
+  readonly field: string;
+  readonly fns: readonly AggregateFn[];
+  /** Only these devices (e.g. inspectors' helmets); all of the kind when absent. */
+  readonly deviceIds?: readonly string[];
+}
+
+export type PanelKey = `${string}.${string}.${AggregateFn}`;
+
+export class DailyPanel {
+  private readonly series = new Map<PanelKey, Map<string, Float64Array>>();
+
+  constructor(
+    readonly fromMs: number,
+    readonly toMs: number,
+  ) {}
+
+  get days(): number {
+    return Math.ceil((this.toMs - this.fromMs) / DAY_MS);
+  }
+
+  /** Number of whole days usable at t (see the point-in-time rule above). */
+  daysBefore(t: number): number {
+    if (t === this.toMs) return this.days;
+    if (t > this.toMs || t < this.fromMs || (t - this.fromMs) % DAY_MS !== 0) {
+      throw new RiskfuseError(
+        'INTERNAL',
+        `observation time ${new Date(t).toISOString()} is not a day boundary inside the panel ` +
+          `[${new Date(this.fromMs).toISOString()}, ${new Date(this.toMs).toISOString()}]`,
+      );
+    }
+    return (t - this.fromMs) / DAY_MS;
+  }
+
+  get(kind: DeviceKind, field: string, fn: AggregateFn, deviceId: string): Float64Array | undefined {
+    return this.series.get(`${kind}.${field}.${fn}`)?.get(deviceId);
+  }
+
+  set(key: PanelKey, deviceId: string, day: number, value: number): void {
+    let byDevice = this.series.get(key);
+    if (byDevice === undefined) this.series.set(key, (byDevice = new Map<string, Float64Array>()));
+    let arr = byDevice.get(deviceId);
+    if (arr === undefined) byDevice.set(deviceId, (arr = new Float64Array(this.days).fill(Number.NaN)));
+    arr[day] = value;
+  }
+}
+
+export interface LoadPanelOptions {
+  readonly store: TelemetryStore;
+  readonly fields: readonly PanelField[];
+  /** Day-aligned (UTC midnight) start. */
+  readonly fromMs: number;
+  readonly toMs: number;
+  /** Days per query; default 60. */
+  readonly chunkDays?: number;
+  readonly onQuery?: (done: number, total: number) => void;
+}
+
+export async function loadPanel(opts: LoadPanelOptions): Promise<DailyPanel> {
+  if (opts.fromMs % DAY_MS !== 0) throw new RiskfuseError('INTERNAL', 'panel start must be a UTC midnight');
+  if (!(opts.toMs > opts.fromMs)) throw new RiskfuseError('INTERNAL', 'panel range is empty');
+  const panel = new DailyPanel(opts.fromMs, opts.toMs);
+  const chunkMs = (opts.chunkDays ?? 60) * DAY_MS;
+  const chunks: [number, number][] = [];
+  for (let a = opts.fromMs; a < opts.toMs; a += chunkMs) chunks.push([a, Math.min(opts.toMs, a + chunkMs)]);
+  const total = chunks.length * opts.fields.length;
+  let done = 0;
+  for (const field of opts.fields) {
+    if (field.deviceIds !== undefined && field.deviceIds.length === 0) {
+      done += chunks.length;
+      continue;
+    }
+    for (const [a, b] of chunks) {
+      const rows = await opts.store.aggregate({
+        kind: field.kind,
+        field: field.field,
+        fromMs: a,
+        toMs: b,
+        intervalMs: DAY_MS,
+        groupBy: 'device',
+        fns: field.fns,
+        ...(field.deviceIds === undefined ? {} : { deviceIds: field.deviceIds }),
+      });
+      for (const r of rows) {
+        const day = Math.floor((r.startMs - opts.fromMs) / DAY_MS);
+        if (day < 0 || day >= panel.days) continue;
+        for (const fn of field.fns) panel.set(`${field.kind}.${field.field}.${fn}`, r.group, day, r[fn]);
+      }
+      opts.onQuery?.(++done, total);
+    }
+  }
+  return panel;
+}

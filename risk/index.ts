@@ -1,0 +1,25 @@
+/**
+ * risk/ — features, the TensorFlow.js fusion model, evaluation, the model registry and scoring. Public surface.
+ */
+export {
+  FEATURES,
+  FEATURE_NAMES,
+  ONLINE_FEATURES,
+  OFFLINE_FEATURES,
+  featureSpecMarkdown,
+  FEATURE_SPEC_VERSION,
+  type FeatureDef,
+} from './features/spec.js';
+export { extractFeatures, loadPortfolio, type FeatureRow, type Portfolio } from './features/extract.js';
+export {
+  evaluate,
+  evaluationTimes,
+  type EvaluationResult,
+  type EvaluateOptions,
+  type ModelReport,
+} from './evaluate.js';
+export { writeEvaluationReport, type ReportPaths } from './report.js';
+export { ModelRegistry, readModelFile } from './registry.js';
+export { RiskModel, RISK_MODEL_FORMAT, type RiskModelFile, type Scored } from './scorer.js';
+export { gradeFor, pointsFor, GRADE_BANDS } from './grades.js';
+export { initBackend, riskBackendConfigSpec } from './model/backend.js';

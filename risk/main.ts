@@ -1,0 +1,55 @@
+import { parseConfig } from '../core/config.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { loggingConfigSpec } from '../core/logging-config.js';
+import { Shutdown } from '../core/shutdown.js';
+import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { stateConfigSpec, statePath } from '../core/storage/state-config.js';
+import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
+import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
+import { createRisk, type RiskComponent } from './app.js';
+import { riskConfigSpec } from './config.js';
+import { riskBackendConfigSpec } from './model/backend.js';
+
+export const riskEnvSpecs = [
+  riskConfigSpec,
+  riskBackendConfigSpec,
+  telemetryConfigSpec,
+  stateConfigSpec,
+  loggingConfigSpec,
+] as const;
+
+/**
+ * `riskfuse risk`: the scoring service as its own process — periodic portfolio re-scoring with the champion,
+ * challengers in shadow — until SIGINT/SIGTERM. (Event-triggered re-scoring needs the ingest's stored readings,
+ * which only the all-in-one `riskfuse start` hands over in-process.)
+ */
+export async function riskMain(
+  env: Record<string, string | undefined> = process.env,
+  options: { readonly log?: Logger; readonly installSignalHandlers?: boolean } = {},
+): Promise<{ risk: RiskComponent; close(): Promise<void> }> {
+  const config = parseConfig(
+    {
+      ...riskConfigSpec,
+      ...riskBackendConfigSpec,
+      ...telemetryConfigSpec,
+      ...stateConfigSpec,
+      ...loggingConfigSpec,
+    },
+    env,
+  );
+  const log = options.log ?? createLogger({ name: 'riskfuse-risk', level: config.logLevel });
+  const shutdown = new Shutdown(log);
+  if (options.installSignalHandlers !== false) shutdown.onSignals();
+  const state = openSqliteStateStore(statePath(config));
+  shutdown.add('state store', () => state.close());
+  const telemetry = await openTelemetryStore(config, log);
+  shutdown.add('telemetry store', () => telemetry.close());
+  const risk = await createRisk({ config, state, telemetry, log });
+  shutdown.add('scoring', () => risk.close());
+  risk.start();
+  log.info(
+    { backend: risk.backend, champion: risk.registry.championRecord()?.version },
+    'risk scoring started',
+  );
+  return { risk, close: () => shutdown.run('closed by caller') };
+}

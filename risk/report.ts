@@ -1,0 +1,137 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { EvaluationResult, ModelReport } from './evaluate.js';
+import { reliabilitySvg, rocSvg } from './plots.js';
+
+/**
+ * Writes the evaluation report: `evaluation.json` (every figure), `evaluation.md` (for people), and the ROC and
+ * reliability plots as SVG images. Files are written to a temporary name and renamed, so a reader never sees
+ * half a report. Returns the paths.
+ */
+export interface ReportPaths {
+  readonly json: string;
+  readonly markdown: string;
+  readonly roc: string;
+  readonly reliability: string;
+}
+
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+const pct = (v: number): string => `${(v * 100).toFixed(1)} %`;
+const f3 = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
+const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
+export function writeEvaluationReport(
+  dir: string,
+  result: EvaluationResult,
+  extra: { title?: string; notes?: string[] } = {},
+): ReportPaths {
+  const out = resolve(dir);
+  mkdirSync(out, { recursive: true });
+  const paths: ReportPaths = {
+    json: join(out, 'evaluation.json'),
+    markdown: join(out, 'evaluation.md'),
+    roc: join(out, 'evaluation-roc.svg'),
+    reliability: join(out, 'evaluation-reliability.svg'),
+  };
+  writeAtomic(paths.json, `${JSON.stringify(result, null, 2)}\n`);
+  writeAtomic(
+    paths.roc,
+    rocSvg(
+      result.models.map((m) => ({ name: m.name, fpr: m.roc.fpr, tpr: m.roc.tpr, auc: m.auc })),
+      { title: 'ROC, out-of-time test' },
+    ),
+  );
+  const maxP = Math.min(
+    1,
+    Math.max(
+      0.05,
+      ...result.models.flatMap((m) => m.reliability.map((b) => Math.max(b.meanPredicted, b.observedRate))),
+    ) * 1.1,
+  );
+  writeAtomic(
+    paths.reliability,
+    reliabilitySvg(
+      result.models.map((m) => ({ name: m.name, table: m.reliability })),
+      { title: 'Reliability, out-of-time test', maxProbability: maxP },
+    ),
+  );
+  writeAtomic(paths.markdown, markdown(result, extra));
+  return paths;
+}
+
+function markdown(r: EvaluationResult, extra: { title?: string; notes?: string[] }): string {
+  const s = r.setup;
+  const lines: string[] = [];
+  lines.push(`# ${extra.title ?? 'riskfuse model evaluation'}`, '');
+  lines.push(`Generated ${r.generatedAt}. Data hash \`${s.dataHash}\`, seed ${s.seed}.`, '');
+  lines.push('## Setup', '');
+  lines.push(
+    `- Event: default (90 days past due) within **${s.horizonDays} days** of the observation date; population: **${s.population}**` +
+      (s.population === 'performing'
+        ? ' (no instalment more than 30 days past due at the observation date).'
+        : ' (every borrower not yet in default).'),
+    `- History ${day(s.fromMs)} → ${day(s.toMs)}; split date ${day(s.splitMs)}. Train/validation rows are observed before it every ${s.stepDays} days, test rows weekly from it, on borrowers none of the models trained on.`,
+    `- Rows: train ${s.rows.train} (${s.positives.train} positive, ${s.borrowers.train} borrowers), validation ${s.rows.validation} (${s.positives.validation}, ${s.borrowers.validation}), test ${s.rows.test} (${s.positives.test}, ${s.borrowers.test}); ${s.testDefaulters} test borrowers default within the horizon.`,
+    `- Alert threshold per model: the PD at which ${pct(s.alertFpr)} of non-defaulting test rows alert.`,
+    '',
+  );
+  lines.push('## Out-of-time test', '');
+  lines.push(
+    '| model | inputs | AUC (95 % CI) | KS | Gini | Brier | PR-AUC | ECE | mean PD | epochs (best) |',
+  );
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const m of r.models) {
+    lines.push(
+      `| ${m.name} | ${m.inputs} (${m.features}) | ${f3(m.auc)} (${f3(m.aucCi[0])}–${f3(m.aucCi[1])}) | ${f3(m.ks)} | ${f3(m.gini)} | ${m.brier.toFixed(4)} | ${f3(m.prAuc)} | ${m.ece.toFixed(4)} | ${m.meanPd.toFixed(4)} | ${m.epochs} (${m.bestEpoch}) |`,
+    );
+  }
+  lines.push('');
+  lines.push(
+    `**Fusion lift** (fused-mlp − online-mlp AUC): **${r.lift.estimate.toFixed(3)}**, 95 % paired bootstrap interval by borrower ` +
+      `[${r.lift.lo.toFixed(3)}, ${r.lift.hi.toFixed(3)}] (${r.lift.iterations} resamples)` +
+      (r.lift.lo > 0 ? ' — excludes zero.' : ' — does NOT exclude zero.'),
+    '',
+  );
+  lines.push('## Early warning: lead time before default', '');
+  lines.push(
+    'For test borrowers who default inside the test period, scored weekly from the split date: days before default when the score ' +
+      'first crossed the alert threshold, and when the last uninterrupted run above it began (0 = no alert before default).',
+    '',
+  );
+  lines.push(
+    '| model | defaulters | median first crossing (d) | median sustained (d) | missed | 1–30 | 31–60 | 61–90 | 91–180 | >180 |',
+  );
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const m of r.models) {
+    const h = m.leadTime.histogram;
+    lines.push(
+      `| ${m.name} | ${m.leadTime.defaulters} | ${m.leadTime.medianFirstDays} | ${m.leadTime.medianSustainedDays} | ${m.leadTime.missed} | ${h['1-30'] ?? 0} | ${h['31-60'] ?? 0} | ${h['61-90'] ?? 0} | ${h['91-180'] ?? 0} | ${h['>180'] ?? 0} |`,
+    );
+  }
+  lines.push('', `Median sustained lead-time gain of fusion: **${r.leadTimeGainDays} days**.`, '');
+  lines.push('## Calibration (reliability, quantile bins)', '');
+  for (const m of r.models) lines.push(...reliabilityLines(m));
+  lines.push('Plots: `evaluation-roc.svg`, `evaluation-reliability.svg`.', '');
+  if (extra.notes !== undefined && extra.notes.length > 0)
+    lines.push('## Notes', '', ...extra.notes.map((n) => `- ${n}`), '');
+  return lines.join('\n');
+}
+
+function reliabilityLines(m: ModelReport): string[] {
+  return [
+    `**${m.name}** — ECE ${m.ece.toFixed(4)}`,
+    '',
+    '| PD bin | rows | mean predicted | observed |',
+    '| --- | --- | --- | --- |',
+    ...m.reliability.map(
+      (b) =>
+        `| ${b.lo.toFixed(4)}–${b.hi.toFixed(4)} | ${b.count} | ${b.meanPredicted.toFixed(4)} | ${b.observedRate.toFixed(4)} |`,
+    ),
+    '',
+  ];
+}

@@ -1,0 +1,273 @@
+import { EventEmitter } from 'node:events';
+import type { Reading } from '../core/contracts/index.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { RiskStore, ScoreRecord } from '../core/storage/risk-store.js';
+import type { StateStore } from '../core/storage/state-store.js';
+import type { TelemetryStore } from '../core/storage/telemetry-store.js';
+import { extractFeatures, loadPortfolio, type FeatureRow } from './features/extract.js';
+import { gradeFor, gradeSteps, pointsFor } from './grades.js';
+import type { ModelRegistry } from './registry.js';
+import type { RiskModel } from './scorer.js';
+
+/**
+ * Scores the portfolio with the champion model: all of it every `scoreIntervalMs`, and single borrowers a
+ * short debounce after a significant reading (tamper, a stake losing weight, an inspection, a satellite
+ * scene) or a loan event. Every score is stored (PD, points, grade, model version, top reasons, contributions);
+ * challengers score the same rows in shadow and their scores are stored apart. A `score-changed` event is
+ * emitted for a grade change or a PD move of at least `pdChangeThreshold` — the alerting engine listens.
+ */
+export interface ScoreChange {
+  readonly borrowerId: string;
+  readonly at: number;
+  readonly modelVersion: string;
+  readonly previous?: { readonly pd: number; readonly grade: string; readonly at: number };
+  readonly current: ScoreRecord;
+  /** Positive = worse grade. */
+  readonly gradeSteps: number;
+}
+
+export interface ScoringRun {
+  readonly trigger: string;
+  readonly at: number;
+  readonly borrowers: number;
+  readonly modelVersion?: string;
+  readonly shadowModels: number;
+  readonly changes: number;
+  readonly featureMs: number;
+  readonly scoreMs: number;
+}
+
+export interface ScoringServiceOptions {
+  readonly stateStore: StateStore;
+  readonly riskStore: RiskStore;
+  readonly telemetryStore: TelemetryStore;
+  readonly registry: ModelRegistry;
+  readonly log: Logger;
+  readonly scoreIntervalMs: number;
+  readonly eventDebounceMs: number;
+  readonly pdChangeThreshold: number;
+  readonly now?: () => number;
+}
+
+export interface ScoringCounters {
+  runs: number;
+  borrowersScored: number;
+  shadowScored: number;
+  changesPublished: number;
+  failures: number;
+  lastRunMs: number;
+}
+
+/** A stake whose weight falls this much between two readings triggers a re-score. */
+const WEIGHT_DROP_TRIGGER = 0.05;
+
+export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange]; run: [ScoringRun] }> {
+  readonly counters: ScoringCounters = {
+    runs: 0,
+    borrowersScored: 0,
+    shadowScored: 0,
+    changesPublished: 0,
+    failures: 0,
+    lastRunMs: 0,
+  };
+  private timer: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private readonly pending = new Map<string, string>();
+  private readonly lastWeight = new Map<string, number>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: ScoringServiceOptions) {
+    super();
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Scores the whole portfolio now, then every interval. */
+  start(): void {
+    const tick = (): void => {
+      void this.scorePortfolio('periodic')
+        .catch(() => undefined)
+        .finally(() => {
+          if (!this.closed) this.timer = setTimeout(tick, this.opts.scoreIntervalMs).unref();
+        });
+    };
+    tick();
+  }
+
+  /** Readings just stored by the ingest: re-scores the borrowers whose devices saw something significant. */
+  notifyReadings(readings: readonly Reading[]): void {
+    for (const r of readings) {
+      if (this.isSignificant(r)) this.schedule(r.borrowerId, 'readings');
+    }
+  }
+
+  /** A loan or repayment changed (import, API). */
+  notifyLoanEvent(borrowerId: string): void {
+    this.schedule(borrowerId, 'loan-event');
+  }
+
+  private isSignificant(r: Reading): boolean {
+    const f = r.fields;
+    if (r.kind === 'stake') {
+      if (f.tamper === 1) return true;
+      const w = f.weightKg;
+      if (typeof w !== 'number') return false;
+      const prev = this.lastWeight.get(r.deviceId);
+      this.lastWeight.set(r.deviceId, w);
+      return prev !== undefined && prev > 0 && (prev - w) / prev >= WEIGHT_DROP_TRIGGER;
+    }
+    if (r.kind === 'helmet') return f.mode === 'inspection';
+    return r.kind === 'satellite';
+  }
+
+  private schedule(borrowerId: string, trigger: string): void {
+    if (this.closed) return;
+    if (!this.pending.has(borrowerId)) this.pending.set(borrowerId, trigger);
+    if (this.debounce !== undefined) return;
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      const batch = new Map(this.pending);
+      this.pending.clear();
+      const triggers = [...new Set(batch.values())].join('+');
+      void this.scoreBorrowers([...batch.keys()], triggers).catch(() => undefined);
+    }, this.opts.eventDebounceMs).unref();
+  }
+
+  scorePortfolio(trigger = 'periodic'): Promise<ScoringRun> {
+    return this.serialise(() => this.run(undefined, trigger));
+  }
+
+  scoreBorrowers(ids: readonly string[], trigger = 'on-demand'): Promise<ScoringRun> {
+    return this.serialise(() => this.run(ids, trigger));
+  }
+
+  /** One run at a time: a periodic run and an event-triggered one never interleave their writes. */
+  private serialise<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private async run(ids: readonly string[] | undefined, trigger: string): Promise<ScoringRun> {
+    const at = this.now();
+    const { registry, log } = this.opts;
+    try {
+      const champion = registry.championRecord();
+      if (champion === undefined) {
+        log.warn('no champion model: nothing scored (register one with `riskfuse evaluate --register`)');
+        return { trigger, at, borrowers: 0, shadowModels: 0, changes: 0, featureMs: 0, scoreMs: 0 };
+      }
+      const t0 = Date.now();
+      const portfolio = loadPortfolio(this.opts.stateStore, ids);
+      const rows = (
+        await extractFeatures({ telemetryStore: this.opts.telemetryStore, portfolio, times: [at] })
+      ).filter((r) => r.status.defaultedBy === undefined && r.status.active);
+      const featureMs = Date.now() - t0;
+      const t1 = Date.now();
+      const model = await registry.load(champion.version);
+      const previous = new Map(
+        this.opts.riskStore
+          .latestScores({ modelVersion: champion.version, borrowerIds: rows.map((r) => r.borrowerId) })
+          .map((s) => [s.borrowerId, s]),
+      );
+      const records = scoreRecords(model, champion.version, rows, trigger, false);
+      const shadow: ScoreRecord[] = [];
+      const challengers = registry.challengerRecords();
+      for (const c of challengers) {
+        try {
+          shadow.push(...scoreRecords(await registry.load(c.version), c.version, rows, trigger, true));
+        } catch (err) {
+          log.warn({ model: c.version, err: errorMessage(err) }, 'challenger could not score; skipped');
+        }
+      }
+      this.opts.riskStore.addScores([...records, ...shadow]);
+      const scoreMs = Date.now() - t1;
+      let changes = 0;
+      for (const cur of records) {
+        const prev = previous.get(cur.borrowerId);
+        const steps = prev === undefined ? 0 : gradeSteps(prev.grade, cur.grade);
+        if (prev !== undefined && steps === 0 && Math.abs(cur.pd - prev.pd) < this.opts.pdChangeThreshold)
+          continue;
+        changes++;
+        this.emit('score-changed', {
+          borrowerId: cur.borrowerId,
+          at,
+          modelVersion: champion.version,
+          ...(prev === undefined ? {} : { previous: { pd: prev.pd, grade: prev.grade, at: prev.at } }),
+          current: cur,
+          gradeSteps: steps,
+        });
+      }
+      const c = this.counters;
+      c.runs++;
+      c.borrowersScored += records.length;
+      c.shadowScored += shadow.length;
+      c.changesPublished += changes;
+      c.lastRunMs = Date.now() - t0;
+      const result: ScoringRun = {
+        trigger,
+        at,
+        borrowers: records.length,
+        modelVersion: champion.version,
+        shadowModels: challengers.length,
+        changes,
+        featureMs,
+        scoreMs,
+      };
+      log.info(result, 'scored');
+      this.emit('run', result);
+      return result;
+    } catch (err) {
+      this.counters.failures++;
+      log.error({ err: errorMessage(err), trigger }, 'scoring run failed; the next one retries');
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.debounce !== undefined) clearTimeout(this.debounce);
+    await this.chain;
+  }
+}
+
+export function scoreRecords(
+  model: RiskModel,
+  version: string,
+  rows: readonly FeatureRow[],
+  trigger: string,
+  shadow: boolean,
+): ScoreRecord[] {
+  if (shadow) {
+    const pds = model.predict(rows);
+    return rows.map((r, i) => {
+      const pd = pds[i] as number;
+      return {
+        borrowerId: r.borrowerId,
+        at: r.t,
+        modelVersion: version,
+        shadow,
+        pd,
+        score: pointsFor(pd),
+        grade: gradeFor(pd),
+        reasons: [],
+        trigger,
+      };
+    });
+  }
+  return model.score(rows).map((s) => ({
+    borrowerId: s.borrowerId,
+    at: s.t,
+    modelVersion: version,
+    shadow,
+    pd: s.pd,
+    score: s.score,
+    grade: s.grade,
+    reasons: s.reasons,
+    contributions: s.contributions,
+    trigger,
+  }));
+}

@@ -1,0 +1,225 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../core/logger.js';
+import { SqliteRiskStore } from '../../core/storage/sqlite-risk-store.js';
+import { fitImputer, inputNames, toMatrix } from '../features/dataset.js';
+import { extractFeatures, loadPortfolio, type FeatureRow } from '../features/extract.js';
+import { FEATURE_NAMES } from '../features/spec.js';
+import { evaluate } from '../evaluate.js';
+import { trainClassifier } from '../model/train.js';
+import { ModelRegistry } from '../registry.js';
+import { RISK_MODEL_FORMAT, RiskModel, type RiskModelFile } from '../scorer.js';
+import { ScoringService, type ScoreChange } from '../scoring-service.js';
+import { buildTestWorld, DAY_MS, type TestWorld } from './support/world.js';
+
+let w: TestWorld;
+let t: number;
+let rows: FeatureRow[];
+let fileA: RiskModelFile;
+let fileB: RiskModelFile;
+
+/** A model over the real feature rows; labels from a rule so both classes exist (the model is not judged here). */
+async function trainOn(
+  rs: readonly FeatureRow[],
+  name: string,
+  seed: number,
+  features = FEATURE_NAMES,
+): Promise<RiskModelFile> {
+  const imputer = fitImputer(rs, features);
+  const fill = FEATURE_NAMES.indexOf('collateral_fill');
+  const y = Uint8Array.from(rs, (r, i) => ((r.values[fill] ?? 1) < 0.97 || i % 7 === 0 ? 1 : 0));
+  const x = toMatrix(rs, imputer);
+  const { model } = await trainClassifier({
+    kind: 'mlp',
+    featureNames: inputNames(imputer),
+    x,
+    y,
+    xVal: x,
+    yVal: y,
+    seed,
+    maxEpochs: 6,
+  });
+  const file: RiskModelFile = {
+    format: RISK_MODEL_FORMAT,
+    name,
+    horizonDays: 180,
+    population: 'performing',
+    imputer,
+    artifact: model.toArtifact(),
+    dataHash: 'test',
+    backend: 'wasm',
+    createdAt: Date.now(),
+    metrics: { auc: 0.5 },
+  };
+  model.dispose();
+  return file;
+}
+
+beforeAll(async () => {
+  w = await buildTestWorld({ borrowers: 24, days: 150, seed: 5 });
+  t = w.fromMs + 140 * DAY_MS;
+  const times = [t - 21 * DAY_MS, t - 14 * DAY_MS, t - 7 * DAY_MS, t];
+  rows = await extractFeatures({ telemetryStore: w.telemetry, portfolio: loadPortfolio(w.state), times });
+  fileA = await trainOn(rows, 'fused-mlp', 1);
+  fileB = await trainOn(rows, 'fused-mlp', 2);
+}, 180_000);
+
+afterAll(async () => {
+  await w?.close();
+});
+
+describe('explanations', () => {
+  it('when a borrower is scored, then the contributions sum to the logit minus the baseline logit (within 1 %) and the top reasons raise the PD', async () => {
+    const model = await RiskModel.load(fileA);
+    const scored = model.score(rows);
+    expect(scored.length).toBe(rows.length);
+    for (const s of scored) {
+      const sum = Object.values(s.contributions).reduce((a, b) => a + b, 0);
+      const diff = s.logit - s.baselineLogit;
+      expect(Math.abs(sum - diff)).toBeLessThanOrEqual(Math.max(0.01 * Math.abs(diff), 1e-3));
+      expect(s.reasons.length).toBeLessThanOrEqual(4);
+      for (const r of s.reasons) {
+        expect(r.contribution).toBeGreaterThan(0);
+        expect(r.text.length).toBeGreaterThan(5);
+        expect(FEATURE_NAMES).toContain(r.feature);
+      }
+      const sorted = [...s.reasons].sort((a, b) => b.contribution - a.contribution);
+      expect(s.reasons).toEqual(sorted);
+      expect(s.pd).toBeCloseTo(1 / (1 + Math.exp(-s.logit)), 5);
+    }
+    model.dispose();
+  });
+});
+
+describe('model registry', () => {
+  it('when a model is registered, activated and reloaded from its file by a new registry, then it scores identically (1e-6)', async () => {
+    const store = new SqliteRiskStore(w.state);
+    const dir = join(w.dir, 'models-a');
+    const reg = new ModelRegistry(store, dir);
+    const a = await reg.register(fileA, { activate: true });
+    expect(a).toMatchObject({ version: 'v1', status: 'champion', name: 'fused-mlp', dataHash: 'test' });
+    const fresh = new ModelRegistry(new SqliteRiskStore(w.state), dir);
+    const reloaded = await fresh.load('v1');
+    const original = await RiskModel.load(fileA);
+    const p1 = original.predict(rows);
+    const p2 = reloaded.predict(rows);
+    p1.forEach((v, i) => expect(Math.abs(v - (p2[i] as number))).toBeLessThanOrEqual(1e-6));
+    const x = toMatrix(rows, fileA.imputer);
+    expect(x.cols).toBe(inputNames(fileA.imputer).length);
+    original.dispose();
+  });
+
+  it('when a second model is activated, then it becomes the only champion and the first a challenger', async () => {
+    const store = new SqliteRiskStore(w.state);
+    const reg = new ModelRegistry(store, join(w.dir, 'models-a'));
+    const b = await reg.register(fileB);
+    expect(b).toMatchObject({ version: 'v2', status: 'challenger' });
+    reg.activate('v2');
+    expect(reg.list().map((m) => [m.version, m.status])).toEqual([
+      ['v1', 'challenger'],
+      ['v2', 'champion'],
+    ]);
+    reg.activate('v1');
+    expect(reg.championRecord()?.version).toBe('v1');
+    expect(() => reg.activate('v9')).toThrow(/no model version v9/);
+    expect(() => reg.retire('v1')).toThrow(/champion/);
+  });
+
+  it('when a model file is corrupt or uses an unknown feature, then loading or registering fails clearly and nothing is registered', async () => {
+    const store = new SqliteRiskStore(w.state);
+    const reg = new ModelRegistry(store, join(w.dir, 'models-a'));
+    const before = reg.list().length;
+    const bad = {
+      ...fileA,
+      imputer: { ...fileA.imputer, features: ['no_such_feature', ...fileA.imputer.features.slice(1)] },
+    };
+    await expect(reg.register(bad)).rejects.toThrow(/do not match|no_such_feature/);
+    await expect(reg.register({ ...fileA, format: 'x' } as unknown as RiskModelFile)).rejects.toThrow(
+      /not a riskfuse risk model/,
+    );
+    expect(reg.list().length).toBe(before);
+    const path = reg.get('v2')?.artifactPath as string;
+    await writeFile(path, '{"format": "riskfuse-risk-model/1", "artifact": {');
+    await expect(new ModelRegistry(store, join(w.dir, 'models-a')).load('v2')).rejects.toThrow(/not JSON/);
+  });
+});
+
+describe('scoring service', () => {
+  it('when the portfolio is scored, then every borrower gets a stored champion score with reasons, challengers score in shadow, and changes are published', async () => {
+    const store = new SqliteRiskStore(w.state);
+    const dir = join(w.dir, 'models-b');
+    const reg = new ModelRegistry(store, dir);
+    // A fresh registry file set: v3 champion, v4 challenger (versions continue in the same state store).
+    const champ = await reg.register(fileA, { activate: true });
+    const chall = await reg.register(fileB);
+    const service = new ScoringService({
+      stateStore: w.state,
+      riskStore: store,
+      telemetryStore: w.telemetry,
+      registry: reg,
+      log: silentLogger,
+      scoreIntervalMs: 3_600_000,
+      eventDebounceMs: 50,
+      pdChangeThreshold: 0.02,
+      now: () => t,
+    });
+    const changes: ScoreChange[] = [];
+    service.on('score-changed', (c) => changes.push(c));
+    const run = await service.scorePortfolio();
+    expect(run.modelVersion).toBe(champ.version);
+    expect(run.borrowers).toBeGreaterThan(15);
+    const latest = store.latestScores({ modelVersion: champ.version });
+    expect(latest.length).toBe(run.borrowers);
+    for (const s of latest) {
+      expect(s.at).toBe(t);
+      expect(s.pd).toBeGreaterThan(0);
+      expect(s.pd).toBeLessThan(1);
+      expect(s.grade).toMatch(/^[A-G]$/);
+      expect(Object.keys(s.contributions ?? {}).length).toBe(FEATURE_NAMES.length);
+    }
+    expect(store.latestScores({ modelVersion: chall.version, shadow: true }).length).toBe(run.borrowers);
+    expect(changes.length).toBe(run.borrowers);
+    expect(changes.every((c) => c.previous === undefined)).toBe(true);
+
+    // Same instant, same data: nothing changes, nothing is published.
+    changes.length = 0;
+    const again = await service.scorePortfolio();
+    expect(again.changes).toBe(0);
+    expect(changes).toEqual([]);
+
+    // A tamper reading re-scores its borrower alone, after the debounce.
+    const stake = w.state.listDevices({ kind: 'stake' })[0];
+    if (stake === undefined) throw new Error('no stake');
+    const done = new Promise<unknown>((resolve) => service.once('run', resolve));
+    service.notifyReadings([
+      {
+        kind: 'stake',
+        deviceId: stake.id,
+        borrowerId: stake.borrowerId,
+        siteId: stake.siteId,
+        ts: t - 1000,
+        seq: 1,
+        fields: { tamper: 1, weightKg: 10 },
+      },
+    ]);
+    const eventRun = (await done) as { trigger: string; borrowers: number };
+    expect(eventRun).toMatchObject({ trigger: 'readings', borrowers: 1 });
+    const history = store.scoreHistory({ borrowerId: stake.borrowerId, modelVersion: champ.version });
+    expect(history[0]?.trigger).toBe('readings');
+    await service.close();
+  });
+
+  it('when the history is too small to hold a default, then evaluate says so instead of training on one class', async () => {
+    await expect(
+      evaluate({
+        telemetryStore: w.telemetry,
+        portfolio: loadPortfolio(w.state),
+        fromMs: w.fromMs,
+        toMs: w.toMs,
+        horizonDays: 30,
+        maxEpochs: 2,
+      }),
+    ).rejects.toThrow(/only one class|too short/);
+  });
+});
