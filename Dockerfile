@@ -12,6 +12,7 @@ WORKDIR /app
 ENV NODE_ENV=production DATA_DIR=/data
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/risk/models ./risk/models
 COPY package.json ./
 VOLUME /data
 USER node

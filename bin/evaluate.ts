@@ -64,6 +64,9 @@ export const evaluateHelp: CommandHelp = {
     ['--out DIR', 'report folder (default reports)'],
     ['--cache-dir DIR', 'where simulated histories are kept (default DATA_DIR/eval)'],
     ['--max-epochs N', 'cap on training epochs (default 100, early stopping usually ends sooner)'],
+    ['--hidden A,B', 'hidden layer widths of the networks (default 32,16)'],
+    ['--l2 X', 'L2 penalty on the networks’ weights (default 1e-4)'],
+    ['--dropout X', 'dropout rate of the networks (default 0)'],
     ['--register', 'add the trained models to the registry'],
     ['--write-default FILE', 'also write the fused model file (the shipped default model)'],
     ['-h, --help', 'show this help'],
@@ -80,6 +83,9 @@ const FLAGS = {
   out: { type: 'string' },
   'cache-dir': { type: 'string' },
   'max-epochs': { type: 'string' },
+  hidden: { type: 'string' },
+  l2: { type: 'string' },
+  dropout: { type: 'string' },
   register: { type: 'boolean' },
   'write-default': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -112,6 +118,22 @@ export async function evaluateCommand(
       throw new UsageError(`--population must be performing or all, got ${JSON.stringify(population)}`);
     }
     const pop: 'performing' | 'all' = population;
+    const network: { hidden?: number[]; l2?: number; dropout?: number } = {};
+    if (typeof values.hidden === 'string') {
+      const h = values.hidden.split(',').map(Number);
+      if (h.length === 0 || h.some((v) => !Number.isInteger(v) || v < 1 || v > 1024)) {
+        throw new UsageError(`--hidden must be comma-separated widths from 1 to 1024, got ${values.hidden}`);
+      }
+      network.hidden = h;
+    }
+    for (const key of ['l2', 'dropout'] as const) {
+      const raw = values[key];
+      if (typeof raw !== 'string') continue;
+      const v = Number(raw);
+      if (!Number.isFinite(v) || v < 0 || v >= 1)
+        throw new UsageError(`--${key} must be a number in [0, 1), got ${raw}`);
+      network[key] = v;
+    }
     opts = {
       borrowers: intFlag('borrowers', values.borrowers, 2000, 20, 100_000),
       months: intFlag('months', values.months, 18, 8, 60),
@@ -119,6 +141,7 @@ export async function evaluateCommand(
       horizonDays: intFlag('horizon-days', values['horizon-days'], 180, 30, 365),
       maxEpochs: intFlag('max-epochs', values['max-epochs'], 100, 1, 10_000),
       population: pop,
+      network,
       out: typeof values.out === 'string' ? values.out : 'reports',
       cacheDir: typeof values['cache-dir'] === 'string' ? values['cache-dir'] : undefined,
       register: values.register === true,
@@ -165,6 +188,7 @@ export async function evaluateCommand(
       population: opts.population,
       seed: opts.seed,
       maxEpochs: opts.maxEpochs,
+      network: opts.network,
       onProgress: err,
     });
     if (cached === undefined) writeRows(cachePath, rows);

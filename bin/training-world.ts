@@ -20,6 +20,8 @@ export interface TrainingWorldOptions {
   readonly seed: number;
   readonly borrowers: number;
   readonly months: number;
+  /** History length in days instead of months (benchmarks); overrides `months`. */
+  readonly days?: number;
   /** Folder for this world's stores; one sub-folder per option set. */
   readonly cacheDir: string;
   readonly stakeIntervalMs?: number;
@@ -60,7 +62,7 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
   if (!Number.isInteger(opts.borrowers) || opts.borrowers < 20) {
     throw new RiskfuseError('VALIDATION_FAILED', `borrowers must be an integer ≥ 20, got ${opts.borrowers}`);
   }
-  if (!Number.isInteger(opts.months) || opts.months < 6 || opts.months > 60) {
+  if (opts.days === undefined && (!Number.isInteger(opts.months) || opts.months < 6 || opts.months > 60)) {
     throw new RiskfuseError(
       'VALIDATION_FAILED',
       `months must be an integer from 6 to 60, got ${opts.months}`,
@@ -70,12 +72,13 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
   const helmetIntervalMs = opts.helmetIntervalMs ?? 2 * 3_600_000;
   const dir = join(
     opts.cacheDir,
-    `seed${opts.seed}-b${opts.borrowers}-m${opts.months}-s${stakeIntervalMs / 60_000}-h${helmetIntervalMs / 60_000}`,
+    `seed${opts.seed}-b${opts.borrowers}-${opts.days === undefined ? `m${opts.months}` : `d${opts.days}`}-s${stakeIntervalMs / 60_000}-h${helmetIntervalMs / 60_000}`,
   );
   const markerPath = join(dir, 'complete.json');
   const fromMs = TRAINING_START_MS;
   const end = new Date(fromMs);
-  end.setUTCMonth(end.getUTCMonth() + opts.months);
+  if (opts.days === undefined) end.setUTCMonth(end.getUTCMonth() + opts.months);
+  else end.setTime(fromMs + opts.days * DAY_MS);
   const toMs = end.getTime();
 
   if (existsSync(markerPath)) {

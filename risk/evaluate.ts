@@ -57,6 +57,8 @@ export interface EvaluateOptions {
   readonly maxEpochs?: number;
   readonly bootstrapIterations?: number;
   readonly onProgress?: (line: string) => void;
+  /** Network settings for the MLPs (defaults: model/train.ts TRAIN_DEFAULTS). */
+  readonly network?: { readonly hidden?: readonly number[]; readonly l2?: number; readonly dropout?: number };
   /** Feature rows at the weekly dates (`evaluationTimes`), when already extracted (e.g. from a cache). */
   readonly rows?: readonly FeatureRow[];
 }
@@ -261,6 +263,7 @@ export async function evaluate(
       yVal: labels(validation),
       seed,
       ...(opts.maxEpochs === undefined ? {} : { maxEpochs: opts.maxEpochs }),
+      ...(spec.kind === 'mlp' ? (opts.network ?? {}) : {}),
       onEpoch: (e) =>
         say(
           `${spec.name}: epoch ${e.epoch} loss ${e.loss.toFixed(4)} val loss ${e.valLoss.toFixed(4)} val AUC ${e.valAuc.toFixed(4)}${e.best ? ' *' : ''}`,

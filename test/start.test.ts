@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../core/config.js';
 import { silentLogger } from '../core/logger.js';
 import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
+import { SqliteRiskStore } from '../core/storage/sqlite-risk-store.js';
+import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import { spawnRiskfuse } from './support/riskfuse-process.js';
 
@@ -13,7 +15,7 @@ describe('riskfuse start (npm start)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rf-start-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('when started on a fresh data dir, then within 60 s all three kinds are stored and shown, and Ctrl-C stops it cleanly', async () => {
+  it('when started on a fresh data dir, then within 60 s all three kinds are stored and shown, the shipped model scores the portfolio, and Ctrl-C stops it cleanly', async () => {
     const startedAt = Date.now();
     const proc = spawnRiskfuse(['start'], { DATA_DIR: dir, MQTT_PORT: '0', MQTT_HOST: '127.0.0.1' });
     try {
@@ -23,6 +25,8 @@ describe('riskfuse start (npm start)', () => {
         60_000 - (Date.now() - startedAt),
       );
       expect(Date.now() - startedAt).toBeLessThan(60_000);
+      expect(proc.output()).toMatch(/risk scoring\s+champion v1 \(fused-mlp, the shipped default\)/);
+      await proc.waitFor(/scores [1-9][\d,]*/, 60_000 - (Date.now() - startedAt));
     } finally {
       const code = await proc.kill('SIGINT');
       expect(proc.output()).toMatch(/stopped\. [\d,]+ readings stored this run\./);
@@ -35,6 +39,16 @@ describe('riskfuse start (npm start)', () => {
       }
     } finally {
       await store.close();
+    }
+    // Every borrower with a loan got a stored champion score with reasons.
+    const state = openSqliteStateStore(join(dir, 'state.db'));
+    try {
+      const scores = new SqliteRiskStore(state).latestScores();
+      expect(scores.length).toBeGreaterThanOrEqual(40);
+      expect(scores.every((s) => s.modelVersion === 'v1' && s.pd > 0 && s.pd < 1)).toBe(true);
+      expect(scores.some((s) => s.reasons.length > 0)).toBe(true);
+    } finally {
+      state.close();
     }
   }, 90_000);
 });

@@ -1,0 +1,188 @@
+/**
+ * `npm run bench:score` — scoring throughput and latency on the embedded store.
+ *
+ * A simulated lender of BENCH_BORROWERS (10,000) borrowers with BENCH_DAYS (21) days of device history in the
+ * SQLite telemetry store (built once, cached under BENCH_DIR, default data/bench), scored by the champion
+ * network (the shipped default model when present, else one trained here):
+ * 1. Portfolio: features for every borrower (one daily panel from the store + the loan book) and inference
+ *    with explanations, as the scoring service does — scores/s — beside the raw model-inference rate on the
+ *    same feature matrix (model.predict, batched), in the same run: the ratio is what features and
+ *    explanations cost on top of the network.
+ * 2. One borrower: features + score + explanation for one borrower at a time (as after a significant
+ *    reading), p50/p99 over BENCH_SINGLE (200) borrowers, beside raw inference of one row.
+ * 3. Training: seconds per epoch of the fused network on the WASM backend (the portfolio's rows, 3 epochs).
+ * Ends with one JSON line.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { silentLogger } from '../core/logger.js';
+import { openTrainingWorld } from '../bin/training-world.js';
+import { fitImputer, inputNames, toMatrix } from '../risk/features/dataset.js';
+import { extractFeatures, loadPortfolio } from '../risk/features/extract.js';
+import { FEATURE_NAMES } from '../risk/features/spec.js';
+import { shippedModelPath } from '../risk/app.js';
+import { initBackend } from '../risk/model/backend.js';
+import { trainClassifier } from '../risk/model/train.js';
+import { readModelFile } from '../risk/registry.js';
+import { RISK_MODEL_FORMAT, RiskModel, type RiskModelFile } from '../risk/scorer.js';
+
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+const BORROWERS = envInt('BENCH_BORROWERS', 10_000);
+const DAYS = envInt('BENCH_DAYS', 21);
+const SINGLE = envInt('BENCH_SINGLE', 200);
+const DIR = process.env.BENCH_DIR ?? join('data', 'bench');
+
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+};
+const r1 = (v: number): number => Math.round(v * 10) / 10;
+const say = (s: string): boolean => process.stderr.write(`${s}\n`);
+
+const backend = await initBackend('wasm');
+say(`bench:score — ${BORROWERS} borrowers, ${DAYS} days of history, TensorFlow.js ${backend}`);
+const world = await openTrainingWorld({
+  seed: 7,
+  borrowers: BORROWERS,
+  months: 6,
+  days: DAYS,
+  cacheDir: DIR,
+  log: silentLogger,
+  onProgress: say,
+});
+try {
+  const portfolio = loadPortfolio(world.stateStore);
+  const t = world.toMs - 3 * 3_600_000;
+
+  // The model: the shipped default when there is one, else a quick one over these features.
+  let file: RiskModelFile;
+  const shipped = shippedModelPath();
+  const warm = await extractFeatures({ telemetryStore: world.telemetryStore, portfolio, times: [t] });
+  if (existsSync(shipped)) file = await readModelFile(shipped);
+  else {
+    const imputer = fitImputer(warm, FEATURE_NAMES);
+    const x = toMatrix(warm, imputer);
+    const y = Uint8Array.from(warm, (_, i) => (i % 50 === 0 ? 1 : 0));
+    const { model } = await trainClassifier({
+      kind: 'mlp',
+      featureNames: inputNames(imputer),
+      x,
+      y,
+      xVal: x,
+      yVal: y,
+      seed: 1,
+      maxEpochs: 2,
+    });
+    file = {
+      format: RISK_MODEL_FORMAT,
+      name: 'bench',
+      horizonDays: 180,
+      population: 'performing',
+      imputer,
+      artifact: model.toArtifact(),
+      dataHash: '-',
+      backend,
+      createdAt: Date.now(),
+      metrics: {},
+    };
+  }
+  const model = await RiskModel.load(file);
+
+  // 1. Portfolio.
+  const p0 = performance.now();
+  const rows = await extractFeatures({ telemetryStore: world.telemetryStore, portfolio, times: [t] });
+  const p1 = performance.now();
+  const scored = model.score(rows);
+  const p2 = performance.now();
+  const portfolioScoresPerS = (scored.length * 1000) / (p2 - p0);
+  const x = toMatrix(rows, file.imputer);
+  model.classifier.predict(x);
+  const r0 = performance.now();
+  const reps = 5;
+  for (let i = 0; i < reps; i++) model.classifier.predict(x);
+  const rawPerS = (reps * x.rows * 1000) / (performance.now() - r0);
+  say(
+    `portfolio: ${scored.length} borrowers in ${r1((p2 - p0) / 1000)} s (features ${r1((p1 - p0) / 1000)} s, model + explanations ${r1((p2 - p1) / 1000)} s) = ${Math.round(portfolioScoresPerS)} scores/s; raw inference ${Math.round(rawPerS)} rows/s; ratio ${(portfolioScoresPerS / rawPerS).toFixed(4)}`,
+  );
+
+  // 2. One borrower at a time.
+  const ids = portfolio.borrowers.map((b) => b.id);
+  const single: number[] = [];
+  const raw: number[] = [];
+  for (let i = 0; i < SINGLE; i++) {
+    const id = ids[(i * 7919) % ids.length] as string;
+    const s0 = performance.now();
+    const one = await extractFeatures({
+      telemetryStore: world.telemetryStore,
+      portfolio: loadPortfolio(world.stateStore, [id]),
+      times: [t],
+    });
+    model.score(one);
+    single.push(performance.now() - s0);
+    const oneX = toMatrix(one, file.imputer);
+    const q0 = performance.now();
+    model.classifier.predict(oneX);
+    raw.push(performance.now() - q0);
+  }
+  const singleP50 = pct(single, 50);
+  const singleP99 = pct(single, 99);
+  const rawP50 = pct(raw, 50);
+  const rawP99 = pct(raw, 99);
+  say(
+    `one borrower: p50 ${r1(singleP50)} ms, p99 ${r1(singleP99)} ms; raw inference of one row p50 ${r1(rawP50)} ms, p99 ${r1(rawP99)} ms; ratio p50 ${r1(singleP50 / rawP50)}×`,
+  );
+
+  // 3. Training time per epoch (WASM), fused network, these rows with a synthetic label.
+  const imputer = fitImputer(rows, FEATURE_NAMES);
+  const tx = toMatrix(rows, imputer);
+  const ty = Uint8Array.from(rows, (_, i) => (i % 40 === 0 ? 1 : 0));
+  const epochs: number[] = [];
+  await trainClassifier({
+    kind: 'mlp',
+    featureNames: inputNames(imputer),
+    x: tx,
+    y: ty,
+    xVal: tx,
+    yVal: ty,
+    seed: 3,
+    maxEpochs: 3,
+    patience: 10,
+    onEpoch: (e) => epochs.push(e.ms),
+  });
+  const epochMs = pct(epochs, 50);
+  say(
+    `training: ${rows.length} rows × ${tx.cols} inputs, ${Math.round(epochMs)} ms per epoch (median of ${epochs.length}) on ${backend}`,
+  );
+
+  console.log(
+    JSON.stringify({
+      bench: 'score',
+      backend,
+      borrowers: scored.length,
+      historyDays: DAYS,
+      readings: world.readings,
+      portfolioScoresPerS: Math.round(portfolioScoresPerS),
+      portfolioFeatureMs: Math.round(p1 - p0),
+      portfolioModelMs: Math.round(p2 - p1),
+      rawInferenceRowsPerS: Math.round(rawPerS),
+      portfolioRatio: Number((portfolioScoresPerS / rawPerS).toFixed(5)),
+      singleP50Ms: r1(singleP50),
+      singleP99Ms: r1(singleP99),
+      rawSingleP50Ms: r1(rawP50),
+      rawSingleP99Ms: r1(rawP99),
+      singleRatioP50: r1(singleP50 / rawP50),
+      trainRows: rows.length,
+      trainEpochMs: Math.round(epochMs),
+    }),
+  );
+  model.dispose();
+} finally {
+  await world.close();
+}
