@@ -10,7 +10,7 @@ import type { Classifier, Explanation, Matrix, ModelArtifact, ModelKind, Normali
 export const PREDICT_BATCH_ROWS = 4096;
 /** Interpolation points per integrated-gradients gradient call (rows × (steps + 1) ≤ this). */
 const IG_POINTS_PER_CALL = 16_384;
-export const IG_DEFAULT_STEPS = 64;
+export const IG_DEFAULT_STEPS = 16;
 export const IG_MAX_STEPS = 1024;
 
 export const ARTIFACT_FORMAT = 'riskfuse-model/1';
@@ -109,8 +109,9 @@ class TfClassifier implements Classifier {
 
   /**
    * Integrated gradients (Sundararajan et al. 2017) of the logit along the straight line from the baseline
-   * (the training mean, i.e. 0 in standardised space) to each row, by the trapezoid rule on `steps`
-   * intervals. With z = (x − μ)/σ, IG in z equals IG in x (the 1/σ of the chain rule cancels the σ of
+   * (the training mean, i.e. 0 in standardised space) to each row, by `steps`-point Gauss–Legendre quadrature:
+   * the path integrand of a tanh network is smooth, so it converges far faster than the trapezoid rule (16
+   * points usually meet completeness where the trapezoid rule needed 64–1,024). With z = (x − μ)/σ, IG in z equals IG in x (the 1/σ of the chain rule cancels the σ of
    * z − 0 = (x − μ)/σ), so contributions are per raw feature. Rows whose contributions miss completeness
    * (sum = logit − baselineLogit) by more than 1 % (or 1e-3 when the difference is tiny) are redone with
    * twice the steps, up to 1024.
@@ -144,32 +145,30 @@ class TfClassifier implements Classifier {
   }
 
   private integratedGradients(z: Float32Array, cols: number, rows: readonly number[], m: number): number[][] {
-    const points = m + 1;
-    const rowsPerCall = Math.max(1, Math.floor(IG_POINTS_PER_CALL / points));
+    const { nodes, weights } = gaussLegendre(m);
+    const rowsPerCall = Math.max(1, Math.floor(IG_POINTS_PER_CALL / m));
     const result: number[][] = [];
     for (let start = 0; start < rows.length; start += rowsPerCall) {
       const chunk = rows.slice(start, start + rowsPerCall);
-      const path = new Float32Array(chunk.length * points * cols);
+      const path = new Float32Array(chunk.length * m * cols);
       chunk.forEach((r, k) => {
-        for (let p = 0; p < points; p++) {
-          const alpha = p / m;
-          const o = (k * points + p) * cols;
+        for (let p = 0; p < m; p++) {
+          const alpha = nodes[p] as number;
+          const o = (k * m + p) * cols;
           for (let c = 0; c < cols; c++) path[o + c] = alpha * (z[r * cols + c] as number);
         }
       });
       const grads = tf.tidy(() =>
-        this.gradOfSum(tf.tensor2d(path, [chunk.length * points, cols])).dataSync(),
+        this.gradOfSum(tf.tensor2d(path, [chunk.length * m, cols])).dataSync(),
       ) as Float32Array;
       chunk.forEach((r, k) => {
-        const contrib: number[] = [];
-        for (let c = 0; c < cols; c++) {
-          let integral = 0;
-          for (let p = 0; p < points; p++) {
-            const w = p === 0 || p === m ? 0.5 : 1;
-            integral += w * (grads[(k * points + p) * cols + c] as number);
-          }
-          contrib.push(((z[r * cols + c] as number) * integral) / m);
+        const contrib = new Array<number>(cols).fill(0);
+        for (let p = 0; p < m; p++) {
+          const w = weights[p] as number;
+          const o = (k * m + p) * cols;
+          for (let c = 0; c < cols; c++) contrib[c] = (contrib[c] as number) + w * (grads[o + c] as number);
         }
+        for (let c = 0; c < cols; c++) contrib[c] = (contrib[c] as number) * (z[r * cols + c] as number);
         result.push(contrib);
       });
     }
@@ -189,4 +188,39 @@ class TfClassifier implements Classifier {
   private assertLive(): void {
     if (this.disposed) throw new RiskfuseError('INTERNAL', 'classifier used after dispose()');
   }
+}
+
+const GL_CACHE = new Map<number, { nodes: Float64Array; weights: Float64Array }>();
+
+/** Gauss–Legendre nodes and weights on [0, 1] (Newton iteration on the Legendre polynomial P_n). */
+export function gaussLegendre(n: number): { nodes: Float64Array; weights: Float64Array } {
+  const hit = GL_CACHE.get(n);
+  if (hit !== undefined) return hit;
+  const nodes = new Float64Array(n);
+  const weights = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let x = Math.cos((Math.PI * (i + 0.75)) / (n + 0.5));
+    let dp = 0;
+    for (let iter = 0; iter < 100; iter++) {
+      let p0 = 1;
+      let p1 = x;
+      for (let k = 2; k <= n; k++) {
+        const p2 = ((2 * k - 1) * x * p1 - (k - 1) * p0) / k;
+        p0 = p1;
+        p1 = p2;
+      }
+      const pn = n === 1 ? x : p1;
+      const pnm1 = n === 1 ? 1 : p0;
+      dp = (n * (x * pn - pnm1)) / (x * x - 1);
+      const dx = pn / dp;
+      x -= dx;
+      if (Math.abs(dx) < 1e-15) break;
+    }
+    // Map [-1, 1] → [0, 1].
+    nodes[i] = (1 - x) / 2;
+    weights[i] = 1 / ((1 - x * x) * dp * dp);
+  }
+  const out = { nodes, weights };
+  GL_CACHE.set(n, out);
+  return out;
 }
