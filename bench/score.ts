@@ -20,6 +20,7 @@ import { silentLogger } from '../core/logger.js';
 import { openTrainingWorld } from '../bin/training-world.js';
 import { fitImputer, inputNames, toMatrix } from '../risk/features/dataset.js';
 import { extractFeatures, loadPortfolio } from '../risk/features/extract.js';
+import type { RegionBaselines } from '../risk/features/offline.js';
 import { FEATURE_NAMES } from '../risk/features/spec.js';
 import { shippedModelPath } from '../risk/app.js';
 import { initBackend } from '../risk/model/backend.js';
@@ -97,7 +98,13 @@ try {
 
   // 1. Portfolio.
   const p0 = performance.now();
-  const rows = await extractFeatures({ telemetryStore: world.telemetryStore, portfolio, times: [t] });
+  let baselines: RegionBaselines = { ndvi: new Map() };
+  const rows = await extractFeatures({
+    telemetryStore: world.telemetryStore,
+    portfolio,
+    times: [t],
+    onBaselines: (_t, b) => (baselines = b),
+  });
   const p1 = performance.now();
   const scored = model.score(rows);
   const p2 = performance.now();
@@ -123,6 +130,7 @@ try {
       telemetryStore: world.telemetryStore,
       portfolio: loadPortfolio(world.stateStore, [id]),
       times: [t],
+      regionBaselines: baselines,
     });
     model.score(one);
     single.push(performance.now() - s0);

@@ -6,6 +6,7 @@ import type { RiskStore, ScoreRecord } from '../core/storage/risk-store.js';
 import type { StateStore } from '../core/storage/state-store.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { extractFeatures, loadPortfolio, type FeatureRow } from './features/extract.js';
+import type { RegionBaselines } from './features/offline.js';
 import { gradeFor, gradeSteps, pointsFor } from './grades.js';
 import type { ModelRegistry } from './registry.js';
 import type { RiskModel } from './scorer.js';
@@ -78,6 +79,8 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly now: () => number;
+  /** Region NDVI baselines of the last whole-portfolio run, for single-borrower runs. */
+  private baselines: RegionBaselines = { ndvi: new Map() };
 
   constructor(private readonly opts: ScoringServiceOptions) {
     super();
@@ -162,7 +165,16 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
       const t0 = Date.now();
       const portfolio = loadPortfolio(this.opts.stateStore, ids);
       const rows = (
-        await extractFeatures({ telemetryStore: this.opts.telemetryStore, portfolio, times: [at] })
+        await extractFeatures({
+          telemetryStore: this.opts.telemetryStore,
+          portfolio,
+          times: [at],
+          // A few borrowers are not their region: reuse the last portfolio run's baselines (NDVI anomaly
+          // is missing until there is one, never computed against the borrower's own parcels).
+          ...(ids === undefined
+            ? { onBaselines: (_t, b) => (this.baselines = b) }
+            : { regionBaselines: this.baselines }),
+        })
       ).filter((r) => r.status.defaultedBy === undefined && r.status.active);
       const featureMs = Date.now() - t0;
       const t1 = Date.now();

@@ -8,6 +8,7 @@ import {
   panelFields,
   regionBaselines,
   type BorrowerAssets,
+  type RegionBaselines,
 } from './offline.js';
 import { loadPanel } from './panel.js';
 import { FEATURE_NAMES } from './spec.js';
@@ -34,12 +35,25 @@ export interface Portfolio {
 }
 
 export function loadPortfolio(state: StateStore, borrowerIds?: readonly string[]): Portfolio {
-  const wanted = borrowerIds === undefined ? undefined : new Set(borrowerIds);
-  const borrowers = state.listBorrowers().filter((b) => wanted === undefined || wanted.has(b.id));
-  const sites = new Map(state.listSites().map((s) => [s.id, s]));
-  const lots = new Map(state.listLots().map((l) => [l.id, l]));
+  // A few borrowers (event-triggered scoring): per-borrower lookups; the whole book: one pass per table.
+  const few = borrowerIds !== undefined && borrowerIds.length <= 50;
+  const borrowers =
+    borrowerIds === undefined
+      ? state.listBorrowers()
+      : few
+        ? borrowerIds.map((id) => state.getBorrower(id)).filter((b): b is Borrower => b !== undefined)
+        : ((wanted) => state.listBorrowers().filter((b) => wanted.has(b.id)))(new Set(borrowerIds));
+  const sites = new Map(
+    (few ? borrowers.flatMap((b) => state.listSites(b.id)) : state.listSites()).map((s) => [s.id, s]),
+  );
+  const lots = new Map(
+    (few ? borrowers.flatMap((b) => state.listLots(b.id)) : state.listLots()).map((l) => [l.id, l]),
+  );
   const devicesBy = new Map<string, Device[]>();
-  for (const d of state.listDevices()) {
+  const devices = few
+    ? borrowers.flatMap((b) => state.listDevices({ borrowerId: b.id }))
+    : state.listDevices();
+  for (const d of devices) {
     if (d.status !== 'active') continue;
     const list = devicesBy.get(d.borrowerId) ?? [];
     list.push(d);
@@ -87,6 +101,14 @@ export interface ExtractOptions {
   /** Keep only borrowers with a loan started by t (default true). */
   readonly withLoansOnly?: boolean;
   readonly onProgress?: (line: string) => void;
+  /**
+   * Region baselines (NDVI of all parcels in the region) to use instead of computing them from this
+   * portfolio — needed when only a few borrowers are extracted (their own parcels are not their region).
+   * Only with a single observation time.
+   */
+  readonly regionBaselines?: RegionBaselines;
+  /** Hears the region baselines computed at each time (to reuse for single-borrower runs). */
+  readonly onBaselines?: (t: number, baselines: RegionBaselines) => void;
 }
 
 export async function extractFeatures(opts: ExtractOptions): Promise<FeatureRow[]> {
@@ -107,7 +129,8 @@ export async function extractFeatures(opts: ExtractOptions): Promise<FeatureRow[
   const rows: FeatureRow[] = [];
   for (const t of times) {
     const dayT = panel.daysBefore(t);
-    const baselines = regionBaselines(panel, all, dayT);
+    const baselines = opts.regionBaselines ?? regionBaselines(panel, all, dayT);
+    opts.onBaselines?.(t, baselines);
     for (const b of portfolio.borrowers) {
       const book = portfolio.books.get(b.id);
       const assets = portfolio.assets.get(b.id);

@@ -7,6 +7,7 @@ import { createInfluxTelemetryStore } from '../../core/storage/influx-telemetry-
 import { telemetryConfigSpec } from '../../core/storage/telemetry-config.js';
 import type { Loan, Repayment } from '../../core/storage/state-store.js';
 import { extractFeatures, loadPortfolio, type FeatureRow } from '../features/extract.js';
+import type { RegionBaselines } from '../features/offline.js';
 import { FEATURE_NAMES, FEATURES, OFFLINE_FEATURES, ONLINE_FEATURES } from '../features/spec.js';
 import { buildTestWorld, DAY_MS, type TestWorld } from './support/world.js';
 
@@ -74,6 +75,26 @@ describe('feature extraction from the stores', () => {
       times: [t - 14 * DAY_MS, t - 7 * DAY_MS, t],
     });
     expect(byBorrower(batch.filter((r) => r.t === t))).toEqual(byBorrower(live));
+  });
+
+  it("when one borrower is extracted with the portfolio run's region baselines, then its features equal the portfolio run's", async () => {
+    let baselines: RegionBaselines | undefined;
+    const all = await extractFeatures({
+      telemetryStore: w.telemetry,
+      portfolio: loadPortfolio(w.state),
+      times: [t],
+      onBaselines: (_t, b) => (baselines = b),
+    });
+    expect(baselines?.ndvi.size).toBeGreaterThan(0);
+    for (const row of all.slice(0, 5)) {
+      const [one] = await extractFeatures({
+        telemetryStore: w.telemetry,
+        portfolio: loadPortfolio(w.state, [row.borrowerId]),
+        times: [t],
+        regionBaselines: baselines as RegionBaselines,
+      });
+      expect(byBorrower(one === undefined ? [] : [one])).toEqual(byBorrower([row]));
+    }
   });
 
   it('when times are not UTC midnights (except the last), then extraction refuses rather than leak a partial day', async () => {
