@@ -136,10 +136,11 @@ export function csvRows(kind: ImportKind, table: CsvTable): { rows: RawRow[] } |
 
   const rows: RawRow[] = table.rows.map(({ line, cells }, index) => {
     if (cells.length !== header.length) {
+      const id = cells[header.indexOf('id')];
       return {
         index,
         line,
-        value: {},
+        value: id === undefined ? {} : { id },
         problem: {
           reason: 'INVALID_VALUE',
           message: `${cells.length} cells where the header has ${header.length}`,

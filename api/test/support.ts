@@ -37,7 +37,8 @@ export const idleSessions: DeviceSessions = {
 export async function startTestApi(
   options: {
     env?: Record<string, string>;
-    sessions?: DeviceSessions;
+    /** The broker's side; a function when it needs the state store (a real broker's registry). */
+    sessions?: DeviceSessions | ((state: SqliteStateStore) => DeviceSessions);
     telemetry?: TelemetryStore;
     log?: Logger;
   } = {},
@@ -59,7 +60,8 @@ export async function startTestApi(
     state,
     telemetry,
     log: options.log ?? silentLogger,
-    sessions: options.sessions ?? idleSessions,
+    sessions:
+      typeof options.sessions === 'function' ? options.sessions(state) : (options.sessions ?? idleSessions),
   });
   await app.ready();
   return {
