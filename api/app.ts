@@ -28,7 +28,7 @@ import { readCsv } from './csv.js';
 import { tcpDeviceSessions } from './device-sessions.js';
 import { ApiMetrics } from './metrics.js';
 import { OPENAPI_INFO, transformForOpenApi, transformObjectForOpenApi } from './openapi.js';
-import { problemOf, sendProblem, toProblem } from './problem.js';
+import { Problem, problemOf, sendProblem, toProblem } from './problem.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { deviceRoutes } from './routes/devices.js';
 import { loanRoutes } from './routes/loans.js';
@@ -224,8 +224,14 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
     },
   );
 
+  app.addSchema(Problem);
   await app.register(swagger, {
     openapi: OPENAPI_INFO,
+    // Shared schemas keep their $id as the component name (`#/components/schemas/Problem`).
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${i}`,
+    },
     transform: transformForOpenApi,
     transformObject: transformObjectForOpenApi,
   });

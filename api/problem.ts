@@ -33,9 +33,12 @@ export const Problem = Type.Object(
       Type.Record(Type.String(), Type.Integer(), { description: 'what still refers to the resource (409)' }),
     ),
   },
-  { description: 'RFC 9457 problem details' },
+  { $id: 'Problem', description: 'RFC 9457 problem details' },
 );
 export type Problem = Static<typeof Problem>;
+
+/** A reference to the shared `Problem` schema (registered once with `addSchema`, one component in OpenAPI). */
+export const ProblemRef = Type.Unsafe<Problem>(Type.Ref('Problem'));
 
 const TITLES: Record<ErrorCode, string> = {
   CONFIG_INVALID: 'Invalid configuration',
@@ -58,16 +61,16 @@ const TITLES: Record<ErrorCode, string> = {
 
 /** Error responses every route declares, so that they too are serialised from a schema and documented. */
 export const ERROR_RESPONSES = {
-  400: Problem,
-  401: Problem,
-  403: Problem,
-  404: Problem,
-  409: Problem,
-  413: Problem,
-  415: Problem,
-  429: Problem,
-  500: Problem,
-  503: Problem,
+  400: ProblemRef,
+  401: ProblemRef,
+  403: ProblemRef,
+  404: ProblemRef,
+  409: ProblemRef,
+  413: ProblemRef,
+  415: ProblemRef,
+  429: ProblemRef,
+  500: ProblemRef,
+  503: ProblemRef,
 } as const;
 
 export function problemOf(

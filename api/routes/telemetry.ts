@@ -98,12 +98,13 @@ export function telemetryRoutes(app: ApiApp, ctx: RouteContext): void {
           {
             from: Type.Optional(EpochMs('range start (inclusive); default to − 24 h')),
             to: Type.Optional(EpochMs('range end (exclusive); default now')),
-            limit: Type.Integer({
-              minimum: 1,
-              maximum: MAX_RANGE_LIMIT,
-              default: 1000,
-              description: 'most readings returned',
-            }),
+            limit: Type.Optional(
+              Type.Integer({
+                minimum: 1,
+                maximum: MAX_RANGE_LIMIT,
+                description: 'most readings returned; default 1000 (or API_TELEMETRY_MAX_POINTS when lower)',
+              }),
+            ),
             order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' }),
           },
           { additionalProperties: false },
@@ -122,7 +123,8 @@ export function telemetryRoutes(app: ApiApp, ctx: RouteContext): void {
     async (request) => {
       const device = state.getDevice(request.params.id);
       if (device === undefined) throw new RiskfuseError('NOT_FOUND', `no device ${request.params.id}`);
-      const { limit, order } = request.query;
+      const { order } = request.query;
+      const limit = request.query.limit ?? Math.min(1000, config.apiTelemetryMaxPoints);
       if (limit > config.apiTelemetryMaxPoints) {
         throw bad('limit', `limit is over API_TELEMETRY_MAX_POINTS (${config.apiTelemetryMaxPoints})`);
       }
