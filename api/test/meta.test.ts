@@ -136,6 +136,7 @@ describe('over a real socket', () => {
   it('when a request id is unsafe, then a fresh one replaces it', async () => {
     const res = await fetch(`${base}/health`, { headers: { 'x-request-id': 'a b\tc' } });
     expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    await res.arrayBuffer();
   });
 
   it('when a configured origin preflights, then CORS allows it; other origins get no CORS headers', async () => {
@@ -145,10 +146,13 @@ describe('over a real socket', () => {
     });
     expect(ok.status).toBe(204);
     expect(ok.headers.get('access-control-allow-origin')).toBe('https://dash.example');
+    await ok.arrayBuffer();
     const other = await fetch(`${base}/v1/borrowers`, {
       headers: { origin: 'https://evil.example', ...t.auth('officer') },
     });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    // An unread body keeps the connection busy, and close() waits for busy connections.
+    await other.arrayBuffer();
   });
 });
 
@@ -163,6 +167,31 @@ describe('CORS by default', () => {
       });
       expect(res.statusCode).toBe(404);
       expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('when a store fails', () => {
+  it('when the state store is gone, then requests get a 500 problem without internals and /ready says which check failed', async () => {
+    const t = await startTestApi();
+    try {
+      const ok = await t.app.inject({ url: '/v1/borrowers', headers: t.auth('officer') });
+      expect(ok.statusCode).toBe(200);
+      t.state.close();
+      const res = await t.app.inject({ url: '/v1/borrowers', headers: t.auth('officer') });
+      expect(res.statusCode).toBe(500);
+      expect(res.json()).toMatchObject({
+        code: 'INTERNAL',
+        detail: 'internal error; the request id identifies it in the log',
+      });
+      expect(res.body).not.toMatch(/database|sqlite|\.ts:\d+/i);
+      const ready = await t.app.inject({ url: '/ready' });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json()).toMatchObject({
+        checks: { stateStore: { ok: false }, telemetryStore: { ok: true } },
+      });
     } finally {
       await t.close();
     }
