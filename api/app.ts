@@ -177,7 +177,12 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
     done();
   });
 
-  await app.register(helmet, { global: true });
+  // `upgrade-insecure-requests` would make browsers fetch /docs assets over https from an API served over plain
+  // http (the all-in-one demo, a TLS-terminating proxy's backend port); everything else is helmet's default.
+  await app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
   if (config.apiCorsOrigins !== undefined) installCors(app, config.apiCorsOrigins);
   await app.register(compress, { global: true, threshold: 1024, encodings: ['gzip', 'deflate'] });
   app.addHook('onRequest', createAuthHook(deps.state, log));
@@ -235,7 +240,11 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
     transform: transformForOpenApi,
     transformObject: transformObjectForOpenApi,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/g, ''),
+  });
 
   metaRoutes(app, ctx);
   await app.register(

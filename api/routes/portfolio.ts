@@ -461,6 +461,17 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
         const before = mustLot(request.params.id);
         const after: CollateralLot = { ...before, ...request.body };
         checkLotSite(after);
+        const devices = state.dependents('lot', before.id).devices ?? 0;
+        if (after.siteId !== before.siteId && devices > 0) {
+          // The stakes on the lot are registered at its site; moving the lot alone would split them.
+          throw new RiskfuseError(
+            'CONFLICT',
+            `lot ${before.id} has ${devices} devices on it; move or revoke them first`,
+            {
+              details: { dependents: { devices } },
+            },
+          );
+        }
         state.upsertLots([after]);
         ctx.audit(request, { action: 'update', resource: 'lot', resourceId: before.id, before, after });
         return after;

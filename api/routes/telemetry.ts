@@ -129,10 +129,12 @@ export function telemetryRoutes(app: ApiApp, ctx: RouteContext): void {
         throw bad('limit', `limit is over API_TELEMETRY_MAX_POINTS (${config.apiTelemetryMaxPoints})`);
       }
       const { fromMs, toMs } = range(request.query.from, request.query.to, DAY_MS);
-      const rows = await telemetry.range({ deviceIds: [device.id], fromMs, toMs, limit: limit + 1, order });
+      // One reading more than asked tells whether the range holds more, except at the store's own cap.
+      const fetchLimit = Math.min(limit + 1, MAX_RANGE_LIMIT);
+      const rows = await telemetry.range({ deviceIds: [device.id], fromMs, toMs, limit: fetchLimit, order });
       return {
         items: rows.slice(0, limit).map((r) => ({ ...r, fields: { ...r.fields } })),
-        truncated: rows.length > limit,
+        truncated: rows.length > limit || (fetchLimit === limit && rows.length === limit),
       };
     },
   );

@@ -168,6 +168,24 @@ describe('devices with a real broker', () => {
     expect(other?.lastSeenAt).toBeUndefined();
   });
 
+  it('when a lot with stakes on it would move to another site, then 409 and it stays', async () => {
+    t.state.upsertSites([
+      { id: 's1b', borrowerId: 'b1', name: 'Annex', kind: 'warehouse', lat: 1, lon: 2, geofence: [] },
+    ]);
+    const res = await t.app.inject({
+      method: 'PATCH',
+      url: '/v1/lots/l1',
+      headers: t.auth('admin'),
+      payload: { siteId: 's1b' },
+    });
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toMatchObject({
+      code: 'CONFLICT',
+      dependents: { devices: expect.any(Number) as unknown },
+    });
+    expect(t.state.getLot('l1')?.siteId).toBe('s1');
+  });
+
   it('when a device would point at a missing or foreign site or lot, or its id is taken, then 4xx and nothing is written', async () => {
     const before = snapshot(t.state);
     const cases: [Record<string, unknown>, number, string][] = [

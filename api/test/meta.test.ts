@@ -47,6 +47,9 @@ describe('health, readiness, metrics, docs', () => {
       page.statusCode === 302 ? (await t.app.inject({ url: page.headers.location ?? '' })).body : page.body;
     expect(html).toContain('swagger-ui');
     expect(html).not.toMatch(/(src|href)="https?:\/\//);
+    // Served over plain http, the page must not ask the browser to fetch its assets over https.
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
+    expect(page.headers['content-security-policy']).not.toMatch(/upgrade-insecure-requests/);
     for (const asset of ['/docs/static/swagger-ui-bundle.js', '/docs/static/swagger-ui.css']) {
       expect((await t.app.inject({ url: asset })).statusCode, asset).toBe(200);
     }
