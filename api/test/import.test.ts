@@ -149,6 +149,37 @@ describe('loan-data import (JSON)', () => {
     expect(t.state.getRepayment('r1')).toBeUndefined();
   });
 
+  it('when the loan book is read after imports, then loans page by borrower and status, and a schedule reads in due order', async () => {
+    const repayments = await post('repayments', {
+      items: [
+        { id: 'r-b', loanId: 'ln1', dueAt: T0 + 60 * DAY_MS, amountDue: 100, amountPaid: 0 },
+        {
+          id: 'r-a',
+          loanId: 'ln1',
+          dueAt: T0 + 30 * DAY_MS,
+          amountDue: 100,
+          amountPaid: 100,
+          paidAt: T0 + 29 * DAY_MS,
+        },
+      ],
+    });
+    expect(repayments.json<Report>()).toMatchObject({ created: 2 });
+    const page1 = await t.app.inject({ url: '/v1/loans?borrowerId=b1&limit=1', headers: t.auth('auditor') });
+    const first = page1.json<{ items: { id: string }[]; nextCursor: string }>();
+    expect(first.items.map((l) => l.id)).toEqual(['ln1']);
+    const page2 = await t.app.inject({
+      url: `/v1/loans?borrowerId=b1&limit=1&cursor=${first.nextCursor}`,
+      headers: t.auth('auditor'),
+    });
+    expect(page2.json<{ items: { id: string }[] }>().items.map((l) => l.id)).toEqual(['ln20']);
+    const defaulted = await t.app.inject({ url: '/v1/loans?status=defaulted', headers: t.auth('officer') });
+    expect(defaulted.json<{ items: { id: string }[] }>().items.map((l) => l.id)).toEqual(['ln1']);
+    const one = await t.app.inject({ url: '/v1/loans/ln2', headers: t.auth('officer') });
+    expect(one.json()).toEqual(loan('ln2', { borrowerId: 'b2' }));
+    const schedule = await t.app.inject({ url: '/v1/loans/ln1/repayments', headers: t.auth('officer') });
+    expect(schedule.json<{ items: { id: string }[] }>().items.map((r) => r.id)).toEqual(['r-a', 'r-b']);
+  });
+
   it('when the batch envelope is wrong (no items, empty, too many, not an object), then 400 and nothing changes', async () => {
     const before = snapshot(t.state);
     for (const payload of [

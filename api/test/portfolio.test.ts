@@ -149,6 +149,14 @@ describe('borrowers, sites, lots', () => {
     expect(
       (await t.app.inject({ url: '/v1/sites?borrowerId=b2', headers: admin() })).json<Page<unknown>>().items,
     ).toHaveLength(1);
+    expect((await t.app.inject({ url: '/v1/sites/s2', headers: t.auth('auditor') })).json()).toMatchObject({
+      id: 's2',
+      kind: 'yard',
+    });
+    expect((await t.app.inject({ url: '/v1/lots/l2', headers: t.auth('auditor') })).json()).toMatchObject({
+      id: 'l2',
+      borrowerId: 'b2',
+    });
     expect((await t.app.inject({ method: 'DELETE', url: '/v1/lots/l2', headers: admin() })).statusCode).toBe(
       204,
     );
