@@ -151,7 +151,7 @@ async function main(): Promise<void> {
     { key: 'borrower', name: 'GET /v1/borrowers/:id', path: '/v1/borrowers/b0001' },
     {
       key: 'aggregate7d',
-      name: `GET /v1/telemetry/aggregate (7 d, hourly mean/min/max, ${DEVICES} devices, ${readings.length} readings)`,
+      name: 'GET /v1/telemetry/aggregate (7 d, 1 h)',
       path: `/v1/telemetry/aggregate?borrowerId=b0001&kind=stake&fields=weightKg&fns=mean,min,max&from=${fromMs}&to=${toMs}&windowMs=3600000`,
     },
     // { key: 'score', name: 'GET /v1/borrowers/:id/score', path: '/v1/borrowers/b0001/score' },
@@ -160,6 +160,9 @@ async function main(): Promise<void> {
   const run = (url: string, headers: Record<string, string> = {}) =>
     load({ url, headers, connections: CONNECTIONS, warmupMs: WARMUP_MS, durationMs: DURATION_MS });
 
+  process.stdout.write(
+    `data: 1 borrower, ${DEVICES} stakes, ${readings.length} readings over 7 days (SQLite); the aggregate asks hourly mean/min/max of weightKg\n`,
+  );
   process.stdout.write(
     `bench:api — ${CONNECTIONS} keep-alive connections, closed loop, ${WARMUP_MS} ms warm-up + ${DURATION_MS} ms measured per target, Node ${process.version}\n`,
   );
