@@ -1,4 +1,5 @@
 import type { CommandHelp } from '../core/cli.js';
+import { apiEnvSpecs, apiMain } from '../api/index.js';
 import { brokerEnvSpecs, brokerMain } from '../broker/index.js';
 import { ingestEnvSpecs, ingestMain } from '../ingest/main.js';
 import { simulateCommand, simulateHelp } from '../simulators/cli.js';
@@ -18,9 +19,9 @@ export const COMMANDS: Record<string, Command> = {
   start: {
     help: {
       usage: 'riskfuse start   (npm start)',
-      brief: 'broker + ingest + simulated demo world in one process (the embedded default)',
+      brief: 'broker + ingest + API + simulated demo world in one process (the embedded default)',
       summary:
-        'Run the whole platform in one process: broker, ingest and a simulated demo world, on the embedded\nSQLite default under DATA_DIR (INFLUX_URL moves telemetry to InfluxDB). Prints where everything is and a\nlive progress line; Ctrl-C stops cleanly and flushes.',
+        'Run the whole platform in one process: broker, ingest, the HTTP API and a simulated demo world, on the\nembedded SQLite default under DATA_DIR (INFLUX_URL moves telemetry to InfluxDB). Prints where everything\nis (the API admin key once, on the first start) and a live progress line; Ctrl-C stops cleanly and flushes.',
       env: startEnvSpecs,
     },
     async run(_argv, env) {
@@ -51,6 +52,19 @@ export const COMMANDS: Record<string, Command> = {
     },
     async run(_argv, env) {
       await ingestMain(env);
+      return 'running';
+    },
+  },
+  api: {
+    help: {
+      usage: 'riskfuse api',
+      brief: 'the HTTP API: portfolio, devices, loan-data import, telemetry, API keys, audit log',
+      summary:
+        'Run the risk-officer HTTP API (Fastify) on the state and telemetry stores: API keys with roles, rate\nlimits, audit log, OpenAPI docs at /docs. On the first start with no key it prints an admin key once\n(or registers API_ADMIN_KEY). Apart from the broker, /ready checks API_MQTT_URL over TCP, and a revoked\ndevice is cut off at its next CONNECT.',
+      env: apiEnvSpecs,
+    },
+    async run(_argv, env) {
+      await apiMain(env);
       return 'running';
     },
   },

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
-import { brokerConfigSpec, createBroker } from '../broker/index.js';
+import { apiConfigSpec, startApi } from '../api/index.js';
+import { brokerConfigSpec, brokerDeviceSessions, brokerMetrics, createBroker } from '../broker/index.js';
 import { brokerPersistenceConfigSpec, openBrokerPersistence } from '../broker/persistence-config.js';
 import { bool, defineConfig, int, parseConfig } from '../core/config.js';
 import type { DeviceKind, Reading } from '../core/contracts/index.js';
@@ -16,6 +17,7 @@ import { ingestConfigSpec } from '../ingest/config.js';
 import { createRisk } from '../risk/app.js';
 import { riskConfigSpec } from '../risk/config.js';
 import { riskBackendConfigSpec } from '../risk/model/backend.js';
+import { ingestMetrics } from '../ingest/metrics.js';
 import {
   generateWorld,
   provisionWorld,
@@ -41,6 +43,7 @@ export const startConfigSpec = defineConfig({
 
 export const startEnvSpecs = [
   startConfigSpec,
+  apiConfigSpec,
   simulateConfigSpec,
   brokerConfigSpec,
   brokerPersistenceConfigSpec,
@@ -55,7 +58,7 @@ export const startEnvSpecs = [
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 /**
- * `riskfuse start` (= `npm start`): broker, ingest and the demo world in one process, on SQLite under
+ * `riskfuse start` (= `npm start`): broker, ingest, the API and the demo world in one process, on SQLite under
  * DATA_DIR unless INFLUX_URL is set. Logs go to DATA_DIR/riskfuse.log so the console keeps a readable
  * progress line; Ctrl-C stops devices, flushes the ingest, closes the broker and the stores, in that order.
  */
@@ -63,6 +66,7 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   const config = parseConfig(
     {
       ...startConfigSpec,
+      ...apiConfigSpec,
       ...simulateConfigSpec,
       ...brokerConfigSpec,
       ...brokerPersistenceConfigSpec,
@@ -118,6 +122,21 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   shutdown.add('ingest', () => ingest.stop());
   await ingest.start();
 
+  // The API shares this process's stores and broker: revoking a device closes its connection at once. A key
+  // generated on the first start goes to stdout once, never to the log file.
+  const api = await startApi({
+    config,
+    state,
+    telemetry,
+    log,
+    sessions: brokerDeviceSessions(broker),
+    metrics: [ingestMetrics(ingest), brokerMetrics(broker)],
+  }).catch(async (err: unknown) => {
+    await shutdown.run('start failed');
+    throw err;
+  });
+  shutdown.add('api', () => api.app.close());
+
   let simulation: ReturnType<typeof runSimulation> | undefined;
   let lastProgress: SimulationProgress | undefined;
   let worldLine = 'off (DEMO=false)';
@@ -153,9 +172,13 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     telemetry.backend === 'influxdb'
       ? `InfluxDB ${config.influxUrl ?? ''} database ${config.influxDatabase}`
       : `SQLite ${resolve(config.telemetryDbPath ?? join(config.dataDir, 'telemetry.db'))}`;
-  out('riskfuse — broker, ingest, risk scoring and demo world in one process');
+  out('riskfuse — broker, ingest, risk scoring, API and demo world in one process');
   out(
     `  MQTT broker   mqtt://${config.host}:${ports.tcpPort}${ports.wsPort ? `, ws://${config.host}:${ports.wsPort}` : ''}${ports.tlsPort ? `, mqtts://${config.host}:${ports.tlsPort}` : ''}`,
+  );
+  out(`  API           ${api.url}/v1 · docs ${api.url}/docs · metrics ${api.url}/metrics`);
+  out(
+    `  API key       ${api.generatedAdminKey !== undefined ? 'admin key printed above, once: store it now' : config.apiAdminKey !== undefined ? 'API_ADMIN_KEY' : 'the admin key printed on the first start (or create one with it)'}`,
   );
   out(`  telemetry     ${telemetryLine}`);
   out(`  state         SQLite ${stateFile} (registry, portfolio, loan book, dead letters)`);

@@ -12,3 +12,4 @@ export {
   type BrokerPersistenceConfig,
 } from './persistence-config.js';
 export type { AedesPersistence } from './persistence-port.js';
+export { brokerDeviceSessions, brokerMetrics } from './device-sessions.js';

@@ -31,3 +31,41 @@ export function secretEquals(a: string, b: string): boolean {
   const hb = createHash('sha256').update(b).digest();
   return timingSafeEqual(ha, hb);
 }
+
+/** API keys read `rfk_<id>_<secret>`: the id finds the stored hash, the secret is 256 random bits. */
+export const API_KEY_PREFIX = 'rfk_';
+const API_KEY_RE = /^rfk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+
+export interface IssuedApiKey {
+  readonly id: string;
+  /** The whole key, shown once. */
+  readonly key: string;
+  readonly salt: string;
+  readonly keyHash: string;
+}
+
+export function issueApiKey(): IssuedApiKey {
+  const id = randomBytes(8).toString('hex');
+  const secret = issueToken();
+  const salt = randomBytes(16).toString('hex');
+  return { id, key: `${API_KEY_PREFIX}${id}_${secret}`, salt, keyHash: hashToken(secret, salt) };
+}
+
+/** Splits a presented key into id and secret; undefined when it is not shaped like one. */
+export function parseApiKey(key: string): { id: string; secret: string } | undefined {
+  const m = API_KEY_RE.exec(key);
+  return m?.[1] === undefined || m[2] === undefined ? undefined : { id: m[1], secret: m[2] };
+}
+
+/** Constant-time check of a presented secret against the stored salted hash. */
+export function verifyApiKeySecret(secret: string, stored: { salt: string; keyHash: string }): boolean {
+  return verifyToken(secret, { salt: stored.salt, tokenHash: stored.keyHash });
+}
+
+/** The stored form of a key given from outside (API_ADMIN_KEY); undefined when it is not a valid key. */
+export function credentialsOfApiKey(key: string): IssuedApiKey | undefined {
+  const parsed = parseApiKey(key);
+  if (parsed === undefined) return undefined;
+  const salt = randomBytes(16).toString('hex');
+  return { id: parsed.id, key, salt, keyHash: hashToken(parsed.secret, salt) };
+}

@@ -15,11 +15,29 @@ describe('riskfuse start (npm start)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rf-start-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('when started on a fresh data dir, then within 60 s all three kinds are stored and shown, the shipped model scores the portfolio, and Ctrl-C stops it cleanly', async () => {
+  it('when started on a fresh data dir, then the API answers with the printed admin key, within 60 s all three kinds are stored and shown, the shipped model scores the portfolio, and Ctrl-C stops it cleanly', async () => {
     const startedAt = Date.now();
-    const proc = spawnRiskfuse(['start'], { DATA_DIR: dir, MQTT_PORT: '0', MQTT_HOST: '127.0.0.1' });
+    const proc = spawnRiskfuse(['start'], {
+      DATA_DIR: dir,
+      MQTT_PORT: '0',
+      MQTT_HOST: '127.0.0.1',
+      API_PORT: '0',
+      API_HOST: '127.0.0.1',
+    });
     try {
       await proc.waitFor(/MQTT broker\s+mqtt:\/\/127\.0\.0\.1:\d+/, 30_000);
+      await proc.waitFor(/Ctrl-C to stop\./, 30_000);
+      const apiUrl = /API\s+(http:\/\/127\.0\.0\.1:\d+)\/v1 · docs/.exec(proc.output())?.[1];
+      const adminKey = /admin key \(shown once, store it now\): (rfk_\S+)/.exec(proc.output())?.[1];
+      expect(apiUrl).toBeDefined();
+      expect(adminKey).toBeDefined();
+      const borrowers = await fetch(`${apiUrl ?? ''}/v1/borrowers?limit=5`, {
+        headers: { authorization: `Bearer ${adminKey ?? ''}` },
+      });
+      expect(borrowers.status).toBe(200);
+      expect(((await borrowers.json()) as { items: unknown[] }).items).toHaveLength(5);
+      const metrics = await (await fetch(`${apiUrl ?? ''}/metrics`)).text();
+      expect(metrics).toMatch(/^riskfuse_ingest_readings_stored_total \d+$/m);
       await proc.waitFor(
         /stake [1-9][\d,]* · helmet [1-9][\d,]* · satellite [1-9][\d,]*/,
         60_000 - (Date.now() - startedAt),

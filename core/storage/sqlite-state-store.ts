@@ -4,7 +4,17 @@ import Database from 'better-sqlite3';
 import type { DeviceKind } from '../contracts/index.js';
 import { RiskfuseError } from '../errors.js';
 import type {
+  After,
+  ApiKey,
+  ApiKeyCredentials,
+  ApiRole,
+  AuditEntry,
+  AuditQuery,
   Borrower,
+  BorrowerQuery,
+  ListQuery,
+  PortfolioResource,
+  PortfolioSummary,
   CollateralLot,
   DeadLetter,
   Device,
@@ -15,6 +25,8 @@ import type {
   Repayment,
   Site,
   StateStore,
+  NewAuditEntry,
+  DeviceStatus,
 } from './state-store.js';
 
 /**
@@ -67,7 +79,30 @@ const MIGRATIONS: readonly string[] = [
     device_id TEXT PRIMARY KEY, status TEXT NOT NULL, changed_at INTEGER NOT NULL
   );
   `,
-  // Risk: the model registry and scores as a time series (see sqlite-risk-store.ts).
+  // 3: API keys (salted hashes only) and the append-only audit log; indexes for the API's lists.
+  `
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, salt TEXT NOT NULL, key_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL, revoked_at INTEGER, last_used_at INTEGER, rotated_from TEXT REFERENCES api_keys(id)
+  );
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor_key_id TEXT, actor_role TEXT,
+    action TEXT NOT NULL, resource TEXT NOT NULL, resource_id TEXT, before_json TEXT, after_json TEXT,
+    request_id TEXT
+  );
+  CREATE INDEX audit_resource ON audit_log(resource, resource_id, id);
+  CREATE INDEX audit_actor ON audit_log(actor_key_id, id);
+  CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+  CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+  CREATE INDEX borrowers_name ON borrowers(name, id);
+  CREATE INDEX borrowers_created ON borrowers(created_at, id);
+  CREATE INDEX lots_site ON collateral_lots(site_id);
+  CREATE INDEX devices_site ON devices(site_id);
+  CREATE INDEX devices_lot ON devices(lot_id);
+  `,
+  // 4: risk — the model registry and scores as a time series (see sqlite-risk-store.ts).
   `
   CREATE TABLE models (
     version TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
@@ -84,6 +119,29 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX scores_at ON scores(at);
   `,
 ];
+
+/** Sort keys of the borrower list and their columns (never user text in SQL). */
+const BORROWER_SORT_COLUMNS = { id: 'id', name: 'name', createdAt: 'created_at' } as const;
+
+/** Who refers to what: the dependents that make a delete refuse. */
+const DEPENDENTS: Record<PortfolioResource, readonly [label: string, sql: string][]> = {
+  borrower: [
+    ['sites', 'SELECT count(*) AS c FROM sites WHERE borrower_id = ?'],
+    ['lots', 'SELECT count(*) AS c FROM collateral_lots WHERE borrower_id = ?'],
+    ['devices', 'SELECT count(*) AS c FROM devices WHERE borrower_id = ?'],
+    ['loans', 'SELECT count(*) AS c FROM loans WHERE borrower_id = ?'],
+  ],
+  site: [
+    ['lots', 'SELECT count(*) AS c FROM collateral_lots WHERE site_id = ?'],
+    ['devices', 'SELECT count(*) AS c FROM devices WHERE site_id = ?'],
+  ],
+  lot: [['devices', 'SELECT count(*) AS c FROM devices WHERE lot_id = ?']],
+};
+const PORTFOLIO_TABLES: Record<PortfolioResource, string> = {
+  borrower: 'borrowers',
+  site: 'sites',
+  lot: 'collateral_lots',
+};
 
 type Row = Record<string, unknown>;
 const s = (v: unknown): string => String(v);
@@ -152,6 +210,30 @@ const toDeadLetter = (r: Row): DeadLetter => ({
   detail: s(r.detail),
   payload: s(r.payload),
 });
+
+const toApiKey = (r: Row): ApiKey => ({
+  id: s(r.id),
+  name: s(r.name),
+  role: s(r.role) as ApiRole,
+  createdAt: n(r.created_at),
+  ...(r.revoked_at == null ? {} : { revokedAt: n(r.revoked_at) }),
+  ...(r.last_used_at == null ? {} : { lastUsedAt: n(r.last_used_at) }),
+  ...(r.rotated_from == null ? {} : { rotatedFrom: s(r.rotated_from) }),
+});
+const toAudit = (r: Row): AuditEntry => ({
+  id: n(r.id),
+  at: n(r.at),
+  ...(r.actor_key_id == null ? {} : { actorKeyId: s(r.actor_key_id) }),
+  ...(r.actor_role == null ? {} : { actorRole: s(r.actor_role) }),
+  action: s(r.action),
+  resource: s(r.resource),
+  ...(r.resource_id == null ? {} : { resourceId: s(r.resource_id) }),
+  ...(r.before_json == null ? {} : { before: JSON.parse(s(r.before_json)) as unknown }),
+  ...(r.after_json == null ? {} : { after: JSON.parse(s(r.after_json)) as unknown }),
+  ...(r.request_id == null ? {} : { requestId: s(r.request_id) }),
+});
+/** LIKE pattern for a substring, with the user's `%`, `_` and `\` taken literally. */
+const likeSubstring = (q: string): string => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /** The SQLite state store. Synchronous by nature (better-sqlite3); each batch is one transaction. */
 export class SqliteStateStore implements StateStore {
@@ -403,6 +485,259 @@ export class SqliteStateStore implements StateStore {
       status: s(r.status) as Presence['status'],
       changedAt: n(r.changed_at),
     }));
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  getLot(id: string): CollateralLot | undefined {
+    const r = this.prepared('SELECT * FROM collateral_lots WHERE id = ?').get(id) as Row | undefined;
+    return r && toLot(r);
+  }
+
+  queryBorrowers(query: BorrowerQuery): Borrower[] {
+    const sort = query.sort ?? 'id';
+    const col = BORROWER_SORT_COLUMNS[sort];
+    const dir = query.desc === true ? 'DESC' : 'ASC';
+    const cmp = query.desc === true ? '<' : '>';
+    const after: After | undefined = query.after;
+    const keyset =
+      after === undefined
+        ? ''
+        : sort === 'id'
+          ? `AND id ${cmp} @afterId`
+          : `AND (${col} ${cmp} @afterValue OR (${col} = @afterValue AND id ${cmp} @afterId))`;
+    const rows = this.prepared(
+      `SELECT * FROM borrowers WHERE (@q IS NULL OR name LIKE @q ESCAPE '\\' OR id LIKE @q ESCAPE '\\')
+         AND (@sector IS NULL OR sector = @sector) AND (@region IS NULL OR region = @region) ${keyset}
+       ORDER BY ${sort === 'id' ? `id ${dir}` : `${col} ${dir}, id ${dir}`} LIMIT @limit`,
+    ).all({
+      q: query.q === undefined ? null : likeSubstring(query.q),
+      sector: query.sector ?? null,
+      region: query.region ?? null,
+      limit: query.limit,
+      ...(after === undefined
+        ? {}
+        : { afterId: after.id, ...(sort === 'id' ? {} : { afterValue: after.value }) }),
+    }) as Row[];
+    return rows.map(toBorrower);
+  }
+
+  querySites(query: ListQuery & { borrowerId?: string }): Site[] {
+    const rows = this.prepared(
+      `SELECT * FROM sites WHERE (@borrowerId IS NULL OR borrower_id = @borrowerId)
+         AND (@afterId IS NULL OR id > @afterId) ORDER BY id LIMIT @limit`,
+    ).all({
+      borrowerId: query.borrowerId ?? null,
+      afterId: query.afterId ?? null,
+      limit: query.limit,
+    }) as Row[];
+    return rows.map(toSite);
+  }
+
+  queryLots(query: ListQuery & { borrowerId?: string; siteId?: string }): CollateralLot[] {
+    const rows = this.prepared(
+      `SELECT * FROM collateral_lots WHERE (@borrowerId IS NULL OR borrower_id = @borrowerId)
+         AND (@siteId IS NULL OR site_id = @siteId) AND (@afterId IS NULL OR id > @afterId) ORDER BY id LIMIT @limit`,
+    ).all({
+      borrowerId: query.borrowerId ?? null,
+      siteId: query.siteId ?? null,
+      afterId: query.afterId ?? null,
+      limit: query.limit,
+    }) as Row[];
+    return rows.map(toLot);
+  }
+
+  dependents(resource: PortfolioResource, id: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [label, sql] of DEPENDENTS[resource]) {
+      const c = n((this.prepared(sql).get(id) as Row).c);
+      if (c > 0) out[label] = c;
+    }
+    return out;
+  }
+
+  deletePortfolioItem(resource: PortfolioResource, id: string): boolean {
+    return this.prepared(`DELETE FROM ${PORTFOLIO_TABLES[resource]} WHERE id = ?`).run(id).changes > 0;
+  }
+
+  portfolioSummary(): PortfolioSummary {
+    const counts = (sql: string): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const r of this.prepared(sql).all() as Row[]) out[s(r.k)] = n(r.c);
+      return out;
+    };
+    const one = (sql: string): number => n((this.prepared(sql).get() as Row).c);
+    const exposure = (
+      this.prepared(
+        `SELECT l.currency, count(*) AS loans, sum(l.principal) AS principal,
+           coalesce(sum((SELECT sum(r.amount_due - r.amount_paid) FROM repayments r WHERE r.loan_id = l.id)), 0)
+             AS outstanding
+         FROM loans l WHERE l.status = 'active' GROUP BY l.currency ORDER BY l.currency`,
+      ).all() as Row[]
+    ).map((r) => ({
+      currency: s(r.currency),
+      activeLoans: n(r.loans),
+      principal: n(r.principal),
+      outstanding: n(r.outstanding),
+    }));
+    const collateralValue = (
+      this.prepared(
+        `SELECT currency, sum(pledged_weight_kg * unit_price_per_kg) AS value FROM collateral_lots
+         GROUP BY currency ORDER BY currency`,
+      ).all() as Row[]
+    ).map((r) => ({ currency: s(r.currency), value: n(r.value) }));
+    return {
+      borrowers: one('SELECT count(*) AS c FROM borrowers'),
+      bySector: counts('SELECT sector AS k, count(*) AS c FROM borrowers GROUP BY sector ORDER BY sector'),
+      sites: one('SELECT count(*) AS c FROM sites'),
+      lots: one('SELECT count(*) AS c FROM collateral_lots'),
+      devices: counts('SELECT status AS k, count(*) AS c FROM devices GROUP BY status ORDER BY status'),
+      loans: counts('SELECT status AS k, count(*) AS c FROM loans GROUP BY status ORDER BY status'),
+      exposure,
+      collateralValue,
+    };
+  }
+
+  queryDevices(
+    query: ListQuery & { borrowerId?: string; siteId?: string; kind?: DeviceKind; status?: DeviceStatus },
+  ): Device[] {
+    const rows = this.prepared(
+      `SELECT * FROM devices WHERE (@borrowerId IS NULL OR borrower_id = @borrowerId)
+         AND (@siteId IS NULL OR site_id = @siteId) AND (@kind IS NULL OR kind = @kind)
+         AND (@status IS NULL OR status = @status) AND (@afterId IS NULL OR id > @afterId)
+       ORDER BY id LIMIT @limit`,
+    ).all({
+      borrowerId: query.borrowerId ?? null,
+      siteId: query.siteId ?? null,
+      kind: query.kind ?? null,
+      status: query.status ?? null,
+      afterId: query.afterId ?? null,
+      limit: query.limit,
+    }) as Row[];
+    return rows.map(toDevice);
+  }
+
+  getLoan(id: string): Loan | undefined {
+    const r = this.prepared('SELECT * FROM loans WHERE id = ?').get(id) as Row | undefined;
+    return r && toLoan(r);
+  }
+
+  getRepayment(id: string): Repayment | undefined {
+    const r = this.prepared('SELECT * FROM repayments WHERE id = ?').get(id) as Row | undefined;
+    return r && toRepayment(r);
+  }
+
+  queryLoans(query: ListQuery & { borrowerId?: string; status?: Loan['status'] }): Loan[] {
+    const rows = this.prepared(
+      `SELECT * FROM loans WHERE (@borrowerId IS NULL OR borrower_id = @borrowerId)
+         AND (@status IS NULL OR status = @status) AND (@afterId IS NULL OR id > @afterId) ORDER BY id LIMIT @limit`,
+    ).all({
+      borrowerId: query.borrowerId ?? null,
+      status: query.status ?? null,
+      afterId: query.afterId ?? null,
+      limit: query.limit,
+    }) as Row[];
+    return rows.map(toLoan);
+  }
+
+  getPresence(deviceIds: readonly string[]): Presence[] {
+    if (deviceIds.length === 0) return [];
+    const rows = this.prepared(
+      `SELECT * FROM device_presence WHERE device_id IN (SELECT value FROM json_each(?)) ORDER BY device_id`,
+    ).all(JSON.stringify(deviceIds)) as Row[];
+    return rows.map((r) => ({
+      deviceId: s(r.device_id),
+      status: s(r.status) as Presence['status'],
+      changedAt: n(r.changed_at),
+    }));
+  }
+
+  createApiKey(key: ApiKey, credentials: ApiKeyCredentials): void {
+    this.prepared(
+      `INSERT INTO api_keys (id, name, role, salt, key_hash, created_at, revoked_at, last_used_at, rotated_from)
+       VALUES (@id, @name, @role, @salt, @keyHash, @createdAt, @revokedAt, @lastUsedAt, @rotatedFrom)`,
+    ).run({
+      id: key.id,
+      name: key.name,
+      role: key.role,
+      salt: credentials.salt,
+      keyHash: credentials.keyHash,
+      createdAt: key.createdAt,
+      revokedAt: key.revokedAt ?? null,
+      lastUsedAt: key.lastUsedAt ?? null,
+      rotatedFrom: key.rotatedFrom ?? null,
+    });
+  }
+
+  getApiKey(id: string): ApiKey | undefined {
+    const r = this.prepared('SELECT * FROM api_keys WHERE id = ?').get(id) as Row | undefined;
+    return r && toApiKey(r);
+  }
+
+  getApiKeyCredentials(id: string): ApiKeyCredentials | undefined {
+    const r = this.prepared('SELECT salt, key_hash FROM api_keys WHERE id = ? AND revoked_at IS NULL').get(
+      id,
+    ) as Row | undefined;
+    return r && { salt: s(r.salt), keyHash: s(r.key_hash) };
+  }
+
+  listApiKeys(): ApiKey[] {
+    return (this.prepared('SELECT * FROM api_keys ORDER BY created_at, id').all() as Row[]).map(toApiKey);
+  }
+
+  revokeApiKey(id: string, atMs: number): boolean {
+    return (
+      this.prepared('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(atMs, id)
+        .changes > 0
+    );
+  }
+
+  touchApiKey(id: string, atMs: number): void {
+    this.prepared('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(atMs, id);
+  }
+
+  countActiveApiKeys(role?: ApiRole): number {
+    const r = this.prepared(
+      'SELECT count(*) AS c FROM api_keys WHERE revoked_at IS NULL AND (@role IS NULL OR role = @role)',
+    ).get({ role: role ?? null }) as Row;
+    return n(r.c);
+  }
+
+  appendAudit(entry: NewAuditEntry): number {
+    const res = this.prepared(
+      `INSERT INTO audit_log (at, actor_key_id, actor_role, action, resource, resource_id, before_json, after_json, request_id)
+       VALUES (@at, @actorKeyId, @actorRole, @action, @resource, @resourceId, @before, @after, @requestId)`,
+    ).run({
+      at: entry.at,
+      actorKeyId: entry.actorKeyId ?? null,
+      actorRole: entry.actorRole ?? null,
+      action: entry.action,
+      resource: entry.resource,
+      resourceId: entry.resourceId ?? null,
+      before: entry.before === undefined ? null : JSON.stringify(entry.before),
+      after: entry.after === undefined ? null : JSON.stringify(entry.after),
+      requestId: entry.requestId ?? null,
+    });
+    return Number(res.lastInsertRowid);
+  }
+
+  listAudit(query: AuditQuery): AuditEntry[] {
+    const rows = this.prepared(
+      `SELECT * FROM audit_log WHERE (@beforeId IS NULL OR id < @beforeId) AND (@action IS NULL OR action = @action)
+         AND (@resource IS NULL OR resource = @resource) AND (@resourceId IS NULL OR resource_id = @resourceId)
+         AND (@actorKeyId IS NULL OR actor_key_id = @actorKeyId)
+       ORDER BY id DESC LIMIT @limit`,
+    ).all({
+      beforeId: query.beforeId ?? null,
+      action: query.action ?? null,
+      resource: query.resource ?? null,
+      resourceId: query.resourceId ?? null,
+      actorKeyId: query.actorKeyId ?? null,
+      limit: query.limit,
+    }) as Row[];
+    return rows.map(toAudit);
   }
 
   close(): void {

@@ -100,7 +100,105 @@ export interface Presence {
   readonly changedAt: number;
 }
 
+/** API roles (README "API"): what each may do is the API's permission table, not the store's concern. */
+export const API_ROLES = ['admin', 'officer', 'auditor', 'device-ops'] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+
+/** An API key as listed: never its secret, which is stored only as a salted hash. */
+export interface ApiKey {
+  readonly id: string;
+  readonly name: string;
+  readonly role: ApiRole;
+  readonly createdAt: number;
+  readonly revokedAt?: number;
+  readonly lastUsedAt?: number;
+  /** The key this one replaced by rotation. */
+  readonly rotatedFrom?: string;
+}
+
+export interface ApiKeyCredentials {
+  readonly salt: string;
+  readonly keyHash: string;
+}
+
+/** One line of the append-only audit log: who did what to which resource, when, and the state before/after. */
+export interface AuditEntry {
+  readonly id: number;
+  readonly at: number;
+  /** The API key that acted; undefined for the platform itself (first-start bootstrap). */
+  readonly actorKeyId?: string;
+  readonly actorRole?: string;
+  /** e.g. `create`, `update`, `delete`, `revoke`, `rotate`, `import`. */
+  readonly action: string;
+  /** e.g. `borrower`, `site`, `device`, `api-key`, `loans`. */
+  readonly resource: string;
+  readonly resourceId?: string;
+  readonly before?: unknown;
+  readonly after?: unknown;
+  readonly requestId?: string;
+}
+
+export type NewAuditEntry = Omit<AuditEntry, 'id'>;
+
+export interface AuditQuery {
+  readonly limit: number;
+  /** Entries older than this id (the log is listed newest first). */
+  readonly beforeId?: number;
+  readonly action?: string;
+  readonly resource?: string;
+  readonly resourceId?: string;
+  readonly actorKeyId?: string;
+}
+
+/** Keyset pagination: the sort value and id of the last item of the previous page. */
+export interface After {
+  readonly value: string | number;
+  readonly id: string;
+}
+
+export type BorrowerSort = 'id' | 'name' | 'createdAt';
+
+export interface BorrowerQuery {
+  readonly limit: number;
+  /** Case-insensitive substring of the name or id. */
+  readonly q?: string;
+  readonly sector?: Sector;
+  readonly region?: string;
+  readonly sort?: BorrowerSort;
+  readonly desc?: boolean;
+  readonly after?: After;
+}
+
+export interface ListQuery {
+  readonly limit: number;
+  /** Items with an id greater than this (lists are ordered by id). */
+  readonly afterId?: string;
+}
+
+export type PortfolioResource = 'borrower' | 'site' | 'lot';
+
+export interface PortfolioSummary {
+  readonly borrowers: number;
+  readonly bySector: Readonly<Record<string, number>>;
+  readonly sites: number;
+  readonly lots: number;
+  readonly devices: Readonly<Record<string, number>>;
+  readonly loans: Readonly<Record<string, number>>;
+  /** Per currency: principal of active loans, and what is still due on their schedules (due − paid). */
+  readonly exposure: readonly {
+    currency: string;
+    activeLoans: number;
+    principal: number;
+    outstanding: number;
+  }[];
+  /** Per currency: pledged weight × unit price over every lot. */
+  readonly collateralValue: readonly { currency: string; value: number }[];
+}
+
 export interface StateStore {
+  /** Runs `fn` in one transaction (nested calls join it): everything it writes commits, or nothing does. */
+  transaction<T>(fn: () => T): T;
+
   // Portfolio
   upsertBorrowers(items: readonly Borrower[]): void;
   upsertSites(items: readonly Site[]): void;
@@ -111,6 +209,16 @@ export interface StateStore {
   getSite(id: string): Site | undefined;
   listLots(borrowerId?: string): CollateralLot[];
 
+  getLot(id: string): CollateralLot | undefined;
+  queryBorrowers(query: BorrowerQuery): Borrower[];
+  querySites(query: ListQuery & { borrowerId?: string }): Site[];
+  queryLots(query: ListQuery & { borrowerId?: string; siteId?: string }): CollateralLot[];
+  /** How many rows of each kind refer to the resource (only kinds with some). */
+  dependents(resource: PortfolioResource, id: string): Record<string, number>;
+  /** Deletes a resource nothing refers to; the foreign keys refuse otherwise. Resolves whether it existed. */
+  deletePortfolioItem(resource: PortfolioResource, id: string): boolean;
+  portfolioSummary(): PortfolioSummary;
+
   // Device registry
   /** Registers devices with their credentials in one transaction. */
   upsertDevices(items: readonly { device: Device; credentials: DeviceCredentials }[]): void;
@@ -118,12 +226,18 @@ export interface StateStore {
   getCredentials(deviceId: string): DeviceCredentials | undefined;
   listDevices(filter?: { borrowerId?: string; kind?: DeviceKind }): Device[];
   revokeDevice(id: string, atMs: number): boolean;
+  queryDevices(
+    query: ListQuery & { borrowerId?: string; siteId?: string; kind?: DeviceKind; status?: DeviceStatus },
+  ): Device[];
 
   // Loan book
   upsertLoans(items: readonly Loan[]): void;
   upsertRepayments(items: readonly Repayment[]): void;
   listLoans(borrowerId?: string): Loan[];
   listRepayments(loanId: string): Repayment[];
+  getLoan(id: string): Loan | undefined;
+  getRepayment(id: string): Repayment | undefined;
+  queryLoans(query: ListQuery & { borrowerId?: string; status?: Loan['status'] }): Loan[];
 
   // Dead letters
   addDeadLetters(items: readonly NewDeadLetter[]): void;
@@ -133,6 +247,21 @@ export interface StateStore {
   // Presence
   setPresence(items: readonly Presence[]): void;
   listPresence(): Presence[];
+  getPresence(deviceIds: readonly string[]): Presence[];
+
+  // API keys
+  createApiKey(key: ApiKey, credentials: ApiKeyCredentials): void;
+  getApiKey(id: string): ApiKey | undefined;
+  /** Credentials of an active (not revoked) key. */
+  getApiKeyCredentials(id: string): ApiKeyCredentials | undefined;
+  listApiKeys(): ApiKey[];
+  revokeApiKey(id: string, atMs: number): boolean;
+  touchApiKey(id: string, atMs: number): void;
+  countActiveApiKeys(role?: ApiRole): number;
+
+  // Audit log (append-only: the SQLite adapter refuses UPDATE and DELETE with triggers)
+  appendAudit(entry: NewAuditEntry): number;
+  listAudit(query: AuditQuery): AuditEntry[];
 
   /** Current schema version (number of applied migrations). */
   schemaVersion(): number;

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { issueToken, makeCredentials, verifyToken } from '../credentials.js';
+import {
+  issueApiKey,
+  issueToken,
+  makeCredentials,
+  parseApiKey,
+  verifyApiKeySecret,
+  verifyToken,
+} from '../credentials.js';
 import { openSqliteStateStore, type SqliteStateStore } from '../storage/sqlite-state-store.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -173,5 +180,93 @@ describe('SQLite state store', () => {
     ]);
     expect(store.listRepayments('ln1').map((r) => r.id)).toEqual(['r1', 'r2']);
     expect(store.listLoans('b1')[0]?.status).toBe('active');
+  });
+
+  it('when an API key is created, then only its salted hash is stored, it verifies, and revoking it disables it', () => {
+    const issued = issueApiKey();
+    store.createApiKey(
+      { id: issued.id, name: 'ops', role: 'officer', createdAt: T0 },
+      { salt: issued.salt, keyHash: issued.keyHash },
+    );
+    const parsed = parseApiKey(issued.key);
+    expect(parsed?.id).toBe(issued.id);
+    const creds = store.getApiKeyCredentials(issued.id);
+    expect(creds && parsed && verifyApiKeySecret(parsed.secret, creds)).toBe(true);
+    expect(creds && verifyApiKeySecret(`${parsed?.secret ?? ''}x`, creds)).toBe(false);
+    const raw = new Database(path(), { readonly: true });
+    const dump = JSON.stringify(raw.prepare('SELECT * FROM api_keys').all());
+    raw.close();
+    expect(dump).not.toContain(parsed?.secret);
+    expect(store.countActiveApiKeys('officer')).toBe(1);
+    expect(store.revokeApiKey(issued.id, T0 + 1)).toBe(true);
+    expect(store.revokeApiKey(issued.id, T0 + 2)).toBe(false);
+    expect(store.getApiKeyCredentials(issued.id)).toBeUndefined();
+    expect(store.getApiKey(issued.id)?.revokedAt).toBe(T0 + 1);
+    expect(store.countActiveApiKeys()).toBe(0);
+  });
+
+  it('when the audit log is written, then entries read back newest first and UPDATE or DELETE is refused', () => {
+    const first = store.appendAudit({
+      at: T0,
+      actorKeyId: 'k1',
+      actorRole: 'admin',
+      action: 'update',
+      resource: 'borrower',
+      resourceId: 'b1',
+      before: { name: 'Grain Co' },
+      after: { name: 'Grain Co Ltd' },
+      requestId: 'req-1',
+    });
+    store.appendAudit({ at: T0 + 1, action: 'create', resource: 'api-key', resourceId: 'k2' });
+    const all = store.listAudit({ limit: 10 });
+    expect(all.map((e) => e.id)).toEqual([first + 1, first]);
+    expect(all[1]).toMatchObject({ before: { name: 'Grain Co' }, after: { name: 'Grain Co Ltd' } });
+    expect(store.listAudit({ limit: 10, beforeId: first + 1 }).map((e) => e.id)).toEqual([first]);
+    expect(store.listAudit({ limit: 10, resource: 'api-key' })).toHaveLength(1);
+    expect(() => store.db.prepare('UPDATE audit_log SET action = ?').run('x')).toThrow(/append-only/);
+    expect(() => store.db.prepare('DELETE FROM audit_log').run()).toThrow(/append-only/);
+    expect(store.listAudit({ limit: 10 })).toHaveLength(2);
+  });
+
+  it('when a portfolio item has dependents, then they are counted and the delete is refused', () => {
+    expect(store.dependents('borrower', 'b1')).toEqual({ sites: 1, lots: 1 });
+    expect(store.dependents('site', 's1')).toEqual({ lots: 1 });
+    expect(store.dependents('lot', 'l1')).toEqual({});
+    expect(() => store.deletePortfolioItem('borrower', 'b1')).toThrow(/FOREIGN KEY/);
+    expect(store.deletePortfolioItem('lot', 'l1')).toBe(true);
+    expect(store.deletePortfolioItem('lot', 'l1')).toBe(false);
+    expect(store.deletePortfolioItem('site', 's1')).toBe(true);
+    expect(store.deletePortfolioItem('borrower', 'b1')).toBe(true);
+    expect(store.listBorrowers()).toEqual([]);
+  });
+
+  it('when borrowers are paged by name, then every one is seen once in order, and LIKE characters are literal', () => {
+    const names = ['delta', 'alpha', 'charlie', 'bravo', 'alpha', "x' OR 1=1 --", '100%_sure'];
+    store.upsertBorrowers(
+      names.map((name, i) => ({ id: `bx${i}`, name, sector: 'trading', region: 'r', createdAt: T0 + i })),
+    );
+    const seen: string[] = [];
+    let after: { value: string; id: string } | undefined;
+    for (;;) {
+      const page = store.queryBorrowers({ limit: 3, sort: 'name', ...(after ? { after } : {}) });
+      seen.push(...page.map((b) => `${b.name}/${b.id}`));
+      const last = page.at(-1);
+      if (page.length < 3 || last === undefined) break;
+      after = { value: last.name, id: last.id };
+    }
+    const expected = [...names.map((name, i) => `${name}/bx${i}`), 'Grain Co/b1'].sort((a, b) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
+    expect(seen).toEqual(expected);
+    expect(store.queryBorrowers({ limit: 10, q: '%' }).map((b) => b.id)).toEqual(['bx6']);
+    expect(store.queryBorrowers({ limit: 10, q: "' OR 1=1 --" }).map((b) => b.id)).toEqual(['bx5']);
+    expect(store.queryBorrowers({ limit: 2, sort: 'createdAt', desc: true }).map((b) => b.id)).toEqual([
+      'bx6',
+      'bx5',
+    ]);
+  });
+
+  it('when the schema is current, then it is at migration 4 (API keys and audit log, then the model registry and scores)', () => {
+    expect(store.schemaVersion()).toBe(4);
   });
 });

@@ -1,0 +1,370 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { ValueErrorType } from '@sinclair/typebox/errors';
+import type {
+  Loan as LoanRecord,
+  Repayment as RepaymentRecord,
+  StateStore,
+} from '../core/storage/state-store.js';
+import type { CsvTable } from './csv.js';
+import { Loan, Repayment } from './schemas.js';
+
+/**
+ * Loan-data import: loans and repayments, as JSON batches or CSV. The semantics a bank's back office expects
+ * of a file it sends (README "API › Loan-data import"):
+ * - every row is validated first — shape, references (borrower, loan), consistency, duplicates in the file;
+ * - `atomic` (default): if any row is rejected, nothing is applied and the report (422) lists every rejected
+ *   row with its line, column and reason, so the file can be fixed and sent again as a whole;
+ * - `partial`: the valid rows are applied and the rejected ones reported;
+ * - either way what is applied is applied in one transaction, with one audit entry;
+ * - idempotent by external id: a row equal to the stored one is `unchanged`, a different one `updated`, a new
+ *   one `created`; sending the same file twice changes nothing the second time. A loan never moves to another
+ *   borrower, nor a repayment to another loan (rejected).
+ */
+export type ImportKind = 'loans' | 'repayments';
+export type ImportMode = 'atomic' | 'partial';
+
+export const REJECTION_REASONS = [
+  'MISSING_FIELD',
+  'INVALID_VALUE',
+  'UNKNOWN_FIELD',
+  'DUPLICATE_ID',
+  'UNKNOWN_BORROWER',
+  'UNKNOWN_LOAN',
+  'BORROWER_CHANGED',
+  'LOAN_CHANGED',
+  'INCONSISTENT',
+] as const;
+export type RejectionReason = (typeof REJECTION_REASONS)[number];
+
+export const Rejection = Type.Object({
+  index: Type.Integer({ description: 'row index, 0-based (JSON item or CSV data row)' }),
+  line: Type.Optional(Type.Integer({ description: 'CSV line number (the header is line 1)' })),
+  id: Type.Optional(Type.String({ description: 'the row’s id, when it has one' })),
+  column: Type.Optional(Type.String()),
+  reason: Type.Union(REJECTION_REASONS.map((r) => Type.Literal(r))),
+  message: Type.String(),
+});
+export type Rejection = Static<typeof Rejection>;
+
+export const ImportReport = Type.Object({
+  kind: Type.Union([Type.Literal('loans'), Type.Literal('repayments')]),
+  mode: Type.Union([Type.Literal('atomic'), Type.Literal('partial')]),
+  applied: Type.Boolean({ description: 'whether the accepted rows were written' }),
+  total: Type.Integer(),
+  created: Type.Integer(),
+  updated: Type.Integer(),
+  unchanged: Type.Integer(),
+  rejected: Type.Integer(),
+  rejections: Type.Array(Rejection, { description: 'every rejected row, in file order' }),
+});
+export type ImportReport = Static<typeof ImportReport>;
+
+const LoanRow = Type.Object(Loan.properties, { additionalProperties: false });
+const RepaymentRow = Type.Object(Repayment.properties, { additionalProperties: false });
+
+type ColumnType = 'string' | 'number' | 'time';
+const COLUMNS: Record<ImportKind, Record<string, ColumnType>> = {
+  loans: {
+    id: 'string',
+    borrowerId: 'string',
+    principal: 'number',
+    currency: 'string',
+    annualRatePct: 'number',
+    startAt: 'time',
+    termDays: 'number',
+    status: 'string',
+    defaultedAt: 'time',
+  },
+  repayments: {
+    id: 'string',
+    loanId: 'string',
+    dueAt: 'time',
+    amountDue: 'number',
+    paidAt: 'time',
+    amountPaid: 'number',
+  },
+};
+const REQUIRED: Record<ImportKind, readonly string[]> = {
+  loans: LoanRow.required ?? [],
+  repayments: RepaymentRow.required ?? [],
+};
+
+export function importColumns(kind: ImportKind): {
+  required: readonly string[];
+  optional: readonly string[];
+} {
+  const all = Object.keys(COLUMNS[kind]);
+  return { required: REQUIRED[kind], optional: all.filter((c) => !REQUIRED[kind].includes(c)) };
+}
+
+const checks = {
+  loans: TypeCompiler.Compile(LoanRow),
+  repayments: TypeCompiler.Compile(RepaymentRow),
+};
+
+/** One input row, before validation: a JSON item, or CSV cells already mapped to column names. */
+export interface RawRow {
+  readonly index: number;
+  readonly line?: number;
+  readonly value: unknown;
+  /** A CSV conversion problem found before schema validation. */
+  readonly problem?: Omit<Rejection, 'index' | 'line' | 'id'>;
+}
+
+const NUMBER_RE = /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const ISO_DATE_RE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/**
+ * Maps CSV rows onto the JSON field names and types: numbers as decimals, times as epoch ms or ISO 8601 dates
+ * (a date alone is 00:00 UTC), empty cells as absent. A header naming an unknown or repeated column, or
+ * lacking a required one, fails the whole upload (the caller answers 400).
+ */
+export function csvRows(kind: ImportKind, table: CsvTable): { rows: RawRow[] } | { headerProblem: string } {
+  const spec = COLUMNS[kind];
+  const header = table.header;
+  const unknown = header.filter((h) => !(h in spec));
+  if (unknown.length > 0) {
+    return {
+      headerProblem: `unknown column(s) ${unknown.map((u) => JSON.stringify(u)).join(', ')}; expected ${Object.keys(spec).join(', ')}`,
+    };
+  }
+  const repeated = header.filter((h, i) => header.indexOf(h) !== i);
+  if (repeated.length > 0) return { headerProblem: `repeated column(s) ${repeated.join(', ')}` };
+  const missing = REQUIRED[kind].filter((c) => !header.includes(c));
+  if (missing.length > 0) return { headerProblem: `missing required column(s) ${missing.join(', ')}` };
+
+  const rows: RawRow[] = table.rows.map(({ line, cells }, index) => {
+    if (cells.length !== header.length) {
+      const id = cells[header.indexOf('id')];
+      return {
+        index,
+        line,
+        value: id === undefined ? {} : { id },
+        problem: {
+          reason: 'INVALID_VALUE',
+          message: `${cells.length} cells where the header has ${header.length}`,
+        },
+      };
+    }
+    const value: Record<string, unknown> = {};
+    for (let c = 0; c < header.length; c++) {
+      const column = header[c] ?? '';
+      const cell = cells[c] ?? '';
+      if (cell === '') continue;
+      const type = spec[column];
+      if (type === 'number') {
+        if (!NUMBER_RE.test(cell))
+          return {
+            index,
+            line,
+            value,
+            problem: {
+              column,
+              reason: 'INVALID_VALUE',
+              message: `not a number: ${JSON.stringify(cell.slice(0, 40))}`,
+            },
+          };
+        value[column] = Number(cell);
+      } else if (type === 'time') {
+        const ms = /^\d+$/.test(cell)
+          ? Number(cell)
+          : ISO_DATE_RE.test(cell)
+            ? Date.parse(cell.length === 10 ? `${cell}T00:00:00Z` : cell)
+            : NaN;
+        if (!Number.isFinite(ms)) {
+          return {
+            index,
+            line,
+            value,
+            problem: {
+              column,
+              reason: 'INVALID_VALUE',
+              message: `not epoch ms or an ISO 8601 date: ${JSON.stringify(cell.slice(0, 40))}`,
+            },
+          };
+        }
+        value[column] = ms;
+      } else {
+        value[column] = cell;
+      }
+    }
+    return { index, line, value };
+  });
+  return { rows };
+}
+
+export function jsonRows(items: readonly unknown[]): RawRow[] {
+  return items.map((value, index) => ({ index, value }));
+}
+
+type Row<K extends ImportKind> = K extends 'loans' ? LoanRecord : RepaymentRecord;
+
+const same = (a: Record<string, unknown>, b: Record<string, unknown>): boolean => {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of keys) if (a[k] !== b[k]) return false;
+  return true;
+};
+
+export type ImportStore = Pick<
+  StateStore,
+  'getBorrower' | 'getLoan' | 'getRepayment' | 'upsertLoans' | 'upsertRepayments' | 'transaction'
+>;
+
+export interface ImportOutcome {
+  readonly report: ImportReport;
+  /** For the audit entry. */
+  readonly createdIds: string[];
+  readonly updatedBefore: unknown[];
+}
+
+/**
+ * Validates every row, then applies according to `mode`, all inside one transaction of the state store (so
+ * what was checked is what is written). `onProgress` is called every `progressEvery` rows.
+ */
+export function runImport<K extends ImportKind>(
+  kind: K,
+  mode: ImportMode,
+  rows: readonly RawRow[],
+  store: ImportStore,
+  options: {
+    progressEvery?: number;
+    onProgress?: (stage: 'validated' | 'applied', done: number, total: number) => void;
+    afterApply?: (outcome: ImportOutcome) => void;
+  } = {},
+): ImportOutcome {
+  const progressEvery = options.progressEvery ?? 10_000;
+  const check = checks[kind];
+  return store.transaction(() => {
+    const rejections: Rejection[] = [];
+    const accepted: Row<K>[] = [];
+    const createdIds: string[] = [];
+    const updatedBefore: unknown[] = [];
+    let unchanged = 0;
+    const seen = new Map<string, RawRow>();
+    const parentExists = new Map<string, boolean>();
+
+    rows.forEach((row, i) => {
+      if (i > 0 && i % progressEvery === 0) options.onProgress?.('validated', i, rows.length);
+      const rawId = (row.value as { id?: unknown } | null)?.id;
+      const id = typeof rawId === 'string' ? rawId.slice(0, 64) : undefined;
+      const reject = (r: Omit<Rejection, 'index' | 'line' | 'id'>): void => {
+        rejections.push({
+          index: row.index,
+          ...(row.line === undefined ? {} : { line: row.line }),
+          ...(id === undefined ? {} : { id }),
+          ...r,
+        });
+      };
+      if (row.problem) return reject(row.problem);
+      if (!check.Check(row.value)) {
+        const first = check.Errors(row.value).First();
+        const column = first?.path.replace(/^\//, '').split('/')[0] ?? '';
+        const reason: RejectionReason =
+          first?.type === ValueErrorType.ObjectRequiredProperty
+            ? 'MISSING_FIELD'
+            : first?.type === ValueErrorType.ObjectAdditionalProperties
+              ? 'UNKNOWN_FIELD'
+              : 'INVALID_VALUE';
+        return reject({
+          ...(column === '' ? {} : { column }),
+          reason,
+          message: first?.message ?? 'invalid row',
+        });
+      }
+      const record = row.value as Row<K>;
+      const earlier = seen.get(record.id);
+      if (earlier !== undefined) {
+        return reject({
+          column: 'id',
+          reason: 'DUPLICATE_ID',
+          message: `id ${record.id} already at ${earlier.line === undefined ? `item ${earlier.index}` : `line ${earlier.line}`}`,
+        });
+      }
+      seen.set(record.id, row);
+
+      let existing: Row<K> | undefined;
+      if (kind === 'loans') {
+        const loan = record as LoanRecord;
+        if ((loan.status === 'defaulted') !== (loan.defaultedAt !== undefined)) {
+          return reject({
+            column: 'defaultedAt',
+            reason: 'INCONSISTENT',
+            message: 'defaultedAt is set exactly when status is defaulted',
+          });
+        }
+        let known = parentExists.get(loan.borrowerId);
+        if (known === undefined)
+          parentExists.set(loan.borrowerId, (known = store.getBorrower(loan.borrowerId) !== undefined));
+        if (!known)
+          return reject({
+            column: 'borrowerId',
+            reason: 'UNKNOWN_BORROWER',
+            message: `no borrower ${loan.borrowerId}`,
+          });
+        const stored = store.getLoan(loan.id);
+        if (stored !== undefined && stored.borrowerId !== loan.borrowerId) {
+          return reject({
+            column: 'borrowerId',
+            reason: 'BORROWER_CHANGED',
+            message: `loan ${loan.id} belongs to borrower ${stored.borrowerId}`,
+          });
+        }
+        existing = stored as Row<K> | undefined;
+      } else {
+        const rep = record as RepaymentRecord;
+        if (rep.amountPaid > 0 && rep.paidAt === undefined) {
+          return reject({ column: 'paidAt', reason: 'INCONSISTENT', message: 'a paid amount needs paidAt' });
+        }
+        let known = parentExists.get(rep.loanId);
+        if (known === undefined)
+          parentExists.set(rep.loanId, (known = store.getLoan(rep.loanId) !== undefined));
+        if (!known)
+          return reject({ column: 'loanId', reason: 'UNKNOWN_LOAN', message: `no loan ${rep.loanId}` });
+        const stored = store.getRepayment(rep.id);
+        if (stored !== undefined && stored.loanId !== rep.loanId) {
+          return reject({
+            column: 'loanId',
+            reason: 'LOAN_CHANGED',
+            message: `repayment ${rep.id} belongs to loan ${stored.loanId}`,
+          });
+        }
+        existing = stored as Row<K> | undefined;
+      }
+      if (existing === undefined) {
+        createdIds.push(record.id);
+        accepted.push(record);
+      } else if (
+        same(existing as unknown as Record<string, unknown>, record as unknown as Record<string, unknown>)
+      ) {
+        unchanged += 1;
+      } else {
+        updatedBefore.push(existing);
+        accepted.push(record);
+      }
+    });
+
+    const apply = rejections.length === 0 || mode === 'partial';
+    if (apply && accepted.length > 0) {
+      if (kind === 'loans') store.upsertLoans(accepted as LoanRecord[]);
+      else store.upsertRepayments(accepted as RepaymentRecord[]);
+    }
+    const report: ImportReport = {
+      kind,
+      mode,
+      applied: apply,
+      total: rows.length,
+      created: createdIds.length,
+      updated: updatedBefore.length,
+      unchanged,
+      rejected: rejections.length,
+      rejections,
+    };
+    const outcome = { report, createdIds, updatedBefore };
+    if (apply) {
+      options.onProgress?.('applied', accepted.length, accepted.length);
+      options.afterApply?.(outcome);
+    }
+    return outcome;
+  });
+}

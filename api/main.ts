@@ -1,0 +1,106 @@
+import type { AddressInfo } from 'node:net';
+import { parseConfig } from '../core/config.js';
+import type { DeviceSessions } from '../core/contracts/index.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { loggingConfigSpec } from '../core/logging-config.js';
+import type { MetricsSource } from '../core/metrics.js';
+import { Shutdown } from '../core/shutdown.js';
+import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { stateConfigSpec, statePath } from '../core/storage/state-config.js';
+import type { StateStore } from '../core/storage/state-store.js';
+import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
+import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
+import type { TelemetryStore } from '../core/storage/telemetry-store.js';
+import { buildApp, type ApiApp } from './app.js';
+import { bootstrapAdminKey } from './auth.js';
+import { apiConfigSpec, type ApiConfig } from './config.js';
+import type { ScoresService } from './routes/scores.js';
+
+export const apiEnvSpecs = [apiConfigSpec, telemetryConfigSpec, stateConfigSpec, loggingConfigSpec] as const;
+
+export interface RunningApi {
+  readonly app: ApiApp;
+  /** Base URL for clients on this machine, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  readonly port: number;
+  /** The admin key generated on this first start (already printed), else undefined. */
+  readonly generatedAdminKey: string | undefined;
+}
+
+/**
+ * Bootstraps the first admin key, builds the app and listens: the one place the API listens, for both
+ * `riskfuse api` and `riskfuse start`. A generated admin key is written once to `printKey` (stdout by
+ * default), never to the log.
+ */
+export async function startApi(deps: {
+  readonly config: ApiConfig;
+  readonly state: StateStore;
+  readonly telemetry: TelemetryStore;
+  readonly log: Logger;
+  readonly sessions?: DeviceSessions;
+  readonly metrics?: readonly MetricsSource[];
+  readonly scores?: ScoresService;
+  readonly printKey?: (line: string) => void;
+}): Promise<RunningApi> {
+  const { config, log } = deps;
+  const boot = bootstrapAdminKey(deps.state, config.apiAdminKey);
+  if (boot.created) {
+    log.info(
+      { keyId: boot.key.id, source: boot.generated ? 'generated' : 'API_ADMIN_KEY' },
+      'initial admin API key created',
+    );
+  }
+  const app = await buildApp(deps);
+  await app.listen({ host: config.apiHost, port: config.apiPort });
+  const { port } = app.server.address() as AddressInfo;
+  const host = config.apiHost === '0.0.0.0' || config.apiHost === '::' ? '127.0.0.1' : config.apiHost;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const generated = boot.created ? boot.generated : undefined;
+  if (generated !== undefined) {
+    const print = deps.printKey ?? ((line: string) => process.stdout.write(`${line}\n`));
+    print(`riskfuse API admin key (shown once, store it now): ${generated}`);
+  }
+  log.info({ url, docs: `${url}/docs` }, 'API listening');
+  return { app, url, port, generatedAdminKey: generated };
+}
+
+export interface ApiProcess extends RunningApi {
+  close(): Promise<void>;
+}
+
+/** `riskfuse api`: the HTTP API as its own process, on the state and telemetry stores, until SIGINT/SIGTERM. */
+export async function apiMain(
+  env: Record<string, string | undefined> = process.env,
+  options: {
+    readonly log?: Logger;
+    readonly installSignalHandlers?: boolean;
+    readonly printKey?: (line: string) => void;
+  } = {},
+): Promise<ApiProcess> {
+  const config = parseConfig(
+    { ...apiConfigSpec, ...telemetryConfigSpec, ...stateConfigSpec, ...loggingConfigSpec },
+    env,
+  );
+  const log = options.log ?? createLogger({ name: 'riskfuse-api', level: config.logLevel });
+  const shutdown = new Shutdown(log);
+  if (options.installSignalHandlers !== false) shutdown.onSignals();
+  const state = openSqliteStateStore(statePath(config));
+  shutdown.add('state store', () => state.close());
+  const telemetry = await openTelemetryStore(config, log);
+  shutdown.add('telemetry store', () => telemetry.close());
+  let running: RunningApi;
+  try {
+    running = await startApi({
+      config,
+      state,
+      telemetry,
+      log,
+      ...(options.printKey ? { printKey: options.printKey } : {}),
+    });
+  } catch (err) {
+    await shutdown.run('start failed');
+    throw err;
+  }
+  shutdown.add('api', () => running.app.close());
+  return { ...running, close: () => shutdown.run('closed by caller') };
+}

@@ -1,0 +1,38 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../core/config.js';
+import { silentLogger } from '../core/logger.js';
+import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
+import { buildApp } from './app.js';
+import { apiConfigSpec } from './config.js';
+import { tcpDeviceSessions } from './device-sessions.js';
+
+/**
+ * The OpenAPI document as `npm run openapi` writes it to `openapi.json`: generated from the route schemas of an
+ * app built with the default configuration (never the caller's environment), so the output depends on the
+ * code alone. A test compares it to the committed file.
+ */
+export async function openApiDocument(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'rf-openapi-'));
+  const state = openSqliteStateStore(':memory:');
+  const telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
+  try {
+    const app = await buildApp({
+      config: parseConfig(apiConfigSpec, {}),
+      state,
+      telemetry,
+      log: silentLogger,
+      sessions: tcpDeviceSessions('mqtt://127.0.0.1:1883'),
+    });
+    await app.ready();
+    const doc = JSON.stringify(app.swagger(), null, 2);
+    await app.close();
+    return `${doc}\n`;
+  } finally {
+    await telemetry.close();
+    state.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,76 @@
+import type { ApiRole } from '../core/storage/state-store.js';
+
+/**
+ * Who may call what: the one table the auth hook enforces and the auth-matrix test walks. A route is keyed
+ * `METHOD path` as registered (HEAD follows GET); a route missing here is refused to everyone (fail closed),
+ * and a test fails when one is. `public` needs no key.
+ *
+ * - admin: everything.
+ * - officer: read everything but keys and the audit log; act on alerts, import loan data, re-score.
+ * - auditor: read only, including API keys (never their secrets) and the audit log.
+ * - device-ops: devices only — list, provision, rotate, revoke, their readings.
+ */
+export type Access = 'public' | readonly ApiRole[];
+
+const READ: readonly ApiRole[] = ['admin', 'officer', 'auditor'];
+const DEVICE_READ: readonly ApiRole[] = ['admin', 'officer', 'auditor', 'device-ops'];
+const DEVICE_WRITE: readonly ApiRole[] = ['admin', 'device-ops'];
+const ADMIN: readonly ApiRole[] = ['admin'];
+const IMPORT: readonly ApiRole[] = ['admin', 'officer'];
+const AUDIT: readonly ApiRole[] = ['admin', 'auditor'];
+
+export const PERMISSIONS: Readonly<Record<string, Access>> = {
+  'GET /health': 'public',
+  'GET /ready': 'public',
+  'GET /metrics': 'public',
+  'GET /openapi.json': 'public',
+
+  'GET /v1/api-keys': AUDIT,
+  'POST /v1/api-keys': ADMIN,
+  'POST /v1/api-keys/:id/rotate': ADMIN,
+  'DELETE /v1/api-keys/:id': ADMIN,
+  'GET /v1/audit': AUDIT,
+
+  'GET /v1/portfolio/summary': READ,
+  'GET /v1/borrowers': READ,
+  'POST /v1/borrowers': ADMIN,
+  'GET /v1/borrowers/:id': READ,
+  'PATCH /v1/borrowers/:id': ADMIN,
+  'DELETE /v1/borrowers/:id': ADMIN,
+  'GET /v1/sites': READ,
+  'POST /v1/sites': ADMIN,
+  'GET /v1/sites/:id': READ,
+  'PATCH /v1/sites/:id': ADMIN,
+  'DELETE /v1/sites/:id': ADMIN,
+  'GET /v1/lots': READ,
+  'POST /v1/lots': ADMIN,
+  'GET /v1/lots/:id': READ,
+  'PATCH /v1/lots/:id': ADMIN,
+  'DELETE /v1/lots/:id': ADMIN,
+
+  'GET /v1/devices': DEVICE_READ,
+  'POST /v1/devices': DEVICE_WRITE,
+  'GET /v1/devices/:id': DEVICE_READ,
+  'POST /v1/devices/:id/rotate': DEVICE_WRITE,
+  'POST /v1/devices/:id/revoke': DEVICE_WRITE,
+  'GET /v1/devices/:id/readings': DEVICE_READ,
+  'GET /v1/telemetry/aggregate': READ,
+
+  'GET /v1/loans': READ,
+  'GET /v1/loans/:id': READ,
+  'GET /v1/loans/:id/repayments': READ,
+  'POST /v1/imports/loans': IMPORT,
+  'POST /v1/imports/repayments': IMPORT,
+
+  // Registered only when the risk module is wired in (`deps.scores`, api/routes/scores.ts).
+  'GET /v1/borrowers/:id/score': READ,
+  'POST /v1/borrowers/:id/rescore': IMPORT,
+};
+
+/** Paths under these prefixes are the documentation UI's static assets: public. */
+export const PUBLIC_PREFIXES = ['/docs'] as const;
+
+export function accessFor(method: string, url: string): Access | undefined {
+  if (PUBLIC_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`))) return 'public';
+  return PERMISSIONS[`${method === 'HEAD' ? 'GET' : method} ${url}`];
+}

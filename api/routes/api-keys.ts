@@ -1,0 +1,165 @@
+import { Type } from '@sinclair/typebox';
+import { issueApiKey } from '../../core/credentials.js';
+import { RiskfuseError } from '../../core/errors.js';
+import type { ApiKey as ApiKeyRecord } from '../../core/storage/state-store.js';
+import type { ApiApp, RouteContext } from '../app.js';
+import { decodeCursor, isNumber, paged } from '../pagination.js';
+import { ERROR_RESPONSES } from '../problem.js';
+import { ApiKey, ApiRole, AuditEntry, Cursor, IssuedKey, Limit, Page } from '../schemas.js';
+
+const KeyParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{16}$', description: 'API key id' }) });
+
+/** API keys (admin; auditors may list) and the audit log (admin, auditor). */
+export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
+  const { state } = ctx;
+  const mustGet = (id: string): ApiKeyRecord => {
+    const key = state.getApiKey(id);
+    if (key === undefined) throw new RiskfuseError('NOT_FOUND', `no API key ${id}`);
+    return key;
+  };
+  const refuseLastAdmin = (key: ApiKeyRecord): void => {
+    if (key.role === 'admin' && key.revokedAt === undefined && state.countActiveApiKeys('admin') <= 1) {
+      throw new RiskfuseError(
+        'CONFLICT',
+        'this is the last active admin key; create another admin key first',
+      );
+    }
+  };
+
+  app.get(
+    '/api-keys',
+    {
+      schema: {
+        summary: 'List API keys (never their secrets)',
+        tags: ['api-keys'],
+        response: { 200: Type.Object({ items: Type.Array(ApiKey) }), ...ERROR_RESPONSES },
+      },
+    },
+    () => ({ items: state.listApiKeys() }),
+  );
+
+  app.post(
+    '/api-keys',
+    {
+      schema: {
+        summary: 'Create an API key; the key is in this response only',
+        tags: ['api-keys'],
+        body: Type.Object(
+          { name: Type.String({ minLength: 1, maxLength: 100 }), role: ApiRole },
+          { additionalProperties: false },
+        ),
+        response: { 201: IssuedKey, ...ERROR_RESPONSES },
+      },
+    },
+    (request, reply) => {
+      const issued = issueApiKey();
+      const apiKey: ApiKeyRecord = {
+        id: issued.id,
+        name: request.body.name,
+        role: request.body.role,
+        createdAt: ctx.now(),
+      };
+      state.transaction(() => {
+        state.createApiKey(apiKey, { salt: issued.salt, keyHash: issued.keyHash });
+        ctx.audit(request, { action: 'create', resource: 'api-key', resourceId: apiKey.id, after: apiKey });
+      });
+      void reply.code(201);
+      return { apiKey, key: issued.key };
+    },
+  );
+
+  app.post(
+    '/api-keys/:id/rotate',
+    {
+      schema: {
+        summary: 'Rotate: a new key with the same name and role replaces this one, which is revoked',
+        tags: ['api-keys'],
+        params: KeyParams,
+        response: { 201: IssuedKey, ...ERROR_RESPONSES },
+      },
+    },
+    (request, reply) => {
+      const old = mustGet(request.params.id);
+      if (old.revokedAt !== undefined) throw new RiskfuseError('CONFLICT', `API key ${old.id} is revoked`);
+      const issued = issueApiKey();
+      const nowMs = ctx.now();
+      const apiKey: ApiKeyRecord = {
+        id: issued.id,
+        name: old.name,
+        role: old.role,
+        createdAt: nowMs,
+        rotatedFrom: old.id,
+      };
+      state.transaction(() => {
+        state.createApiKey(apiKey, { salt: issued.salt, keyHash: issued.keyHash });
+        state.revokeApiKey(old.id, nowMs);
+        ctx.audit(request, {
+          action: 'rotate',
+          resource: 'api-key',
+          resourceId: old.id,
+          before: old,
+          after: { revoked: { ...old, revokedAt: nowMs }, replacement: apiKey },
+        });
+      });
+      void reply.code(201);
+      return { apiKey, key: issued.key };
+    },
+  );
+
+  app.delete(
+    '/api-keys/:id',
+    {
+      schema: {
+        summary: 'Revoke an API key (it stays listed, marked revoked)',
+        tags: ['api-keys'],
+        params: KeyParams,
+        response: { 200: ApiKey, ...ERROR_RESPONSES },
+      },
+    },
+    (request) => {
+      const old = mustGet(request.params.id);
+      if (old.revokedAt !== undefined)
+        throw new RiskfuseError('CONFLICT', `API key ${old.id} is already revoked`);
+      refuseLastAdmin(old);
+      const nowMs = ctx.now();
+      const after = { ...old, revokedAt: nowMs };
+      state.transaction(() => {
+        state.revokeApiKey(old.id, nowMs);
+        ctx.audit(request, { action: 'revoke', resource: 'api-key', resourceId: old.id, before: old, after });
+      });
+      return after;
+    },
+  );
+
+  app.get(
+    '/audit',
+    {
+      schema: {
+        summary: 'The audit log, newest first',
+        tags: ['audit'],
+        querystring: Type.Object(
+          {
+            limit: Limit,
+            cursor: Type.Optional(Cursor),
+            action: Type.Optional(Type.String({ maxLength: 64 })),
+            resource: Type.Optional(Type.String({ maxLength: 64 })),
+            resourceId: Type.Optional(Type.String({ maxLength: 128 })),
+            actorKeyId: Type.Optional(Type.String({ maxLength: 64 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Page(AuditEntry), ...ERROR_RESPONSES },
+      },
+    },
+    (request) => {
+      const { limit, cursor, ...filter } = request.query;
+      const beforeId = cursor === undefined ? undefined : decodeCursor(cursor, isNumber);
+      const rows = state.listAudit({
+        ...filter,
+        limit: limit + 1,
+        ...(beforeId === undefined ? {} : { beforeId }),
+      });
+      return paged(rows, limit, (e) => e.id);
+    },
+  );
+}

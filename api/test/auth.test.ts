@@ -1,0 +1,273 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../core/logger.js';
+import { openSqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import { API_ROLES } from '../../core/storage/state-store.js';
+import { registeredRoutes } from '../app.js';
+import { bootstrapAdminKey } from '../auth.js';
+import { apiMain } from '../main.js';
+import { PERMISSIONS, accessFor } from '../permissions.js';
+import { seedPortfolio, startTestApi, T0, type TestApi } from './support.js';
+
+/** A path for a route pattern: parameters filled with ids that exist nowhere (and match their patterns). */
+function concrete(url: string): string {
+  if (url.startsWith('/v1/api-keys/')) return url.replace(':id', '0000000000000000');
+  if (url.startsWith('/v1/devices/')) return url.replace(':id', 'dev-none');
+  return url.replace(/:(\w+)/g, 'none');
+}
+
+const mutating = (method: string) => method !== 'GET';
+
+describe('auth matrix (api/permissions.ts)', () => {
+  let t: TestApi;
+  beforeAll(async () => {
+    t = await startTestApi();
+    seedPortfolio(t.state);
+  });
+  afterAll(() => t.close());
+
+  it('when the app is built, then every route it registered is in the permission table and vice versa (scores aside)', () => {
+    const registered = registeredRoutes(t.app).filter((r) => !r.url.startsWith('/docs'));
+    const missing = registered.filter((r) => PERMISSIONS[`${r.method} ${r.url}`] === undefined);
+    expect(missing).toEqual([]);
+    const keys = new Set(registered.map((r) => `${r.method} ${r.url}`));
+    const unregistered = Object.keys(PERMISSIONS).filter((k) => !keys.has(k));
+    // The score routes come with the risk module (deps.scores); everything else must exist.
+    expect(unregistered).toEqual(['GET /v1/borrowers/:id/score', 'POST /v1/borrowers/:id/rescore']);
+  });
+
+  const routes = Object.entries(PERMISSIONS)
+    .map(([key, access]) => {
+      const [method = '', url = ''] = key.split(' ');
+      return { method, url, access };
+    })
+    // The score routes exist only with the risk module wired in (deps.scores).
+    .filter((r) => !/\/(score|rescore)$/.test(r.url));
+
+  for (const { method, url, access } of routes) {
+    for (const role of API_ROLES) {
+      const allowed = access === 'public' || access.includes(role);
+      it(`when ${role} calls ${method} ${url}, then it is ${allowed ? 'allowed' : 'refused with 403'}`, async () => {
+        const res = await t.app.inject({
+          method: method as 'GET',
+          url: concrete(url),
+          headers: t.auth(role),
+          ...(mutating(method) && !url.endsWith('/rotate') && !url.endsWith('/revoke')
+            ? { payload: {} }
+            : {}),
+        });
+        if (allowed) {
+          expect([401, 403]).not.toContain(res.statusCode);
+        } else {
+          expect(res.statusCode).toBe(403);
+          expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+          expect(res.json()).toMatchObject({ code: 'FORBIDDEN', status: 403 });
+        }
+      });
+    }
+    if (access !== 'public') {
+      it(`when ${method} ${url} is called without a key, then 401 with WWW-Authenticate`, async () => {
+        const res = await t.app.inject({ method: method as 'GET', url: concrete(url) });
+        expect(res.statusCode).toBe(401);
+        expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+        expect(res.json()).toMatchObject({ code: 'UNAUTHENTICATED', status: 401 });
+      });
+    }
+  }
+
+  it('when a route is missing from the table, then it is refused to everyone (fail closed)', () => {
+    expect(accessFor('GET', '/v1/not-in-table')).toBeUndefined();
+    expect(accessFor('HEAD', '/v1/borrowers')).toEqual(PERMISSIONS['GET /v1/borrowers']);
+  });
+});
+
+describe('API keys', () => {
+  let t: TestApi;
+  beforeAll(async () => {
+    t = await startTestApi();
+  });
+  afterAll(() => t.close());
+
+  it('when a key is sent as X-API-Key, then it authenticates like a bearer token', async () => {
+    const res = await t.app.inject({ url: '/v1/borrowers', headers: { 'x-api-key': t.keys.officer } });
+    expect(res.statusCode).toBe(200);
+  });
+
+  it('when a key is malformed, unknown or has a wrong secret, then 401 and nothing about which', async () => {
+    const wrongSecret = t.keys.officer.slice(0, -1) + (t.keys.officer.endsWith('A') ? 'B' : 'A');
+    for (const key of ['nonsense', 'rfk_0000000000000000_' + 'A'.repeat(43), wrongSecret, "' OR 1=1 --"]) {
+      const res = await t.app.inject({ url: '/v1/borrowers', headers: { authorization: `Bearer ${key}` } });
+      expect(res.statusCode, key).toBe(401);
+      expect(res.json<{ detail: string }>().detail).toBe('the API key is not valid or has been revoked');
+    }
+  });
+
+  it('when an admin creates a key, then it works at once, is listed without its secret, and the audit log has it', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/api-keys',
+      headers: t.auth('admin'),
+      payload: { name: 'night batch', role: 'officer' },
+    });
+    expect(res.statusCode).toBe(201);
+    const { apiKey, key } = res.json<{ apiKey: { id: string }; key: string }>();
+    expect(key).toMatch(/^rfk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    const use = await t.app.inject({ url: '/v1/loans', headers: { authorization: `Bearer ${key}` } });
+    expect(use.statusCode).toBe(200);
+    const list = await t.app.inject({ url: '/v1/api-keys', headers: t.auth('auditor') });
+    expect(list.body).not.toContain(key.slice('rfk_0123456789abcdef_'.length));
+    expect(list.json<{ items: { id: string; name: string }[] }>().items.map((k) => k.name)).toContain(
+      'night batch',
+    );
+    const audit = await t.app.inject({
+      url: `/v1/audit?resource=api-key&resourceId=${apiKey.id}`,
+      headers: t.auth('auditor'),
+    });
+    expect(audit.json<{ items: unknown[] }>().items[0]).toMatchObject({
+      action: 'create',
+      actorRole: 'admin',
+      after: { id: apiKey.id, role: 'officer' },
+    });
+  });
+
+  it('when a key is rotated, then the new one works, the old one is refused, and the new one names the old', async () => {
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/v1/api-keys',
+      headers: t.auth('admin'),
+      payload: { name: 'to rotate', role: 'auditor' },
+    });
+    const old = created.json<{ apiKey: { id: string }; key: string }>();
+    const rotated = await t.app.inject({
+      method: 'POST',
+      url: `/v1/api-keys/${old.apiKey.id}/rotate`,
+      headers: t.auth('admin'),
+    });
+    expect(rotated.statusCode).toBe(201);
+    const fresh = rotated.json<{ apiKey: { id: string; rotatedFrom: string; role: string }; key: string }>();
+    expect(fresh.apiKey).toMatchObject({ rotatedFrom: old.apiKey.id, role: 'auditor' });
+    expect(
+      (await t.app.inject({ url: '/v1/audit', headers: { authorization: `Bearer ${old.key}` } })).statusCode,
+    ).toBe(401);
+    expect(
+      (await t.app.inject({ url: '/v1/audit', headers: { authorization: `Bearer ${fresh.key}` } }))
+        .statusCode,
+    ).toBe(200);
+  });
+
+  it('when a key is revoked, then it is refused on the next request, and revoking again is a 409', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/api-keys',
+      headers: t.auth('admin'),
+      payload: { name: 'temp', role: 'device-ops' },
+    });
+    const { apiKey, key } = res.json<{ apiKey: { id: string }; key: string }>();
+    expect(
+      (await t.app.inject({ url: '/v1/devices', headers: { authorization: `Bearer ${key}` } })).statusCode,
+    ).toBe(200);
+    const revoked = await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/api-keys/${apiKey.id}`,
+      headers: t.auth('admin'),
+    });
+    expect(revoked.statusCode).toBe(200);
+    expect(revoked.json<{ revokedAt: number }>().revokedAt).toBeGreaterThan(0);
+    expect(
+      (await t.app.inject({ url: '/v1/devices', headers: { authorization: `Bearer ${key}` } })).statusCode,
+    ).toBe(401);
+    const again = await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/api-keys/${apiKey.id}`,
+      headers: t.auth('admin'),
+    });
+    expect(again.statusCode).toBe(409);
+  });
+
+  it('when the last active admin key would be revoked, then 409 and it still works', async () => {
+    const list = await t.app.inject({ url: '/v1/api-keys', headers: t.auth('admin') });
+    const admin = list
+      .json<{ items: { id: string; role: string; revokedAt?: number }[] }>()
+      .items.find((k) => k.role === 'admin' && k.revokedAt === undefined);
+    const res = await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/api-keys/${admin?.id ?? ''}`,
+      headers: t.auth('admin'),
+    });
+    expect(res.statusCode).toBe(409);
+    expect(res.json<{ detail: string }>().detail).toMatch(/last active admin key/);
+    expect((await t.app.inject({ url: '/v1/api-keys', headers: t.auth('admin') })).statusCode).toBe(200);
+  });
+});
+
+describe('first start', () => {
+  it('when there is no key and API_ADMIN_KEY is set, then that key becomes the admin key and nothing is generated', async () => {
+    const given = `rfk_${'ab'.repeat(8)}_${'x'.repeat(43)}`;
+    const t = await startTestApi();
+    try {
+      const fresh = openSqliteStateStore(':memory:');
+      const boot = bootstrapAdminKey(fresh, given, T0);
+      expect(boot).toMatchObject({
+        created: true,
+        generated: undefined,
+        key: { id: 'ab'.repeat(8), role: 'admin' },
+      });
+      expect(bootstrapAdminKey(fresh, given, T0)).toEqual({ created: false });
+      expect(() => bootstrapAdminKey(openSqliteStateStore(':memory:'), 'not-a-key', T0)).toThrow(
+        /API_ADMIN_KEY/,
+      );
+      fresh.close();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('when the API starts on an empty store, then it prints a generated admin key once, and not again on restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rf-api-main-'));
+    const env = { DATA_DIR: dir, API_PORT: '0', API_HOST: '127.0.0.1', LOG_LEVEL: 'silent' };
+    const printed: string[] = [];
+    try {
+      const first = await apiMain(env, {
+        installSignalHandlers: false,
+        log: silentLogger,
+        printKey: (l) => printed.push(l),
+      });
+      expect(printed).toHaveLength(1);
+      const key = /(rfk_\S+)/.exec(printed[0] ?? '')?.[1] ?? '';
+      const res = await fetch(`${first.url}/v1/api-keys`, { headers: { authorization: `Bearer ${key}` } });
+      expect(res.status).toBe(200);
+      await first.close();
+      const second = await apiMain(env, {
+        installSignalHandlers: false,
+        log: silentLogger,
+        printKey: (l) => printed.push(l),
+      });
+      expect(printed).toHaveLength(1);
+      expect(second.generatedAdminKey).toBeUndefined();
+      await second.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('rate limits', () => {
+  it('when one key goes over API_RATE_LIMIT_PER_MIN, then it gets 429 problems while another key is unaffected', async () => {
+    const t = await startTestApi({ env: { API_RATE_LIMIT_PER_MIN: '3' } });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 4; i++)
+        codes.push((await t.app.inject({ url: '/v1/borrowers', headers: t.auth('officer') })).statusCode);
+      expect(codes).toEqual([200, 200, 200, 429]);
+      const limited = await t.app.inject({ url: '/v1/borrowers', headers: t.auth('officer') });
+      expect(limited.json()).toMatchObject({ code: 'RATE_LIMITED', status: 429 });
+      expect(limited.headers['retry-after']).toBeDefined();
+      expect((await t.app.inject({ url: '/v1/borrowers', headers: t.auth('auditor') })).statusCode).toBe(200);
+      expect((await t.app.inject({ url: '/health' })).statusCode).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+});

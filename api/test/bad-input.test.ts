@@ -1,0 +1,494 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registeredRoutes } from '../app.js';
+import { seedPortfolio, snapshot, startTestApi, type TestApi } from './support.js';
+
+const SQL = "' OR 1=1 --";
+const SQLQ = encodeURIComponent(SQL);
+
+interface Case {
+  /** The route as in the permission table. */
+  readonly route: string;
+  readonly url: string;
+  readonly status: number;
+  readonly what: string;
+  readonly payload?: unknown;
+  readonly raw?: string;
+  readonly contentType?: string;
+}
+
+const borrower = { id: 'b5', name: 'Five', sector: 'trading', region: 'r' };
+const site = {
+  id: 's5',
+  borrowerId: 'b1',
+  name: 'S',
+  kind: 'yard',
+  lat: 1,
+  lon: 1,
+  geofence: [
+    [0, 0],
+    [0, 1],
+    [1, 1],
+  ],
+};
+const lot = {
+  id: 'l5',
+  borrowerId: 'b1',
+  siteId: 's1',
+  commodity: 'corn',
+  pledgedWeightKg: 1,
+  unitPricePerKg: 1,
+  currency: 'EUR',
+  pledgedAt: 1,
+};
+const device = { id: 'stk-5', kind: 'stake', borrowerId: 'b1', siteId: 's1' };
+
+/** A valid patch of each resource, so that only the id is wrong. */
+const patchOf = (resource: string) => (resource === 'lots' ? { commodity: 'rye' } : { name: 'x' });
+
+const CASES: Case[] = [
+  // Path parameters: SQL-looking strings fail the id pattern; well-formed unknown ids are 404.
+  ...['GET', 'PATCH', 'DELETE'].flatMap((m) =>
+    ['borrowers', 'sites', 'lots'].flatMap((r) => [
+      {
+        route: `${m} /v1/${r}/:id`,
+        url: `/v1/${r}/${SQLQ}`,
+        status: 400,
+        what: 'SQL in id',
+        ...(m === 'PATCH' ? { payload: patchOf(r) } : {}),
+      },
+      {
+        route: `${m} /v1/${r}/:id`,
+        url: `/v1/${r}/nothing-here`,
+        status: 404,
+        what: 'unknown id',
+        ...(m === 'PATCH' ? { payload: patchOf(r) } : {}),
+      },
+    ]),
+  ),
+  ...[
+    'GET /v1/devices/:id',
+    'POST /v1/devices/:id/rotate',
+    'POST /v1/devices/:id/revoke',
+    'GET /v1/devices/:id/readings',
+  ].flatMap((route) => {
+    const [method = '', pattern = ''] = route.split(' ');
+    return [
+      {
+        route,
+        url: pattern.replace(':id', SQLQ),
+        status: 400,
+        what: 'SQL in id',
+        ...(method === 'POST' ? {} : {}),
+      },
+      { route, url: pattern.replace(':id', 'dev-unknown'), status: 404, what: 'unknown id' },
+    ];
+  }),
+  { route: 'GET /v1/loans/:id', url: `/v1/loans/${SQLQ}`, status: 400, what: 'SQL in id' },
+  { route: 'GET /v1/loans/:id', url: '/v1/loans/ln-unknown', status: 404, what: 'unknown id' },
+  {
+    route: 'GET /v1/loans/:id/repayments',
+    url: `/v1/loans/${SQLQ}/repayments`,
+    status: 400,
+    what: 'SQL in id',
+  },
+  {
+    route: 'GET /v1/loans/:id/repayments',
+    url: '/v1/loans/ln-unknown/repayments',
+    status: 404,
+    what: 'unknown id',
+  },
+  {
+    route: 'POST /v1/api-keys/:id/rotate',
+    url: '/v1/api-keys/zzz/rotate',
+    status: 400,
+    what: 'malformed key id',
+  },
+  {
+    route: 'POST /v1/api-keys/:id/rotate',
+    url: '/v1/api-keys/0123456789abcdef/rotate',
+    status: 404,
+    what: 'unknown key',
+  },
+  { route: 'DELETE /v1/api-keys/:id', url: `/v1/api-keys/${SQLQ}`, status: 400, what: 'SQL in key id' },
+  {
+    route: 'DELETE /v1/api-keys/:id',
+    url: '/v1/api-keys/0123456789abcdef',
+    status: 404,
+    what: 'unknown key',
+  },
+
+  // Query strings: wrong types, out of range, unknown parameters, forged cursors, SQL.
+  { route: 'GET /v1/borrowers', url: '/v1/borrowers?limit=abc', status: 400, what: 'limit not a number' },
+  { route: 'GET /v1/borrowers', url: '/v1/borrowers?limit=0', status: 400, what: 'limit 0' },
+  { route: 'GET /v1/borrowers', url: '/v1/borrowers?limit=501', status: 400, what: 'limit over 500' },
+  { route: 'GET /v1/borrowers', url: '/v1/borrowers?sort=password', status: 400, what: 'unknown sort' },
+  { route: 'GET /v1/borrowers', url: `/v1/borrowers?sector=${SQLQ}`, status: 400, what: 'SQL as sector' },
+  { route: 'GET /v1/borrowers', url: '/v1/borrowers?cursor=***', status: 400, what: 'cursor not base64url' },
+  {
+    route: 'GET /v1/borrowers',
+    url: `/v1/borrowers?cursor=${Buffer.from('{"x":1}').toString('base64url')}`,
+    status: 400,
+    what: 'forged cursor',
+  },
+  { route: 'GET /v1/borrowers', url: `/v1/borrowers?q=${'x'.repeat(101)}`, status: 400, what: 'q too long' },
+  { route: 'GET /v1/borrowers', url: '/v1/borrowers?admin=true', status: 400, what: 'unknown parameter' },
+  { route: 'GET /v1/sites', url: `/v1/sites?borrowerId=${SQLQ}`, status: 400, what: 'SQL as borrowerId' },
+  { route: 'GET /v1/sites', url: '/v1/sites?cursor=bm9wZQ', status: 400, what: 'cursor of another list' },
+  { route: 'GET /v1/lots', url: `/v1/lots?siteId=${SQLQ}`, status: 400, what: 'SQL as siteId' },
+  { route: 'GET /v1/devices', url: '/v1/devices?kind=drone', status: 400, what: 'unknown kind' },
+  { route: 'GET /v1/devices', url: '/v1/devices?status=dead', status: 400, what: 'unknown status' },
+  { route: 'GET /v1/loans', url: '/v1/loans?status=late', status: 400, what: 'unknown loan status' },
+  { route: 'GET /v1/audit', url: '/v1/audit?limit=-1', status: 400, what: 'negative limit' },
+  {
+    route: 'GET /v1/audit',
+    url: `/v1/audit?cursor=${Buffer.from('"7"').toString('base64url')}`,
+    status: 400,
+    what: 'cursor of the wrong type',
+  },
+  {
+    route: 'GET /v1/devices/:id/readings',
+    url: '/v1/devices/dev-unknown/readings?from=abc',
+    status: 400,
+    what: 'from not a number',
+  },
+  {
+    route: 'GET /v1/telemetry/aggregate',
+    url: `/v1/telemetry/aggregate?deviceId=dev-1&fields=${SQLQ}`,
+    status: 400,
+    what: 'SQL as field',
+  },
+  {
+    route: 'GET /v1/telemetry/aggregate',
+    url: '/v1/telemetry/aggregate?deviceId=dev-1&fields=weightKg&windowMs=1',
+    status: 400,
+    what: 'window under a minute',
+  },
+  {
+    route: 'POST /v1/imports/loans',
+    url: '/v1/imports/loans?mode=yolo',
+    status: 400,
+    what: 'unknown mode',
+    payload: { items: [{}] },
+  },
+
+  // Bodies: missing fields, wrong types, unknown fields, malformed JSON, SQL in ids, oversized.
+  { route: 'POST /v1/borrowers', url: '/v1/borrowers', status: 400, what: 'empty body', payload: {} },
+  {
+    route: 'POST /v1/borrowers',
+    url: '/v1/borrowers',
+    status: 400,
+    what: 'name a number',
+    payload: { ...borrower, name: 5 },
+  },
+  {
+    route: 'POST /v1/borrowers',
+    url: '/v1/borrowers',
+    status: 400,
+    what: 'SQL as id',
+    payload: { ...borrower, id: SQL },
+  },
+  {
+    route: 'POST /v1/borrowers',
+    url: '/v1/borrowers',
+    status: 400,
+    what: 'unknown sector',
+    payload: { ...borrower, sector: 'crypto' },
+  },
+  {
+    route: 'POST /v1/borrowers',
+    url: '/v1/borrowers',
+    status: 400,
+    what: 'unknown field',
+    payload: { ...borrower, createdAt: 1 },
+  },
+  { route: 'POST /v1/borrowers', url: '/v1/borrowers', status: 400, what: 'array body', payload: [borrower] },
+  {
+    route: 'POST /v1/borrowers',
+    url: '/v1/borrowers',
+    status: 400,
+    what: 'malformed JSON',
+    raw: '{"id": "b5",',
+    contentType: 'application/json',
+  },
+  {
+    route: 'POST /v1/borrowers',
+    url: '/v1/borrowers',
+    status: 413,
+    what: 'oversized body',
+    payload: { ...borrower, name: 'x'.repeat(1_100_000) },
+  },
+  {
+    route: 'POST /v1/borrowers',
+    url: '/v1/borrowers',
+    status: 415,
+    what: 'form body',
+    raw: 'id=b5',
+    contentType: 'application/x-www-form-urlencoded',
+  },
+  {
+    route: 'PATCH /v1/borrowers/:id',
+    url: '/v1/borrowers/b1',
+    status: 400,
+    what: 'empty patch',
+    payload: {},
+  },
+  {
+    route: 'PATCH /v1/borrowers/:id',
+    url: '/v1/borrowers/b1',
+    status: 400,
+    what: 'id in patch',
+    payload: { id: 'b9' },
+  },
+  {
+    route: 'PATCH /v1/borrowers/:id',
+    url: '/v1/borrowers/b1',
+    status: 400,
+    what: 'sector a number',
+    payload: { sector: 1 },
+  },
+  { route: 'POST /v1/sites', url: '/v1/sites', status: 400, what: 'empty body', payload: {} },
+  {
+    route: 'POST /v1/sites',
+    url: '/v1/sites',
+    status: 400,
+    what: 'geofence of 2 vertices',
+    payload: {
+      ...site,
+      geofence: [
+        [0, 0],
+        [1, 1],
+      ],
+    },
+  },
+  {
+    route: 'POST /v1/sites',
+    url: '/v1/sites',
+    status: 400,
+    what: 'latitude 100',
+    payload: { ...site, lat: 100 },
+  },
+  {
+    route: 'POST /v1/sites',
+    url: '/v1/sites',
+    status: 400,
+    what: 'vertex of 3 numbers',
+    payload: {
+      ...site,
+      geofence: [
+        [0, 0, 0],
+        [0, 1],
+        [1, 1],
+      ],
+    },
+  },
+  {
+    route: 'POST /v1/sites',
+    url: '/v1/sites',
+    status: 400,
+    what: 'lat a string',
+    payload: { ...site, lat: '1' },
+  },
+  {
+    route: 'PATCH /v1/sites/:id',
+    url: '/v1/sites/s1',
+    status: 400,
+    what: 'one-vertex geofence',
+    payload: { geofence: [[0, 0]] },
+  },
+  {
+    route: 'PATCH /v1/sites/:id',
+    url: '/v1/sites/s1',
+    status: 400,
+    what: 'borrower change',
+    payload: { borrowerId: 'b2' },
+  },
+  { route: 'POST /v1/lots', url: '/v1/lots', status: 400, what: 'empty body', payload: {} },
+  {
+    route: 'POST /v1/lots',
+    url: '/v1/lots',
+    status: 400,
+    what: 'negative weight',
+    payload: { ...lot, pledgedWeightKg: -1 },
+  },
+  {
+    route: 'POST /v1/lots',
+    url: '/v1/lots',
+    status: 400,
+    what: 'currency word',
+    payload: { ...lot, currency: 'euro' },
+  },
+  {
+    route: 'POST /v1/lots',
+    url: '/v1/lots',
+    status: 400,
+    what: 'unknown site',
+    payload: { ...lot, siteId: 'nowhere' },
+  },
+  {
+    route: 'PATCH /v1/lots/:id',
+    url: '/v1/lots/l1',
+    status: 400,
+    what: 'SQL as siteId',
+    payload: { siteId: SQL },
+  },
+  {
+    route: 'PATCH /v1/lots/:id',
+    url: '/v1/lots/l1',
+    status: 400,
+    what: 'weight a string',
+    payload: { pledgedWeightKg: '1' },
+  },
+  { route: 'POST /v1/devices', url: '/v1/devices', status: 400, what: 'empty body', payload: {} },
+  {
+    route: 'POST /v1/devices',
+    url: '/v1/devices',
+    status: 400,
+    what: 'unknown kind',
+    payload: { ...device, kind: 'drone' },
+  },
+  {
+    route: 'POST /v1/devices',
+    url: '/v1/devices',
+    status: 400,
+    what: 'SQL as id',
+    payload: { ...device, id: SQL },
+  },
+  {
+    route: 'POST /v1/devices',
+    url: '/v1/devices',
+    status: 400,
+    what: 'status given',
+    payload: { ...device, status: 'active' },
+  },
+  { route: 'POST /v1/api-keys', url: '/v1/api-keys', status: 400, what: 'empty body', payload: {} },
+  {
+    route: 'POST /v1/api-keys',
+    url: '/v1/api-keys',
+    status: 400,
+    what: 'unknown role',
+    payload: { name: 'x', role: 'root' },
+  },
+  {
+    route: 'POST /v1/api-keys',
+    url: '/v1/api-keys',
+    status: 400,
+    what: 'empty name',
+    payload: { name: '', role: 'officer' },
+  },
+  { route: 'POST /v1/imports/loans', url: '/v1/imports/loans', status: 400, what: 'no items', payload: {} },
+  {
+    route: 'POST /v1/imports/loans',
+    url: '/v1/imports/loans',
+    status: 400,
+    what: 'malformed JSON',
+    raw: '{"items":[',
+    contentType: 'application/json',
+  },
+  {
+    route: 'POST /v1/imports/loans',
+    url: '/v1/imports/loans',
+    status: 422,
+    what: 'SQL in a row id',
+    payload: { items: [{ id: SQL }] },
+  },
+  {
+    route: 'POST /v1/imports/repayments',
+    url: '/v1/imports/repayments',
+    status: 400,
+    what: 'malformed CSV',
+    raw: 'id,loanId\n"r1,ln1\n',
+    contentType: 'text/csv',
+  },
+  {
+    route: 'POST /v1/imports/repayments',
+    url: '/v1/imports/repayments',
+    status: 413,
+    what: 'CSV over its limit',
+    raw: `id,loanId,dueAt,amountDue,amountPaid\n${'r1,ln1,1,1,0\n'.repeat(400)}`,
+    contentType: 'text/csv',
+  },
+  {
+    route: 'POST /v1/imports/repayments',
+    url: '/v1/imports/repayments',
+    status: 400,
+    what: 'CSV with a JSON content type',
+    raw: 'id,loanId\n',
+    contentType: 'application/json',
+  },
+];
+
+describe('bad input', () => {
+  let t: TestApi;
+  beforeAll(async () => {
+    t = await startTestApi({ env: { API_CSV_BODY_LIMIT_BYTES: '2048' } });
+    seedPortfolio(t.state);
+  });
+  afterAll(() => t.close());
+
+  for (const c of CASES) {
+    it(`when ${c.route} gets ${c.what}, then ${c.status} problem and nothing changes`, async () => {
+      const before = snapshot(t.state);
+      const [method = 'GET'] = c.route.split(' ');
+      const res = await t.app.inject({
+        method: method as 'GET',
+        url: c.url,
+        headers: { ...t.auth('admin'), ...(c.contentType ? { 'content-type': c.contentType } : {}) },
+        ...(c.raw !== undefined
+          ? { payload: c.raw }
+          : c.payload !== undefined
+            ? { payload: c.payload as object }
+            : {}),
+      });
+      expect(res.statusCode, res.body.slice(0, 300)).toBe(c.status);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      const problem = res.json<{
+        status: number;
+        code: string;
+        requestId: string;
+        type: string;
+        detail: string;
+      }>();
+      expect(problem.status).toBe(c.status);
+      expect(problem.code).toMatch(/^[A-Z_]+$/);
+      expect(problem.requestId).toBe(res.headers['x-request-id']);
+      expect(res.body).not.toMatch(/at .+\.(ts|js):\d+/);
+      expect(snapshot(t.state)).toEqual(before);
+    });
+  }
+
+  it('when a free-text field holds SQL, then it is stored literally and nothing else is touched', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/borrowers',
+      headers: t.auth('admin'),
+      payload: { id: 'b-sql', name: `${SQL}; DROP TABLE borrowers; --`, sector: 'trading', region: SQL },
+    });
+    expect(res.statusCode).toBe(201);
+    expect(t.state.getBorrower('b-sql')?.name).toBe(`${SQL}; DROP TABLE borrowers; --`);
+    expect(t.state.listBorrowers().map((b) => b.id)).toEqual(['b-sql', 'b1', 'b2']);
+    const search = await t.app.inject({ url: `/v1/borrowers?q=${SQLQ}`, headers: t.auth('admin') });
+    expect(search.json<{ items: { id: string }[] }>().items.map((b) => b.id)).toEqual(['b-sql']);
+  });
+
+  it('when the bad-input table is compared with the routes, then every route with a parameter, query or body has cases', () => {
+    const covered = new Set(CASES.map((c) => c.route));
+    const needing = registeredRoutes(t.app)
+      .filter((r) => r.url.startsWith('/v1/'))
+      .filter(
+        (r) =>
+          r.url.includes(':') ||
+          r.method !== 'GET' ||
+          [
+            '/v1/borrowers',
+            '/v1/sites',
+            '/v1/lots',
+            '/v1/devices',
+            '/v1/loans',
+            '/v1/audit',
+            '/v1/telemetry/aggregate',
+          ].includes(r.url),
+      )
+      .map((r) => `${r.method} ${r.url}`);
+    expect(needing.filter((r) => !covered.has(r))).toEqual([]);
+  });
+});

@@ -1,0 +1,138 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../core/config.js';
+import type { DeviceSessions } from '../../core/contracts/index.js';
+import { issueApiKey } from '../../core/credentials.js';
+import { silentLogger, type Logger } from '../../core/logger.js';
+import { openSqliteStateStore, type SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import { openSqliteTelemetryStore } from '../../core/storage/sqlite-telemetry-store.js';
+import { API_ROLES, type ApiRole } from '../../core/storage/state-store.js';
+import type { TelemetryStore } from '../../core/storage/telemetry-store.js';
+import { buildApp, type ApiApp } from '../app.js';
+import { bootstrapAdminKey } from '../auth.js';
+import { apiConfigSpec } from '../config.js';
+
+export const T0 = Date.UTC(2026, 0, 1);
+
+export interface TestApi {
+  readonly app: ApiApp;
+  readonly state: SqliteStateStore;
+  readonly telemetry: TelemetryStore;
+  /** One active key per role. */
+  readonly keys: Record<ApiRole, string>;
+  readonly dir: string;
+  auth(role: ApiRole): { authorization: string };
+  close(): Promise<void>;
+}
+
+/** A broker that is up and has no device connected. */
+export const idleSessions: DeviceSessions = {
+  disconnectsImmediately: true,
+  disconnect: () => Promise.resolve(false),
+  isUp: () => Promise.resolve(true),
+};
+
+/** The API on real SQLite stores in a temp dir, with an API key per role. */
+export async function startTestApi(
+  options: {
+    env?: Record<string, string>;
+    /** The broker's side; a function when it needs the state store (a real broker's registry). */
+    sessions?: DeviceSessions | ((state: SqliteStateStore) => DeviceSessions);
+    telemetry?: TelemetryStore;
+    log?: Logger;
+  } = {},
+): Promise<TestApi> {
+  const dir = mkdtempSync(join(tmpdir(), 'rf-api-'));
+  const state = openSqliteStateStore(join(dir, 'state.db'));
+  const telemetry = options.telemetry ?? openSqliteTelemetryStore(join(dir, 'telemetry.db'));
+  const config = parseConfig(apiConfigSpec, { API_RATE_LIMIT_PER_MIN: '1000000', ...options.env });
+  const boot = bootstrapAdminKey(state, undefined, T0);
+  if (!boot.created || boot.generated === undefined) throw new Error('no admin key bootstrapped');
+  const keys = { admin: boot.generated } as Record<ApiRole, string>;
+  for (const role of API_ROLES.filter((r) => r !== 'admin')) {
+    const issued = issueApiKey();
+    state.createApiKey({ id: issued.id, name: role, role, createdAt: T0 }, issued);
+    keys[role] = issued.key;
+  }
+  const app = await buildApp({
+    config,
+    state,
+    telemetry,
+    log: options.log ?? silentLogger,
+    sessions:
+      typeof options.sessions === 'function' ? options.sessions(state) : (options.sessions ?? idleSessions),
+  });
+  await app.ready();
+  return {
+    app,
+    state,
+    telemetry,
+    keys,
+    dir,
+    auth: (role) => ({ authorization: `Bearer ${keys[role]}` }),
+    async close() {
+      await app.close();
+      await telemetry.close();
+      state.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A small portfolio: borrower b1 with warehouse s1 and lot l1, borrower b2 with nothing. */
+export function seedPortfolio(state: SqliteStateStore): void {
+  state.upsertBorrowers([
+    { id: 'b1', name: 'Grain Co', sector: 'trading', region: 'north', createdAt: T0 },
+    { id: 'b2', name: 'Steel Coil Ltd', sector: 'manufacturing', region: 'south', createdAt: T0 + 1 },
+  ]);
+  state.upsertSites([
+    {
+      id: 's1',
+      borrowerId: 'b1',
+      name: 'Depot',
+      kind: 'warehouse',
+      lat: 1,
+      lon: 2,
+      geofence: [
+        [0, 0],
+        [0, 1],
+        [1, 1],
+      ],
+    },
+  ]);
+  state.upsertLots([
+    {
+      id: 'l1',
+      borrowerId: 'b1',
+      siteId: 's1',
+      commodity: 'wheat',
+      pledgedWeightKg: 1000,
+      unitPricePerKg: 0.3,
+      currency: 'EUR',
+      pledgedAt: T0,
+    },
+  ]);
+}
+
+/** Every table of the state store, for before/after comparisons (the audit log included). */
+export function snapshot(state: SqliteStateStore): Record<string, unknown[]> {
+  const tables = state.db
+    .prepare(
+      `SELECT name, sql LIKE '%WITHOUT ROWID%' AS noRowid FROM sqlite_master
+       WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`,
+    )
+    .all() as { name: string; noRowid: number }[];
+  const out: Record<string, unknown[]> = {};
+  for (const { name, noRowid } of tables) {
+    // last_used_at moves on reads (at most once a minute per key); it is not state a request changes.
+    // WITHOUT ROWID tables (scores) are ordered by their primary key.
+    const order = noRowid === 1 ? '1, 2, 3' : 'rowid';
+    const rows = state.db.prepare(`SELECT * FROM "${name}" ORDER BY ${order}`).all() as Record<
+      string,
+      unknown
+    >[];
+    out[name] = name === 'api_keys' ? rows.map(({ last_used_at: _, ...r }) => r) : rows;
+  }
+  return out;
+}

@@ -1,0 +1,214 @@
+/**
+ * `npm run bench:api` — requests/s and p50/p99 latency of API routes over real HTTP, each beside a trivial
+ * Fastify route (a bare `Fastify()` answering `{"ok":true}`, no plugins) measured in the same run, as a ratio.
+ *
+ * The API is built as in production (auth with a real API key, rate limit raised out of the way, helmet,
+ * compression, schema serialisation) on SQLite stores in a temp dir, seeded with one borrower of
+ * BENCH_DEVICES stakes reporting every 5 minutes for 7 days. Load: BENCH_CONNECTIONS keep-alive
+ * connections (Nagle off) from a worker thread (bench/http-load-worker.ts), closed loop, BENCH_WARMUP_MS
+ * then BENCH_DURATION_MS measured per target.
+ *
+ * A target is one line of TARGETS; the borrower score route joins when the risk module is wired in.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import Fastify from 'fastify';
+import { buildApp } from '../api/app.js';
+import { apiConfigSpec } from '../api/config.js';
+import { tcpDeviceSessions } from '../api/device-sessions.js';
+import { parseConfig } from '../core/config.js';
+import type { Reading } from '../core/contracts/index.js';
+import { issueApiKey, issueToken, makeCredentials } from '../core/credentials.js';
+import { silentLogger } from '../core/logger.js';
+import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
+import type { HttpLoadReport, HttpLoadSpec } from './http-load-worker.js';
+
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+const CONNECTIONS = envInt('BENCH_CONNECTIONS', 16);
+const DURATION_MS = envInt('BENCH_DURATION_MS', 5000);
+const WARMUP_MS = envInt('BENCH_WARMUP_MS', 1000);
+const DEVICES = envInt('BENCH_DEVICES', 4);
+const DAY_MS = 86_400_000;
+const STEP_MS = 300_000;
+
+interface Target {
+  /** Key prefix in the JSON line, e.g. `borrower` → `borrowerPerS`. */
+  readonly key: string;
+  readonly name: string;
+  readonly path: string;
+}
+
+function load(spec: HttpLoadSpec): Promise<HttpLoadReport> {
+  // Node 20 workers do not inherit the tsx loader, so the worker registers it before importing the load file.
+  const entry = new URL('./http-load-worker.ts', import.meta.url).href;
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(boot, { eval: true, workerData: spec });
+    worker.once(
+      'message',
+      (m: { type: 'report'; report: HttpLoadReport } | { type: 'failed'; message: string }) => {
+        void worker.terminate();
+        if (m.type === 'report') resolve(m.report);
+        else reject(new Error(`load worker: ${m.message}`));
+      },
+    );
+    worker.once('error', reject);
+  });
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'rf-bench-api-'));
+  const state = openSqliteStateStore(join(dir, 'state.db'));
+  const telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
+  const toMs = Math.floor(Date.now() / DAY_MS) * DAY_MS;
+  const fromMs = toMs - 7 * DAY_MS;
+
+  state.upsertBorrowers([
+    { id: 'b0001', name: 'Bench Grain Co', sector: 'trading', region: 'north', createdAt: fromMs },
+  ]);
+  state.upsertSites([
+    {
+      id: 's0001',
+      borrowerId: 'b0001',
+      name: 'Depot',
+      kind: 'warehouse',
+      lat: 1,
+      lon: 2,
+      geofence: [
+        [0, 0],
+        [0, 1],
+        [1, 1],
+      ],
+    },
+  ]);
+  const deviceIds = Array.from({ length: DEVICES }, (_, i) => `stk-bench-${i}`);
+  state.upsertDevices(
+    deviceIds.map((id) => ({
+      device: {
+        id,
+        kind: 'stake' as const,
+        borrowerId: 'b0001',
+        siteId: 's0001',
+        status: 'active' as const,
+        createdAt: fromMs,
+      },
+      credentials: makeCredentials(id, issueToken()),
+    })),
+  );
+  const readings: Reading[] = [];
+  for (const deviceId of deviceIds) {
+    for (let ts = fromMs, seq = 0; ts < toMs; ts += STEP_MS, seq++) {
+      readings.push({
+        kind: 'stake',
+        deviceId,
+        borrowerId: 'b0001',
+        siteId: 's0001',
+        ts,
+        seq,
+        fields: {
+          weightKg: 1000 + (seq % 50),
+          itemCount: 10,
+          lat: 1,
+          lon: 2,
+          tamper: 0,
+          temperatureC: 20,
+          humidityPct: 50,
+          batteryPct: 90,
+        },
+      });
+    }
+  }
+  for (let i = 0; i < readings.length; i += 5000) await telemetry.writeReadings(readings.slice(i, i + 5000));
+  const key = issueApiKey();
+  state.createApiKey({ id: key.id, name: 'bench', role: 'officer', createdAt: Date.now() }, key);
+
+  const app = await buildApp({
+    config: parseConfig(apiConfigSpec, { API_RATE_LIMIT_PER_MIN: String(1e9) }),
+    state,
+    telemetry,
+    log: silentLogger,
+    sessions: tcpDeviceSessions('mqtt://127.0.0.1:1'),
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+
+  const trivial = Fastify();
+  trivial.get('/trivial', () => ({ ok: true }));
+  await trivial.listen({ host: '127.0.0.1', port: 0 });
+  const trivialUrl = `http://127.0.0.1:${(trivial.server.address() as AddressInfo).port}/trivial`;
+
+  const TARGETS: Target[] = [
+    { key: 'borrower', name: 'GET /v1/borrowers/:id', path: '/v1/borrowers/b0001' },
+    {
+      key: 'aggregate7d',
+      name: 'GET /v1/telemetry/aggregate (7 d, 1 h)',
+      path: `/v1/telemetry/aggregate?borrowerId=b0001&kind=stake&fields=weightKg&fns=mean,min,max&from=${fromMs}&to=${toMs}&windowMs=3600000`,
+    },
+    // { key: 'score', name: 'GET /v1/borrowers/:id/score', path: '/v1/borrowers/b0001/score' },
+  ];
+
+  const run = (url: string, headers: Record<string, string> = {}) =>
+    load({ url, headers, connections: CONNECTIONS, warmupMs: WARMUP_MS, durationMs: DURATION_MS });
+
+  process.stdout.write(
+    `data: 1 borrower, ${DEVICES} stakes, ${readings.length} readings over 7 days (SQLite); the aggregate asks hourly mean/min/max of weightKg\n`,
+  );
+  process.stdout.write(
+    `bench:api — ${CONNECTIONS} keep-alive connections, closed loop, ${WARMUP_MS} ms warm-up + ${DURATION_MS} ms measured per target, Node ${process.version}\n`,
+  );
+  const row = (name: string, r: HttpLoadReport, ratio: string) =>
+    `${name.padEnd(44).slice(0, 44)} ${String(r.perS).padStart(8)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${ratio.padStart(8)}${r.errors + r.non2xx > 0 ? `  (${r.errors} errors, ${r.non2xx} non-2xx)` : ''}\n`;
+  process.stdout.write(
+    `${'target'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'vs base'.padStart(8)}\n`,
+  );
+  const base = await run(trivialUrl);
+  process.stdout.write(row('trivial Fastify route (baseline)', base, '1.00'));
+  const figures: Record<string, number | string> = {
+    bench: 'api',
+    connections: CONNECTIONS,
+    durationMs: DURATION_MS,
+    baselinePerS: base.perS,
+    baselineP50Ms: base.p50Ms,
+    baselineP99Ms: base.p99Ms,
+  };
+  const headers = { authorization: `Bearer ${key.key}`, 'accept-encoding': 'gzip' };
+  for (const target of TARGETS) {
+    const r = await run(`${apiUrl}${target.path}`, headers);
+    if (r.non2xx > 0 || r.errors > 0 || r.requests === 0)
+      throw new Error(`${target.name}: ${r.errors} errors, ${r.non2xx} non-2xx`);
+    const ratio = r.perS / Math.max(1, base.perS);
+    process.stdout.write(row(target.name, r, ratio.toFixed(2)));
+    Object.assign(figures, {
+      [`${target.key}PerS`]: r.perS,
+      [`${target.key}P50Ms`]: r.p50Ms,
+      [`${target.key}P99Ms`]: r.p99Ms,
+      [`${target.key}Ratio`]: Number(ratio.toFixed(3)),
+    });
+  }
+  figures.peakRssMb = Math.round(process.memoryUsage().rss / 1048576);
+
+  await app.close();
+  await trivial.close();
+  await telemetry.close();
+  state.close();
+  rmSync(dir, { recursive: true, force: true });
+  process.stdout.write(`${JSON.stringify(figures)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
