@@ -3,4 +3,4 @@ export { buildApp, type ApiApp, type ApiDeps } from './app.js';
 export { apiConfigSpec, type ApiConfig } from './config.js';
 export { apiEnvSpecs, apiMain, startApi, type ApiProcess, type RunningApi } from './main.js';
 export { PERMISSIONS } from './permissions.js';
-export type { ScoresService } from './routes/scores.js';
+export { riskScores, type ScoresService } from './routes/scores.js';

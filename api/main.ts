@@ -14,9 +14,17 @@ import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { buildApp, type ApiApp } from './app.js';
 import { bootstrapAdminKey } from './auth.js';
 import { apiConfigSpec, type ApiConfig } from './config.js';
-import type { ScoresService } from './routes/scores.js';
+import { createRisk, riskBackendConfigSpec, riskConfigSpec, scoringMetrics } from '../risk/index.js';
+import { riskScores, type ScoresService } from './routes/scores.js';
 
-export const apiEnvSpecs = [apiConfigSpec, telemetryConfigSpec, stateConfigSpec, loggingConfigSpec] as const;
+export const apiEnvSpecs = [
+  apiConfigSpec,
+  riskConfigSpec,
+  riskBackendConfigSpec,
+  telemetryConfigSpec,
+  stateConfigSpec,
+  loggingConfigSpec,
+] as const;
 
 export interface RunningApi {
   readonly app: ApiApp;
@@ -78,7 +86,14 @@ export async function apiMain(
   } = {},
 ): Promise<ApiProcess> {
   const config = parseConfig(
-    { ...apiConfigSpec, ...telemetryConfigSpec, ...stateConfigSpec, ...loggingConfigSpec },
+    {
+      ...apiConfigSpec,
+      ...riskConfigSpec,
+      ...riskBackendConfigSpec,
+      ...telemetryConfigSpec,
+      ...stateConfigSpec,
+      ...loggingConfigSpec,
+    },
     env,
   );
   const log = options.log ?? createLogger({ name: 'riskfuse-api', level: config.logLevel });
@@ -88,6 +103,10 @@ export async function apiMain(
   shutdown.add('state store', () => state.close());
   const telemetry = await openTelemetryStore(config, log);
   shutdown.add('telemetry store', () => telemetry.close());
+  // Scores are read from the state store; on-demand re-scoring runs here with the same registry (the
+  // periodic scoring loop belongs to `riskfuse risk`).
+  const risk = await createRisk({ config, state, telemetry, log });
+  shutdown.add('risk', () => risk.close());
   let running: RunningApi;
   try {
     running = await startApi({
@@ -95,6 +114,8 @@ export async function apiMain(
       state,
       telemetry,
       log,
+      scores: riskScores(risk),
+      metrics: [scoringMetrics(risk.scoring)],
       ...(options.printKey ? { printKey: options.printKey } : {}),
     });
   } catch (err) {

@@ -8,6 +8,22 @@ import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store
 import { buildApp } from './app.js';
 import { apiConfigSpec } from './config.js';
 import { tcpDeviceSessions } from './device-sessions.js';
+import type { ScoresService } from './routes/scores.js';
+import { RiskfuseError } from '../core/errors.js';
+
+const unavailable = (): never => {
+  throw new RiskfuseError('INTERNAL', 'no scoring while the OpenAPI document is generated');
+};
+const documentationOnlyScores: ScoresService = {
+  latest: unavailable,
+  latestAll: unavailable,
+  history: unavailable,
+  rescore: unavailable,
+  notifyLoanEvent: unavailable,
+  models: unavailable,
+  model: unavailable,
+  activate: unavailable,
+};
 
 /**
  * The OpenAPI document as `npm run openapi` writes it to `openapi.json`: generated from the route schemas of an
@@ -25,6 +41,8 @@ export async function openApiDocument(): Promise<string> {
       telemetry,
       log: silentLogger,
       sessions: tcpDeviceSessions('mqtt://127.0.0.1:1883'),
+      // Only the routes' schemas are read; nothing is scored while the document is generated.
+      scores: documentationOnlyScores,
     });
     await app.ready();
     const doc = JSON.stringify(app.swagger(), null, 2);

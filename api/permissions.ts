@@ -64,7 +64,12 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
 
   // Registered only when the risk module is wired in (`deps.scores`, api/routes/scores.ts).
   'GET /v1/borrowers/:id/score': READ,
+  'GET /v1/borrowers/:id/scores': READ,
+  'GET /v1/scores': READ,
   'POST /v1/borrowers/:id/rescore': IMPORT,
+  'GET /v1/models': READ,
+  'GET /v1/models/:version': READ,
+  'POST /v1/models/:version/activate': ADMIN,
 };
 
 /** Paths under these prefixes are the documentation UI's static assets: public. */

@@ -8,7 +8,8 @@
  * connections (Nagle off) from a worker thread (bench/http-load-worker.ts), closed loop, BENCH_WARMUP_MS
  * then BENCH_DURATION_MS measured per target.
  *
- * A target is one line of TARGETS; the borrower score route joins when the risk module is wired in.
+ * A target is one line of TARGETS. The score route reads the borrower's latest score (scored once by the
+ * shipped default model, as the scoring service stores it) with its reasons and contributions.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +20,8 @@ import Fastify from 'fastify';
 import { buildApp } from '../api/app.js';
 import { apiConfigSpec } from '../api/config.js';
 import { tcpDeviceSessions } from '../api/device-sessions.js';
+import { riskScores } from '../api/routes/scores.js';
+import { createRisk, riskBackendConfigSpec, riskConfigSpec } from '../risk/index.js';
 import { parseConfig } from '../core/config.js';
 import type { Reading } from '../core/contracts/index.js';
 import { issueApiKey, issueToken, makeCredentials } from '../core/credentials.js';
@@ -129,6 +132,40 @@ async function main(): Promise<void> {
     }
   }
   for (let i = 0; i < readings.length; i += 5000) await telemetry.writeReadings(readings.slice(i, i + 5000));
+  // A loan, so the borrower is in the book, and its score from the shipped default model (stored as the
+  // scoring service stores it).
+  const startAt = fromMs - 200 * DAY_MS;
+  state.upsertLoans([
+    {
+      id: 'ln-bench',
+      borrowerId: 'b0001',
+      principal: 100_000,
+      currency: 'CAD',
+      annualRatePct: 9,
+      startAt,
+      termDays: 730,
+      status: 'active',
+    },
+  ]);
+  state.upsertRepayments(
+    Array.from({ length: 24 }, (_, k) => ({
+      id: `ln-bench-r${k + 1}`,
+      loanId: 'ln-bench',
+      dueAt: startAt + (k + 1) * 30 * DAY_MS,
+      amountDue: 4600,
+      amountPaid: startAt + (k + 1) * 30 * DAY_MS < toMs ? 4600 : 0,
+      ...(startAt + (k + 1) * 30 * DAY_MS < toMs ? { paidAt: startAt + (k + 1) * 30 * DAY_MS } : {}),
+    })),
+  );
+  const risk = await createRisk({
+    config: { ...parseConfig({ ...riskConfigSpec, ...riskBackendConfigSpec }, {}), dataDir: dir },
+    state,
+    telemetry,
+    log: silentLogger,
+  });
+  const scored = await risk.scoring.scorePortfolio('periodic');
+  if (scored.borrowers !== 1)
+    throw new Error(`expected the bench borrower to be scored, got ${scored.borrowers}`);
   const key = issueApiKey();
   state.createApiKey({ id: key.id, name: 'bench', role: 'officer', createdAt: Date.now() }, key);
 
@@ -138,6 +175,7 @@ async function main(): Promise<void> {
     telemetry,
     log: silentLogger,
     sessions: tcpDeviceSessions('mqtt://127.0.0.1:1'),
+    scores: riskScores(risk),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -154,7 +192,7 @@ async function main(): Promise<void> {
       name: 'GET /v1/telemetry/aggregate (7 d, 1 h)',
       path: `/v1/telemetry/aggregate?borrowerId=b0001&kind=stake&fields=weightKg&fns=mean,min,max&from=${fromMs}&to=${toMs}&windowMs=3600000`,
     },
-    // { key: 'score', name: 'GET /v1/borrowers/:id/score', path: '/v1/borrowers/b0001/score' },
+    { key: 'score', name: 'GET /v1/borrowers/:id/score', path: '/v1/borrowers/b0001/score' },
   ];
 
   const run = (url: string, headers: Record<string, string> = {}) =>
@@ -198,6 +236,7 @@ async function main(): Promise<void> {
   figures.peakRssMb = Math.round(process.memoryUsage().rss / 1048576);
 
   await app.close();
+  await risk.close();
   await trivial.close();
   await telemetry.close();
   state.close();

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { apiConfigSpec, startApi } from '../api/index.js';
+import { apiConfigSpec, riskScores, startApi } from '../api/index.js';
 import { brokerConfigSpec, brokerDeviceSessions, brokerMetrics, createBroker } from '../broker/index.js';
 import { brokerPersistenceConfigSpec, openBrokerPersistence } from '../broker/persistence-config.js';
 import { bool, defineConfig, int, parseConfig } from '../core/config.js';
@@ -15,6 +15,7 @@ import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import { createIngest } from '../ingest/app.js';
 import { ingestConfigSpec } from '../ingest/config.js';
 import { createRisk } from '../risk/app.js';
+import { scoringMetrics } from '../risk/scoring-metrics.js';
 import { riskConfigSpec } from '../risk/config.js';
 import { riskBackendConfigSpec } from '../risk/model/backend.js';
 import { ingestMetrics } from '../ingest/metrics.js';
@@ -130,7 +131,8 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     telemetry,
     log,
     sessions: brokerDeviceSessions(broker),
-    metrics: [ingestMetrics(ingest), brokerMetrics(broker)],
+    metrics: [ingestMetrics(ingest), brokerMetrics(broker), scoringMetrics(risk.scoring)],
+    scores: riskScores(risk),
   }).catch(async (err: unknown) => {
     await shutdown.run('start failed');
     throw err;

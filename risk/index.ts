@@ -23,3 +23,7 @@ export { ModelRegistry, readModelFile } from './registry.js';
 export { RiskModel, RISK_MODEL_FORMAT, type RiskModelFile, type Scored } from './scorer.js';
 export { gradeFor, pointsFor, GRADE_BANDS } from './grades.js';
 export { initBackend, riskBackendConfigSpec } from './model/backend.js';
+export { createRisk, shippedModelPath, type RiskComponent } from './app.js';
+export { riskConfigSpec } from './config.js';
+export { scoringMetrics } from './scoring-metrics.js';
+export { ScoringService, type ScoreChange, type ScoringRun } from './scoring-service.js';

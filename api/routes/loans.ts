@@ -26,6 +26,23 @@ const CsvBody = Type.Object({
   rows: Type.Array(Type.Unknown()),
 });
 
+/** The borrowers whose loan book an import touched (loans name them; repayments through their loan). */
+function borrowersOf(kind: ImportKind, rows: readonly RawRow[], state: RouteContext['state']): string[] {
+  const ids = new Set<string>();
+  const loans = new Map<string, string | undefined>();
+  for (const r of rows) {
+    const v = r.value as { borrowerId?: unknown; loanId?: unknown } | null;
+    if (v === null || typeof v !== 'object') continue;
+    if (kind === 'loans' && typeof v.borrowerId === 'string') ids.add(v.borrowerId);
+    if (kind === 'repayments' && typeof v.loanId === 'string') {
+      if (!loans.has(v.loanId)) loans.set(v.loanId, state.getLoan(v.loanId)?.borrowerId);
+      const b = loans.get(v.loanId);
+      if (b !== undefined) ids.add(b);
+    }
+  }
+  return [...ids];
+}
+
 /** The loan book: read loans and schedules; import loans and repayments (JSON or CSV). */
 export function loanRoutes(app: ApiApp, ctx: RouteContext): void {
   const { state } = ctx;
@@ -187,6 +204,9 @@ export function loanRoutes(app: ApiApp, ctx: RouteContext): void {
           );
           void reply.code(422).type(PROBLEM_CONTENT_TYPE);
           return { ...problem, report };
+        }
+        if (ctx.onLoanEvent !== undefined && report.created + report.updated > 0) {
+          ctx.onLoanEvent(borrowersOf(kind, rows, state));
         }
         return report;
       },

@@ -1,16 +1,320 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { RiskfuseError } from '../../core/errors.js';
+import type { ModelRecord, ScoreQuery, ScoreRecord } from '../../core/storage/risk-store.js';
+import type { RiskComponent } from '../../risk/app.js';
+import { FEATURES, GRADE_BANDS } from '../../risk/index.js';
 import type { ApiApp, RouteContext } from '../app.js';
+import { decodeCursor, encodeCursor } from '../pagination.js';
+import { ERROR_RESPONSES } from '../problem.js';
+import { Cursor, EpochMs, IdParams, Limit, Page } from '../schemas.js';
 
 /**
- * The seam for the risk module (being built separately). When `buildApp` gets `deps.scores`, it calls
- * `scoreRoutes`, which is where `GET /v1/borrowers/:id/score`, `POST /v1/borrowers/:id/rescore` and the model
- * routes go; their permissions are already in api/permissions.ts, and bench/api.ts has a one-line slot for
- * the score target. Without `deps.scores` none of these routes exist (404), and the OpenAPI document omits them.
+ * Scores and models, from the risk component: a borrower's latest score with reason codes and its online vs
+ * offline contributions, its history, the portfolio ranked by PD, on-demand re-scoring, and the model
+ * registry (list and show for readers, activate for admins). Registered when `buildApp` gets `deps.scores`.
  */
 export interface ScoresService {
-  /** The risk module's public surface, as the score routes need it; extended by the risk module. */
-  readonly modelVersion: () => string | undefined;
+  latest(borrowerId: string): ScoreRecord | undefined;
+  latestAll(): ScoreRecord[];
+  history(q: ScoreQuery): ScoreRecord[];
+  /** Scores these borrowers now with the champion; resolves when stored. */
+  rescore(borrowerIds: readonly string[]): Promise<{ modelVersion?: string }>;
+  /** A loan or repayment of the borrower changed (import): re-score it shortly. */
+  notifyLoanEvent(borrowerId: string): void;
+  models(): ModelRecord[];
+  model(version: string): ModelRecord | undefined;
+  activate(version: string, atMs: number): ModelRecord;
 }
 
-export function scoreRoutes(_app: ApiApp, _ctx: RouteContext, _scores: ScoresService): void {
-  // Filled in with the risk module.
+/** The scores service over the in-process risk component. */
+export function riskScores(risk: RiskComponent): ScoresService {
+  return {
+    latest: (id) => risk.riskStore.latestScores({ borrowerIds: [id] })[0],
+    latestAll: () => risk.riskStore.latestScores(),
+    history: (q) => risk.riskStore.scoreHistory(q),
+    rescore: async (ids) => {
+      const run = await risk.scoring.scoreBorrowers(ids, 'on-demand');
+      return run.modelVersion === undefined ? {} : { modelVersion: run.modelVersion };
+    },
+    notifyLoanEvent: (id) => risk.scoring.notifyLoanEvent(id),
+    models: () => risk.registry.list(),
+    model: (v) => risk.registry.get(v),
+    activate: (v, at) => risk.registry.activate(v, at),
+  };
+}
+
+const GROUP_OF = new Map(FEATURES.map((f) => [f.name, f.group]));
+const Grade = Type.Union(
+  GRADE_BANDS.map((b) => Type.Literal(b.grade)),
+  { description: 'grade band, A (safest) to G' },
+);
+
+const Reason = Type.Object({
+  feature: Type.String(),
+  contribution: Type.Number({ description: 'signed contribution to the logit (integrated gradients)' }),
+  value: Type.Union([Type.Number(), Type.Null()], { description: 'the feature value (null = no data)' }),
+  text: Type.String({ description: 'plain words, for adverse-action notices' }),
+});
+
+const Score = Type.Object({
+  borrowerId: Type.String(),
+  at: EpochMs('when the score was computed'),
+  modelVersion: Type.String(),
+  pd: Type.Number({
+    minimum: 0,
+    maximum: 1,
+    description: "probability of default within the model's horizon",
+  }),
+  score: Type.Integer({ description: 'points: 600 at odds 50:1, 20 points double the odds' }),
+  grade: Grade,
+  trigger: Type.String({ description: 'periodic, readings, loan-event or on-demand' }),
+  reasons: Type.Array(Reason, { description: 'the top PD-raising features' }),
+});
+type Score = Static<typeof Score>;
+
+const ScoreDetail = Type.Object({
+  ...Score.properties,
+  contributions: Type.Record(Type.String(), Type.Number(), {
+    description: 'every feature’s contribution to the logit (missing-value flags folded in)',
+  }),
+  onlineContribution: Type.Number({ description: 'sum of the online (loan book) contributions' }),
+  offlineContribution: Type.Number({ description: 'sum of the offline (device) contributions' }),
+});
+
+const ModelView = Type.Object({
+  version: Type.String(),
+  name: Type.String(),
+  kind: Type.String(),
+  status: Type.Union([Type.Literal('champion'), Type.Literal('challenger'), Type.Literal('retired')]),
+  createdAt: EpochMs('when the model was trained'),
+  activatedAt: Type.Optional(EpochMs('when it last became champion')),
+  dataHash: Type.String({ description: 'hash of the training rows' }),
+  backend: Type.String({ description: 'TensorFlow.js backend it was trained on' }),
+  meta: Type.Record(Type.String(), Type.Unknown(), { description: 'horizon, features, metrics' }),
+});
+const VersionParams = Type.Object({ version: Type.String({ pattern: '^v[0-9]{1,9}$' }) });
+
+const view = (s: ScoreRecord): Score => ({
+  borrowerId: s.borrowerId,
+  at: s.at,
+  modelVersion: s.modelVersion,
+  pd: s.pd,
+  score: s.score,
+  grade: s.grade,
+  trigger: s.trigger,
+  reasons: s.reasons.map((r) => ({ ...r })),
+});
+
+const modelView = ({ artifactPath: _path, ...m }: ModelRecord): Static<typeof ModelView> => ({
+  ...m,
+  meta: { ...m.meta },
+});
+
+const isRankKey = (v: unknown): v is [number, string] =>
+  Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string';
+
+export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresService): void {
+  const { state } = ctx;
+  const borrowerOrThrow = (id: string): void => {
+    if (state.getBorrower(id) === undefined) throw new RiskfuseError('NOT_FOUND', `no borrower ${id}`);
+  };
+
+  app.get(
+    '/borrowers/:id/score',
+    {
+      schema: {
+        summary: "A borrower's latest score, reasons and online vs offline contributions",
+        tags: ['scores'],
+        params: IdParams,
+        response: { 200: ScoreDetail, ...ERROR_RESPONSES },
+      },
+    },
+    (request) => {
+      borrowerOrThrow(request.params.id);
+      const s = scores.latest(request.params.id);
+      if (s === undefined)
+        throw new RiskfuseError('NOT_FOUND', `borrower ${request.params.id} has no score yet`);
+      const contributions = { ...(s.contributions ?? {}) };
+      let online = 0;
+      let offline = 0;
+      for (const [f, c] of Object.entries(contributions)) {
+        if (GROUP_OF.get(f) === 'online') online += c;
+        else offline += c;
+      }
+      return { ...view(s), contributions, onlineContribution: online, offlineContribution: offline };
+    },
+  );
+
+  app.get(
+    '/borrowers/:id/scores',
+    {
+      schema: {
+        summary: "A borrower's score history (newest first)",
+        tags: ['scores'],
+        params: IdParams,
+        querystring: Type.Object(
+          {
+            from: Type.Optional(EpochMs('from (inclusive)')),
+            to: Type.Optional(EpochMs('to (exclusive)')),
+            modelVersion: Type.Optional(Type.String({ pattern: '^v[0-9]{1,9}$' })),
+            shadow: Type.Optional(Type.Boolean({ description: 'challengers’ shadow scores instead' })),
+            limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ items: Type.Array(Score) }), ...ERROR_RESPONSES },
+      },
+    },
+    (request) => {
+      borrowerOrThrow(request.params.id);
+      const q = request.query;
+      if (q.from !== undefined && q.to !== undefined && q.to <= q.from) {
+        throw new RiskfuseError('VALIDATION_FAILED', '`to` must be after `from`');
+      }
+      const items = scores.history({
+        borrowerId: request.params.id,
+        limit: q.limit,
+        shadow: q.shadow ?? false,
+        ...(q.from === undefined ? {} : { fromMs: q.from }),
+        ...(q.to === undefined ? {} : { toMs: q.to }),
+        ...(q.modelVersion === undefined ? {} : { modelVersion: q.modelVersion }),
+      });
+      return { items: items.map(view) };
+    },
+  );
+
+  app.get(
+    '/scores',
+    {
+      schema: {
+        summary: 'Portfolio ranking: every borrower’s latest score, riskiest first',
+        tags: ['scores'],
+        querystring: Type.Object(
+          {
+            grade: Type.Optional(Grade),
+            minPd: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+            limit: Limit,
+            cursor: Type.Optional(Cursor),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Page(Score), ...ERROR_RESPONSES },
+      },
+    },
+    (request) => {
+      const { grade, minPd, limit, cursor } = request.query;
+      const after = cursor === undefined ? undefined : decodeCursor(cursor, isRankKey);
+      const ranked = scores
+        .latestAll()
+        .filter((s) => (grade === undefined || s.grade === grade) && (minPd === undefined || s.pd >= minPd))
+        .sort((a, b) => b.pd - a.pd || a.borrowerId.localeCompare(b.borrowerId))
+        .filter(
+          (s) =>
+            after === undefined ||
+            s.pd < after[0] ||
+            (s.pd === after[0] && s.borrowerId.localeCompare(after[1]) > 0),
+        );
+      const items = ranked.slice(0, limit);
+      const last = items.at(-1);
+      return {
+        items: items.map(view),
+        ...(ranked.length > limit && last !== undefined
+          ? { nextCursor: encodeCursor([last.pd, last.borrowerId]) }
+          : {}),
+      };
+    },
+  );
+
+  app.post(
+    '/borrowers/:id/rescore',
+    {
+      schema: {
+        summary: 'Re-score a borrower now with the champion model',
+        tags: ['scores'],
+        params: IdParams,
+        response: { 200: Score, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      borrowerOrThrow(request.params.id);
+      const before = scores.latest(request.params.id);
+      const run = await scores.rescore([request.params.id]);
+      if (run.modelVersion === undefined) {
+        throw new RiskfuseError('CONFLICT', 'no champion model to score with (see GET /v1/models)');
+      }
+      const after = scores.latest(request.params.id);
+      if (after === undefined) {
+        throw new RiskfuseError('CONFLICT', `borrower ${request.params.id} has no active loan to score`);
+      }
+      state.transaction(() =>
+        ctx.audit(request, {
+          action: 'rescore',
+          resource: 'score',
+          resourceId: request.params.id,
+          ...(before === undefined ? {} : { before: view(before) }),
+          after: view(after),
+        }),
+      );
+      return view(after);
+    },
+  );
+
+  app.get(
+    '/models',
+    {
+      schema: {
+        summary: 'Registered model versions with status and metrics',
+        tags: ['models'],
+        response: { 200: Type.Object({ items: Type.Array(ModelView) }), ...ERROR_RESPONSES },
+      },
+    },
+    () => ({ items: scores.models().map(modelView) }),
+  );
+
+  app.get(
+    '/models/:version',
+    {
+      schema: {
+        summary: 'One model version',
+        tags: ['models'],
+        params: VersionParams,
+        response: { 200: ModelView, ...ERROR_RESPONSES },
+      },
+    },
+    (request) => {
+      const m = scores.model(request.params.version);
+      if (m === undefined) throw new RiskfuseError('NOT_FOUND', `no model version ${request.params.version}`);
+      return modelView(m);
+    },
+  );
+
+  app.post(
+    '/models/:version/activate',
+    {
+      schema: {
+        summary: 'Make a model version the champion (the previous one keeps scoring in shadow)',
+        tags: ['models'],
+        params: VersionParams,
+        response: { 200: ModelView, ...ERROR_RESPONSES },
+      },
+    },
+    (request) => {
+      const before = scores.models().find((m) => m.status === 'champion');
+      if (scores.model(request.params.version) === undefined) {
+        throw new RiskfuseError('NOT_FOUND', `no model version ${request.params.version}`);
+      }
+      const m = state.transaction(() => {
+        const activated = scores.activate(request.params.version, ctx.now());
+        ctx.audit(request, {
+          action: 'activate',
+          resource: 'model',
+          resourceId: activated.version,
+          ...(before === undefined ? {} : { before: { champion: before.version } }),
+          after: { champion: activated.version },
+        });
+        return activated;
+      });
+      return modelView(m);
+    },
+  );
 }

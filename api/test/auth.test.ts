@@ -15,6 +15,7 @@ import { seedPortfolio, startTestApi, T0, type TestApi } from './support.js';
 function concrete(url: string): string {
   if (url.startsWith('/v1/api-keys/')) return url.replace(':id', '0000000000000000');
   if (url.startsWith('/v1/devices/')) return url.replace(':id', 'dev-none');
+  if (url.startsWith('/v1/models/')) return url.replace(':version', 'v999');
   return url.replace(/:(\w+)/g, 'none');
 }
 
@@ -23,28 +24,24 @@ const mutating = (method: string) => method !== 'GET';
 describe('auth matrix (api/permissions.ts)', () => {
   let t: TestApi;
   beforeAll(async () => {
-    t = await startTestApi();
+    t = await startTestApi({ withRisk: true });
     seedPortfolio(t.state);
   });
   afterAll(() => t.close());
 
-  it('when the app is built, then every route it registered is in the permission table and vice versa (scores aside)', () => {
+  it('when the app is built, then every route it registered is in the permission table and vice versa', () => {
     const registered = registeredRoutes(t.app).filter((r) => !r.url.startsWith('/docs'));
     const missing = registered.filter((r) => PERMISSIONS[`${r.method} ${r.url}`] === undefined);
     expect(missing).toEqual([]);
     const keys = new Set(registered.map((r) => `${r.method} ${r.url}`));
     const unregistered = Object.keys(PERMISSIONS).filter((k) => !keys.has(k));
-    // The score routes come with the risk module (deps.scores); everything else must exist.
-    expect(unregistered).toEqual(['GET /v1/borrowers/:id/score', 'POST /v1/borrowers/:id/rescore']);
+    expect(unregistered).toEqual([]);
   });
 
-  const routes = Object.entries(PERMISSIONS)
-    .map(([key, access]) => {
-      const [method = '', url = ''] = key.split(' ');
-      return { method, url, access };
-    })
-    // The score routes exist only with the risk module wired in (deps.scores).
-    .filter((r) => !/\/(score|rescore)$/.test(r.url));
+  const routes = Object.entries(PERMISSIONS).map(([key, access]) => {
+    const [method = '', url = ''] = key.split(' ');
+    return { method, url, access };
+  });
 
   for (const { method, url, access } of routes) {
     for (const role of API_ROLES) {

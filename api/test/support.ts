@@ -12,6 +12,8 @@ import type { TelemetryStore } from '../../core/storage/telemetry-store.js';
 import { buildApp, type ApiApp } from '../app.js';
 import { bootstrapAdminKey } from '../auth.js';
 import { apiConfigSpec } from '../config.js';
+import { riskScores } from '../routes/scores.js';
+import { createRisk, riskBackendConfigSpec, riskConfigSpec, type RiskComponent } from '../../risk/index.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
 
@@ -22,6 +24,8 @@ export interface TestApi {
   /** One active key per role. */
   readonly keys: Record<ApiRole, string>;
   readonly dir: string;
+  /** The risk component when started `withRisk`. */
+  readonly risk?: RiskComponent;
   auth(role: ApiRole): { authorization: string };
   close(): Promise<void>;
 }
@@ -40,11 +44,16 @@ export async function startTestApi(
     /** The broker's side; a function when it needs the state store (a real broker's registry). */
     sessions?: DeviceSessions | ((state: SqliteStateStore) => DeviceSessions);
     telemetry?: TelemetryStore;
+    /** An existing state store (e.g. a simulated world's); closed by the caller, not by `close()`. */
+    state?: SqliteStateStore;
+    /** Wire in a real risk component (shipped default model) for the score and model routes. */
+    withRisk?: boolean;
     log?: Logger;
   } = {},
 ): Promise<TestApi> {
   const dir = mkdtempSync(join(tmpdir(), 'rf-api-'));
-  const state = openSqliteStateStore(join(dir, 'state.db'));
+  const ownState = options.state === undefined;
+  const state = options.state ?? openSqliteStateStore(join(dir, 'state.db'));
   const telemetry = options.telemetry ?? openSqliteTelemetryStore(join(dir, 'telemetry.db'));
   const config = parseConfig(apiConfigSpec, { API_RATE_LIMIT_PER_MIN: '1000000', ...options.env });
   const boot = bootstrapAdminKey(state, undefined, T0);
@@ -55,10 +64,20 @@ export async function startTestApi(
     state.createApiKey({ id: issued.id, name: role, role, createdAt: T0 }, issued);
     keys[role] = issued.key;
   }
+  const risk =
+    options.withRisk === true
+      ? await createRisk({
+          config: { ...parseConfig({ ...riskConfigSpec, ...riskBackendConfigSpec }, {}), dataDir: dir },
+          state,
+          telemetry,
+          log: silentLogger,
+        })
+      : undefined;
   const app = await buildApp({
     config,
     state,
     telemetry,
+    ...(risk === undefined ? {} : { scores: riskScores(risk) }),
     log: options.log ?? silentLogger,
     sessions:
       typeof options.sessions === 'function' ? options.sessions(state) : (options.sessions ?? idleSessions),
@@ -70,11 +89,13 @@ export async function startTestApi(
     telemetry,
     keys,
     dir,
+    ...(risk === undefined ? {} : { risk }),
     auth: (role) => ({ authorization: `Bearer ${keys[role]}` }),
     async close() {
       await app.close();
-      await telemetry.close();
-      state.close();
+      await risk?.close();
+      if (options.telemetry === undefined) await telemetry.close();
+      if (ownState) state.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

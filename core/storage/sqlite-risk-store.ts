@@ -115,6 +115,26 @@ export class SqliteRiskStore implements RiskStore {
   latestScores(
     q: { modelVersion?: string; shadow?: boolean; borrowerIds?: readonly string[] } = {},
   ): ScoreRecord[] {
+    if (q.borrowerIds !== undefined && q.borrowerIds.length <= 100) {
+      // A few borrowers (an API read, an event-triggered run): one primary-key range each.
+      const stmt = this.db.prepare(
+        `SELECT * FROM scores WHERE borrower_id = @id AND shadow = @shadow
+           ${q.modelVersion === undefined ? '' : 'AND model_version = @modelVersion'}
+         ORDER BY at DESC LIMIT 1`,
+      );
+      return [...new Set(q.borrowerIds)]
+        .sort()
+        .map(
+          (id) =>
+            stmt.get({
+              id,
+              shadow: q.shadow === true ? 1 : 0,
+              ...(q.modelVersion === undefined ? {} : { modelVersion: q.modelVersion }),
+            }) as Row | undefined,
+        )
+        .filter((r): r is Row => r !== undefined)
+        .map(toScore);
+    }
     const where: string[] = ['shadow = @shadow'];
     const params: Record<string, unknown> = { shadow: q.shadow === true ? 1 : 0 };
     if (q.modelVersion !== undefined) {
