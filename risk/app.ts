@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ConfigOf } from '../core/config.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { SqliteEventOutbox } from '../core/storage/sqlite-event-outbox.js';
 import { SqliteRiskStore } from '../core/storage/sqlite-risk-store.js';
 import type { SqliteStateStore } from '../core/storage/sqlite-state-store.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
@@ -77,6 +78,7 @@ export async function createRisk(deps: RiskDeps): Promise<RiskComponent> {
     scoreIntervalMs: config.scoreIntervalMs,
     eventDebounceMs: config.eventDebounceMs,
     pdChangeThreshold: config.pdChangeThreshold,
+    outbox: new SqliteEventOutbox(deps.state),
   });
   return {
     registry,

@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { Reading } from '../core/contracts/index.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { newEventId, type PlatformEvent } from '../core/contracts/events.js';
+import type { EventOutbox } from '../core/storage/event-outbox.js';
 import type { RiskStore, ScoreRecord } from '../core/storage/risk-store.js';
 import type { StateStore } from '../core/storage/state-store.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
@@ -15,14 +17,20 @@ import type { RiskModel } from './scorer.js';
  * Scores the portfolio with the champion model: all of it every `scoreIntervalMs`, and single borrowers a
  * short debounce after a significant reading (tamper, a stake losing weight, an inspection, a satellite
  * scene) or a loan event. Every score is stored (PD, points, grade, model version, top reasons, contributions);
- * challengers score the same rows in shadow and their scores are stored apart. A `score-changed` event is
- * emitted for a grade change or a PD move of at least `pdChangeThreshold` — the alerting engine listens.
+ * challengers score the same rows in shadow and their scores are stored apart. A grade change or a PD move
+ * of at least `pdChangeThreshold` against the previous official score is a change: a `score.changed` event
+ * goes to the outbox in the transaction that stores the score, and `score-changed` is emitted in-process.
  */
 export interface ScoreChange {
   readonly borrowerId: string;
   readonly at: number;
   readonly modelVersion: string;
-  readonly previous?: { readonly pd: number; readonly grade: string; readonly at: number };
+  readonly previous: {
+    readonly pd: number;
+    readonly grade: string;
+    readonly at: number;
+    readonly modelVersion: string;
+  };
   readonly current: ScoreRecord;
   /** Positive = worse grade. */
   readonly gradeSteps: number;
@@ -48,6 +56,8 @@ export interface ScoringServiceOptions {
   readonly scoreIntervalMs: number;
   readonly eventDebounceMs: number;
   readonly pdChangeThreshold: number;
+  /** Where `score.changed` events go, in the transaction that stores the scores. */
+  readonly outbox?: EventOutbox;
   readonly now?: () => number;
 }
 
@@ -181,7 +191,7 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
       const model = await registry.load(champion.version);
       const previous = new Map(
         this.opts.riskStore
-          .latestScores({ modelVersion: champion.version, borrowerIds: rows.map((r) => r.borrowerId) })
+          .latestScores({ borrowerIds: rows.map((r) => r.borrowerId) })
           .map((s) => [s.borrowerId, s]),
       );
       const records = scoreRecords(model, champion.version, rows, trigger, false);
@@ -194,29 +204,35 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
           log.warn({ model: c.version, err: errorMessage(err) }, 'challenger could not score; skipped');
         }
       }
-      this.opts.riskStore.addScores([...records, ...shadow]);
-      const scoreMs = Date.now() - t1;
-      let changes = 0;
+      const changes: ScoreChange[] = [];
       for (const cur of records) {
+        // A first score is not a change; after that, a grade move or a PD move beyond the threshold is —
+        // whichever model produced the previous official score.
         const prev = previous.get(cur.borrowerId);
-        const steps = prev === undefined ? 0 : gradeSteps(prev.grade, cur.grade);
-        if (prev !== undefined && steps === 0 && Math.abs(cur.pd - prev.pd) < this.opts.pdChangeThreshold)
-          continue;
-        changes++;
-        this.emit('score-changed', {
+        if (prev === undefined) continue;
+        const steps = gradeSteps(prev.grade, cur.grade);
+        if (steps === 0 && Math.abs(cur.pd - prev.pd) < this.opts.pdChangeThreshold) continue;
+        changes.push({
           borrowerId: cur.borrowerId,
           at,
           modelVersion: champion.version,
-          ...(prev === undefined ? {} : { previous: { pd: prev.pd, grade: prev.grade, at: prev.at } }),
+          previous: { pd: prev.pd, grade: prev.grade, at: prev.at, modelVersion: prev.modelVersion },
           current: cur,
           gradeSteps: steps,
         });
       }
+      // The scores and the `score.changed` events that announce them commit together (outbox pattern).
+      this.opts.stateStore.transaction(() => {
+        this.opts.riskStore.addScores([...records, ...shadow]);
+        this.opts.outbox?.append(changes.map(scoreChangedEvent));
+      });
+      const scoreMs = Date.now() - t1;
+      for (const change of changes) this.emit('score-changed', change);
       const c = this.counters;
       c.runs++;
       c.borrowersScored += records.length;
       c.shadowScored += shadow.length;
-      c.changesPublished += changes;
+      c.changesPublished += changes.length;
       c.lastRunMs = Date.now() - t0;
       const result: ScoringRun = {
         trigger,
@@ -224,7 +240,7 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
         borrowers: records.length,
         modelVersion: champion.version,
         shadowModels: challengers.length,
-        changes,
+        changes: changes.length,
         featureMs,
         scoreMs,
       };
@@ -282,4 +298,27 @@ export function scoreRecords(
     contributions: s.contributions,
     trigger,
   }));
+}
+
+/** The outbox event for a score change: the new score (PD, grade, reasons) and the previous one. */
+export function scoreChangedEvent(c: ScoreChange): PlatformEvent {
+  return {
+    id: newEventId(),
+    type: 'score.changed',
+    occurredAt: c.at,
+    data: {
+      borrowerId: c.borrowerId,
+      modelVersion: c.modelVersion,
+      pd: c.current.pd,
+      score: c.current.score,
+      grade: c.current.grade,
+      reasons: c.current.reasons.map((r) => ({
+        feature: r.feature,
+        text: r.text,
+        contribution: r.contribution,
+      })),
+      gradeSteps: c.gradeSteps,
+      previous: c.previous,
+    },
+  };
 }

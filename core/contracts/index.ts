@@ -2,3 +2,4 @@ export * from './topics.js';
 export * from './payloads.js';
 export * from './reading.js';
 export * from './device-sessions.js';
+export * from './events.js';

@@ -118,6 +118,14 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX scores_at ON scores(at);
   `,
+  // 5: the event outbox (see sqlite-event-outbox.ts), written in the transaction of what it announces.
+  `
+  CREATE TABLE event_outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+    occurred_at INTEGER NOT NULL, data TEXT NOT NULL
+  );
+  CREATE INDEX event_outbox_time ON event_outbox(occurred_at, seq);
+  `,
 ];
 
 /** Sort keys of the borrower list and their columns (never user text in SQL). */

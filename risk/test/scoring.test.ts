@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/logger.js';
+import { SqliteEventOutbox } from '../../core/storage/sqlite-event-outbox.js';
 import { SqliteRiskStore } from '../../core/storage/sqlite-risk-store.js';
 import { fitImputer, inputNames, toMatrix } from '../features/dataset.js';
 import { extractFeatures, loadPortfolio, type FeatureRow } from '../features/extract.js';
@@ -146,16 +147,18 @@ describe('model registry', () => {
 });
 
 describe('scoring service', () => {
-  it('when the portfolio is scored, then every borrower gets a stored champion score with reasons, challengers score in shadow, and changes are published', async () => {
+  it('when the portfolio is scored, then every borrower gets a stored champion score with reasons, challengers score in shadow, and changes of the official score go to the outbox with the scores', async () => {
     const store = new SqliteRiskStore(w.state);
     const dir = join(w.dir, 'models-b');
     const reg = new ModelRegistry(store, dir);
     // A fresh registry file set: v3 champion, v4 challenger (versions continue in the same state store).
     const champ = await reg.register(fileA, { activate: true });
     const chall = await reg.register(fileB);
+    const outbox = new SqliteEventOutbox(w.state);
     const service = new ScoringService({
       stateStore: w.state,
       riskStore: store,
+      outbox,
       telemetryStore: w.telemetry,
       registry: reg,
       log: silentLogger,
@@ -179,14 +182,31 @@ describe('scoring service', () => {
       expect(Object.keys(s.contributions ?? {}).length).toBe(FEATURE_NAMES.length);
     }
     expect(store.latestScores({ modelVersion: chall.version, shadow: true }).length).toBe(run.borrowers);
-    expect(changes.length).toBe(run.borrowers);
-    expect(changes.every((c) => c.previous === undefined)).toBe(true);
+    // First scores are not changes.
+    expect(changes).toEqual([]);
+    expect(outbox.after(0)).toEqual([]);
 
     // Same instant, same data: nothing changes, nothing is published.
-    changes.length = 0;
     const again = await service.scorePortfolio();
     expect(again.changes).toBe(0);
-    expect(changes).toEqual([]);
+
+    // The challenger becomes champion: where its PD differs enough, the official score changed — published
+    // in-process and written to the outbox with the scores.
+    reg.activate(chall.version);
+    const switched = await service.scorePortfolio();
+    expect(switched.modelVersion).toBe(chall.version);
+    expect(switched.changes).toBe(changes.length);
+    expect(changes.length).toBeGreaterThan(0);
+    const events = outbox.after(0);
+    expect(events.map((e) => e.data.borrowerId)).toEqual(changes.map((c) => c.borrowerId));
+    for (const [i, e] of events.entries()) {
+      const c = changes[i] as ScoreChange;
+      expect(e.type).toBe('score.changed');
+      expect(e.data).toMatchObject({ pd: c.current.pd, grade: c.current.grade, modelVersion: chall.version });
+      expect((e.data.previous as { modelVersion: string }).modelVersion).toBe(champ.version);
+      expect(Math.abs(c.current.pd - c.previous.pd) >= 0.02 || c.gradeSteps !== 0).toBe(true);
+    }
+    reg.activate(champ.version);
 
     // A tamper reading re-scores its borrower alone, after the debounce.
     const stake = w.state.listDevices({ kind: 'stake' })[0];
