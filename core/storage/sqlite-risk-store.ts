@@ -34,7 +34,19 @@ const toScore = (r: Row): ScoreRecord => ({
 
 /** The risk store on the state store's SQLite database (its migrations create the tables). */
 export class SqliteRiskStore implements RiskStore {
+  /** Statements prepared once per SQL text (preparing costs more than the lookups the API makes). */
+  private readonly statements = new Map<string, ReturnType<SqliteStateStore['db']['prepare']>>();
+
   constructor(private readonly state: SqliteStateStore) {}
+
+  private prepared(sql: string): ReturnType<SqliteStateStore['db']['prepare']> {
+    let stmt = this.statements.get(sql);
+    if (stmt === undefined) {
+      stmt = this.db.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
 
   private get db(): SqliteStateStore['db'] {
     return this.state.db;
@@ -117,7 +129,7 @@ export class SqliteRiskStore implements RiskStore {
   ): ScoreRecord[] {
     if (q.borrowerIds !== undefined && q.borrowerIds.length <= 100) {
       // A few borrowers (an API read, an event-triggered run): one primary-key range each.
-      const stmt = this.db.prepare(
+      const stmt = this.prepared(
         `SELECT * FROM scores WHERE borrower_id = @id AND shadow = @shadow
            ${q.modelVersion === undefined ? '' : 'AND model_version = @modelVersion'}
          ORDER BY at DESC LIMIT 1`,

@@ -117,6 +117,7 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (borrower_id, model_version, at)
   ) WITHOUT ROWID;
   CREATE INDEX scores_at ON scores(at);
+  CREATE INDEX scores_latest ON scores(borrower_id, shadow, at);
   `,
   // 5: the event outbox (see sqlite-event-outbox.ts), written in the transaction of what it announces.
   `
