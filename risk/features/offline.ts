@@ -25,28 +25,24 @@ export interface BorrowerAssets {
 export const isInspectorHelmet = (d: Device): boolean => d.kind === 'helmet' && d.id.endsWith('-insp');
 
 /**
- * The daily aggregates the offline features read, for the registry's devices only (explicit device lists let
- * the SQLite store scan each device's key range instead of the whole time index: ~6× faster). Only order-free
- * aggregates (count, mean, max), which every store computes in one grouped pass.
+ * The daily aggregates the offline features read: whole device kinds (the stores make a kind-wide query
+ * cheap — SQLite walks each device's key range — and InfluxDB gets a short query), plus the inspectors'
+ * positions by device id (a short list). Only order-free aggregates (count, mean, max), which every store
+ * computes in one grouped pass. Series of devices a borrower does not have are simply never read.
  */
 export function panelFields(assets: readonly BorrowerAssets[]): PanelField[] {
-  const stakes = assets.flatMap((a) => a.stakes.map((s) => s.device.id));
-  const workers = assets.flatMap((a) => a.workerHelmets.map((d) => d.id));
   const inspectors = assets.flatMap((a) => a.inspectorHelmets.map((h) => h.device.id));
-  const feeds = assets.flatMap((a) => [...a.parcelFeeds, ...a.siteFeeds].map((d) => d.id));
-  const parcels = assets.flatMap((a) => a.parcelFeeds.map((d) => d.id));
-  const sites = assets.flatMap((a) => a.siteFeeds.map((d) => d.id));
   return [
-    { kind: 'stake', field: 'weightKg', fns: ['mean', 'count'], deviceIds: stakes },
-    { kind: 'stake', field: 'tamper', fns: ['max'], deviceIds: stakes },
-    { kind: 'stake', field: 'lat', fns: ['mean'], deviceIds: stakes },
-    { kind: 'stake', field: 'lon', fns: ['mean'], deviceIds: stakes },
-    { kind: 'helmet', field: 'worn', fns: ['mean', 'count'], deviceIds: workers },
+    { kind: 'stake', field: 'weightKg', fns: ['mean', 'count'] },
+    { kind: 'stake', field: 'tamper', fns: ['max'] },
+    { kind: 'stake', field: 'lat', fns: ['mean'] },
+    { kind: 'stake', field: 'lon', fns: ['mean'] },
+    { kind: 'helmet', field: 'worn', fns: ['mean', 'count'] },
     { kind: 'helmet', field: 'lat', fns: ['mean'], deviceIds: inspectors },
     { kind: 'helmet', field: 'lon', fns: ['mean'], deviceIds: inspectors },
-    { kind: 'satellite', field: 'ndvi', fns: ['mean'], deviceIds: parcels },
-    { kind: 'satellite', field: 'activityIndex', fns: ['mean'], deviceIds: sites },
-    { kind: 'satellite', field: 'cloudPct', fns: ['mean'], deviceIds: feeds },
+    { kind: 'satellite', field: 'ndvi', fns: ['mean'] },
+    { kind: 'satellite', field: 'activityIndex', fns: ['mean'] },
+    { kind: 'satellite', field: 'cloudPct', fns: ['mean'] },
   ];
 }
 
