@@ -69,6 +69,8 @@ export interface RouteContext {
   readonly apiMetrics: ApiMetrics;
   readonly metrics: readonly MetricsSource[];
   now(): number;
+  /** Borrowers by the grade of their latest score (the risk module), for the portfolio summary. */
+  gradeCounts?(): Record<string, number>;
   /** Loans or repayments of these borrowers changed (import): the risk module re-scores them. */
   onLoanEvent?(borrowerIds: readonly string[]): void;
   /** Appends to the audit log as the request's caller; call inside the mutation's transaction. */
@@ -145,6 +147,11 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
     ...(deps.scores === undefined
       ? {}
       : {
+          gradeCounts: () => {
+            const counts: Record<string, number> = {};
+            for (const s of deps.scores?.latestAll() ?? []) counts[s.grade] = (counts[s.grade] ?? 0) + 1;
+            return counts;
+          },
           onLoanEvent: (ids: readonly string[]) => {
             for (const id of ids) deps.scores?.notifyLoanEvent(id);
           },

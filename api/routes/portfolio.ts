@@ -125,7 +125,7 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
         ...summary,
         exposure: [...summary.exposure],
         collateralValue: [...summary.collateralValue],
-        byGrade: null,
+        byGrade: ctx.gradeCounts?.() ?? null,
         openAlerts: null,
       };
     },

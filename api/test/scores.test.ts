@@ -48,6 +48,15 @@ describe('score routes (risk module wired in)', () => {
     expect(s.onlineContribution + s.offlineContribution).toBeCloseTo(total, 9);
   });
 
+  it('when the portfolio summary is read, then it counts borrowers by the grade of their latest score', async () => {
+    const res = await t.app.inject({ url: '/v1/portfolio/summary', headers: t.auth('officer') });
+    expect(res.statusCode).toBe(200);
+    const byGrade = res.json<{ byGrade: Record<string, number> }>().byGrade;
+    const latest = t.risk?.riskStore.latestScores() ?? [];
+    expect(Object.values(byGrade).reduce((a, b) => a + b, 0)).toBe(latest.length);
+    for (const s of latest) expect(byGrade[s.grade]).toBeGreaterThan(0);
+  });
+
   it('when the portfolio ranking is paged, then it is ordered riskiest first and the pages join up without gaps', async () => {
     const all: ScoreBody[] = [];
     let cursor: string | undefined;
