@@ -25,24 +25,31 @@ export interface BorrowerAssets {
 export const isInspectorHelmet = (d: Device): boolean => d.kind === 'helmet' && d.id.endsWith('-insp');
 
 /**
- * The daily aggregates the offline features read: whole device kinds (the stores make a kind-wide query
- * cheap — SQLite walks each device's key range — and InfluxDB gets a short query), plus the inspectors'
- * positions by device id (a short list). Only order-free aggregates (count, mean, max), which every store
- * computes in one grouped pass. Series of devices a borrower does not have are simply never read.
+ * The daily aggregates the offline features read. For a whole portfolio, whole device kinds: the stores make
+ * a kind-wide query cheap (SQLite walks each device's key range) and InfluxDB gets a short query. For a few
+ * borrowers (event-triggered scoring), their own devices only. The inspectors' positions always by device id.
+ * Only order-free aggregates (count, mean, max), which every store computes in one grouped pass.
  */
-export function panelFields(assets: readonly BorrowerAssets[]): PanelField[] {
+export function panelFields(assets: readonly BorrowerAssets[], byDevice = false): PanelField[] {
+  const ids = (list: readonly string[]): { deviceIds?: readonly string[] } =>
+    byDevice ? { deviceIds: list } : {};
+  const stakes = ids(assets.flatMap((a) => a.stakes.map((s) => s.device.id)));
+  const workers = ids(assets.flatMap((a) => a.workerHelmets.map((d) => d.id)));
   const inspectors = assets.flatMap((a) => a.inspectorHelmets.map((h) => h.device.id));
+  const parcels = ids(assets.flatMap((a) => a.parcelFeeds.map((d) => d.id)));
+  const sites = ids(assets.flatMap((a) => a.siteFeeds.map((d) => d.id)));
+  const feeds = ids(assets.flatMap((a) => [...a.parcelFeeds, ...a.siteFeeds].map((d) => d.id)));
   return [
-    { kind: 'stake', field: 'weightKg', fns: ['mean', 'count'] },
-    { kind: 'stake', field: 'tamper', fns: ['max'] },
-    { kind: 'stake', field: 'lat', fns: ['mean'] },
-    { kind: 'stake', field: 'lon', fns: ['mean'] },
-    { kind: 'helmet', field: 'worn', fns: ['mean', 'count'] },
+    { kind: 'stake', field: 'weightKg', fns: ['mean', 'count'], ...stakes },
+    { kind: 'stake', field: 'tamper', fns: ['max'], ...stakes },
+    { kind: 'stake', field: 'lat', fns: ['mean'], ...stakes },
+    { kind: 'stake', field: 'lon', fns: ['mean'], ...stakes },
+    { kind: 'helmet', field: 'worn', fns: ['mean', 'count'], ...workers },
     { kind: 'helmet', field: 'lat', fns: ['mean'], deviceIds: inspectors },
     { kind: 'helmet', field: 'lon', fns: ['mean'], deviceIds: inspectors },
-    { kind: 'satellite', field: 'ndvi', fns: ['mean'] },
-    { kind: 'satellite', field: 'activityIndex', fns: ['mean'] },
-    { kind: 'satellite', field: 'cloudPct', fns: ['mean'] },
+    { kind: 'satellite', field: 'ndvi', fns: ['mean'], ...parcels },
+    { kind: 'satellite', field: 'activityIndex', fns: ['mean'], ...sites },
+    { kind: 'satellite', field: 'cloudPct', fns: ['mean'], ...feeds },
   ];
 }
 

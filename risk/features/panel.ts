@@ -24,7 +24,7 @@ export interface PanelField {
 export type PanelKey = `${string}.${string}.${AggregateFn}`;
 
 export class DailyPanel {
-  private readonly series = new Map<PanelKey, Map<string, Float64Array>>();
+  private readonly data = new Map<PanelKey, Map<string, Float64Array>>();
 
   constructor(
     readonly fromMs: number,
@@ -49,15 +49,32 @@ export class DailyPanel {
   }
 
   get(kind: DeviceKind, field: string, fn: AggregateFn, deviceId: string): Float64Array | undefined {
-    return this.series.get(`${kind}.${field}.${fn}`)?.get(deviceId);
+    return this.data.get(`${kind}.${field}.${fn}`)?.get(deviceId);
+  }
+
+  /** Copies every series of `other` into this panel, for the days both cover. */
+  copyDaysFrom(other: DailyPanel): void {
+    const offset = Math.round((other.fromMs - this.fromMs) / DAY_MS);
+    const srcFrom = Math.max(0, -offset);
+    const srcTo = Math.min(other.days, this.days - offset);
+    if (srcTo <= srcFrom) return;
+    for (const [key, byDevice] of other.data) {
+      for (const [deviceId, src] of byDevice) {
+        this.series(key, deviceId).set(src.subarray(srcFrom, srcTo), srcFrom + offset);
+      }
+    }
+  }
+
+  private series(key: PanelKey, deviceId: string): Float64Array {
+    let byDevice = this.data.get(key);
+    if (byDevice === undefined) this.data.set(key, (byDevice = new Map<string, Float64Array>()));
+    let arr = byDevice.get(deviceId);
+    if (arr === undefined) byDevice.set(deviceId, (arr = new Float64Array(this.days).fill(Number.NaN)));
+    return arr;
   }
 
   set(key: PanelKey, deviceId: string, day: number, value: number): void {
-    let byDevice = this.series.get(key);
-    if (byDevice === undefined) this.series.set(key, (byDevice = new Map<string, Float64Array>()));
-    let arr = byDevice.get(deviceId);
-    if (arr === undefined) byDevice.set(deviceId, (arr = new Float64Array(this.days).fill(Number.NaN)));
-    arr[day] = value;
+    this.series(key, deviceId)[day] = value;
   }
 }
 
@@ -106,4 +123,48 @@ export async function loadPanel(opts: LoadPanelOptions): Promise<DailyPanel> {
     }
   }
   return panel;
+}
+
+/**
+ * Keeps the daily aggregates of whole past days between scoring runs, so a periodic run queries only the
+ * last `refreshDays` days (where late readings from devices' offline queues still land) instead of the whole
+ * lookback. Rebuilt from scratch every `rebuildEveryMs`, which bounds how long a reading older than the
+ * refresh window can be missed. Same panel as `loadPanel` would return.
+ */
+export class PanelCache {
+  private cached: { key: string; panel: DailyPanel; builtAt: number } | undefined;
+
+  constructor(
+    private readonly refreshDays = 2,
+    private readonly rebuildEveryMs = 6 * 3_600_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async load(opts: LoadPanelOptions): Promise<DailyPanel> {
+    const sealedEnd = Math.floor(opts.toMs / DAY_MS) * DAY_MS - this.refreshDays * DAY_MS;
+    if (sealedEnd <= opts.fromMs) return loadPanel(opts);
+    const key = JSON.stringify(opts.fields);
+    let c = this.cached;
+    if (
+      c === undefined ||
+      c.key !== key ||
+      c.panel.fromMs > opts.fromMs ||
+      c.panel.toMs > sealedEnd ||
+      this.now() - c.builtAt > this.rebuildEveryMs
+    ) {
+      c = { key, panel: await loadPanel({ ...opts, toMs: sealedEnd }), builtAt: this.now() };
+    } else if (c.panel.toMs < sealedEnd) {
+      const added = await loadPanel({ ...opts, fromMs: c.panel.toMs, toMs: sealedEnd });
+      const grown = new DailyPanel(opts.fromMs, sealedEnd);
+      grown.copyDaysFrom(c.panel);
+      grown.copyDaysFrom(added);
+      c = { key, panel: grown, builtAt: c.builtAt };
+    }
+    this.cached = c;
+    const fresh = await loadPanel({ ...opts, fromMs: sealedEnd });
+    const out = new DailyPanel(opts.fromMs, opts.toMs);
+    out.copyDaysFrom(c.panel);
+    out.copyDaysFrom(fresh);
+    return out;
+  }
 }

@@ -8,6 +8,7 @@ import { telemetryConfigSpec } from '../../core/storage/telemetry-config.js';
 import type { Loan, Repayment } from '../../core/storage/state-store.js';
 import { extractFeatures, loadPortfolio, type FeatureRow } from '../features/extract.js';
 import type { RegionBaselines } from '../features/offline.js';
+import { PanelCache } from '../features/panel.js';
 import { FEATURE_NAMES, FEATURES, OFFLINE_FEATURES, ONLINE_FEATURES } from '../features/spec.js';
 import { buildTestWorld, DAY_MS, type TestWorld } from './support/world.js';
 
@@ -95,6 +96,56 @@ describe('feature extraction from the stores', () => {
       });
       expect(byBorrower(one === undefined ? [] : [one])).toEqual(byBorrower([row]));
     }
+  });
+
+  it('when a panel cache serves successive runs, then each run equals a fresh extraction, and a late reading inside the refresh window is seen', async () => {
+    const cache = new PanelCache(2, 6 * 3_600_000, () => 0);
+    const portfolio = loadPortfolio(w.state);
+    for (const at of [t - 2 * DAY_MS + 5 * 3_600_000, t - DAY_MS + 9 * 3_600_000, t - 3_600_000]) {
+      const cached = await extractFeatures({
+        telemetryStore: w.telemetry,
+        portfolio,
+        times: [at],
+        panelCache: cache,
+      });
+      const fresh = await extractFeatures({ telemetryStore: w.telemetry, portfolio, times: [at] });
+      expect(byBorrower(cached)).toEqual(byBorrower(fresh));
+    }
+    // A reading arriving late for yesterday (an offline queue draining) lands in the refreshed days.
+    const stake = w.state.listDevices({ kind: 'stake' })[0];
+    if (stake === undefined) throw new Error('no stake');
+    const before = byBorrower(
+      await extractFeatures({ telemetryStore: w.telemetry, portfolio, times: [t - 3_600_000] }),
+    );
+    await w.telemetry.writeReadings([
+      {
+        kind: 'stake',
+        deviceId: stake.id,
+        borrowerId: stake.borrowerId,
+        siteId: stake.siteId,
+        ts: t - 20 * 3_600_000,
+        seq: 8_000_000,
+        fields: {
+          weightKg: 1,
+          itemCount: 0,
+          lat: 10,
+          lon: 10,
+          tamper: 1,
+          temperatureC: 20,
+          humidityPct: 50,
+          batteryPct: 50,
+        },
+      },
+    ]);
+    const cached = await extractFeatures({
+      telemetryStore: w.telemetry,
+      portfolio,
+      times: [t - 3_600_000],
+      panelCache: cache,
+    });
+    const fresh = await extractFeatures({ telemetryStore: w.telemetry, portfolio, times: [t - 3_600_000] });
+    expect(byBorrower(cached)).toEqual(byBorrower(fresh));
+    expect(byBorrower(fresh).get(stake.borrowerId)).not.toEqual(before.get(stake.borrowerId));
   });
 
   it('when times are not UTC midnights (except the last), then extraction refuses rather than leak a partial day', async () => {
