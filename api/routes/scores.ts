@@ -130,10 +130,12 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
       },
     },
     (request) => {
-      borrowerOrThrow(request.params.id);
+      // A stored score implies the borrower; look the borrower up only to say which 404 it is.
       const s = scores.latest(request.params.id);
-      if (s === undefined)
+      if (s === undefined) {
+        borrowerOrThrow(request.params.id);
         throw new RiskfuseError('NOT_FOUND', `borrower ${request.params.id} has no score yet`);
+      }
       const contributions = { ...(s.contributions ?? {}) };
       let online = 0;
       let offline = 0;
