@@ -126,8 +126,9 @@ export function reasonCodes(
   row: FeatureRow,
   top = TOP_REASONS,
 ): ReasonCode[] {
+  const na = new Set(row.notApplicable ?? []);
   return Object.entries(contributions)
-    .filter(([, c]) => c > 0)
+    .filter(([feature, c]) => c > 0 && !na.has(feature))
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(([feature, contribution]) => {

@@ -71,6 +71,9 @@ export interface ScoringCounters {
   lastRunMs: number;
 }
 
+/** Delay of the second periodic run after start. */
+const FIRST_RERUN_MS = 60_000;
+
 /** A stake whose weight falls this much between two readings triggers a re-score. */
 const WEIGHT_DROP_TRIGGER = 0.05;
 
@@ -102,11 +105,17 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
 
   /** Scores the whole portfolio now, then every interval. */
   start(): void {
+    // The second run comes a minute after the first (or sooner when the interval is shorter): on a fresh
+    // install the first run sees an empty store, and single-borrower runs borrow its region baselines.
+    let runs = 0;
     const tick = (): void => {
       void this.scorePortfolio('periodic')
         .catch(() => undefined)
         .finally(() => {
-          if (!this.closed) this.timer = setTimeout(tick, this.opts.scoreIntervalMs).unref();
+          runs++;
+          const next =
+            runs === 1 ? Math.min(FIRST_RERUN_MS, this.opts.scoreIntervalMs) : this.opts.scoreIntervalMs;
+          if (!this.closed) this.timer = setTimeout(tick, next).unref();
         });
     };
     tick();

@@ -29,6 +29,11 @@ export interface FeatureRow {
   /** In FEATURE_NAMES order; NaN = missing. */
   readonly values: Float64Array;
   readonly status: BookStatus;
+  /**
+   * Features that cannot exist for this borrower (no parcels → no NDVI): still model inputs (missing), never
+   * adverse-action reasons. Absent when every feature applies.
+   */
+  readonly notApplicable?: readonly string[];
 }
 
 export interface Portfolio {
@@ -153,8 +158,23 @@ export async function extractFeatures(opts: ExtractOptions): Promise<FeatureRow[
       };
       const values = new Float64Array(FEATURE_NAMES.length);
       FEATURE_NAMES.forEach((name, i) => (values[i] = named[name] ?? Number.NaN));
-      rows.push({ borrowerId: b.id, t, values, status });
+      const na = notApplicable(assets);
+      rows.push({ borrowerId: b.id, t, values, status, ...(na.length === 0 ? {} : { notApplicable: na }) });
     }
   }
   return rows;
+}
+
+/** The offline features a borrower's devices cannot produce at all. */
+export function notApplicable(a: BorrowerAssets): string[] {
+  const out: string[] = [];
+  if (a.stakes.length === 0) {
+    out.push('collateral_coverage', 'collateral_fill', 'weight_change_7d', 'weight_change_30d');
+    out.push('geofence_breach_share_30d', 'tamper_share_30d');
+  }
+  if (a.workerHelmets.length === 0) out.push('worker_activity_ratio');
+  if (a.inspectorHelmets.length === 0) out.push('inspection_days_since', 'inspection_offsite');
+  if (a.parcelFeeds.length === 0) out.push('ndvi_anomaly_30d');
+  if (a.siteFeeds.length === 0) out.push('activity_anomaly_30d');
+  return out;
 }

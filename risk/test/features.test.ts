@@ -64,6 +64,14 @@ describe('feature extraction from the stores', () => {
       rows.length * 0.7,
     );
     expect(col('loan_age_days').every((v) => v > 0)).toBe(true);
+    // A borrower without parcels has no NDVI — not applicable, so never an adverse-action reason.
+    const portfolio = loadPortfolio(w.state);
+    for (const r of rows) {
+      const parcels = portfolio.assets.get(r.borrowerId)?.parcelFeeds.length ?? 0;
+      expect(r.notApplicable?.includes('ndvi_anomaly_30d') ?? false).toBe(parcels === 0);
+      if (parcels === 0) expect(r.values[FEATURE_NAMES.indexOf('ndvi_anomaly_30d')]).toBeNaN();
+    }
+    expect(rows.some((r) => r.notApplicable?.includes('ndvi_anomaly_30d'))).toBe(true);
     expect(col('utilisation').every((v) => v >= 0 && v <= 1)).toBe(true);
   });
 

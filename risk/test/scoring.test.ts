@@ -85,6 +85,8 @@ describe('explanations', () => {
         expect(r.text.length).toBeGreaterThan(5);
         expect(FEATURE_NAMES).toContain(r.feature);
       }
+      const row = rows.find((r) => r.borrowerId === s.borrowerId && r.t === s.t);
+      for (const r of s.reasons) expect(row?.notApplicable ?? []).not.toContain(r.feature);
       const sorted = [...s.reasons].sort((a, b) => b.contribution - a.contribution);
       expect(s.reasons).toEqual(sorted);
       expect(s.pd).toBeCloseTo(1 / (1 + Math.exp(-s.logit)), 5);
