@@ -7,6 +7,9 @@ import type { telemetryConfigSpec } from './telemetry-config.js';
 import type {
   AggregateQuery,
   AggregateRow,
+  FieldStats,
+  FieldsAggregateQuery,
+  FieldsAggregateRow,
   RangeQuery,
   SeriesFilter,
   TelemetryStore,
@@ -15,6 +18,7 @@ import type {
 import {
   checkAggregateQuery,
   checkCountQuery,
+  checkFieldsAggregateQuery,
   checkFilter,
   checkRangeQuery,
   checkReadings,
@@ -618,6 +622,45 @@ export function createInfluxTelemetryStore(
             first: num(iFirst),
             last: num(iLast),
           });
+        }
+      }
+      return rows.sort((a, b) => compareText(a.group, b.group) || a.startMs - b.startMs);
+    },
+
+    async aggregateFields(q: FieldsAggregateQuery): Promise<FieldsAggregateRow[]> {
+      ensureOpen();
+      checkFieldsAggregateQuery(q);
+      if (matchesNothing(q)) return [];
+      const stats = ['count', 'mean', 'min', 'max'] as const;
+      const select = q.fields
+        .flatMap((f, i) => stats.map((fn) => `${fn}(${influxqlIdent(f)}) AS ${influxqlIdent(`${fn}_${i}`)}`))
+        .join(', ');
+      const groupTag =
+        q.groupBy === 'device' ? TAG_DEVICE : q.groupBy === 'borrower' ? TAG_BORROWER : undefined;
+      const groupBy = `GROUP BY time(${q.intervalMs}ms)${groupTag === undefined ? '' : `, ${influxqlIdent(groupTag)}`} fill(none)`;
+      const [result] = await influxql([
+        `SELECT ${select} FROM ${influxqlIdent(q.kind)}${conditions(q, q, 'all')} ${groupBy}`,
+      ]);
+      const rows: FieldsAggregateRow[] = [];
+      for (const s of result?.series ?? []) {
+        const group = groupTag === undefined ? '*' : (s.tags?.[groupTag] ?? '');
+        const iTime = s.columns.indexOf('time');
+        for (const v of s.values) {
+          const fields: Record<string, FieldStats> = {};
+          q.fields.forEach((f, i) => {
+            const col = (fn: string): unknown => v[s.columns.indexOf(`${fn}_${i}`)];
+            const n = Number(col('count') ?? 0);
+            // A field without points in a bucket other fields fill comes back as count 0 and null stats.
+            if (n > 0 && col('mean') !== null) {
+              fields[f] = {
+                count: n,
+                mean: Number(col('mean')),
+                min: Number(col('min')),
+                max: Number(col('max')),
+              };
+            }
+          });
+          if (Object.keys(fields).length > 0) rows.push({ group, startMs: Number(v[iTime]), fields });
         }
       }
       return rows.sort((a, b) => compareText(a.group, b.group) || a.startMs - b.startMs);

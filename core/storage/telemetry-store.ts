@@ -60,6 +60,33 @@ export interface AggregateRow {
   readonly last: number;
 }
 
+/** Order-free aggregates of several numeric fields of one kind, in one pass over the readings. */
+export interface FieldsAggregateQuery extends SeriesFilter {
+  readonly kind: DeviceKind;
+  /** 1–16 distinct numeric fields of that kind. */
+  readonly fields: readonly string[];
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly intervalMs: number;
+  readonly groupBy: 'device' | 'borrower' | 'none';
+}
+
+export interface FieldStats {
+  readonly count: number;
+  readonly mean: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export interface FieldsAggregateRow {
+  readonly group: string;
+  readonly startMs: number;
+  /** One entry per field with numeric data in the bucket; a field without any is absent. */
+  readonly fields: Readonly<Record<string, FieldStats>>;
+}
+
+export const MAX_AGGREGATE_FIELDS = 16;
+
 export interface WriteResult {
   /** Readings accepted by the store (including ones it already had). */
   readonly written: number;
@@ -79,6 +106,11 @@ export interface TelemetryStore {
   range(query: RangeQuery): Promise<Reading[]>;
   /** Windowed aggregates of one field. */
   aggregate(query: AggregateQuery): Promise<AggregateRow[]>;
+  /**
+   * Windowed count/mean/min/max of several fields in one pass (same buckets, grouping and order as
+   * `aggregate`): what reading every field on its own would give, for the cost of one read of the rows.
+   */
+  aggregateFields(query: FieldsAggregateQuery): Promise<FieldsAggregateRow[]>;
   /** Number of stored readings matching the filter in `[fromMs, toMs)`. */
   count(query: SeriesFilter & { readonly fromMs?: number; readonly toMs?: number }): Promise<number>;
   /** Resolves when the store answers; throws STORE_UNAVAILABLE otherwise. */

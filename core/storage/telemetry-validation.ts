@@ -3,8 +3,10 @@ import { RiskfuseError } from '../errors.js';
 import {
   AGGREGATE_FNS,
   MAX_AGGREGATE_BUCKETS,
+  MAX_AGGREGATE_FIELDS,
   MAX_RANGE_LIMIT,
   type AggregateQuery,
+  type FieldsAggregateQuery,
   type RangeQuery,
   type SeriesFilter,
 } from './telemetry-store.js';
@@ -212,6 +214,16 @@ export function checkAggregateQuery(q: AggregateQuery): void {
   for (const fn of q.fns ?? []) {
     if (!AGGREGATE_FNS.includes(fn)) throw invalid(`unknown aggregate function ${JSON.stringify(fn)}`);
   }
+}
+
+export function checkFieldsAggregateQuery(q: FieldsAggregateQuery): void {
+  const raw: unknown = q.fields;
+  const fields: readonly string[] = q.fields;
+  if (!Array.isArray(raw) || fields.length === 0 || fields.length > MAX_AGGREGATE_FIELDS) {
+    throw invalid(`fields must list 1 to ${MAX_AGGREGATE_FIELDS} fields`);
+  }
+  if (new Set(fields).size !== fields.length) throw invalid('fields must not repeat');
+  for (const field of fields) checkAggregateQuery({ ...q, field });
 }
 
 /** Code-unit string order, the same for every adapter (SQLite's BINARY collation agrees on ASCII ids). */

@@ -6,6 +6,8 @@ import {
   type AggregateFn,
   type AggregateQuery,
   type AggregateRow,
+  type FieldStats,
+  type FieldsAggregateQuery,
   type RangeQuery,
   type SeriesFilter,
   type TelemetryStore,
@@ -385,6 +387,85 @@ export function telemetryStoreContract(name: string, build: () => Promise<Contra
           expectAggregatesEqual(await store().aggregate(q), want, q.fns);
         });
       }
+
+      const fieldsCases: { title: string; q: FieldsAggregateQuery }[] = [
+        {
+          title: 'stake fields per device per minute',
+          q: {
+            kind: 'stake',
+            fields: ['weightKg', 'tamper', 'lat', 'gpsAccuracyM'],
+            ...WIDE,
+            intervalMs: 60_000,
+            groupBy: 'device',
+          },
+        },
+        {
+          title: 'satellite fields some readings lack, by borrower',
+          q: {
+            kind: 'satellite',
+            fields: ['ndvi', 'cloudPct'],
+            ...WIDE,
+            intervalMs: 30_000,
+            groupBy: 'borrower',
+          },
+        },
+        {
+          title: 'helmet fields over all series, filtered by device',
+          q: {
+            kind: 'helmet',
+            fields: ['worn', 'activity'],
+            ...WIDE,
+            intervalMs: 90_000,
+            groupBy: 'none',
+            deviceIds: ['helmet-a1', 'helmet-b1'],
+          },
+        },
+      ];
+      for (const { title, q } of fieldsCases) {
+        it(`when aggregating ${title} in one pass, then each field's count/mean/min/max equal its own aggregate`, async () => {
+          await store().writeReadings(world);
+          const rows = await store().aggregateFields(q);
+          expect(rows.length).toBeGreaterThan(1);
+          for (const field of q.fields) {
+            const { fields: _f, ...single } = q;
+            const want = expectedAggregates(world, { ...single, field });
+            const got = rows
+              .filter((r) => r.fields[field] !== undefined)
+              .map((r) => ({ group: r.group, startMs: r.startMs, ...(r.fields[field] as FieldStats) }));
+            expect(
+              got.map((r) => [r.group, r.startMs]),
+              field,
+            ).toEqual(want.map((r) => [r.group, r.startMs]));
+            got.forEach((r, i) => {
+              const w = want[i];
+              if (w === undefined) throw new Error('unreachable');
+              expect([r.count, r.min, r.max], field).toEqual([w.count, w.min, w.max]);
+              expect(Math.abs(r.mean - w.mean)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(w.mean)));
+            });
+          }
+          // Buckets are ordered by group, then start.
+          const keys = rows.map((r) => [r.group, r.startMs] as const);
+          const sorted = [...keys].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
+          expect(keys).toEqual(sorted);
+        });
+      }
+
+      it('when the fields of a one-pass aggregate are empty, repeated or not numeric, then it is refused', async () => {
+        const base = { kind: 'stake' as const, ...WIDE, intervalMs: 60_000, groupBy: 'device' as const };
+        for (const fields of [
+          [],
+          ['weightKg', 'weightKg'],
+          ['weightKg', 'no such'],
+          Array.from({ length: 17 }, (_, i) => `f${i}`),
+        ]) {
+          await expect(
+            store().aggregateFields({ ...base, fields }),
+            JSON.stringify(fields),
+          ).rejects.toMatchObject({
+            code: 'STORE_QUERY_INVALID',
+          });
+        }
+      });
 
       it('when the span starts inside a bucket, then buckets still start at multiples of intervalMs since the epoch', async () => {
         await store().writeReadings(world);

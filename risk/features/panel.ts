@@ -1,6 +1,6 @@
 import type { DeviceKind } from '../../core/contracts/index.js';
 import { RiskfuseError } from '../../core/errors.js';
-import type { AggregateFn, TelemetryStore } from '../../core/storage/telemetry-store.js';
+import type { AggregateFn, FieldStats, TelemetryStore } from '../../core/storage/telemetry-store.js';
 import { DAY_MS } from './online.js';
 
 /**
@@ -13,10 +13,15 @@ import { DAY_MS } from './online.js';
  * days that end by t may be read — or, when t is the panel's own `toMs`, the partial day that ends at t. `daysBefore(t)`
  * enforces it and throws otherwise, so a feature can never see data from after t.
  */
+/** The order-free aggregates a panel holds (one grouped pass in every store). */
+export type PanelFn = 'count' | 'mean' | 'min' | 'max';
+
+const statOf = (s: FieldStats, fn: PanelFn): number => s[fn];
+
 export interface PanelField {
   readonly kind: DeviceKind;
   readonly field: string;
-  readonly fns: readonly AggregateFn[];
+  readonly fns: readonly PanelFn[];
   /** Only these devices (e.g. inspectors' helmets); all of the kind when absent. */
   readonly deviceIds?: readonly string[];
 }
@@ -96,28 +101,35 @@ export async function loadPanel(opts: LoadPanelOptions): Promise<DailyPanel> {
   const chunkMs = (opts.chunkDays ?? 60) * DAY_MS;
   const chunks: [number, number][] = [];
   for (let a = opts.fromMs; a < opts.toMs; a += chunkMs) chunks.push([a, Math.min(opts.toMs, a + chunkMs)]);
-  const total = chunks.length * opts.fields.length;
+  // Fields of one kind and one device list share a query: the store reads those rows once for all of them.
+  const groups = new Map<string, PanelField[]>();
+  for (const f of opts.fields) {
+    if (f.deviceIds !== undefined && f.deviceIds.length === 0) continue;
+    const key = `${f.kind}|${f.deviceIds === undefined ? '*' : JSON.stringify(f.deviceIds)}`;
+    groups.set(key, [...(groups.get(key) ?? []), f]);
+  }
+  const total = chunks.length * groups.size;
   let done = 0;
-  for (const field of opts.fields) {
-    if (field.deviceIds !== undefined && field.deviceIds.length === 0) {
-      done += chunks.length;
-      continue;
-    }
+  for (const group of groups.values()) {
+    const first = group[0] as PanelField;
     for (const [a, b] of chunks) {
-      const rows = await opts.store.aggregate({
-        kind: field.kind,
-        field: field.field,
+      const rows = await opts.store.aggregateFields({
+        kind: first.kind,
+        fields: group.map((f) => f.field),
         fromMs: a,
         toMs: b,
         intervalMs: DAY_MS,
         groupBy: 'device',
-        fns: field.fns,
-        ...(field.deviceIds === undefined ? {} : { deviceIds: field.deviceIds }),
+        ...(first.deviceIds === undefined ? {} : { deviceIds: first.deviceIds }),
       });
       for (const r of rows) {
         const day = Math.floor((r.startMs - opts.fromMs) / DAY_MS);
         if (day < 0 || day >= panel.days) continue;
-        for (const fn of field.fns) panel.set(`${field.kind}.${field.field}.${fn}`, r.group, day, r[fn]);
+        for (const f of group) {
+          const stats = r.fields[f.field];
+          if (stats === undefined) continue;
+          for (const fn of f.fns) panel.set(`${f.kind}.${f.field}.${fn}`, r.group, day, statOf(stats, fn));
+        }
       }
       opts.onQuery?.(++done, total);
     }
