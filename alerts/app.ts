@@ -1,5 +1,6 @@
 import type { Logger } from '../core/logger.js';
 import type { MetricSample, MetricsSource } from '../core/metrics.js';
+import type { AlertSeverity } from '../core/storage/alert-store.js';
 import type { SqliteStateStore } from '../core/storage/sqlite-state-store.js';
 import { RiskfuseError } from '../core/errors.js';
 import { AlertService } from './alert-service.js';
@@ -26,7 +27,7 @@ export interface RuleView {
   readonly description: string;
   readonly subject: string;
   readonly enabled: boolean;
-  readonly severity: string;
+  readonly severity: AlertSeverity;
   readonly autoResolve: boolean;
   readonly params: Record<string, unknown>;
   readonly overrides: Record<string, RuleOverride>;
