@@ -35,10 +35,12 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  component('core', ['broker', 'ingest', 'risk', 'api', 'simulators', 'bin']),
-  component('broker', ['ingest', 'risk', 'api', 'simulators']),
+  component('core', ['broker', 'ingest', 'risk', 'alerts', 'api', 'simulators', 'bin']),
+  component('broker', ['ingest', 'risk', 'alerts', 'api', 'simulators']),
   component('ingest', ['broker', 'risk', 'api', 'simulators']),
-  component('simulators', ['broker', 'ingest', 'risk', 'api']),
-  component('risk', ['broker', 'ingest', 'api', 'simulators']),
+  component('simulators', ['broker', 'ingest', 'risk', 'alerts', 'api']),
+  component('risk', ['broker', 'ingest', 'alerts', 'api', 'simulators']),
   component('api', ['broker', 'ingest', 'simulators']),
+  // alerts: core only (score changes arrive as a structural type, not risk's); api and the wiring import it.
+  component('alerts', ['broker', 'ingest', 'risk', 'api', 'simulators', 'bin']),
 );

@@ -29,6 +29,8 @@ import { tcpDeviceSessions } from './device-sessions.js';
 import { ApiMetrics } from './metrics.js';
 import { OPENAPI_INFO, transformForOpenApi, transformObjectForOpenApi } from './openapi.js';
 import { Problem, problemOf, sendProblem, toProblem } from './problem.js';
+import type { AlertsComponent } from '../alerts/index.js';
+import { alertRoutes } from './routes/alerts.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { deviceRoutes } from './routes/devices.js';
 import { loanRoutes } from './routes/loans.js';
@@ -56,6 +58,8 @@ export interface ApiDeps {
   readonly metrics?: readonly MetricsSource[];
   /** The risk module's scoring; when absent, the score and model routes are not registered. */
   readonly scores?: ScoresService;
+  /** The alerts component (engine, lifecycle, rules); when absent, the alert routes are not registered. */
+  readonly alerts?: AlertsComponent;
   readonly now?: () => number;
 }
 
@@ -73,6 +77,8 @@ export interface RouteContext {
   gradeCounts?(): Record<string, number>;
   /** Loans or repayments of these borrowers changed (import): the risk module re-scores them. */
   onLoanEvent?(borrowerIds: readonly string[]): void;
+  /** Alerts not yet resolved; undefined when the alerts component is not wired in. */
+  countActiveAlerts?(): number;
   /** Appends to the audit log as the request's caller; call inside the mutation's transaction. */
   audit(
     request: FastifyRequest,
@@ -156,6 +162,9 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
             for (const id of ids) deps.scores?.notifyLoanEvent(id);
           },
         }),
+    ...(deps.alerts === undefined
+      ? {}
+      : { countActiveAlerts: () => deps.alerts?.service.countActive() ?? 0 }),
     audit(request, entry) {
       deps.state.appendAudit({
         ...entry,
@@ -274,6 +283,7 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
       loanRoutes(v1, ctx);
       telemetryRoutes(v1, ctx);
       if (deps.scores !== undefined) scoreRoutes(v1, ctx, deps.scores);
+      if (deps.alerts !== undefined) alertRoutes(v1, ctx, deps.alerts);
       done();
     },
     { prefix: '/v1' },

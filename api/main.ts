@@ -16,9 +16,11 @@ import { bootstrapAdminKey } from './auth.js';
 import { apiConfigSpec, type ApiConfig } from './config.js';
 import { createRisk, riskBackendConfigSpec, riskConfigSpec, scoringMetrics } from '../risk/index.js';
 import { riskScores, type ScoresService } from './routes/scores.js';
+import { alertMetrics, alertsConfigSpec, createAlerts, type AlertsComponent } from '../alerts/index.js';
 
 export const apiEnvSpecs = [
   apiConfigSpec,
+  alertsConfigSpec,
   riskConfigSpec,
   riskBackendConfigSpec,
   telemetryConfigSpec,
@@ -48,6 +50,7 @@ export async function startApi(deps: {
   readonly sessions?: DeviceSessions;
   readonly metrics?: readonly MetricsSource[];
   readonly scores?: ScoresService;
+  readonly alerts?: AlertsComponent;
   readonly printKey?: (line: string) => void;
 }): Promise<RunningApi> {
   const { config, log } = deps;
@@ -88,6 +91,7 @@ export async function apiMain(
   const config = parseConfig(
     {
       ...apiConfigSpec,
+      ...alertsConfigSpec,
       ...riskConfigSpec,
       ...riskBackendConfigSpec,
       ...telemetryConfigSpec,
@@ -107,6 +111,10 @@ export async function apiMain(
   // periodic scoring loop belongs to `riskfuse risk`).
   const risk = await createRisk({ config, state, telemetry, log });
   shutdown.add('risk', () => risk.close());
+  // Alerts are evaluated where readings arrive (riskfuse ingest / start); here: the list, lifecycle, rules and
+  // the live stream over the shared state store.
+  const alerts = createAlerts({ state, config, log });
+  shutdown.add('alerts', () => alerts.close());
   let running: RunningApi;
   try {
     running = await startApi({
@@ -115,7 +123,8 @@ export async function apiMain(
       telemetry,
       log,
       scores: riskScores(risk),
-      metrics: [scoringMetrics(risk.scoring)],
+      alerts,
+      metrics: [scoringMetrics(risk.scoring), alertMetrics(alerts)],
       ...(options.printKey ? { printKey: options.printKey } : {}),
     });
   } catch (err) {

@@ -70,6 +70,17 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   'GET /v1/models': READ,
   'GET /v1/models/:version': READ,
   'POST /v1/models/:version/activate': ADMIN,
+
+  // Registered only when the alerts component is wired in (`deps.alerts`, api/routes/alerts.ts).
+  'GET /v1/alerts': READ,
+  'GET /v1/alerts/:id': READ,
+  'POST /v1/alerts/:id/acknowledge': IMPORT,
+  'POST /v1/alerts/:id/resolve': IMPORT,
+  'GET /v1/alerts/stream': READ,
+  'GET /v1/alerts/rules': READ,
+  'PUT /v1/alerts/rules/:id': ADMIN,
+  'PUT /v1/alerts/rules/:id/overrides/:borrowerId': ADMIN,
+  'DELETE /v1/alerts/rules/:id/overrides/:borrowerId': ADMIN,
 };
 
 /** Paths under these prefixes are the documentation UI's static assets: public. */

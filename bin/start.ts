@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { alertMetrics, alertsConfigSpec, createAlerts } from '../alerts/index.js';
 import { apiConfigSpec, riskScores, startApi } from '../api/index.js';
 import { brokerConfigSpec, brokerDeviceSessions, brokerMetrics, createBroker } from '../broker/index.js';
 import { brokerPersistenceConfigSpec, openBrokerPersistence } from '../broker/persistence-config.js';
@@ -45,6 +46,7 @@ export const startConfigSpec = defineConfig({
 export const startEnvSpecs = [
   startConfigSpec,
   apiConfigSpec,
+  alertsConfigSpec,
   simulateConfigSpec,
   brokerConfigSpec,
   brokerPersistenceConfigSpec,
@@ -68,6 +70,7 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     {
       ...startConfigSpec,
       ...apiConfigSpec,
+      ...alertsConfigSpec,
       ...simulateConfigSpec,
       ...brokerConfigSpec,
       ...brokerPersistenceConfigSpec,
@@ -109,6 +112,13 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   const risk = await createRisk({ config, state, telemetry, log });
   shutdown.add('risk scoring', () => risk.close());
 
+  // Alerts: the rule engine evaluates readings and presence as the ingest stores them, and score changes as
+  // the scoring service makes them; alerts and their events go to the state store's outbox.
+  const alerts = createAlerts({ state, config, log });
+  shutdown.add('alerts', () => alerts.close());
+  risk.scoring.on('score-changed', (change) => alerts.engine.onScoreChange(change));
+  alerts.engine.start();
+
   const storedByKind: Record<DeviceKind, number> = { stake: 0, helmet: 0, satellite: 0 };
   const ingest = createIngest({
     config: { ...config, mqttUrl, serviceToken },
@@ -118,7 +128,9 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     onStored: (readings: readonly Reading[]) => {
       for (const r of readings) storedByKind[r.kind] += 1;
       risk.scoring.notifyReadings(readings);
+      alerts.engine.onReadings(readings);
     },
+    onPresence: (presence) => alerts.engine.onPresence(presence),
   });
   shutdown.add('ingest', () => ingest.stop());
   await ingest.start();
@@ -131,8 +143,14 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     telemetry,
     log,
     sessions: brokerDeviceSessions(broker),
-    metrics: [ingestMetrics(ingest), brokerMetrics(broker), scoringMetrics(risk.scoring)],
+    metrics: [
+      ingestMetrics(ingest),
+      brokerMetrics(broker),
+      scoringMetrics(risk.scoring),
+      alertMetrics(alerts),
+    ],
     scores: riskScores(risk),
+    alerts,
   }).catch(async (err: unknown) => {
     await shutdown.run('start failed');
     throw err;
@@ -187,6 +205,10 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   out(`  logs          ${logFile}`);
   out(`  demo world    ${worldLine}`);
   out(`  risk scoring  ${riskLine}`);
+  const rulesOn = alerts.rules.list().filter((r) => r.enabled).length;
+  out(
+    `  alerts        ${rulesOn} rules on${config.alertRulesFile === undefined ? ' (built-in defaults)' : ` (${config.alertRulesFile})`}; ${fmt(alerts.service.countActive())} open · ${api.url}/v1/alerts · live ${api.url}/v1/alerts/stream`,
+  );
   out('Ctrl-C to stop.');
 
   let lastTotal = 0;
@@ -203,7 +225,7 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     const sim = lastProgress
       ? ` · sim ${new Date(lastProgress.simNowMs).toISOString().slice(0, 16).replace('T', ' ')}${lastProgress.caughtUp ? ' (live)' : ' (replaying)'}`
       : '';
-    const line = `stored ${fmt(total)} readings (stake ${fmt(storedByKind.stake)} · helmet ${fmt(storedByKind.helmet)} · satellite ${fmt(storedByKind.satellite)}) · ${fmt(ratePerS)}/s · dead letters ${fmt(c.readingsRejected)} · buffered ${fmt(c.bufferedReadings)} · scores ${fmt(risk.scoring.counters.borrowersScored)}${sim}`;
+    const line = `stored ${fmt(total)} readings (stake ${fmt(storedByKind.stake)} · helmet ${fmt(storedByKind.helmet)} · satellite ${fmt(storedByKind.satellite)}) · ${fmt(ratePerS)}/s · dead letters ${fmt(c.readingsRejected)} · buffered ${fmt(c.bufferedReadings)} · scores ${fmt(risk.scoring.counters.borrowersScored)} · alerts opened ${fmt(alerts.service.counters.opened)}${sim}`;
     if (tty) process.stderr.write(`\r\x1b[2K${line}`);
     else if (t - lastPrinted >= 5000 || lastPrinted === 0) {
       out(line);

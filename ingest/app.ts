@@ -1,7 +1,7 @@
 import { ALL_STATUS, ALL_TELEMETRY, type Reading } from '../core/contracts/index.js';
 import type { ConfigOf } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import type { StateStore } from '../core/storage/state-store.js';
+import type { Presence, StateStore } from '../core/storage/state-store.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import type { ingestConfigSpec } from './config.js';
 import { AckingSubscriber } from './mqtt-subscriber.js';
@@ -23,6 +23,7 @@ export function createIngest(deps: {
   state: Pick<StateStore, 'getDevice' | 'addDeadLetters' | 'setPresence'>;
   log: Logger;
   onStored?: (readings: readonly Reading[]) => void;
+  onPresence?: (presence: readonly Presence[]) => void;
 }): Ingest {
   const { config, log } = deps;
   const pipeline = new IngestPipeline({
@@ -40,6 +41,7 @@ export function createIngest(deps: {
       else subscriber.resume();
     },
     ...(deps.onStored ? { onStored: deps.onStored } : {}),
+    ...(deps.onPresence ? { onPresence: deps.onPresence } : {}),
   });
   const subscriber: AckingSubscriber = new AckingSubscriber({
     url: config.mqttUrl,

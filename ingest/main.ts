@@ -6,11 +6,13 @@ import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
 import { stateConfigSpec, statePath } from '../core/storage/state-config.js';
 import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
+import { alertMetrics, alertsConfigSpec, createAlerts } from '../alerts/index.js';
 import { createIngest, type Ingest } from './app.js';
 import { ingestConfigSpec } from './config.js';
 
 export const ingestEnvSpecs = [
   ingestConfigSpec,
+  alertsConfigSpec,
   telemetryConfigSpec,
   stateConfigSpec,
   loggingConfigSpec,
@@ -30,7 +32,13 @@ export async function ingestMain(
 ): Promise<IngestProcess> {
   // One parse over every spec, so all configuration problems are reported together.
   const config = parseConfig(
-    { ...ingestConfigSpec, ...telemetryConfigSpec, ...stateConfigSpec, ...loggingConfigSpec },
+    {
+      ...ingestConfigSpec,
+      ...alertsConfigSpec,
+      ...telemetryConfigSpec,
+      ...stateConfigSpec,
+      ...loggingConfigSpec,
+    },
     env,
     ['serviceToken'],
   );
@@ -42,7 +50,18 @@ export async function ingestMain(
   shutdown.add('state store', () => state.close());
   const telemetry = await openTelemetryStore(config, log);
   shutdown.add('telemetry store', () => telemetry.close());
-  const ingest = createIngest({ config, telemetry, state, log });
+  // The rule engine runs where readings arrive: fed in-process by the ingest's stored batches and presence.
+  const alerts = createAlerts({ state, config, log });
+  shutdown.add('alerts', () => alerts.close());
+  alerts.engine.start();
+  const ingest = createIngest({
+    config,
+    telemetry,
+    state,
+    log,
+    onStored: (readings) => alerts.engine.onReadings(readings),
+    onPresence: (presence) => alerts.engine.onPresence(presence),
+  });
   shutdown.add('ingest', () => ingest.stop());
   log.info({ mqttUrl: config.mqttUrl, telemetry: telemetry.backend }, 'ingest starting');
   try {
@@ -52,7 +71,16 @@ export async function ingestMain(
     throw err;
   }
   const timer = setInterval(
-    () => log.info({ counters: ingest.counters }, 'ingest counters'),
+    () =>
+      log.info(
+        {
+          counters: ingest.counters,
+          alerts: alertMetrics(alerts)
+            .samples()
+            .filter((m) => m.value > 0),
+        },
+        'ingest counters',
+      ),
     COUNTERS_LOG_INTERVAL_MS,
   );
   timer.unref();

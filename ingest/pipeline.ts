@@ -34,6 +34,8 @@ export interface PipelineOptions {
   readonly onPressure?: (paused: boolean) => void;
   /** Called after each stored batch (for progress lines and latency measurement). */
   readonly onStored?: (readings: readonly Reading[]) => void;
+  /** Called after presence changes (retained status / last will) are written to the state store. */
+  readonly onPresence?: (presence: readonly Presence[]) => void;
 }
 
 export interface IngestCounters {
@@ -266,6 +268,7 @@ export class IngestPipeline {
     c.lastStoredAtMs = this.now();
     if (readings.length > 0) c.lagMs = c.lastStoredAtMs - oldestTs(readings);
     if (readings.length > 0) this.opts.onStored?.(readings);
+    if (presence.length > 0) this.opts.onPresence?.(presence);
     for (const p of batch) p.durable = true;
     this.releaseAcks();
   }

@@ -52,7 +52,7 @@ const Summary = Type.Object({
     description: 'borrowers by risk grade; null until the risk module is wired in',
   }),
   openAlerts: Type.Union([Type.Integer(), Type.Null()], {
-    description: 'open alerts; null until the alert engine is wired in',
+    description: 'alerts not yet resolved (open or acknowledged); null when the alert engine is not wired in',
   }),
 });
 
@@ -126,7 +126,7 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
         exposure: [...summary.exposure],
         collateralValue: [...summary.collateralValue],
         byGrade: ctx.gradeCounts?.() ?? null,
-        openAlerts: null,
+        openAlerts: ctx.countActiveAlerts?.() ?? null,
       };
     },
   );

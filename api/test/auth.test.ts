@@ -16,6 +16,8 @@ function concrete(url: string): string {
   if (url.startsWith('/v1/api-keys/')) return url.replace(':id', '0000000000000000');
   if (url.startsWith('/v1/devices/')) return url.replace(':id', 'dev-none');
   if (url.startsWith('/v1/models/')) return url.replace(':version', 'v999');
+  // The live stream would never end: ask for the stored backlog only.
+  if (url === '/v1/alerts/stream') return `${url}?follow=false`;
   return url.replace(/:(\w+)/g, 'none');
 }
 

@@ -415,6 +415,78 @@ const CASES: Case[] = [
     raw: 'id,loanId\n',
     contentType: 'application/json',
   },
+  // Alerts: ids, lifecycle bodies, rule settings (a bad setting names the rule and field; nothing is saved).
+  { route: 'GET /v1/alerts/:id', url: `/v1/alerts/${SQLQ}`, status: 400, what: 'SQL in id' },
+  { route: 'GET /v1/alerts/:id', url: '/v1/alerts/alt_none', status: 404, what: 'unknown id' },
+  {
+    route: 'POST /v1/alerts/:id/acknowledge',
+    url: '/v1/alerts/alt_none/acknowledge',
+    status: 404,
+    what: 'unknown id',
+    payload: {},
+  },
+  {
+    route: 'POST /v1/alerts/:id/acknowledge',
+    url: '/v1/alerts/alt_none/acknowledge',
+    status: 400,
+    what: 'a number as comment',
+    payload: { comment: 5 },
+  },
+  {
+    route: 'POST /v1/alerts/:id/resolve',
+    url: '/v1/alerts/alt_none/resolve',
+    status: 400,
+    what: 'no comment',
+    payload: {},
+  },
+  {
+    route: 'POST /v1/alerts/:id/resolve',
+    url: '/v1/alerts/alt_none/resolve',
+    status: 404,
+    what: 'unknown id',
+    payload: { comment: 'x' },
+  },
+  {
+    route: 'PUT /v1/alerts/rules/:id',
+    url: '/v1/alerts/rules/no-such-rule',
+    status: 404,
+    what: 'unknown rule',
+    payload: {},
+  },
+  {
+    route: 'PUT /v1/alerts/rules/:id',
+    url: '/v1/alerts/rules/geofence',
+    status: 400,
+    what: 'a parameter out of range',
+    payload: { params: { insideToClear: 0 } },
+  },
+  {
+    route: 'PUT /v1/alerts/rules/:id',
+    url: '/v1/alerts/rules/geofence',
+    status: 400,
+    what: 'an unknown field',
+    payload: { threshold: 3 },
+  },
+  {
+    route: 'PUT /v1/alerts/rules/:id/overrides/:borrowerId',
+    url: '/v1/alerts/rules/geofence/overrides/nobody',
+    status: 404,
+    what: 'unknown borrower',
+    payload: {},
+  },
+  {
+    route: 'PUT /v1/alerts/rules/:id/overrides/:borrowerId',
+    url: '/v1/alerts/rules/geofence/overrides/b1',
+    status: 400,
+    what: 'a bad override',
+    payload: { params: { outsideToOpen: 'soon' } },
+  },
+  {
+    route: 'DELETE /v1/alerts/rules/:id/overrides/:borrowerId',
+    url: '/v1/alerts/rules/geofence/overrides/b1',
+    status: 404,
+    what: 'no such override',
+  },
 ];
 
 describe('bad input', () => {

@@ -13,6 +13,7 @@ import { buildApp, type ApiApp } from '../app.js';
 import { bootstrapAdminKey } from '../auth.js';
 import { apiConfigSpec } from '../config.js';
 import { riskScores } from '../routes/scores.js';
+import { createAlerts, type AlertsComponent } from '../../alerts/index.js';
 import { createRisk, riskBackendConfigSpec, riskConfigSpec, type RiskComponent } from '../../risk/index.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
@@ -26,6 +27,8 @@ export interface TestApi {
   readonly dir: string;
   /** The risk component when started `withRisk`. */
   readonly risk?: RiskComponent;
+  /** The alerts component (always wired: engine, lifecycle, rules, stream). */
+  readonly alerts: AlertsComponent;
   auth(role: ApiRole): { authorization: string };
   close(): Promise<void>;
 }
@@ -73,10 +76,20 @@ export async function startTestApi(
           log: silentLogger,
         })
       : undefined;
+  const alerts = createAlerts({
+    state,
+    log: silentLogger,
+    config: {
+      alertSilenceCheckIntervalMs: 0,
+      alertStreamHeartbeatMs: Number(options.env?.ALERT_STREAM_HEARTBEAT_MS ?? 15_000),
+      alertStreamPollMs: 50,
+    },
+  });
   const app = await buildApp({
     config,
     state,
     telemetry,
+    alerts,
     ...(risk === undefined ? {} : { scores: riskScores(risk) }),
     log: options.log ?? silentLogger,
     sessions:
@@ -90,9 +103,11 @@ export async function startTestApi(
     keys,
     dir,
     ...(risk === undefined ? {} : { risk }),
+    alerts,
     auth: (role) => ({ authorization: `Bearer ${keys[role]}` }),
     async close() {
       await app.close();
+      alerts.close();
       await risk?.close();
       if (options.telemetry === undefined) await telemetry.close();
       if (ownState) state.close();

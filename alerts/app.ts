@@ -1,0 +1,218 @@
+import type { Logger } from '../core/logger.js';
+import type { MetricSample, MetricsSource } from '../core/metrics.js';
+import type { AlertSeverity } from '../core/storage/alert-store.js';
+import type { SqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { RiskfuseError } from '../core/errors.js';
+import { AlertService } from './alert-service.js';
+import { loadRulesFile, type AlertsConfig } from './config.js';
+import { AlertEngine } from './engine.js';
+import {
+  buildRuleSet,
+  isRuleId,
+  RULE_DOCS,
+  RULE_IDS,
+  ruleSettingsProblems,
+  type RuleId,
+  type RuleOverride,
+  type RuleSettings,
+  type RulesDocument,
+} from './rules.js';
+
+/**
+ * The alerts component, wired: the service (lifecycle + outbox), the rule engine, and the rule settings —
+ * the file's (ALERT_RULES_FILE), then those saved over the API (per rule, in the state store), which win.
+ */
+export interface RuleView {
+  readonly id: RuleId;
+  readonly description: string;
+  readonly subject: string;
+  readonly enabled: boolean;
+  readonly severity: AlertSeverity;
+  readonly autoResolve: boolean;
+  readonly params: Record<string, unknown>;
+  readonly overrides: Record<string, RuleOverride>;
+  /** Where the settings come from. */
+  readonly source: 'default' | 'file' | 'api';
+}
+
+export class AlertRules {
+  private file: RulesDocument;
+  private api: RulesDocument;
+
+  constructor(
+    private readonly service: AlertService,
+    private readonly engine: AlertEngine,
+    file: RulesDocument,
+  ) {
+    this.file = file;
+    const saved: Record<string, RuleSettings> = {};
+    for (const s of service.store.listRuleSettings()) {
+      // Saved settings were validated when saved; a rule that no longer exists, or no longer validates after
+      // an upgrade, is skipped rather than stopping the platform.
+      if (ruleSettingsProblems(s.ruleId, s.settings).length === 0)
+        saved[s.ruleId] = s.settings as RuleSettings;
+    }
+    this.api = { rules: saved };
+    this.engine.setRules(buildRuleSet(this.file, this.api));
+  }
+
+  list(): RuleView[] {
+    return RULE_IDS.map((id) => this.view(id));
+  }
+
+  view(id: RuleId): RuleView {
+    const r = this.engine.ruleSet[id];
+    return {
+      id,
+      description: RULE_DOCS[id].description,
+      subject: RULE_DOCS[id].subject,
+      enabled: r.enabled,
+      severity: r.severity,
+      autoResolve: r.autoResolve,
+      params: { ...(r.params as Record<string, unknown>) },
+      overrides: { ...(r.settings.overrides ?? {}) },
+      source:
+        this.api.rules[id] !== undefined ? 'api' : this.file.rules[id] !== undefined ? 'file' : 'default',
+    };
+  }
+
+  settings(id: RuleId): RuleSettings {
+    return this.api.rules[id] ?? this.file.rules[id] ?? {};
+  }
+
+  /** Replaces a rule's settings (validated whole; on any problem nothing changes). */
+  set(id: string, settings: unknown, atMs: number): RuleView {
+    if (!isRuleId(id))
+      throw new RiskfuseError('NOT_FOUND', `no alert rule ${id} (one of ${RULE_IDS.join(', ')})`);
+    const problems = ruleSettingsProblems(id, settings);
+    if (problems.length > 0) {
+      throw new RiskfuseError('VALIDATION_FAILED', problems.join('; '), {
+        details: { errors: problems.map((m) => ({ path: 'body', message: m })) },
+      });
+    }
+    this.service.store.saveRuleSettings(id, settings, atMs);
+    this.api = { rules: { ...this.api.rules, [id]: settings as RuleSettings } };
+    this.engine.setRules(buildRuleSet(this.file, this.api));
+    return this.view(id);
+  }
+
+  /** Sets (or with `undefined`, removes) one borrower's override of a rule. */
+  setOverride(id: string, borrowerId: string, override: RuleOverride | undefined, atMs: number): RuleView {
+    if (!isRuleId(id))
+      throw new RiskfuseError('NOT_FOUND', `no alert rule ${id} (one of ${RULE_IDS.join(', ')})`);
+    const current = this.settings(id);
+    const overrides = { ...(current.overrides ?? {}) };
+    if (override === undefined) {
+      if (overrides[borrowerId] === undefined)
+        throw new RiskfuseError('NOT_FOUND', `rule ${id} has no override for borrower ${borrowerId}`);
+      delete overrides[borrowerId];
+    } else overrides[borrowerId] = override;
+    return this.set(id, { ...current, overrides }, atMs);
+  }
+}
+
+export interface AlertsComponent {
+  readonly service: AlertService;
+  readonly engine: AlertEngine;
+  readonly rules: AlertRules;
+  readonly config: AlertsConfig;
+  close(): void;
+}
+
+export function createAlerts(deps: {
+  readonly state: SqliteStateStore;
+  readonly config: AlertsConfig;
+  readonly log: Logger;
+  readonly now?: () => number;
+}): AlertsComponent {
+  const rulesFile = loadRulesFile(deps.config.alertRulesFile);
+  const service = new AlertService(deps.state, deps.now === undefined ? {} : { now: deps.now });
+  const engine = new AlertEngine({
+    service,
+    state: deps.state,
+    log: deps.log.child({ component: 'alerts' }),
+    silenceCheckIntervalMs: deps.config.alertSilenceCheckIntervalMs,
+    ...(deps.now === undefined ? {} : { now: deps.now }),
+  });
+  const rules = new AlertRules(service, engine, rulesFile);
+  return { service, engine, rules, config: deps.config, close: () => engine.stop() };
+}
+
+/** The alert counters for `/metrics`. */
+export function alertMetrics(alerts: Pick<AlertsComponent, 'service' | 'engine'>): MetricsSource {
+  return {
+    samples(): MetricSample[] {
+      const c = alerts.service.counters;
+      const e = alerts.engine.counters;
+      return [
+        ...RULE_IDS.map((rule): MetricSample => ({
+          name: 'riskfuse_alerts_opened_total',
+          help: 'Alerts opened, by rule',
+          type: 'counter',
+          value: c.openedByRule[rule] ?? 0,
+          labels: { rule },
+        })),
+        {
+          name: 'riskfuse_alerts_deduplicated_total',
+          help: 'Firings of an already open alert (no new alert)',
+          type: 'counter',
+          value: c.deduplicated,
+        },
+        {
+          name: 'riskfuse_alerts_acknowledged_total',
+          help: 'Alerts acknowledged',
+          type: 'counter',
+          value: c.acknowledged,
+        },
+        {
+          name: 'riskfuse_alerts_resolved_total',
+          help: 'Alerts resolved (by people and automatically)',
+          type: 'counter',
+          value: c.resolved,
+        },
+        {
+          name: 'riskfuse_alerts_auto_resolved_total',
+          help: 'Alerts resolved because the condition cleared',
+          type: 'counter',
+          value: c.autoResolved,
+        },
+        {
+          name: 'riskfuse_alerts_events_written_total',
+          help: 'Events written to the outbox by the alerts component',
+          type: 'counter',
+          value: c.eventsWritten,
+        },
+        {
+          name: 'riskfuse_alerts_readings_evaluated_total',
+          help: 'Readings evaluated by the rule engine',
+          type: 'counter',
+          value: e.readingsEvaluated,
+        },
+        {
+          name: 'riskfuse_alerts_presence_changes_total',
+          help: 'Device presence changes seen',
+          type: 'counter',
+          value: e.presenceChanges,
+        },
+        {
+          name: 'riskfuse_alerts_score_changes_total',
+          help: 'Score changes evaluated',
+          type: 'counter',
+          value: e.scoreChanges,
+        },
+        {
+          name: 'riskfuse_alerts_evaluation_errors_total',
+          help: 'Rule evaluations that failed (logged)',
+          type: 'counter',
+          value: e.errors,
+        },
+        {
+          name: 'riskfuse_alerts_active',
+          help: 'Alerts not yet resolved (open or acknowledged)',
+          type: 'gauge',
+          value: alerts.service.countActive(),
+        },
+      ];
+    },
+  };
+}

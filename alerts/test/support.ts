@@ -1,0 +1,135 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Reading } from '../../core/contracts/index.js';
+import { silentLogger } from '../../core/logger.js';
+import { openSqliteStateStore, type SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import { createAlerts, type AlertsComponent } from '../app.js';
+
+export const T0 = Date.UTC(2026, 0, 5);
+export const MIN = 60_000;
+/** Site s1's square geofence around (10, 20), about 220 m a side. */
+export const FENCE: [number, number][] = [
+  [9.999, 19.999],
+  [9.999, 20.001],
+  [10.001, 20.001],
+  [10.001, 19.999],
+];
+
+export interface World {
+  readonly state: SqliteStateStore;
+  readonly alerts: AlertsComponent;
+  readonly dir: string;
+  close(): void;
+}
+
+/** A real state store with borrower b1: site s1 (geofenced), lot l1 (10 t pledged), stake, helmets, satellite. */
+export function world(env: { rulesFile?: string } = {}): World {
+  const dir = mkdtempSync(join(tmpdir(), 'rf-alerts-'));
+  const state = openSqliteStateStore(join(dir, 'state.db'));
+  state.upsertBorrowers([{ id: 'b1', name: 'Grain Co', sector: 'trading', region: 'north', createdAt: T0 }]);
+  state.upsertSites([
+    { id: 's1', borrowerId: 'b1', name: 'Depot', kind: 'warehouse', lat: 10, lon: 20, geofence: FENCE },
+  ]);
+  state.upsertLots([
+    {
+      id: 'l1',
+      borrowerId: 'b1',
+      siteId: 's1',
+      commodity: 'wheat',
+      pledgedWeightKg: 10_000,
+      unitPricePerKg: 0.3,
+      currency: 'EUR',
+      pledgedAt: T0,
+    },
+  ]);
+  const cred = (id: string) => ({ deviceId: id, salt: 'x', tokenHash: 'y' });
+  state.upsertDevices(
+    (
+      [
+        ['stk-l1', 'stake', 'l1'],
+        ['hlm-b1-insp', 'helmet', undefined],
+        ['hlm-b1-w1', 'helmet', undefined],
+        ['sat-b1', 'satellite', undefined],
+      ] as const
+    ).map(([id, kind, lotId]) => ({
+      device: {
+        id,
+        kind,
+        borrowerId: 'b1',
+        siteId: 's1',
+        ...(lotId === undefined ? {} : { lotId }),
+        status: 'active' as const,
+        createdAt: T0,
+      },
+      credentials: cred(id),
+    })),
+  );
+  const alerts = createAlerts({
+    state,
+    log: silentLogger,
+    config: {
+      alertSilenceCheckIntervalMs: 0,
+      alertStreamHeartbeatMs: 15_000,
+      alertStreamPollMs: 50,
+      ...(env.rulesFile === undefined ? {} : { alertRulesFile: env.rulesFile }),
+    },
+  });
+  return {
+    state,
+    alerts,
+    dir,
+    close() {
+      alerts.close();
+      state.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let seq = 0;
+export function stake(ts: number, fields: Partial<Record<string, number>> = {}): Reading {
+  return {
+    kind: 'stake',
+    deviceId: 'stk-l1',
+    borrowerId: 'b1',
+    siteId: 's1',
+    ts,
+    seq: seq++,
+    fields: {
+      weightKg: 9_000,
+      itemCount: 300,
+      lat: 10,
+      lon: 20,
+      tamper: 0,
+      temperatureC: 15,
+      humidityPct: 50,
+      batteryPct: 90,
+      ...fields,
+    },
+  };
+}
+
+export function helmet(deviceId: string, ts: number, fields: Record<string, number | string>): Reading {
+  return {
+    kind: 'helmet',
+    deviceId,
+    borrowerId: 'b1',
+    siteId: 's1',
+    ts,
+    seq: seq++,
+    fields: { lat: 10, lon: 20, worn: 1, activity: 0.5, mode: 'work', batteryPct: 80, ...fields },
+  };
+}
+
+export function satellite(ts: number, fields: Record<string, number | string>): Reading {
+  return {
+    kind: 'satellite',
+    deviceId: 'sat-b1',
+    borrowerId: 'b1',
+    siteId: 's1',
+    ts,
+    seq: seq++,
+    fields: { cloudPct: 5, sceneId: `scene-${seq}`, ...fields },
+  };
+}

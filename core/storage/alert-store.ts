@@ -1,0 +1,69 @@
+/**
+ * The alert store port: alerts with their lifecycle (open → acknowledged → resolved), at most one not-resolved
+ * alert per rule and subject, and the alert rules' settings as changed over the API. One adapter (SQLite, on
+ * the state store's database, so alert writes join its transactions with the event outbox).
+ */
+export const ALERT_SEVERITIES = ['info', 'warning', 'critical'] as const;
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+export const ALERT_STATUSES = ['open', 'acknowledged', 'resolved'] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
+export const SUBJECT_KINDS = ['borrower', 'device', 'lot'] as const;
+export type SubjectKind = (typeof SUBJECT_KINDS)[number];
+
+export interface Alert {
+  /** `alt_` + 24 hex characters. */
+  readonly id: string;
+  readonly ruleId: string;
+  readonly severity: AlertSeverity;
+  readonly status: AlertStatus;
+  readonly subjectKind: SubjectKind;
+  readonly subjectId: string;
+  readonly borrowerId?: string;
+  readonly deviceId?: string;
+  readonly lotId?: string;
+  readonly title: string;
+  /** What fired it: the readings, score or presence change (JSON). */
+  readonly evidence: Readonly<Record<string, unknown>>;
+  readonly openedAt: number;
+  readonly updatedAt: number;
+  readonly acknowledgedAt?: number;
+  /** Who: an API key id, or `system` for the engine. */
+  readonly acknowledgedBy?: string;
+  readonly acknowledgeComment?: string;
+  readonly resolvedAt?: number;
+  readonly resolvedBy?: string;
+  readonly resolveComment?: string;
+}
+
+export interface AlertQuery {
+  readonly limit: number;
+  readonly status?: AlertStatus;
+  readonly severity?: AlertSeverity;
+  readonly ruleId?: string;
+  readonly borrowerId?: string;
+  readonly subjectId?: string;
+  /** Opened at or after, epoch ms. */
+  readonly fromMs?: number;
+  /** Opened before, epoch ms. */
+  readonly toMs?: number;
+  /** Keyset: alerts listed newest first; this is the (openedAt, id) of the last item of the previous page. */
+  readonly before?: { readonly openedAt: number; readonly id: string };
+}
+
+export interface AlertStore {
+  /** Inserts an open alert; returns false (and writes nothing) when one is already open for its rule and subject. */
+  insertAlert(alert: Alert): boolean;
+  getAlert(id: string): Alert | undefined;
+  /** The not-resolved alert of a rule and subject. */
+  findActive(ruleId: string, subjectKind: SubjectKind, subjectId: string): Alert | undefined;
+  /** Every not-resolved alert (for the engine's in-memory index at start). */
+  listActive(): Alert[];
+  /** Writes an alert's new lifecycle fields; returns false when it does not exist. */
+  updateAlert(alert: Alert): boolean;
+  queryAlerts(query: AlertQuery): Alert[];
+  countAlerts(status?: AlertStatus): number;
+
+  /** Rule settings saved over the API, by rule id (JSON documents, validated by the caller). */
+  listRuleSettings(): { ruleId: string; settings: unknown; updatedAt: number }[];
+  saveRuleSettings(ruleId: string, settings: unknown, atMs: number): void;
+}
