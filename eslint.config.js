@@ -35,10 +35,12 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  component('core', ['broker', 'ingest', 'risk', 'api', 'simulators', 'bin']),
-  component('broker', ['ingest', 'risk', 'api', 'simulators']),
-  component('ingest', ['broker', 'risk', 'api', 'simulators']),
-  component('simulators', ['broker', 'ingest', 'risk', 'api']),
-  component('risk', ['broker', 'ingest', 'api', 'simulators']),
+  component('core', ['broker', 'ingest', 'risk', 'api', 'simulators', 'webhooks', 'bin']),
+  component('broker', ['ingest', 'risk', 'api', 'simulators', 'webhooks']),
+  component('ingest', ['broker', 'risk', 'api', 'simulators', 'webhooks']),
+  component('simulators', ['broker', 'ingest', 'risk', 'api', 'webhooks']),
+  component('risk', ['broker', 'ingest', 'api', 'simulators', 'webhooks']),
   component('api', ['broker', 'ingest', 'simulators']),
+  // Webhooks deliver what the outbox holds: core only.
+  component('webhooks', ['broker', 'ingest', 'risk', 'api', 'simulators', 'bin']),
 );

@@ -266,7 +266,7 @@ describe('SQLite state store', () => {
     ]);
   });
 
-  it('when the schema is current, then it is at migration 5 (API keys and audit log, the model registry and scores, the event outbox)', () => {
-    expect(store.schemaVersion()).toBe(5);
+  it('when the schema is current, then it is at migration 6 (API keys and audit log, the model registry and scores, the event outbox, webhooks)', () => {
+    expect(store.schemaVersion()).toBe(6);
   });
 });
