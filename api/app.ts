@@ -36,6 +36,8 @@ import { metaRoutes } from './routes/meta.js';
 import { portfolioRoutes } from './routes/portfolio.js';
 import { scoreRoutes, type ScoresService } from './routes/scores.js';
 import { telemetryRoutes } from './routes/telemetry.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import type { WebhookService } from '../webhooks/index.js';
 
 export type ApiApp = FastifyInstance<
   RawServerDefault,
@@ -56,6 +58,8 @@ export interface ApiDeps {
   readonly metrics?: readonly MetricsSource[];
   /** The risk module's scoring; when absent, the score and model routes are not registered. */
   readonly scores?: ScoresService;
+  /** Webhook subscriptions and deliveries; when absent, the webhook routes are not registered. */
+  readonly webhooks?: WebhookService;
   readonly now?: () => number;
 }
 
@@ -267,6 +271,7 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
       loanRoutes(v1, ctx);
       telemetryRoutes(v1, ctx);
       if (deps.scores !== undefined) scoreRoutes(v1, ctx, deps.scores);
+      if (deps.webhooks !== undefined) webhookRoutes(v1, ctx, deps.webhooks);
       done();
     },
     { prefix: '/v1' },

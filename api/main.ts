@@ -16,9 +16,12 @@ import { bootstrapAdminKey } from './auth.js';
 import { apiConfigSpec, type ApiConfig } from './config.js';
 import { createRisk, riskBackendConfigSpec, riskConfigSpec, scoringMetrics } from '../risk/index.js';
 import { riskScores, type ScoresService } from './routes/scores.js';
+import { createWebhooks, webhookConfigSpec } from '../webhooks/index.js';
+import type { WebhookService } from '../webhooks/index.js';
 
 export const apiEnvSpecs = [
   apiConfigSpec,
+  webhookConfigSpec,
   riskConfigSpec,
   riskBackendConfigSpec,
   telemetryConfigSpec,
@@ -48,6 +51,7 @@ export async function startApi(deps: {
   readonly sessions?: DeviceSessions;
   readonly metrics?: readonly MetricsSource[];
   readonly scores?: ScoresService;
+  readonly webhooks?: WebhookService;
   readonly printKey?: (line: string) => void;
 }): Promise<RunningApi> {
   const { config, log } = deps;
@@ -88,6 +92,7 @@ export async function apiMain(
   const config = parseConfig(
     {
       ...apiConfigSpec,
+      ...webhookConfigSpec,
       ...riskConfigSpec,
       ...riskBackendConfigSpec,
       ...telemetryConfigSpec,
@@ -107,6 +112,9 @@ export async function apiMain(
   // periodic scoring loop belongs to `riskfuse risk`).
   const risk = await createRisk({ config, state, telemetry, log });
   shutdown.add('risk', () => risk.close());
+  // Webhook delivery runs here, in the API process (WEBHOOK_DELIVERY=false on extra replicas); events written
+  // to the outbox by `riskfuse risk` (and the alert engine) on the same state store are delivered from here.
+  const webhooks = createWebhooks({ config, state, log });
   let running: RunningApi;
   try {
     running = await startApi({
@@ -115,7 +123,8 @@ export async function apiMain(
       telemetry,
       log,
       scores: riskScores(risk),
-      metrics: [scoringMetrics(risk.scoring)],
+      webhooks: webhooks.service,
+      metrics: [scoringMetrics(risk.scoring), webhooks.metrics],
       ...(options.printKey ? { printKey: options.printKey } : {}),
     });
   } catch (err) {
@@ -123,5 +132,11 @@ export async function apiMain(
     throw err;
   }
   shutdown.add('api', () => running.app.close());
+  const deliverer = webhooks.deliverer;
+  if (deliverer !== undefined) {
+    deliverer.start();
+    // Closed before the API and the stores: no new attempts, the ones in flight finish or time out.
+    shutdown.add('webhook delivery', () => deliverer.close());
+  }
   return { ...running, close: () => shutdown.run('closed by caller') };
 }

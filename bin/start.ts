@@ -19,6 +19,7 @@ import { scoringMetrics } from '../risk/scoring-metrics.js';
 import { riskConfigSpec } from '../risk/config.js';
 import { riskBackendConfigSpec } from '../risk/model/backend.js';
 import { ingestMetrics } from '../ingest/metrics.js';
+import { createWebhooks, webhookConfigSpec } from '../webhooks/index.js';
 import {
   generateWorld,
   provisionWorld,
@@ -45,6 +46,7 @@ export const startConfigSpec = defineConfig({
 export const startEnvSpecs = [
   startConfigSpec,
   apiConfigSpec,
+  webhookConfigSpec,
   simulateConfigSpec,
   brokerConfigSpec,
   brokerPersistenceConfigSpec,
@@ -68,6 +70,7 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     {
       ...startConfigSpec,
       ...apiConfigSpec,
+      ...webhookConfigSpec,
       ...simulateConfigSpec,
       ...brokerConfigSpec,
       ...brokerPersistenceConfigSpec,
@@ -123,6 +126,9 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   shutdown.add('ingest', () => ingest.stop());
   await ingest.start();
 
+  // Webhooks are delivered from this process (the one owner in the all-in-one setup).
+  const webhooks = createWebhooks({ config, state, log });
+
   // The API shares this process's stores and broker: revoking a device closes its connection at once. A key
   // generated on the first start goes to stdout once, never to the log file.
   const api = await startApi({
@@ -131,13 +137,19 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     telemetry,
     log,
     sessions: brokerDeviceSessions(broker),
-    metrics: [ingestMetrics(ingest), brokerMetrics(broker), scoringMetrics(risk.scoring)],
+    metrics: [ingestMetrics(ingest), brokerMetrics(broker), scoringMetrics(risk.scoring), webhooks.metrics],
     scores: riskScores(risk),
+    webhooks: webhooks.service,
   }).catch(async (err: unknown) => {
     await shutdown.run('start failed');
     throw err;
   });
   shutdown.add('api', () => api.app.close());
+  const deliverer = webhooks.deliverer;
+  if (deliverer !== undefined) {
+    deliverer.start();
+    shutdown.add('webhook delivery', () => deliverer.close());
+  }
 
   let simulation: ReturnType<typeof runSimulation> | undefined;
   let lastProgress: SimulationProgress | undefined;

@@ -13,7 +13,7 @@ export type AttemptOutcome = 'delivered' | 'retry' | 'dead' | 'gone';
 export interface WebhookSubscription {
   readonly id: string;
   readonly url: string;
-  readonly eventTypes: readonly string[];
+  readonly eventTypes: string[];
   readonly description?: string;
   readonly enabled: boolean;
   /** Why it was disabled by the platform (a 410 Gone), until re-enabled. */
@@ -26,7 +26,7 @@ export interface WebhookSubscription {
 
 export interface NewSubscription {
   readonly url: string;
-  readonly eventTypes: readonly string[];
+  readonly eventTypes: string[];
   readonly description?: string;
   readonly enabled: boolean;
 }
@@ -64,7 +64,7 @@ export interface WebhookDelivery {
   readonly finishedAt?: number;
   readonly lastStatusCode?: number;
   readonly lastError?: string;
-  readonly attemptLog: readonly DeliveryAttempt[];
+  readonly attemptLog: DeliveryAttempt[];
 }
 
 /** What a worker needs to send one attempt. */

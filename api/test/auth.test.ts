@@ -16,6 +16,8 @@ function concrete(url: string): string {
   if (url.startsWith('/v1/api-keys/')) return url.replace(':id', '0000000000000000');
   if (url.startsWith('/v1/devices/')) return url.replace(':id', 'dev-none');
   if (url.startsWith('/v1/models/')) return url.replace(':version', 'v999');
+  if (url.startsWith('/v1/webhooks/subscriptions/')) return url.replace(':id', 'wh_0000000000000000');
+  if (url.startsWith('/v1/webhooks/deliveries/')) return url.replace(':id', '999999');
   return url.replace(/:(\w+)/g, 'none');
 }
 

@@ -14,6 +14,7 @@ import { bootstrapAdminKey } from '../auth.js';
 import { apiConfigSpec } from '../config.js';
 import { riskScores } from '../routes/scores.js';
 import { createRisk, riskBackendConfigSpec, riskConfigSpec, type RiskComponent } from '../../risk/index.js';
+import { createWebhooks, webhookConfigSpec, type Webhooks } from '../../webhooks/index.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
 
@@ -26,6 +27,8 @@ export interface TestApi {
   readonly dir: string;
   /** The risk component when started `withRisk`. */
   readonly risk?: RiskComponent;
+  /** Webhooks; their deliverer runs only when `env` sets WEBHOOK_DELIVERY=true. */
+  readonly webhooks: Webhooks;
   auth(role: ApiRole): { authorization: string };
   close(): Promise<void>;
 }
@@ -73,10 +76,17 @@ export async function startTestApi(
           log: silentLogger,
         })
       : undefined;
+  const webhooks = createWebhooks({
+    config: parseConfig(webhookConfigSpec, { WEBHOOK_DELIVERY: 'false', ...options.env }),
+    state,
+    log: options.log ?? silentLogger,
+  });
+  webhooks.deliverer?.start();
   const app = await buildApp({
     config,
     state,
     telemetry,
+    webhooks: webhooks.service,
     ...(risk === undefined ? {} : { scores: riskScores(risk) }),
     log: options.log ?? silentLogger,
     sessions:
@@ -90,9 +100,11 @@ export async function startTestApi(
     keys,
     dir,
     ...(risk === undefined ? {} : { risk }),
+    webhooks,
     auth: (role) => ({ authorization: `Bearer ${keys[role]}` }),
     async close() {
       await app.close();
+      await webhooks.deliverer?.close();
       await risk?.close();
       if (options.telemetry === undefined) await telemetry.close();
       if (ownState) state.close();
