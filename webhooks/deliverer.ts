@@ -41,6 +41,9 @@ export interface DelivererCounters {
 
 /** Lease beyond the attempt's own timeout before a `sending` delivery counts as abandoned (process died). */
 const LEASE_MARGIN_MS = 2000;
+/** A subscription's queue holds up to this many rounds of its concurrency (claimed, leased, not yet sent). */
+const PREFETCH_ROUNDS = 4;
+const FLUSH_DELAY_MS = 10;
 
 /**
  * The webhook dispatcher and workers. Each tick: read the outbox after the stored position and create the
@@ -65,6 +68,13 @@ export class WebhookDeliverer {
   private readonly running = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private kicked = false;
+  private kickFull = false;
+  /** Claimed deliveries waiting for a slot of their subscription. */
+  private readonly queues = new Map<string, DeliveryJob[]>();
+  /** Subscriptions whose last claim was full: more may be due. */
+  private readonly moreDue = new Set<string>();
+  private flushQueued = false;
+  private readonly finished: { job: DeliveryJob; a: DeliveryAttempt }[] = [];
   private stopped = false;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -82,12 +92,16 @@ export class WebhookDeliverer {
   }
 
   /** Run a pass soon (new deliveries from the API, a finished attempt freeing a slot). */
-  kick(): void {
-    if (this.kicked || this.stopped) return;
+  kick(fullScan = true): void {
+    if (this.stopped) return;
+    this.kickFull ||= fullScan;
+    if (this.kicked) return;
     this.kicked = true;
     setImmediate(() => {
+      const full = this.kickFull;
       this.kicked = false;
-      this.tick();
+      this.kickFull = false;
+      this.tick(full);
     });
   }
 
@@ -97,13 +111,25 @@ export class WebhookDeliverer {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     await Promise.allSettled([...this.running]);
+    this.flush();
+    // Claimed but never started: due again at once for the next process, not after their lease.
+    const queued = [...this.queues.values()].flat().map((j) => j.id);
+    this.queues.clear();
+    try {
+      this.o.store.release(queued);
+    } catch (err) {
+      this.o.log.warn(
+        { err: errorMessage(err) },
+        'could not release queued webhook deliveries; their lease expires',
+      );
+    }
   }
 
-  private tick(): void {
+  private tick(fullScan = true): void {
     if (this.stopped) return;
     try {
-      this.dispatch();
-      this.schedule();
+      if (fullScan) this.dispatch();
+      this.schedule(fullScan);
     } catch (err) {
       this.o.log.error({ err: errorMessage(err) }, 'webhook pass failed; retrying next tick');
     }
@@ -124,20 +150,43 @@ export class WebhookDeliverer {
     }
   }
 
-  private schedule(): void {
+  /**
+   * Claims due deliveries into per-subscription queues (a few rounds of its concurrency at once: one commit
+   * claims many, instead of one fsync per attempt), then starts what the free slots allow.
+   */
+  private schedule(fullScan: boolean): void {
     const nowMs = this.now();
-    for (const { id } of this.o.store.dueSubscriptions(nowMs)) {
-      const free = Math.min(
-        this.o.concurrencyPerSubscription - (this.inFlightBySub.get(id) ?? 0),
-        this.o.maxConcurrency - this.counters.inFlight,
-      );
-      if (this.counters.inFlight >= this.o.maxConcurrency) return;
-      if (free <= 0) continue;
-      const jobs = this.o.store
-        .claimDue(id, nowMs, free, nowMs + this.o.timeoutMs + LEASE_MARGIN_MS)
-        .filter((j) => !this.inFlightIds.has(j.id))
-        .slice(0, free);
-      for (const job of jobs) this.run(job);
+    const prefetch = this.o.concurrencyPerSubscription * PREFETCH_ROUNDS;
+    // The full scan of due deliveries runs on the timer; between ticks only subscriptions known to have more
+    // due than their last claim took are refilled (a pass per finished attempt must stay cheap).
+    const low = (id: string) => (this.queues.get(id)?.length ?? 0) <= prefetch / 2;
+    const refill = fullScan
+      ? this.o.store.dueSubscriptions(nowMs).filter(({ id }) => low(id))
+      : [...this.moreDue].filter(low).map((id) => ({ id }));
+    if (refill.length > 0) {
+      const leaseUntil = nowMs + PREFETCH_ROUNDS * this.o.timeoutMs + LEASE_MARGIN_MS;
+      this.o.store.state.transaction(() => {
+        for (const { id } of refill) {
+          const queue = this.queues.get(id) ?? [];
+          const queued = new Set(queue.map((j) => j.id));
+          const jobs = this.o.store
+            .claimDue(id, nowMs, prefetch - queue.length, leaseUntil)
+            .filter((j) => !this.inFlightIds.has(j.id) && !queued.has(j.id));
+          if (jobs.length > 0) this.queues.set(id, [...queue, ...jobs]);
+          if (jobs.length >= prefetch - queue.length) this.moreDue.add(id);
+          else this.moreDue.delete(id);
+        }
+      });
+    }
+    for (const [id, queue] of this.queues) {
+      while (
+        queue.length > 0 &&
+        (this.inFlightBySub.get(id) ?? 0) < this.o.concurrencyPerSubscription &&
+        this.counters.inFlight < this.o.maxConcurrency
+      ) {
+        this.run(queue.shift() as DeliveryJob);
+      }
+      if (queue.length === 0) this.queues.delete(id);
     }
   }
 
@@ -159,7 +208,7 @@ export class WebhookDeliverer {
         if (left <= 0) this.inFlightBySub.delete(job.subscriptionId);
         else this.inFlightBySub.set(job.subscriptionId, left);
         this.running.delete(p);
-        this.kick();
+        this.kick(false);
       });
     this.running.add(p);
   }
@@ -197,30 +246,64 @@ export class WebhookDeliverer {
     else this.counters.failedAttempts += 1;
     if (a.outcome === 'dead' || a.outcome === 'gone') this.counters.deadLettered += 1;
     if (blocked) this.counters.blockedTargets += 1;
-    this.o.store.state.transaction(() => {
-      if (!this.o.store.finishAttempt(job.id, a)) return;
-      if (a.outcome === 'gone') {
-        this.o.store.disableSubscription(
-          job.subscriptionId,
-          `the receiver answered 410 Gone at ${new Date(startedAt).toISOString()}`,
-        );
-        this.counters.subscriptionsDisabled += 1;
-      }
-    });
-    if (a.outcome !== 'delivered') {
-      this.o.log.warn(
-        {
-          subscriptionId: job.subscriptionId,
-          deliveryId: job.id,
-          attempt: attemptNo,
-          status: a.statusCode,
-          err: a.error,
-          outcome: a.outcome,
-        },
-        'webhook attempt failed',
+    this.finished.push({ job, a });
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    // Group commit: the attempts that finish within FLUSH_DELAY_MS share one transaction (one fsync). Slots are
+    // already free meanwhile; only the stored outcome waits.
+    setTimeout(() => {
+      this.flushQueued = false;
+      this.flush();
+    }, FLUSH_DELAY_MS);
+  }
+
+  /**
+   * Stores the finished attempts in one transaction (one fsync for many deliveries). A crash before it commits
+   * leaves those deliveries `sending`; their lease expires and they are sent again (at least once).
+   */
+  private flush(): void {
+    const batch = this.finished.splice(0);
+    if (batch.length === 0) return;
+    try {
+      this.o.store.state.transaction(() => {
+        for (const { job, a } of batch) {
+          if (!this.o.store.finishAttempt(job.id, a)) continue;
+          if (a.outcome === 'gone') {
+            this.o.store.disableSubscription(
+              job.subscriptionId,
+              `the receiver answered 410 Gone at ${new Date(a.startedAt).toISOString()}`,
+            );
+            this.counters.subscriptionsDisabled += 1;
+          }
+        }
+      });
+    } catch (err) {
+      this.o.log.error(
+        { err: errorMessage(err), attempts: batch.length },
+        'could not store webhook attempts; they are retried when their lease expires',
       );
+      return;
     }
-    this.o.onAttempt?.(job, a);
+    for (const { job, a } of batch) {
+      if (a.outcome !== 'delivered') {
+        this.o.log.warn(
+          {
+            subscriptionId: job.subscriptionId,
+            deliveryId: job.id,
+            attempt: a.attempt,
+            status: a.statusCode,
+            err: a.error,
+            outcome: a.outcome,
+          },
+          'webhook attempt failed',
+        );
+      }
+      this.o.onAttempt?.(job, a);
+    }
   }
 
   private async resolve(

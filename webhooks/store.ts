@@ -313,6 +313,18 @@ export class WebhookStore {
     });
   }
 
+  /** Gives claimed deliveries back (due now), e.g. on shutdown. */
+  release(ids: readonly number[]): void {
+    if (ids.length === 0) return;
+    const stmt = this.db.prepare(
+      `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ? WHERE id = ? AND status = 'sending'`,
+    );
+    const nowMs = this.now();
+    this.state.transaction(() => {
+      for (const id of ids) stmt.run(nowMs, id);
+    });
+  }
+
   /** Records an attempt and moves the delivery on; false when the delivery is gone (subscription deleted). */
   finishAttempt(deliveryId: number, a: DeliveryAttempt): boolean {
     return this.state.transaction(() => {
