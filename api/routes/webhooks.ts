@@ -252,19 +252,17 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
           'New signing secret (in this response only); the old one keeps signing too for the overlap window',
         tags,
         params: SubParams,
-        body: Type.Optional(
-          Type.Object(
-            {
-              overlapSeconds: Type.Optional(
-                Type.Integer({
-                  minimum: 0,
-                  maximum: 2_592_000,
-                  description: 'default WEBHOOK_ROTATION_OVERLAP_S',
-                }),
-              ),
-            },
-            { additionalProperties: false },
-          ),
+        querystring: Type.Object(
+          {
+            overlapSeconds: Type.Optional(
+              Type.Integer({
+                minimum: 0,
+                maximum: 2_592_000,
+                description: 'how long the old secret keeps signing; default WEBHOOK_ROTATION_OVERLAP_S',
+              }),
+            ),
+          },
+          { additionalProperties: false },
         ),
         response: { 200: WithSecret, ...ERROR_RESPONSES },
       },
@@ -272,7 +270,7 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
     (request) => {
       const before = webhooks.mustGet(request.params.id);
       const secret = webhooks.newSecret();
-      const until = webhooks.overlapUntil(request.body?.overlapSeconds);
+      const until = webhooks.overlapUntil(request.query.overlapSeconds);
       const subscription = state.transaction(() => {
         const after = store.rotateSecret(before.id, secret, until);
         if (after === undefined) throw new RiskfuseError('NOT_FOUND', `no webhook subscription ${before.id}`);

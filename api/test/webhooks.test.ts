@@ -163,9 +163,8 @@ describe('webhooks API', () => {
 
     const rotated = await t.app.inject({
       method: 'POST',
-      url: `${base}/rotate-secret`,
+      url: `${base}/rotate-secret?overlapSeconds=3600`,
       headers: t.auth('admin'),
-      payload: { overlapSeconds: 3600 },
     });
     expect(rotated.statusCode).toBe(200);
     const newSecret = rotated.json<{ secret: string }>().secret;
