@@ -35,12 +35,14 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  component('core', ['broker', 'ingest', 'risk', 'alerts', 'api', 'simulators', 'bin']),
-  component('broker', ['ingest', 'risk', 'alerts', 'api', 'simulators']),
-  component('ingest', ['broker', 'risk', 'api', 'simulators']),
-  component('simulators', ['broker', 'ingest', 'risk', 'alerts', 'api']),
-  component('risk', ['broker', 'ingest', 'alerts', 'api', 'simulators']),
+  component('core', ['broker', 'ingest', 'risk', 'alerts', 'api', 'simulators', 'webhooks', 'bin']),
+  component('broker', ['ingest', 'risk', 'alerts', 'api', 'simulators', 'webhooks']),
+  component('ingest', ['broker', 'risk', 'api', 'simulators', 'webhooks']),
+  component('simulators', ['broker', 'ingest', 'risk', 'alerts', 'api', 'webhooks']),
+  component('risk', ['broker', 'ingest', 'alerts', 'api', 'simulators', 'webhooks']),
   component('api', ['broker', 'ingest', 'simulators']),
   // alerts: core only (score changes arrive as a structural type, not risk's); api and the wiring import it.
-  component('alerts', ['broker', 'ingest', 'risk', 'api', 'simulators', 'bin']),
+  component('alerts', ['broker', 'ingest', 'risk', 'api', 'simulators', 'webhooks', 'bin']),
+  // Webhooks deliver what the outbox holds: core only.
+  component('webhooks', ['broker', 'ingest', 'risk', 'alerts', 'api', 'simulators', 'bin']),
 );

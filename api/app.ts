@@ -38,6 +38,8 @@ import { metaRoutes } from './routes/meta.js';
 import { portfolioRoutes } from './routes/portfolio.js';
 import { scoreRoutes, type ScoresService } from './routes/scores.js';
 import { telemetryRoutes } from './routes/telemetry.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import type { WebhookService } from '../webhooks/index.js';
 
 export type ApiApp = FastifyInstance<
   RawServerDefault,
@@ -60,6 +62,8 @@ export interface ApiDeps {
   readonly scores?: ScoresService;
   /** The alerts component (engine, lifecycle, rules); when absent, the alert routes are not registered. */
   readonly alerts?: AlertsComponent;
+  /** Webhook subscriptions and deliveries; when absent, the webhook routes are not registered. */
+  readonly webhooks?: WebhookService;
   readonly now?: () => number;
 }
 
@@ -284,6 +288,7 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
       telemetryRoutes(v1, ctx);
       if (deps.scores !== undefined) scoreRoutes(v1, ctx, deps.scores);
       if (deps.alerts !== undefined) alertRoutes(v1, ctx, deps.alerts);
+      if (deps.webhooks !== undefined) webhookRoutes(v1, ctx, deps.webhooks);
       done();
     },
     { prefix: '/v1' },

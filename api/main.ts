@@ -17,10 +17,13 @@ import { apiConfigSpec, type ApiConfig } from './config.js';
 import { createRisk, riskBackendConfigSpec, riskConfigSpec, scoringMetrics } from '../risk/index.js';
 import { riskScores, type ScoresService } from './routes/scores.js';
 import { alertMetrics, alertsConfigSpec, createAlerts, type AlertsComponent } from '../alerts/index.js';
+import { createWebhooks, webhookConfigSpec } from '../webhooks/index.js';
+import type { WebhookService } from '../webhooks/index.js';
 
 export const apiEnvSpecs = [
   apiConfigSpec,
   alertsConfigSpec,
+  webhookConfigSpec,
   riskConfigSpec,
   riskBackendConfigSpec,
   telemetryConfigSpec,
@@ -51,6 +54,7 @@ export async function startApi(deps: {
   readonly metrics?: readonly MetricsSource[];
   readonly scores?: ScoresService;
   readonly alerts?: AlertsComponent;
+  readonly webhooks?: WebhookService;
   readonly printKey?: (line: string) => void;
 }): Promise<RunningApi> {
   const { config, log } = deps;
@@ -92,6 +96,7 @@ export async function apiMain(
     {
       ...apiConfigSpec,
       ...alertsConfigSpec,
+      ...webhookConfigSpec,
       ...riskConfigSpec,
       ...riskBackendConfigSpec,
       ...telemetryConfigSpec,
@@ -115,6 +120,9 @@ export async function apiMain(
   // the live stream over the shared state store.
   const alerts = createAlerts({ state, config, log });
   shutdown.add('alerts', () => alerts.close());
+  // Webhook delivery runs here, in the API process (WEBHOOK_DELIVERY=false on extra replicas); events written
+  // to the outbox by `riskfuse risk` (and the alert engine) on the same state store are delivered from here.
+  const webhooks = createWebhooks({ config, state, log });
   let running: RunningApi;
   try {
     running = await startApi({
@@ -124,7 +132,8 @@ export async function apiMain(
       log,
       scores: riskScores(risk),
       alerts,
-      metrics: [scoringMetrics(risk.scoring), alertMetrics(alerts)],
+      webhooks: webhooks.service,
+      metrics: [scoringMetrics(risk.scoring), alertMetrics(alerts), webhooks.metrics],
       ...(options.printKey ? { printKey: options.printKey } : {}),
     });
   } catch (err) {
@@ -132,5 +141,11 @@ export async function apiMain(
     throw err;
   }
   shutdown.add('api', () => running.app.close());
+  const deliverer = webhooks.deliverer;
+  if (deliverer !== undefined) {
+    deliverer.start();
+    // Closed before the API and the stores: no new attempts, the ones in flight finish or time out.
+    shutdown.add('webhook delivery', () => deliverer.close());
+  }
   return { ...running, close: () => shutdown.run('closed by caller') };
 }

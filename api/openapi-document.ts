@@ -10,6 +10,7 @@ import { apiConfigSpec } from './config.js';
 import { tcpDeviceSessions } from './device-sessions.js';
 import type { ScoresService } from './routes/scores.js';
 import { RiskfuseError } from '../core/errors.js';
+import { createWebhooks, webhookConfigSpec } from '../webhooks/index.js';
 
 const unavailable = (): never => {
   throw new RiskfuseError('INTERNAL', 'no scoring while the OpenAPI document is generated');
@@ -41,8 +42,13 @@ export async function openApiDocument(): Promise<string> {
       telemetry,
       log: silentLogger,
       sessions: tcpDeviceSessions('mqtt://127.0.0.1:1883'),
-      // Only the routes' schemas are read; nothing is scored while the document is generated.
+      // Only the routes' schemas are read; nothing is scored or delivered while the document is generated.
       scores: documentationOnlyScores,
+      webhooks: createWebhooks({
+        config: parseConfig(webhookConfigSpec, { WEBHOOK_DELIVERY: 'false' }),
+        state,
+        log: silentLogger,
+      }).service,
     });
     await app.ready();
     const doc = JSON.stringify(app.swagger(), null, 2);

@@ -81,6 +81,20 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   'PUT /v1/alerts/rules/:id': ADMIN,
   'PUT /v1/alerts/rules/:id/overrides/:borrowerId': ADMIN,
   'DELETE /v1/alerts/rules/:id/overrides/:borrowerId': ADMIN,
+  // Webhooks (api/routes/webhooks.ts, when wired in): admins manage them; officers and auditors read
+  // subscriptions (never secrets), delivery logs and dead letters.
+  'GET /v1/webhooks/subscriptions': READ,
+  'POST /v1/webhooks/subscriptions': ADMIN,
+  'GET /v1/webhooks/subscriptions/:id': READ,
+  'PATCH /v1/webhooks/subscriptions/:id': ADMIN,
+  'DELETE /v1/webhooks/subscriptions/:id': ADMIN,
+  'POST /v1/webhooks/subscriptions/:id/rotate-secret': ADMIN,
+  'POST /v1/webhooks/subscriptions/:id/ping': ADMIN,
+  'GET /v1/webhooks/subscriptions/:id/deliveries': READ,
+  'POST /v1/webhooks/subscriptions/:id/replay': ADMIN,
+  'GET /v1/webhooks/deliveries/:id': READ,
+  'POST /v1/webhooks/deliveries/:id/replay': ADMIN,
+  'GET /v1/webhooks/dead-letters': READ,
 };
 
 /** Paths under these prefixes are the documentation UI's static assets: public. */

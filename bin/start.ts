@@ -20,6 +20,7 @@ import { scoringMetrics } from '../risk/scoring-metrics.js';
 import { riskConfigSpec } from '../risk/config.js';
 import { riskBackendConfigSpec } from '../risk/model/backend.js';
 import { ingestMetrics } from '../ingest/metrics.js';
+import { createWebhooks, webhookConfigSpec } from '../webhooks/index.js';
 import {
   generateWorld,
   provisionWorld,
@@ -47,6 +48,7 @@ export const startEnvSpecs = [
   startConfigSpec,
   apiConfigSpec,
   alertsConfigSpec,
+  webhookConfigSpec,
   simulateConfigSpec,
   brokerConfigSpec,
   brokerPersistenceConfigSpec,
@@ -71,6 +73,7 @@ export async function startMain(env: Record<string, string | undefined>): Promis
       ...startConfigSpec,
       ...apiConfigSpec,
       ...alertsConfigSpec,
+      ...webhookConfigSpec,
       ...simulateConfigSpec,
       ...brokerConfigSpec,
       ...brokerPersistenceConfigSpec,
@@ -135,6 +138,9 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   shutdown.add('ingest', () => ingest.stop());
   await ingest.start();
 
+  // Webhooks are delivered from this process (the one owner in the all-in-one setup).
+  const webhooks = createWebhooks({ config, state, log });
+
   // The API shares this process's stores and broker: revoking a device closes its connection at once. A key
   // generated on the first start goes to stdout once, never to the log file.
   const api = await startApi({
@@ -148,14 +154,21 @@ export async function startMain(env: Record<string, string | undefined>): Promis
       brokerMetrics(broker),
       scoringMetrics(risk.scoring),
       alertMetrics(alerts),
+      webhooks.metrics,
     ],
     scores: riskScores(risk),
     alerts,
+    webhooks: webhooks.service,
   }).catch(async (err: unknown) => {
     await shutdown.run('start failed');
     throw err;
   });
   shutdown.add('api', () => api.app.close());
+  const deliverer = webhooks.deliverer;
+  if (deliverer !== undefined) {
+    deliverer.start();
+    shutdown.add('webhook delivery', () => deliverer.close());
+  }
 
   let simulation: ReturnType<typeof runSimulation> | undefined;
   let lastProgress: SimulationProgress | undefined;

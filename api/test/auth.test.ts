@@ -18,6 +18,8 @@ function concrete(url: string): string {
   if (url.startsWith('/v1/models/')) return url.replace(':version', 'v999');
   // The live stream would never end: ask for the stored backlog only.
   if (url === '/v1/alerts/stream') return `${url}?follow=false`;
+  if (url.startsWith('/v1/webhooks/subscriptions/')) return url.replace(':id', 'wh_0000000000000000');
+  if (url.startsWith('/v1/webhooks/deliveries/')) return url.replace(':id', '999999');
   return url.replace(/:(\w+)/g, 'none');
 }
 

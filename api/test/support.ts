@@ -15,6 +15,7 @@ import { apiConfigSpec } from '../config.js';
 import { riskScores } from '../routes/scores.js';
 import { createAlerts, type AlertsComponent } from '../../alerts/index.js';
 import { createRisk, riskBackendConfigSpec, riskConfigSpec, type RiskComponent } from '../../risk/index.js';
+import { createWebhooks, webhookConfigSpec, type Webhooks } from '../../webhooks/index.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
 
@@ -29,6 +30,8 @@ export interface TestApi {
   readonly risk?: RiskComponent;
   /** The alerts component (always wired: engine, lifecycle, rules, stream). */
   readonly alerts: AlertsComponent;
+  /** Webhooks; their deliverer runs only when `env` sets WEBHOOK_DELIVERY=true. */
+  readonly webhooks: Webhooks;
   auth(role: ApiRole): { authorization: string };
   close(): Promise<void>;
 }
@@ -85,11 +88,18 @@ export async function startTestApi(
       alertStreamPollMs: 50,
     },
   });
+  const webhooks = createWebhooks({
+    config: parseConfig(webhookConfigSpec, { WEBHOOK_DELIVERY: 'false', ...options.env }),
+    state,
+    log: options.log ?? silentLogger,
+  });
+  webhooks.deliverer?.start();
   const app = await buildApp({
     config,
     state,
     telemetry,
     alerts,
+    webhooks: webhooks.service,
     ...(risk === undefined ? {} : { scores: riskScores(risk) }),
     log: options.log ?? silentLogger,
     sessions:
@@ -104,10 +114,12 @@ export async function startTestApi(
     dir,
     ...(risk === undefined ? {} : { risk }),
     alerts,
+    webhooks,
     auth: (role) => ({ authorization: `Bearer ${keys[role]}` }),
     async close() {
       await app.close();
       alerts.close();
+      await webhooks.deliverer?.close();
       await risk?.close();
       if (options.telemetry === undefined) await telemetry.close();
       if (ownState) state.close();
