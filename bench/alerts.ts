@@ -7,8 +7,10 @@
  * 1. Throughput: the pipeline without rules, then with every built-in rule on (onStored → engine), readings/s
  *    and the ratio; and the engine's own time per reading against the pipeline's (its share of ingest cost).
  * 2. Latency at a steady load of BENCH_RATE (2,000) readings/s with rules on: from `accept` of a reading that
- *    opens an alert (a tamper switch) to its `alert.opened` committed to the outbox, p50/p99.
- * Ends with one JSON line. (Webhook delivery after the outbox is the webhook component's bench.)
+ *    opens an alert (a tamper switch) to its `alert.opened` committed to the outbox, p50/p99; and on to the
+ *    signed webhook arriving at a receiver on 127.0.0.1 (the webhook deliverer with its default settings,
+ *    loopback allowed), p50/p99.
+ * Ends with one JSON line.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,10 @@ import { silentLogger } from '../core/logger.js';
 import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
 import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
 import { IngestPipeline } from '../ingest/pipeline.js';
+import { createWebhooks, newWebhookSecret, webhookConfigSpec } from '../webhooks/index.js';
+import { parseConfig } from '../core/config.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createEngine, generateWorld, parseScenario, provisionWorld } from '../simulators/index.js';
 
 const envInt = (name: string, fallback: number): number => {
@@ -121,6 +127,43 @@ const alerts = createAlerts({
 });
 const probes = new Map<string, number>();
 const latencies: number[] = [];
+// The webhook leg: a subscription to alert.opened and a receiver noting when each tamper alert arrives.
+const webhookLatencies: number[] = [];
+const receiver = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const at = performance.now();
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+      data: { alert?: { ruleId: string; subjectId: string; evidence?: { reading?: { seq?: number } } } };
+    };
+    // Only the alerts our probe readings opened (the world's own tamper scenario opens others).
+    const a = body.data.alert;
+    const seqOf = a?.evidence?.reading?.seq;
+    const t =
+      a?.ruleId === 'tamper' && seqOf !== undefined ? probes.get(`${a.subjectId}:${seqOf}`) : undefined;
+    if (t !== undefined) webhookLatencies.push(at - t);
+    res.writeHead(204).end();
+  });
+});
+await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+const webhooks = createWebhooks({
+  config: parseConfig(webhookConfigSpec, { WEBHOOK_ALLOW_LOOPBACK: 'true' }),
+  state,
+  log: silentLogger,
+  onAttempt: (job, attempt) => {
+    if (process.env.BENCH_DEBUG !== undefined) process.stderr.write(`${JSON.stringify({ job, attempt })}\n`);
+  },
+});
+webhooks.store.createSubscription(
+  {
+    url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
+    eventTypes: ['alert.opened'],
+    enabled: true,
+  },
+  newWebhookSecret(),
+);
+webhooks.deliverer?.start();
 const pipeline = new IngestPipeline({
   telemetry,
   state,
@@ -184,14 +227,26 @@ await new Promise<void>((resolve) => {
   }, 5);
 });
 await pipeline.stop(60_000);
+// Let the deliverer post what the last readings opened.
+for (let waited = 0; webhookLatencies.length < latencies.length && waited < 10_000; waited += 50) {
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+await webhooks.deliverer?.close();
+await new Promise<void>((resolve) => receiver.close(() => resolve()));
 alerts.close();
 await telemetry.close();
 state.close();
 rmSync(dir, { recursive: true, force: true });
 latencies.sort((a, b) => a - b);
+webhookLatencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
+const wpct = (p: number) =>
+  webhookLatencies[Math.min(webhookLatencies.length - 1, Math.floor(p * webhookLatencies.length))] ?? NaN;
 process.stderr.write(
   `reading → alert.opened in the outbox at ${RATE} readings/s: p50 ${pct(0.5).toFixed(1)} ms, p99 ${pct(0.99).toFixed(1)} ms over ${latencies.length} alerts\n`,
+);
+process.stderr.write(
+  `reading → signed webhook at the receiver: p50 ${wpct(0.5).toFixed(1)} ms, p99 ${wpct(0.99).toFixed(1)} ms over ${webhookLatencies.length} deliveries\n`,
 );
 console.log(
   JSON.stringify({
@@ -208,6 +263,9 @@ console.log(
     latencyP50Ms: Number(pct(0.5).toFixed(1)),
     latencyP99Ms: Number(pct(0.99).toFixed(1)),
     latencySamples: latencies.length,
+    webhookP50Ms: Number(wpct(0.5).toFixed(1)),
+    webhookP99Ms: Number(wpct(0.99).toFixed(1)),
+    webhookSamples: webhookLatencies.length,
     peakRssMb: Math.round(process.memoryUsage().rss / 1048576),
   }),
 );
