@@ -88,19 +88,7 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
     opts.onProgress?.(
       `reusing the simulated history in ${dir} (${marker.readings.toLocaleString('en')} readings)`,
     );
-    return {
-      dir,
-      stateStore,
-      telemetryStore,
-      fromMs,
-      toMs,
-      readings: marker.readings,
-      reused: true,
-      close: async () => {
-        await telemetryStore.close();
-        stateStore.close();
-      },
-    };
+    return opened(dir, stateStore, telemetryStore, fromMs, toMs, marker.readings, true);
   }
 
   rmSync(dir, { recursive: true, force: true });
@@ -148,22 +136,34 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
       buildMs: Date.now() - started,
     };
     writeFileSync(markerPath, JSON.stringify(marker, null, 2));
-    return {
-      dir,
-      stateStore,
-      telemetryStore,
-      fromMs,
-      toMs,
-      readings: result.readingsWritten,
-      reused: false,
-      close: async () => {
-        await telemetryStore.close();
-        stateStore.close();
-      },
-    };
+    return opened(dir, stateStore, telemetryStore, fromMs, toMs, result.readingsWritten, false);
   } catch (err) {
     await telemetryStore.close().catch(() => undefined);
     stateStore.close();
     throw err;
   }
+}
+
+function opened(
+  dir: string,
+  stateStore: SqliteStateStore,
+  telemetryStore: TelemetryStore,
+  fromMs: number,
+  toMs: number,
+  readings: number,
+  reused: boolean,
+): TrainingWorld {
+  return {
+    dir,
+    stateStore,
+    telemetryStore,
+    fromMs,
+    toMs,
+    readings,
+    reused,
+    close: async () => {
+      await telemetryStore.close();
+      stateStore.close();
+    },
+  };
 }

@@ -27,6 +27,18 @@ export interface DelivererOptions {
   readonly onAttempt?: (job: DeliveryJob, attempt: DeliveryAttempt) => void;
 }
 
+export const zeroCounters = (): DelivererCounters => ({
+  eventsDispatched: 0,
+  deliveriesCreated: 0,
+  attempts: 0,
+  delivered: 0,
+  failedAttempts: 0,
+  deadLettered: 0,
+  subscriptionsDisabled: 0,
+  blockedTargets: 0,
+  inFlight: 0,
+});
+
 export interface DelivererCounters {
   eventsDispatched: number;
   deliveriesCreated: number;
@@ -52,17 +64,7 @@ const FLUSH_DELAY_MS = 10;
  * Every attempt, its outcome and the next due time are stored; a restart picks up where the store says.
  */
 export class WebhookDeliverer {
-  readonly counters: DelivererCounters = {
-    eventsDispatched: 0,
-    deliveriesCreated: 0,
-    attempts: 0,
-    delivered: 0,
-    failedAttempts: 0,
-    deadLettered: 0,
-    subscriptionsDisabled: 0,
-    blockedTargets: 0,
-    inFlight: 0,
-  };
+  readonly counters: DelivererCounters = zeroCounters();
   private readonly inFlightBySub = new Map<string, number>();
   private readonly inFlightIds = new Set<number>();
   private readonly running = new Set<Promise<void>>();

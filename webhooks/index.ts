@@ -3,7 +3,7 @@ import type { MetricsSource } from '../core/metrics.js';
 import { SqliteEventOutbox } from '../core/storage/sqlite-event-outbox.js';
 import type { SqliteStateStore } from '../core/storage/sqlite-state-store.js';
 import { parseRetrySchedule, type WebhookConfig } from './config.js';
-import { WebhookDeliverer, type DelivererOptions } from './deliverer.js';
+import { WebhookDeliverer, zeroCounters, type DelivererOptions } from './deliverer.js';
 import { webhookMetrics } from './metrics.js';
 import { WebhookService } from './service.js';
 import type { Lookup } from './ssrf.js';
@@ -68,19 +68,7 @@ export function createWebhooks(deps: {
     ...(deps.lookup === undefined ? {} : { lookup: deps.lookup }),
     ...(deliverer === undefined ? {} : { wake: () => deliverer.kick() }),
   });
-  const idle = {
-    counters: {
-      eventsDispatched: 0,
-      deliveriesCreated: 0,
-      attempts: 0,
-      delivered: 0,
-      failedAttempts: 0,
-      deadLettered: 0,
-      subscriptionsDisabled: 0,
-      blockedTargets: 0,
-      inFlight: 0,
-    },
-  };
+  const idle = { counters: zeroCounters() };
   return {
     store,
     service,

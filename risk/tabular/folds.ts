@@ -1,19 +1,9 @@
+import { mulberry32 } from '../metrics.js';
+
 /**
  * Seeded, stratified splits: every fold (and every early-stopping holdout) keeps the class balance of the
  * whole, so a fold's AUC is never computed on a handful of defaults.
  */
-
-/** mulberry32: small, fast and good enough for shuffling; the same seed gives the same splits everywhere. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function shuffle<T>(items: T[], random: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
@@ -35,7 +25,7 @@ export function stratifiedFolds(
   rows?: readonly number[],
 ): number[][] {
   const all = rows ?? Array.from(y, (_, i) => i);
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const pos = shuffle(
     all.filter((r) => y[r] === 1),
     random,
@@ -56,7 +46,7 @@ export function stratifiedHoldout(
   fraction: number,
   seed: number,
 ): { train: number[]; holdout: number[] } {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const train: number[] = [];
   const holdout: number[] = [];
   for (const cls of [1, 0]) {
