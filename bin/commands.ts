@@ -19,7 +19,8 @@ export const COMMANDS: Record<string, Command> = {
   start: {
     help: {
       usage: 'riskfuse start   (npm start)',
-      brief: 'broker + ingest + API + simulated demo world in one process (the embedded default)',
+      brief:
+        'broker, ingest, risk scoring, alerts, webhooks, API and a simulated demo world in one process (the embedded default)',
       summary:
         'Run the whole platform in one process: broker, ingest, the HTTP API and a simulated demo world, on the\nembedded SQLite default under DATA_DIR (INFLUX_URL moves telemetry to InfluxDB). Prints where everything\nis (the API admin key once, on the first start) and a live progress line; Ctrl-C stops cleanly and flushes.',
       env: startEnvSpecs,
@@ -58,7 +59,8 @@ export const COMMANDS: Record<string, Command> = {
   api: {
     help: {
       usage: 'riskfuse api',
-      brief: 'the HTTP API: portfolio, devices, loan-data import, telemetry, API keys, audit log',
+      brief:
+        'the HTTP API: portfolio, devices, loan import, telemetry, scores, alerts, webhooks, API keys, audit log',
       summary:
         'Run the risk-officer HTTP API (Fastify) on the state and telemetry stores: API keys with roles, rate\nlimits, audit log, OpenAPI docs at /docs. On the first start with no key it prints an admin key once\n(or registers API_ADMIN_KEY). Apart from the broker, /ready checks API_MQTT_URL over TCP, and a revoked\ndevice is cut off at its next CONNECT.',
       env: apiEnvSpecs,
