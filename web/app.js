@@ -213,7 +213,8 @@ async function borrowerPage(id) {
     api(`/v1/lots?borrowerId=${enc}&limit=500`),
     api(`/v1/devices?borrowerId=${enc}&limit=500`),
     api(`/v1/loans?borrowerId=${enc}&limit=100`),
-    api(`/v1/alerts?borrowerId=${enc}&limit=20`),
+    // 404 when the alerts component is not wired into this API (`riskfuse api` without it).
+    optional(api(`/v1/alerts?borrowerId=${enc}&limit=20`)),
   ]);
   const scoreCard = h('div', { class: 'card', id: 'score' }, h('h2', {}, 'Latest score'));
   if (score === undefined) scoreCard.append(h('p', {}, 'Not scored yet.'));
@@ -249,7 +250,7 @@ async function borrowerPage(id) {
   );
   const readingsCard = h('div', { class: 'card', id: 'readings' }, h('h2', {}, 'Device readings'));
   const loansCard = h('div', { class: 'card', id: 'loans' }, h('h2', {}, 'Loans'));
-  const alertsCard = h('div', { class: 'card' }, h('h2', {}, 'Alerts'), alertTable(alerts.items));
+  const alertsCard = h('div', { class: 'card' }, h('h2', {}, 'Alerts'), alertTable(alerts?.items ?? []));
   page(
     `${borrower.name} (${borrower.id})`,
     h('p', {}, `${borrower.sector} · ${borrower.region}`),
