@@ -51,7 +51,7 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
   const shot = (page: Page, name: string) =>
     page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
-  it('when an officer logs in with the printed key, then the portfolio ranks borrowers, the riskiest one shows its chart and reasons, and a live alert is acknowledged', async () => {
+  it('when an admin logs in with the printed key, then the portfolio ranks borrowers, the riskiest one shows its chart and reasons, and a live alert is acknowledged', async () => {
     expect(adminKey).toMatch(/^rfk_/);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
@@ -111,4 +111,25 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     await shot(page, '6-devices');
     expect(errors).toEqual([]);
   }, 240_000);
+
+  it('when an auditor logs in, then alerts are listed without acknowledge or resolve buttons', async () => {
+    const created = await fetch(`${apiUrl}/v1/api-keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'e2e auditor', role: 'auditor' }),
+    });
+    expect(created.status).toBe(201);
+    const auditorKey = ((await created.json()) as { key: string }).key;
+    const page = await browser.newPage();
+    await page.goto(`${apiUrl}/dashboard/`);
+    await page.fill('#api-key', auditorKey);
+    await page.click('#login button[type=submit]');
+    await page.waitForSelector('main[data-ready="/portfolio"]');
+    expect(await page.locator('#who').textContent()).toContain('auditor');
+    await page.click('a[href="#/alerts"]');
+    await page.waitForSelector('main[data-ready="/alerts"]');
+    expect(await page.locator('#alerts tbody tr').count()).toBeGreaterThan(0);
+    expect(await page.locator('button.ack, button.resolve').count()).toBe(0);
+    await shot(page, '7-alerts-auditor');
+  }, 60_000);
 });
