@@ -291,6 +291,13 @@ function historyChart(card, items) {
       },
     ],
     axes: [{}, { label: 'PD %' }],
+    // Scores within an hour of each other: a day either side, not uPlot's default span of years.
+    scales: {
+      x: {
+        time: true,
+        range: (_u, min, max) => (max - min < 3600 ? [min - 86_400, max + 86_400] : [min, max]),
+      },
+    },
   };
   new uPlot(opts, data, card);
 }
@@ -323,7 +330,16 @@ function drawMap(sites, lots, devices) {
 }
 
 function readingsChart(card, devices) {
-  const charted = devices.filter((d) => FIELDS[d.kind]);
+  // Devices that have reported first, stakes (the collateral's weight) ahead of the others.
+  const order = { stake: 0, satellite: 1, helmet: 2 };
+  const charted = devices
+    .filter((d) => FIELDS[d.kind])
+    .sort(
+      (a, b) =>
+        Number(b.lastSeenAt !== undefined) - Number(a.lastSeenAt !== undefined) ||
+        order[a.kind] - order[b.kind] ||
+        a.id.localeCompare(b.id),
+    );
   if (charted.length === 0) {
     card.append(h('p', {}, 'No devices.'));
     return;
@@ -358,7 +374,19 @@ function readingsChart(card, devices) {
     });
     holder.replaceChildren('Loading…');
     try {
-      const agg = await api(`/v1/telemetry/aggregate?${q}`);
+      const aq = new URLSearchParams({
+        borrowerId: device.borrowerId,
+        from: q.get('from') ?? '',
+        to: q.get('to') ?? '',
+        limit: '500',
+      });
+      const [agg, alerts] = await Promise.all([
+        api(`/v1/telemetry/aggregate?${q}`),
+        optional(api(`/v1/alerts?${aq}`)),
+      ]);
+      const marks = (alerts?.items ?? []).filter(
+        (a) => a.deviceId === device.id || a.subjectId === device.id,
+      );
       const times = [...new Set(agg.series.flatMap((s) => s.points.map((p) => p.startMs)))].sort(
         (a, b) => a - b,
       );
@@ -372,7 +400,19 @@ function readingsChart(card, devices) {
       });
       holder.replaceChildren();
       if (times.length === 0) holder.append(h('p', {}, 'No readings in this range.'));
-      else new uPlot({ width: chartWidth(card), height: 240, series }, data, holder);
+      else {
+        const opts = { width: chartWidth(card), height: 240, series, plugins: [alertMarkers(marks)] };
+        new uPlot(opts, data, holder);
+        if (marks.length > 0) {
+          holder.append(
+            h(
+              'p',
+              { class: 'marks' },
+              `Alerts in range (red dashed lines): ${marks.map((a) => `${fmtTime(a.openedAt)} ${a.title}`).join(' · ')}`,
+            ),
+          );
+        }
+      }
     } catch (err) {
       holder.replaceChildren(h('p', { class: 'error' }, err.message));
     }
@@ -380,6 +420,27 @@ function readingsChart(card, devices) {
   deviceSel.addEventListener('change', () => void draw());
   rangeSel.addEventListener('change', () => void draw());
   void draw();
+}
+
+/** A uPlot plugin drawing each alert's opening time as a red dashed vertical line. */
+function alertMarkers(alerts) {
+  const draw = (u) => {
+    const { ctx, bbox } = u;
+    ctx.save();
+    ctx.strokeStyle = '#c62828';
+    ctx.lineWidth = 2;
+    ctx.setLineDash([6, 4]);
+    for (const a of alerts) {
+      const x = Math.round(u.valToPos(a.openedAt / 1000, 'x', true));
+      if (x < bbox.left || x > bbox.left + bbox.width) continue;
+      ctx.beginPath();
+      ctx.moveTo(x, bbox.top);
+      ctx.lineTo(x, bbox.top + bbox.height);
+      ctx.stroke();
+    }
+    ctx.restore();
+  };
+  return { hooks: { draw: [draw] } };
 }
 
 async function loanTables(card, loans) {
