@@ -51,8 +51,13 @@ export async function dashboardRoutes(app: ApiApp): Promise<boolean> {
     decorateReply: false,
     maxAge: 3_600_000,
   });
-  // The router ignores trailing slashes, so the folder itself needs its own route to the page.
-  app.get('/dashboard', { schema: { hide: true } }, (_request, reply) => reply.sendFile('index.html', root));
+  // The router ignores trailing slashes, so the folder itself needs its own route to the page; without the
+  // slash the page's relative links would resolve against `/`, hence the redirect.
+  app.get('/dashboard', { schema: { hide: true } }, (request, reply) =>
+    request.url.split('?')[0]?.endsWith('/') === true
+      ? reply.sendFile('index.html', root)
+      : reply.redirect('/dashboard/'),
+  );
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/dashboard/'));
   return true;
 }
