@@ -13,6 +13,8 @@ ENV NODE_ENV=production DATA_DIR=/data
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/risk/models ./risk/models
+# The dashboard's static files (api/dashboard.ts serves them from here; uPlot and Leaflet from node_modules).
+COPY --from=build /app/web ./web
 COPY package.json ./
 VOLUME /data
 USER node

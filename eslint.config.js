@@ -1,5 +1,6 @@
 // @ts-check
 import eslint from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 /**
@@ -43,6 +44,12 @@ export default tseslint.config(
   component('api', ['broker', 'ingest', 'simulators']),
   // alerts: core only (score changes arrive as a structural type, not risk's); api and the wiring import it.
   component('alerts', ['broker', 'ingest', 'risk', 'api', 'simulators', 'webhooks', 'bin']),
+  // The dashboard's browser modules (web/*.js): plain JavaScript, no type information, browser globals.
+  {
+    files: ['web/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.browser },
+  },
   // Webhooks deliver what the outbox holds: core only.
   component('webhooks', ['broker', 'ingest', 'risk', 'alerts', 'api', 'simulators', 'bin']),
 );

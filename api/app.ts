@@ -23,6 +23,7 @@ import type { MetricsSource } from '../core/metrics.js';
 import type { NewAuditEntry, StateStore } from '../core/storage/state-store.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { createAuthHook } from './auth.js';
+import { dashboardRoutes } from './dashboard.js';
 import type { ApiConfig } from './config.js';
 import { readCsv } from './csv.js';
 import { tcpDeviceSessions } from './device-sessions.js';
@@ -279,6 +280,7 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
   });
 
   metaRoutes(app, ctx);
+  await dashboardRoutes(app);
   await app.register(
     (v1: ApiApp, _opts, done) => {
       apiKeyRoutes(v1, ctx);

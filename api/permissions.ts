@@ -24,6 +24,10 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   'GET /ready': 'public',
   'GET /metrics': 'public',
   'GET /openapi.json': 'public',
+  // Redirects to the dashboard (api/dashboard.ts).
+  'GET /': 'public',
+  // Who am I: the dashboard shows the buttons the caller's role may use.
+  'GET /v1/me': ['admin', 'officer', 'auditor', 'device-ops'],
 
   'GET /v1/api-keys': AUDIT,
   'POST /v1/api-keys': ADMIN,
@@ -97,8 +101,11 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   'GET /v1/webhooks/dead-letters': READ,
 };
 
-/** Paths under these prefixes are the documentation UI's static assets: public. */
-export const PUBLIC_PREFIXES = ['/docs'] as const;
+/**
+ * Paths under these prefixes are static assets: the documentation UI and the dashboard (api/dashboard.ts).
+ * Public, since they hold no data: the dashboard's API calls carry the key its user types in.
+ */
+export const PUBLIC_PREFIXES = ['/docs', '/dashboard'] as const;
 
 export function accessFor(method: string, url: string): Access | undefined {
   if (PUBLIC_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`))) return 'public';

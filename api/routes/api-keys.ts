@@ -27,6 +27,24 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
   };
 
   app.get(
+    '/me',
+    {
+      schema: {
+        summary: 'The calling API key: id, name and role (the dashboard shows what the role may do)',
+        tags: ['api-keys'],
+        response: {
+          200: Type.Object({ id: Type.String(), name: Type.String(), role: ApiRole }),
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    (request) => {
+      const key = mustGet(request.principal?.keyId ?? '');
+      return { id: key.id, name: key.name, role: key.role };
+    },
+  );
+
+  app.get(
     '/api-keys',
     {
       schema: {

@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from './support.js';
+
+describe('dashboard assets and GET /v1/me', () => {
+  let t: TestApi;
+  beforeAll(async () => {
+    t = await startTestApi();
+  });
+  afterAll(() => t.close());
+
+  it('when / or /dashboard is opened, then it redirects to /dashboard/', async () => {
+    for (const url of ['/', '/dashboard']) {
+      const res = await t.app.inject(url);
+      expect(res.statusCode, url).toBe(302);
+      expect(res.headers.location).toBe('/dashboard/');
+    }
+  });
+
+  it('when the page and its libraries are fetched without a key, then they are served with the default CSP', async () => {
+    const page = await t.app.inject('/dashboard/');
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
+    for (const url of [
+      '/dashboard/app.js',
+      '/dashboard/style.css',
+      '/dashboard/vendor/uplot/uPlot.esm.js',
+      '/dashboard/vendor/uplot/uPlot.min.css',
+      '/dashboard/vendor/leaflet/leaflet-src.esm.js',
+      '/dashboard/vendor/leaflet/leaflet.css',
+    ]) {
+      expect((await t.app.inject(url)).statusCode, url).toBe(200);
+    }
+  });
+
+  it('when the test folder or a path outside web/ is asked for, then 404', async () => {
+    for (const url of ['/dashboard/test/dashboard.e2e.test.ts', '/dashboard/../package.json']) {
+      expect((await t.app.inject(url)).statusCode, url).toBe(404);
+    }
+  });
+
+  it('when each role calls GET /v1/me, then it gets its own key id, name and role, never the secret', async () => {
+    for (const [role, key] of Object.entries(t.keys)) {
+      const res = await t.app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${key}` } });
+      expect(res.statusCode, role).toBe(200);
+      const body = res.json<{ id: string; name: string; role: string }>();
+      expect(body.role).toBe(role);
+      expect(Object.keys(body).sort()).toEqual(['id', 'name', 'role']);
+      expect(key).toContain(body.id);
+    }
+  });
+});

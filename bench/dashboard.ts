@@ -1,0 +1,191 @@
+/**
+ * `npm run bench:dashboard` — time to a usable dashboard page, measured in headless Chromium (Debian's
+ * `/usr/bin/chromium`, driven by playwright-core): from navigation start until the page has rendered its data
+ * (`main[data-ready]`, set after the page's API calls are drawn). Portfolio: the first ranked page with grade
+ * counts. Borrower: score, reasons, history chart, map and loans (the readings chart loads after).
+ *
+ * Two worlds: the demo world of a real `riskfuse start` (50 borrowers, scored by the shipped model), and
+ * 10,000 borrowers: the API built in-process on SQLite with 10,000 borrowers and a synthetic score for each
+ * (a `ScoresService` over generated records — the scoring itself is bench:score's business). Each page is
+ * loaded BENCH_RUNS times in a fresh tab; `cold` is the first load (empty cache), the median is over the rest.
+ * Baseline: the issue's aim, under one second. The last line is one JSON object.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { buildApp } from '../api/app.js';
+import { apiConfigSpec } from '../api/config.js';
+import type { ScoresService } from '../api/routes/scores.js';
+import { parseConfig } from '../core/config.js';
+import { issueApiKey } from '../core/credentials.js';
+import { silentLogger } from '../core/logger.js';
+import type { ScoreRecord } from '../core/storage/risk-store.js';
+import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
+import { spawnRiskfuse } from '../test/support/riskfuse-process.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 6);
+const BORROWERS = Number(process.env.BENCH_BORROWERS ?? 10_000);
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+interface PageTimes {
+  coldMs: number;
+  medianMs: number;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+};
+
+/** Loads `hash` RUNS times, each in a new tab of one context (so the cache warms after the first). */
+async function timePage(browser: Browser, apiUrl: string, key: string, hash: string): Promise<PageTimes> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.addInitScript(`sessionStorage.setItem('riskfuse.apiKey', ${JSON.stringify(key)})`);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      const page = await context.newPage();
+      await page.goto(`${apiUrl}/dashboard/${hash}`);
+      await page.waitForSelector('main[data-ready], main .error', { timeout: 30_000 });
+      const errors = await page.locator('main .error').count();
+      if (errors > 0) throw new Error(`${hash}: ${await page.locator('main .error').first().textContent()}`);
+      times.push(await page.evaluate(() => performance.now()));
+      await page.close();
+    }
+  } finally {
+    await context.close();
+  }
+  return { coldMs: Math.round(times[0] ?? NaN), medianMs: Math.round(median(times.slice(1))) };
+}
+
+async function demoWorld(browser: Browser): Promise<{ portfolio: PageTimes; borrower: PageTimes }> {
+  const dir = mkdtempSync(join(tmpdir(), 'rf-bench-dash-'));
+  const proc = spawnRiskfuse(['start'], {
+    DATA_DIR: dir,
+    MQTT_PORT: '0',
+    MQTT_HOST: '127.0.0.1',
+    API_PORT: '0',
+    API_HOST: '127.0.0.1',
+  });
+  try {
+    await proc.waitFor(/Ctrl-C to stop\./, 60_000);
+    const apiUrl = /API\s+(http:\/\/127\.0\.0\.1:\d+)\/v1 · docs/.exec(proc.output())?.[1] ?? '';
+    const key = /admin key \(shown once, store it now\): (rfk_\S+)/.exec(proc.output())?.[1] ?? '';
+    let riskiest: string | undefined;
+    for (let i = 0; i < 60 && riskiest === undefined; i++) {
+      const res = await fetch(`${apiUrl}/v1/scores?limit=1`, { headers: { authorization: `Bearer ${key}` } });
+      riskiest = ((await res.json()) as { items: { borrowerId: string }[] }).items[0]?.borrowerId;
+      if (riskiest === undefined) await new Promise((r) => setTimeout(r, 1000));
+    }
+    if (riskiest === undefined) throw new Error('the demo world was not scored within 60 s');
+    return {
+      portfolio: await timePage(browser, apiUrl, key, '#/portfolio'),
+      borrower: await timePage(browser, apiUrl, key, `#/borrower/${riskiest}`),
+    };
+  } finally {
+    await proc.kill('SIGINT');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function largeWorld(browser: Browser): Promise<{ portfolio: PageTimes; borrower: PageTimes }> {
+  const dir = mkdtempSync(join(tmpdir(), 'rf-bench-dash-10k-'));
+  const state = openSqliteStateStore(join(dir, 'state.db'));
+  const telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
+  const now = Date.now();
+  const ids = Array.from({ length: BORROWERS }, (_, i) => `b${String(i + 1).padStart(5, '0')}`);
+  state.upsertBorrowers(
+    ids.map((id) => ({ id, name: `Borrower ${id}`, sector: 'trading', region: 'north', createdAt: now })),
+  );
+  const grades = ['A', 'B', 'C', 'D', 'E', 'F', 'G'];
+  const scores: ScoreRecord[] = ids.map((borrowerId, i) => {
+    const pd = ((i * 7919) % BORROWERS) / BORROWERS / 2;
+    return {
+      borrowerId,
+      at: now,
+      modelVersion: 'v1',
+      shadow: false,
+      pd,
+      score: Math.round(700 - pd * 400),
+      grade: grades[Math.min(6, Math.floor(pd * 14))] ?? 'G',
+      trigger: 'periodic',
+      reasons: [{ feature: 'repaidRatio', contribution: 0.5, value: 0.4, text: 'Less repaid than was due' }],
+      contributions: { repaidRatio: 0.5 },
+    };
+  });
+  const byId = new Map(scores.map((s) => [s.borrowerId, s]));
+  const service: ScoresService = {
+    latest: (id) => byId.get(id),
+    latestAll: () => scores,
+    history: (q) => [byId.get(q.borrowerId ?? '')].filter((s): s is ScoreRecord => s !== undefined),
+    rescore: () => Promise.resolve({}),
+    notifyLoanEvent: () => undefined,
+    models: () => [],
+    model: () => undefined,
+    activate: () => {
+      throw new Error('not in this bench');
+    },
+  };
+  const key = issueApiKey();
+  state.createApiKey({ id: key.id, name: 'bench', role: 'officer', createdAt: now }, key);
+  const app = await buildApp({
+    config: parseConfig(apiConfigSpec, { API_RATE_LIMIT_PER_MIN: String(1e9) }),
+    state,
+    telemetry,
+    log: silentLogger,
+    scores: service,
+    sessions: {
+      isUp: () => Promise.resolve(true),
+      disconnect: () => Promise.resolve(false),
+      disconnectsImmediately: true,
+    },
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  try {
+    const riskiest = [...scores].sort((a, b) => b.pd - a.pd)[0]?.borrowerId ?? '';
+    return {
+      portfolio: await timePage(browser, apiUrl, key.key, '#/portfolio'),
+      borrower: await timePage(browser, apiUrl, key.key, `#/borrower/${riskiest}`),
+    };
+  } finally {
+    await app.close();
+    state.close();
+    await telemetry.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+try {
+  const demo = await demoWorld(browser);
+  console.log(
+    `demo world (50 borrowers): portfolio cold ${demo.portfolio.coldMs} ms, median ${demo.portfolio.medianMs} ms · borrower cold ${demo.borrower.coldMs} ms, median ${demo.borrower.medianMs} ms`,
+  );
+  const large = await largeWorld(browser);
+  console.log(
+    `${BORROWERS.toLocaleString('en')} borrowers: portfolio cold ${large.portfolio.coldMs} ms, median ${large.portfolio.medianMs} ms · borrower cold ${large.borrower.coldMs} ms, median ${large.borrower.medianMs} ms`,
+  );
+  console.log('baseline: the issue aims at under 1000 ms to a usable page');
+  console.log(
+    JSON.stringify({
+      bench: 'dashboard',
+      runs: RUNS,
+      demoPortfolioColdMs: demo.portfolio.coldMs,
+      demoPortfolioMs: demo.portfolio.medianMs,
+      demoBorrowerColdMs: demo.borrower.coldMs,
+      demoBorrowerMs: demo.borrower.medianMs,
+      borrowers: BORROWERS,
+      largePortfolioColdMs: large.portfolio.coldMs,
+      largePortfolioMs: large.portfolio.medianMs,
+      largeBorrowerColdMs: large.borrower.coldMs,
+      largeBorrowerMs: large.borrower.medianMs,
+      aimMs: 1000,
+    }),
+  );
+} finally {
+  await browser.close();
+}
