@@ -5,10 +5,9 @@ import { createLogger, type Logger } from '../core/logger.js';
 import { loggingConfigSpec } from '../core/logging-config.js';
 import type { MetricsSource } from '../core/metrics.js';
 import { Shutdown } from '../core/shutdown.js';
-import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
-import { stateConfigSpec, statePath } from '../core/storage/state-config.js';
+import { stateConfigSpec } from '../core/storage/state-config.js';
 import type { StateStore } from '../core/storage/state-store.js';
-import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
+import { openStores } from '../core/storage/open-stores.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { buildApp, type ApiApp } from './app.js';
@@ -108,10 +107,7 @@ export async function apiMain(
   const log = options.log ?? createLogger({ name: 'riskfuse-api', level: config.logLevel });
   const shutdown = new Shutdown(log);
   if (options.installSignalHandlers !== false) shutdown.onSignals();
-  const state = openSqliteStateStore(statePath(config));
-  shutdown.add('state store', () => state.close());
-  const telemetry = await openTelemetryStore(config, log);
-  shutdown.add('telemetry store', () => telemetry.close());
+  const { state, telemetry } = await openStores(config, log, shutdown);
   // Scores are read from the state store; on-demand re-scoring runs here with the same registry (the
   // periodic scoring loop belongs to `riskfuse risk`).
   const risk = await createRisk({ config, state, telemetry, log });

@@ -15,6 +15,8 @@ import {
   loadPortfolio,
   ModelRegistry,
   riskBackendConfigSpec,
+  riskConfigSpec,
+  modelDir,
   RISK_MODEL_FORMAT,
   writeEvaluationReport,
   type FeatureRow,
@@ -71,7 +73,7 @@ export const evaluateHelp: CommandHelp = {
     ['--write-default FILE', 'also write the fused model file (the shipped default model)'],
     ['-h, --help', 'show this help'],
   ],
-  env: [stateConfigSpec, riskBackendConfigSpec],
+  env: [stateConfigSpec, riskConfigSpec, riskBackendConfigSpec],
 };
 
 const FLAGS = {
@@ -156,7 +158,7 @@ export async function evaluateCommand(
   }
   let config;
   try {
-    config = parseConfig({ ...stateConfigSpec, ...riskBackendConfigSpec }, env);
+    config = parseConfig({ ...stateConfigSpec, ...riskConfigSpec, ...riskBackendConfigSpec }, env);
   } catch (e) {
     err(`riskfuse evaluate: ${errorMessage(e)}`);
     return EXIT.failure;
@@ -231,7 +233,7 @@ export async function evaluateCommand(
     if (opts.register) {
       const state = openSqliteStateStore(statePath(config));
       try {
-        const registry = new ModelRegistry(new SqliteRiskStore(state), join(config.dataDir, 'models'));
+        const registry = new ModelRegistry(new SqliteRiskStore(state), modelDir(config));
         const hadChampion = registry.championRecord() !== undefined;
         for (const f of files) {
           const rec = await registry.register(f, { activate: !hadChampion && f.name === 'fused-mlp' });

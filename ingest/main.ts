@@ -2,9 +2,8 @@ import { parseConfig } from '../core/config.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { loggingConfigSpec } from '../core/logging-config.js';
 import { Shutdown } from '../core/shutdown.js';
-import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
-import { stateConfigSpec, statePath } from '../core/storage/state-config.js';
-import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
+import { stateConfigSpec } from '../core/storage/state-config.js';
+import { openStores } from '../core/storage/open-stores.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import { alertMetrics, alertsConfigSpec, createAlerts } from '../alerts/index.js';
 import { createIngest, type Ingest } from './app.js';
@@ -46,10 +45,7 @@ export async function ingestMain(
   const shutdown = new Shutdown(log);
   if (options.installSignalHandlers !== false) shutdown.onSignals();
 
-  const state = openSqliteStateStore(statePath(config));
-  shutdown.add('state store', () => state.close());
-  const telemetry = await openTelemetryStore(config, log);
-  shutdown.add('telemetry store', () => telemetry.close());
+  const { state, telemetry } = await openStores(config, log, shutdown);
   // The rule engine runs where readings arrive: fed in-process by the ingest's stored batches and presence.
   const alerts = createAlerts({ state, config, log });
   shutdown.add('alerts', () => alerts.close());

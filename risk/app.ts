@@ -8,7 +8,7 @@ import { SqliteEventOutbox } from '../core/storage/sqlite-event-outbox.js';
 import { SqliteRiskStore } from '../core/storage/sqlite-risk-store.js';
 import type { SqliteStateStore } from '../core/storage/sqlite-state-store.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
-import type { riskConfigSpec } from './config.js';
+import { modelDir, type riskConfigSpec } from './config.js';
 import { initBackend, type BackendPreference } from './model/backend.js';
 import { ModelRegistry } from './registry.js';
 import { ScoringService } from './scoring-service.js';
@@ -52,7 +52,7 @@ export async function createRisk(deps: RiskDeps): Promise<RiskComponent> {
   const { config, log } = deps;
   const backend = await initBackend(config.tfBackend, (note) => log.warn(note));
   const riskStore = new SqliteRiskStore(deps.state);
-  const registry = new ModelRegistry(riskStore, config.modelDir ?? join(config.dataDir, 'models'));
+  const registry = new ModelRegistry(riskStore, modelDir(config));
   let installedDefault: string | undefined;
   try {
     const rec = await registry.ensureDefault(shippedModelPath());

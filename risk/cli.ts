@@ -8,9 +8,8 @@ import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
 import { stateConfigSpec, statePath } from '../core/storage/state-config.js';
 import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
-import { join } from 'node:path';
 import { createRisk } from './app.js';
-import { riskConfigSpec } from './config.js';
+import { modelDir, riskConfigSpec } from './config.js';
 import { riskBackendConfigSpec } from './model/backend.js';
 import { ModelRegistry } from './registry.js';
 
@@ -59,10 +58,7 @@ export function modelsCommand(argv: string[], env: Record<string, string | undef
   const config = parseConfig({ ...riskConfigSpec, ...stateConfigSpec }, env);
   const state = openSqliteStateStore(statePath(config));
   try {
-    const registry = new ModelRegistry(
-      new SqliteRiskStore(state),
-      config.modelDir ?? join(config.dataDir, 'models'),
-    );
+    const registry = new ModelRegistry(new SqliteRiskStore(state), modelDir(config));
     const out = (s: string): boolean => process.stdout.write(`${s}\n`);
     if (action === 'list') {
       const list = registry.list();

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { defineConfig, int, num, str } from '../core/config.js';
 
 export const riskConfigSpec = defineConfig({
@@ -21,3 +22,8 @@ export const riskConfigSpec = defineConfig({
   }),
   modelDir: str('RISK_MODEL_DIR', { doc: 'Folder of model artifacts; default DATA_DIR/models' }),
 });
+
+/** Where model artifacts live: RISK_MODEL_DIR, else DATA_DIR/models. */
+export function modelDir(cfg: { readonly modelDir?: string; readonly dataDir: string }): string {
+  return cfg.modelDir ?? join(cfg.dataDir, 'models');
+}

@@ -24,6 +24,6 @@ export { RiskModel, RISK_MODEL_FORMAT, type RiskModelFile, type Scored } from '.
 export { gradeFor, pointsFor, GRADE_BANDS } from './grades.js';
 export { initBackend, riskBackendConfigSpec } from './model/backend.js';
 export { createRisk, shippedModelPath, type RiskComponent } from './app.js';
-export { riskConfigSpec } from './config.js';
+export { modelDir, riskConfigSpec } from './config.js';
 export { scoringMetrics } from './scoring-metrics.js';
 export { ScoringService, type ScoreChange, type ScoringRun } from './scoring-service.js';

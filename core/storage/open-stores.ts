@@ -1,0 +1,24 @@
+import type { ConfigOf } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Shutdown } from '../shutdown.js';
+import { openTelemetryStore } from './open-telemetry-store.js';
+import { openSqliteStateStore, type SqliteStateStore } from './sqlite-state-store.js';
+import { statePath, type stateConfigSpec } from './state-config.js';
+import type { telemetryConfigSpec } from './telemetry-config.js';
+import type { TelemetryStore } from './telemetry-store.js';
+
+/**
+ * The two stores every long-running component opens, each registered with `shutdown` so they close after
+ * whatever uses them (registered later, closed earlier).
+ */
+export async function openStores(
+  config: ConfigOf<typeof stateConfigSpec> & ConfigOf<typeof telemetryConfigSpec>,
+  log: Logger,
+  shutdown: Shutdown,
+): Promise<{ state: SqliteStateStore; telemetry: TelemetryStore }> {
+  const state = openSqliteStateStore(statePath(config));
+  shutdown.add('state store', () => state.close());
+  const telemetry = await openTelemetryStore(config, log);
+  shutdown.add('telemetry store', () => telemetry.close());
+  return { state, telemetry };
+}
