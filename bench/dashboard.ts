@@ -120,6 +120,7 @@ async function largeWorld(browser: Browser): Promise<{ portfolio: PageTimes; bor
   const service: ScoresService = {
     latest: (id) => byId.get(id),
     latestAll: () => scores,
+    heads: () => scores.map((s) => ({ ...s, features: {} })),
     history: (q) => [byId.get(q.borrowerId ?? '')].filter((s): s is ScoreRecord => s !== undefined),
     trends: () => new Map(),
     rescore: () => Promise.resolve({}),
