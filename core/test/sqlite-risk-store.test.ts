@@ -33,7 +33,7 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'rf-risk-store-'));
   state = openSqliteStateStore(join(dir, 'state.db'));
   state.upsertBorrowers(
-    ['b1', 'b2', 'b3'].map((id) => ({ id, name: id, sector: 'agri', region: 'r', createdAt: T0 })),
+    ['b1', 'b2', 'b3'].map((id) => ({ id, name: id, sector: 'agriculture', region: 'r', createdAt: T0 })),
   );
   risk = new SqliteRiskStore(state);
   for (const version of ['v1', 'v2']) {
@@ -62,7 +62,9 @@ describe('SQLite risk store: latest scores, heads and trends', () => {
     // An older score stored later, and a newer shadow score: neither is the borrower's latest.
     risk.addScores([
       score('b1', T0 + 1000, 0.01),
-      score('b1', T0 + 5000, 0.9, { modelVersion: 'v2', shadow: true, features: undefined }),
+      (({ features: _f, ...shadow }) => shadow)(
+        score('b1', T0 + 5000, 0.9, { modelVersion: 'v2', shadow: true }),
+      ),
     ]);
     const latest = risk.latestScores();
     expect(latest.map((s) => [s.borrowerId, s.pd])).toEqual([
