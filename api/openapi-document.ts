@@ -17,7 +17,7 @@ const unavailable = (): never => {
 };
 const documentationOnlyScores: ScoresService = {
   latest: unavailable,
-  latestAll: unavailable,
+  latestMany: unavailable,
   heads: unavailable,
   history: unavailable,
   trends: unavailable,

@@ -119,7 +119,7 @@ async function largeWorld(browser: Browser): Promise<{ portfolio: PageTimes; bor
   const byId = new Map(scores.map((s) => [s.borrowerId, s]));
   const service: ScoresService = {
     latest: (id) => byId.get(id),
-    latestAll: () => scores,
+    latestMany: (ids) => ids.map((id) => byId.get(id)).filter((s) => s !== undefined),
     heads: () => scores.map((s) => ({ ...s, features: {} })),
     history: (q) => [byId.get(q.borrowerId ?? '')].filter((s): s is ScoreRecord => s !== undefined),
     trends: () => new Map(),

@@ -21,7 +21,8 @@ import { Cursor, EpochMs, IdParams, Limit, Page } from '../schemas.js';
  */
 export interface ScoresService {
   latest(borrowerId: string): ScoreRecord | undefined;
-  latestAll(): ScoreRecord[];
+  /** The latest official scores of these borrowers (at most a page). */
+  latestMany(borrowerIds: readonly string[]): ScoreRecord[];
   /** Every borrower's latest official score without explanations, with the named inputs (cheap). */
   heads(features?: readonly string[]): ScoreHead[];
   history(q: ScoreQuery): ScoreRecord[];
@@ -40,7 +41,7 @@ export interface ScoresService {
 export function riskScores(risk: RiskComponent): ScoresService {
   return {
     latest: (id) => risk.riskStore.latestScores({ borrowerIds: [id] })[0],
-    latestAll: () => risk.riskStore.latestScores(),
+    latestMany: (ids) => risk.riskStore.latestScores({ borrowerIds: ids }),
     heads: (f) => risk.riskStore.latestHeads(f),
     history: (q) => risk.riskStore.scoreHistory(q),
     trends: (w) => risk.riskStore.dailyPdTrends(w),
@@ -229,8 +230,9 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
     (request) => {
       const { grade, minPd, limit, cursor } = request.query;
       const after = cursor === undefined ? undefined : decodeCursor(cursor, isRankKey);
+      // Ranked on the light heads; only the page's scores are read whole (reasons).
       const ranked = scores
-        .latestAll()
+        .heads()
         .filter((s) => (grade === undefined || s.grade === grade) && (minPd === undefined || s.pd >= minPd))
         .sort((a, b) => b.pd - a.pd || a.borrowerId.localeCompare(b.borrowerId))
         .filter(
@@ -239,8 +241,12 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
             s.pd < after[0] ||
             (s.pd === after[0] && s.borrowerId.localeCompare(after[1]) > 0),
         );
-      const items = ranked.slice(0, limit);
-      const last = items.at(-1);
+      const page = ranked.slice(0, limit);
+      const whole = new Map(
+        scores.latestMany(page.map((h) => h.borrowerId)).map((s) => [s.borrowerId, s]),
+      );
+      const items = page.map((h) => whole.get(h.borrowerId)).filter((s) => s !== undefined);
+      const last = page.at(-1);
       return {
         items: items.map(view),
         ...(ranked.length > limit && last !== undefined

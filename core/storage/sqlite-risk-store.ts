@@ -159,8 +159,8 @@ export class SqliteRiskStore implements RiskStore {
   latestScores(
     q: { modelVersion?: string; shadow?: boolean; borrowerIds?: readonly string[] } = {},
   ): ScoreRecord[] {
-    if (q.borrowerIds !== undefined && q.borrowerIds.length <= 100) {
-      // A few borrowers (an API read, an event-triggered run): one primary-key range each.
+    if (q.borrowerIds !== undefined && q.borrowerIds.length <= 1000) {
+      // A few borrowers (an API read or page, an event-triggered run): one index seek each.
       const stmt = this.prepared(
         `SELECT * FROM scores WHERE borrower_id = @id AND shadow = @shadow
            ${q.modelVersion === undefined ? '' : 'AND model_version = @modelVersion'}
