@@ -234,6 +234,11 @@ export class AlertService extends EventEmitter<{ appended: [] }> {
     return this.store.countAlerts();
   }
 
+  /** Alerts not yet resolved per borrower (borrowers with none are absent). */
+  countActiveByBorrower(): Map<string, number> {
+    return this.store.countActiveByBorrower();
+  }
+
   eventsAfter(seq: number, options: { limit?: number; types?: readonly EventType[] } = {}): StoredEvent[] {
     return this.outbox.after(seq, options);
   }

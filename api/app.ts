@@ -37,6 +37,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { loanRoutes } from './routes/loans.js';
 import { metaRoutes } from './routes/meta.js';
 import { portfolioRoutes } from './routes/portfolio.js';
+import { portfolioBorrowerRoutes } from './routes/portfolio-borrowers.js';
 import { scoreRoutes, type ScoresService } from './routes/scores.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -84,6 +85,8 @@ export interface RouteContext {
   onLoanEvent?(borrowerIds: readonly string[]): void;
   /** Alerts not yet resolved; undefined when the alerts component is not wired in. */
   countActiveAlerts?(): number;
+  /** Alerts not yet resolved per borrower; undefined when the alerts component is not wired in. */
+  activeAlertsByBorrower?(): Map<string, number>;
   /** Appends to the audit log as the request's caller; call inside the mutation's transaction. */
   audit(
     request: FastifyRequest,
@@ -169,7 +172,10 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
         }),
     ...(deps.alerts === undefined
       ? {}
-      : { countActiveAlerts: () => deps.alerts?.service.countActive() ?? 0 }),
+      : {
+          countActiveAlerts: () => deps.alerts?.service.countActive() ?? 0,
+          activeAlertsByBorrower: () => deps.alerts?.service.countActiveByBorrower() ?? new Map(),
+        }),
     audit(request, entry) {
       deps.state.appendAudit({
         ...entry,
@@ -288,7 +294,10 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
       deviceRoutes(v1, ctx);
       loanRoutes(v1, ctx);
       telemetryRoutes(v1, ctx);
-      if (deps.scores !== undefined) scoreRoutes(v1, ctx, deps.scores);
+      if (deps.scores !== undefined) {
+        scoreRoutes(v1, ctx, deps.scores);
+        portfolioBorrowerRoutes(v1, ctx, deps.scores);
+      }
       if (deps.alerts !== undefined) alertRoutes(v1, ctx, deps.alerts);
       if (deps.webhooks !== undefined) webhookRoutes(v1, ctx, deps.webhooks);
       done();

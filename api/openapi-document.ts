@@ -19,6 +19,7 @@ const documentationOnlyScores: ScoresService = {
   latest: unavailable,
   latestAll: unavailable,
   history: unavailable,
+  trends: unavailable,
   rescore: unavailable,
   notifyLoanEvent: unavailable,
   models: unavailable,

@@ -70,6 +70,7 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   'GET /v1/borrowers/:id/score': READ,
   'GET /v1/borrowers/:id/scores': READ,
   'GET /v1/scores': READ,
+  'GET /v1/portfolio/borrowers': READ,
   'POST /v1/borrowers/:id/rescore': IMPORT,
   'GET /v1/models': READ,
   'GET /v1/models/:version': READ,

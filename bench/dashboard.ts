@@ -121,6 +121,7 @@ async function largeWorld(browser: Browser): Promise<{ portfolio: PageTimes; bor
     latest: (id) => byId.get(id),
     latestAll: () => scores,
     history: (q) => [byId.get(q.borrowerId ?? '')].filter((s): s is ScoreRecord => s !== undefined),
+    trends: () => new Map(),
     rescore: () => Promise.resolve({}),
     notifyLoanEvent: () => undefined,
     models: () => [],

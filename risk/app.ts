@@ -25,6 +25,8 @@ export interface RiskDeps {
   readonly state: SqliteStateStore;
   readonly telemetry: TelemetryStore;
   readonly log: Logger;
+  /** The scoring clock; Date.now unless a simulation's time is wanted. */
+  readonly now?: () => number;
 }
 
 export interface RiskComponent {
@@ -79,6 +81,7 @@ export async function createRisk(deps: RiskDeps): Promise<RiskComponent> {
     eventDebounceMs: config.eventDebounceMs,
     pdChangeThreshold: config.pdChangeThreshold,
     outbox: new SqliteEventOutbox(deps.state),
+    ...(deps.now === undefined ? {} : { now: deps.now }),
   });
   return {
     registry,

@@ -8,6 +8,7 @@ import type { RiskStore, ScoreRecord } from '../core/storage/risk-store.js';
 import type { StateStore } from '../core/storage/state-store.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { extractFeatures, loadPortfolio, type FeatureRow } from './features/extract.js';
+import { FEATURE_NAMES } from './features/spec.js';
 import type { RegionBaselines } from './features/offline.js';
 import { PanelCache } from './features/panel.js';
 import { gradeFor, gradeSteps, pointsFor } from './grades.js';
@@ -298,7 +299,7 @@ export function scoreRecords(
       };
     });
   }
-  return model.score(rows).map((s) => ({
+  return model.score(rows).map((s, i) => ({
     borrowerId: s.borrowerId,
     at: s.t,
     modelVersion: version,
@@ -309,7 +310,18 @@ export function scoreRecords(
     reasons: s.reasons,
     contributions: s.contributions,
     trigger,
+    features: featureValues(rows[i] as FeatureRow),
   }));
+}
+
+/** A feature row's values by name, null where missing: what the model saw, stored with its score. */
+export function featureValues(row: FeatureRow): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  FEATURE_NAMES.forEach((name, j) => {
+    const v = row.values[j];
+    out[name] = v === undefined || Number.isNaN(v) ? null : v;
+  });
+  return out;
 }
 
 /** The outbox event for a score change: the new score (PD, grade, reasons) and the previous one. */

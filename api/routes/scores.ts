@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { RiskfuseError } from '../../core/errors.js';
-import type { ModelRecord, ScoreQuery, ScoreRecord } from '../../core/storage/risk-store.js';
+import type { ModelRecord, PdPoint, ScoreQuery, ScoreRecord } from '../../core/storage/risk-store.js';
 import type { RiskComponent } from '../../risk/app.js';
 import { FEATURES, GRADE_BANDS } from '../../risk/index.js';
 import type { ApiApp, RouteContext } from '../app.js';
@@ -17,6 +17,8 @@ export interface ScoresService {
   latest(borrowerId: string): ScoreRecord | undefined;
   latestAll(): ScoreRecord[];
   history(q: ScoreQuery): ScoreRecord[];
+  /** Daily PD trends (the last official score of each UTC day) from each window's start on. */
+  trends(windows: readonly { borrowerId: string; fromMs: number }[]): Map<string, PdPoint[]>;
   /** Scores these borrowers now with the champion; resolves when stored. */
   rescore(borrowerIds: readonly string[]): Promise<{ modelVersion?: string }>;
   /** A loan or repayment of the borrower changed (import): re-score it shortly. */
@@ -32,6 +34,7 @@ export function riskScores(risk: RiskComponent): ScoresService {
     latest: (id) => risk.riskStore.latestScores({ borrowerIds: [id] })[0],
     latestAll: () => risk.riskStore.latestScores(),
     history: (q) => risk.riskStore.scoreHistory(q),
+    trends: (w) => risk.riskStore.dailyPdTrends(w),
     rescore: async (ids) => {
       const run = await risk.scoring.scoreBorrowers(ids, 'on-demand');
       return run.modelVersion === undefined ? {} : { modelVersion: run.modelVersion };
@@ -44,7 +47,7 @@ export function riskScores(risk: RiskComponent): ScoresService {
 }
 
 const GROUP_OF = new Map(FEATURES.map((f) => [f.name, f.group]));
-const Grade = Type.Union(
+export const Grade = Type.Union(
   GRADE_BANDS.map((b) => Type.Literal(b.grade)),
   { description: 'grade band, A (safest) to G' },
 );
@@ -79,6 +82,11 @@ const ScoreDetail = Type.Object({
   }),
   onlineContribution: Type.Number({ description: 'sum of the online (loan book) contributions' }),
   offlineContribution: Type.Number({ description: 'sum of the offline (device) contributions' }),
+  features: Type.Optional(
+    Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()]), {
+      description: 'the model’s inputs at scoring time by feature (null = no data); absent on older scores',
+    }),
+  ),
 });
 
 const ModelView = Type.Object({
@@ -143,7 +151,13 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
         if (GROUP_OF.get(f) === 'online') online += c;
         else offline += c;
       }
-      return { ...view(s), contributions, onlineContribution: online, offlineContribution: offline };
+      return {
+        ...view(s),
+        contributions,
+        onlineContribution: online,
+        offlineContribution: offline,
+        ...(s.features === undefined ? {} : { features: { ...s.features } }),
+      };
     },
   );
 

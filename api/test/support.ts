@@ -54,6 +54,8 @@ export async function startTestApi(
     state?: SqliteStateStore;
     /** Wire in a real risk component (shipped default model) for the score and model routes. */
     withRisk?: boolean;
+    /** The risk component's clock (a simulated world's time), Date.now otherwise. */
+    riskNow?: () => number;
     log?: Logger;
   } = {},
 ): Promise<TestApi> {
@@ -77,6 +79,7 @@ export async function startTestApi(
           state,
           telemetry,
           log: silentLogger,
+          ...(options.riskNow === undefined ? {} : { now: options.riskNow }),
         })
       : undefined;
   const alerts = createAlerts({

@@ -62,6 +62,8 @@ export interface AlertStore {
   updateAlert(alert: Alert): boolean;
   queryAlerts(query: AlertQuery): Alert[];
   countAlerts(status?: AlertStatus): number;
+  /** Alerts not yet resolved (open or acknowledged) per borrower; borrowers with none are absent. */
+  countActiveByBorrower(): Map<string, number>;
 
   /** Rule settings saved over the API, by rule id (JSON documents, validated by the caller). */
   listRuleSettings(): { ruleId: string; settings: unknown; updatedAt: number }[];

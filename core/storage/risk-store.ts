@@ -46,6 +46,14 @@ export interface ScoreRecord {
   readonly contributions?: Readonly<Record<string, number>>;
   /** What caused the scoring: `periodic`, `readings`, `loan-event`, `on-demand`, `backtest`. */
   readonly trigger: string;
+  /** The model's inputs at scoring time by feature name, null = no data (champion scores only). */
+  readonly features?: Readonly<Record<string, number | null>>;
+}
+
+/** One point of a borrower's PD trend. */
+export interface PdPoint {
+  readonly at: number;
+  readonly pd: number;
 }
 
 export interface ScoreQuery {
@@ -75,4 +83,9 @@ export interface RiskStore {
   }): ScoreRecord[];
   /** Scores in time order (newest first), at most `limit` (default 1,000). */
   scoreHistory(q: ScoreQuery): ScoreRecord[];
+  /**
+   * Each borrower's official PD trend from its window's `fromMs` on: the last score of every UTC day that has
+   * one, oldest first (borrowers without scores in their window are absent from the map).
+   */
+  dailyPdTrends(windows: readonly { borrowerId: string; fromMs: number }[]): Map<string, PdPoint[]>;
 }

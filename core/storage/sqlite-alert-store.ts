@@ -144,6 +144,16 @@ export class SqliteAlertStore implements AlertStore {
     return Number(r.c);
   }
 
+  countActiveByBorrower(): Map<string, number> {
+    const rows = this.db
+      .prepare(
+        `SELECT borrower_id, count(*) AS c FROM alerts
+         WHERE status <> 'resolved' AND borrower_id IS NOT NULL GROUP BY borrower_id`,
+      )
+      .all() as Row[];
+    return new Map(rows.map((r) => [String(r.borrower_id), Number(r.c)]));
+  }
+
   listRuleSettings(): { ruleId: string; settings: unknown; updatedAt: number }[] {
     return (this.db.prepare('SELECT * FROM alert_rule_settings ORDER BY rule_id').all() as Row[]).map(
       (r) => ({

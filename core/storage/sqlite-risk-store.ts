@@ -1,5 +1,12 @@
 import { RiskfuseError } from '../errors.js';
-import type { ModelRecord, ReasonCode, RiskStore, ScoreQuery, ScoreRecord } from './risk-store.js';
+import type {
+  ModelRecord,
+  PdPoint,
+  ReasonCode,
+  RiskStore,
+  ScoreQuery,
+  ScoreRecord,
+} from './risk-store.js';
 import type { SqliteStateStore } from './sqlite-state-store.js';
 
 type Row = Record<string, unknown>;
@@ -30,7 +37,12 @@ const toScore = (r: Row): ScoreRecord => ({
     ? {}
     : { contributions: JSON.parse(r.contributions as string) as Record<string, number> }),
   trigger: String(r.trigger),
+  ...(r.features == null
+    ? {}
+    : { features: JSON.parse(r.features as string) as Record<string, number | null> }),
 });
+
+const DAY_MS = 86_400_000;
 
 /** The risk store on the state store's SQLite database (its migrations create the tables). */
 export class SqliteRiskStore implements RiskStore {
@@ -107,10 +119,13 @@ export class SqliteRiskStore implements RiskStore {
 
   addScores(items: readonly ScoreRecord[]): void {
     const stmt = this.db.prepare(
-      `INSERT INTO scores (borrower_id, at, model_version, shadow, pd, score, grade, reasons, contributions, trigger)
-       VALUES (@borrowerId, @at, @modelVersion, @shadow, @pd, @score, @grade, @reasons, @contributions, @trigger)
+      `INSERT INTO scores (borrower_id, at, model_version, shadow, pd, score, grade, reasons, contributions, trigger,
+         features)
+       VALUES (@borrowerId, @at, @modelVersion, @shadow, @pd, @score, @grade, @reasons, @contributions, @trigger,
+         @features)
        ON CONFLICT DO UPDATE SET pd = excluded.pd, score = excluded.score, grade = excluded.grade,
-         reasons = excluded.reasons, contributions = excluded.contributions, trigger = excluded.trigger`,
+         reasons = excluded.reasons, contributions = excluded.contributions, trigger = excluded.trigger,
+         features = excluded.features`,
     );
     this.db.transaction(() => {
       for (const s of items) {
@@ -119,6 +134,7 @@ export class SqliteRiskStore implements RiskStore {
           shadow: s.shadow ? 1 : 0,
           reasons: JSON.stringify(s.reasons),
           contributions: s.contributions === undefined ? null : JSON.stringify(s.contributions),
+          features: s.features === undefined ? null : JSON.stringify(s.features),
         });
       }
     })();
@@ -163,6 +179,20 @@ export class SqliteRiskStore implements RiskStore {
       .all(params) as Row[];
     const wanted = q.borrowerIds === undefined ? undefined : new Set(q.borrowerIds);
     return rows.map(toScore).filter((s) => wanted === undefined || wanted.has(s.borrowerId));
+  }
+
+  dailyPdTrends(windows: readonly { borrowerId: string; fromMs: number }[]): Map<string, PdPoint[]> {
+    // SQLite returns the bare columns of the row holding max(at) in each group: the day's last score.
+    const stmt = this.prepared(
+      `SELECT max(at) AS at, pd FROM scores WHERE borrower_id = @id AND shadow = 0 AND at >= @fromMs
+       GROUP BY at / ${DAY_MS} ORDER BY at`,
+    );
+    const out = new Map<string, PdPoint[]>();
+    for (const { borrowerId: id, fromMs } of windows) {
+      const points = (stmt.all({ id, fromMs }) as Row[]).map((r) => ({ at: Number(r.at), pd: Number(r.pd) }));
+      if (points.length > 0) out.set(id, points);
+    }
+    return out;
   }
 
   scoreHistory(q: ScoreQuery): ScoreRecord[] {

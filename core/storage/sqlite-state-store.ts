@@ -178,6 +178,11 @@ const MIGRATIONS: readonly string[] = [
   CREATE TABLE webhook_dispatch (id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL);
   INSERT INTO webhook_dispatch (id, last_seq) VALUES (1, (SELECT coalesce(max(seq), 0) FROM event_outbox));
   `,
+  // 8: a score keeps the model's inputs (feature values at scoring time, JSON; NULL for shadow scores and for
+  // scores stored before this version), so what the model saw can be shown and audited beside its reasons.
+  `
+  ALTER TABLE scores ADD COLUMN features TEXT;
+  `,
 ];
 
 /** Sort keys of the borrower list and their columns (never user text in SQL). */
@@ -658,6 +663,22 @@ export class SqliteStateStore implements StateStore {
       exposure,
       collateralValue,
     };
+  }
+
+  borrowerExposures(): Map<string, { currency: string; outstanding: number }[]> {
+    const rows = this.prepared(
+      `SELECT l.borrower_id, l.currency, coalesce(sum(r.amount_due - r.amount_paid), 0) AS outstanding
+       FROM loans l LEFT JOIN repayments r ON r.loan_id = l.id
+       WHERE l.status = 'active' GROUP BY l.borrower_id, l.currency ORDER BY l.borrower_id, l.currency`,
+    ).all() as Row[];
+    const out = new Map<string, { currency: string; outstanding: number }[]>();
+    for (const r of rows) {
+      const id = s(r.borrower_id);
+      let list = out.get(id);
+      if (list === undefined) out.set(id, (list = []));
+      list.push({ currency: s(r.currency), outstanding: n(r.outstanding) });
+    }
+    return out;
   }
 
   queryDevices(

@@ -266,7 +266,7 @@ describe('SQLite state store', () => {
     ]);
   });
 
-  it('when the schema is current, then it is at migration 7 (API keys and audit log, the model registry and scores, the event outbox, alerts, webhooks)', () => {
-    expect(store.schemaVersion()).toBe(7);
+  it('when the schema is current, then it is at migration 8 (API keys and audit log, the model registry and scores, the event outbox, alerts, webhooks, score inputs)', () => {
+    expect(store.schemaVersion()).toBe(8);
   });
 });
