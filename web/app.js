@@ -1106,6 +1106,22 @@ const KIND_COLUMNS = [
 const count = (key, label, n, cls) =>
   h('span', { class: cls }, `${label} `, h('b', { 'data-count': key }, fmtCount(n)));
 
+const fleetCounts = (fleet) =>
+  h(
+    'div',
+    { class: 'card counts', id: 'fleet' },
+    count('devices', 'Devices', fleet.devices),
+    count('active', 'active', fleet.active),
+    count('revoked', 'revoked', fleet.revoked),
+    count('online', 'online', fleet.presence?.online, 'online'),
+    count('offline', 'offline', fleet.presence?.offline, 'offline'),
+    count('unknown', 'unknown', fleet.presence?.unknown),
+    count('lowBattery', `battery under ${fleet.lowBatteryPct} %:`, fleet.lowBattery),
+    count('stale', `silent over ${fmtDuration(fleet.staleMs)}:`, fleet.stale),
+    count('neverReported', 'never reported:', fleet.neverReported),
+    h('small', {}, `as of ${fmtTime(fleet.at)}`),
+  );
+
 async function devicesPage(params) {
   const presence = PRESENCE.includes(params.get('presence') ?? '') ? (params.get('presence') ?? '') : '';
   const cursor = params.get('cursor') ?? '';
@@ -1113,8 +1129,11 @@ async function devicesPage(params) {
   const q = new URLSearchParams({ limit: '200' });
   if (presence !== '') q.set('presence', presence);
   if (cursor !== '') q.set('cursor', cursor);
-  const [fleet, list] = await Promise.all([api('/v1/devices/summary'), api(`/v1/devices?${q}`)]);
-  const kinds = Object.keys(fleet.byKind ?? {}).sort();
+  // An API without the fleet summary (404) lists devices only, without presence filter.
+  const fleet = await optional(api('/v1/devices/summary'));
+  if (fleet === undefined) q.delete('presence');
+  const list = await api(`/v1/devices?${q}`);
+  const kinds = Object.keys(fleet?.byKind ?? {}).sort();
   const select = h(
     'select',
     { id: 'presence-filter', 'aria-label': 'presence' },
@@ -1130,20 +1149,9 @@ async function devicesPage(params) {
       : hashOf('/devices', { presence, cursor: list.nextCursor, back: location.hash });
   page(
     'Devices',
-    h(
-      'div',
-      { class: 'card counts', id: 'fleet' },
-      count('devices', 'Devices', fleet.devices),
-      count('active', 'active', fleet.active),
-      count('revoked', 'revoked', fleet.revoked),
-      count('online', 'online', fleet.presence?.online, 'online'),
-      count('offline', 'offline', fleet.presence?.offline, 'offline'),
-      count('unknown', 'unknown', fleet.presence?.unknown),
-      count('lowBattery', `battery under ${fleet.lowBatteryPct} %:`, fleet.lowBattery),
-      count('stale', `silent over ${fmtDuration(fleet.staleMs)}:`, fleet.stale),
-      count('neverReported', 'never reported:', fleet.neverReported),
-      h('small', {}, `as of ${fmtTime(fleet.at)}`),
-    ),
+    fleet === undefined
+      ? h('p', { class: 'card' }, 'Fleet-wide counts are not available from this API.')
+      : fleetCounts(fleet),
     kinds.length === 0
       ? null
       : h(
@@ -1181,7 +1189,7 @@ async function devicesPage(params) {
     h(
       'div',
       { class: 'card' },
-      h('div', { class: 'toolbar' }, h('label', {}, 'Presence ', select)),
+      fleet === undefined ? null : h('div', { class: 'toolbar' }, h('label', {}, 'Presence ', select)),
       h(
         'table',
         { id: 'devices' },
