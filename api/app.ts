@@ -163,7 +163,7 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
       : {
           gradeCounts: () => {
             const counts: Record<string, number> = {};
-            for (const s of deps.scores?.latestAll() ?? []) counts[s.grade] = (counts[s.grade] ?? 0) + 1;
+            for (const s of deps.scores?.heads() ?? []) counts[s.grade] = (counts[s.grade] ?? 0) + 1;
             return counts;
           },
           onLoanEvent: (ids: readonly string[]) => {

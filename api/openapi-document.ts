@@ -18,6 +18,7 @@ const unavailable = (): never => {
 const documentationOnlyScores: ScoresService = {
   latest: unavailable,
   latestAll: unavailable,
+  heads: unavailable,
   history: unavailable,
   trends: unavailable,
   rescore: unavailable,

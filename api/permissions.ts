@@ -53,6 +53,7 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   'DELETE /v1/lots/:id': ADMIN,
 
   'GET /v1/devices': DEVICE_READ,
+  'GET /v1/devices/summary': DEVICE_READ,
   'POST /v1/devices': DEVICE_WRITE,
   'GET /v1/devices/:id': DEVICE_READ,
   'POST /v1/devices/:id/rotate': DEVICE_WRITE,

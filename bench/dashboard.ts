@@ -200,6 +200,7 @@ async function largeWorld(browser: Browser): Promise<{ portfolio: PageTimes; bor
   const service: ScoresService = {
     latest: (id) => risk.latestScores({ borrowerIds: [id] })[0],
     latestAll: () => risk.latestScores(),
+    heads: (f) => risk.latestHeads(f),
     history: (q) => risk.scoreHistory(q),
     trends: (w) => risk.dailyPdTrends(w),
     rescore: () => Promise.resolve({}),

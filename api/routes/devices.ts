@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { statusTopic, telemetryTopic } from '../../core/contracts/index.js';
+import { DEVICE_KINDS, statusTopic, telemetryTopic, type Reading } from '../../core/contracts/index.js';
 import { issueToken, makeCredentials } from '../../core/credentials.js';
 import { errorMessage, RiskfuseError } from '../../core/errors.js';
 import type { Device as DeviceRecord } from '../../core/storage/state-store.js';
@@ -13,6 +13,7 @@ import {
   DeviceKind,
   DeviceToken,
   DeviceView,
+  EpochMs,
   Id,
   Limit,
   NewDevice,
@@ -21,13 +22,103 @@ import {
 
 type DeviceView = Static<typeof DeviceView>;
 
+const PresenceState = Type.Union([Type.Literal('online'), Type.Literal('offline'), Type.Literal('unknown')], {
+  description: 'last MQTT presence; `unknown`: never seen on the broker',
+});
+
+/** Counts that need each device's latest reading: null when the telemetry store did not answer. */
+const HealthCount = (description: string) =>
+  Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+    description: `${description}; null when the telemetry store is unavailable`,
+  });
+const HEALTH = {
+  lowBattery: HealthCount('active devices whose latest reading has batteryPct below lowBatteryPct'),
+  stale: HealthCount('active devices whose latest reading is older than at − staleMs'),
+  neverReported: HealthCount('active devices with no reading at all'),
+};
+
+const PresenceCounts = {
+  online: Type.Integer({ minimum: 0, description: 'active devices last seen online' }),
+  offline: Type.Integer({ minimum: 0, description: 'active devices last seen offline (will message)' }),
+  unknown: Type.Integer({ minimum: 0, description: 'active devices never seen on the broker' }),
+};
+
+const FleetSummary = Type.Object({
+  at: EpochMs('when counted (the reference for staleMs)'),
+  devices: Type.Integer({ minimum: 0, description: 'matching devices, active and revoked' }),
+  active: Type.Integer({ minimum: 0 }),
+  revoked: Type.Integer({ minimum: 0, description: 'revoked devices (in no other count)' }),
+  presence: Type.Object(PresenceCounts, { description: 'presence of the active devices' }),
+  byKind: Type.Record(
+    Type.String(),
+    Type.Object({
+      devices: Type.Integer({ minimum: 0, description: 'active and revoked' }),
+      active: Type.Integer({ minimum: 0 }),
+      ...PresenceCounts,
+      ...HEALTH,
+    }),
+    { description: 'per device kind: every kind, or only the one asked for; zeros included' },
+  ),
+  ...HEALTH,
+  lowBatteryPct: Type.Number({ description: 'the battery threshold applied, %' }),
+  staleMs: Type.Integer({ description: 'the staleness threshold applied, ms' }),
+});
+type FleetSummary = Static<typeof FleetSummary>;
+type KindCounts = FleetSummary['byKind'][string];
+
+interface Health {
+  lowBattery: number;
+  stale: number;
+  neverReported: number;
+}
+const noneOf = (): Health => ({ lowBattery: 0, stale: 0, neverReported: 0 });
+const NO_HEALTH = { lowBattery: null, stale: null, neverReported: null } as const;
+
+/**
+ * Low battery, stale and never reported, in total and per kind, from the latest reading of each device (those
+ * without one in `latest` never reported). A battery counts only when the reading has a numeric batteryPct.
+ */
+function healthOf(
+  devices: readonly { id: string; kind: string }[],
+  latest: readonly Reading[],
+  lowBatteryPct: number,
+  staleBeforeMs: number,
+): { total: Health; byKind: Map<string, Health> } {
+  const byId = new Map(latest.map((r) => [r.deviceId, r]));
+  const total = noneOf();
+  const byKind = new Map<string, Health>();
+  for (const { id, kind } of devices) {
+    const k = byKind.get(kind) ?? noneOf();
+    byKind.set(kind, k);
+    const tally = (what: keyof Health): void => {
+      total[what] += 1;
+      k[what] += 1;
+    };
+    const last = byId.get(id);
+    if (last === undefined) {
+      tally('neverReported');
+      continue;
+    }
+    const battery = last.fields.batteryPct;
+    if (typeof battery === 'number' && battery < lowBatteryPct) tally('lowBattery');
+    if (last.ts < staleBeforeMs) tally('stale');
+  }
+  return { total, byKind };
+}
+
+/** Ids the API cannot serve as a device because a route sits at that path (`GET /v1/devices/summary`). */
+const RESERVED_DEVICE_IDS: ReadonlySet<string> = new Set(['summary']);
+
 const Revoked = Type.Object({
   device: Device,
   disconnected: Type.Boolean({ description: 'whether an open MQTT connection was closed now' }),
   note: Type.String(),
 });
 
-/** Devices: provision (the MQTT token is in that response only), rotate, revoke (disconnects), list with presence. */
+/**
+ * Devices: provision (the MQTT token is in that response only), rotate, revoke (disconnects), list with presence
+ * (filterable by it), and the fleet-wide health summary.
+ */
 export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
   const { state, telemetry } = ctx;
   const mustDevice = (id: string): DeviceRecord => {
@@ -86,6 +177,7 @@ export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
             siteId: Type.Optional(Id('site id')),
             kind: Type.Optional(DeviceKind),
             status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('revoked')])),
+            presence: Type.Optional(PresenceState),
             limit: Limit,
             cursor: Type.Optional(Cursor),
           },
@@ -104,6 +196,101 @@ export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
       });
       const page = paged(rows, limit, (d) => d.id);
       return { ...page, items: await views(page.items) };
+    },
+  );
+
+  app.get(
+    '/devices/summary',
+    {
+      schema: {
+        summary: 'Fleet health: devices by status, presence and kind; low battery, stale and never reported',
+        description:
+          'Counts over every matching device (not one page). Presence and status are counted by the state ' +
+          'store; lowBattery, stale and neverReported come from each active device’s latest reading and are ' +
+          'null when the telemetry store is unavailable.',
+        tags: ['devices'],
+        querystring: Type.Object(
+          {
+            borrowerId: Type.Optional(Id('borrower id')),
+            kind: Type.Optional(DeviceKind),
+            lowBatteryPct: Type.Number({
+              minimum: 0,
+              maximum: 100,
+              default: 20,
+              description: 'a latest batteryPct below this is low, %',
+            }),
+            staleMs: Type.Integer({
+              minimum: 60_000,
+              default: 86_400_000,
+              description: 'a latest reading older than this is stale, ms',
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: FleetSummary, ...ERROR_RESPONSES },
+      },
+    },
+    async (request): Promise<FleetSummary> => {
+      const { lowBatteryPct, staleMs, ...filter } = request.query;
+      const at = ctx.now();
+      // One read transaction, so the counts and the ids asked about below describe the same registry.
+      const { counts, activeIds } = state.transaction(() => ({
+        counts: state.deviceFleetCounts(filter),
+        activeIds: state.deviceIds({ ...filter, status: 'active' }),
+      }));
+
+      const kinds: Record<string, Omit<KindCounts, keyof Health>> = {};
+      const zero = () => ({ devices: 0, active: 0, online: 0, offline: 0, unknown: 0 });
+      for (const kind of filter.kind === undefined ? DEVICE_KINDS : [filter.kind]) kinds[kind] = zero();
+      const total = { ...zero(), revoked: 0 };
+      for (const row of counts) {
+        const k = (kinds[row.kind] ??= zero());
+        k.devices += row.devices;
+        total.devices += row.devices;
+        if (row.status === 'revoked') {
+          total.revoked += row.devices;
+          continue;
+        }
+        k.active += row.devices;
+        k[row.presence] += row.devices;
+        total.active += row.devices;
+        total[row.presence] += row.devices;
+      }
+
+      let health: ReturnType<typeof healthOf> | undefined;
+      try {
+        const latest =
+          activeIds.length === 0
+            ? []
+            : await telemetry.latest({
+                deviceIds: activeIds.map((d) => d.id),
+                ...(filter.kind === undefined ? {} : { kind: filter.kind }),
+              });
+        health = healthOf(activeIds, latest, lowBatteryPct, at - staleMs);
+      } catch (err) {
+        ctx.log.warn(
+          { err: errorMessage(err) },
+          'telemetry store unavailable; fleet summary without low battery, stale and never reported',
+        );
+      }
+      const byKind: Record<string, KindCounts> = {};
+      for (const [kind, k] of Object.entries(kinds))
+        byKind[kind] = {
+          ...k,
+          ...(health === undefined ? NO_HEALTH : (health.byKind.get(kind) ?? noneOf())),
+        };
+
+      return {
+        at,
+        devices: total.devices,
+        active: total.active,
+        revoked: total.revoked,
+        presence: { online: total.online, offline: total.offline, unknown: total.unknown },
+        byKind,
+        ...(health === undefined ? NO_HEALTH : health.total),
+        lowBatteryPct,
+        staleMs,
+      };
     },
   );
 
@@ -146,6 +333,8 @@ export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
         status: 'active',
         createdAt: ctx.now(),
       };
+      if (RESERVED_DEVICE_IDS.has(device.id))
+        throw bad('id', `${device.id} is reserved: GET /v1/devices/${device.id} is another route`);
       state.transaction(() => {
         if (state.getDevice(device.id)) throw new RiskfuseError('CONFLICT', `device ${device.id} exists`);
         if (!state.getBorrower(device.borrowerId))

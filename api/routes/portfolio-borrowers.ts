@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { RiskfuseError } from '../../core/errors.js';
 import type { Borrower } from '../../core/storage/state-store.js';
-import type { ScoreRecord } from '../../core/storage/risk-store.js';
+import type { ScoreHead } from '../../core/storage/risk-store.js';
 import type { ApiApp, RouteContext } from '../app.js';
 import { decodeCursor, encodeCursor } from '../pagination.js';
 import { ERROR_RESPONSES } from '../problem.js';
@@ -9,6 +9,8 @@ import { Cursor, EpochMs, Limit } from '../schemas.js';
 import { Grade, type ScoresService } from './scores.js';
 
 const DAY_MS = 86_400_000;
+/** The model input shown as coverage (risk/features/spec.ts). */
+const COVERAGE = 'collateral_coverage';
 
 const SORTS = ['pd', 'exposure', 'coverage', 'openAlerts', 'name'] as const;
 type SortKey = (typeof SORTS)[number];
@@ -90,7 +92,7 @@ const isCursorKey = (v: unknown): v is CursorKey =>
 
 interface Draft {
   readonly borrower: Borrower;
-  readonly score: ScoreRecord | undefined;
+  readonly score: ScoreHead | undefined;
   readonly exposure: readonly { currency: string; outstanding: number }[];
   readonly coverage: number | null;
   readonly openAlerts: number | null;
@@ -166,7 +168,7 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
         });
       }
       const needle = q?.toLowerCase();
-      const latest = new Map(scores.latestAll().map((s) => [s.borrowerId, s]));
+      const latest = new Map(scores.heads([COVERAGE]).map((s) => [s.borrowerId, s]));
       const exposures = state.borrowerExposures();
       const alerts = ctx.activeAlertsByBorrower?.();
       const drafts: Draft[] = [];
@@ -180,7 +182,7 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
         }
         const score = latest.get(b.id);
         if (grade !== undefined && score?.grade !== grade) continue;
-        const coverage = score?.features?.collateral_coverage;
+        const coverage = score?.features[COVERAGE];
         drafts.push({
           borrower: b,
           score,
@@ -203,6 +205,7 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
           .map((r) => ({
             borrowerId: r.d.borrower.id,
             fromMs: (r.d.score?.at ?? 0) - trendDays * DAY_MS + 1,
+            toMs: r.d.score?.at ?? 0,
           })),
       );
       const items: Row[] = page.map(({ d }) => ({

@@ -1,6 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { RiskfuseError } from '../../core/errors.js';
-import type { ModelRecord, PdPoint, ScoreQuery, ScoreRecord } from '../../core/storage/risk-store.js';
+import type {
+  ModelRecord,
+  PdPoint,
+  ScoreHead,
+  ScoreQuery,
+  ScoreRecord,
+} from '../../core/storage/risk-store.js';
 import type { RiskComponent } from '../../risk/app.js';
 import { FEATURES, GRADE_BANDS } from '../../risk/index.js';
 import type { ApiApp, RouteContext } from '../app.js';
@@ -16,9 +22,11 @@ import { Cursor, EpochMs, IdParams, Limit, Page } from '../schemas.js';
 export interface ScoresService {
   latest(borrowerId: string): ScoreRecord | undefined;
   latestAll(): ScoreRecord[];
+  /** Every borrower's latest official score without explanations, with the named inputs (cheap). */
+  heads(features?: readonly string[]): ScoreHead[];
   history(q: ScoreQuery): ScoreRecord[];
   /** Daily PD trends (the last official score of each UTC day) from each window's start on. */
-  trends(windows: readonly { borrowerId: string; fromMs: number }[]): Map<string, PdPoint[]>;
+  trends(windows: readonly { borrowerId: string; fromMs: number; toMs: number }[]): Map<string, PdPoint[]>;
   /** Scores these borrowers now with the champion; resolves when stored. */
   rescore(borrowerIds: readonly string[]): Promise<{ modelVersion?: string }>;
   /** A loan or repayment of the borrower changed (import): re-score it shortly. */
@@ -33,6 +41,7 @@ export function riskScores(risk: RiskComponent): ScoresService {
   return {
     latest: (id) => risk.riskStore.latestScores({ borrowerIds: [id] })[0],
     latestAll: () => risk.riskStore.latestScores(),
+    heads: (f) => risk.riskStore.latestHeads(f),
     history: (q) => risk.riskStore.scoreHistory(q),
     trends: (w) => risk.riskStore.dailyPdTrends(w),
     rescore: async (ids) => {

@@ -50,6 +50,18 @@ export interface ScoreRecord {
   readonly features?: Readonly<Record<string, number | null>>;
 }
 
+/** A borrower's latest official score without its explanations: what portfolio lists need. */
+export interface ScoreHead {
+  readonly borrowerId: string;
+  readonly at: number;
+  readonly modelVersion: string;
+  readonly pd: number;
+  readonly score: number;
+  readonly grade: string;
+  /** The requested model inputs at scoring time (null = no data or not stored). */
+  readonly features: Readonly<Record<string, number | null>>;
+}
+
 /** One point of a borrower's PD trend. */
 export interface PdPoint {
   readonly at: number;
@@ -81,11 +93,15 @@ export interface RiskStore {
     shadow?: boolean;
     borrowerIds?: readonly string[];
   }): ScoreRecord[];
+  /** Every borrower's latest official score, light: no reasons or contributions, only the named inputs. */
+  latestHeads(features?: readonly string[]): ScoreHead[];
   /** Scores in time order (newest first), at most `limit` (default 1,000). */
   scoreHistory(q: ScoreQuery): ScoreRecord[];
   /**
-   * Each borrower's official PD trend from its window's `fromMs` on: the last score of every UTC day that has
-   * one, oldest first (borrowers without scores in their window are absent from the map).
+   * Each borrower's official PD trend over its window [`fromMs`, `toMs`]: the last score of every UTC day that
+   * has one, oldest first (borrowers without scores in their window are absent from the map).
    */
-  dailyPdTrends(windows: readonly { borrowerId: string; fromMs: number }[]): Map<string, PdPoint[]>;
+  dailyPdTrends(
+    windows: readonly { borrowerId: string; fromMs: number; toMs: number }[],
+  ): Map<string, PdPoint[]>;
 }

@@ -4,6 +4,7 @@ import type {
   PdPoint,
   ReasonCode,
   RiskStore,
+  ScoreHead,
   ScoreQuery,
   ScoreRecord,
 } from './risk-store.js';
@@ -127,15 +128,30 @@ export class SqliteRiskStore implements RiskStore {
          reasons = excluded.reasons, contributions = excluded.contributions, trigger = excluded.trigger,
          features = excluded.features`,
     );
+    // The borrower's latest official score, copied (see migration 8).
+    const head = this.prepared(
+      `INSERT INTO score_heads (borrower_id, at, model_version, pd, score, grade, reasons, contributions, trigger,
+         features)
+       VALUES (@borrowerId, @at, @modelVersion, @pd, @score, @grade, @reasons, @contributions, @trigger, @features)
+       ON CONFLICT (borrower_id) DO UPDATE SET at = excluded.at, model_version = excluded.model_version,
+         pd = excluded.pd, score = excluded.score, grade = excluded.grade, reasons = excluded.reasons,
+         contributions = excluded.contributions, trigger = excluded.trigger, features = excluded.features
+       WHERE excluded.at >= score_heads.at`,
+    );
     this.db.transaction(() => {
       for (const s of items) {
-        stmt.run({
+        const row = {
           ...s,
           shadow: s.shadow ? 1 : 0,
           reasons: JSON.stringify(s.reasons),
           contributions: s.contributions === undefined ? null : JSON.stringify(s.contributions),
           features: s.features === undefined ? null : JSON.stringify(s.features),
-        });
+        };
+        stmt.run(row);
+        if (!s.shadow) {
+          const { shadow: _shadow, ...headRow } = row;
+          head.run(headRow);
+        }
       }
     })();
   }
@@ -163,6 +179,14 @@ export class SqliteRiskStore implements RiskStore {
         .filter((r): r is Row => r !== undefined)
         .map(toScore);
     }
+    const wanted = q.borrowerIds === undefined ? undefined : new Set(q.borrowerIds);
+    if (q.shadow !== true && q.modelVersion === undefined) {
+      // Every borrower's latest official score: the heads table, one compact row each.
+      const heads = this.prepared('SELECT *, 0 AS shadow FROM score_heads ORDER BY borrower_id').all(
+        {},
+      ) as Row[];
+      return heads.map(toScore).filter((s) => wanted === undefined || wanted.has(s.borrowerId));
+    }
     const where: string[] = ['shadow = @shadow'];
     const params: Record<string, unknown> = { shadow: q.shadow === true ? 1 : 0 };
     if (q.modelVersion !== undefined) {
@@ -177,19 +201,51 @@ export class SqliteRiskStore implements RiskStore {
          WHERE ${where.map((w) => `s.${w}`).join(' AND ')} ORDER BY s.borrower_id`,
       )
       .all(params) as Row[];
-    const wanted = q.borrowerIds === undefined ? undefined : new Set(q.borrowerIds);
     return rows.map(toScore).filter((s) => wanted === undefined || wanted.has(s.borrowerId));
   }
 
-  dailyPdTrends(windows: readonly { borrowerId: string; fromMs: number }[]): Map<string, PdPoint[]> {
-    // SQLite returns the bare columns of the row holding max(at) in each group: the day's last score.
+  latestHeads(features: readonly string[] = []): ScoreHead[] {
+    // The inputs are read in SQL (json_extract), so no row's JSON is parsed in JavaScript.
+    const columns = features.map((_f, i) => `, json_extract(features, @f${i}) AS f${i}`).join('');
+    const params = Object.fromEntries(features.map((f, i) => [`f${i}`, `$."${f.replace(/"/g, '')}"`]));
+    const rows = this.prepared(
+      `SELECT borrower_id, at, model_version, pd, score, grade${columns} FROM score_heads ORDER BY borrower_id`,
+    ).all(params) as Row[];
+    return rows.map((r) => {
+      const values: Record<string, number | null> = {};
+      features.forEach((f, i) => {
+        const v = r[`f${i}`];
+        values[f] = typeof v === 'number' ? v : null;
+      });
+      return {
+        borrowerId: String(r.borrower_id),
+        at: Number(r.at),
+        modelVersion: String(r.model_version),
+        pd: Number(r.pd),
+        score: Number(r.score),
+        grade: String(r.grade),
+        features: values,
+      };
+    });
+  }
+
+  dailyPdTrends(
+    windows: readonly { borrowerId: string; fromMs: number; toMs: number }[],
+  ): Map<string, PdPoint[]> {
+    // One index seek per day (the day's last score), so the cost does not grow with how often scoring runs.
     const stmt = this.prepared(
-      `SELECT max(at) AS at, pd FROM scores WHERE borrower_id = @id AND shadow = 0 AND at >= @fromMs
-       GROUP BY at / ${DAY_MS} ORDER BY at`,
+      `SELECT at, pd FROM scores WHERE borrower_id = @id AND shadow = 0 AND at >= @from AND at <= @to
+       ORDER BY at DESC LIMIT 1`,
     );
     const out = new Map<string, PdPoint[]>();
-    for (const { borrowerId: id, fromMs } of windows) {
-      const points = (stmt.all({ id, fromMs }) as Row[]).map((r) => ({ at: Number(r.at), pd: Number(r.pd) }));
+    for (const { borrowerId: id, fromMs, toMs } of windows) {
+      const points: PdPoint[] = [];
+      for (let day = Math.floor(fromMs / DAY_MS); day * DAY_MS <= toMs; day++) {
+        const from = Math.max(fromMs, day * DAY_MS);
+        const to = Math.min(toMs, (day + 1) * DAY_MS - 1);
+        const r = stmt.get({ id, from, to }) as Row | undefined;
+        if (r !== undefined) points.push({ at: Number(r.at), pd: Number(r.pd) });
+      }
       if (points.length > 0) out.set(id, points);
     }
     return out;

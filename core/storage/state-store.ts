@@ -100,6 +100,22 @@ export interface Presence {
   readonly changedAt: number;
 }
 
+/** Presence as the API reports it: a device without a presence row has never been seen on the broker. */
+export type PresenceState = Presence['status'] | 'unknown';
+
+export interface DeviceFilter {
+  readonly borrowerId?: string;
+  readonly kind?: DeviceKind;
+}
+
+/** How many devices share a kind, status and presence (one row per combination that has any). */
+export interface DeviceFleetCount {
+  readonly kind: DeviceKind;
+  readonly status: DeviceStatus;
+  readonly presence: PresenceState;
+  readonly devices: number;
+}
+
 /** API roles (README "API"): what each may do is the API's permission table, not the store's concern. */
 export const API_ROLES = ['admin', 'officer', 'auditor', 'device-ops'] as const;
 export type ApiRole = (typeof API_ROLES)[number];
@@ -229,8 +245,18 @@ export interface StateStore {
   listDevices(filter?: { borrowerId?: string; kind?: DeviceKind }): Device[];
   revokeDevice(id: string, atMs: number): boolean;
   queryDevices(
-    query: ListQuery & { borrowerId?: string; siteId?: string; kind?: DeviceKind; status?: DeviceStatus },
+    query: ListQuery & {
+      borrowerId?: string;
+      siteId?: string;
+      kind?: DeviceKind;
+      status?: DeviceStatus;
+      presence?: PresenceState;
+    },
   ): Device[];
+  /** Device counts by kind × status × presence, counted by the store (one grouped query), ordered by those. */
+  deviceFleetCounts(filter?: DeviceFilter): DeviceFleetCount[];
+  /** Ids and kinds of the matching devices, ordered by id: what a fleet summary asks the telemetry store about. */
+  deviceIds(filter?: DeviceFilter & { status?: DeviceStatus }): { id: string; kind: DeviceKind }[];
 
   // Loan book
   upsertLoans(items: readonly Loan[]): void;

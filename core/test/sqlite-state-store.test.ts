@@ -161,6 +161,71 @@ describe('SQLite state store', () => {
     expect(store.listPresence()).toEqual([{ deviceId: 'd1', status: 'offline', changedAt: 200 }]);
   });
 
+  it('when devices are counted by kind, status and presence, then one row per combination with the exact count', () => {
+    store.upsertBorrowers([
+      { id: 'b2', name: 'Steel', sector: 'manufacturing', region: 'south', createdAt: T0 },
+    ]);
+    store.upsertSites([
+      { id: 's2', borrowerId: 'b2', name: 'Mill', kind: 'factory', lat: 0, lon: 0, geofence: [] },
+    ]);
+    const device = (id: string, kind: 'stake' | 'helmet', borrowerId = 'b1') => ({
+      device: {
+        id,
+        kind,
+        borrowerId,
+        siteId: borrowerId === 'b1' ? 's1' : 's2',
+        status: 'active' as const,
+        createdAt: T0,
+      },
+      credentials: makeCredentials(id, 'token'),
+    });
+    store.upsertDevices([
+      device('stk-1', 'stake'),
+      device('stk-2', 'stake'),
+      device('stk-3', 'stake'),
+      device('stk-4', 'stake'),
+      device('hlm-1', 'helmet'),
+      device('hlm-2', 'helmet', 'b2'),
+    ]);
+    store.revokeDevice('stk-4', T0 + 1);
+    store.setPresence([
+      { deviceId: 'stk-1', status: 'online', changedAt: T0 },
+      { deviceId: 'stk-2', status: 'offline', changedAt: T0 },
+      { deviceId: 'stk-4', status: 'offline', changedAt: T0 },
+      { deviceId: 'hlm-2', status: 'online', changedAt: T0 },
+      // Presence of a device the registry does not know counts nowhere.
+      { deviceId: 'ghost', status: 'online', changedAt: T0 },
+    ]);
+    expect(store.deviceFleetCounts()).toEqual([
+      { kind: 'helmet', status: 'active', presence: 'online', devices: 1 },
+      { kind: 'helmet', status: 'active', presence: 'unknown', devices: 1 },
+      { kind: 'stake', status: 'active', presence: 'offline', devices: 1 },
+      { kind: 'stake', status: 'active', presence: 'online', devices: 1 },
+      { kind: 'stake', status: 'active', presence: 'unknown', devices: 1 },
+      { kind: 'stake', status: 'revoked', presence: 'offline', devices: 1 },
+    ]);
+    expect(store.deviceFleetCounts({ borrowerId: 'b2' })).toEqual([
+      { kind: 'helmet', status: 'active', presence: 'online', devices: 1 },
+    ]);
+    expect(store.deviceFleetCounts({ kind: 'satellite' })).toEqual([]);
+    expect(store.deviceIds({ kind: 'stake', status: 'active' })).toEqual([
+      { id: 'stk-1', kind: 'stake' },
+      { id: 'stk-2', kind: 'stake' },
+      { id: 'stk-3', kind: 'stake' },
+    ]);
+
+    const ids = (q: Parameters<SqliteStateStore['queryDevices']>[0]) =>
+      store.queryDevices(q).map((d) => d.id);
+    expect(ids({ limit: 10, presence: 'offline' })).toEqual(['stk-2', 'stk-4']);
+    expect(ids({ limit: 10, presence: 'offline', status: 'active' })).toEqual(['stk-2']);
+    expect(ids({ limit: 10, presence: 'online' })).toEqual(['hlm-2', 'stk-1']);
+    expect(ids({ limit: 10, presence: 'unknown' })).toEqual(['hlm-1', 'stk-3']);
+    // Keyset paging by id holds with the join.
+    expect(ids({ limit: 1, presence: 'online' })).toEqual(['hlm-2']);
+    expect(ids({ limit: 1, presence: 'online', afterId: 'hlm-2' })).toEqual(['stk-1']);
+    expect(ids({ limit: 1, presence: 'online', afterId: 'stk-1' })).toEqual([]);
+  });
+
   it('when the loan book is written, then loans and their schedules read back in due order', () => {
     store.upsertLoans([
       {
