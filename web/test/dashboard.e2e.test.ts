@@ -199,6 +199,12 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     await page.waitForSelector('#history .uplot');
     await page.waitForSelector('#reasons li');
     expect(await page.locator('#reasons li').count()).toBeGreaterThan(0);
+    // The model's inputs at scoring time, each with its contribution.
+    const inputs = Object.keys(
+      (await api<{ features?: object }>(`/v1/borrowers/${riskiest}/score`)).features ?? {},
+    );
+    expect(inputs.length).toBeGreaterThan(0);
+    expect(await page.locator('#inputs tbody tr').count()).toBe(inputs.length);
     await page.waitForSelector('#map path.leaflet-interactive');
     await page.waitForSelector('#readings .uplot', { timeout: 20_000 });
     await shot(page, '3-borrower');
@@ -298,21 +304,24 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
               neverReported: fmt(s.neverReported),
             },
             kinds: Object.fromEntries(
-              Object.entries(s.byKind).map(([k, c]) => [
-                k,
-                Object.fromEntries(
-                  [
-                    'devices',
-                    'active',
-                    'online',
-                    'offline',
-                    'unknown',
-                    'lowBattery',
-                    'stale',
-                    'neverReported',
-                  ].map((f) => [f, fmt(c[f])]),
-                ),
-              ]),
+              // Kinds in name order, as the page lists them.
+              Object.entries(s.byKind)
+                .sort(([a], [b]) => a.localeCompare(b))
+                .map(([k, c]) => [
+                  k,
+                  Object.fromEntries(
+                    [
+                      'devices',
+                      'active',
+                      'online',
+                      'offline',
+                      'unknown',
+                      'lowBattery',
+                      'stale',
+                      'neverReported',
+                    ].map((f) => [f, fmt(c[f])]),
+                  ),
+                ]),
             ),
           };
           return JSON.stringify(shown) === JSON.stringify(expected)
