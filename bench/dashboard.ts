@@ -1,14 +1,17 @@
 /**
  * `npm run bench:dashboard` — time to a usable dashboard page, measured in headless Chromium (Debian's
  * `/usr/bin/chromium`, driven by playwright-core): from navigation start until the page has rendered its data
- * (`main[data-ready]`, set after the page's API calls are drawn). Portfolio: the first ranked page with grade
- * counts. Borrower: score, reasons, history chart, map and loans (the readings chart loads after).
+ * (`main[data-ready]`, set after the page's API calls are drawn). Portfolio: the first page of the portfolio
+ * table (50 rows, each with its PD trend sparkline) with grade counts and exposure. Borrower: score, reasons,
+ * history chart, map and loans (the readings chart loads after).
  *
  * Two worlds: the demo world of a real `riskfuse start` (50 borrowers, scored by the shipped model), and
- * 10,000 borrowers: the API built in-process on SQLite with 10,000 borrowers and a synthetic score for each
- * (a `ScoresService` over generated records — the scoring itself is bench:score's business). Each page is
- * loaded BENCH_RUNS times in a fresh tab; `cold` is the first load (empty cache), the median is over the rest.
- * Baseline: the issue's aim, under one second. The last line is one JSON object.
+ * 10,000 borrowers: the API built in-process on SQLite with 10,000 borrowers, an active loan each (6
+ * instalments, some paid) and BENCH_TREND_DAYS (default 30) daily synthetic scores each in the real SQLite
+ * risk store, the latest with the collateral-coverage input — so every row has exposure, coverage and a
+ * sparkline of several days (the scoring itself is bench:score's business). Each page is loaded BENCH_RUNS
+ * times in a fresh tab; `cold` is the first load (empty cache), the median is over the rest. Baseline: the
+ * issue's aim, under one second. The last line is one JSON object.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -22,13 +25,18 @@ import { parseConfig } from '../core/config.js';
 import { issueApiKey } from '../core/credentials.js';
 import { silentLogger } from '../core/logger.js';
 import type { ScoreRecord } from '../core/storage/risk-store.js';
+import { SqliteRiskStore } from '../core/storage/sqlite-risk-store.js';
 import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
 import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
 import { spawnRiskfuse } from '../test/support/riskfuse-process.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 6);
 const BORROWERS = Number(process.env.BENCH_BORROWERS ?? 10_000);
+const TREND_DAYS = Number(process.env.BENCH_TREND_DAYS ?? 30);
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const DAY_MS = 86_400_000;
+/** The portfolio page is usable when its table is drawn, sparklines included. */
+const PORTFOLIO_DRAWN = '#ranking .spark canvas';
 
 interface PageTimes {
   coldMs: number;
@@ -40,8 +48,17 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? NaN;
 };
 
-/** Loads `hash` RUNS times, each in a new tab of one context (so the cache warms after the first). */
-async function timePage(browser: Browser, apiUrl: string, key: string, hash: string): Promise<PageTimes> {
+/**
+ * Loads `hash` RUNS times, each in a new tab of one context (so the cache warms after the first), until
+ * `drawn` (inside the ready page) is there.
+ */
+async function timePage(
+  browser: Browser,
+  apiUrl: string,
+  key: string,
+  hash: string,
+  drawn = '',
+): Promise<PageTimes> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   await context.addInitScript(`sessionStorage.setItem('riskfuse.apiKey', ${JSON.stringify(key)})`);
   const times: number[] = [];
@@ -49,7 +66,7 @@ async function timePage(browser: Browser, apiUrl: string, key: string, hash: str
     for (let i = 0; i < RUNS; i++) {
       const page = await context.newPage();
       await page.goto(`${apiUrl}/dashboard/${hash}`);
-      await page.waitForSelector('main[data-ready], main .error', { timeout: 30_000 });
+      await page.waitForSelector(`main[data-ready] ${drawn}, main .error`, { timeout: 30_000 });
       const errors = await page.locator('main .error').count();
       if (errors > 0) throw new Error(`${hash}: ${await page.locator('main .error').first().textContent()}`);
       times.push(await page.evaluate(() => performance.now()));
@@ -82,7 +99,7 @@ async function demoWorld(browser: Browser): Promise<{ portfolio: PageTimes; borr
     }
     if (riskiest === undefined) throw new Error('the demo world was not scored within 60 s');
     return {
-      portfolio: await timePage(browser, apiUrl, key, '#/portfolio'),
+      portfolio: await timePage(browser, apiUrl, key, '#/portfolio', PORTFOLIO_DRAWN),
       borrower: await timePage(browser, apiUrl, key, `#/borrower/${riskiest}`),
     };
   } finally {
@@ -100,29 +117,92 @@ async function largeWorld(browser: Browser): Promise<{ portfolio: PageTimes; bor
   state.upsertBorrowers(
     ids.map((id) => ({ id, name: `Borrower ${id}`, sector: 'trading', region: 'north', createdAt: now })),
   );
-  const grades = ['A', 'B', 'C', 'D', 'E', 'F', 'G'];
-  const scores: ScoreRecord[] = ids.map((borrowerId, i) => {
-    const pd = ((i * 7919) % BORROWERS) / BORROWERS / 2;
-    return {
+  // One active loan each: 6 monthly instalments of which the first 0–3 are paid.
+  state.upsertLoans(
+    ids.map((borrowerId, i) => ({
+      id: `${borrowerId}-ln1`,
       borrowerId,
-      at: now,
-      modelVersion: 'v1',
-      shadow: false,
-      pd,
-      score: Math.round(700 - pd * 400),
-      grade: grades[Math.min(6, Math.floor(pd * 14))] ?? 'G',
-      trigger: 'periodic',
-      reasons: [{ feature: 'repaidRatio', contribution: 0.5, value: 0.4, text: 'Less repaid than was due' }],
-      contributions: { repaidRatio: 0.5 },
-    };
+      principal: 60_000 + (i % 50) * 1_000,
+      currency: 'CAD',
+      annualRatePct: 9,
+      startAt: now - 120 * DAY_MS,
+      termDays: 180,
+      status: 'active' as const,
+    })),
+  );
+  state.upsertRepayments(
+    ids.flatMap((borrowerId, i) =>
+      Array.from({ length: 6 }, (_, k) => {
+        const amountDue = (60_000 + (i % 50) * 1_000) / 6;
+        const paid = k < i % 4;
+        return {
+          id: `${borrowerId}-ln1-r${k + 1}`,
+          loanId: `${borrowerId}-ln1`,
+          dueAt: now - 120 * DAY_MS + (k + 1) * 30 * DAY_MS,
+          amountDue,
+          ...(paid ? { paidAt: now - 120 * DAY_MS + (k + 1) * 30 * DAY_MS } : {}),
+          amountPaid: paid ? amountDue : 0,
+        };
+      }),
+    ),
+  );
+  // A score a day for TREND_DAYS days, the PD drifting around each borrower's level; the latest carries the
+  // collateral-coverage input the portfolio table shows (a tenth of the borrowers without collateral data).
+  const grades = ['A', 'B', 'C', 'D', 'E', 'F', 'G'];
+  const risk = new SqliteRiskStore(state);
+  // Scores name their model (a foreign key): a registry entry without an artifact, never loaded here.
+  risk.addModel({
+    version: 'v1',
+    name: 'bench',
+    kind: 'synthetic',
+    status: 'challenger',
+    createdAt: now,
+    artifactPath: join(dir, 'none'),
+    dataHash: 'bench',
+    backend: 'none',
+    meta: {},
   });
-  const byId = new Map(scores.map((s) => [s.borrowerId, s]));
+  risk.activateModel('v1', now);
+  const latestPd = new Map<string, number>();
+  for (let day = TREND_DAYS - 1; day >= 0; day--) {
+    const at = now - day * DAY_MS;
+    risk.addScores(
+      ids.map((borrowerId, i): ScoreRecord => {
+        const level = ((i * 7919) % BORROWERS) / BORROWERS / 2;
+        const pd = Math.min(1, level * (1 + 0.3 * Math.sin(i + day / 4)));
+        if (day === 0) latestPd.set(borrowerId, pd);
+        return {
+          borrowerId,
+          at,
+          modelVersion: 'v1',
+          shadow: false,
+          pd,
+          score: Math.round(700 - pd * 400),
+          grade: grades[Math.min(6, Math.floor(pd * 14))] ?? 'G',
+          trigger: 'periodic',
+          reasons: [
+            { feature: 'repaidRatio', contribution: 0.5, value: 0.4, text: 'Less repaid than was due' },
+          ],
+          contributions: { repaidRatio: 0.5 },
+          ...(day === 0
+            ? {
+                features: {
+                  repaidRatio: 0.4,
+                  collateral_coverage: i % 10 === 0 ? null : 0.5 + (i % 30) / 10,
+                },
+              }
+            : {}),
+        };
+      }),
+    );
+  }
+  // The risk module's reads as the API makes them (api/routes/scores.ts riskScores), without its scoring.
   const service: ScoresService = {
-    latest: (id) => byId.get(id),
-    latestMany: (ids) => ids.map((id) => byId.get(id)).filter((s) => s !== undefined),
-    heads: () => scores.map((s) => ({ ...s, features: {} })),
-    history: (q) => [byId.get(q.borrowerId ?? '')].filter((s): s is ScoreRecord => s !== undefined),
-    trends: () => new Map(),
+    latest: (id) => risk.latestScores({ borrowerIds: [id] })[0],
+    latestMany: (ids) => risk.latestScores({ borrowerIds: ids }),
+    heads: (f) => risk.latestHeads(f),
+    history: (q) => risk.scoreHistory(q),
+    trends: (w) => risk.dailyPdTrends(w),
     rescore: () => Promise.resolve({}),
     notifyLoanEvent: () => undefined,
     models: () => [],
@@ -148,9 +228,9 @@ async function largeWorld(browser: Browser): Promise<{ portfolio: PageTimes; bor
   await app.listen({ host: '127.0.0.1', port: 0 });
   const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   try {
-    const riskiest = [...scores].sort((a, b) => b.pd - a.pd)[0]?.borrowerId ?? '';
+    const riskiest = [...latestPd].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
     return {
-      portfolio: await timePage(browser, apiUrl, key.key, '#/portfolio'),
+      portfolio: await timePage(browser, apiUrl, key.key, '#/portfolio', PORTFOLIO_DRAWN),
       borrower: await timePage(browser, apiUrl, key.key, `#/borrower/${riskiest}`),
     };
   } finally {
@@ -185,6 +265,7 @@ try {
       largePortfolioMs: large.portfolio.medianMs,
       largeBorrowerColdMs: large.borrower.coldMs,
       largeBorrowerMs: large.borrower.medianMs,
+      trendDays: TREND_DAYS,
       aimMs: 1000,
     }),
   );

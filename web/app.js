@@ -12,6 +12,9 @@ const FIELDS = { stake: ['weightKg'], satellite: ['ndvi', 'activityIndex'], helm
 
 let me = null;
 let stream = null;
+/** What the page on screen holds beyond its DOM (charts, observers, maps, timers): released by the next page. */
+const leaving = [];
+const onLeave = (fn) => leaving.push(fn);
 
 /** Builds an element: h('td', { class: 'x' }, 'text', child). */
 function h(tag, attrs = {}, ...children) {
@@ -28,10 +31,51 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** A page's hash: the path and its non-empty parameters. */
+function hashOf(path, params = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params))
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return `#${path}${s === '' ? '' : `?${s}`}`;
+}
+
 const fmtTime = (ms) => (ms === undefined ? '—' : new Date(ms).toLocaleString());
+const shortTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'short' });
+/** For table cells: date and minute, the full time in the tooltip. */
+const timeCell = (ms) =>
+  ms === undefined ? h('td', {}, '—') : h('td', { class: 'time', title: fmtTime(ms) }, shortTime.format(ms));
 const fmtPd = (pd) => `${(pd * 100).toFixed(2)} %`;
+const fmtCount = (n) => (typeof n === 'number' ? n.toLocaleString() : '—');
 const gradeEl = (g) => h('span', { class: `grade grade-${g}` }, g);
 const canAct = () => me !== null && (me.role === 'admin' || me.role === 'officer');
+
+const moneyFormats = new Map();
+/** An amount in its currency, whole units (Intl.NumberFormat per currency, kept). */
+function fmtMoney(currency, amount) {
+  let f = moneyFormats.get(currency);
+  if (f === undefined) {
+    try {
+      f = new Intl.NumberFormat(undefined, {
+        style: 'currency',
+        currency,
+        minimumFractionDigits: 0,
+        maximumFractionDigits: 0,
+      });
+    } catch {
+      // Not an ISO 4217 code: the number and the code as stored.
+      f = { format: (n) => `${Math.round(n).toLocaleString()} ${currency}` };
+    }
+    moneyFormats.set(currency, f);
+  }
+  return f.format(amount);
+}
+
+function fmtDuration(ms) {
+  if (ms >= DAY_MS) return `${+(ms / DAY_MS).toFixed(1)} d`;
+  if (ms >= 3_600_000) return `${+(ms / 3_600_000).toFixed(1)} h`;
+  return `${Math.round(ms / 60_000)} min`;
+}
 
 class HttpError extends Error {
   constructor(status, detail) {
@@ -64,6 +108,7 @@ function logout() {
 }
 
 function page(title, ...content) {
+  for (const release of leaving.splice(0)) release();
   main.replaceChildren(h('h1', {}, title), ...content);
   document.title = `${title} · riskfuse`;
 }
@@ -72,6 +117,15 @@ function showError(err) {
   main.append(h('p', { class: 'error', role: 'alert' }, err instanceof Error ? err.message : String(err)));
 }
 
+/** "← Previous" (the hash carried from the page before) and "Next →" links for cursor paging. */
+function pagerLinks(back, next) {
+  return h(
+    'div',
+    { class: 'pager' },
+    back ? h('a', { href: back, id: 'prev-page' }, '← Previous') : null,
+    next ? h('a', { href: next, id: 'next-page' }, 'Next →') : null,
+  );
+}
 // ---- login ----------------------------------------------------------------------------------------------
 function loginPage() {
   const input = h('input', {
@@ -109,94 +163,297 @@ function loginPage() {
 }
 
 // ---- portfolio ------------------------------------------------------------------------------------------
+/** The API's sort keys and the order each starts in (riskiest, largest, worst first). */
+const SORT_ORDER = { pd: 'desc', exposure: 'desc', openAlerts: 'desc', coverage: 'asc', name: 'asc' };
+const PAGE_SIZE = 50;
+const TREND_DAYS = 30;
+const COLUMNS = [
+  { label: '#', class: 'num' },
+  { label: 'Borrower', sort: 'name' },
+  { label: 'PD', sort: 'pd', class: 'num' },
+  { label: 'Grade' },
+  { label: `Trend (${TREND_DAYS} d)` },
+  { label: 'Exposure', sort: 'exposure', class: 'num' },
+  { label: 'Coverage', sort: 'coverage', class: 'num' },
+  { label: 'Open alerts', sort: 'openAlerts', class: 'num' },
+  { label: 'Scored' },
+];
+
+function portfolioState(params) {
+  const sortParam = params.get('sort') ?? '';
+  const sort = Object.hasOwn(SORT_ORDER, sortParam) ? sortParam : 'pd';
+  const orderParam = params.get('order');
+  return {
+    q: params.get('q') ?? '',
+    grade: params.get('grade') ?? '',
+    sort,
+    order: orderParam === 'asc' || orderParam === 'desc' ? orderParam : SORT_ORDER[sort],
+    cursor: params.get('cursor') ?? '',
+    offset: Math.max(0, Number(params.get('offset')) || 0),
+    back: params.get('back') ?? '',
+  };
+}
+
+/** The hash of a portfolio view; defaults left out so plain links stay plain. */
+const portfolioHash = (s) =>
+  hashOf('/portfolio', {
+    q: s.q,
+    grade: s.grade,
+    sort: s.sort === 'pd' ? '' : s.sort,
+    order: s.order === SORT_ORDER[s.sort] ? '' : s.order,
+    cursor: s.cursor,
+    offset: s.offset || '',
+    back: s.back,
+  });
+
+/** A new first page of the same view with some of it changed (a new sort, filter or search). */
+const firstPage = (s, change) => ({ ...s, ...change, cursor: '', offset: 0, back: '' });
+
 async function portfolioPage(params) {
-  const grade = params.get('grade') ?? '';
-  const cursor = params.get('cursor') ?? '';
-  const back = params.get('back') ?? '';
+  let state = portfolioState(params);
   const summaryEl = h('div', { class: 'card counts', id: 'summary' }, 'Loading…');
   const select = h(
     'select',
     { id: 'grade-filter', 'aria-label': 'grade' },
     h('option', { value: '' }, 'all grades'),
-    ['A', 'B', 'C', 'D', 'E', 'F', 'G'].map((g) => h('option', { value: g, selected: g === grade }, g)),
+    ['A', 'B', 'C', 'D', 'E', 'F', 'G'].map((g) => h('option', { value: g, selected: g === state.grade }, g)),
   );
   select.addEventListener('change', () => {
-    location.hash = `#/portfolio?grade=${select.value}`;
+    location.hash = portfolioHash(firstPage(state, { grade: select.value }));
   });
-  const search = h('input', { id: 'search', placeholder: 'borrower id', 'aria-label': 'borrower id' });
-  const find = h('form', { class: 'inline' }, search, ' ', h('button', { type: 'submit' }, 'Open'));
+  const search = h('input', {
+    id: 'search',
+    type: 'search',
+    placeholder: 'name or id',
+    'aria-label': 'search borrowers by name or id',
+    value: state.q,
+    autocomplete: 'off',
+  });
+  const totalEl = h('span', { id: 'total', 'aria-live': 'polite' });
+  const find = h(
+    'form',
+    { class: 'toolbar', id: 'find', role: 'search' },
+    h('label', {}, 'Grade ', select),
+    h('label', {}, 'Search ', search),
+    totalEl,
+  );
+  const tbody = h('tbody');
+  const headRow = h('tr');
+  const table = h('table', { id: 'ranking', 'aria-busy': 'true' }, h('thead', {}, headRow), tbody);
+  const pager = h('div');
+  page('Portfolio', summaryEl, h('div', { class: 'card' }, find, table, pager));
+
+  const sparks = [];
+  const clearSparks = () => {
+    for (const u of sparks.splice(0)) u.destroy();
+  };
+  onLeave(clearSparks);
+
+  const drawHead = () => {
+    headRow.replaceChildren(
+      ...COLUMNS.map((c) => {
+        if (c.sort === undefined) return h('th', { class: c.class }, c.label);
+        const active = state.sort === c.sort;
+        // Clicking the sorted column flips its order; another column starts in its own default order.
+        const order = active ? (state.order === 'asc' ? 'desc' : 'asc') : SORT_ORDER[c.sort];
+        return h(
+          'th',
+          {
+            class: c.class,
+            'data-sort': c.sort,
+            'aria-sort': active ? (state.order === 'asc' ? 'ascending' : 'descending') : undefined,
+          },
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'sort',
+              onclick: () => {
+                location.hash = portfolioHash(firstPage(state, { sort: c.sort, order }));
+              },
+            },
+            c.label,
+            h(
+              'span',
+              { class: 'arrow', 'aria-hidden': 'true' },
+              active ? (state.order === 'asc' ? '▲' : '▼') : '',
+            ),
+          ),
+        );
+      }),
+    );
+  };
+
+  // Responses can overtake each other while the user types: only the latest request draws.
+  let seq = 0;
+  const load = async () => {
+    const mine = ++seq;
+    table.setAttribute('aria-busy', 'true');
+    const q = new URLSearchParams({
+      sort: state.sort,
+      order: state.order,
+      limit: String(PAGE_SIZE),
+      trendDays: String(TREND_DAYS),
+    });
+    if (state.q !== '') q.set('q', state.q);
+    if (state.grade !== '') q.set('grade', state.grade);
+    if (state.cursor !== '') q.set('cursor', state.cursor);
+    const res = await api(`/v1/portfolio/borrowers?${q}`);
+    if (mine !== seq) return res;
+    clearSparks();
+    tbody.replaceChildren(...res.items.map((r, i) => portfolioRow(r, state.offset + i + 1, sparks)));
+    if (res.items.length === 0) {
+      const empty = state.q !== '' || state.grade !== '' ? 'No borrower matches.' : 'No borrowers yet.';
+      tbody.append(h('tr', {}, h('td', { colspan: COLUMNS.length }, empty)));
+    }
+    const first = res.items.length === 0 ? 0 : state.offset + 1;
+    totalEl.textContent = `${first}–${state.offset + res.items.length} of ${fmtCount(res.total)} borrower${res.total === 1 ? '' : 's'}`;
+    // Cursor paging: the previous page's hash is carried along, so "Previous" is a plain link.
+    const next =
+      res.nextCursor === undefined
+        ? undefined
+        : portfolioHash({
+            ...state,
+            cursor: res.nextCursor,
+            offset: state.offset + PAGE_SIZE,
+            back: location.hash,
+          });
+    pager.replaceChildren(pagerLinks(state.back, next));
+    table.dataset.q = state.q;
+    table.setAttribute('aria-busy', 'false');
+    return res;
+  };
+
+  // Search as you type (debounced): the hash is replaced, not pushed, so Back leaves the page, not a keystroke.
+  let timer;
+  onLeave(() => clearTimeout(timer));
+  const searchNow = () => {
+    clearTimeout(timer);
+    const text = search.value.trim();
+    if (text === state.q) return Promise.resolve(undefined);
+    state = firstPage(state, { q: text });
+    history.replaceState(null, '', portfolioHash(state));
+    drawHead();
+    return load();
+  };
+  search.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => searchNow().catch(showError), 250);
+  });
+  // Enter: search at once, and open the borrower whose id was typed in full.
   find.addEventListener('submit', (e) => {
     e.preventDefault();
-    if (search.value.trim() !== '') location.hash = `#/borrower/${encodeURIComponent(search.value.trim())}`;
+    const text = search.value.trim().toLowerCase();
+    searchNow()
+      .then(() => {
+        const exact = [...tbody.querySelectorAll('tr[data-borrower]')].find(
+          (tr) => tr.dataset.borrower?.toLowerCase() === text,
+        );
+        if (exact) location.hash = `#/borrower/${encodeURIComponent(exact.dataset.borrower ?? '')}`;
+      })
+      .catch(showError);
   });
-  const tbody = h('tbody');
-  const pager = h('div');
-  page(
-    'Portfolio',
-    summaryEl,
-    h(
-      'div',
-      { class: 'card' },
-      h('div', {}, 'Grade ', select, ' · Find ', find),
-      h(
-        'table',
-        { id: 'ranking' },
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            ['#', 'Borrower', 'PD', 'Grade', 'Score', 'Model', 'Scored'].map((t) => h('th', {}, t)),
-          ),
-        ),
-        tbody,
-      ),
-      pager,
-    ),
-  );
-  const q = new URLSearchParams({ limit: '50' });
-  if (grade) q.set('grade', grade);
-  if (cursor) q.set('cursor', cursor);
-  const [summary, ranking] = await Promise.all([api('/v1/portfolio/summary'), api(`/v1/scores?${q}`)]);
+
+  drawHead();
+  const [summary] = await Promise.all([api('/v1/portfolio/summary'), load()]);
   const byGrade = summary.byGrade ?? {};
+  const exposure = (summary.exposure ?? []).filter((e) => e.activeLoans > 0 || e.outstanding !== 0);
   summaryEl.replaceChildren(
-    h('span', {}, `Borrowers ${summary.borrowers ?? '—'}`),
+    h('span', {}, `Borrowers ${fmtCount(summary.borrowers)}`),
     h(
       'span',
       {},
       'Open alerts ',
-      h('a', { href: '#/alerts', id: 'open-alerts' }, String(summary.openAlerts ?? '—')),
+      h('a', { href: '#/alerts', id: 'open-alerts' }, fmtCount(summary.openAlerts)),
     ),
-    ...Object.keys(byGrade)
-      .sort()
-      .map((g) => h('span', {}, gradeEl(g), ` ${byGrade[g]}`)),
-  );
-  const offset = Number(params.get('offset') ?? 0);
-  tbody.replaceChildren(
-    ...ranking.items.map((s, i) =>
-      h(
-        'tr',
-        {},
-        h('td', {}, offset + i + 1),
-        h('td', {}, h('a', { href: `#/borrower/${encodeURIComponent(s.borrowerId)}` }, s.borrowerId)),
-        h('td', {}, fmtPd(s.pd)),
-        h('td', {}, gradeEl(s.grade)),
-        h('td', {}, s.score),
-        h('td', {}, s.modelVersion),
-        h('td', {}, fmtTime(s.at)),
-      ),
+    h(
+      'span',
+      { class: 'grades' },
+      'Grades ',
+      ...Object.keys(byGrade)
+        .sort()
+        .map((g) =>
+          h(
+            'a',
+            { href: portfolioHash(firstPage(state, { grade: g })), title: `only grade ${g}` },
+            gradeEl(g),
+            ` ${fmtCount(byGrade[g])}`,
+          ),
+        ),
+    ),
+    h(
+      'span',
+      { id: 'exposure' },
+      'Outstanding ',
+      exposure.length === 0 ? '—' : exposure.map((e) => fmtMoney(e.currency, e.outstanding)).join(' · '),
     ),
   );
-  if (ranking.items.length === 0) tbody.append(h('tr', {}, h('td', { colspan: 7 }, 'No scores yet.')));
-  // Cursor paging: the previous page's hash is carried along, so "Previous" is a plain link.
-  const here = location.hash;
-  if (back) pager.append(h('a', { href: decodeURIComponent(back) }, '← Previous'), ' ');
-  if (ranking.nextCursor) {
-    const next = new URLSearchParams({ grade, cursor: ranking.nextCursor, offset: String(offset + 50) });
-    next.set('back', encodeURIComponent(here));
-    pager.append(h('a', { href: `#/portfolio?${next}`, id: 'next-page' }, 'Next →'));
+}
+
+function portfolioRow(r, rank, sparks) {
+  const s = r.score;
+  const enc = encodeURIComponent(r.borrowerId);
+  const coverage =
+    r.coverage === null || r.coverage === undefined
+      ? h('td', { class: 'num' }, '—')
+      : h('td', { class: r.coverage < 1 ? 'num low' : 'num' }, `${r.coverage.toFixed(2)}×`);
+  return h(
+    'tr',
+    { 'data-borrower': r.borrowerId },
+    h('td', { class: 'num' }, rank),
+    h(
+      'td',
+      {},
+      h('a', { href: `#/borrower/${enc}`, class: 'borrower' }, r.name),
+      h('br'),
+      h('small', {}, r.borrowerId),
+    ),
+    h('td', { class: 'num' }, s ? fmtPd(s.pd) : '—'),
+    h('td', {}, s ? gradeEl(s.grade) : '—'),
+    h('td', {}, sparkline(r.trend ?? [], sparks)),
+    h(
+      'td',
+      { class: 'num' },
+      r.exposure.length === 0
+        ? '—'
+        : r.exposure.flatMap((e, i) => [i > 0 ? h('br') : null, fmtMoney(e.currency, e.outstanding)]),
+    ),
+    coverage,
+    h(
+      'td',
+      { class: 'num' },
+      r.openAlerts === null || r.openAlerts === undefined
+        ? '—'
+        : h('a', { href: hashOf('/alerts', { borrowerId: r.borrowerId }), class: 'alerts' }, r.openAlerts),
+    ),
+    s ? timeCell(s.at) : h('td', {}, 'not scored'),
+  );
+}
+
+/** A PD sparkline: uPlot with no axes, legend or cursor on a small canvas; red when the PD rose. */
+function sparkline(trend, sparks) {
+  const el = h('div', { class: 'spark' });
+  if (trend.length === 0) {
+    el.textContent = '—';
+    return el;
   }
+  const first = trend[0].pd;
+  const last = trend[trend.length - 1].pd;
+  el.title = `PD ${fmtPd(first)} → ${fmtPd(last)} over ${trend.length} day${trend.length === 1 ? '' : 's'}`;
+  const color = last > first ? '#c62828' : last < first ? '#2e7d32' : '#1d5fbf';
+  const opts = {
+    width: 96,
+    height: 24,
+    padding: [3, 3, 3, 3],
+    cursor: { show: false },
+    legend: { show: false },
+    select: { show: false },
+    axes: [{ show: false }, { show: false }],
+    scales: { x: { time: false } },
+    series: [{}, { stroke: color, width: 1.5, points: { show: trend.length < 3, size: 4, fill: color } }],
+  };
+  sparks.push(new uPlot(opts, [trend.map((p) => p.at / 1000), trend.map((p) => p.pd * 100)], el));
+  return el;
 }
 
 // ---- borrower -------------------------------------------------------------------------------------------
@@ -240,6 +497,8 @@ async function borrowerPage(id) {
           : score.reasons.map((r) => h('li', {}, r.text, h('small', {}, ` (+${r.contribution.toFixed(3)})`))),
       ),
     );
+    if (score.features !== undefined)
+      scoreCard.append(inputsTable(score.features, score.contributions ?? {}));
   }
   const historyCard = h('div', { class: 'card', id: 'history' }, h('h2', {}, 'Score history'));
   const mapCard = h(
@@ -250,7 +509,15 @@ async function borrowerPage(id) {
   );
   const readingsCard = h('div', { class: 'card', id: 'readings' }, h('h2', {}, 'Device readings'));
   const loansCard = h('div', { class: 'card', id: 'loans' }, h('h2', {}, 'Loans'));
-  const alertsCard = h('div', { class: 'card' }, h('h2', {}, 'Alerts'), alertTable(alerts?.items ?? []));
+  const alertsCard = h(
+    'div',
+    { class: 'card' },
+    h('h2', {}, 'Alerts'),
+    alertTable(alerts?.items ?? []),
+    alerts === undefined
+      ? null
+      : h('p', {}, h('a', { href: hashOf('/alerts', { borrowerId: id }) }, 'Open alerts of this borrower →')),
+  );
   page(
     `${borrower.name} (${borrower.id})`,
     h('p', {}, `${borrower.sector} · ${borrower.region}`),
@@ -265,8 +532,75 @@ async function borrowerPage(id) {
   await loanTables(loansCard, loans.items);
 }
 
+/** The card's content width (its padding changes with the screen size), at least 280 px. */
 function chartWidth(el) {
-  return Math.max(280, el.clientWidth - 32);
+  const style = getComputedStyle(el);
+  const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+  return Math.max(280, Math.floor(el.clientWidth - padding));
+}
+
+/**
+ * A uPlot chart as wide as its card, resized when the card is (window resize, tablet rotation); released
+ * when the page is left or by the returned function (a chart replaced by another).
+ */
+function plot(card, opts, data, target) {
+  const u = new uPlot({ ...opts, width: chartWidth(card) }, data, target);
+  const ro = new ResizeObserver(() => {
+    const width = chartWidth(card);
+    if (width !== u.width) u.setSize({ width, height: u.height });
+  });
+  ro.observe(card);
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    ro.disconnect();
+    u.destroy();
+  };
+  onLeave(release);
+  return release;
+}
+
+/** The model's inputs at scoring time beside each one's contribution to the logit, largest first. */
+function inputsTable(features, contributions) {
+  const names = Object.keys(features).sort(
+    (a, b) => (contributions[b] ?? 0) - (contributions[a] ?? 0) || a.localeCompare(b),
+  );
+  const fmtValue = (v) => (v === null ? 'missing' : Number.isInteger(v) ? String(v) : v.toFixed(3));
+  return h(
+    'details',
+    { id: 'inputs' },
+    h('summary', {}, `Inputs (${names.length})`),
+    h(
+      'table',
+      {},
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, 'Input'),
+          h('th', { class: 'num' }, 'Value'),
+          h('th', { class: 'num' }, 'Contribution'),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        names.map((n) => {
+          const c = contributions[n];
+          return h(
+            'tr',
+            {},
+            h('td', {}, n),
+            h('td', { class: 'num' }, fmtValue(features[n])),
+            h('td', { class: 'num' }, typeof c === 'number' ? `${c >= 0 ? '+' : ''}${c.toFixed(3)}` : '—'),
+          );
+        }),
+      ),
+    ),
+  );
 }
 
 function historyChart(card, items) {
@@ -279,7 +613,6 @@ function historyChart(card, items) {
   card.append(h('p', {}, `Model version${versions.length > 1 ? 's' : ''}: ${versions.join(', ')}`));
   const data = [rows.map((s) => s.at / 1000), rows.map((s) => s.pd * 100)];
   const opts = {
-    width: chartWidth(card),
     height: 220,
     series: [
       {},
@@ -299,7 +632,7 @@ function historyChart(card, items) {
       },
     },
   };
-  new uPlot(opts, data, card);
+  plot(card, opts, data, card);
 }
 
 function drawMap(sites, lots, devices) {
@@ -327,6 +660,12 @@ function drawMap(sites, lots, devices) {
   }
   if (bounds.length > 0) map.fitBounds(bounds, { padding: [20, 20], maxZoom: 17 });
   else map.setView([0, 0], 2);
+  const ro = new ResizeObserver(() => map.invalidateSize());
+  ro.observe(map.getContainer());
+  onLeave(() => {
+    ro.disconnect();
+    map.remove();
+  });
 }
 
 function readingsChart(card, devices) {
@@ -358,6 +697,7 @@ function readingsChart(card, devices) {
   );
   const holder = h('div');
   card.append(h('p', {}, deviceSel, ' ', rangeSel), holder);
+  let release = () => undefined;
   const draw = async () => {
     const device = charted.find((d) => d.id === deviceSel.value);
     if (!device) return;
@@ -372,6 +712,7 @@ function readingsChart(card, devices) {
       to: String(to),
       windowMs: String(days === 1 ? 600_000 : days === 7 ? 3_600_000 : 6 * 3_600_000),
     });
+    release();
     holder.replaceChildren('Loading…');
     try {
       const aq = new URLSearchParams({
@@ -401,8 +742,9 @@ function readingsChart(card, devices) {
       holder.replaceChildren();
       if (times.length === 0) holder.append(h('p', {}, 'No readings in this range.'));
       else {
-        const opts = { width: chartWidth(card), height: 240, series, plugins: [alertMarkers(marks)] };
-        new uPlot(opts, data, holder);
+        // A y axis wide enough for readings in the tens of thousands (kg).
+        const opts = { height: 240, series, axes: [{}, { size: 64 }], plugins: [alertMarkers(marks)] };
+        release = plot(card, opts, data, holder);
         if (marks.length > 0) {
           holder.append(
             h(
@@ -492,11 +834,7 @@ function alertRow(a, live = false) {
     actions.append(
       h(
         'button',
-        {
-          type: 'button',
-          class: 'ack',
-          onclick: () => void act(a.id, 'acknowledge', {}),
-        },
+        { type: 'button', class: 'ack', onclick: (e) => actionDialog(a, 'acknowledge', e.currentTarget) },
         'Acknowledge',
       ),
       ' ',
@@ -506,14 +844,7 @@ function alertRow(a, live = false) {
     actions.append(
       h(
         'button',
-        {
-          type: 'button',
-          class: 'resolve',
-          onclick: () => {
-            const comment = prompt('Resolution comment');
-            if (comment) void act(a.id, 'resolve', { comment });
-          },
-        },
+        { type: 'button', class: 'resolve', onclick: (e) => actionDialog(a, 'resolve', e.currentTarget) },
         'Resolve',
       ),
     );
@@ -521,7 +852,7 @@ function alertRow(a, live = false) {
   return h(
     'tr',
     { id: `alert-${a.id}`, class: live ? 'live' : undefined, 'data-status': a.status },
-    h('td', {}, fmtTime(a.openedAt)),
+    timeCell(a.openedAt),
     h('td', {}, a.severity),
     h('td', { class: 'status' }, a.status),
     h(
@@ -555,38 +886,153 @@ function alertTable(items, id) {
   );
 }
 
-async function act(id, action, body) {
-  try {
-    const a = await api(`/v1/alerts/${encodeURIComponent(id)}/${action}`, {
-      method: 'POST',
-      body: JSON.stringify(body),
-    });
-    document.getElementById(`alert-${a.id}`)?.replaceWith(alertRow(a));
-  } catch (err) {
-    showError(err);
-  }
+/**
+ * Acknowledge (comment optional) or resolve (comment required) in a modal dialog. A failure is shown in the
+ * dialog, which stays open; Cancel or Escape closes it; focus returns to the alert's row.
+ */
+function actionDialog(alert, action, opener) {
+  const resolving = action === 'resolve';
+  const verb = resolving ? 'Resolve' : 'Acknowledge';
+  const comment = h('textarea', {
+    id: 'action-comment',
+    name: 'comment',
+    rows: 4,
+    maxlength: 2000,
+    required: resolving,
+    autofocus: true,
+  });
+  const msg = h('p', { class: 'error', role: 'alert' });
+  const cancel = h('button', { type: 'button', class: 'cancel' }, 'Cancel');
+  const submit = h('button', { type: 'submit', class: 'primary' }, verb);
+  const form = h(
+    'form',
+    {},
+    h('h2', { id: 'action-title' }, `${verb} alert`),
+    h('p', {}, alert.title),
+    h('label', { for: 'action-comment' }, resolving ? 'Comment (required)' : 'Comment (optional)'),
+    comment,
+    msg,
+    h('div', { class: 'buttons' }, cancel, submit),
+  );
+  const dialog = h('dialog', { id: 'action-dialog', 'aria-labelledby': 'action-title' }, form);
+  cancel.addEventListener('click', () => dialog.close());
+  dialog.addEventListener('close', () => {
+    dialog.remove();
+    const target = opener.isConnected
+      ? opener
+      : document.getElementById(`alert-${alert.id}`)?.querySelector('button, a');
+    target?.focus();
+  });
+  const send = async () => {
+    const text = comment.value.trim();
+    if (resolving && text === '') {
+      msg.textContent = 'A comment is required to resolve an alert.';
+      comment.focus();
+      return;
+    }
+    msg.textContent = '';
+    submit.disabled = true;
+    try {
+      const a = await api(`/v1/alerts/${encodeURIComponent(alert.id)}/${action}`, {
+        method: 'POST',
+        body: JSON.stringify(text === '' ? {} : { comment: text }),
+      });
+      document.getElementById(`alert-${a.id}`)?.replaceWith(alertRow(a));
+      dialog.close();
+    } catch (err) {
+      msg.textContent = `${verb} failed: ${err.message}`;
+      submit.disabled = false;
+    }
+  };
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    void send();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
 }
 
-async function alertsPage() {
-  const status = h('p', { id: 'stream-status' }, 'Live feed: connecting…');
-  const list = await api('/v1/alerts?limit=100');
-  const table = alertTable(
-    list.items.filter((a) => a.status !== 'resolved'),
-    'alerts',
+/** The alerts page's status filter: '' is every alert not yet resolved. */
+const ALERT_FILTERS = [
+  ['', 'open or acknowledged'],
+  ['open', 'open'],
+  ['acknowledged', 'acknowledged'],
+  ['resolved', 'resolved'],
+];
+const ALERT_LIMIT = 100;
+
+async function alertsPage(params) {
+  const status = params.get('status') ?? '';
+  const borrowerId = params.get('borrowerId') ?? '';
+  const statuses = status === '' ? ['open', 'acknowledged'] : [status];
+  const matches = (a) => statuses.includes(a.status) && (borrowerId === '' || a.borrowerId === borrowerId);
+  // One list per status (the API filters by one), merged newest first: the newest 100 of the union.
+  const lists = await Promise.all(
+    statuses.map((s) =>
+      api(
+        `/v1/alerts?${new URLSearchParams({ status: s, limit: String(ALERT_LIMIT), ...(borrowerId ? { borrowerId } : {}) })}`,
+      ),
+    ),
   );
-  page('Alerts', status, h('div', { class: 'card' }, table));
+  const merged = lists
+    .flatMap((l) => l.items)
+    .sort((a, b) => b.openedAt - a.openedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  const more = merged.length > ALERT_LIMIT || lists.some((l) => l.nextCursor !== undefined);
+  const table = alertTable(merged.slice(0, ALERT_LIMIT), 'alerts');
+
+  const statusSel = h(
+    'select',
+    { id: 'alert-status', 'aria-label': 'status' },
+    ALERT_FILTERS.map(([v, label]) => h('option', { value: v, selected: v === status }, label)),
+  );
+  statusSel.addEventListener('change', () => {
+    location.hash = hashOf('/alerts', { status: statusSel.value, borrowerId });
+  });
+  const borrowerIn = h('input', {
+    id: 'alert-borrower',
+    type: 'search',
+    placeholder: 'borrower id',
+    'aria-label': 'borrower id',
+    value: borrowerId,
+    size: 12,
+  });
+  const filters = h(
+    'form',
+    { class: 'toolbar', id: 'alert-filters' },
+    h('label', {}, 'Status ', statusSel),
+    h('label', {}, 'Borrower ', borrowerIn),
+    h('button', { type: 'submit' }, 'Filter'),
+    borrowerId ? h('a', { href: hashOf('/alerts', { status }) }, 'all borrowers') : null,
+  );
+  filters.addEventListener('submit', (e) => {
+    e.preventDefault();
+    location.hash = hashOf('/alerts', { status, borrowerId: borrowerIn.value.trim() });
+  });
+  const streamStatus = h('p', { id: 'stream-status' }, 'Live feed: connecting…');
+  page(
+    borrowerId ? `Alerts of ${borrowerId}` : 'Alerts',
+    streamStatus,
+    h(
+      'div',
+      { class: 'card' },
+      filters,
+      table,
+      more ? h('p', {}, `The newest ${ALERT_LIMIT} are shown: narrow the filter to see older ones.`) : null,
+    ),
+  );
   const tbody = table.querySelector('tbody');
   follow(
     (evt) => {
       const a = evt.data?.alert;
       if (!a || !tbody) return;
-      const row = alertRow(a, true);
+      // A row on screen shows its alert's new status even when that leaves the filter (the officer sees
+      // what happened to it); alerts not on screen are added only when they match.
       const old = document.getElementById(`alert-${a.id}`);
-      if (old) old.replaceWith(row);
-      else tbody.prepend(row);
+      if (old) old.replaceWith(alertRow(a, true));
+      else if (matches(a)) tbody.prepend(alertRow(a, true));
     },
     (text) => {
-      status.textContent = `Live feed: ${text}`;
+      streamStatus.textContent = `Live feed: ${text}`;
     },
   );
 }
@@ -644,52 +1090,146 @@ function follow(onEvent, onStatus) {
 }
 
 // ---- devices --------------------------------------------------------------------------------------------
+const PRESENCE = ['online', 'offline', 'unknown'];
+const KIND_COLUMNS = [
+  ['devices', 'Devices'],
+  ['active', 'Active'],
+  ['online', 'Online'],
+  ['offline', 'Offline'],
+  ['unknown', 'Unknown'],
+  ['lowBattery', 'Low battery'],
+  ['stale', 'Stale'],
+  ['neverReported', 'Never reported'],
+];
+
+/** A fleet-wide count, its key in `data-count` (read by the e2e test against the API). */
+const count = (key, label, n, cls) =>
+  h('span', { class: cls }, `${label} `, h('b', { 'data-count': key }, fmtCount(n)));
+
+const fleetCounts = (fleet) =>
+  h(
+    'div',
+    { class: 'card counts', id: 'fleet' },
+    count('devices', 'Devices', fleet.devices),
+    count('active', 'active', fleet.active),
+    count('revoked', 'revoked', fleet.revoked),
+    count('online', 'online', fleet.presence?.online, 'online'),
+    count('offline', 'offline', fleet.presence?.offline, 'offline'),
+    count('unknown', 'unknown', fleet.presence?.unknown),
+    count('lowBattery', `battery under ${fleet.lowBatteryPct} %:`, fleet.lowBattery),
+    count('stale', `silent over ${fmtDuration(fleet.staleMs)}:`, fleet.stale),
+    count('neverReported', 'never reported:', fleet.neverReported),
+    h('small', {}, `as of ${fmtTime(fleet.at)}`),
+  );
+
 async function devicesPage(params) {
+  const presence = PRESENCE.includes(params.get('presence') ?? '') ? (params.get('presence') ?? '') : '';
+  const cursor = params.get('cursor') ?? '';
+  const back = params.get('back') ?? '';
   const q = new URLSearchParams({ limit: '200' });
-  const cursor = params.get('cursor');
-  if (cursor) q.set('cursor', cursor);
+  if (presence !== '') q.set('presence', presence);
+  if (cursor !== '') q.set('cursor', cursor);
+  // An API without the fleet summary (404) lists devices only, without presence filter.
+  const fleet = await optional(api('/v1/devices/summary'));
+  if (fleet === undefined) q.delete('presence');
   const list = await api(`/v1/devices?${q}`);
-  const counts = { online: 0, offline: 0, unknown: 0 };
-  for (const d of list.items) counts[d.presence] = (counts[d.presence] ?? 0) + 1;
-  const lowBattery = list.items.filter((d) => typeof d.batteryPct === 'number' && d.batteryPct < 20).length;
+  const kinds = Object.keys(fleet?.byKind ?? {}).sort();
+  const select = h(
+    'select',
+    { id: 'presence-filter', 'aria-label': 'presence' },
+    h('option', { value: '' }, 'all'),
+    PRESENCE.map((p) => h('option', { value: p, selected: p === presence }, p)),
+  );
+  select.addEventListener('change', () => {
+    location.hash = hashOf('/devices', { presence: select.value });
+  });
+  const next =
+    list.nextCursor === undefined
+      ? undefined
+      : hashOf('/devices', { presence, cursor: list.nextCursor, back: location.hash });
   page(
     'Devices',
-    h(
-      'div',
-      { class: 'card counts', id: 'fleet' },
-      h('span', { class: 'online' }, `online ${counts.online}`),
-      h('span', { class: 'offline' }, `offline ${counts.offline}`),
-      h('span', {}, `unknown ${counts.unknown}`),
-      h('span', {}, `battery under 20 %: ${lowBattery}`),
-      h('small', {}, '(this page)'),
-    ),
+    fleet === undefined
+      ? h('p', { class: 'card' }, 'Fleet-wide counts are not available from this API.')
+      : fleetCounts(fleet),
+    kinds.length === 0
+      ? null
+      : h(
+          'div',
+          { class: 'card' },
+          h(
+            'table',
+            { id: 'fleet-kinds' },
+            h(
+              'thead',
+              {},
+              h(
+                'tr',
+                {},
+                h('th', {}, 'Kind'),
+                KIND_COLUMNS.map(([, label]) => h('th', { class: 'num' }, label)),
+              ),
+            ),
+            h(
+              'tbody',
+              {},
+              kinds.map((k) =>
+                h(
+                  'tr',
+                  { 'data-kind': k },
+                  h('td', {}, k),
+                  KIND_COLUMNS.map(([key]) =>
+                    h('td', { class: 'num', 'data-count': key }, fmtCount(fleet.byKind[k][key])),
+                  ),
+                ),
+              ),
+            ),
+          ),
+        ),
     h(
       'div',
       { class: 'card' },
+      fleet === undefined ? null : h('div', { class: 'toolbar' }, h('label', {}, 'Presence ', select)),
       h(
         'table',
         { id: 'devices' },
         h(
-          'tr',
+          'thead',
           {},
-          ['Device', 'Kind', 'Borrower', 'Presence', 'Last seen', 'Battery'].map((t) => h('th', {}, t)),
-        ),
-        list.items.map((d) =>
           h(
             'tr',
             {},
-            h('td', {}, d.id),
-            h('td', {}, d.kind),
-            h('td', {}, h('a', { href: `#/borrower/${encodeURIComponent(d.borrowerId)}` }, d.borrowerId)),
-            h('td', { class: d.presence }, d.status === 'revoked' ? 'revoked' : d.presence),
-            h('td', {}, fmtTime(d.lastSeenAt)),
-            h('td', {}, typeof d.batteryPct === 'number' ? `${Math.round(d.batteryPct)} %` : '—'),
+            ['Device', 'Kind', 'Borrower', 'Presence', 'Last seen', 'Battery'].map((t) => h('th', {}, t)),
           ),
         ),
+        h(
+          'tbody',
+          {},
+          list.items.length === 0
+            ? h(
+                'tr',
+                {},
+                h('td', { colspan: 6 }, presence === '' ? 'No devices.' : `No device is ${presence}.`),
+              )
+            : list.items.map((d) =>
+                h(
+                  'tr',
+                  { 'data-presence': d.presence },
+                  h('td', {}, d.id),
+                  h('td', {}, d.kind),
+                  h(
+                    'td',
+                    {},
+                    h('a', { href: `#/borrower/${encodeURIComponent(d.borrowerId)}` }, d.borrowerId),
+                  ),
+                  h('td', { class: d.presence }, d.status === 'revoked' ? 'revoked' : d.presence),
+                  timeCell(d.lastSeenAt),
+                  h('td', {}, typeof d.batteryPct === 'number' ? `${Math.round(d.batteryPct)} %` : '—'),
+                ),
+              ),
+        ),
       ),
-      list.nextCursor
-        ? h('a', { href: `#/devices?cursor=${encodeURIComponent(list.nextCursor)}` }, 'Next →')
-        : null,
+      pagerLinks(back, next),
     ),
   );
 }
@@ -712,7 +1252,7 @@ async function route() {
   document.getElementById('who').textContent = `${me.name} (${me.role})`;
   const borrower = /^\/borrower\/(.+)$/.exec(path);
   if (borrower) await borrowerPage(decodeURIComponent(borrower[1]));
-  else if (path === '/alerts') await alertsPage();
+  else if (path === '/alerts') await alertsPage(params);
   // device-ops keys read devices only.
   else if (path === '/devices' || me.role === 'device-ops') await devicesPage(params);
   else await portfolioPage(params);

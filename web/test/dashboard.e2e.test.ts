@@ -51,7 +51,72 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
   const shot = (page: Page, name: string) =>
     page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
-  it('when an admin logs in with the printed key, then the portfolio ranks borrowers, the riskiest one shows its chart and reasons, and a live alert is acknowledged', async () => {
+  /** The API as the admin: the test's source of truth for what the page shows. */
+  async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+    const res = await fetch(`${apiUrl}${path}`, {
+      method: init.method ?? 'GET',
+      headers: {
+        authorization: `Bearer ${adminKey}`,
+        ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+    });
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+
+  interface PortfolioRow {
+    borrowerId: string;
+    name: string;
+    score?: { pd: number };
+    exposure: { currency: string; outstanding: number }[];
+  }
+  interface Alert {
+    id: string;
+    status: string;
+    acknowledgedAt?: number;
+    resolvedBy?: string;
+    resolveComment?: string;
+  }
+
+  /** An attribute of every element matched, in order. */
+  const attrs = async (page: Page, selector: string, name: string) =>
+    Promise.all((await page.locator(selector).all()).map(async (l) => (await l.getAttribute(name)) ?? ''));
+  const shownIds = (page: Page) => attrs(page, '#ranking tbody tr[data-borrower]', 'data-borrower');
+
+  /** Clicks a sortable column header and waits for the page it leads to, sorted that way. */
+  async function sortBy(page: Page, key: string, order: 'ascending' | 'descending'): Promise<void> {
+    await page.click(`#ranking th[data-sort="${key}"] button`);
+    await page.waitForSelector(
+      `main[data-ready="/portfolio"] #ranking th[data-sort="${key}"][aria-sort="${order}"]`,
+    );
+  }
+
+  /** An in-page dialog action on an alert row; false when the alert changed under us (auto-resolved). */
+  async function actOn(
+    page: Page,
+    id: string,
+    action: 'ack' | 'resolve',
+    comment?: string,
+  ): Promise<boolean> {
+    try {
+      await page.click(`#alert-${id} button.${action}`, { timeout: 5000 });
+      await page.waitForSelector('#action-dialog[open]');
+      if (comment !== undefined) await page.fill('#action-comment', comment);
+      await page.click('#action-dialog button[type=submit]');
+      const done = action === 'ack' ? 'acknowledged' : 'resolved';
+      await page.waitForSelector(`#alert-${id}[data-status="${done}"]`, { timeout: 5000 });
+      await page.waitForSelector('#action-dialog', { state: 'detached' });
+      return true;
+    } catch {
+      // The dialog shows why (a 409 when the rule resolved it first): Escape closes it.
+      if (await page.locator('#action-dialog[open]').count()) await page.keyboard.press('Escape');
+      expect((await api<Alert>(`/v1/alerts/${id}`)).status).toBe('resolved');
+      return false;
+    }
+  }
+
+  it('when an admin logs in with the printed key, then the portfolio sorts, filters and searches, the riskiest borrower shows its chart and reasons, a live alert is acknowledged and another resolved with a comment', async () => {
     expect(adminKey).toMatch(/^rfk_/);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
@@ -64,31 +129,82 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     await page.fill('#api-key', adminKey);
     await page.click('#login button[type=submit]');
 
-    // The shipped model scores the demo world shortly after start.
+    // Readings of all three kinds stored (the start-up line says so), so the device chart has data to draw.
+    await proc.waitFor(/stake [1-9][\d,]* · helmet [1-9][\d,]* · satellite [1-9][\d,]*/, 60_000);
+    // The shipped model scores the demo world shortly after start: until then rows have no grade.
     await expect
       .poll(
         async () => {
           await page.goto(`${apiUrl}/dashboard/#/portfolio?r=${Date.now()}`);
           await page.waitForSelector('main[data-ready]');
-          return page.locator('#ranking tbody tr a').count();
+          return page.locator('#ranking tbody tr .grade').count();
         },
         { timeout: 60_000, interval: 2000 },
       )
       .toBeGreaterThan(0);
     await expect.poll(() => page.locator('#summary .grade').count()).toBeGreaterThan(0);
+    const total = (await api<{ total: number }>('/v1/portfolio/borrowers?limit=1')).total;
+    expect(await page.locator('#total').textContent()).toContain(`of ${total} borrower`);
     await shot(page, '2-portfolio');
 
-    // Readings of all three kinds stored (the start-up line says so), so the device chart has data to draw.
-    await proc.waitFor(/stake [1-9][\d,]* · helmet [1-9][\d,]* · satellite [1-9][\d,]*/, 60_000);
-    await page.reload();
-    await page.waitForSelector('main[data-ready="/portfolio"]');
-    const riskiest = (await page.locator('#ranking tbody tr a').first().textContent()) ?? '';
-    await page.locator('#ranking tbody tr a').first().click();
+    // Sorted by exposure (largest first): the rows are the API's, in order of outstanding amount.
+    await sortBy(page, 'exposure', 'descending');
+    expect(page.url()).toContain('sort=exposure');
+    const byExposure = await api<{ items: PortfolioRow[] }>(
+      '/v1/portfolio/borrowers?sort=exposure&order=desc&limit=50',
+    );
+    expect(await shownIds(page)).toEqual(byExposure.items.map((r) => r.borrowerId));
+    const outstanding = byExposure.items
+      .filter((r) => r.exposure.length > 0)
+      .map((r) => r.exposure.reduce((sum, e) => sum + e.outstanding, 0));
+    expect(outstanding.length).toBeGreaterThan(0);
+    expect(outstanding).toEqual([...outstanding].sort((a, b) => b - a));
+    // Rows without exposure come last.
+    const firstEmpty = byExposure.items.findIndex((r) => r.exposure.length === 0);
+    if (firstEmpty >= 0)
+      expect(byExposure.items.slice(firstEmpty).every((r) => r.exposure.length === 0)).toBe(true);
+    await shot(page, '2a-portfolio-by-exposure');
+
+    // Back to PD, riskiest first: the PDs shown never rise down the table, unscored rows last.
+    await sortBy(page, 'pd', 'descending');
+    const pdCells = await page.locator('#ranking tbody tr td:nth-child(3)').allTextContents();
+    const pds = pdCells.filter((t) => t !== '—').map((t) => parseFloat(t));
+    expect(pds.length).toBeGreaterThan(0);
+    expect(pds).toEqual([...pds].sort((a, b) => b - a));
+    expect(pdCells.slice(pds.length).every((t) => t === '—')).toBe(true);
+    const riskiest =
+      (await page.locator('#ranking tbody tr[data-borrower]').first().getAttribute('data-borrower')) ?? '';
+    const riskiestName = (await page.locator('#ranking tbody tr a.borrower').first().textContent()) ?? '';
+    expect(riskiestName).not.toBe('');
+
+    // Search by part of the name (a word of it, in other case): the riskiest borrower is among the hits.
+    const part =
+      riskiestName
+        .split(/\s+/)
+        .sort((a, b) => b.length - a.length)[0]
+        ?.toUpperCase() ?? '';
+    await page.fill('#search', part);
+    await page.waitForSelector(`#ranking[data-q="${part}"][aria-busy="false"]`);
+    const hits = await page.locator('#ranking tbody tr a.borrower').allTextContents();
+    expect(hits.length).toBeGreaterThan(0);
+    expect(hits.every((name) => name.toUpperCase().includes(part))).toBe(true);
+    expect(await shownIds(page)).toContain(riskiest);
+    expect(page.url()).toContain(`q=${encodeURIComponent(part)}`);
+    await shot(page, '2b-portfolio-search');
+
+    await page.locator(`#ranking tbody tr[data-borrower="${riskiest}"] a.borrower`).click();
     await page.waitForSelector('main[data-ready^="/borrower"]');
+    expect(await page.locator('h1').textContent()).toContain(riskiestName);
     expect(await page.locator('h1').textContent()).toContain(riskiest);
     await page.waitForSelector('#history .uplot');
     await page.waitForSelector('#reasons li');
     expect(await page.locator('#reasons li').count()).toBeGreaterThan(0);
+    // The model's inputs at scoring time, each with its contribution.
+    const inputs = Object.keys(
+      (await api<{ features?: object }>(`/v1/borrowers/${riskiest}/score`)).features ?? {},
+    );
+    expect(inputs.length).toBeGreaterThan(0);
+    expect(await page.locator('#inputs tbody tr').count()).toBe(inputs.length);
     await page.waitForSelector('#map path.leaflet-interactive');
     await page.waitForSelector('#readings .uplot', { timeout: 20_000 });
     await shot(page, '3-borrower');
@@ -96,9 +212,9 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     await page.click('a[href="#/alerts"]');
     await page.waitForSelector('main[data-ready="/alerts"]');
     await page.waitForSelector('#stream-status:has-text("connected")');
-    // An alert that arrives on the live stream (the demo world's engine opens them as readings come in).
-    // The demo world's rules auto-resolve when the condition clears, sometimes before the click lands: then
-    // the next live alert is taken.
+    // An alert that arrives on the live stream (the demo world's engine opens them as readings come in),
+    // acknowledged through the dialog without a comment. The demo world's rules auto-resolve when the
+    // condition clears, sometimes before the click lands: then the next live alert is taken.
     let acknowledged: string | undefined;
     const deadline = Date.now() + 120_000;
     while (acknowledged === undefined && Date.now() < deadline) {
@@ -106,32 +222,178 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
       await live.waitFor({ timeout: deadline - Date.now() });
       await shot(page, '4-alerts-live');
       const id = ((await live.getAttribute('id')) ?? '').replace(/^alert-/, '');
-      try {
-        await page.click(`#alert-${id} button.ack`, { timeout: 5000 });
-        await page.waitForSelector(`#alert-${id}[data-status="acknowledged"]`, { timeout: 5000 });
-        acknowledged = id;
-      } catch {
-        const now = await fetch(`${apiUrl}/v1/alerts/${id}`, {
-          headers: { authorization: `Bearer ${adminKey}` },
-        });
-        expect(((await now.json()) as { status: string }).status).toBe('resolved');
-      }
+      if (await actOn(page, id, 'ack')) acknowledged = id;
     }
     expect(acknowledged).toBeDefined();
-    const stored = await fetch(`${apiUrl}/v1/alerts/${acknowledged ?? ''}`, {
-      headers: { authorization: `Bearer ${adminKey}` },
-    });
-    const alert = (await stored.json()) as { status: string; acknowledgedAt?: number };
     // Acknowledged by the click; the condition may have cleared since (auto-resolve keeps acknowledgedAt).
-    expect(alert.acknowledgedAt).toBeDefined();
+    expect((await api<Alert>(`/v1/alerts/${acknowledged ?? ''}`)).acknowledgedAt).toBeDefined();
     await shot(page, '5-alert-acknowledged');
 
+    // Resolve through the dialog: a blank comment is refused in the dialog, a real one is stored with who.
+    const me = await api<{ id: string }>('/v1/me');
+    const comment = `e2e: collateral checked on site ${Date.now()}`;
+    let resolved: string | undefined;
+    while (resolved === undefined && Date.now() < deadline + 60_000) {
+      const row = page.locator('#alerts tbody tr:has(button.resolve)').first();
+      await row.waitFor({ timeout: 30_000 });
+      const id = ((await row.getAttribute('id')) ?? '').replace(/^alert-/, '');
+      await page.click(`#alert-${id} button.resolve`);
+      await page.waitForSelector('#action-dialog[open]');
+      expect(await page.locator('#action-comment:focus').count()).toBe(1);
+      await page.fill('#action-comment', '   ');
+      await page.click('#action-dialog button[type=submit]');
+      await page.waitForSelector('#action-dialog .error:has-text("comment is required")');
+      await shot(page, '5b-resolve-dialog');
+      await page.keyboard.press('Escape');
+      await page.waitForSelector('#action-dialog', { state: 'detached' });
+      if (await actOn(page, id, 'resolve', comment)) resolved = id;
+    }
+    expect(resolved).toBeDefined();
+    const stored = await api<Alert>(`/v1/alerts/${resolved ?? ''}`);
+    expect(stored).toMatchObject({ status: 'resolved', resolveComment: comment, resolvedBy: me.id });
+    await shot(page, '5c-alert-resolved');
+
+    // Devices: the fleet-wide counts are the API's (polled: presence and battery move while the world runs).
+    type Counts = Record<string, number | null>;
+    interface FleetSummary {
+      devices: number;
+      active: number;
+      revoked: number;
+      presence: Counts;
+      byKind: Record<string, Counts>;
+      lowBattery: number | null;
+      stale: number | null;
+      neverReported: number | null;
+    }
+    const fmt = (n: number | null | undefined) => (typeof n === 'number' ? n.toLocaleString('en-US') : '—');
     await page.click('a[href="#/devices"]');
-    await page.waitForSelector('main[data-ready="/devices"]');
-    expect(await page.locator('#devices tr').count()).toBeGreaterThan(1);
+    await expect
+      .poll(
+        async () => {
+          await page.goto(`${apiUrl}/dashboard/#/devices?r=${Date.now()}`);
+          await page.waitForSelector('main[data-ready="/devices"]');
+          const counts = async (scope: string) =>
+            Object.fromEntries(
+              await Promise.all(
+                (await page.locator(`${scope} [data-count]`).all()).map(async (l) => [
+                  await l.getAttribute('data-count'),
+                  await l.textContent(),
+                ]),
+              ),
+            ) as Record<string, string>;
+          const kinds = await attrs(page, '#fleet-kinds tr[data-kind]', 'data-kind');
+          const shown = {
+            fleet: await counts('#fleet'),
+            kinds: Object.fromEntries(
+              await Promise.all(
+                kinds.map(async (k) => [k, await counts(`#fleet-kinds tr[data-kind="${k}"]`)]),
+              ),
+            ) as Record<string, Record<string, string>>,
+          };
+          const s = await api<FleetSummary>('/v1/devices/summary');
+          const expected = {
+            fleet: {
+              devices: fmt(s.devices),
+              active: fmt(s.active),
+              revoked: fmt(s.revoked),
+              online: fmt(s.presence.online),
+              offline: fmt(s.presence.offline),
+              unknown: fmt(s.presence.unknown),
+              lowBattery: fmt(s.lowBattery),
+              stale: fmt(s.stale),
+              neverReported: fmt(s.neverReported),
+            },
+            kinds: Object.fromEntries(
+              // Kinds in name order, as the page lists them.
+              Object.entries(s.byKind)
+                .sort(([a], [b]) => a.localeCompare(b))
+                .map(([k, c]) => [
+                  k,
+                  Object.fromEntries(
+                    [
+                      'devices',
+                      'active',
+                      'online',
+                      'offline',
+                      'unknown',
+                      'lowBattery',
+                      'stale',
+                      'neverReported',
+                    ].map((f) => [f, fmt(c[f])]),
+                  ),
+                ]),
+            ),
+          };
+          return JSON.stringify(shown) === JSON.stringify(expected)
+            ? 'equal'
+            : JSON.stringify({ shown, expected });
+        },
+        { timeout: 20_000, interval: 1000 },
+      )
+      .toBe('equal');
+    expect(await page.locator('#devices tbody tr').count()).toBeGreaterThan(0);
     await shot(page, '6-devices');
+    await page.selectOption('#presence-filter', 'online');
+    await page.waitForSelector('main[data-ready="/devices"] #presence-filter');
+    expect(page.url()).toContain('presence=online');
+    const presences = await attrs(page, '#devices tbody tr[data-presence]', 'data-presence');
+    expect(presences.length).toBeGreaterThan(0);
+    expect(new Set(presences)).toEqual(new Set(['online']));
+    await shot(page, '6b-devices-online');
     expect(errors).toEqual([]);
-  }, 240_000);
+  }, 300_000);
+
+  it('when the dashboard is used on a tablet (portrait and landscape), then no page scrolls sideways and the charts fit their cards after rotation', async () => {
+    const riskiest =
+      (await api<{ items: PortfolioRow[] }>('/v1/portfolio/borrowers?limit=1')).items[0]?.borrowerId ?? '';
+    expect(riskiest).not.toBe('');
+    const context = await browser.newContext({ viewport: { width: 768, height: 1024 }, hasTouch: true });
+    await context.addInitScript(`sessionStorage.setItem('riskfuse.apiKey', ${JSON.stringify(adminKey)})`);
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    const sideways = () => page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    const pages: [string, string, string][] = [
+      ['portfolio', '#/portfolio', '#ranking .spark'],
+      ['borrower', `#/borrower/${riskiest}`, '#readings .uplot'],
+      ['alerts', '#/alerts', '#alerts'],
+      ['devices', '#/devices', '#devices'],
+    ];
+    try {
+      for (const [orientation, size] of [
+        ['', { width: 768, height: 1024 }],
+        ['landscape-', { width: 1024, height: 768 }],
+      ] as const) {
+        await page.setViewportSize(size);
+        for (const [name, hash, drawn] of pages) {
+          await page.goto(`${apiUrl}/dashboard/${hash}`);
+          await page.waitForSelector(`main[data-ready] ${drawn}`, { timeout: 20_000 });
+          expect(await sideways(), `${orientation}${name}`).toBeLessThanOrEqual(0);
+          await shot(page, `tablet-${orientation}${name}`);
+        }
+      }
+      // Rotated back to portrait on the borrower page: the charts are redrawn to the narrower cards.
+      await page.goto(`${apiUrl}/dashboard/#/borrower/${riskiest}`);
+      await page.waitForSelector('main[data-ready] #readings .uplot', { timeout: 20_000 });
+      // Each chart as wide as its card's content box (the project's types have no DOM, hence the string).
+      const chartFits = () =>
+        page.evaluate<boolean>(`['#history', '#readings'].every((sel) => {
+          const card = document.querySelector(sel);
+          const chart = card && card.querySelector('.uplot');
+          if (!card || !chart) return false;
+          const style = getComputedStyle(card);
+          const inner = card.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+          return chart.offsetWidth <= inner && chart.offsetWidth >= inner - 2;
+        })`);
+      expect(await chartFits()).toBe(true);
+      await page.setViewportSize({ width: 768, height: 1024 });
+      await expect.poll(chartFits).toBe(true);
+      expect(await sideways()).toBeLessThanOrEqual(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120_000);
 
   it('when an auditor logs in, then alerts are listed without acknowledge or resolve buttons', async () => {
     const created = await fetch(`${apiUrl}/v1/api-keys`, {
