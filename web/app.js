@@ -522,9 +522,11 @@ async function borrowerPage(id) {
     `${borrower.name} (${borrower.id})`,
     h('p', {}, `${borrower.sector} · ${borrower.region}`),
     h('div', { class: 'grid' }, scoreCard, historyCard),
+    // Alerts full width: their action buttons need the room; loans below.
+    alertsCard,
     mapCard,
     readingsCard,
-    h('div', { class: 'grid' }, loansCard, alertsCard),
+    loansCard,
   );
   historyChart(historyCard, history.items);
   drawMap(sites.items, lots.items, devices.items);
