@@ -13,7 +13,7 @@
  * times in a fresh tab; `cold` is the first load (empty cache), the median is over the rest. Baseline, measured
  * in the same run and world: the login form (the same HTML, styles, modules and libraries, no API data), so the
  * ratio is what the data costs on top of loading the page. The issue's aim: under one second. The last line is
- * one JSON object.
+ * one JSON object. BENCH_PROFILE=1 also prints each load's API calls and their durations.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -82,6 +82,15 @@ async function timePage(
       const errors = await page.locator('main .error:not(:empty)').count();
       if (errors > 0) throw new Error(`${hash}: ${await page.locator('main .error').first().textContent()}`);
       times.push(await page.evaluate(() => performance.now()));
+      if (process.env.BENCH_PROFILE !== undefined) {
+        const calls = await page.evaluate(() =>
+          performance
+            .getEntriesByType('resource')
+            .filter((e) => e.name.includes('/v1/'))
+            .map((e) => `${new URL(e.name).pathname} ${Math.round(e.duration)} ms`),
+        );
+        console.log(`  ${hash} run ${i}: ${calls.join(' · ')}`);
+      }
       await page.close();
     }
   } finally {

@@ -169,7 +169,8 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
       }
       const needle = q?.toLowerCase();
       const latest = new Map(scores.heads([COVERAGE]).map((s) => [s.borrowerId, s]));
-      const exposures = state.borrowerExposures();
+      // Every borrower's exposure only to sort by it; otherwise the page's, once it is known.
+      const exposures = sort === 'exposure' ? state.borrowerExposures() : undefined;
       const alerts = ctx.activeAlertsByBorrower?.();
       const drafts: Draft[] = [];
       for (const b of state.listBorrowers()) {
@@ -186,7 +187,7 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
         drafts.push({
           borrower: b,
           score,
-          exposure: exposures.get(b.id) ?? [],
+          exposure: exposures?.get(b.id) ?? [],
           coverage: typeof coverage === 'number' ? coverage : null,
           openAlerts: alerts === undefined ? null : (alerts.get(b.id) ?? 0),
         });
@@ -199,6 +200,7 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
           : keyed.findIndex((r) => compareKeys(r.key, r.d.borrower.id, after[2], after[3], order) > 0);
       const rest = start < 0 ? [] : keyed.slice(start);
       const page = rest.slice(0, limit);
+      const pageExposures = exposures ?? state.borrowerExposures(page.map((r) => r.d.borrower.id));
       const trends = scores.trends(
         page
           .filter((r) => r.d.score !== undefined)
@@ -225,7 +227,7 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
               },
             }),
         trend: trends.get(d.borrower.id) ?? [],
-        exposure: [...d.exposure],
+        exposure: [...(pageExposures.get(d.borrower.id) ?? [])],
         coverage: d.coverage,
         openAlerts: d.openAlerts,
       }));

@@ -686,12 +686,20 @@ export class SqliteStateStore implements StateStore {
     };
   }
 
-  borrowerExposures(): Map<string, { currency: string; outstanding: number }[]> {
-    const rows = this.prepared(
+  borrowerExposures(
+    borrowerIds?: readonly string[],
+  ): Map<string, { currency: string; outstanding: number }[]> {
+    const sql = (where: string) =>
       `SELECT l.borrower_id, l.currency, coalesce(sum(r.amount_due - r.amount_paid), 0) AS outstanding
        FROM loans l LEFT JOIN repayments r ON r.loan_id = l.id
-       WHERE l.status = 'active' GROUP BY l.borrower_id, l.currency ORDER BY l.borrower_id, l.currency`,
-    ).all() as Row[];
+       WHERE l.status = 'active'${where} GROUP BY l.borrower_id, l.currency ORDER BY l.borrower_id, l.currency`;
+    // A page of borrowers: their loans by index; the whole book in one pass otherwise.
+    const rows =
+      borrowerIds === undefined
+        ? (this.prepared(sql('')).all() as Row[])
+        : [...new Set(borrowerIds)].flatMap(
+            (id) => this.prepared(sql(' AND l.borrower_id = ?')).all(id) as Row[],
+          );
     const out = new Map<string, { currency: string; outstanding: number }[]>();
     for (const r of rows) {
       const id = s(r.borrower_id);

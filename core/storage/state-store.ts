@@ -234,8 +234,13 @@ export interface StateStore {
   /** Deletes a resource nothing refers to; the foreign keys refuse otherwise. Resolves whether it existed. */
   deletePortfolioItem(resource: PortfolioResource, id: string): boolean;
   portfolioSummary(): PortfolioSummary;
-  /** Per borrower with active loans: what is still due on their schedules (due − paid), per currency. */
-  borrowerExposures(): Map<string, { currency: string; outstanding: number }[]>;
+  /**
+   * Per borrower with active loans: what is still due on their schedules (due − paid), per currency; of every
+   * borrower, or of the ones named.
+   */
+  borrowerExposures(
+    borrowerIds?: readonly string[],
+  ): Map<string, { currency: string; outstanding: number }[]>;
 
   // Device registry
   /** Registers devices with their credentials in one transaction. */
