@@ -6,6 +6,7 @@ import { brokerPersistenceConfigSpec, openBrokerPersistence } from '../broker/pe
 import { bool, defineConfig, int, parseConfig } from '../core/config.js';
 import type { DeviceKind, Reading } from '../core/contracts/index.js';
 import { issueToken } from '../core/credentials.js';
+import { errorMessage } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { loggingConfigSpec } from '../core/logging-config.js';
 import { Shutdown } from '../core/shutdown.js';
@@ -173,6 +174,7 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   let simulation: ReturnType<typeof runSimulation> | undefined;
   let lastProgress: SimulationProgress | undefined;
   let worldLine = 'off (DEMO=false)';
+  let backtested = false;
   if (config.demo) {
     // The world starts at 00:00 UTC, as `riskfuse simulate` starts it, so both give the same world.
     const startMs = Math.floor((Date.now() - config.startDaysAgo * DAY_MS) / DAY_MS) * DAY_MS;
@@ -188,7 +190,23 @@ export async function startMain(env: Record<string, string | undefined>): Promis
       connectRatePerS: config.connectRatePerS,
       maxQueuedReadings: config.maxQueuedReadings,
       log,
-      onProgress: (p) => (lastProgress = p),
+      onProgress: (p) => {
+        lastProgress = p;
+        // Once the replayed days are in, score them as they were at the end of each day (point in time), so
+        // the score history and the dashboard's trends start with the replay rather than with this start.
+        if (p.caughtUp && !backtested) {
+          backtested = true;
+          const times: number[] = [];
+          for (let at = startMs + DAY_MS; at < p.simNowMs; at += DAY_MS) times.push(at);
+          void risk.scoring.backtest(times).then(
+            (run) =>
+              out(
+                `  risk scoring  backtested the replayed days: ${fmt(run.borrowers)} borrowers at the end of each of ${fmt(times.length)} days (score history)`,
+              ),
+            (err: unknown) => log.warn({ err: errorMessage(err) }, 'backtest of the replayed days failed'),
+          );
+        }
+      },
     });
     const sim = simulation;
     shutdown.add('simulated devices', async () => void (await sim.stop()));

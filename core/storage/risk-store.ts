@@ -86,7 +86,11 @@ export interface RiskStore {
   activateModel(version: string, atMs: number): ModelRecord;
   setModelStatus(version: string, status: Exclude<ModelStatus, 'champion'>): void;
 
-  addScores(items: readonly ScoreRecord[]): void;
+  /**
+   * Stores scores; an official one newer than a borrower's latest becomes its latest, unless `history` is set
+   * (a backtest: stored as history only).
+   */
+  addScores(items: readonly ScoreRecord[], options?: { history?: boolean }): void;
   /** The latest score of each borrower (non-shadow unless `shadow` is set), optionally for one model. */
   latestScores(q?: {
     modelVersion?: string;

@@ -118,7 +118,7 @@ export class SqliteRiskStore implements RiskStore {
     this.db.prepare('UPDATE models SET status = ? WHERE version = ?').run(status, version);
   }
 
-  addScores(items: readonly ScoreRecord[]): void {
+  addScores(items: readonly ScoreRecord[], options: { history?: boolean } = {}): void {
     const stmt = this.db.prepare(
       `INSERT INTO scores (borrower_id, at, model_version, shadow, pd, score, grade, reasons, contributions, trigger,
          features)
@@ -148,7 +148,7 @@ export class SqliteRiskStore implements RiskStore {
           features: s.features === undefined ? null : JSON.stringify(s.features),
         };
         stmt.run(row);
-        if (!s.shadow) {
+        if (!s.shadow && options.history !== true) {
           const { shadow: _shadow, ...headRow } = row;
           head.run(headRow);
         }
@@ -159,10 +159,14 @@ export class SqliteRiskStore implements RiskStore {
   latestScores(
     q: { modelVersion?: string; shadow?: boolean; borrowerIds?: readonly string[] } = {},
   ): ScoreRecord[] {
+    const official = q.shadow !== true && q.modelVersion === undefined;
     if (q.borrowerIds !== undefined && q.borrowerIds.length <= 1000) {
-      // A few borrowers (an API read or page, an event-triggered run): one index seek each.
+      // A few borrowers (an API read or page, an event-triggered run): one index seek each — into the heads
+      // for official scores (they define a borrower's latest: backtests are history only).
       const stmt = this.prepared(
-        `SELECT * FROM scores WHERE borrower_id = @id AND shadow = @shadow
+        official
+          ? 'SELECT *, 0 AS shadow FROM score_heads WHERE borrower_id = @id'
+          : `SELECT * FROM scores WHERE borrower_id = @id AND shadow = @shadow
            ${q.modelVersion === undefined ? '' : 'AND model_version = @modelVersion'}
          ORDER BY at DESC LIMIT 1`,
       );
@@ -170,17 +174,21 @@ export class SqliteRiskStore implements RiskStore {
         .sort()
         .map(
           (id) =>
-            stmt.get({
-              id,
-              shadow: q.shadow === true ? 1 : 0,
-              ...(q.modelVersion === undefined ? {} : { modelVersion: q.modelVersion }),
-            }) as Row | undefined,
+            stmt.get(
+              official
+                ? { id }
+                : {
+                    id,
+                    shadow: q.shadow === true ? 1 : 0,
+                    ...(q.modelVersion === undefined ? {} : { modelVersion: q.modelVersion }),
+                  },
+            ) as Row | undefined,
         )
         .filter((r): r is Row => r !== undefined)
         .map(toScore);
     }
     const wanted = q.borrowerIds === undefined ? undefined : new Set(q.borrowerIds);
-    if (q.shadow !== true && q.modelVersion === undefined) {
+    if (official) {
       // Every borrower's latest official score: the heads table, one compact row each.
       const heads = this.prepared('SELECT *, 0 AS shadow FROM score_heads ORDER BY borrower_id').all(
         {},

@@ -232,6 +232,64 @@ describe('scoring service', () => {
     await service.close();
   });
 
+  it('when the portfolio is backtested at past instants, then each gets point-in-time champion scores stored as history: no events, and the live latest score stays', async () => {
+    const store = new SqliteRiskStore(w.state);
+    const reg = new ModelRegistry(store, join(w.dir, 'models-c'));
+    const champ = await reg.register(fileA, { activate: true });
+    const outbox = new SqliteEventOutbox(w.state);
+    const service = new ScoringService({
+      stateStore: w.state,
+      riskStore: store,
+      outbox,
+      telemetryStore: w.telemetry,
+      registry: reg,
+      log: silentLogger,
+      scoreIntervalMs: 3_600_000,
+      eventDebounceMs: 50,
+      pdChangeThreshold: 0.02,
+      now: () => clock,
+    });
+    let clock = t + 1.5 * DAY_MS;
+    const live = await service.scorePortfolio();
+    clock = t + 3 * DAY_MS;
+    const latestBefore = store.latestScores();
+    const eventsBefore = outbox.after(0).length;
+    // Past day boundaries, one of them newer than the live scores (t + 1.5 d); one in the future, dropped.
+    const times = [t - 14 * DAY_MS, t - 7 * DAY_MS, t + 2 * DAY_MS, t + 5 * DAY_MS];
+    const run = await service.backtest(times);
+    expect(run).toMatchObject({ trigger: 'backtest', modelVersion: champ.version });
+    // Borrowers active at any of the instants (some had not yet defaulted or settled then).
+    expect(run.borrowers).toBeGreaterThanOrEqual(live.borrowers);
+    // Same rows, same model: the stored PDs are those of a fresh extraction at the same instants.
+    const model = await reg.load(champ.version);
+    const past = times.slice(0, 3);
+    const expected = model.score(
+      (
+        await extractFeatures({ telemetryStore: w.telemetry, portfolio: loadPortfolio(w.state), times: past })
+      ).filter((r) => r.status.defaultedBy === undefined && r.status.active),
+    );
+    expect(expected.length).toBeGreaterThan(2 * live.borrowers);
+    for (const e of expected) {
+      const [stored] = store.scoreHistory({
+        borrowerId: e.borrowerId,
+        modelVersion: champ.version,
+        fromMs: e.t,
+        toMs: e.t + 1,
+      });
+      expect(stored).toMatchObject({ trigger: 'backtest', at: e.t, shadow: false });
+      expect(Math.abs((stored?.pd ?? -1) - e.pd)).toBeLessThanOrEqual(1e-9);
+    }
+    expect(store.scoreHistory({ fromMs: t + 5 * DAY_MS - 1 })).toEqual([]);
+    // History only: the latest official scores are the live ones (even where a backtest instant is newer),
+    // and nothing is announced.
+    expect(store.latestScores()).toEqual(latestBefore);
+    expect(store.latestScores({ borrowerIds: [latestBefore[0]?.borrowerId ?? ''] })).toEqual([
+      latestBefore[0],
+    ]);
+    expect(outbox.after(0).length).toBe(eventsBefore);
+    await service.close();
+  });
+
   it('when the history is too small to hold a default, then evaluate says so instead of training on one class', async () => {
     await expect(
       evaluate({
