@@ -148,6 +148,26 @@ describe('model registry', () => {
   });
 });
 
+/** A scoring service over the test world (hourly runs, 50 ms debounce, 2 % PD change). */
+const newService = (
+  store: SqliteRiskStore,
+  reg: ModelRegistry,
+  outbox: SqliteEventOutbox,
+  now: () => number,
+) =>
+  new ScoringService({
+    stateStore: w.state,
+    riskStore: store,
+    outbox,
+    telemetryStore: w.telemetry,
+    registry: reg,
+    log: silentLogger,
+    scoreIntervalMs: 3_600_000,
+    eventDebounceMs: 50,
+    pdChangeThreshold: 0.02,
+    now,
+  });
+
 describe('scoring service', () => {
   it('when the portfolio is scored, then every borrower gets a stored champion score with reasons, challengers score in shadow, and changes of the official score go to the outbox with the scores', async () => {
     const store = new SqliteRiskStore(w.state);
@@ -157,18 +177,7 @@ describe('scoring service', () => {
     const champ = await reg.register(fileA, { activate: true });
     const chall = await reg.register(fileB);
     const outbox = new SqliteEventOutbox(w.state);
-    const service = new ScoringService({
-      stateStore: w.state,
-      riskStore: store,
-      outbox,
-      telemetryStore: w.telemetry,
-      registry: reg,
-      log: silentLogger,
-      scoreIntervalMs: 3_600_000,
-      eventDebounceMs: 50,
-      pdChangeThreshold: 0.02,
-      now: () => t,
-    });
+    const service = newService(store, reg, outbox, () => t);
     const changes: ScoreChange[] = [];
     service.on('score-changed', (c) => changes.push(c));
     const run = await service.scorePortfolio();
@@ -237,18 +246,7 @@ describe('scoring service', () => {
     const reg = new ModelRegistry(store, join(w.dir, 'models-c'));
     const champ = await reg.register(fileA, { activate: true });
     const outbox = new SqliteEventOutbox(w.state);
-    const service = new ScoringService({
-      stateStore: w.state,
-      riskStore: store,
-      outbox,
-      telemetryStore: w.telemetry,
-      registry: reg,
-      log: silentLogger,
-      scoreIntervalMs: 3_600_000,
-      eventDebounceMs: 50,
-      pdChangeThreshold: 0.02,
-      now: () => clock,
-    });
+    const service = newService(store, reg, outbox, () => clock);
     let clock = t + 1.5 * DAY_MS;
     const live = await service.scorePortfolio();
     clock = t + 3 * DAY_MS;
