@@ -242,9 +242,7 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
             (s.pd === after[0] && s.borrowerId.localeCompare(after[1]) > 0),
         );
       const page = ranked.slice(0, limit);
-      const whole = new Map(
-        scores.latestMany(page.map((h) => h.borrowerId)).map((s) => [s.borrowerId, s]),
-      );
+      const whole = new Map(scores.latestMany(page.map((h) => h.borrowerId)).map((s) => [s.borrowerId, s]));
       const items = page.map((h) => whole.get(h.borrowerId)).filter((s) => s !== undefined);
       const last = page.at(-1);
       return {
