@@ -60,6 +60,7 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   'POST /v1/devices/:id/revoke': DEVICE_WRITE,
   'GET /v1/devices/:id/readings': DEVICE_READ,
   'GET /v1/telemetry/aggregate': READ,
+  'GET /v1/sites/:id/worker-hours': READ,
 
   'GET /v1/loans': READ,
   'GET /v1/loans/:id': READ,

@@ -508,6 +508,7 @@ async function borrowerPage(id) {
     h('div', { id: 'map' }),
   );
   const readingsCard = h('div', { class: 'card', id: 'readings' }, h('h2', {}, 'Device readings'));
+  const workersCard = h('div', { class: 'card', id: 'workers' }, h('h2', {}, 'On-site worker-hours'));
   const loansCard = h('div', { class: 'card', id: 'loans' }, h('h2', {}, 'Loans'));
   const alertsCard = h(
     'div',
@@ -526,11 +527,13 @@ async function borrowerPage(id) {
     alertsCard,
     mapCard,
     readingsCard,
+    workersCard,
     loansCard,
   );
   historyChart(historyCard, history.items);
   drawMap(sites.items, lots.items, devices.items);
   readingsChart(readingsCard, devices.items);
+  workerHoursChart(workersCard, sites.items, devices.items);
   await loanTables(loansCard, loans.items);
 }
 
@@ -762,6 +765,97 @@ function readingsChart(card, devices) {
     }
   };
   deviceSel.addEventListener('change', () => void draw());
+  rangeSel.addEventListener('change', () => void draw());
+  void draw();
+}
+
+/**
+ * Hours worked on site (`/v1/sites/:id/worker-hours`: worn work-mode helmets inside the geofence), as bars per
+ * hour over 24 h or per day over 7 or 30 days, ending at the site's latest helmet reading.
+ */
+function workerHoursChart(card, sites, devices) {
+  const helmetsAt = new Map();
+  for (const d of devices) {
+    if (d.kind !== 'helmet') continue;
+    const list = helmetsAt.get(d.siteId) ?? [];
+    list.push(d);
+    helmetsAt.set(d.siteId, list);
+  }
+  const staffed = sites.filter((s) => helmetsAt.has(s.id));
+  if (staffed.length === 0) {
+    card.append(h('p', {}, 'No helmets at this borrower’s sites.'));
+    return;
+  }
+  const siteSel = h(
+    'select',
+    { id: 'worker-site', 'aria-label': 'site' },
+    staffed.map((s) => h('option', { value: s.id }, `${s.name} (${helmetsAt.get(s.id).length} helmets)`)),
+  );
+  const rangeSel = h(
+    'select',
+    { id: 'worker-range', 'aria-label': 'range' },
+    h('option', { value: '1' }, 'last 24 h, per hour'),
+    h('option', { value: '7', selected: true }, 'last 7 days, per day'),
+    h('option', { value: '30' }, 'last 30 days, per day'),
+  );
+  const holder = h('div');
+  card.append(h('p', {}, siteSel, ' ', rangeSel), holder);
+  let release = () => undefined;
+  const draw = async () => {
+    const site = staffed.find((s) => s.id === siteSel.value);
+    if (!site) return;
+    const helmets = helmetsAt.get(site.id);
+    const days = Number(rangeSel.value);
+    const windowMs = days === 1 ? 3_600_000 : DAY_MS;
+    // Windows end at the site's latest helmet reading (simulated device time can differ from the wall clock).
+    const latest = Math.max(0, ...helmets.map((d) => d.lastSeenAt ?? 0)) || Date.now();
+    const to = Math.ceil((latest + 1) / windowMs) * windowMs;
+    const from = to - days * DAY_MS;
+    release();
+    holder.replaceChildren('Loading…');
+    try {
+      const q = new URLSearchParams({ from: String(from), to: String(to), windowMs: String(windowMs) });
+      const aq = new URLSearchParams({
+        borrowerId: site.borrowerId,
+        from: String(from),
+        to: String(to),
+        limit: '500',
+      });
+      const [wh, alerts] = await Promise.all([
+        api(`/v1/sites/${encodeURIComponent(site.id)}/worker-hours?${q}`),
+        optional(api(`/v1/alerts?${aq}`)),
+      ]);
+      const ids = new Set(helmets.map((d) => d.id));
+      const marks = (alerts?.items ?? []).filter((a) => ids.has(a.deviceId) || ids.has(a.subjectId));
+      holder.replaceChildren(
+        h('p', { id: 'worker-total' }, `${wh.totalHours.toFixed(1)} worker-hours on site in the range`),
+      );
+      const opts = {
+        height: 200,
+        series: [
+          {},
+          {
+            label: days === 1 ? 'hours this hour' : 'hours this day',
+            stroke: '#6a1b9a',
+            fill: '#6a1b9a55',
+            paths: uPlot.paths.bars({ size: [0.8, 40], align: 1 }),
+            points: { show: false },
+          },
+        ],
+        // The whole range on x (each bar starts at its window and spans it), hours from 0 on y.
+        scales: {
+          x: { time: true, range: () => [from / 1000, to / 1000] },
+          y: { range: (_u, _min, max) => [0, Math.max(1, max)] },
+        },
+        plugins: [alertMarkers(marks)],
+      };
+      const data = [wh.points.map((p) => p.startMs / 1000), wh.points.map((p) => p.hours)];
+      release = plot(card, opts, data, holder);
+    } catch (err) {
+      holder.replaceChildren(h('p', { class: 'error' }, err.message));
+    }
+  };
+  siteSel.addEventListener('change', () => void draw());
   rangeSel.addEventListener('change', () => void draw());
   void draw();
 }

@@ -1,10 +1,19 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { DEVICE_KINDS, PAYLOAD_SCHEMAS, type DeviceKind } from '../../core/contracts/index.js';
 import { RiskfuseError } from '../../core/errors.js';
+import type { Reading as StoredReading } from '../../core/contracts/index.js';
 import { AGGREGATE_FNS, MAX_RANGE_LIMIT, type AggregateFn } from '../../core/storage/telemetry-store.js';
+import { workerHours } from '../../core/worker-hours.js';
 import type { ApiApp, RouteContext } from '../app.js';
 import { ERROR_RESPONSES } from '../problem.js';
-import { DeviceIdParams, DeviceKind as DeviceKindSchema, EpochMs, FieldValues, Id } from '../schemas.js';
+import {
+  DeviceIdParams,
+  DeviceKind as DeviceKindSchema,
+  EpochMs,
+  FieldValues,
+  Id,
+  IdParams,
+} from '../schemas.js';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -255,6 +264,119 @@ export function telemetryRoutes(app: ApiApp, ctx: RouteContext): void {
         }),
       );
       return { kind, fromMs, toMs, windowMs: q.windowMs, groupBy, series: series.flat() };
+    },
+  );
+
+  /** Every reading of a device in [fromMs, toMs), paged by time past the store's per-query cap. */
+  const readAll = async (deviceId: string, fromMs: number, toMs: number): Promise<StoredReading[]> => {
+    const out: StoredReading[] = [];
+    const seen = new Set<string>();
+    let from = fromMs;
+    for (;;) {
+      const rows = await telemetry.range({
+        deviceIds: [deviceId],
+        fromMs: from,
+        toMs,
+        limit: MAX_RANGE_LIMIT,
+      });
+      for (const r of rows) {
+        const key = `${r.ts}:${r.seq}`;
+        if (!seen.has(key)) {
+          seen.add(key);
+          out.push(r);
+        }
+      }
+      const last = rows.at(-1);
+      if (rows.length < MAX_RANGE_LIMIT || last === undefined || last.ts === from) return out;
+      from = last.ts;
+    }
+  };
+
+  app.get(
+    '/sites/:id/worker-hours',
+    {
+      schema: {
+        summary: 'On-site worker-hours of a site per window, from its helmets',
+        description:
+          'A work-mode helmet reading that is worn and inside the site geofence counts the time until the same helmet’s next reading (at most maxGapMs; the last one of a run, the helmet’s usual interval). Inspections are not work. Every window of the range is returned.',
+        tags: ['telemetry'],
+        params: IdParams,
+        querystring: Type.Object(
+          {
+            from: Type.Optional(EpochMs('range start (inclusive); default to − 7 days')),
+            to: Type.Optional(EpochMs('range end (exclusive); default now')),
+            windowMs: Type.Integer({
+              minimum: 15 * 60_000,
+              maximum: 31 * DAY_MS,
+              default: HOUR_MS,
+              description: 'window width, ms; windows start at `from`',
+            }),
+            maxGapMs: Type.Integer({
+              minimum: 60_000,
+              maximum: 4 * HOUR_MS,
+              default: 15 * 60_000,
+              description: 'longest time one reading stands for (a helmet silent longer is not counted)',
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            siteId: Type.String(),
+            borrowerId: Type.String(),
+            fromMs: Type.Integer(),
+            toMs: Type.Integer(),
+            windowMs: Type.Integer(),
+            helmets: Type.Integer({ description: 'helmets registered at the site' }),
+            totalHours: Type.Number(),
+            points: Type.Array(
+              Type.Object({
+                startMs: EpochMs('window start'),
+                hours: Type.Number({ description: 'hours worn on site by work-mode helmets' }),
+                helmets: Type.Integer({ description: 'helmets that contributed' }),
+              }),
+            ),
+          }),
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    async (request) => {
+      const site = state.getSite(request.params.id);
+      if (site === undefined) throw new RiskfuseError('NOT_FOUND', `no site ${request.params.id}`);
+      const q = request.query;
+      const { fromMs, toMs } = range(q.from, q.to, 7 * DAY_MS);
+      const windows = Math.ceil((toMs - fromMs) / q.windowMs);
+      if (windows > config.apiTelemetryMaxPoints) {
+        throw bad(
+          'windowMs',
+          `${windows} windows is over API_TELEMETRY_MAX_POINTS (${config.apiTelemetryMaxPoints}); widen windowMs or shorten the range`,
+        );
+      }
+      const helmets = state
+        .listDevices({ borrowerId: site.borrowerId, kind: 'helmet' })
+        .filter((d) => d.siteId === site.id);
+      // From one gap before the range, so a reading just before `from` counts its share inside it.
+      const readings = (
+        await Promise.all(helmets.map((d) => readAll(d.id, fromMs - q.maxGapMs, toMs)))
+      ).flat();
+      const points = workerHours(readings, {
+        fromMs,
+        toMs,
+        windowMs: q.windowMs,
+        geofence: site.geofence,
+        maxGapMs: q.maxGapMs,
+      });
+      return {
+        siteId: site.id,
+        borrowerId: site.borrowerId,
+        fromMs,
+        toMs,
+        windowMs: q.windowMs,
+        helmets: helmets.length,
+        totalHours: points.reduce((a, p) => a + p.hours, 0),
+        points,
+      };
     },
   );
 }

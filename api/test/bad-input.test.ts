@@ -136,6 +136,26 @@ const CASES: Case[] = [
   { route: 'GET /v1/sites', url: `/v1/sites?borrowerId=${SQLQ}`, status: 400, what: 'SQL as borrowerId' },
   { route: 'GET /v1/sites', url: '/v1/sites?cursor=bm9wZQ', status: 400, what: 'cursor of another list' },
   { route: 'GET /v1/lots', url: `/v1/lots?siteId=${SQLQ}`, status: 400, what: 'SQL as siteId' },
+  ...(
+    [
+      ['windowMs=60000', 'a window under 15 min'],
+      ['maxGapMs=1', 'maxGapMs of 1 ms'],
+      ['from=later', 'from not a time'],
+      [`from=2&to=1`, 'from after to'],
+      ['crew=all', 'unknown parameter'],
+    ] as const
+  ).map(([query, what]) => ({
+    route: 'GET /v1/sites/:id/worker-hours',
+    url: `/v1/sites/s1/worker-hours?${query}`,
+    status: 400,
+    what,
+  })),
+  {
+    route: 'GET /v1/sites/:id/worker-hours',
+    url: '/v1/sites/nope/worker-hours',
+    status: 404,
+    what: 'unknown site',
+  },
   { route: 'GET /v1/devices', url: '/v1/devices?kind=drone', status: 400, what: 'unknown kind' },
   { route: 'GET /v1/devices', url: '/v1/devices?status=dead', status: 400, what: 'unknown status' },
   { route: 'GET /v1/devices', url: '/v1/devices?presence=bogus', status: 400, what: 'unknown presence' },

@@ -139,6 +139,57 @@ function telemetryRoutesSuite(open: () => Promise<TelemetryStore>): void {
     ]);
   });
 
+  it('when a site’s worker-hours are asked, then worn work-mode time inside its geofence is summed per window, past the store’s per-query cap', async () => {
+    const helmets = ['hlm-1', 'hlm-2'];
+    t.state.upsertDevices(
+      helmets.map((id) => ({
+        device: {
+          id,
+          kind: 'helmet' as const,
+          borrowerId: 'b1',
+          siteId: 's1',
+          status: 'active' as const,
+          createdAt: T0,
+        },
+        credentials: makeCredentials(id, issueToken()),
+      })),
+    );
+    // hlm-1: a reading a minute for 12,000 minutes inside the fence (more than one range query returns);
+    // hlm-2: a reading every 5 minutes outside it. s1's fence is the triangle (0,0) (0,1) (1,1).
+    const helmet = (deviceId: string, i: number, stepMs: number, lat: number, lon: number): Reading => ({
+      kind: 'helmet',
+      deviceId,
+      borrowerId: 'b1',
+      siteId: 's1',
+      ts: T0 + i * stepMs,
+      seq: i,
+      fields: { lat, lon, worn: 1, activity: 0.4, mode: 'work', batteryPct: 70 },
+    });
+    await t.telemetry.writeReadings([
+      ...Array.from({ length: 12_000 }, (_, i) => helmet('hlm-1', i, 60_000, 0.2, 0.6)),
+      ...Array.from({ length: 100 }, (_, i) => helmet('hlm-2', i, 300_000, 0.9, 0.1)),
+    ]);
+    const res = await get(`/v1/sites/s1/worker-hours?from=${T0}&to=${T0 + 9 * DAY_MS}&windowMs=${DAY_MS}`);
+    expect(res.statusCode).toBe(200);
+    const body = res.json<{
+      helmets: number;
+      totalHours: number;
+      points: { startMs: number; hours: number; helmets: number }[];
+    }>();
+    expect(body.helmets).toBe(2);
+    expect(body.totalHours).toBeCloseTo(200, 9);
+    expect(body.points.map((p) => p.startMs)).toEqual(Array.from({ length: 9 }, (_, d) => T0 + d * DAY_MS));
+    expect(body.points.map((p) => Math.round(p.hours * 60))).toEqual([...Array(8).fill(1440), 480]);
+    expect(body.points.every((p) => p.helmets === 1)).toBe(true);
+    const missing = await get('/v1/sites/nope/worker-hours');
+    expect(missing.statusCode).toBe(404);
+    const tooFine = await get(`/v1/sites/s1/worker-hours?from=${T0}&to=${T0 + 9 * DAY_MS}&windowMs=900000`);
+    expect(tooFine.statusCode).toBe(400);
+    expect(tooFine.json<{ detail: string }>().detail).toMatch(/API_TELEMETRY_MAX_POINTS/);
+    expect((await get('/v1/sites/s1/worker-hours?windowMs=60000')).statusCode).toBe(400);
+    expect((await get('/v1/sites/s1/worker-hours?maxGapMs=1')).statusCode).toBe(400);
+  });
+
   it('when a query is over the limits or malformed, then 400 says which limit and how to stay within it', async () => {
     const cases: [string, number, RegExp][] = [
       [

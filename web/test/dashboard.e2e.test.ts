@@ -207,6 +207,26 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     expect(await page.locator('#inputs tbody tr').count()).toBe(inputs.length);
     await page.waitForSelector('#map path.leaflet-interactive');
     await page.waitForSelector('#readings .uplot', { timeout: 20_000 });
+    // On-site worker-hours of the first staffed site: the chart, and the total the API computes for it.
+    await page.waitForSelector('#workers .uplot', { timeout: 20_000 });
+    const siteId = await page.locator('#worker-site').inputValue();
+    const shown = Number(
+      /([\d.]+) worker-hours/.exec((await page.locator('#worker-total').textContent()) ?? '')?.[1],
+    );
+    // The same request the page made (its URL from the browser's resource timings), asked again.
+    const url = await page.evaluate(
+      (id) =>
+        performance
+          .getEntriesByType('resource')
+          .map((e) => e.name)
+          .filter((n) => n.includes(`/v1/sites/${id}/worker-hours`))
+          .at(-1) ?? '',
+      siteId,
+    );
+    const whRes = await fetch(url, { headers: { authorization: `Bearer ${adminKey}` } });
+    const wh = (await whRes.json()) as { totalHours: number; helmets: number };
+    expect(wh.helmets).toBeGreaterThan(0);
+    expect(shown).toBeCloseTo(wh.totalHours, 1);
     await shot(page, '3-borrower');
 
     await page.click('a[href="#/alerts"]');
