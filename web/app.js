@@ -673,6 +673,41 @@ function drawMap(sites, lots, devices) {
   });
 }
 
+/**
+ * A chart card's controls and chart: a subject select, a range select (24 h, 7 days, 30 days; `labels`) and
+ * below them what `render(subject, days, holder)` draws (it returns the chart's release). Redrawn on change.
+ */
+function chartPanel(card, subjectSel, rangeId, labels, render) {
+  const rangeSel = h(
+    'select',
+    { id: rangeId, 'aria-label': 'range' },
+    ['1', '7', '30'].map((v, i) => h('option', { value: v, selected: v === '7' }, labels[i])),
+  );
+  const holder = h('div');
+  card.append(h('p', {}, subjectSel, ' ', rangeSel), holder);
+  let release = () => undefined;
+  const draw = async () => {
+    release();
+    release = () => undefined;
+    holder.replaceChildren('Loading…');
+    try {
+      release = (await render(subjectSel.value, Number(rangeSel.value), holder)) ?? (() => undefined);
+    } catch (err) {
+      holder.replaceChildren(h('p', { class: 'error' }, err.message));
+    }
+  };
+  subjectSel.addEventListener('change', () => void draw());
+  rangeSel.addEventListener('change', () => void draw());
+  void draw();
+}
+
+/** The borrower's alerts in [from, to) about any of these devices (404 = no alerts component). */
+async function alertsAbout(borrowerId, deviceIds, from, to) {
+  const q = new URLSearchParams({ borrowerId, from: String(from), to: String(to), limit: '500' });
+  const alerts = await optional(api(`/v1/alerts?${q}`));
+  return (alerts?.items ?? []).filter((a) => deviceIds.has(a.deviceId) || deviceIds.has(a.subjectId));
+}
+
 function readingsChart(card, devices) {
   // Devices that have reported first, stakes (the collateral's weight) ahead of the others.
   const order = { stake: 0, satellite: 1, helmet: 2 };
@@ -693,46 +728,29 @@ function readingsChart(card, devices) {
     { id: 'device', 'aria-label': 'device' },
     charted.map((d) => h('option', { value: d.id }, `${d.kind} ${d.id}`)),
   );
-  const rangeSel = h(
-    'select',
-    { id: 'range', 'aria-label': 'range' },
-    h('option', { value: '1' }, 'last 24 h'),
-    h('option', { value: '7', selected: true }, 'last 7 days'),
-    h('option', { value: '30' }, 'last 30 days'),
-  );
-  const holder = h('div');
-  card.append(h('p', {}, deviceSel, ' ', rangeSel), holder);
-  let release = () => undefined;
-  const draw = async () => {
-    const device = charted.find((d) => d.id === deviceSel.value);
-    if (!device) return;
-    const days = Number(rangeSel.value);
-    // The range ends at the device's latest reading: device time can run ahead of the wall clock (simulation).
-    const to = (device.lastSeenAt ?? Date.now()) + 1;
-    const q = new URLSearchParams({
-      deviceId: device.id,
-      fields: FIELDS[device.kind].join(','),
-      fns: 'mean',
-      from: String(to - days * DAY_MS),
-      to: String(to),
-      windowMs: String(days === 1 ? 600_000 : days === 7 ? 3_600_000 : 6 * 3_600_000),
-    });
-    release();
-    holder.replaceChildren('Loading…');
-    try {
-      const aq = new URLSearchParams({
-        borrowerId: device.borrowerId,
-        from: q.get('from') ?? '',
-        to: q.get('to') ?? '',
-        limit: '500',
+  chartPanel(
+    card,
+    deviceSel,
+    'range',
+    ['last 24 h', 'last 7 days', 'last 30 days'],
+    async (id, days, holder) => {
+      const device = charted.find((d) => d.id === id);
+      if (!device) return undefined;
+      // The range ends at the device's latest reading: device time can run ahead of the wall clock (simulation).
+      const to = (device.lastSeenAt ?? Date.now()) + 1;
+      const from = to - days * DAY_MS;
+      const q = new URLSearchParams({
+        deviceId: device.id,
+        fields: FIELDS[device.kind].join(','),
+        fns: 'mean',
+        from: String(from),
+        to: String(to),
+        windowMs: String(days === 1 ? 600_000 : days === 7 ? 3_600_000 : 6 * 3_600_000),
       });
-      const [agg, alerts] = await Promise.all([
+      const [agg, marks] = await Promise.all([
         api(`/v1/telemetry/aggregate?${q}`),
-        optional(api(`/v1/alerts?${aq}`)),
+        alertsAbout(device.borrowerId, new Set([device.id]), from, to),
       ]);
-      const marks = (alerts?.items ?? []).filter(
-        (a) => a.deviceId === device.id || a.subjectId === device.id,
-      );
       const times = [...new Set(agg.series.flatMap((s) => s.points.map((p) => p.startMs)))].sort(
         (a, b) => a - b,
       );
@@ -745,28 +763,25 @@ function readingsChart(card, devices) {
         series.push({ label: s.field, stroke: colors[i % colors.length], spanGaps: false });
       });
       holder.replaceChildren();
-      if (times.length === 0) holder.append(h('p', {}, 'No readings in this range.'));
-      else {
-        // A y axis wide enough for readings in the tens of thousands (kg).
-        const opts = { height: 240, series, axes: [{}, { size: 64 }], plugins: [alertMarkers(marks)] };
-        release = plot(card, opts, data, holder);
-        if (marks.length > 0) {
-          holder.append(
-            h(
-              'p',
-              { class: 'marks' },
-              `Alerts in range (red dashed lines): ${marks.map((a) => `${fmtTime(a.openedAt)} ${a.title}`).join(' · ')}`,
-            ),
-          );
-        }
+      if (times.length === 0) {
+        holder.append(h('p', {}, 'No readings in this range.'));
+        return undefined;
       }
-    } catch (err) {
-      holder.replaceChildren(h('p', { class: 'error' }, err.message));
-    }
-  };
-  deviceSel.addEventListener('change', () => void draw());
-  rangeSel.addEventListener('change', () => void draw());
-  void draw();
+      // A y axis wide enough for readings in the tens of thousands (kg).
+      const opts = { height: 240, series, axes: [{}, { size: 64 }], plugins: [alertMarkers(marks)] };
+      const release = plot(card, opts, data, holder);
+      if (marks.length > 0) {
+        holder.append(
+          h(
+            'p',
+            { class: 'marks' },
+            `Alerts in range (red dashed lines): ${marks.map((a) => `${fmtTime(a.openedAt)} ${a.title}`).join(' · ')}`,
+          ),
+        );
+      }
+      return release;
+    },
+  );
 }
 
 /**
@@ -791,73 +806,46 @@ function workerHoursChart(card, sites, devices) {
     { id: 'worker-site', 'aria-label': 'site' },
     staffed.map((s) => h('option', { value: s.id }, `${s.name} (${helmetsAt.get(s.id).length} helmets)`)),
   );
-  const rangeSel = h(
-    'select',
-    { id: 'worker-range', 'aria-label': 'range' },
-    h('option', { value: '1' }, 'last 24 h, per hour'),
-    h('option', { value: '7', selected: true }, 'last 7 days, per day'),
-    h('option', { value: '30' }, 'last 30 days, per day'),
-  );
-  const holder = h('div');
-  card.append(h('p', {}, siteSel, ' ', rangeSel), holder);
-  let release = () => undefined;
-  const draw = async () => {
-    const site = staffed.find((s) => s.id === siteSel.value);
-    if (!site) return;
+  const labels = ['last 24 h, per hour', 'last 7 days, per day', 'last 30 days, per day'];
+  chartPanel(card, siteSel, 'worker-range', labels, async (id, days, holder) => {
+    const site = staffed.find((s) => s.id === id);
+    if (!site) return undefined;
     const helmets = helmetsAt.get(site.id);
-    const days = Number(rangeSel.value);
     const windowMs = days === 1 ? 3_600_000 : DAY_MS;
     // Windows end at the site's latest helmet reading (simulated device time can differ from the wall clock).
     const latest = Math.max(0, ...helmets.map((d) => d.lastSeenAt ?? 0)) || Date.now();
     const to = Math.ceil((latest + 1) / windowMs) * windowMs;
     const from = to - days * DAY_MS;
-    release();
-    holder.replaceChildren('Loading…');
-    try {
-      const q = new URLSearchParams({ from: String(from), to: String(to), windowMs: String(windowMs) });
-      const aq = new URLSearchParams({
-        borrowerId: site.borrowerId,
-        from: String(from),
-        to: String(to),
-        limit: '500',
-      });
-      const [wh, alerts] = await Promise.all([
-        api(`/v1/sites/${encodeURIComponent(site.id)}/worker-hours?${q}`),
-        optional(api(`/v1/alerts?${aq}`)),
-      ]);
-      const ids = new Set(helmets.map((d) => d.id));
-      const marks = (alerts?.items ?? []).filter((a) => ids.has(a.deviceId) || ids.has(a.subjectId));
-      holder.replaceChildren(
-        h('p', { id: 'worker-total' }, `${wh.totalHours.toFixed(1)} worker-hours on site in the range`),
-      );
-      const opts = {
-        height: 200,
-        series: [
-          {},
-          {
-            label: days === 1 ? 'hours this hour' : 'hours this day',
-            stroke: '#6a1b9a',
-            fill: '#6a1b9a55',
-            paths: uPlot.paths.bars({ size: [0.8, 40], align: 1 }),
-            points: { show: false },
-          },
-        ],
-        // The whole range on x (each bar starts at its window and spans it), hours from 0 on y.
-        scales: {
-          x: { time: true, range: () => [from / 1000, to / 1000] },
-          y: { range: (_u, _min, max) => [0, Math.max(1, max)] },
+    const q = new URLSearchParams({ from: String(from), to: String(to), windowMs: String(windowMs) });
+    const [wh, marks] = await Promise.all([
+      api(`/v1/sites/${encodeURIComponent(site.id)}/worker-hours?${q}`),
+      alertsAbout(site.borrowerId, new Set(helmets.map((d) => d.id)), from, to),
+    ]);
+    holder.replaceChildren(
+      h('p', { id: 'worker-total' }, `${wh.totalHours.toFixed(1)} worker-hours on site in the range`),
+    );
+    const opts = {
+      height: 200,
+      series: [
+        {},
+        {
+          label: days === 1 ? 'hours this hour' : 'hours this day',
+          stroke: '#6a1b9a',
+          fill: '#6a1b9a55',
+          paths: uPlot.paths.bars({ size: [0.8, 40], align: 1 }),
+          points: { show: false },
         },
-        plugins: [alertMarkers(marks)],
-      };
-      const data = [wh.points.map((p) => p.startMs / 1000), wh.points.map((p) => p.hours)];
-      release = plot(card, opts, data, holder);
-    } catch (err) {
-      holder.replaceChildren(h('p', { class: 'error' }, err.message));
-    }
-  };
-  siteSel.addEventListener('change', () => void draw());
-  rangeSel.addEventListener('change', () => void draw());
-  void draw();
+      ],
+      // The whole range on x (each bar starts at its window and spans it), hours from 0 on y.
+      scales: {
+        x: { time: true, range: () => [from / 1000, to / 1000] },
+        y: { range: (_u, _min, max) => [0, Math.max(1, max)] },
+      },
+      plugins: [alertMarkers(marks)],
+    };
+    const data = [wh.points.map((p) => p.startMs / 1000), wh.points.map((p) => p.hours)];
+    return plot(card, opts, data, holder);
+  });
 }
 
 /** A uPlot plugin drawing each alert's opening time as a red dashed vertical line. */
