@@ -206,6 +206,11 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     expect(inputs.length).toBeGreaterThan(0);
     expect(await page.locator('#inputs tbody tr').count()).toBe(inputs.length);
     await page.waitForSelector('#map path.leaflet-interactive');
+    // Zoom to one site: the map moves in to its fence (sites can be far apart).
+    const proxy = page.locator('#map .leaflet-proxy');
+    const zoomBefore = await proxy.getAttribute('style');
+    await page.locator('.map-sites button').nth(1).click();
+    await expect.poll(() => proxy.getAttribute('style')).not.toBe(zoomBefore);
     await page.waitForSelector('#readings .uplot', { timeout: 20_000 });
     // On-site worker-hours of the first staffed site: the chart, and the total the API computes for it.
     await page.waitForSelector('#workers .uplot', { timeout: 20_000 });
