@@ -180,6 +180,8 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     const startMs = Math.floor((Date.now() - config.startDaysAgo * DAY_MS) / DAY_MS) * DAY_MS;
     const world = generateWorld({ seed: config.seed, borrowers: config.borrowers, startMs });
     const provisioned = provisionWorld(world, state);
+    // Scores made while the demo replays past days see days that are still arriving: stored, not announced.
+    risk.scoring.holdChanges(true);
     simulation = runSimulation({
       world,
       stateStore: state,
@@ -192,10 +194,15 @@ export async function startMain(env: Record<string, string | undefined>): Promis
       log,
       onProgress: (p) => {
         lastProgress = p;
-        // Once the replayed days are in, score them as they were at the end of each day (point in time), so
-        // the score history and the dashboard's trends start with the replay rather than with this start.
+        // Once the replayed days are in, score the portfolio on them and announce score changes against that
+        // from then on; and score each replayed day as it was at its end (point in time), so the score history
+        // and the dashboard's trends start with the replay rather than with this start.
         if (p.caughtUp && !backtested) {
           backtested = true;
+          void risk.scoring
+            .scorePortfolio('periodic')
+            .catch(() => undefined)
+            .finally(() => risk.scoring.holdChanges(false));
           const times: number[] = [];
           for (let at = startMs + DAY_MS; at < p.simNowMs; at += DAY_MS) times.push(at);
           void risk.scoring.backtest(times).then(

@@ -93,6 +93,7 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
   private readonly lastWeight = new Map<string, number>();
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private changesHeld = false;
   private readonly now: () => number;
   /** Whole past days of the portfolio's daily panel, kept between periodic runs. */
   private readonly panelCache = new PanelCache();
@@ -102,6 +103,14 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
   constructor(private readonly opts: ScoringServiceOptions) {
     super();
     this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * While held, scores are stored but their changes are neither published nor written to the outbox: a demo
+   * replaying past days scores a history that is still arriving, and would raise alarms the full days clear.
+   */
+  holdChanges(held: boolean): void {
+    this.changesHeld = held;
   }
 
   /** Scores the whole portfolio now, then every interval. */
@@ -266,7 +275,7 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
         }
       }
       const changes: ScoreChange[] = [];
-      for (const cur of records) {
+      for (const cur of this.changesHeld ? [] : records) {
         // A first score is not a change; after that, a grade move or a PD move beyond the threshold is —
         // whichever model produced the previous official score.
         const prev = previous.get(cur.borrowerId);

@@ -288,6 +288,37 @@ describe('scoring service', () => {
     await service.close();
   });
 
+  it('when score changes are held, then scores are stored but no change is announced, and after release changes count against the held scores', async () => {
+    const store = new SqliteRiskStore(w.state);
+    const reg = new ModelRegistry(store, join(w.dir, 'models-d'));
+    const a = await reg.register(fileA, { activate: true });
+    const b = await reg.register(fileB);
+    const outbox = new SqliteEventOutbox(w.state);
+    const service = newService(store, reg, outbox, () => t + 4 * DAY_MS);
+    const changes: ScoreChange[] = [];
+    service.on('score-changed', (c) => changes.push(c));
+    // (Earlier tests scored this world: this run may announce changes against theirs.)
+    await service.scorePortfolio();
+    changes.length = 0;
+    const events = outbox.after(0).length;
+    // Held: the other model's scores are stored (latest) but not announced.
+    service.holdChanges(true);
+    reg.activate(b.version);
+    const held = await service.scorePortfolio();
+    expect(held.changes).toBe(0);
+    expect(changes).toEqual([]);
+    expect(outbox.after(0).length).toBe(events);
+    expect(store.latestScores().every((s) => s.modelVersion === b.version)).toBe(true);
+    // Released: back to the first model, changes are against the held scores, and announced.
+    service.holdChanges(false);
+    reg.activate(a.version);
+    const released = await service.scorePortfolio();
+    expect(released.changes).toBeGreaterThan(0);
+    expect(changes.every((c) => c.previous.modelVersion === b.version)).toBe(true);
+    expect(outbox.after(0).length).toBe(events + released.changes);
+    await service.close();
+  });
+
   it('when the history is too small to hold a default, then evaluate says so instead of training on one class', async () => {
     await expect(
       evaluate({
