@@ -179,7 +179,10 @@ function telemetryRoutesSuite(open: () => Promise<TelemetryStore>): void {
     expect(body.helmets).toBe(2);
     expect(body.totalHours).toBeCloseTo(200, 9);
     expect(body.points.map((p) => p.startMs)).toEqual(Array.from({ length: 9 }, (_, d) => T0 + d * DAY_MS));
-    expect(body.points.map((p) => Math.round(p.hours * 60))).toEqual([...Array(8).fill(1440), 480]);
+    expect(body.points.map((p) => Math.round(p.hours * 60))).toEqual([
+      ...Array.from({ length: 8 }, () => 1440),
+      480,
+    ]);
     expect(body.points.every((p) => p.helmets === 1)).toBe(true);
     const missing = await get('/v1/sites/nope/worker-hours');
     expect(missing.statusCode).toBe(404);
