@@ -20,6 +20,7 @@ const documentationOnlyScores: ScoresService = {
   latestMany: unavailable,
   heads: unavailable,
   history: unavailable,
+  daily: unavailable,
   trends: unavailable,
   rescore: unavailable,
   notifyLoanEvent: unavailable,

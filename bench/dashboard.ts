@@ -224,6 +224,7 @@ async function largeWorld(browser: Browser): Promise<World> {
     latestMany: (ids) => risk.latestScores({ borrowerIds: ids }),
     heads: (f) => risk.latestHeads(f),
     history: (q) => risk.scoreHistory(q),
+    daily: (id, from, to, limit) => risk.dailyScores(id, from, to, limit),
     trends: (w) => risk.dailyPdTrends(w),
     rescore: () => Promise.resolve({}),
     notifyLoanEvent: () => undefined,

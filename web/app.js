@@ -465,7 +465,7 @@ async function borrowerPage(id) {
   const [borrower, score, history, sites, lots, devices, loans, alerts] = await Promise.all([
     api(`/v1/borrowers/${enc}`),
     optional(api(`/v1/borrowers/${enc}/score`)),
-    api(`/v1/borrowers/${enc}/scores?limit=500`),
+    scoreHistory(enc),
     api(`/v1/sites?borrowerId=${enc}&limit=500`),
     api(`/v1/lots?borrowerId=${enc}&limit=500`),
     api(`/v1/devices?borrowerId=${enc}&limit=500`),
@@ -530,7 +530,7 @@ async function borrowerPage(id) {
     workersCard,
     loansCard,
   );
-  historyChart(historyCard, history.items);
+  historyChart(historyCard, history);
   drawMap(mapCard, sites.items, lots.items, devices.items);
   readingsChart(readingsCard, devices.items);
   workerHoursChart(workersCard, sites.items, devices.items);
@@ -608,25 +608,46 @@ function inputsTable(features, contributions) {
   );
 }
 
-function historyChart(card, items) {
-  if (items.length === 0) {
+/**
+ * A borrower's score history: one score a day for 180 days (the day's last) and every score of the last two
+ * days, oldest first.
+ */
+async function scoreHistory(enc) {
+  const now = Date.now();
+  const [days, recent] = await Promise.all([
+    api(`/v1/borrowers/${enc}/scores?per=day&from=${now - 180 * DAY_MS}&to=${now + DAY_MS}&limit=200`),
+    api(`/v1/borrowers/${enc}/scores?from=${now - 2 * DAY_MS}&limit=500`),
+  ]);
+  const byAt = new Map([...days.items, ...recent.items].map((s) => [s.at, s]));
+  return [...byAt.values()].sort((a, b) => a.at - b.at);
+}
+
+function historyChart(card, rows) {
+  if (rows.length === 0) {
     card.append(h('p', {}, 'No history yet.'));
     return;
   }
-  const rows = [...items].reverse();
   const versions = [...new Set(rows.map((s) => s.modelVersion))];
-  card.append(h('p', {}, `Model version${versions.length > 1 ? 's' : ''}: ${versions.join(', ')}`));
-  const data = [rows.map((s) => s.at / 1000), rows.map((s) => s.pd * 100)];
+  const backtested = rows.some((s) => s.trigger === 'backtest');
+  card.append(
+    h(
+      'p',
+      {},
+      `Model version${versions.length > 1 ? 's' : ''}: ${versions.join(', ')} · one score a day, every score of the last two days`,
+      backtested ? ' · backtests (past days scored as they were) dashed' : '',
+    ),
+  );
+  const pct = (keep) => rows.map((s) => (keep(s) ? s.pd * 100 : null));
+  const label = (_u, v, _s, i) =>
+    v === null || i === null ? '—' : `${v.toFixed(2)} % (${rows[i]?.modelVersion ?? ''})`;
+  // Live scores in solid red; backtests dashed, joined to the live line where they meet.
+  const data = [rows.map((s) => s.at / 1000), pct((s) => s.trigger !== 'backtest'), pct(() => true)];
   const opts = {
     height: 220,
     series: [
       {},
-      {
-        label: 'PD %',
-        stroke: '#c62828',
-        value: (_u, v, _s, i) =>
-          v === null || i === null ? '—' : `${v.toFixed(2)} % (${rows[i]?.modelVersion ?? ''})`,
-      },
+      { label: 'PD %', stroke: '#c62828', width: 2, value: label },
+      { label: 'incl. backtests', stroke: '#c6282888', dash: [5, 4], value: label, show: backtested },
     ],
     axes: [{}, { label: 'PD %' }],
     // Scores within an hour of each other: a day either side, not uPlot's default span of years.

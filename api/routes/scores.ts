@@ -26,6 +26,8 @@ export interface ScoresService {
   /** Every borrower's latest official score without explanations, with the named inputs (cheap). */
   heads(features?: readonly string[]): ScoreHead[];
   history(q: ScoreQuery): ScoreRecord[];
+  /** The last official score of each UTC day in [fromMs, toMs), newest first. */
+  daily(borrowerId: string, fromMs: number, toMs: number, limit: number): ScoreRecord[];
   /** Daily PD trends (the last official score of each UTC day) from each window's start on. */
   trends(windows: readonly { borrowerId: string; fromMs: number; toMs: number }[]): Map<string, PdPoint[]>;
   /** Scores these borrowers now with the champion; resolves when stored. */
@@ -44,6 +46,7 @@ export function riskScores(risk: RiskComponent): ScoresService {
     latestMany: (ids) => risk.riskStore.latestScores({ borrowerIds: ids }),
     heads: (f) => risk.riskStore.latestHeads(f),
     history: (q) => risk.riskStore.scoreHistory(q),
+    daily: (id, from, to, limit) => risk.riskStore.dailyScores(id, from, to, limit),
     trends: (w) => risk.riskStore.dailyPdTrends(w),
     rescore: async (ids) => {
       const run = await risk.scoring.scoreBorrowers(ids, 'on-demand');
@@ -56,6 +59,7 @@ export function riskScores(risk: RiskComponent): ScoresService {
   };
 }
 
+const DAY_MS = 86_400_000;
 const GROUP_OF = new Map(FEATURES.map((f) => [f.name, f.group]));
 export const Grade = Type.Union(
   GRADE_BANDS.map((b) => Type.Literal(b.grade)),
@@ -184,6 +188,11 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
             to: Type.Optional(EpochMs('to (exclusive)')),
             modelVersion: Type.Optional(Type.String({ pattern: '^v[0-9]{1,9}$' })),
             shadow: Type.Optional(Type.Boolean({ description: 'challengers’ shadow scores instead' })),
+            per: Type.Union([Type.Literal('score'), Type.Literal('day')], {
+              default: 'score',
+              description:
+                '`day`: the last official score of each UTC day (from defaults to 365 days before to; not with modelVersion or shadow)',
+            }),
             limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
           },
           { additionalProperties: false },
@@ -196,6 +205,20 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
       const q = request.query;
       if (q.from !== undefined && q.to !== undefined && q.to <= q.from) {
         throw new RiskfuseError('VALIDATION_FAILED', '`to` must be after `from`');
+      }
+      if (q.per === 'day') {
+        if (q.shadow === true || q.modelVersion !== undefined) {
+          throw new RiskfuseError(
+            'VALIDATION_FAILED',
+            '`per=day` reads official scores: drop shadow and modelVersion',
+            {
+              details: { errors: [{ path: 'querystring/per', message: 'not with shadow or modelVersion' }] },
+            },
+          );
+        }
+        const to = q.to ?? ctx.now() + 1;
+        const from = q.from ?? to - 365 * DAY_MS;
+        return { items: scores.daily(request.params.id, from, to, q.limit).map(view) };
       }
       const items = scores.history({
         borrowerId: request.params.id,

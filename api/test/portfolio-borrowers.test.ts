@@ -212,6 +212,20 @@ describe('GET /v1/portfolio/borrowers (the dashboard’s portfolio table)', () =
       (r) => r.borrowerId === s.borrowerId,
     );
     expect(wide?.trend.some((p) => p.pd === 0.9)).toBe(true);
+    // The borrower's history one score a day (what the dashboard charts), newest first, whole scores.
+    const daily = await t.app.inject({
+      url: `/v1/borrowers/${s.borrowerId}/scores?per=day&from=${s.at - 10 * DAY_MS}&to=${s.at + 1}`,
+      headers: t.auth('officer'),
+    });
+    expect(daily.statusCode).toBe(200);
+    const items = daily.json<{ items: { at: number; pd: number; modelVersion: string }[] }>().items;
+    expect(items.map((i) => i.pd)).toEqual([...(row?.trend ?? [])].reverse().map((p) => p.pd));
+    expect(items[0]).toMatchObject({ at: s.at, modelVersion: s.modelVersion });
+    const mixed = await t.app.inject({
+      url: `/v1/borrowers/${s.borrowerId}/scores?per=day&shadow=true`,
+      headers: t.auth('officer'),
+    });
+    expect(mixed.statusCode).toBe(400);
   });
 
   it('when the query is bad (unknown sort, limit 0, trendDays 400, unknown field, forged or foreign cursor), then 400 and nothing changes', async () => {

@@ -99,6 +99,11 @@ export interface RiskStore {
   }): ScoreRecord[];
   /** Every borrower's latest official score, light: no reasons or contributions, only the named inputs. */
   latestHeads(features?: readonly string[]): ScoreHead[];
+  /**
+   * A borrower's official score history one per UTC day in [fromMs, toMs): the last score of each day that has
+   * one, newest first, at most `limit` days.
+   */
+  dailyScores(borrowerId: string, fromMs: number, toMs: number, limit: number): ScoreRecord[];
   /** Scores in time order (newest first), at most `limit` (default 1,000). */
   scoreHistory(q: ScoreQuery): ScoreRecord[];
   /**

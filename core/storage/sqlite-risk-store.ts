@@ -237,6 +237,28 @@ export class SqliteRiskStore implements RiskStore {
     });
   }
 
+  dailyScores(borrowerId: string, fromMs: number, toMs: number, limit: number): ScoreRecord[] {
+    // One index seek per day, newest day first, as the daily trends.
+    const stmt = this.prepared(
+      `SELECT * FROM scores WHERE borrower_id = @id AND shadow = 0 AND at >= @from AND at < @to
+       ORDER BY at DESC LIMIT 1`,
+    );
+    const out: ScoreRecord[] = [];
+    for (
+      let day = Math.floor((toMs - 1) / DAY_MS);
+      day * DAY_MS + DAY_MS > fromMs && out.length < limit;
+      day--
+    ) {
+      const r = stmt.get({
+        id: borrowerId,
+        from: Math.max(fromMs, day * DAY_MS),
+        to: Math.min(toMs, (day + 1) * DAY_MS),
+      }) as Row | undefined;
+      if (r !== undefined) out.push(toScore(r));
+    }
+    return out;
+  }
+
   dailyPdTrends(
     windows: readonly { borrowerId: string; fromMs: number; toMs: number }[],
   ): Map<string, PdPoint[]> {

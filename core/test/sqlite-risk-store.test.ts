@@ -141,5 +141,12 @@ describe('SQLite risk store: latest scores, heads and trends', () => {
     expect(points.map((p) => Math.round(p.pd * 10_000))).toEqual([523, 623, 723, 823, 912]);
     expect(points.at(-1)?.at).toBe(to);
     expect(points.some((p) => p.pd === 0.77)).toBe(false);
+    // The same days as whole scores, newest first, within [from, to) and the limit.
+    const daily = risk.dailyScores('b1', T0 + 5 * DAY_MS + 1, to, 10);
+    expect(daily.map((s) => Math.round(s.pd * 10_000))).toEqual([911, 823, 723, 623, 523]);
+    expect(daily.every((s) => !s.shadow && s.trigger === 'periodic')).toBe(true);
+    expect(risk.dailyScores('b1', T0, T0 + 10 * DAY_MS, 3).map((s) => s.at)).toEqual(
+      [9, 8, 7].map((d) => T0 + d * DAY_MS + 23 * 3_600_000),
+    );
   });
 });
