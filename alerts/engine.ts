@@ -54,6 +54,26 @@ interface DeviceState {
   readonly detectors: Map<string, { det: StreamingDetector; hyst: Hysteresis }>;
 }
 
+/** The device's streaming detector and its hysteresis for one series, created on first use. */
+function detectorOf(
+  st: DeviceState,
+  key: string,
+  params: ConstructorParameters<typeof StreamingDetector>[0] & {
+    persistReadings: number;
+    clearReadings: number;
+  },
+): { det: StreamingDetector; hyst: Hysteresis } {
+  let d = st.detectors.get(key);
+  if (d === undefined) {
+    d = {
+      det: new StreamingDetector(params),
+      hyst: new Hysteresis(params.persistReadings, params.clearReadings),
+    };
+    st.detectors.set(key, d);
+  }
+  return d;
+}
+
 const CACHE_MS = 60_000;
 
 export interface AlertEngineOptions {
@@ -520,14 +540,7 @@ export class AlertEngine {
       const x = r.fields[field];
       if (typeof x !== 'number') continue;
       const key = `sat:${field}`;
-      let d = st.detectors.get(key);
-      if (d === undefined) {
-        d = {
-          det: new StreamingDetector(s.params),
-          hyst: new Hysteresis(s.params.persistReadings, s.params.clearReadings),
-        };
-        st.detectors.set(key, d);
-      }
+      const d = detectorOf(st, key, s.params);
       const step = d.det.step(r.ts, x);
       this.transition(
         d.hyst.step(step.flagged),
@@ -549,14 +562,7 @@ export class AlertEngine {
       const x = r.fields[s.field];
       if (typeof x !== 'number') continue;
       const key = `any:${s.field}`;
-      let d = st.detectors.get(key);
-      if (d === undefined) {
-        d = {
-          det: new StreamingDetector(a.params),
-          hyst: new Hysteresis(a.params.persistReadings, a.params.clearReadings),
-        };
-        st.detectors.set(key, d);
-      }
+      const d = detectorOf(st, key, a.params);
       const step = d.det.step(r.ts, x);
       this.transition(
         d.hyst.step(step.flagged),

@@ -93,18 +93,21 @@ const isCursorKey = (v: unknown): v is CursorKey =>
 interface Draft {
   readonly borrower: Borrower;
   readonly score: ScoreHead | undefined;
-  readonly exposure: readonly { currency: string; outstanding: number }[];
   readonly coverage: number | null;
   readonly openAlerts: number | null;
 }
 
-function keyOf(d: Draft, sort: SortKey): number | string | null {
+type Exposures = Map<string, { currency: string; outstanding: number }[]>;
+
+function keyOf(d: Draft, sort: SortKey, exposures: Exposures | undefined): number | string | null {
   switch (sort) {
     case 'pd':
       return d.score?.pd ?? null;
-    case 'exposure':
+    case 'exposure': {
       // No FX: the book is one currency in practice; several are summed as they are.
-      return d.exposure.length === 0 ? null : d.exposure.reduce((a, e) => a + e.outstanding, 0);
+      const e = exposures?.get(d.borrower.id) ?? [];
+      return e.length === 0 ? null : e.reduce((a, x) => a + x.outstanding, 0);
+    }
     case 'coverage':
       return d.coverage;
     case 'openAlerts':
@@ -187,12 +190,11 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
         drafts.push({
           borrower: b,
           score,
-          exposure: exposures?.get(b.id) ?? [],
           coverage: typeof coverage === 'number' ? coverage : null,
           openAlerts: alerts === undefined ? null : (alerts.get(b.id) ?? 0),
         });
       }
-      const keyed = drafts.map((d) => ({ d, key: keyOf(d, sort) }));
+      const keyed = drafts.map((d) => ({ d, key: keyOf(d, sort, exposures) }));
       keyed.sort((a, b) => compareKeys(a.key, a.d.borrower.id, b.key, b.d.borrower.id, order));
       const start =
         after === undefined

@@ -237,45 +237,43 @@ export class SqliteRiskStore implements RiskStore {
     });
   }
 
-  dailyScores(borrowerId: string, fromMs: number, toMs: number, limit: number): ScoreRecord[] {
-    // One index seek per day, newest day first, as the daily trends.
+  /**
+   * The last official score of each UTC day in [fromMs, toMs), newest day first, at most `limit` days: one
+   * index seek per day, so the cost does not grow with how often scoring runs. `columns` says what to read.
+   */
+  private lastOfEachDay(columns: string, id: string, fromMs: number, toMs: number, limit: number): Row[] {
     const stmt = this.prepared(
-      `SELECT * FROM scores WHERE borrower_id = @id AND shadow = 0 AND at >= @from AND at < @to
+      `SELECT ${columns} FROM scores WHERE borrower_id = @id AND shadow = 0 AND at >= @from AND at < @to
        ORDER BY at DESC LIMIT 1`,
     );
-    const out: ScoreRecord[] = [];
+    const out: Row[] = [];
     for (
       let day = Math.floor((toMs - 1) / DAY_MS);
-      day * DAY_MS + DAY_MS > fromMs && out.length < limit;
+      (day + 1) * DAY_MS > fromMs && out.length < limit;
       day--
     ) {
       const r = stmt.get({
-        id: borrowerId,
+        id,
         from: Math.max(fromMs, day * DAY_MS),
         to: Math.min(toMs, (day + 1) * DAY_MS),
       }) as Row | undefined;
-      if (r !== undefined) out.push(toScore(r));
+      if (r !== undefined) out.push(r);
     }
     return out;
+  }
+
+  dailyScores(borrowerId: string, fromMs: number, toMs: number, limit: number): ScoreRecord[] {
+    return this.lastOfEachDay('*', borrowerId, fromMs, toMs, limit).map(toScore);
   }
 
   dailyPdTrends(
     windows: readonly { borrowerId: string; fromMs: number; toMs: number }[],
   ): Map<string, PdPoint[]> {
-    // One index seek per day (the day's last score), so the cost does not grow with how often scoring runs.
-    const stmt = this.prepared(
-      `SELECT at, pd FROM scores WHERE borrower_id = @id AND shadow = 0 AND at >= @from AND at <= @to
-       ORDER BY at DESC LIMIT 1`,
-    );
     const out = new Map<string, PdPoint[]>();
     for (const { borrowerId: id, fromMs, toMs } of windows) {
-      const points: PdPoint[] = [];
-      for (let day = Math.floor(fromMs / DAY_MS); day * DAY_MS <= toMs; day++) {
-        const from = Math.max(fromMs, day * DAY_MS);
-        const to = Math.min(toMs, (day + 1) * DAY_MS - 1);
-        const r = stmt.get({ id, from, to }) as Row | undefined;
-        if (r !== undefined) points.push({ at: Number(r.at), pd: Number(r.pd) });
-      }
+      // The window's end is inclusive (it is a score's time).
+      const rows = this.lastOfEachDay('at, pd', id, fromMs, toMs + 1, Number.MAX_SAFE_INTEGER);
+      const points = rows.reverse().map((r) => ({ at: Number(r.at), pd: Number(r.pd) }));
       if (points.length > 0) out.set(id, points);
     }
     return out;
