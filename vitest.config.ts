@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // One PostgreSQL cluster for the run; test files take a fresh database each (test/support/postgres.ts).
+    globalSetup: ['test/support/postgres-global-setup.ts'],
     reporters: ['default'],
   },
 });

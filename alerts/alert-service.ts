@@ -1,18 +1,25 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { newEventId, type EventType, type PlatformEvent } from '../core/contracts/events.js';
 import { RiskfuseError } from '../core/errors.js';
-import type { Alert, AlertQuery, AlertSeverity, SubjectKind } from '../core/storage/alert-store.js';
-import type { StoredEvent } from '../core/storage/event-outbox.js';
-import { SqliteAlertStore } from '../core/storage/sqlite-alert-store.js';
-import { SqliteEventOutbox } from '../core/storage/sqlite-event-outbox.js';
-import type { SqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import type {
+  Alert,
+  AlertQuery,
+  AlertRepository,
+  AlertSeverity,
+  EventOutbox,
+  State,
+  StoredEvent,
+  SubjectKind,
+} from '../core/state/index.js';
 
 /**
  * Alerts and their lifecycle: open → acknowledged → resolved, with who and a comment. At most one
  * not-resolved alert per rule and subject (the store's unique index; a repeat is a no-op). Every change and
  * the outbox event announcing it (`alert.opened`, `alert.acknowledged`, `alert.resolved`) are written in one
- * state-store transaction, so neither exists without the other.
+ * state transaction, so neither exists without the other. Acknowledge and resolve are compare-and-set: of two
+ * people changing one alert at once, one wins and the other gets a CONFLICT and writes nothing.
  */
 export interface OpenAlertInput {
   readonly ruleId: string;
@@ -44,10 +51,27 @@ export function alertView(a: Alert): Record<string, unknown> {
 
 const keyOf = (ruleId: string, kind: string, id: string): string => `${ruleId}\u0000${kind}\u0000${id}`;
 export const SYSTEM_ACTOR = 'system';
+/** Re-reads of an alert that another writer changed while the engine was resolving it. */
+const CLEAR_ATTEMPTS = 3;
+
+/**
+ * What a transaction of this service changed in memory, applied only once it has committed: the active index
+ * must never claim an alert that a rollback (or PostgreSQL's re-run of the transaction) took back, nor count
+ * what was not stored.
+ */
+interface Pending {
+  /** Active-index changes by key; `null`: no longer active. */
+  readonly active: Map<string, Alert | null>;
+  /** Events to append at the end of the transaction. */
+  readonly events: PlatformEvent[];
+  readonly afterCommit: (() => void)[];
+}
+
+const nothingPending = (): Pending => ({ active: new Map(), events: [], afterCommit: [] });
 
 export class AlertService extends EventEmitter<{ appended: [] }> {
-  readonly store: SqliteAlertStore;
-  readonly outbox: SqliteEventOutbox;
+  readonly store: AlertRepository;
+  readonly outbox: EventOutbox;
   readonly counters: AlertCounters = {
     opened: 0,
     deduplicated: 0,
@@ -59,45 +83,82 @@ export class AlertService extends EventEmitter<{ appended: [] }> {
   };
   /** Not-resolved alerts by rule and subject: the engine's cheap "is it already open?" check. */
   private readonly active = new Map<string, Alert>();
+  private readonly pending = new AsyncLocalStorage<Pending>();
   private readonly now: () => number;
 
   constructor(
-    readonly state: SqliteStateStore,
+    readonly state: State,
     options: { now?: () => number } = {},
   ) {
     super();
     this.setMaxListeners(0);
     this.now = options.now ?? Date.now;
-    this.store = new SqliteAlertStore(state);
-    this.outbox = new SqliteEventOutbox(state);
-    for (const a of this.store.listActive()) this.active.set(keyOf(a.ruleId, a.subjectKind, a.subjectId), a);
+    this.store = state.alerts;
+    this.outbox = state.outbox;
   }
 
-  /** The not-resolved alert of a rule and subject (from memory; this process's writes keep it current). */
+  /** Loads the not-resolved alerts into the active index (once, before the engine evaluates anything). */
+  async load(): Promise<void> {
+    for (const a of await this.store.listActive())
+      this.active.set(keyOf(a.ruleId, a.subjectKind, a.subjectId), a);
+  }
+
+  /**
+   * The not-resolved alert of a rule and subject (from memory; this process's writes keep it current). Inside a
+   * transaction of this service it includes that transaction's own changes.
+   */
   activeAlert(ruleId: string, kind: SubjectKind, id: string): Alert | undefined {
-    return this.active.get(keyOf(ruleId, kind, id));
+    const key = keyOf(ruleId, kind, id);
+    const pending = this.pending.getStore();
+    if (pending?.active.has(key) === true) return pending.active.get(key) ?? undefined;
+    return this.active.get(key);
   }
 
-  /** Runs `fn` in one state-store transaction; events appended inside commit with it. */
-  transaction<T>(fn: () => T): T {
-    const out = this.state.transaction(fn);
+  /**
+   * Runs `fn` in one state transaction; events appended inside commit with it. Called inside a caller's
+   * transaction (the API's, with its audit entry) it joins it; then an alert opened inside is not put in the
+   * active index (the caller may still roll back: the next firing finds it in the store instead).
+   */
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.pending.getStore() !== undefined) return fn();
+    const ours = !this.state.db.inTransaction();
+    let pending = nothingPending();
+    const out = await this.state.transaction(async () => {
+      // PostgreSQL may run `fn` again after a serialization failure: only the last run's changes count.
+      pending = nothingPending();
+      const result = await this.pending.run(pending, fn);
+      // Appended last: on PostgreSQL an append holds the outbox's lock until commit, so this transaction takes
+      // it only once its alert rows are written, and never waits for a row lock while others wait for it.
+      await this.outbox.append(pending.events);
+      return result;
+    });
+    for (const [key, alert] of pending.active) {
+      if (alert === null) this.active.delete(key);
+      else if (ours) this.active.set(key, alert);
+    }
+    for (const f of pending.afterCommit) f();
     return out;
   }
 
-  /** Appends platform events (call inside `transaction` with the change they announce). */
-  appendEvents(events: readonly PlatformEvent[]): void {
-    this.outbox.append(events);
-    this.counters.eventsWritten += events.length;
-    if (events.length > 0) queueMicrotask(() => this.emit('appended'));
+  /** Appends platform events (inside `transaction`, with the change they announce: at its end). */
+  async appendEvents(events: readonly PlatformEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const pending = this.pending.getStore();
+    if (pending === undefined) await this.outbox.append(events);
+    else pending.events.push(...events);
+    this.afterCommit(() => {
+      this.counters.eventsWritten += events.length;
+      queueMicrotask(() => this.emit('appended'));
+    });
   }
 
-  /** Opens an alert unless one is already open for its rule and subject; returns the new alert, if any. */
-  open(input: OpenAlertInput): Alert | undefined {
-    const key = keyOf(input.ruleId, input.subjectKind, input.subjectId);
-    if (this.active.has(key)) {
-      this.counters.deduplicated += 1;
+  /** Opens an alert unless one is already open for its rule and subject; resolves the new alert, if any. */
+  async open(input: OpenAlertInput): Promise<Alert | undefined> {
+    if (this.activeAlert(input.ruleId, input.subjectKind, input.subjectId) !== undefined) {
+      this.afterCommit(() => (this.counters.deduplicated += 1));
       return undefined;
     }
+    const key = keyOf(input.ruleId, input.subjectKind, input.subjectId);
     const alert: Alert = {
       id: `alt_${randomBytes(12).toString('hex')}`,
       ruleId: input.ruleId,
@@ -113,53 +174,59 @@ export class AlertService extends EventEmitter<{ appended: [] }> {
       openedAt: input.at,
       updatedAt: input.at,
     };
-    // Inside a caller's transaction the write may still roll back: then memory must not claim it is open.
-    const outer = this.state.db.inTransaction;
-    const inserted = this.transaction(() => {
-      if (!this.store.insertAlert(alert)) return false;
-      this.appendEvents([this.event('alert.opened', alert, input.at)]);
-      return true;
+    return this.transaction(async () => {
+      if (!(await this.store.insertAlert(alert))) {
+        // Another process opened it: remember it so the next evaluation is a cheap no-op.
+        const existing = await this.store.findActive(input.ruleId, input.subjectKind, input.subjectId);
+        if (existing !== undefined) this.stage(key, existing);
+        this.afterCommit(() => (this.counters.deduplicated += 1));
+        return undefined;
+      }
+      await this.appendEvents([this.event('alert.opened', alert, input.at)]);
+      this.stage(key, alert);
+      this.afterCommit(() => {
+        this.counters.opened += 1;
+        this.counters.openedByRule[alert.ruleId] = (this.counters.openedByRule[alert.ruleId] ?? 0) + 1;
+      });
+      return alert;
     });
-    if (!inserted) {
-      // Another process opened it: remember it so the next evaluation is a cheap no-op.
-      const existing = this.store.findActive(input.ruleId, input.subjectKind, input.subjectId);
-      if (existing !== undefined) this.active.set(key, existing);
-      this.counters.deduplicated += 1;
-      return undefined;
-    }
-    if (!outer) this.active.set(key, alert);
-    this.counters.opened += 1;
-    this.counters.openedByRule[alert.ruleId] = (this.counters.openedByRule[alert.ruleId] ?? 0) + 1;
-    return alert;
   }
 
   /** The condition of an open alert cleared: resolves it as `system` (when the rule auto-resolves). */
-  clear(
+  async clear(
     ruleId: string,
     kind: SubjectKind,
     id: string,
     at: number,
     evidence: Record<string, unknown>,
-  ): Alert | undefined {
+  ): Promise<Alert | undefined> {
     const key = keyOf(ruleId, kind, id);
-    const current = this.active.get(key) ?? this.store.findActive(ruleId, kind, id);
-    if (current === undefined) return undefined;
-    const fresh = this.store.getAlert(current.id);
-    if (fresh === undefined || fresh.status === 'resolved') {
-      this.active.delete(key);
-      return undefined;
-    }
-    const resolved = this.resolveAlert(fresh, SYSTEM_ACTOR, 'condition cleared', at, {
-      ...fresh.evidence,
-      cleared: evidence,
+    return this.transaction(async () => {
+      const current = this.activeAlert(ruleId, kind, id) ?? (await this.store.findActive(ruleId, kind, id));
+      if (current === undefined) return undefined;
+      for (let attempt = 0; attempt < CLEAR_ATTEMPTS; attempt++) {
+        const fresh = await this.store.getAlert(current.id);
+        if (fresh === undefined || fresh.status === 'resolved') {
+          this.stage(key, null);
+          return undefined;
+        }
+        const resolved = await this.resolveAlert(fresh, SYSTEM_ACTOR, 'condition cleared', at, {
+          ...fresh.evidence,
+          cleared: evidence,
+        });
+        if (resolved !== undefined) {
+          this.afterCommit(() => (this.counters.autoResolved += 1));
+          return resolved;
+        }
+        // Acknowledged or resolved by someone meanwhile: look again.
+      }
+      throw new RiskfuseError('CONFLICT', `alert ${current.id} kept changing while it was being resolved`);
     });
-    this.counters.autoResolved += 1;
-    return resolved;
   }
 
-  acknowledge(id: string, by: string, comment: string | undefined, at = this.now()): Alert {
-    return this.transaction(() => {
-      const a = this.mustGet(id);
+  async acknowledge(id: string, by: string, comment: string | undefined, at = this.now()): Promise<Alert> {
+    return this.transaction(async () => {
+      const a = await this.mustGet(id);
       if (a.status !== 'open') {
         throw new RiskfuseError(
           'CONFLICT',
@@ -174,29 +241,32 @@ export class AlertService extends EventEmitter<{ appended: [] }> {
         acknowledgedBy: by,
         ...(comment === undefined ? {} : { acknowledgeComment: comment }),
       };
-      this.store.updateAlert(next);
-      this.appendEvents([this.event('alert.acknowledged', next, at)]);
-      this.active.delete(keyOf(a.ruleId, a.subjectKind, a.subjectId));
-      this.counters.acknowledged += 1;
+      if (!(await this.store.updateAlert(next, a.status))) throw await this.lostRace(id);
+      await this.appendEvents([this.event('alert.acknowledged', next, at)]);
+      this.stage(keyOf(a.ruleId, a.subjectKind, a.subjectId), null);
+      this.afterCommit(() => (this.counters.acknowledged += 1));
       return next;
     });
   }
 
-  resolve(id: string, by: string, comment: string | undefined, at = this.now()): Alert {
-    return this.transaction(() => {
-      const a = this.mustGet(id);
+  async resolve(id: string, by: string, comment: string | undefined, at = this.now()): Promise<Alert> {
+    return this.transaction(async () => {
+      const a = await this.mustGet(id);
       if (a.status === 'resolved') throw new RiskfuseError('CONFLICT', `alert ${id} is already resolved`);
-      return this.resolveAlert(a, by, comment, at);
+      const next = await this.resolveAlert(a, by, comment, at);
+      if (next === undefined) throw await this.lostRace(id);
+      return next;
     });
   }
 
-  private resolveAlert(
+  /** Resolves `a` if it is still in the status it was read in (inside a transaction); undefined when not. */
+  private async resolveAlert(
     a: Alert,
     by: string,
     comment: string | undefined,
     at: number,
     evidence = a.evidence,
-  ): Alert {
+  ): Promise<Alert | undefined> {
     const next: Alert = {
       ...a,
       status: 'resolved',
@@ -206,40 +276,65 @@ export class AlertService extends EventEmitter<{ appended: [] }> {
       resolvedBy: by,
       ...(comment === undefined ? {} : { resolveComment: comment }),
     };
-    this.transaction(() => {
-      this.store.updateAlert(next);
-      this.appendEvents([this.event('alert.resolved', next, at)]);
-    });
-    this.active.delete(keyOf(a.ruleId, a.subjectKind, a.subjectId));
-    this.counters.resolved += 1;
+    if (!(await this.store.updateAlert(next, a.status))) return undefined;
+    await this.appendEvents([this.event('alert.resolved', next, at)]);
+    this.stage(keyOf(a.ruleId, a.subjectKind, a.subjectId), null);
+    this.afterCommit(() => (this.counters.resolved += 1));
     return next;
   }
 
-  private mustGet(id: string): Alert {
-    const a = this.store.getAlert(id);
+  /** The CONFLICT for the loser of a compare-and-set: the alert changed after this request read it. */
+  private async lostRace(id: string): Promise<RiskfuseError> {
+    const latest = await this.store.getAlert(id);
+    if (latest === undefined) return new RiskfuseError('NOT_FOUND', `no alert ${id}`);
+    return new RiskfuseError('CONFLICT', `alert ${id} was ${latest.status} by another request; reload it`, {
+      details: { id, status: latest.status, updatedAt: latest.updatedAt },
+    });
+  }
+
+  private async mustGet(id: string): Promise<Alert> {
+    const a = await this.store.getAlert(id);
     if (a === undefined) throw new RiskfuseError('NOT_FOUND', `no alert ${id}`);
     return a;
   }
 
-  get(id: string): Alert | undefined {
+  /** Records an active-index change of the running transaction (applied at commit), or applies it now. */
+  private stage(key: string, alert: Alert | null): void {
+    const pending = this.pending.getStore();
+    if (pending !== undefined) pending.active.set(key, alert);
+    else if (alert === null) this.active.delete(key);
+    else this.active.set(key, alert);
+  }
+
+  /** Runs `f` once the running transaction of this service has committed (now, outside one). */
+  private afterCommit(f: () => void): void {
+    const pending = this.pending.getStore();
+    if (pending !== undefined) pending.afterCommit.push(f);
+    else f();
+  }
+
+  get(id: string): Promise<Alert | undefined> {
     return this.store.getAlert(id);
   }
 
-  list(q: AlertQuery): Alert[] {
+  list(q: AlertQuery): Promise<Alert[]> {
     return this.store.queryAlerts(q);
   }
 
   /** Alerts not yet resolved (open or acknowledged). */
-  countActive(): number {
+  countActive(): Promise<number> {
     return this.store.countAlerts();
   }
 
   /** Alerts not yet resolved per borrower (borrowers with none are absent). */
-  countActiveByBorrower(): Map<string, number> {
+  countActiveByBorrower(): Promise<Map<string, number>> {
     return this.store.countActiveByBorrower();
   }
 
-  eventsAfter(seq: number, options: { limit?: number; types?: readonly EventType[] } = {}): StoredEvent[] {
+  eventsAfter(
+    seq: number,
+    options: { limit?: number; types?: readonly EventType[] } = {},
+  ): Promise<StoredEvent[]> {
     return this.outbox.after(seq, options);
   }
 

@@ -1,8 +1,7 @@
+import { errorMessage, RiskfuseError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { MetricSample, MetricsSource } from '../core/metrics.js';
-import type { AlertSeverity } from '../core/storage/alert-store.js';
-import type { SqliteStateStore } from '../core/storage/sqlite-state-store.js';
-import { RiskfuseError } from '../core/errors.js';
+import type { AlertSeverity, State } from '../core/state/index.js';
 import { AlertService } from './alert-service.js';
 import { loadRulesFile, type AlertsConfig } from './config.js';
 import { AlertEngine } from './engine.js';
@@ -36,24 +35,28 @@ export interface RuleView {
 }
 
 export class AlertRules {
-  private file: RulesDocument;
   private api: RulesDocument;
 
-  constructor(
+  private constructor(
     private readonly service: AlertService,
     private readonly engine: AlertEngine,
-    file: RulesDocument,
+    private readonly file: RulesDocument,
+    saved: readonly { ruleId: string; settings: unknown }[],
   ) {
-    this.file = file;
-    const saved: Record<string, RuleSettings> = {};
-    for (const s of service.store.listRuleSettings()) {
+    const rules: Record<string, RuleSettings> = {};
+    for (const s of saved) {
       // Saved settings were validated when saved; a rule that no longer exists, or no longer validates after
       // an upgrade, is skipped rather than stopping the platform.
       if (ruleSettingsProblems(s.ruleId, s.settings).length === 0)
-        saved[s.ruleId] = s.settings as RuleSettings;
+        rules[s.ruleId] = s.settings as RuleSettings;
     }
-    this.api = { rules: saved };
+    this.api = { rules };
     this.engine.setRules(buildRuleSet(this.file, this.api));
+  }
+
+  /** The rules of the file, then those saved over the API (read from the state), applied to the engine. */
+  static async load(service: AlertService, engine: AlertEngine, file: RulesDocument): Promise<AlertRules> {
+    return new AlertRules(service, engine, file, await service.store.listRuleSettings());
   }
 
   list(): RuleView[] {
@@ -80,8 +83,12 @@ export class AlertRules {
     return this.api.rules[id] ?? this.file.rules[id] ?? {};
   }
 
-  /** Replaces a rule's settings (validated whole; on any problem nothing changes). */
-  set(id: string, settings: unknown, atMs: number): RuleView {
+  /**
+   * Replaces a rule's settings (validated whole; on any problem nothing changes). Memory changes before the
+   * save is awaited, so that a second change read-modify-writes on top of this one (two per-borrower overrides
+   * at once both stay); a failed save takes it back.
+   */
+  async set(id: string, settings: unknown, atMs: number): Promise<RuleView> {
     if (!isRuleId(id))
       throw new RiskfuseError('NOT_FOUND', `no alert rule ${id} (one of ${RULE_IDS.join(', ')})`);
     const problems = ruleSettingsProblems(id, settings);
@@ -90,14 +97,25 @@ export class AlertRules {
         details: { errors: problems.map((m) => ({ path: 'body', message: m })) },
       });
     }
-    this.service.store.saveRuleSettings(id, settings, atMs);
-    this.api = { rules: { ...this.api.rules, [id]: settings as RuleSettings } };
-    this.engine.setRules(buildRuleSet(this.file, this.api));
+    const before = this.api;
+    const after: RulesDocument = { rules: { ...before.rules, [id]: settings as RuleSettings } };
+    this.apply(after);
+    try {
+      await this.service.store.saveRuleSettings(id, settings, atMs);
+    } catch (err) {
+      if (this.api === after) this.apply(before);
+      throw err;
+    }
     return this.view(id);
   }
 
   /** Sets (or with `undefined`, removes) one borrower's override of a rule. */
-  setOverride(id: string, borrowerId: string, override: RuleOverride | undefined, atMs: number): RuleView {
+  async setOverride(
+    id: string,
+    borrowerId: string,
+    override: RuleOverride | undefined,
+    atMs: number,
+  ): Promise<RuleView> {
     if (!isRuleId(id))
       throw new RiskfuseError('NOT_FOUND', `no alert rule ${id} (one of ${RULE_IDS.join(', ')})`);
     const current = this.settings(id);
@@ -109,6 +127,11 @@ export class AlertRules {
     } else overrides[borrowerId] = override;
     return this.set(id, { ...current, overrides }, atMs);
   }
+
+  private apply(api: RulesDocument): void {
+    this.api = api;
+    this.engine.setRules(buildRuleSet(this.file, this.api));
+  }
 }
 
 export interface AlertsComponent {
@@ -116,32 +139,57 @@ export interface AlertsComponent {
   readonly engine: AlertEngine;
   readonly rules: AlertRules;
   readonly config: AlertsConfig;
-  close(): void;
+  readonly log: Logger;
+  /** Stops the engine's timer; resolves once the inputs handed to it are evaluated and stored. */
+  close(): Promise<void>;
 }
 
-export function createAlerts(deps: {
-  readonly state: SqliteStateStore;
+/** The alerts component on the state: reads the active alerts, the presence and the saved rule settings. */
+export async function createAlerts(deps: {
+  readonly state: State;
   readonly config: AlertsConfig;
   readonly log: Logger;
   readonly now?: () => number;
-}): AlertsComponent {
+}): Promise<AlertsComponent> {
   const rulesFile = loadRulesFile(deps.config.alertRulesFile);
+  const log = deps.log.child({ component: 'alerts' });
   const service = new AlertService(deps.state, deps.now === undefined ? {} : { now: deps.now });
   const engine = new AlertEngine({
     service,
     state: deps.state,
-    log: deps.log.child({ component: 'alerts' }),
+    log,
     silenceCheckIntervalMs: deps.config.alertSilenceCheckIntervalMs,
     ...(deps.now === undefined ? {} : { now: deps.now }),
   });
-  const rules = new AlertRules(service, engine, rulesFile);
-  return { service, engine, rules, config: deps.config, close: () => engine.stop() };
+  await service.load();
+  await engine.load();
+  const rules = await AlertRules.load(service, engine, rulesFile);
+  return { service, engine, rules, config: deps.config, log, close: () => engine.stop() };
 }
 
-/** The alert counters for `/metrics`. */
-export function alertMetrics(alerts: Pick<AlertsComponent, 'service' | 'engine'>): MetricsSource {
+/**
+ * The alert counters for `/metrics`. The active-alerts gauge is a count in the state, and `samples()` is
+ * synchronous (core/metrics.ts): a scrape shows the count read at the previous scrape (or at start) and starts
+ * the next read.
+ */
+export function alertMetrics(alerts: Pick<AlertsComponent, 'service' | 'engine' | 'log'>): MetricsSource {
+  let active = 0;
+  let reading: Promise<void> | undefined;
+  const readActive = (): void => {
+    reading ??= alerts.service
+      .countActive()
+      .then(
+        (n) => void (active = n),
+        (err: unknown) =>
+          alerts.log.warn({ err: errorMessage(err) }, 'could not count active alerts for /metrics'),
+      )
+      .finally(() => (reading = undefined));
+  };
+  readActive();
   return {
     samples(): MetricSample[] {
+      const shown = active;
+      readActive();
       const c = alerts.service.counters;
       const e = alerts.engine.counters;
       return [
@@ -210,7 +258,7 @@ export function alertMetrics(alerts: Pick<AlertsComponent, 'service' | 'engine'>
           name: 'riskfuse_alerts_active',
           help: 'Alerts not yet resolved (open or acknowledged)',
           type: 'gauge',
-          value: alerts.service.countActive(),
+          value: shown,
         },
       ];
     },

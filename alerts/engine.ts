@@ -1,20 +1,29 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { DeviceKind, Reading } from '../core/contracts/index.js';
 import { newEventId } from '../core/contracts/events.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, RiskfuseError } from '../core/errors.js';
 import { distanceM, pointInPolygon } from '../core/geo.js';
 import type { Logger } from '../core/logger.js';
-import type { SubjectKind } from '../core/storage/alert-store.js';
-import type { CollateralLot, Device, Presence, Site, StateStore } from '../core/storage/state-store.js';
+import type { Presence, State, SubjectKind } from '../core/state/index.js';
+import { AlertPlan } from './alert-plan.js';
 import type { AlertService } from './alert-service.js';
 import { Hysteresis, StreamingDetector } from './detector.js';
+import { RegistryCache } from './registry-cache.js';
 import { buildRuleSet, type EffectiveRule, type RuleId, type RuleSet } from './rules.js';
 
 /**
  * The rule engine: evaluates the built-in rules as data arrives — readings just stored by the ingest, presence
  * changes, score changes from the scoring service — never by polling a store. Per-device state (rolling
  * medians, hysteresis counters, detectors) lives in memory; alerts and the events announcing them go through
- * the AlertService (one transaction each). The one timer checks the in-memory "last reading" clock of each
- * device seen, for the silence part of device-offline.
+ * the AlertService. The one timer checks the in-memory "last reading" clock of each device seen, for the
+ * silence part of device-offline.
+ *
+ * Each input (a batch of readings, of presence changes, a score change, a silence check) is one job, run one at
+ * a time in arrival order: the registry rows it needs are read first (one round of reads, cached), the rules
+ * then decide synchronously what to open and clear, and those changes are stored in one transaction. Deciding
+ * outside the transaction keeps the in-memory state from advancing twice when PostgreSQL re-runs a
+ * transaction; one job at a time keeps two batches from both opening the same alert (the store's unique index
+ * stays the backstop against other processes).
  */
 
 /** What the engine needs of a score change (structurally the scoring service's `ScoreChange`). */
@@ -74,11 +83,9 @@ function detectorOf(
   return d;
 }
 
-const CACHE_MS = 60_000;
-
 export interface AlertEngineOptions {
   readonly service: AlertService;
-  readonly state: Pick<StateStore, 'getDevice' | 'getSite' | 'getLot' | 'listPresence'>;
+  readonly state: Pick<State, 'devices' | 'portfolio' | 'presence'>;
   readonly log: Logger;
   readonly rules?: RuleSet;
   /** How often silent devices are looked for (in memory); 0 = never. */
@@ -103,16 +110,30 @@ export class AlertEngine {
   private rules: RuleSet;
   private readonly devices = new Map<string, DeviceState>();
   private readonly presence = new Map<string, Presence['status']>();
-  private readonly cache = new Map<string, { value: unknown; expiresAtMs: number }>();
+  private readonly registry: RegistryCache;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly service: AlertService;
+  /** The jobs: each starts when the one before has stored its changes (never rejects). */
+  private queue: Promise<void> = Promise.resolve();
+  /** The job deciding now (set only while its rules run, synchronously). */
+  private plan: AlertPlan | undefined;
+  /**
+   * The engine's own async context: jobs run in it, not in their caller's, so a job queued from inside a
+   * caller's transaction never joins (or mistakes itself for part of) a transaction that has long ended.
+   */
+  private readonly context = new AsyncResource('AlertEngine');
 
   constructor(private readonly opts: AlertEngineOptions) {
     this.service = opts.service;
     this.rules = opts.rules ?? buildRuleSet();
     this.now = opts.now ?? Date.now;
-    for (const p of opts.state.listPresence()) this.presence.set(p.deviceId, p.status);
+    this.registry = new RegistryCache(opts.state, this.now);
+  }
+
+  /** Reads the stored presence, so that a repeat of a known status is no change (once, before inputs). */
+  async load(): Promise<void> {
+    for (const p of await this.opts.state.presence.listPresence()) this.presence.set(p.deviceId, p.status);
   }
 
   get ruleSet(): RuleSet {
@@ -134,154 +155,246 @@ export class AlertEngine {
   start(): void {
     const every = this.opts.silenceCheckIntervalMs ?? 60_000;
     if (every > 0 && this.timer === undefined) {
-      this.timer = setInterval(() => this.checkSilence(), every);
+      this.timer = setInterval(() => void this.checkSilence(), every);
       this.timer.unref();
     }
   }
 
-  stop(): void {
+  /** Stops the silence timer; resolves once every input handed in so far is evaluated and stored. */
+  async stop(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    await this.idle();
+  }
+
+  /** Resolves once every input handed in so far is evaluated and its alert changes stored (or logged). */
+  idle(): Promise<void> {
+    return this.queue;
   }
 
   // ---- inputs -------------------------------------------------------------------------------------------
 
-  /** Readings just stored (the ingest's `onStored`). Never throws: a rule failure is logged and counted. */
-  onReadings(readings: readonly Reading[]): void {
-    const t0 = performance.now();
-    for (const r of readings) {
+  /**
+   * Readings just stored (the ingest's `onStored`). Resolves once their alert changes are stored; never
+   * rejects: a rule failure is logged and counted.
+   */
+  onReadings(readings: readonly Reading[]): Promise<void> {
+    return this.serial({ readings: readings.length }, async () => {
+      const t0 = performance.now();
       try {
-        this.evaluate(r);
-      } catch (err) {
-        this.counters.errors += 1;
-        this.opts.log.error({ err: errorMessage(err), deviceId: r.deviceId }, 'alert rule evaluation failed');
+        await this.registry.preload(
+          readings.map((r) => r.deviceId),
+          readings.map((r) => r.siteId),
+        );
+        const plan = this.decide(() => {
+          for (const r of readings) {
+            try {
+              this.evaluate(r);
+            } catch (err) {
+              this.counters.errors += 1;
+              this.opts.log.error(
+                { err: errorMessage(err), deviceId: r.deviceId },
+                'alert rule evaluation failed',
+              );
+            }
+          }
+        });
+        await plan.store();
+      } finally {
+        this.counters.readingsEvaluated += readings.length;
+        this.counters.evalMs += performance.now() - t0;
       }
-    }
-    this.counters.readingsEvaluated += readings.length;
-    this.counters.evalMs += performance.now() - t0;
+    });
   }
 
   /** Presence written by the ingest (`onPresence`): device.offline / device.online events and the offline alert. */
-  onPresence(items: readonly Presence[]): void {
-    for (const p of items) {
-      try {
-        if (this.presence.get(p.deviceId) === p.status) continue;
-        this.presence.set(p.deviceId, p.status);
-        this.counters.presenceChanges += 1;
-        const device = this.device(p.deviceId);
-        const rule = this.rules['device-offline'];
-        const r = rule.for(device?.borrowerId);
-        const subject = {
-          ...(device === undefined ? {} : { borrowerId: device.borrowerId }),
-          deviceId: p.deviceId,
-        };
-        this.service.transaction(() => {
-          this.service.appendEvents([
-            {
-              id: newEventId(),
-              type: p.status === 'offline' ? 'device.offline' : 'device.online',
-              occurredAt: p.changedAt,
-              data: { ...subject, kind: device?.kind ?? null, status: p.status, changedAt: p.changedAt },
-            },
-          ]);
-          if (!r.enabled) return;
-          if (p.status === 'offline') {
-            this.service.open({
-              ruleId: 'device-offline',
-              severity: r.severity,
-              subjectKind: 'device',
-              subjectId: p.deviceId,
-              ...subject,
-              title: `device ${p.deviceId} went offline`,
-              evidence: { reason: 'presence', status: p.status, changedAt: p.changedAt },
-              at: p.changedAt,
-            });
-          } else if (rule.autoResolve) {
-            this.service.clear('device-offline', 'device', p.deviceId, p.changedAt, {
-              status: p.status,
-              changedAt: p.changedAt,
-            });
+  onPresence(items: readonly Presence[]): Promise<void> {
+    return this.serial({ presence: items.length }, async () => {
+      await this.registry.preload(items.map((p) => p.deviceId));
+      const plan = this.decide((plan) => {
+        for (const p of items) {
+          // A failure takes back what this item decided (the events and the alert go together).
+          const mark = plan.changes.length;
+          try {
+            this.evaluatePresence(p);
+          } catch (err) {
+            plan.changes.length = mark;
+            this.counters.errors += 1;
+            this.opts.log.error(
+              { err: errorMessage(err), deviceId: p.deviceId },
+              'presence evaluation failed',
+            );
           }
-        });
-      } catch (err) {
-        this.counters.errors += 1;
-        this.opts.log.error({ err: errorMessage(err), deviceId: p.deviceId }, 'presence evaluation failed');
-      }
-    }
+        }
+      });
+      await plan.store();
+    });
   }
 
   /** A score change (the scoring service's `score-changed`). */
-  onScoreChange(c: ScoreChangeInput): void {
+  onScoreChange(c: ScoreChangeInput): Promise<void> {
+    return this.serial({ borrowerId: c.borrowerId }, async () => {
+      const plan = this.decide(() => {
+        try {
+          this.evaluateScoreChange(c);
+        } catch (err) {
+          this.counters.errors += 1;
+          this.opts.log.error(
+            { err: errorMessage(err), borrowerId: c.borrowerId },
+            'score-change evaluation failed',
+          );
+        }
+      });
+      await plan.store();
+    });
+  }
+
+  /** Devices whose last reading is older than their kind's silence period (the clocks are in memory). */
+  checkSilence(nowMs = this.now()): Promise<void> {
+    return this.serial({ check: 'silence' }, async () => {
+      await this.registry.preload(this.devices.keys());
+      await this.decide(() => this.evaluateSilence(nowMs)).store();
+    });
+  }
+
+  // ---- jobs ---------------------------------------------------------------------------------------------
+
+  /** Queues a job; a failure (a store that is down) is logged and counted, and the next job runs. */
+  private serial(context: Record<string, unknown>, job: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(() =>
+      this.context.runInAsyncScope(job).catch((err: unknown) => {
+        this.counters.errors += 1;
+        this.opts.log.error(
+          { err: errorMessage(err), ...context },
+          'alert evaluation failed; its alert changes are not stored',
+        );
+      }),
+    );
+    this.queue = run;
+    return run;
+  }
+
+  /** Runs the rules of one job (synchronously): the alert changes they decided, to be stored. */
+  private decide(run: (plan: AlertPlan) => void): AlertPlan {
+    const plan = new AlertPlan(this.service);
+    this.plan = plan;
     try {
-      this.counters.scoreChanges += 1;
-      const evidence = {
-        borrowerId: c.borrowerId,
-        at: c.at,
-        ...(c.modelVersion === undefined ? {} : { modelVersion: c.modelVersion }),
-        pd: c.current.pd,
-        grade: c.current.grade,
-        previous: { pd: c.previous.pd, grade: c.previous.grade },
-        gradeSteps: c.gradeSteps,
-      };
-      const subject = { subjectKind: 'borrower' as const, subjectId: c.borrowerId, borrowerId: c.borrowerId };
-      const pd = this.rules['pd-threshold'];
-      const pdr = pd.for(c.borrowerId);
-      if (pdr.enabled) {
-        if (c.current.pd >= pdr.params.pdAbove && c.previous.pd < pdr.params.pdAbove) {
-          this.service.open({
-            ruleId: 'pd-threshold',
-            severity: pdr.severity,
-            ...subject,
-            title: `PD of ${c.borrowerId} rose to ${(c.current.pd * 100).toFixed(1)} % (threshold ${(pdr.params.pdAbove * 100).toFixed(1)} %)`,
-            evidence,
-            at: c.at,
-          });
-        } else if (c.current.pd < pdr.params.clearBelow && pd.autoResolve) {
-          this.service.clear('pd-threshold', 'borrower', c.borrowerId, c.at, evidence);
-        }
-      }
-      const gd = this.rules['grade-downgrade'];
-      const gdr = gd.for(c.borrowerId);
-      if (gdr.enabled) {
-        if (c.gradeSteps >= gdr.params.minSteps) {
-          this.service.open({
-            ruleId: 'grade-downgrade',
-            severity: gdr.severity,
-            ...subject,
-            title: `${c.borrowerId} downgraded ${c.previous.grade} → ${c.current.grade}`,
-            evidence,
-            at: c.at,
-          });
-        } else if (c.gradeSteps < 0 && gd.autoResolve) {
-          const open = this.service.activeAlert('grade-downgrade', 'borrower', c.borrowerId);
-          const from = (open?.evidence.previous as { grade?: string } | undefined)?.grade;
-          // Grades are letters, A best: back at (or above) the grade before the downgrade clears it.
-          if (from === undefined || c.current.grade <= from) {
-            this.service.clear('grade-downgrade', 'borrower', c.borrowerId, c.at, evidence);
-          }
-        }
-      }
-    } catch (err) {
-      this.counters.errors += 1;
-      this.opts.log.error(
-        { err: errorMessage(err), borrowerId: c.borrowerId },
-        'score-change evaluation failed',
-      );
+      run(plan);
+    } finally {
+      this.plan = undefined;
+    }
+    return plan;
+  }
+
+  /** The plan of the job deciding now. */
+  private planned(): AlertPlan {
+    if (this.plan === undefined) throw new RiskfuseError('INTERNAL', 'an alert rule ran outside a job');
+    return this.plan;
+  }
+
+  // ---- evaluation ---------------------------------------------------------------------------------------
+
+  private evaluatePresence(p: Presence): void {
+    if (this.presence.get(p.deviceId) === p.status) return;
+    this.presence.set(p.deviceId, p.status);
+    this.counters.presenceChanges += 1;
+    const device = this.registry.device(p.deviceId);
+    const rule = this.rules['device-offline'];
+    const r = rule.for(device?.borrowerId);
+    const subject = {
+      ...(device === undefined ? {} : { borrowerId: device.borrowerId }),
+      deviceId: p.deviceId,
+    };
+    this.planned().events([
+      {
+        id: newEventId(),
+        type: p.status === 'offline' ? 'device.offline' : 'device.online',
+        occurredAt: p.changedAt,
+        data: { ...subject, kind: device?.kind ?? null, status: p.status, changedAt: p.changedAt },
+      },
+    ]);
+    if (!r.enabled) return;
+    if (p.status === 'offline') {
+      this.planned().open({
+        ruleId: 'device-offline',
+        severity: r.severity,
+        subjectKind: 'device',
+        subjectId: p.deviceId,
+        ...subject,
+        title: `device ${p.deviceId} went offline`,
+        evidence: { reason: 'presence', status: p.status, changedAt: p.changedAt },
+        at: p.changedAt,
+      });
+    } else if (rule.autoResolve) {
+      this.planned().clear('device-offline', 'device', p.deviceId, p.changedAt, {
+        status: p.status,
+        changedAt: p.changedAt,
+      });
     }
   }
 
-  /** Devices whose last reading is older than their kind's silence period (in memory, no store reads). */
-  checkSilence(nowMs = this.now()): void {
+  private evaluateScoreChange(c: ScoreChangeInput): void {
+    this.counters.scoreChanges += 1;
+    const evidence = {
+      borrowerId: c.borrowerId,
+      at: c.at,
+      ...(c.modelVersion === undefined ? {} : { modelVersion: c.modelVersion }),
+      pd: c.current.pd,
+      grade: c.current.grade,
+      previous: { pd: c.previous.pd, grade: c.previous.grade },
+      gradeSteps: c.gradeSteps,
+    };
+    const subject = { subjectKind: 'borrower' as const, subjectId: c.borrowerId, borrowerId: c.borrowerId };
+    const pd = this.rules['pd-threshold'];
+    const pdr = pd.for(c.borrowerId);
+    if (pdr.enabled) {
+      if (c.current.pd >= pdr.params.pdAbove && c.previous.pd < pdr.params.pdAbove) {
+        this.planned().open({
+          ruleId: 'pd-threshold',
+          severity: pdr.severity,
+          ...subject,
+          title: `PD of ${c.borrowerId} rose to ${(c.current.pd * 100).toFixed(1)} % (threshold ${(pdr.params.pdAbove * 100).toFixed(1)} %)`,
+          evidence,
+          at: c.at,
+        });
+      } else if (c.current.pd < pdr.params.clearBelow && pd.autoResolve) {
+        this.planned().clear('pd-threshold', 'borrower', c.borrowerId, c.at, evidence);
+      }
+    }
+    const gd = this.rules['grade-downgrade'];
+    const gdr = gd.for(c.borrowerId);
+    if (gdr.enabled) {
+      if (c.gradeSteps >= gdr.params.minSteps) {
+        this.planned().open({
+          ruleId: 'grade-downgrade',
+          severity: gdr.severity,
+          ...subject,
+          title: `${c.borrowerId} downgraded ${c.previous.grade} → ${c.current.grade}`,
+          evidence,
+          at: c.at,
+        });
+      } else if (c.gradeSteps < 0 && gd.autoResolve) {
+        const active = this.planned().activeEvidence('grade-downgrade', 'borrower', c.borrowerId);
+        const from = (active?.previous as { grade?: string } | undefined)?.grade;
+        // Grades are letters, A best: back at (or above) the grade before the downgrade clears it.
+        if (from === undefined || c.current.grade <= from) {
+          this.planned().clear('grade-downgrade', 'borrower', c.borrowerId, c.at, evidence);
+        }
+      }
+    }
+  }
+
+  private evaluateSilence(nowMs: number): void {
     const rule = this.rules['device-offline'];
     for (const [deviceId, st] of this.devices) {
       if (st.silenceOpen) continue;
-      const device = this.device(deviceId);
+      const device = this.registry.device(deviceId);
       if (device === undefined) continue;
       const r = rule.for(device.borrowerId);
       const silenceMs = this.silenceOf(r.params, device.kind);
       if (!r.enabled || silenceMs <= 0 || nowMs - st.lastSeenMs < silenceMs) continue;
       st.silenceOpen = true;
-      this.service.open({
+      this.planned().open({
         ruleId: 'device-offline',
         severity: r.severity,
         subjectKind: 'device',
@@ -299,8 +412,6 @@ export class AlertEngine {
     return kind === 'stake' ? p.silenceStakeMs : kind === 'helmet' ? p.silenceHelmetMs : p.silenceSatelliteMs;
   }
 
-  // ---- evaluation ---------------------------------------------------------------------------------------
-
   private stateOf(deviceId: string): DeviceState {
     let st = this.devices.get(deviceId);
     if (st === undefined) {
@@ -308,26 +419,6 @@ export class AlertEngine {
       this.devices.set(deviceId, st);
     }
     return st;
-  }
-
-  private cached<T>(key: string, load: () => T): T {
-    const nowMs = this.now();
-    const hit = this.cache.get(key);
-    if (hit !== undefined && hit.expiresAtMs > nowMs) return hit.value as T;
-    const value = load();
-    if (this.cache.size > 200_000) this.cache.clear();
-    this.cache.set(key, { value, expiresAtMs: nowMs + CACHE_MS });
-    return value;
-  }
-
-  private device(id: string): Device | undefined {
-    return this.cached(`d:${id}`, () => this.opts.state.getDevice(id));
-  }
-  private site(id: string): Site | undefined {
-    return this.cached(`s:${id}`, () => this.opts.state.getSite(id));
-  }
-  private lot(id: string): CollateralLot | undefined {
-    return this.cached(`l:${id}`, () => this.opts.state.getLot(id));
   }
 
   /** Opens or clears (when the rule auto-resolves) an alert of `ruleId` on a subject. */
@@ -342,7 +433,7 @@ export class AlertEngine {
   ): void {
     if (decision === undefined) return;
     if (decision === 'open') {
-      this.service.open({
+      this.planned().open({
         ruleId,
         severity,
         subjectKind: subject.kind,
@@ -355,7 +446,7 @@ export class AlertEngine {
         at: r.ts,
       });
     } else if (this.rules[ruleId].autoResolve) {
-      this.service.clear(ruleId, subject.kind, subject.id, r.ts, evidence);
+      this.planned().clear(ruleId, subject.kind, subject.id, r.ts, evidence);
     }
   }
 
@@ -366,7 +457,7 @@ export class AlertEngine {
     if (st.silenceOpen) {
       st.silenceOpen = false;
       if (rules['device-offline'].autoResolve && this.presence.get(r.deviceId) !== 'offline') {
-        this.service.clear('device-offline', 'device', r.deviceId, r.ts, { reason: 'reading', ts: r.ts });
+        this.planned().clear('device-offline', 'device', r.deviceId, r.ts, { reason: 'reading', ts: r.ts });
       }
     }
     const f = r.fields;
@@ -405,8 +496,8 @@ export class AlertEngine {
   private evaluateStake(r: Reading, st: DeviceState, reading: Record<string, unknown>): void {
     const f = r.fields;
     const rules = this.rules;
-    const device = this.device(r.deviceId);
-    const lot = device?.lotId === undefined ? undefined : this.lot(device.lotId);
+    const device = this.registry.device(r.deviceId);
+    const lot = device?.lotId === undefined ? undefined : this.registry.lot(device.lotId);
     const subject =
       lot === undefined
         ? { kind: 'device' as const, id: r.deviceId }
@@ -429,7 +520,7 @@ export class AlertEngine {
     }
 
     const g = rules.geofence.for(r.borrowerId);
-    const site = this.site(r.siteId);
+    const site = this.registry.site(r.siteId);
     const acc = f.gpsAccuracyM;
     if (
       g.enabled &&
@@ -470,16 +561,9 @@ export class AlertEngine {
       while (ws.dq.length > 1 && (ws.dq[0]?.ts ?? 0) < r.ts - p.windowMs) ws.dq.shift();
       const baseline = ws.dq[0]?.kg ?? m;
       const denom = Math.max(lot?.pledgedWeightKg ?? 0, baseline, 1e-9);
-      const active =
-        ws.referenceKg !== undefined ||
-        this.service.activeAlert('weight-drop', subject.kind, subject.id) !== undefined;
-      if (active) {
-        const ref =
-          ws.referenceKg ??
-          Number(
-            this.service.activeAlert('weight-drop', subject.kind, subject.id)?.evidence.baselineKg ??
-              baseline,
-          );
+      const active = this.planned().activeEvidence('weight-drop', subject.kind, subject.id);
+      if (ws.referenceKg !== undefined || active !== undefined) {
+        const ref = ws.referenceKg ?? Number(active?.baselineKg ?? baseline);
         ws.referenceKg = ref;
         if (m >= ref - (p.restorePct / 100) * Math.max(lot?.pledgedWeightKg ?? 0, ref)) {
           delete ws.referenceKg;
@@ -513,7 +597,7 @@ export class AlertEngine {
     if (!r.deviceId.endsWith('-insp') || f.mode !== 'inspection') return;
     if (typeof f.lat !== 'number' || typeof f.lon !== 'number') return;
     const i = this.rules['inspection-offsite'].for(r.borrowerId);
-    const site = this.site(r.siteId);
+    const site = this.registry.site(r.siteId);
     if (!i.enabled || site === undefined) return;
     const onSite =
       (site.geofence.length >= 3 && pointInPolygon([f.lat, f.lon], site.geofence)) ||

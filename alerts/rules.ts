@@ -1,7 +1,7 @@
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { RiskfuseError } from '../core/errors.js';
-import { ALERT_SEVERITIES, type AlertSeverity } from '../core/storage/alert-store.js';
+import { ALERT_SEVERITIES, type AlertSeverity } from '../core/state/index.js';
 
 /**
  * The built-in rules, their parameters (with units and defaults) and the settings document that configures

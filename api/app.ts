@@ -20,7 +20,7 @@ import type { DeviceSessions } from '../core/contracts/index.js';
 import { RiskfuseError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { MetricsSource } from '../core/metrics.js';
-import type { NewAuditEntry, StateStore } from '../core/storage/state-store.js';
+import type { NewAuditEntry, State } from '../core/state/index.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { createAuthHook } from './auth.js';
 import { dashboardRoutes } from './dashboard.js';
@@ -53,7 +53,7 @@ export type ApiApp = FastifyInstance<
 
 export interface ApiDeps {
   readonly config: ApiConfig;
-  readonly state: StateStore;
+  readonly state: State;
   readonly telemetry: TelemetryStore;
   readonly log: Logger;
   /** The broker's device connections; default: a TCP check of API_MQTT_URL (disconnect at next CONNECT). */
@@ -72,7 +72,7 @@ export interface ApiDeps {
 /** What route modules get: the stores, the clock and the audit writer. */
 export interface RouteContext {
   readonly config: ApiConfig;
-  readonly state: StateStore;
+  readonly state: State;
   readonly telemetry: TelemetryStore;
   readonly sessions: DeviceSessions;
   readonly log: Logger;
@@ -80,18 +80,18 @@ export interface RouteContext {
   readonly metrics: readonly MetricsSource[];
   now(): number;
   /** Borrowers by the grade of their latest score (the risk module), for the portfolio summary. */
-  gradeCounts?(): Record<string, number>;
+  gradeCounts?(): Promise<Record<string, number>>;
   /** Loans or repayments of these borrowers changed (import): the risk module re-scores them. */
   onLoanEvent?(borrowerIds: readonly string[]): void;
   /** Alerts not yet resolved; undefined when the alerts component is not wired in. */
-  countActiveAlerts?(): number;
+  countActiveAlerts?(): Promise<number>;
   /** Alerts not yet resolved per borrower; undefined when the alerts component is not wired in. */
-  activeAlertsByBorrower?(): Map<string, number>;
-  /** Appends to the audit log as the request's caller; call inside the mutation's transaction. */
+  activeAlertsByBorrower?(): Promise<Map<string, number>>;
+  /** Appends to the audit log as the request's caller; await it inside the mutation's transaction. */
   audit(
     request: FastifyRequest,
     entry: Omit<NewAuditEntry, 'at' | 'actorKeyId' | 'actorRole' | 'requestId'>,
-  ): void;
+  ): Promise<void>;
 }
 
 const routesOf = new WeakMap<object, readonly { method: string; url: string }[]>();
@@ -161,9 +161,9 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
     ...(deps.scores === undefined
       ? {}
       : {
-          gradeCounts: () => {
+          gradeCounts: async () => {
             const counts: Record<string, number> = {};
-            for (const s of deps.scores?.heads() ?? []) counts[s.grade] = (counts[s.grade] ?? 0) + 1;
+            for (const s of (await deps.scores?.heads()) ?? []) counts[s.grade] = (counts[s.grade] ?? 0) + 1;
             return counts;
           },
           onLoanEvent: (ids: readonly string[]) => {
@@ -173,11 +173,12 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
     ...(deps.alerts === undefined
       ? {}
       : {
-          countActiveAlerts: () => deps.alerts?.service.countActive() ?? 0,
-          activeAlertsByBorrower: () => deps.alerts?.service.countActiveByBorrower() ?? new Map(),
+          countActiveAlerts: async () => (await deps.alerts?.service.countActive()) ?? 0,
+          activeAlertsByBorrower: async () =>
+            (await deps.alerts?.service.countActiveByBorrower()) ?? new Map<string, number>(),
         }),
-    audit(request, entry) {
-      deps.state.appendAudit({
+    async audit(request, entry) {
+      await deps.state.audit.appendAudit({
         ...entry,
         at: this.now(),
         ...(request.principal
@@ -224,7 +225,7 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
   // each (bench:api, 16 connections: score read p50 6.9 ms with gzip, 3.7 ms without). Lists, telemetry and
   // docs still compress.
   await app.register(compress, { global: true, threshold: 8192, encodings: ['gzip', 'deflate'] });
-  app.addHook('onRequest', createAuthHook(deps.state, log));
+  app.addHook('onRequest', createAuthHook(deps.state.apiKeys, log));
   await app.register(rateLimit, {
     max: config.apiRateLimitPerMin,
     timeWindow: 60_000,

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { credentialsOfApiKey, issueApiKey, parseApiKey, verifyApiKeySecret } from '../core/credentials.js';
 import { RiskfuseError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { ApiKey, ApiRole, StateStore } from '../core/storage/state-store.js';
+import type { ApiKey, ApiKeyRepository, ApiRole, State } from '../core/state/index.js';
 import { accessFor } from './permissions.js';
 
 /** The caller of a request, once its API key is verified. */
@@ -20,7 +20,7 @@ declare module 'fastify' {
 /** `last_used_at` is written at most this often per key, so reads do not each cost a durable write. */
 const TOUCH_INTERVAL_MS = 60_000;
 
-type KeyStore = Pick<StateStore, 'getApiKey' | 'getApiKeyCredentials' | 'touchApiKey'>;
+type KeyStore = Pick<ApiKeyRepository, 'getApiKey' | 'getApiKeyCredentials' | 'touchApiKey'>;
 
 /** The presented key: `Authorization: Bearer <key>`, else `X-API-Key: <key>`. */
 function presentedKey(request: FastifyRequest): string | undefined {
@@ -38,30 +38,30 @@ function presentedKey(request: FastifyRequest): string | undefined {
  * hash comparison, revocation checked on every request) and the role. 401 without a valid key, 403 with one
  * whose role is not allowed.
  */
-export function createAuthHook(state: KeyStore, log: Logger): (request: FastifyRequest) => Promise<void> {
+export function createAuthHook(keys: KeyStore, log: Logger): (request: FastifyRequest) => Promise<void> {
   const touchedAt = new Map<string, number>();
-  return (request) => {
+  return async (request) => {
     const url = request.routeOptions.url;
     // No route matched: the not-found handler answers (404 problem), nothing to protect.
-    if (url === undefined) return Promise.resolve();
+    if (url === undefined) return;
     const access = accessFor(request.method, url);
-    if (access === 'public') return Promise.resolve();
+    if (access === 'public') return;
     const key = presentedKey(request);
     if (key === undefined) {
       throw new RiskfuseError('UNAUTHENTICATED', 'an API key is required: `Authorization: Bearer <key>`');
     }
     const parsed = parseApiKey(key);
-    const creds = parsed === undefined ? undefined : state.getApiKeyCredentials(parsed.id);
+    const creds = parsed === undefined ? undefined : await keys.getApiKeyCredentials(parsed.id);
     if (parsed === undefined || creds === undefined || !verifyApiKeySecret(parsed.secret, creds)) {
       throw new RiskfuseError('UNAUTHENTICATED', 'the API key is not valid or has been revoked');
     }
-    const stored = state.getApiKey(parsed.id);
+    const stored = await keys.getApiKey(parsed.id);
     if (stored === undefined) throw new RiskfuseError('UNAUTHENTICATED', 'the API key is not valid');
     request.principal = { keyId: stored.id, role: stored.role };
     const nowMs = Date.now();
     if (nowMs - (touchedAt.get(stored.id) ?? 0) >= TOUCH_INTERVAL_MS) {
       touchedAt.set(stored.id, nowMs);
-      state.touchApiKey(stored.id, nowMs);
+      await keys.touchApiKey(stored.id, nowMs);
     }
     if (access === undefined) {
       log.error({ method: request.method, url }, 'route missing from the permission table; refused');
@@ -70,38 +70,44 @@ export function createAuthHook(state: KeyStore, log: Logger): (request: FastifyR
     if (!access.includes(stored.role)) {
       throw new RiskfuseError('FORBIDDEN', `role ${stored.role} may not ${request.method} ${url}`);
     }
-    return Promise.resolve();
   };
 }
 
 /**
  * First start: when no API key exists, registers `API_ADMIN_KEY` or a fresh admin key. Returns the key only
  * when this call generated it, so the caller can print it once; it is never stored or logged in clear.
+ *
+ * Serializable: two API processes starting at once on one PostgreSQL database would otherwise both find no
+ * key and both create one; now one of them fails to serialize, is re-run, finds the other's key and creates
+ * nothing. (The generated key is drawn inside, so a re-run never returns a key it did not store.)
  */
-export function bootstrapAdminKey(
-  state: Pick<StateStore, 'listApiKeys' | 'createApiKey' | 'appendAudit' | 'transaction'>,
+export async function bootstrapAdminKey(
+  state: Pick<State, 'apiKeys' | 'audit' | 'transaction'>,
   adminKey: string | undefined,
   nowMs: number = Date.now(),
-): { created: false } | { created: true; generated: string | undefined; key: ApiKey } {
-  return state.transaction(() => {
-    if (state.listApiKeys().length > 0) return { created: false as const };
-    const given = adminKey === undefined ? undefined : credentialsOfApiKey(adminKey);
-    if (adminKey !== undefined && given === undefined) {
-      throw new RiskfuseError(
-        'CONFIG_INVALID',
-        'API_ADMIN_KEY is not an API key (rfk_<16 hex>_<43 base64url characters>)',
-      );
-    }
-    const issued = given ?? issueApiKey();
-    const key: ApiKey = { id: issued.id, name: 'initial admin', role: 'admin', createdAt: nowMs };
-    state.createApiKey(key, { salt: issued.salt, keyHash: issued.keyHash });
-    state.appendAudit({
-      at: nowMs,
-      action: 'create',
-      resource: 'api-key',
-      resourceId: key.id,
-      after: { ...key, source: given ? 'API_ADMIN_KEY' : 'generated' },
-    });
-    return { created: true as const, generated: given ? undefined : issued.key, key };
-  });
+): Promise<{ created: false } | { created: true; generated: string | undefined; key: ApiKey }> {
+  return state.transaction(
+    async () => {
+      if ((await state.apiKeys.listApiKeys()).length > 0) return { created: false as const };
+      const given = adminKey === undefined ? undefined : credentialsOfApiKey(adminKey);
+      if (adminKey !== undefined && given === undefined) {
+        throw new RiskfuseError(
+          'CONFIG_INVALID',
+          'API_ADMIN_KEY is not an API key (rfk_<16 hex>_<43 base64url characters>)',
+        );
+      }
+      const issued = given ?? issueApiKey();
+      const key: ApiKey = { id: issued.id, name: 'initial admin', role: 'admin', createdAt: nowMs };
+      await state.apiKeys.createApiKey(key, { salt: issued.salt, keyHash: issued.keyHash });
+      await state.audit.appendAudit({
+        at: nowMs,
+        action: 'create',
+        resource: 'api-key',
+        resourceId: key.id,
+        after: { ...key, source: given ? 'API_ADMIN_KEY' : 'generated' },
+      });
+      return { created: true as const, generated: given ? undefined : issued.key, key };
+    },
+    { isolation: 'serializable' },
+  );
 }

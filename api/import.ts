@@ -1,12 +1,16 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType } from '@sinclair/typebox/errors';
-import type {
-  Loan as LoanRecord,
-  Repayment as RepaymentRecord,
-  StateStore,
-} from '../core/storage/state-store.js';
+import { RiskfuseError } from '../core/errors.js';
+import type { Loan as LoanRecord, Repayment as RepaymentRecord } from '../core/state/index.js';
 import type { CsvTable } from './csv.js';
+import {
+  LOOKUP_CHUNK_ROWS,
+  lookUp,
+  type ImportStore,
+  type Lookups,
+  type StoredRow,
+} from './import-lookups.js';
 import { Loan, Repayment } from './schemas.js';
 
 /**
@@ -198,18 +202,13 @@ export function jsonRows(items: readonly unknown[]): RawRow[] {
   return items.map((value, index) => ({ index, value }));
 }
 
-type Row<K extends ImportKind> = K extends 'loans' ? LoanRecord : RepaymentRecord;
-
 const same = (a: Record<string, unknown>, b: Record<string, unknown>): boolean => {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const k of keys) if (a[k] !== b[k]) return false;
   return true;
 };
 
-export type ImportStore = Pick<
-  StateStore,
-  'getBorrower' | 'getLoan' | 'getRepayment' | 'upsertLoans' | 'upsertRepayments' | 'transaction'
->;
+export type { ImportStore } from './import-lookups.js';
 
 export interface ImportOutcome {
   readonly report: ImportReport;
@@ -221,8 +220,12 @@ export interface ImportOutcome {
 /**
  * Validates every row, then applies according to `mode`, all inside one transaction of the state store (so
  * what was checked is what is written). `onProgress` is called every `progressEvery` rows.
+ *
+ * Two imports of the same kind at once: on PostgreSQL the second is refused at once (CONFLICT, retryable) — it
+ * would otherwise validate against rows the first is about to change, and both would write; on SQLite write
+ * transactions run one at a time, so the second runs after the first (and finds its rows `unchanged`).
  */
-export function runImport<K extends ImportKind>(
+export async function runImport<K extends ImportKind>(
   kind: K,
   mode: ImportMode,
   rows: readonly RawRow[],
@@ -230,22 +233,28 @@ export function runImport<K extends ImportKind>(
   options: {
     progressEvery?: number;
     onProgress?: (stage: 'validated' | 'applied', done: number, total: number) => void;
-    afterApply?: (outcome: ImportOutcome) => void;
+    afterApply?: (outcome: ImportOutcome) => Promise<void>;
   } = {},
-): ImportOutcome {
+): Promise<ImportOutcome> {
   const progressEvery = options.progressEvery ?? 10_000;
   const check = checks[kind];
-  return store.transaction(() => {
+  return store.transaction(async () => {
+    // First thing: the loser writes nothing and waits for nothing.
+    if (!(await store.db.tryLock(`import:${kind}`))) {
+      throw new RiskfuseError('CONFLICT', `another ${kind} import is running; retry when it has finished`, {
+        retryable: true,
+      });
+    }
     const rejections: Rejection[] = [];
-    const accepted: Row<K>[] = [];
+    const accepted: StoredRow<K>[] = [];
     const createdIds: string[] = [];
     const updatedBefore: unknown[] = [];
     let unchanged = 0;
     const seen = new Map<string, RawRow>();
-    const parentExists = new Map<string, boolean>();
+    const lookups: Lookups<K> = { stored: new Map(), parentExists: new Map() };
 
-    rows.forEach((row, i) => {
-      if (i > 0 && i % progressEvery === 0) options.onProgress?.('validated', i, rows.length);
+    /** Validates one row against the chunk's lookups: rejects it, or accepts it as created, updated or unchanged. */
+    const validate = (row: RawRow): void => {
       const rawId = (row.value as { id?: unknown } | null)?.id;
       const id = typeof rawId === 'string' ? rawId.slice(0, 64) : undefined;
       const reject = (r: Omit<Rejection, 'index' | 'line' | 'id'>): void => {
@@ -272,7 +281,7 @@ export function runImport<K extends ImportKind>(
           message: first?.message ?? 'invalid row',
         });
       }
-      const record = row.value as Row<K>;
+      const record = row.value as StoredRow<K>;
       const earlier = seen.get(record.id);
       if (earlier !== undefined) {
         return reject({
@@ -283,7 +292,7 @@ export function runImport<K extends ImportKind>(
       }
       seen.set(record.id, row);
 
-      let existing: Row<K> | undefined;
+      const existing = lookups.stored.get(record.id);
       if (kind === 'loans') {
         const loan = record as LoanRecord;
         if ((loan.status === 'defaulted') !== (loan.defaultedAt !== undefined)) {
@@ -293,16 +302,13 @@ export function runImport<K extends ImportKind>(
             message: 'defaultedAt is set exactly when status is defaulted',
           });
         }
-        let known = parentExists.get(loan.borrowerId);
-        if (known === undefined)
-          parentExists.set(loan.borrowerId, (known = store.getBorrower(loan.borrowerId) !== undefined));
-        if (!known)
+        if (lookups.parentExists.get(loan.borrowerId) !== true)
           return reject({
             column: 'borrowerId',
             reason: 'UNKNOWN_BORROWER',
             message: `no borrower ${loan.borrowerId}`,
           });
-        const stored = store.getLoan(loan.id);
+        const stored = existing as LoanRecord | undefined;
         if (stored !== undefined && stored.borrowerId !== loan.borrowerId) {
           return reject({
             column: 'borrowerId',
@@ -310,18 +316,14 @@ export function runImport<K extends ImportKind>(
             message: `loan ${loan.id} belongs to borrower ${stored.borrowerId}`,
           });
         }
-        existing = stored as Row<K> | undefined;
       } else {
         const rep = record as RepaymentRecord;
         if (rep.amountPaid > 0 && rep.paidAt === undefined) {
           return reject({ column: 'paidAt', reason: 'INCONSISTENT', message: 'a paid amount needs paidAt' });
         }
-        let known = parentExists.get(rep.loanId);
-        if (known === undefined)
-          parentExists.set(rep.loanId, (known = store.getLoan(rep.loanId) !== undefined));
-        if (!known)
+        if (lookups.parentExists.get(rep.loanId) !== true)
           return reject({ column: 'loanId', reason: 'UNKNOWN_LOAN', message: `no loan ${rep.loanId}` });
-        const stored = store.getRepayment(rep.id);
+        const stored = existing as RepaymentRecord | undefined;
         if (stored !== undefined && stored.loanId !== rep.loanId) {
           return reject({
             column: 'loanId',
@@ -329,7 +331,6 @@ export function runImport<K extends ImportKind>(
             message: `repayment ${rep.id} belongs to loan ${stored.loanId}`,
           });
         }
-        existing = stored as Row<K> | undefined;
       }
       if (existing === undefined) {
         createdIds.push(record.id);
@@ -342,12 +343,21 @@ export function runImport<K extends ImportKind>(
         updatedBefore.push(existing);
         accepted.push(record);
       }
-    });
+    };
+
+    // Nothing is written while validating, so reading a chunk's references ahead of its rows sees what a read
+    // per row would have seen.
+    for (const [i, row] of rows.entries()) {
+      if (i % LOOKUP_CHUNK_ROWS === 0)
+        await lookUp(kind, rows.slice(i, i + LOOKUP_CHUNK_ROWS), store, lookups);
+      if (i > 0 && i % progressEvery === 0) options.onProgress?.('validated', i, rows.length);
+      validate(row);
+    }
 
     const apply = rejections.length === 0 || mode === 'partial';
     if (apply && accepted.length > 0) {
-      if (kind === 'loans') store.upsertLoans(accepted as LoanRecord[]);
-      else store.upsertRepayments(accepted as RepaymentRecord[]);
+      if (kind === 'loans') await store.loans.upsertLoans(accepted as LoanRecord[]);
+      else await store.loans.upsertRepayments(accepted as RepaymentRecord[]);
     }
     const report: ImportReport = {
       kind,
@@ -363,7 +373,7 @@ export function runImport<K extends ImportKind>(
     const outcome = { report, createdIds, updatedBefore };
     if (apply) {
       options.onProgress?.('applied', accepted.length, accepted.length);
-      options.afterApply?.(outcome);
+      await options.afterApply?.(outcome);
     }
     return outcome;
   });

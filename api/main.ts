@@ -5,8 +5,7 @@ import { createLogger, type Logger } from '../core/logger.js';
 import { loggingConfigSpec } from '../core/logging-config.js';
 import type { MetricsSource } from '../core/metrics.js';
 import { Shutdown } from '../core/shutdown.js';
-import { stateConfigSpec } from '../core/storage/state-config.js';
-import type { StateStore } from '../core/storage/state-store.js';
+import { stateConfigSpec, type State } from '../core/state/index.js';
 import { openStores } from '../core/storage/open-stores.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
@@ -16,7 +15,8 @@ import { apiConfigSpec, type ApiConfig } from './config.js';
 import { createRisk, riskBackendConfigSpec, riskConfigSpec, scoringMetrics } from '../risk/index.js';
 import { riskScores, type ScoresService } from './routes/scores.js';
 import { alertMetrics, alertsConfigSpec, createAlerts, type AlertsComponent } from '../alerts/index.js';
-import { createWebhooks, webhookConfigSpec } from '../webhooks/index.js';
+import { runElected } from '../core/state/leader.js';
+import { createWebhooks, electedDelivery, webhookConfigSpec } from '../webhooks/index.js';
 import type { WebhookService } from '../webhooks/index.js';
 
 export const apiEnvSpecs = [
@@ -46,7 +46,7 @@ export interface RunningApi {
  */
 export async function startApi(deps: {
   readonly config: ApiConfig;
-  readonly state: StateStore;
+  readonly state: State;
   readonly telemetry: TelemetryStore;
   readonly log: Logger;
   readonly sessions?: DeviceSessions;
@@ -57,7 +57,7 @@ export async function startApi(deps: {
   readonly printKey?: (line: string) => void;
 }): Promise<RunningApi> {
   const { config, log } = deps;
-  const boot = bootstrapAdminKey(deps.state, config.apiAdminKey);
+  const boot = await bootstrapAdminKey(deps.state, config.apiAdminKey);
   if (boot.created) {
     log.info(
       { keyId: boot.key.id, source: boot.generated ? 'generated' : 'API_ADMIN_KEY' },
@@ -107,17 +107,17 @@ export async function apiMain(
   const log = options.log ?? createLogger({ name: 'riskfuse-api', level: config.logLevel });
   const shutdown = new Shutdown(log);
   if (options.installSignalHandlers !== false) shutdown.onSignals();
-  const { state, telemetry } = await openStores(config, log, shutdown);
+  const { state, telemetry } = await openStores(config, log, shutdown, 'riskfuse-api');
   // Scores are read from the state store; on-demand re-scoring runs here with the same registry (the
   // periodic scoring loop belongs to `riskfuse risk`).
   const risk = await createRisk({ config, state, telemetry, log });
   shutdown.add('risk', () => risk.close());
   // Alerts are evaluated where readings arrive (riskfuse ingest / start); here: the list, lifecycle, rules and
   // the live stream over the shared state store.
-  const alerts = createAlerts({ state, config, log });
+  const alerts = await createAlerts({ state, config, log });
   shutdown.add('alerts', () => alerts.close());
-  // Webhook delivery runs here, in the API process (WEBHOOK_DELIVERY=false on extra replicas); events written
-  // to the outbox by `riskfuse risk` (and the alert engine) on the same state store are delivered from here.
+  // Webhook delivery runs in an API process (the elected one among replicas, see below); events written to the
+  // outbox by `riskfuse risk` (and the alert engine) on the same state are delivered from there.
   const webhooks = createWebhooks({ config, state, log });
   let running: RunningApi;
   try {
@@ -139,9 +139,17 @@ export async function apiMain(
   shutdown.add('api', () => running.app.close());
   const deliverer = webhooks.deliverer;
   if (deliverer !== undefined) {
-    deliverer.start();
-    // Closed before the API and the stores: no new attempts, the ones in flight finish or time out.
-    shutdown.add('webhook delivery', () => deliverer.close());
+    // One deliverer per deployment: with several API replicas on one PostgreSQL, the holder of the
+    // `webhook-delivery` lock delivers and the others stand by (core/state/leader.ts). Stopped before the API
+    // and the stores: no new attempts, the ones in flight finish or time out.
+    const election = runElected(
+      state.db,
+      'webhook-delivery',
+      electedDelivery(deliverer, state, log),
+      config,
+      log,
+    );
+    shutdown.add('webhook delivery', () => election.stop());
   }
   return { ...running, close: () => shutdown.run('closed by caller') };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../core/config.js';
 import { silentLogger } from '../core/logger.js';
-import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { openSqliteState } from '../core/state/index.js';
 import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
 import { buildApp } from './app.js';
 import { apiConfigSpec } from './config.js';
@@ -36,7 +36,7 @@ const documentationOnlyScores: ScoresService = {
  */
 export async function openApiDocument(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'rf-openapi-'));
-  const state = openSqliteStateStore(':memory:');
+  const state = openSqliteState(':memory:');
   const telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
   try {
     const app = await buildApp({
@@ -59,7 +59,7 @@ export async function openApiDocument(): Promise<string> {
     return `${doc}\n`;
   } finally {
     await telemetry.close();
-    state.close();
+    await state.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

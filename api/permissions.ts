@@ -1,4 +1,4 @@
-import type { ApiRole } from '../core/storage/state-store.js';
+import type { ApiRole } from '../core/state/index.js';
 
 /**
  * Who may call what: the one table the auth hook enforces and the auth-matrix test walks. A route is keyed

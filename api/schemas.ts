@@ -1,10 +1,10 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { DEVICE_ID_PATTERN, DEVICE_KINDS } from '../core/contracts/index.js';
-import type * as core from '../core/storage/state-store.js';
-import { API_ROLES } from '../core/storage/state-store.js';
+import type * as core from '../core/state/index.js';
+import { API_ROLES } from '../core/state/index.js';
 
 /**
- * The API's TypeBox schemas. They describe the state store's records (core/storage/state-store.ts); the
+ * The API's TypeBox schemas. They describe the state's records (the repository ports under core/state/); the
  * `Same` checks at the bottom make the compiler refuse a schema that drifts from its core type.
  */
 export const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$';

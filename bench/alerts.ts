@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createAlerts, type AlertsComponent } from '../alerts/index.js';
 import { silentLogger } from '../core/logger.js';
-import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { openSqliteState } from '../core/state/index.js';
 import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
 import { IngestPipeline } from '../ingest/pipeline.js';
 import { createWebhooks, newWebhookSecret, webhookConfigSpec } from '../webhooks/index.js';
@@ -60,11 +60,11 @@ async function run(
   withRules: boolean,
 ): Promise<{ perS: number; ms: number; alerts?: AlertsComponent; cleanup: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'rf-bench-alerts-'));
-  const state = openSqliteStateStore(join(dir, 'state.db'));
+  const state = openSqliteState(join(dir, 'state.db'));
   const telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
-  provisionWorld(world, state);
+  await provisionWorld(world, state);
   const alerts = withRules
-    ? createAlerts({
+    ? await createAlerts({
         state,
         log: silentLogger,
         config: { alertSilenceCheckIntervalMs: 0, alertStreamHeartbeatMs: 15_000, alertStreamPollMs: 500 },
@@ -96,9 +96,9 @@ async function run(
     ms,
     ...(alerts === undefined ? {} : { alerts }),
     cleanup: async () => {
-      alerts?.close();
+      await alerts?.close();
       await telemetry.close();
-      state.close();
+      await state.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -117,10 +117,10 @@ process.stderr.write(
 
 // Latency at a steady load: readings at RATE/s, every 200th a tamper from a stake cycling through the world.
 const dir = mkdtempSync(join(tmpdir(), 'rf-bench-alerts-lat-'));
-const state = openSqliteStateStore(join(dir, 'state.db'));
+const state = openSqliteState(join(dir, 'state.db'));
 const telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
-provisionWorld(world, state);
-const alerts = createAlerts({
+await provisionWorld(world, state);
+const alerts = await createAlerts({
   state,
   log: silentLogger,
   config: { alertSilenceCheckIntervalMs: 0, alertStreamHeartbeatMs: 15_000, alertStreamPollMs: 500 },
@@ -155,7 +155,7 @@ const webhooks = createWebhooks({
     if (process.env.BENCH_DEBUG !== undefined) process.stderr.write(`${JSON.stringify({ job, attempt })}\n`);
   },
 });
-webhooks.store.createSubscription(
+await webhooks.store.createSubscription(
   {
     url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
     eventTypes: ['alert.opened'],
@@ -177,10 +177,10 @@ const pipeline = new IngestPipeline({
   registryCacheMs: 60_000,
   retryMinMs: 5,
   retryMaxMs: 100,
-  onStored: (rs) => {
+  onStored: async (rs) => {
     const before = alerts.service.counters.opened;
-    alerts.engine.onReadings(rs);
-    // The engine's outbox write is synchronous: once it returns, the event is committed.
+    await alerts.engine.onReadings(rs);
+    // Once onReadings resolves, the alert and its outbox event are committed.
     const done = performance.now();
     if (alerts.service.counters.opened === before) return;
     for (const r of rs) {
@@ -233,9 +233,9 @@ for (let waited = 0; webhookLatencies.length < latencies.length && waited < 10_0
 }
 await webhooks.deliverer?.close();
 await new Promise<void>((resolve) => receiver.close(() => resolve()));
-alerts.close();
+await alerts.close();
 await telemetry.close();
-state.close();
+await state.close();
 rmSync(dir, { recursive: true, force: true });
 latencies.sort((a, b) => a - b);
 webhookLatencies.sort((a, b) => a - b);

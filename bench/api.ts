@@ -26,7 +26,7 @@ import { parseConfig } from '../core/config.js';
 import type { Reading } from '../core/contracts/index.js';
 import { issueApiKey, issueToken, makeCredentials } from '../core/credentials.js';
 import { silentLogger } from '../core/logger.js';
-import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { openSqliteState } from '../core/state/index.js';
 import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
 import type { HttpLoadReport, HttpLoadSpec } from './http-load-worker.js';
 
@@ -71,15 +71,15 @@ function load(spec: HttpLoadSpec): Promise<HttpLoadReport> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rf-bench-api-'));
-  const state = openSqliteStateStore(join(dir, 'state.db'));
+  const state = openSqliteState(join(dir, 'state.db'));
   const telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
   const toMs = Math.floor(Date.now() / DAY_MS) * DAY_MS;
   const fromMs = toMs - 7 * DAY_MS;
 
-  state.upsertBorrowers([
+  await state.portfolio.upsertBorrowers([
     { id: 'b0001', name: 'Bench Grain Co', sector: 'trading', region: 'north', createdAt: fromMs },
   ]);
-  state.upsertSites([
+  await state.portfolio.upsertSites([
     {
       id: 's0001',
       borrowerId: 'b0001',
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     },
   ]);
   const deviceIds = Array.from({ length: DEVICES }, (_, i) => `stk-bench-${i}`);
-  state.upsertDevices(
+  await state.devices.upsertDevices(
     deviceIds.map((id) => ({
       device: {
         id,
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
   // A loan, so the borrower is in the book, and its score from the shipped default model (stored as the
   // scoring service stores it).
   const startAt = fromMs - 200 * DAY_MS;
-  state.upsertLoans([
+  await state.loans.upsertLoans([
     {
       id: 'ln-bench',
       borrowerId: 'b0001',
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
       status: 'active',
     },
   ]);
-  state.upsertRepayments(
+  await state.loans.upsertRepayments(
     Array.from({ length: 24 }, (_, k) => ({
       id: `ln-bench-r${k + 1}`,
       loanId: 'ln-bench',
@@ -167,7 +167,10 @@ async function main(): Promise<void> {
   if (scored.borrowers !== 1)
     throw new Error(`expected the bench borrower to be scored, got ${scored.borrowers}`);
   const key = issueApiKey();
-  state.createApiKey({ id: key.id, name: 'bench', role: 'officer', createdAt: Date.now() }, key);
+  await state.apiKeys.createApiKey(
+    { id: key.id, name: 'bench', role: 'officer', createdAt: Date.now() },
+    key,
+  );
 
   const app = await buildApp({
     config: parseConfig(apiConfigSpec, { API_RATE_LIMIT_PER_MIN: String(1e9) }),
@@ -239,7 +242,7 @@ async function main(): Promise<void> {
   await risk.close();
   await trivial.close();
   await telemetry.close();
-  state.close();
+  await state.close();
   rmSync(dir, { recursive: true, force: true });
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }

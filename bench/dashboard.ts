@@ -26,9 +26,7 @@ import type { ScoresService } from '../api/routes/scores.js';
 import { parseConfig } from '../core/config.js';
 import { issueApiKey } from '../core/credentials.js';
 import { silentLogger } from '../core/logger.js';
-import type { ScoreRecord } from '../core/storage/risk-store.js';
-import { SqliteRiskStore } from '../core/storage/sqlite-risk-store.js';
-import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { openSqliteState, type ScoreRecord } from '../core/state/index.js';
 import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
 import { spawnRiskfuse } from '../test/support/riskfuse-process.js';
 
@@ -132,15 +130,15 @@ async function demoWorld(browser: Browser): Promise<World> {
 
 async function largeWorld(browser: Browser): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'rf-bench-dash-10k-'));
-  const state = openSqliteStateStore(join(dir, 'state.db'));
+  const state = openSqliteState(join(dir, 'state.db'));
   const telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
   const now = Date.now();
   const ids = Array.from({ length: BORROWERS }, (_, i) => `b${String(i + 1).padStart(5, '0')}`);
-  state.upsertBorrowers(
+  await state.portfolio.upsertBorrowers(
     ids.map((id) => ({ id, name: `Borrower ${id}`, sector: 'trading', region: 'north', createdAt: now })),
   );
   // One active loan each: 6 monthly instalments of which the first 0–3 are paid.
-  state.upsertLoans(
+  await state.loans.upsertLoans(
     ids.map((borrowerId, i) => ({
       id: `${borrowerId}-ln1`,
       borrowerId,
@@ -152,7 +150,7 @@ async function largeWorld(browser: Browser): Promise<World> {
       status: 'active' as const,
     })),
   );
-  state.upsertRepayments(
+  await state.loans.upsertRepayments(
     ids.flatMap((borrowerId, i) =>
       Array.from({ length: 6 }, (_, k) => {
         const amountDue = (60_000 + (i % 50) * 1_000) / 6;
@@ -171,9 +169,8 @@ async function largeWorld(browser: Browser): Promise<World> {
   // A score a day for TREND_DAYS days, the PD drifting around each borrower's level; the latest carries the
   // collateral-coverage input the portfolio table shows (a tenth of the borrowers without collateral data).
   const grades = ['A', 'B', 'C', 'D', 'E', 'F', 'G'];
-  const risk = new SqliteRiskStore(state);
   // Scores name their model (a foreign key): a registry entry without an artifact, never loaded here.
-  risk.addModel({
+  await state.models.addModel({
     version: 'v1',
     name: 'bench',
     kind: 'synthetic',
@@ -184,11 +181,11 @@ async function largeWorld(browser: Browser): Promise<World> {
     backend: 'none',
     meta: {},
   });
-  risk.activateModel('v1', now);
+  await state.models.activateModel('v1', now);
   const latestPd = new Map<string, number>();
   for (let day = TREND_DAYS - 1; day >= 0; day--) {
     const at = now - day * DAY_MS;
-    risk.addScores(
+    await state.scores.addScores(
       ids.map((borrowerId, i): ScoreRecord => {
         const level = ((i * 7919) % BORROWERS) / BORROWERS / 2;
         const pd = Math.min(1, level * (1 + 0.3 * Math.sin(i + day / 4)));
@@ -220,22 +217,20 @@ async function largeWorld(browser: Browser): Promise<World> {
   }
   // The risk module's reads as the API makes them (api/routes/scores.ts riskScores), without its scoring.
   const service: ScoresService = {
-    latest: (id) => risk.latestScores({ borrowerIds: [id] })[0],
-    latestMany: (ids) => risk.latestScores({ borrowerIds: ids }),
-    heads: (f) => risk.latestHeads(f),
-    history: (q) => risk.scoreHistory(q),
-    daily: (id, from, to, limit) => risk.dailyScores(id, from, to, limit),
-    trends: (w) => risk.dailyPdTrends(w),
+    latest: async (id) => (await state.scores.latestScores({ borrowerIds: [id] }))[0],
+    latestMany: (ids) => state.scores.latestScores({ borrowerIds: ids }),
+    heads: (f) => state.scores.latestHeads(f),
+    history: (q) => state.scores.scoreHistory(q),
+    daily: (id, from, to, limit) => state.scores.dailyScores(id, from, to, limit),
+    trends: (w) => state.scores.dailyPdTrends(w),
     rescore: () => Promise.resolve({}),
     notifyLoanEvent: () => undefined,
-    models: () => [],
-    model: () => undefined,
-    activate: () => {
-      throw new Error('not in this bench');
-    },
+    models: () => Promise.resolve([]),
+    model: () => Promise.resolve(undefined),
+    activate: () => Promise.reject(new Error('not in this bench')),
   };
   const key = issueApiKey();
-  state.createApiKey({ id: key.id, name: 'bench', role: 'officer', createdAt: now }, key);
+  await state.apiKeys.createApiKey({ id: key.id, name: 'bench', role: 'officer', createdAt: now }, key);
   const app = await buildApp({
     config: parseConfig(apiConfigSpec, { API_RATE_LIMIT_PER_MIN: String(1e9) }),
     state,
@@ -259,7 +254,7 @@ async function largeWorld(browser: Browser): Promise<World> {
     };
   } finally {
     await app.close();
-    state.close();
+    await state.close();
     await telemetry.close();
     rmSync(dir, { recursive: true, force: true });
   }

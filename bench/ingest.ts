@@ -31,7 +31,7 @@ import { parseConfig } from '../core/config.js';
 import { ALL_TELEMETRY } from '../core/contracts/index.js';
 import { issueToken, makeCredentials } from '../core/credentials.js';
 import { silentLogger } from '../core/logger.js';
-import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { openSqliteState } from '../core/state/index.js';
 import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import { createIngest } from '../ingest/app.js';
@@ -297,14 +297,16 @@ async function baseline(): Promise<BackendResult> {
 async function platform(backend: 'sqlite' | 'influxdb', influxUrl?: string): Promise<BackendResult> {
   process.stdout.write(`${backend}: riskfuse broker (auth + ACL) → ingest → ${backend}\n`);
   const dir = mkdtempSync(join(tmpdir(), 'rf-bench-'));
-  const state = openSqliteStateStore(join(dir, 'state.db'));
+  const state = openSqliteState(join(dir, 'state.db'));
   const now = Date.now();
-  state.upsertBorrowers([{ id: 'b1', name: 'Bench', sector: 'trading', region: 'r', createdAt: now }]);
-  state.upsertSites([
+  await state.portfolio.upsertBorrowers([
+    { id: 'b1', name: 'Bench', sector: 'trading', region: 'r', createdAt: now },
+  ]);
+  await state.portfolio.upsertSites([
     { id: 's1', borrowerId: 'b1', name: 'S', kind: 'warehouse', lat: 31.2, lon: 121.5, geofence: [] },
   ]);
   const devices = Array.from({ length: DEVICES }, (_, i) => ({ id: `stk-bench-${i}`, token: issueToken() }));
-  state.upsertDevices(
+  await state.devices.upsertDevices(
     devices.map((d) => ({
       device: {
         id: d.id,
@@ -329,7 +331,7 @@ async function platform(backend: 'sqlite' | 'influxdb', influxUrl?: string): Pro
       MQTT_PORT: '0',
       MQTT_SERVICE_TOKEN: serviceToken,
     }),
-    registry: state,
+    registry: state.devices,
     log: silentLogger,
     persistence,
   });
@@ -375,7 +377,7 @@ async function platform(backend: 'sqlite' | 'influxdb', influxUrl?: string): Pro
     await broker.close();
     await persistence.destroy();
     await telemetry.close();
-    state.close();
+    await state.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

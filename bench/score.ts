@@ -60,7 +60,7 @@ const world = await openTrainingWorld({
   onProgress: say,
 });
 try {
-  const portfolio = loadPortfolio(world.stateStore);
+  const portfolio = await loadPortfolio(world.stateStore);
   const t = world.toMs - 3 * 3_600_000;
 
   // The model: the shipped default when there is one, else a quick one over these features.
@@ -153,7 +153,7 @@ try {
     const s0 = performance.now();
     const one = await extractFeatures({
       telemetryStore: world.telemetryStore,
-      portfolio: loadPortfolio(world.stateStore, [id]),
+      portfolio: await loadPortfolio(world.stateStore, [id]),
       times: [t],
       regionBaselines: baselines,
     });

@@ -17,8 +17,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../core/config.js';
 import { newEventId } from '../core/contracts/events.js';
 import { silentLogger } from '../core/logger.js';
-import { SqliteEventOutbox } from '../core/storage/sqlite-event-outbox.js';
-import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { openSqliteState } from '../core/state/index.js';
 import { createWebhooks, newWebhookSecret, webhookConfigSpec } from '../webhooks/index.js';
 
 function envInt(name: string, fallback: number): number {
@@ -51,13 +50,12 @@ async function main(): Promise<void> {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
 
   const dir = mkdtempSync(join(tmpdir(), 'rf-bench-wh-'));
-  const state = openSqliteStateStore(join(dir, 'state.db'));
+  const state = openSqliteState(join(dir, 'state.db'));
   const config = parseConfig(webhookConfigSpec, { ...process.env, WEBHOOK_ALLOW_LOOPBACK: 'true' });
   const webhooks = createWebhooks({ config, state, log: silentLogger });
-  const outbox = new SqliteEventOutbox(state);
-  webhooks.store.createSubscription({ url, eventTypes: ['*'], enabled: true }, newWebhookSecret());
+  await webhooks.store.createSubscription({ url, eventTypes: ['*'], enabled: true }, newWebhookSecret());
   webhooks.deliverer?.start();
-  const append = (n: number): Map<string, number> => {
+  const append = async (n: number): Promise<Map<string, number>> => {
     const sent = new Map<string, number>();
     const events = Array.from({ length: n }, (_, i) => ({
       id: newEventId(),
@@ -66,7 +64,7 @@ async function main(): Promise<void> {
       data: { borrowerId: `b${i}`, pd: 0.05, grade: 'C' },
     }));
     const t = performance.now();
-    state.transaction(() => outbox.append(events));
+    await state.transaction(() => state.outbox.append(events));
     for (const e of events) sent.set(e.id, t);
     return sent;
   };
@@ -84,7 +82,7 @@ async function main(): Promise<void> {
   const intervalMs = 1000 / RATE;
   const t0 = performance.now();
   for (let i = 0; performance.now() - t0 < DURATION_MS; i++) {
-    for (const [id, t] of append(1)) sent.set(id, t);
+    for (const [id, t] of await append(1)) sent.set(id, t);
     const next = t0 + (i + 1) * intervalMs;
     const wait = next - performance.now();
     if (wait > 0) await sleep(wait);
@@ -96,7 +94,7 @@ async function main(): Promise<void> {
 
   // 2. Burst throughput.
   const b0 = performance.now();
-  const burst = append(BURST);
+  const burst = await append(BURST);
   await waitAll(burst.keys(), 120_000);
   const deliveriesPerS = (BURST * 1000) / (performance.now() - b0);
   await webhooks.deliverer?.close();
@@ -134,7 +132,7 @@ async function main(): Promise<void> {
   const baselinePerS = (BURST * 1000) / (performance.now() - c0);
   const ratio = deliveriesPerS / baselinePerS;
 
-  const counts = webhooks.store.countByStatus();
+  const counts = await webhooks.store.countByStatus();
   process.stdout.write(
     `steady ${RATE} events/s for ${DURATION_MS / 1000} s (poll ${config.webhookPollIntervalMs} ms): outbox → receiver p50 ${p50Ms.toFixed(1)} ms, p99 ${p99Ms.toFixed(1)} ms\n`,
   );
@@ -142,7 +140,7 @@ async function main(): Promise<void> {
     `burst of ${BURST}: ${deliveriesPerS.toFixed(0)} deliveries/s (${config.webhookConcurrencyPerSubscription} in flight) vs bare POST loop ${baselinePerS.toFixed(0)}/s = ${ratio.toFixed(2)}\n`,
   );
   process.stdout.write(`deliveries: ${JSON.stringify(counts)}; bare posts ${bare}\n`);
-  state.close();
+  await state.close();
   server.close();
   rmSync(dir, { recursive: true, force: true });
   process.stdout.write(

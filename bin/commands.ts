@@ -1,4 +1,5 @@
 import type { CommandHelp } from '../core/cli.js';
+import { stateCommand, stateHelp } from '../core/state/state-cli.js';
 import { apiEnvSpecs, apiMain } from '../api/index.js';
 import { brokerEnvSpecs, brokerMain } from '../broker/index.js';
 import { ingestEnvSpecs, ingestMain } from '../ingest/main.js';
@@ -93,7 +94,7 @@ export const COMMANDS: Record<string, Command> = {
   },
   models: {
     help: modelsHelp,
-    run: (argv, env) => Promise.resolve().then(() => modelsCommand(argv, env)),
+    run: (argv, env) => modelsCommand(argv, env),
   },
   evaluate: {
     help: evaluateHelp,
@@ -102,5 +103,9 @@ export const COMMANDS: Record<string, Command> = {
   train: {
     help: trainHelp,
     run: (argv, env) => trainCommand(argv, env),
+  },
+  state: {
+    help: stateHelp,
+    run: (argv, env) => stateCommand(argv, env),
   },
 };

@@ -4,9 +4,7 @@ import { EXIT, formatHelp, parseFlags, UsageError, type CommandHelp } from '../c
 import { parseConfig } from '../core/config.js';
 import { errorMessage, RiskfuseError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
-import { SqliteRiskStore } from '../core/storage/sqlite-risk-store.js';
-import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
-import { statePath, stateConfigSpec } from '../core/storage/state-config.js';
+import { openState, stateConfigSpec } from '../core/state/index.js';
 import {
   evaluate,
   FEATURE_NAMES,
@@ -175,7 +173,7 @@ export async function evaluateCommand(
     onProgress: err,
   });
   try {
-    const portfolio = loadPortfolio(world.stateStore);
+    const portfolio = await loadPortfolio(world.stateStore);
     // Features depend only on the stored history and the feature code: cache them beside the history.
     const cachePath = join(world.dir, `features-v${FEATURE_SPEC_VERSION}-${FEATURE_NAMES.length}.json`);
     const cached = existsSync(cachePath) ? readRows(cachePath) : undefined;
@@ -231,16 +229,16 @@ export async function evaluateCommand(
       err(`default model written to ${opts.writeDefault}`);
     }
     if (opts.register) {
-      const state = openSqliteStateStore(statePath(config));
+      const state = await openState(config, silentLogger, 'riskfuse-evaluate');
       try {
-        const registry = new ModelRegistry(new SqliteRiskStore(state), modelDir(config));
-        const hadChampion = registry.championRecord() !== undefined;
+        const registry = new ModelRegistry(state.models, modelDir(config));
+        const hadChampion = (await registry.championRecord()) !== undefined;
         for (const f of files) {
           const rec = await registry.register(f, { activate: !hadChampion && f.name === 'fused-mlp' });
           err(`registered ${rec.version} ${rec.name} (${rec.status})`);
         }
       } finally {
-        state.close();
+        await state.close();
       }
     }
     for (const m of models) m.classifier.dispose();

@@ -10,8 +10,8 @@ import { errorMessage } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { loggingConfigSpec } from '../core/logging-config.js';
 import { Shutdown } from '../core/shutdown.js';
-import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
-import { stateConfigSpec, statePath } from '../core/storage/state-config.js';
+import { openState, stateConfigSpec } from '../core/state/index.js';
+import { runElected } from '../core/state/leader.js';
 import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import { createIngest } from '../ingest/app.js';
@@ -21,7 +21,7 @@ import { scoringMetrics } from '../risk/scoring-metrics.js';
 import { riskConfigSpec } from '../risk/config.js';
 import { riskBackendConfigSpec } from '../risk/model/backend.js';
 import { ingestMetrics } from '../ingest/metrics.js';
-import { createWebhooks, webhookConfigSpec } from '../webhooks/index.js';
+import { createWebhooks, electedDelivery, webhookConfigSpec } from '../webhooks/index.js';
 import {
   generateWorld,
   provisionWorld,
@@ -96,8 +96,8 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   // All-in-one: when no service token is configured, ingest and broker share a random one for this run only.
   const serviceToken = config.serviceToken ?? issueToken();
 
-  const stateFile = resolve(statePath(config));
-  const state = openSqliteStateStore(stateFile);
+  // The embedded SQLite file under DATA_DIR unless STATE_DB_URL names a PostgreSQL database.
+  const state = await openState(config, log, 'riskfuse-start');
   shutdown.add('state store', () => state.close());
   const telemetry = await openTelemetryStore(config, log);
   shutdown.add('telemetry store', () => telemetry.close());
@@ -105,7 +105,12 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   // Registered before the broker, so it is destroyed after the broker has closed.
   const persistence = openBrokerPersistence(config, log);
   shutdown.add('broker session store', () => persistence.destroy());
-  const broker = createBroker({ config: { ...config, serviceToken }, registry: state, log, persistence });
+  const broker = createBroker({
+    config: { ...config, serviceToken },
+    registry: state.devices,
+    log,
+    persistence,
+  });
   shutdown.add('broker', () => broker.close());
   const ports = await broker.listen().catch(async (err: unknown) => {
     await shutdown.run('start failed');
@@ -118,9 +123,10 @@ export async function startMain(env: Record<string, string | undefined>): Promis
 
   // Alerts: the rule engine evaluates readings and presence as the ingest stores them, and score changes as
   // the scoring service makes them; alerts and their events go to the state store's outbox.
-  const alerts = createAlerts({ state, config, log });
+  const alerts = await createAlerts({ state, config, log });
   shutdown.add('alerts', () => alerts.close());
-  risk.scoring.on('score-changed', (change) => alerts.engine.onScoreChange(change));
+  // The engine's inputs never reject: a rule failure is logged and counted there.
+  risk.scoring.on('score-changed', (change) => void alerts.engine.onScoreChange(change));
   alerts.engine.start();
 
   const storedByKind: Record<DeviceKind, number> = { stake: 0, helmet: 0, satellite: 0 };
@@ -132,9 +138,9 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     onStored: (readings: readonly Reading[]) => {
       for (const r of readings) storedByKind[r.kind] += 1;
       risk.scoring.notifyReadings(readings);
-      alerts.engine.onReadings(readings);
+      void alerts.engine.onReadings(readings);
     },
-    onPresence: (presence) => alerts.engine.onPresence(presence),
+    onPresence: (presence) => void alerts.engine.onPresence(presence),
   });
   shutdown.add('ingest', () => ingest.stop());
   await ingest.start();
@@ -167,8 +173,16 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   shutdown.add('api', () => api.app.close());
   const deliverer = webhooks.deliverer;
   if (deliverer !== undefined) {
-    deliverer.start();
-    shutdown.add('webhook delivery', () => deliverer.close());
+    // Elected like in `riskfuse api`: on the embedded SQLite this process always leads; on PostgreSQL, with
+    // other replicas, the lock holder delivers.
+    const delivery = runElected(
+      state.db,
+      'webhook-delivery',
+      electedDelivery(deliverer, state, log),
+      config,
+      log,
+    );
+    shutdown.add('webhook delivery', () => delivery.stop());
   }
 
   let simulation: ReturnType<typeof runSimulation> | undefined;
@@ -179,7 +193,7 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     // The world starts at 00:00 UTC, as `riskfuse simulate` starts it, so both give the same world.
     const startMs = Math.floor((Date.now() - config.startDaysAgo * DAY_MS) / DAY_MS) * DAY_MS;
     const world = generateWorld({ seed: config.seed, borrowers: config.borrowers, startMs });
-    const provisioned = provisionWorld(world, state);
+    const provisioned = await provisionWorld(world, state);
     // Scores made while the demo replays past days see days that are still arriving: stored, not announced.
     risk.scoring.holdChanges(true);
     simulation = runSimulation({
@@ -220,8 +234,9 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     worldLine = `${fmt(provisioned.borrowers)} borrowers, ${fmt(provisioned.sites)} sites, ${fmt(provisioned.lots)} pledged lots, ${fmt(provisioned.devices)} devices (seed ${config.seed}); replaying ${config.startDaysAgo} days at ${config.speed} sim h/s, then real time`;
   }
 
-  risk.start();
-  const champion = risk.registry.championRecord();
+  const scoring = runElected(state.db, 'periodic-scoring', risk, config, log);
+  shutdown.add('scoring leadership', () => scoring.stop());
+  const champion = await risk.registry.championRecord();
   const riskLine =
     champion === undefined
       ? 'no champion model (see riskfuse models)'
@@ -239,13 +254,17 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     `  API key       ${api.generatedAdminKey !== undefined ? 'admin key printed above, once: store it now' : config.apiAdminKey !== undefined ? 'API_ADMIN_KEY' : 'the admin key printed on the first start (or create one with it)'}`,
   );
   out(`  telemetry     ${telemetryLine}`);
-  out(`  state         SQLite ${stateFile} (registry, portfolio, loan book, dead letters)`);
+  const stateLine =
+    state.db.dialect === 'postgres'
+      ? `PostgreSQL ${state.db.location}`
+      : `SQLite ${resolve(state.db.location)}`;
+  out(`  state         ${stateLine} (registry, portfolio, loan book, dead letters)`);
   out(`  logs          ${logFile}`);
   out(`  demo world    ${worldLine}`);
   out(`  risk scoring  ${riskLine}`);
   const rulesOn = alerts.rules.list().filter((r) => r.enabled).length;
   out(
-    `  alerts        ${rulesOn} rules on${config.alertRulesFile === undefined ? ' (built-in defaults)' : ` (${config.alertRulesFile})`}; ${fmt(alerts.service.countActive())} open · ${api.url}/v1/alerts · live ${api.url}/v1/alerts/stream`,
+    `  alerts        ${rulesOn} rules on${config.alertRulesFile === undefined ? ' (built-in defaults)' : ` (${config.alertRulesFile})`}; ${fmt(await alerts.service.countActive())} open · ${api.url}/v1/alerts · live ${api.url}/v1/alerts/stream`,
   );
   out('Ctrl-C to stop.');
 

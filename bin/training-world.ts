@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { RiskfuseError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { openSqliteStateStore, type SqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { openSqliteState, type State } from '../core/state/index.js';
 import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { backfill, generateWorld, provisionWorld } from '../simulators/index.js';
@@ -32,7 +32,8 @@ export interface TrainingWorldOptions {
 
 export interface TrainingWorld {
   readonly dir: string;
-  readonly stateStore: SqliteStateStore;
+  /** The world's own embedded state (a SQLite file in `dir`). */
+  readonly stateStore: State;
   readonly telemetryStore: TelemetryStore;
   readonly fromMs: number;
   readonly toMs: number;
@@ -83,7 +84,7 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
 
   if (existsSync(markerPath)) {
     const marker = JSON.parse(readFileSync(markerPath, 'utf8')) as Marker;
-    const stateStore = openSqliteStateStore(join(dir, 'state.db'));
+    const stateStore = openSqliteState(join(dir, 'state.db'));
     const telemetryStore = openSqliteTelemetryStore(join(dir, 'telemetry.db'), { log: opts.log });
     opts.onProgress?.(
       `reusing the simulated history in ${dir} (${marker.readings.toLocaleString('en')} readings)`,
@@ -101,10 +102,10 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
     stakeIntervalMs,
     helmetIntervalMs,
   });
-  const stateStore = openSqliteStateStore(join(dir, 'state.db'));
+  const stateStore = openSqliteState(join(dir, 'state.db'));
   const telemetryStore = openSqliteTelemetryStore(join(dir, 'telemetry.db'), { log: opts.log });
   try {
-    provisionWorld(world, stateStore);
+    await provisionWorld(world, stateStore);
     const days = Math.round((toMs - fromMs) / DAY_MS);
     let lastReport = 0;
     const result = await backfill({
@@ -139,14 +140,14 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
     return opened(dir, stateStore, telemetryStore, fromMs, toMs, result.readingsWritten, false);
   } catch (err) {
     await telemetryStore.close().catch(() => undefined);
-    stateStore.close();
+    await stateStore.close();
     throw err;
   }
 }
 
 function opened(
   dir: string,
-  stateStore: SqliteStateStore,
+  stateStore: State,
   telemetryStore: TelemetryStore,
   fromMs: number,
   toMs: number,
@@ -163,7 +164,7 @@ function opened(
     reused,
     close: async () => {
       await telemetryStore.close();
-      stateStore.close();
+      await stateStore.close();
     },
   };
 }

@@ -1,7 +1,8 @@
 import type { Aedes, AedesOptions, AuthenticateError, Client, ConnectPacket, PublishPacket } from 'aedes';
 import { statusTopic, telemetryTopic } from '../core/contracts/index.js';
 import type { Logger } from '../core/logger.js';
-import { authenticateConnect, type AuthenticateOptions } from './authenticate.js';
+import { errorMessage } from '../core/errors.js';
+import { authenticateConnect, CONNACK, type Admission, type AuthenticateOptions } from './authenticate.js';
 import { checkPublish, checkSubscribe, describePrincipal, type Principal } from './authorize.js';
 import type { CounterSet } from './counters.js';
 
@@ -63,7 +64,31 @@ export function createHooks(sessions: Sessions, dropped: WeakSet<object>, option
       done(refusal(3, 'no CONNECT state'), false);
       return;
     }
-    const admission = authenticateConnect(
+    const respond = (admission: Admission): void => {
+      if (admission.admitted) {
+        const { principal } = admission;
+        session.principal = principal;
+        if (principal.kind === 'device') {
+          const topic = telemetryTopic(principal.deviceId);
+          if (checkPublish(principal, topic).allowed) session.allowedTelemetryTopic = topic;
+        }
+        done(null, true);
+        return;
+      }
+      log.info(
+        {
+          clientId: session.clientIdSent,
+          username,
+          returnCode: admission.returnCode,
+          reason: admission.reason,
+        },
+        'connection refused',
+      );
+      done(refusal(admission.returnCode, admission.reason), false);
+    };
+    // The registry read is asynchronous; Aedes holds the CONNACK until `done`. authenticateConnect answers a
+    // failing registry with 3 itself; anything else that rejects is refused the same way, never left unhandled.
+    authenticateConnect(
       {
         clientId: session.clientIdSent,
         clean: session.clean,
@@ -72,27 +97,17 @@ export function createHooks(sessions: Sessions, dropped: WeakSet<object>, option
         willTopic: session.will?.topic,
       },
       options.auth,
-    );
-    if (admission.admitted) {
-      const { principal } = admission;
-      session.principal = principal;
-      if (principal.kind === 'device') {
-        const topic = telemetryTopic(principal.deviceId);
-        if (checkPublish(principal, topic).allowed) session.allowedTelemetryTopic = topic;
-      }
-      done(null, true);
-      return;
-    }
-    log.info(
-      {
-        clientId: session.clientIdSent,
-        username,
-        returnCode: admission.returnCode,
-        reason: admission.reason,
-      },
-      'connection refused',
-    );
-    done(refusal(admission.returnCode, admission.reason), false);
+    )
+      .catch((err: unknown): Admission => ({
+        admitted: false,
+        returnCode: CONNACK.serverUnavailable,
+        reason: `admission failed: ${errorMessage(err)}`,
+      }))
+      .then(respond)
+      // Only `done` itself can throw here (the client is gone): it must not be called twice.
+      .catch((err: unknown) =>
+        log.warn({ clientId: session.clientIdSent, err: errorMessage(err) }, 'authenticate callback failed'),
+      );
   };
 
   const authorizePublish: Hooks['authorizePublish'] = (client, packet, callback) => {

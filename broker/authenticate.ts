@@ -1,6 +1,6 @@
 import { secretEquals, verifyToken } from '../core/credentials.js';
 import { errorMessage } from '../core/errors.js';
-import type { StateStore } from '../core/storage/state-store.js';
+import type { DeviceRepository } from '../core/state/index.js';
 import { checkWill, type Principal } from './authorize.js';
 
 /**
@@ -12,7 +12,8 @@ import { checkWill, type Principal } from './authorize.js';
 export const SERVICE_USERNAME_PREFIX = 'svc:';
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
-export type DeviceRegistry = Pick<StateStore, 'getDevice' | 'getCredentials'>;
+/** The registry reads admission needs: the state's device repository (`state.devices`). */
+export type DeviceRegistry = Pick<DeviceRepository, 'getDevice' | 'getCredentials'>;
 
 /** What the CONNECT packet says, as far as admission is concerned. */
 export interface ConnectAttempt {
@@ -53,7 +54,14 @@ const refuse = (returnCode: RefusalCode, reason: string): Admission => ({
 /** A hash to compare against when the device is unknown, so both paths cost one SHA-256. */
 const NO_CREDENTIALS = { salt: 'no-such-device', tokenHash: '0'.repeat(64) };
 
-export function authenticateConnect(attempt: ConnectAttempt, options: AuthenticateOptions): Admission {
+/**
+ * Decides one CONNECT. Never rejects: a registry that fails (a store outage) refuses the connection with 3
+ * (server unavailable), so the device retries later instead of being told its credentials are wrong.
+ */
+export async function authenticateConnect(
+  attempt: ConnectAttempt,
+  options: AuthenticateOptions,
+): Promise<Admission> {
   // Aedes 1.2 accepts this and invents an id (moscajs/aedes#1095, fixed after 1.2.0). [MQTT-3.1.3-8]
   if (attempt.clientId === '' && !attempt.clean) {
     return refuse(CONNACK.identifierRejected, 'zero-byte client id with clean session 0');
@@ -67,8 +75,8 @@ export function authenticateConnect(attempt: ConnectAttempt, options: Authentica
   } else {
     try {
       admission = username.startsWith(SERVICE_USERNAME_PREFIX)
-        ? authenticateService(attempt, username.slice(SERVICE_USERNAME_PREFIX.length), options)
-        : authenticateDevice(attempt, username, options.registry);
+        ? await authenticateService(attempt, username.slice(SERVICE_USERNAME_PREFIX.length), options)
+        : await authenticateDevice(attempt, username, options.registry);
     } catch (err) {
       return refuse(CONNACK.serverUnavailable, `device registry unavailable: ${errorMessage(err)}`);
     }
@@ -78,14 +86,18 @@ export function authenticateConnect(attempt: ConnectAttempt, options: Authentica
   return will.allowed ? admission : refuse(CONNACK.notAuthorized, `will refused: ${will.reason}`);
 }
 
-function authenticateDevice(attempt: ConnectAttempt, deviceId: string, registry: DeviceRegistry): Admission {
-  const device = registry.getDevice(deviceId);
+async function authenticateDevice(
+  attempt: ConnectAttempt,
+  deviceId: string,
+  registry: DeviceRegistry,
+): Promise<Admission> {
+  const device = await registry.getDevice(deviceId);
   if (device?.status === 'revoked') {
     // The registry keeps no verifiable hash for revoked devices (getCredentials returns only active ones),
     // so this answer cannot wait for the token: it tells a caller that the id exists and is revoked.
     return refuse(CONNACK.notAuthorized, 'device revoked');
   }
-  const credentials = device === undefined ? undefined : registry.getCredentials(deviceId);
+  const credentials = device === undefined ? undefined : await registry.getCredentials(deviceId);
   const token = attempt.password?.toString('utf8') ?? '';
   const valid =
     verifyToken(token, credentials ?? NO_CREDENTIALS) && credentials !== undefined && token !== '';
@@ -98,7 +110,11 @@ function authenticateDevice(attempt: ConnectAttempt, deviceId: string, registry:
   return { admitted: true, principal: { kind: 'device', deviceId } };
 }
 
-function authenticateService(attempt: ConnectAttempt, name: string, options: AuthenticateOptions): Admission {
+async function authenticateService(
+  attempt: ConnectAttempt,
+  name: string,
+  options: AuthenticateOptions,
+): Promise<Admission> {
   if (!SERVICE_NAME.test(name)) return refuse(CONNACK.badUsernameOrPassword, 'malformed service name');
   if (options.serviceToken === undefined) {
     return refuse(CONNACK.notAuthorized, 'service logins are disabled (MQTT_SERVICE_TOKEN is not set)');
@@ -109,7 +125,7 @@ function authenticateService(attempt: ConnectAttempt, name: string, options: Aut
   }
   // A service may pick its client id (ingest keeps its persistent session under one), but not a device's:
   // connecting under it would take over that device's session and cut the device off. [MQTT-3.1.4-2]
-  if (attempt.clientId !== '' && options.registry.getDevice(attempt.clientId) !== undefined) {
+  if (attempt.clientId !== '' && (await options.registry.getDevice(attempt.clientId)) !== undefined) {
     return refuse(CONNACK.identifierRejected, 'a service cannot use a device id as its client id');
   }
   return { admitted: true, principal: { kind: 'service', name } };

@@ -1,8 +1,7 @@
 import { createLogger, type Logger } from '../core/logger.js';
 import { loggingConfigSpec } from '../core/logging-config.js';
 import { Shutdown } from '../core/shutdown.js';
-import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
-import { stateConfigSpec, statePath } from '../core/storage/state-config.js';
+import { openState, stateConfigSpec, statePath } from '../core/state/index.js';
 import { createBroker, type ListeningPorts, type RiskfuseBroker } from './app.js';
 import { brokerConfigSpec, parseBrokerConfig } from './config.js';
 import { brokerPersistenceConfigSpec, openBrokerPersistence } from './persistence-config.js';
@@ -42,15 +41,17 @@ export async function brokerMain(
   const shutdown = new Shutdown(log);
   if (options.installSignalHandlers !== false) shutdown.onSignals();
 
-  const path = statePath(config);
-  const state = openSqliteStateStore(path);
+  const state = await openState(config, log, 'riskfuse-broker');
   shutdown.add('state store', () => state.close());
-  log.info({ statePath: path }, 'state store open');
+  log.info(
+    state.db.dialect === 'sqlite' ? { statePath: statePath(config) } : { stateDb: state.db.dialect },
+    'state store open',
+  );
 
   // Registered before the broker, so it is destroyed after the broker has closed.
   const persistence = openBrokerPersistence(config, log);
   shutdown.add('broker session store', () => persistence.destroy());
-  const broker = createBroker({ config, registry: state, log, persistence });
+  const broker = createBroker({ config, registry: state.devices, log, persistence });
   shutdown.add('broker', () => broker.close());
   let ports: ListeningPorts;
   try {

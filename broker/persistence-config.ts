@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { defineConfig, oneOf, str, type ConfigOf } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import { stateConfigSpec } from '../core/storage/state-config.js';
+import { stateConfigSpec } from '../core/state/index.js';
 import { BrokerPersistence } from './persistence.js';
 import type { AedesPersistence } from './persistence-port.js';
 import { createSqlitePersistence } from './persistence-sqlite.js';

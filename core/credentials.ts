@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { DeviceCredentials } from './storage/state-store.js';
+import type { DeviceCredentials } from './state/index.js';
 
 /**
  * Device and service tokens are 256 random bits, so a salted SHA-256 is enough to make a stolen registry

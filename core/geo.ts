@@ -1,4 +1,4 @@
-import type { LatLon } from './storage/state-store.js';
+import type { LatLon } from './state/index.js';
 
 /** Small-distance geodesy (equirectangular), accurate to well under a metre at site scale (≤ 50 km). */
 const M_PER_DEG_LAT = 111_320;

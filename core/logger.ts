@@ -11,17 +11,28 @@ export function createLogger(
     level?: LevelWithSilent;
     name?: string;
     /** A file to append to instead of stdout. */ file?: string;
+    /** Standard error instead of stdout (commands whose stdout is their output). */ stderr?: boolean;
   } = {},
 ): Logger {
   const destination =
-    options.file === undefined
-      ? undefined
-      : pino.destination({ dest: options.file, mkdir: true, sync: true });
+    options.file !== undefined
+      ? pino.destination({ dest: options.file, mkdir: true, sync: true })
+      : options.stderr === true
+        ? pino.destination({ fd: 2, sync: true })
+        : undefined;
   const opts = {
     name: options.name ?? 'riskfuse',
     level: options.level ?? 'info',
     redact: {
-      paths: ['password', 'token', '*.password', '*.token', 'headers.authorization', 'config.influxToken'],
+      paths: [
+        'password',
+        'token',
+        '*.password',
+        '*.token',
+        'headers.authorization',
+        'config.influxToken',
+        'config.stateDbUrl',
+      ],
       censor: '[redacted]',
     },
   };

@@ -1,6 +1,6 @@
 import type { Reading } from './contracts/index.js';
 import { pointInPolygon } from './geo.js';
-import type { LatLon } from './storage/state-store.js';
+import type { LatLon } from './state/index.js';
 
 /** A fix less precise than this says nothing about which side of a fence the helmet is. */
 export const POOR_FIX_M = 100;

@@ -1,11 +1,10 @@
-import { ALL_STATUS, ALL_TELEMETRY, type Reading } from '../core/contracts/index.js';
+import { ALL_STATUS, ALL_TELEMETRY } from '../core/contracts/index.js';
 import type { ConfigOf } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import type { Presence, StateStore } from '../core/storage/state-store.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import type { ingestConfigSpec } from './config.js';
 import { AckingSubscriber } from './mqtt-subscriber.js';
-import { IngestPipeline, type IngestCounters } from './pipeline.js';
+import { IngestPipeline, type IngestCounters, type PipelineOptions } from './pipeline.js';
 
 export type IngestConfig = ConfigOf<typeof ingestConfigSpec>;
 
@@ -20,10 +19,10 @@ export interface Ingest {
 export function createIngest(deps: {
   config: IngestConfig;
   telemetry: TelemetryStore;
-  state: Pick<StateStore, 'getDevice' | 'addDeadLetters' | 'setPresence'>;
+  state: PipelineOptions['state'];
   log: Logger;
-  onStored?: (readings: readonly Reading[]) => void;
-  onPresence?: (presence: readonly Presence[]) => void;
+  onStored?: PipelineOptions['onStored'];
+  onPresence?: PipelineOptions['onPresence'];
 }): Ingest {
   const { config, log } = deps;
   const pipeline = new IngestPipeline({

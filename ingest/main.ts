@@ -2,7 +2,7 @@ import { parseConfig } from '../core/config.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { loggingConfigSpec } from '../core/logging-config.js';
 import { Shutdown } from '../core/shutdown.js';
-import { stateConfigSpec } from '../core/storage/state-config.js';
+import { stateConfigSpec } from '../core/state/index.js';
 import { openStores } from '../core/storage/open-stores.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import { alertMetrics, alertsConfigSpec, createAlerts } from '../alerts/index.js';
@@ -45,9 +45,9 @@ export async function ingestMain(
   const shutdown = new Shutdown(log);
   if (options.installSignalHandlers !== false) shutdown.onSignals();
 
-  const { state, telemetry } = await openStores(config, log, shutdown);
+  const { state, telemetry } = await openStores(config, log, shutdown, 'riskfuse-ingest');
   // The rule engine runs where readings arrive: fed in-process by the ingest's stored batches and presence.
-  const alerts = createAlerts({ state, config, log });
+  const alerts = await createAlerts({ state, config, log });
   shutdown.add('alerts', () => alerts.close());
   alerts.engine.start();
   const ingest = createIngest({

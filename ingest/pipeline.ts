@@ -2,14 +2,15 @@ import { parseTopic, STATUS_OFFLINE, STATUS_ONLINE, type Reading } from '../core
 import { errorMessage, RiskfuseError } from '../core/errors.js';
 import { Fifo } from '../core/fifo.js';
 import type { Logger } from '../core/logger.js';
-import type { Device, NewDeadLetter, Presence, StateStore } from '../core/storage/state-store.js';
+import type { Device, NewDeadLetter, Presence, State } from '../core/state/index.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { classifyTelemetry, describePayload, REJECT_REASONS, type RejectReason } from './validate.js';
 
 /**
  * The ingest pipeline, independent of MQTT: `accept` a message with the function that acknowledges it;
  * the ack runs only once the message's readings are in the telemetry store and its rejections are in the
- * dead-letter table. Acks run in arrival order [MQTT-4.6.0-2], so a batch that finishes early waits for
+ * dead-letter table. A telemetry message whose device is not in the registry cache waits for the registry
+ * read (one per device at a time, retried like a store write) before it is classified. Acks run in arrival order [MQTT-4.6.0-2], so a batch that finishes early waits for
  * older ones. Nothing is ever dropped: a store outage is retried with back-off for as long as it lasts,
  * while `onPressure(true)` asks the transport to stop reading once `maxBufferedReadings` wait.
  *
@@ -18,7 +19,7 @@ import { classifyTelemetry, describePayload, REJECT_REASONS, type RejectReason }
  */
 export interface PipelineOptions {
   readonly telemetry: TelemetryStore;
-  readonly state: Pick<StateStore, 'getDevice' | 'addDeadLetters' | 'setPresence'>;
+  readonly state: Pick<State, 'devices' | 'deadLetters' | 'presence' | 'transaction'>;
   readonly log: Logger;
   readonly batchMaxReadings: number;
   readonly flushIntervalMs: number;
@@ -32,10 +33,13 @@ export interface PipelineOptions {
   readonly now?: () => number;
   /** Called with true when the transport should stop reading, false when it may resume. */
   readonly onPressure?: (paused: boolean) => void;
-  /** Called after each stored batch (for progress lines and latency measurement). */
-  readonly onStored?: (readings: readonly Reading[]) => void;
-  /** Called after presence changes (retained status / last will) are written to the state store. */
-  readonly onPresence?: (presence: readonly Presence[]) => void;
+  /**
+   * Called after each stored batch (the alert engine, progress lines, latency measurement); a returned promise
+   * is awaited before the batch's messages are acknowledged.
+   */
+  readonly onStored?: (readings: readonly Reading[]) => void | Promise<void>;
+  /** Called after presence changes (retained status / last will) are written to the state store; awaited too. */
+  readonly onPresence?: (presence: readonly Presence[]) => void | Promise<void>;
 }
 
 export interface IngestCounters {
@@ -58,7 +62,8 @@ export interface IngestCounters {
 
 interface Pending {
   readonly ack: () => void;
-  readonly readings: Reading[];
+  /** Filled when the message is classified (at once, or once its device's registry read is back). */
+  readings: Reading[];
   readonly deadLetters: NewDeadLetter[];
   readonly presence: Presence[];
   durable: boolean;
@@ -105,6 +110,10 @@ export class IngestPipeline {
   private stopping = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly registry = new Map<string, { device: Device | undefined; expiresAtMs: number }>();
+  /** Registry reads in flight, by device: messages of a device that arrive meanwhile wait for the same read. */
+  private readonly lookups = new Map<string, Promise<Device | undefined>>();
+  /** Messages waiting for a registry read: they count towards back-pressure like buffered readings. */
+  private awaitingLookup = 0;
   private readonly now: () => number;
 
   constructor(private readonly opts: PipelineOptions) {
@@ -118,14 +127,14 @@ export class IngestPipeline {
     const c = this.counters;
     c.messagesReceived += 1;
     const nowMs = this.now();
-    let readings: Reading[] = [];
-    const deadLetters: NewDeadLetter[] = [];
-    const presence: Presence[] = [];
+    const pending: Pending = { ack, readings: [], deadLetters: [], presence: [], durable: false };
+    // Acks go out in arrival order [MQTT-4.6.0-2], also for a message still waiting for its registry read.
+    this.awaitingAck.push(pending);
     const parsed = parseTopic(topic);
 
     if (!parsed || parsed.channel === 'cmd') {
       this.deadLetter(
-        deadLetters,
+        pending.deadLetters,
         nowMs,
         topic,
         'UNKNOWN_TOPIC',
@@ -135,11 +144,11 @@ export class IngestPipeline {
     } else if (parsed.channel === 'status') {
       const text = payload.toString('utf8');
       if (text === STATUS_ONLINE || text === STATUS_OFFLINE) {
-        presence.push({ deviceId: parsed.deviceId, status: text, changedAt: nowMs });
+        pending.presence.push({ deviceId: parsed.deviceId, status: text, changedAt: nowMs });
         c.statusUpdates += 1;
       } else {
         this.deadLetter(
-          deadLetters,
+          pending.deadLetters,
           nowMs,
           topic,
           'INVALID_STATUS',
@@ -149,26 +158,67 @@ export class IngestPipeline {
         );
       }
     } else {
-      const device = this.lookup(parsed.deviceId, nowMs);
-      const result = classifyTelemetry(parsed.deviceId, device, payload, nowMs, this.opts);
-      readings = result.readings;
-      c.readingsReceived += readings.length;
-      for (const r of result.rejections) {
-        this.deadLetter(deadLetters, nowMs, topic, r.reason, r.detail, r.payload, parsed.deviceId);
+      const { deviceId } = parsed;
+      const hit = this.registry.get(deviceId);
+      if (hit === undefined || hit.expiresAtMs <= nowMs) {
+        this.awaitingLookup += 1;
+        this.updatePressure();
+        void this.lookup(deviceId, nowMs).then(
+          (device) => {
+            this.awaitingLookup -= 1;
+            this.classify(pending, topic, deviceId, device, payload, nowMs);
+            this.enqueue(pending);
+          },
+          (err: unknown) => {
+            // Only when stopping past the deadline, or on an error retrying cannot fix: left unacknowledged,
+            // the broker redelivers the message (and the ones after it) to the next session.
+            this.awaitingLookup -= 1;
+            this.opts.log.warn(
+              { err: errorMessage(err), deviceId },
+              'registry read failed; message left unacknowledged, the broker will redeliver it',
+            );
+          },
+        );
+        return;
       }
+      this.classify(pending, topic, deviceId, hit.device, payload, nowMs);
     }
+    this.enqueue(pending);
+  }
 
-    const pending: Pending = { ack, readings, deadLetters, presence, durable: false };
-    this.awaitingAck.push(pending);
+  private classify(
+    pending: Pending,
+    topic: string,
+    deviceId: string,
+    device: Device | undefined,
+    payload: Buffer,
+    nowMs: number,
+  ): void {
+    const result = classifyTelemetry(deviceId, device, payload, nowMs, this.opts);
+    pending.readings = result.readings;
+    this.counters.readingsReceived += result.readings.length;
+    for (const r of result.rejections) {
+      this.deadLetter(pending.deadLetters, nowMs, topic, r.reason, r.detail, r.payload, deviceId);
+    }
+  }
+
+  /** Hands a classified message to the next store write. */
+  private enqueue(pending: Pending): void {
     this.unflushed.push(pending);
     this.unflushedReadings += pending.readings.length;
-    c.bufferedReadings += pending.readings.length;
-    if (!this.paused && c.bufferedReadings >= this.opts.maxBufferedReadings) {
+    this.counters.bufferedReadings += pending.readings.length;
+    this.updatePressure();
+    if (this.unflushedReadings >= this.opts.batchMaxReadings) this.pump(false);
+  }
+
+  /** Asks the transport to stop reading once enough readings (and messages awaiting the registry) wait. */
+  private updatePressure(): void {
+    const c = this.counters;
+    if (!this.paused && c.bufferedReadings + this.awaitingLookup >= this.opts.maxBufferedReadings) {
       this.paused = true;
       c.backPressureEvents += 1;
       this.opts.onPressure?.(true);
     }
-    if (this.unflushedReadings >= this.opts.batchMaxReadings) this.pump(false);
   }
 
   /** A method, not a closure made per message: accept runs for every message the platform receives. */
@@ -193,13 +243,22 @@ export class IngestPipeline {
     this.counters.readingsRejected += 1;
   }
 
-  private lookup(deviceId: string, nowMs: number): Device | undefined {
-    const hit = this.registry.get(deviceId);
-    if (hit && hit.expiresAtMs > nowMs) return hit.device;
-    const device = this.opts.state.getDevice(deviceId);
-    if (this.registry.size > 100_000) this.registry.clear();
-    this.registry.set(deviceId, { device, expiresAtMs: nowMs + this.opts.registryCacheMs });
-    return device;
+  /** Reads a device from the registry (one read per device at a time) and caches the answer. */
+  private lookup(deviceId: string, nowMs: number): Promise<Device | undefined> {
+    const inFlight = this.lookups.get(deviceId);
+    if (inFlight !== undefined) return inFlight;
+    const read = this.retrying('device registry', () => this.opts.state.devices.getDevice(deviceId)).then(
+      (device) => {
+        if (this.registry.size > 100_000) this.registry.clear();
+        this.registry.set(deviceId, { device, expiresAtMs: nowMs + this.opts.registryCacheMs });
+        return device;
+      },
+    );
+    this.lookups.set(deviceId, read);
+    // Registered before any caller's handlers, so the map is clean by the time they run.
+    const forget = (): void => void this.lookups.delete(deviceId);
+    void read.then(forget, forget);
+    return read;
   }
 
   /** Starts store writes while there is work and write slots; `timed` also flushes partial batches. */
@@ -254,11 +313,9 @@ export class IngestPipeline {
       this.counters.readingsRejected += 1;
     }
     const presence = batch.flatMap((p) => p.presence);
-    await this.retrying('state store', () => {
-      if (deadLetters.length > 0) this.opts.state.addDeadLetters(deadLetters);
-      if (presence.length > 0) this.opts.state.setPresence(presence);
-      return Promise.resolve();
-    });
+    if (deadLetters.length > 0 || presence.length > 0) {
+      await this.retrying('state store', () => this.writeState(deadLetters, presence));
+    }
 
     const stored = readings.length - rejected.length;
     const c = this.counters;
@@ -267,10 +324,28 @@ export class IngestPipeline {
     c.bufferedReadings -= readings.length;
     c.lastStoredAtMs = this.now();
     if (readings.length > 0) c.lagMs = c.lastStoredAtMs - oldestTs(readings);
-    if (readings.length > 0) this.opts.onStored?.(readings);
-    if (presence.length > 0) this.opts.onPresence?.(presence);
+    // Awaited before the acks, so what the callbacks store (the alert engine's alerts) is durable first too.
+    try {
+      if (readings.length > 0) await this.opts.onStored?.(readings);
+      if (presence.length > 0) await this.opts.onPresence?.(presence);
+    } catch (err) {
+      // The batch is stored: a failing callback must not hold its acks back forever.
+      this.opts.log.error({ err: errorMessage(err) }, 'onStored/onPresence callback failed');
+    }
     for (const p of batch) p.durable = true;
     this.releaseAcks();
+  }
+
+  /** The batch's dead letters and presence in one transaction, so a retry never writes a dead letter twice. */
+  private async writeState(
+    deadLetters: readonly NewDeadLetter[],
+    presence: readonly Presence[],
+  ): Promise<void> {
+    const { state } = this.opts;
+    await state.transaction(async () => {
+      if (deadLetters.length > 0) await state.deadLetters.addDeadLetters(deadLetters);
+      if (presence.length > 0) await state.presence.setPresence(presence);
+    });
   }
 
   /** Writes readings; when the store refuses a batch, bisects to find and return the refused readings. */
@@ -319,7 +394,10 @@ export class IngestPipeline {
       p.ack();
       this.counters.messagesAcked += 1;
     }
-    if (this.paused && this.counters.bufferedReadings <= this.opts.maxBufferedReadings / 2) {
+    if (
+      this.paused &&
+      this.counters.bufferedReadings + this.awaitingLookup <= this.opts.maxBufferedReadings / 2
+    ) {
       this.paused = false;
       this.opts.onPressure?.(false);
     }
@@ -337,13 +415,15 @@ export class IngestPipeline {
     this.stopDeadlineMs = this.now() + timeoutMs;
     this.pump(true);
     this.stopping = true;
-    while (this.unflushed.length > 0 || this.writes.size > 0) {
-      if (this.writes.size === 0) {
+    while (this.unflushed.length > 0 || this.writes.size > 0 || this.lookups.size > 0) {
+      if (this.writes.size === 0 && this.unflushed.length > 0) {
         this.stopping = false;
         this.pump(true);
         this.stopping = true;
       }
-      await Promise.race([...this.writes]);
+      // A registry read that fails here is handled (and logged) by its message's handler.
+      const lookups = [...this.lookups.values()].map((read) => read.catch(() => undefined));
+      await Promise.race([...this.writes, ...lookups]);
     }
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;

@@ -1,6 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import { checkReading, MAX_BATCH_READINGS, payloadFields, type Reading } from '../core/contracts/index.js';
-import type { Device } from '../core/storage/state-store.js';
+import type { Device } from '../core/state/index.js';
 
 /**
  * Turns one MQTT telemetry message into stored readings and rejections. Pure: no I/O, the clock and the

@@ -4,9 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ConfigOf } from '../core/config.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { SqliteEventOutbox } from '../core/storage/sqlite-event-outbox.js';
-import { SqliteRiskStore } from '../core/storage/sqlite-risk-store.js';
-import type { SqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import type { ScoreRepository, State } from '../core/state/index.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { modelDir, type riskConfigSpec } from './config.js';
 import { initBackend, type BackendPreference } from './model/backend.js';
@@ -22,7 +20,7 @@ export interface RiskDeps {
     readonly dataDir: string;
     readonly tfBackend: BackendPreference;
   };
-  readonly state: SqliteStateStore;
+  readonly state: State;
   readonly telemetry: TelemetryStore;
   readonly log: Logger;
   /** The scoring clock; Date.now unless a simulation's time is wanted. */
@@ -31,12 +29,16 @@ export interface RiskDeps {
 
 export interface RiskComponent {
   readonly registry: ModelRegistry;
-  readonly riskStore: SqliteRiskStore;
+  /** The state's scores (what the API reads). */
+  readonly scores: ScoreRepository;
   readonly scoring: ScoringService;
   readonly backend: string;
   /** The default model registered on this start, if the registry was empty. */
   readonly installedDefault?: string;
+  /** Starts the scoring service's periodic job (one process of a deployment runs it). */
   start(): void;
+  /** Stops the periodic job; resolves once the runs already started are stored. */
+  stop(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -53,8 +55,7 @@ export function shippedModelPath(): string {
 export async function createRisk(deps: RiskDeps): Promise<RiskComponent> {
   const { config, log } = deps;
   const backend = await initBackend(config.tfBackend, (note) => log.warn(note));
-  const riskStore = new SqliteRiskStore(deps.state);
-  const registry = new ModelRegistry(riskStore, modelDir(config));
+  const registry = new ModelRegistry(deps.state.models, modelDir(config));
   let installedDefault: string | undefined;
   try {
     const rec = await registry.ensureDefault(shippedModelPath());
@@ -72,24 +73,23 @@ export async function createRisk(deps: RiskDeps): Promise<RiskComponent> {
     );
   }
   const scoring = new ScoringService({
-    stateStore: deps.state,
-    riskStore,
+    state: deps.state,
     telemetryStore: deps.telemetry,
     registry,
     log: log.child({ component: 'risk' }),
     scoreIntervalMs: config.scoreIntervalMs,
     eventDebounceMs: config.eventDebounceMs,
     pdChangeThreshold: config.pdChangeThreshold,
-    outbox: new SqliteEventOutbox(deps.state),
     ...(deps.now === undefined ? {} : { now: deps.now }),
   });
   return {
     registry,
-    riskStore,
+    scores: deps.state.scores,
     scoring,
     backend,
     ...(installedDefault === undefined ? {} : { installedDefault }),
     start: () => scoring.start(),
+    stop: () => scoring.stop(),
     close: () => scoring.close(),
   };
 }

@@ -3,9 +3,7 @@ import { parseConfig } from '../core/config.js';
 import { errorMessage, RiskfuseError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import { loggingConfigSpec } from '../core/logging-config.js';
-import { SqliteRiskStore } from '../core/storage/sqlite-risk-store.js';
-import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
-import { stateConfigSpec, statePath } from '../core/storage/state-config.js';
+import { openState, stateConfigSpec } from '../core/state/index.js';
 import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import { createRisk } from './app.js';
@@ -27,7 +25,10 @@ export const modelsHelp: CommandHelp = {
   env: [riskConfigSpec, stateConfigSpec],
 };
 
-export function modelsCommand(argv: string[], env: Record<string, string | undefined>): number {
+export async function modelsCommand(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): Promise<number> {
   let action: string;
   let version: string | undefined;
   let json = false;
@@ -56,12 +57,12 @@ export function modelsCommand(argv: string[], env: Record<string, string | undef
     throw err;
   }
   const config = parseConfig({ ...riskConfigSpec, ...stateConfigSpec }, env);
-  const state = openSqliteStateStore(statePath(config));
+  const state = await openState(config, silentLogger, 'riskfuse-models');
   try {
-    const registry = new ModelRegistry(new SqliteRiskStore(state), modelDir(config));
+    const registry = new ModelRegistry(state.models, modelDir(config));
     const out = (s: string): boolean => process.stdout.write(`${s}\n`);
     if (action === 'list') {
-      const list = registry.list();
+      const list = await registry.list();
       if (json) out(JSON.stringify(list, null, 2));
       else if (list.length === 0)
         out('no models registered (npm start installs the default; riskfuse evaluate --register adds more)');
@@ -78,17 +79,17 @@ export function modelsCommand(argv: string[], env: Record<string, string | undef
     }
     const v = version as string;
     if (action === 'show') {
-      const m = registry.get(v);
+      const m = await registry.get(v);
       if (m === undefined) throw new RiskfuseError('NOT_FOUND', `no model version ${v}`);
       out(JSON.stringify(m, null, 2));
       return EXIT.ok;
     }
     if (action === 'activate') {
-      const m = registry.activate(v);
+      const m = await registry.activate(v);
       out(`${m.version} (${m.name}) is now the champion`);
       return EXIT.ok;
     }
-    registry.retire(v);
+    await registry.retire(v);
     out(`${v} retired`);
     return EXIT.ok;
   } catch (err) {
@@ -98,7 +99,7 @@ export function modelsCommand(argv: string[], env: Record<string, string | undef
     }
     throw err;
   } finally {
-    state.close();
+    await state.close();
   }
 }
 
@@ -159,10 +160,14 @@ export async function scoreCommand(argv: string[], env: Record<string, string | 
     },
     env,
   );
-  const state = openSqliteStateStore(statePath(config));
-  const telemetry = await openTelemetryStore(config, silentLogger);
+  const state = await openState(config, silentLogger, 'riskfuse-score');
+  const telemetry = await openTelemetryStore(config, silentLogger).catch(async (err: unknown) => {
+    await state.close();
+    throw err;
+  });
   try {
-    const unknown = (ids ?? []).filter((id) => state.getBorrower(id) === undefined);
+    const unknown: string[] = [];
+    for (const id of ids ?? []) if ((await state.portfolio.getBorrower(id)) === undefined) unknown.push(id);
     if (unknown.length > 0) {
       process.stderr.write(`riskfuse score: unknown borrower ${unknown.join(', ')}\n`);
       return EXIT.failure;
@@ -179,8 +184,12 @@ export async function scoreCommand(argv: string[], env: Record<string, string | 
       );
       return EXIT.failure;
     }
-    const scores = risk.riskStore
-      .latestScores({ modelVersion: run.modelVersion, ...(ids === undefined ? {} : { borrowerIds: ids }) })
+    const scores = (
+      await state.scores.latestScores({
+        modelVersion: run.modelVersion,
+        ...(ids === undefined ? {} : { borrowerIds: ids }),
+      })
+    )
       .filter((s) => s.at === run.at)
       .sort((a, b) => b.pd - a.pd)
       .slice(0, top);
@@ -201,6 +210,6 @@ export async function scoreCommand(argv: string[], env: Record<string, string | 
     return EXIT.failure;
   } finally {
     await telemetry.close();
-    state.close();
+    await state.close();
   }
 }

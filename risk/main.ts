@@ -2,7 +2,8 @@ import { parseConfig } from '../core/config.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { loggingConfigSpec } from '../core/logging-config.js';
 import { Shutdown } from '../core/shutdown.js';
-import { stateConfigSpec } from '../core/storage/state-config.js';
+import { runElected } from '../core/state/leader.js';
+import { stateConfigSpec } from '../core/state/index.js';
 import { openStores } from '../core/storage/open-stores.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import { createRisk, type RiskComponent } from './app.js';
@@ -39,12 +40,15 @@ export async function riskMain(
   const log = options.log ?? createLogger({ name: 'riskfuse-risk', level: config.logLevel });
   const shutdown = new Shutdown(log);
   if (options.installSignalHandlers !== false) shutdown.onSignals();
-  const { state, telemetry } = await openStores(config, log, shutdown);
+  const { state, telemetry } = await openStores(config, log, shutdown, 'riskfuse-risk');
   const risk = await createRisk({ config, state, telemetry, log });
   shutdown.add('scoring', () => risk.close());
-  risk.start();
+  // The periodic portfolio run is one per deployment: with several `riskfuse risk` processes on one PostgreSQL,
+  // the holder of the `periodic-scoring` lock runs it and the others stand by (core/state/leader.ts).
+  const election = runElected(state.db, 'periodic-scoring', risk, config, log);
+  shutdown.add('scoring leadership', () => election.stop());
   log.info(
-    { backend: risk.backend, champion: risk.registry.championRecord()?.version },
+    { backend: risk.backend, champion: (await risk.registry.championRecord())?.version },
     'risk scoring started',
   );
   return { risk, close: () => shutdown.run('closed by caller') };

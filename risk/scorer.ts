@@ -1,5 +1,5 @@
 import { RiskfuseError } from '../core/errors.js';
-import type { ReasonCode } from '../core/storage/risk-store.js';
+import type { ReasonCode } from '../core/state/index.js';
 import { inputNames, toMatrix, type Imputer } from './features/dataset.js';
 import type { FeatureRow } from './features/extract.js';
 import { FEATURE_NAMES, featureDef } from './features/spec.js';

@@ -3,9 +3,7 @@ import type { Reading } from '../core/contracts/index.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { newEventId, type PlatformEvent } from '../core/contracts/events.js';
-import type { EventOutbox } from '../core/storage/event-outbox.js';
-import type { RiskStore, ScoreRecord } from '../core/storage/risk-store.js';
-import type { StateStore } from '../core/storage/state-store.js';
+import type { ScoreRecord, State } from '../core/state/index.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { extractFeatures, loadPortfolio, type FeatureRow } from './features/extract.js';
 import { FEATURE_NAMES } from './features/spec.js';
@@ -50,16 +48,14 @@ export interface ScoringRun {
 }
 
 export interface ScoringServiceOptions {
-  readonly stateStore: StateStore;
-  readonly riskStore: RiskStore;
+  /** Where scores go (`scores`), with their `score.changed` events (`outbox`) in the same transaction. */
+  readonly state: State;
   readonly telemetryStore: TelemetryStore;
   readonly registry: ModelRegistry;
   readonly log: Logger;
   readonly scoreIntervalMs: number;
   readonly eventDebounceMs: number;
   readonly pdChangeThreshold: number;
-  /** Where `score.changed` events go, in the transaction that stores the scores. */
-  readonly outbox?: EventOutbox;
   readonly now?: () => number;
 }
 
@@ -88,6 +84,8 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
     lastRunMs: 0,
   };
   private timer: NodeJS.Timeout | undefined;
+  /** The periodic loop now running (a new one on each `start`), undefined when stopped. */
+  private loop: object | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private readonly pending = new Map<string, string>();
   private readonly lastWeight = new Map<string, number>();
@@ -113,22 +111,40 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
     this.changesHeld = held;
   }
 
-  /** Scores the whole portfolio now, then every interval. */
+  /**
+   * Scores the whole portfolio now, then every interval, until `stop`: the periodic job, which one process of a
+   * deployment runs. Nothing happens when already started or closed.
+   */
   start(): void {
+    if (this.closed || this.loop !== undefined) return;
+    const loop = {};
+    this.loop = loop;
     // The second run comes a minute after the first (or sooner when the interval is shorter): on a fresh
     // install the first run sees an empty store, and single-borrower runs borrow its region baselines.
     let runs = 0;
     const tick = (): void => {
+      // A failed run is logged and counted by `run`; the next tick retries.
       void this.scorePortfolio('periodic')
         .catch(() => undefined)
         .finally(() => {
           runs++;
           const next =
             runs === 1 ? Math.min(FIRST_RERUN_MS, this.opts.scoreIntervalMs) : this.opts.scoreIntervalMs;
-          if (!this.closed) this.timer = setTimeout(tick, next).unref();
+          if (this.loop === loop) this.timer = setTimeout(tick, next).unref();
         });
     };
     tick();
+  }
+
+  /**
+   * Stops the periodic job and resolves once the runs already started (their scores and events) are stored;
+   * event-triggered scoring goes on. `start` may be called again.
+   */
+  async stop(): Promise<void> {
+    this.loop = undefined;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.chain;
   }
 
   /** Readings just stored by the ingest: re-scores the borrowers whose devices saw something significant. */
@@ -188,7 +204,7 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
     return this.serialise(async () => {
       const at = this.now();
       const past = [...new Set(times)].filter((t) => t < at).sort((a, b) => a - b);
-      const champion = this.opts.registry.championRecord();
+      const champion = await this.opts.registry.championRecord();
       const empty = {
         trigger: 'backtest',
         at,
@@ -203,7 +219,7 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
       const rows = (
         await extractFeatures({
           telemetryStore: this.opts.telemetryStore,
-          portfolio: loadPortfolio(this.opts.stateStore),
+          portfolio: await loadPortfolio(this.opts.state),
           times: past,
         })
       ).filter((r) => r.status.defaultedBy === undefined && r.status.active);
@@ -211,9 +227,10 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
       const t1 = Date.now();
       const model = await this.opts.registry.load(champion.version);
       // PD and grade only: explaining every instant of a large book would hold the scoring queue for minutes.
-      this.opts.riskStore.addScores(scoreRecords(model, champion.version, rows, 'backtest', false, false), {
-        history: true,
-      });
+      await this.opts.state.scores.addScores(
+        scoreRecords(model, champion.version, rows, 'backtest', false, false),
+        { history: true },
+      );
       const result: ScoringRun = {
         ...empty,
         borrowers: new Set(rows.map((r) => r.borrowerId)).size,
@@ -237,13 +254,13 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
     const at = this.now();
     const { registry, log } = this.opts;
     try {
-      const champion = registry.championRecord();
+      const champion = await registry.championRecord();
       if (champion === undefined) {
         log.warn('no champion model: nothing scored (register one with `riskfuse evaluate --register`)');
         return { trigger, at, borrowers: 0, shadowModels: 0, changes: 0, featureMs: 0, scoreMs: 0 };
       }
       const t0 = Date.now();
-      const portfolio = loadPortfolio(this.opts.stateStore, ids);
+      const portfolio = await loadPortfolio(this.opts.state, ids);
       const rows = (
         await extractFeatures({
           telemetryStore: this.opts.telemetryStore,
@@ -260,13 +277,13 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
       const t1 = Date.now();
       const model = await registry.load(champion.version);
       const previous = new Map(
-        this.opts.riskStore
-          .latestScores({ borrowerIds: rows.map((r) => r.borrowerId) })
-          .map((s) => [s.borrowerId, s]),
+        (await this.opts.state.scores.latestScores({ borrowerIds: rows.map((r) => r.borrowerId) })).map(
+          (s) => [s.borrowerId, s],
+        ),
       );
       const records = scoreRecords(model, champion.version, rows, trigger, false);
       const shadow: ScoreRecord[] = [];
-      const challengers = registry.challengerRecords();
+      const challengers = await registry.challengerRecords();
       for (const c of challengers) {
         try {
           shadow.push(...scoreRecords(await registry.load(c.version), c.version, rows, trigger, true));
@@ -292,9 +309,10 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
         });
       }
       // The scores and the `score.changed` events that announce them commit together (outbox pattern).
-      this.opts.stateStore.transaction(() => {
-        this.opts.riskStore.addScores([...records, ...shadow]);
-        this.opts.outbox?.append(changes.map(scoreChangedEvent));
+      const { state } = this.opts;
+      await state.transaction(async () => {
+        await state.scores.addScores([...records, ...shadow]);
+        await state.outbox.append(changes.map(scoreChangedEvent));
       });
       const scoreMs = Date.now() - t1;
       for (const change of changes) this.emit('score-changed', change);
@@ -324,11 +342,11 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
     }
   }
 
+  /** Stops for good: the periodic job and event-triggered scoring; resolves once started runs are stored. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.debounce !== undefined) clearTimeout(this.debounce);
-    await this.chain;
+    await this.stop();
   }
 }
 

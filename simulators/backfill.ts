@@ -1,6 +1,6 @@
 import type { Reading } from '../core/contracts/reading.js';
 import { RiskfuseError } from '../core/errors.js';
-import type { StateStore } from '../core/storage/state-store.js';
+import type { State } from '../core/state/index.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { DAY_MS } from './calendar.js';
 import { createEngine, type WorldEngine } from './engine.js';
@@ -21,7 +21,7 @@ export interface BackfillOptions {
   /** End of the history (exclusive), epoch ms; default now. History never starts before the world's start. */
   readonly endMs?: number;
   readonly telemetryStore: TelemetryStore;
-  readonly stateStore: StateStore;
+  readonly stateStore: Pick<State, 'portfolio' | 'loans'>;
   /** Readings per write; default 5,000. */
   readonly batchSize?: number;
   readonly onProgress?: (progress: BackfillProgress) => void;
@@ -47,7 +47,7 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillResult> {
   const { world, telemetryStore, stateStore } = opts;
   if (!(opts.days > 0)) throw new RiskfuseError('VALIDATION_FAILED', `days must be > 0, got ${opts.days}`);
   const first = world.borrowers[0];
-  if (first !== undefined && stateStore.getBorrower(first.id) === undefined) {
+  if (first !== undefined && (await stateStore.portfolio.getBorrower(first.id)) === undefined) {
     throw new RiskfuseError(
       'VALIDATION_FAILED',
       'the world is not provisioned in this state store; call provisionWorld first',
@@ -110,6 +110,6 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillResult> {
     opts.onProgress?.(progress(d + 1));
   }
 
-  const loanRows = new LoanBookWriter(engine.loanBook, stateStore).writeAt(toMs);
+  const loanRows = await new LoanBookWriter(engine.loanBook, stateStore).writeAt(toMs);
   return { ...progress(days), fromMs, toMs, loans: loanRows.loans, repayments: loanRows.repayments };
 }

@@ -1,4 +1,4 @@
-import type { Sector } from '../core/storage/state-store.js';
+import type { Sector } from '../core/state/index.js';
 import { dayOfYear, isWorkday, weekday } from './calendar.js';
 import type { BorrowerProfile } from './world.js';
 

@@ -1,4 +1,4 @@
-import type { Sector, Site } from '../core/storage/state-store.js';
+import type { Sector, Site } from '../core/state/index.js';
 
 /**
  * The simulated portfolio's geography and goods: a lender in the Canadian prairies financing farms, metal

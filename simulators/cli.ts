@@ -4,8 +4,7 @@ import { errorMessage, RiskfuseError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { loggingConfigSpec } from '../core/logging-config.js';
 import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
-import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
-import { stateConfigSpec, statePath } from '../core/storage/state-config.js';
+import { openState, stateConfigSpec, statePath } from '../core/state/index.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import { backfill } from './backfill.js';
 import { DAY_MS } from './calendar.js';
@@ -160,10 +159,10 @@ export async function simulateCommand(
   }
 
   const log = options.log ?? createLogger({ name: 'riskfuse-simulate', level: config.logLevel });
-  const stateDb = statePath(config);
-  const state = openSqliteStateStore(stateDb);
+  // The embedded SQLite file, or PostgreSQL when STATE_DB_URL is set (as for the components).
+  const state = await openState(config, log, 'riskfuse-simulate');
   try {
-    const provisioned = provisionWorld(world, state);
+    const provisioned = await provisionWorld(world, state);
     log.info(
       {
         seed,
@@ -171,7 +170,7 @@ export async function simulateCommand(
         sites: provisioned.sites,
         lots: provisioned.lots,
         devices: provisioned.devices,
-        statePath: stateDb,
+        ...(state.db.dialect === 'sqlite' ? { statePath: statePath(config) } : { stateDb: state.db.dialect }),
       },
       'world provisioned',
     );
@@ -250,7 +249,7 @@ export async function simulateCommand(
     }
     return EXIT.ok;
   } finally {
-    state.close();
+    await state.close();
   }
 }
 

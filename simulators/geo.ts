@@ -1,4 +1,4 @@
-import type { LatLon } from '../core/storage/state-store.js';
+import type { LatLon } from '../core/state/index.js';
 import { offsetMeters } from '../core/geo.js';
 
 export { distanceM, offsetMeters, pointInPolygon } from '../core/geo.js';

@@ -1,4 +1,4 @@
-import type { Loan, Repayment } from '../core/storage/state-store.js';
+import type { Loan, Repayment } from '../core/state/index.js';
 import { DAY_MS, localDay, localDayHourToMs } from './calendar.js';
 import type { HealthModel } from './health.js';
 import { hash3, Rng, sigmoid } from './random.js';
@@ -176,9 +176,12 @@ export class LoanBook {
       const dueToday = localDay(inst.dueAt, tz) === day;
       const p = dueToday && paidToday === 0 ? onTimeProbability(hp) : catchUpProbability(hp);
       if (!rng.chance(p)) break;
-      inst.paidAt = dueToday
-        ? localDayHourToMs(day, rng.range(9, 16.5), tz)
-        : localDayHourToMs(day, rng.range(9, 17), tz);
+      // Whole epoch ms, as every stored timestamp (PostgreSQL keeps them in BIGINT columns).
+      inst.paidAt = Math.round(
+        dueToday
+          ? localDayHourToMs(day, rng.range(9, 16.5), tz)
+          : localDayHourToMs(day, rng.range(9, 17), tz),
+      );
       paidToday++;
     }
 

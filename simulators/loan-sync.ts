@@ -1,4 +1,4 @@
-import type { Loan, Repayment, StateStore } from '../core/storage/state-store.js';
+import type { Loan, Repayment, State } from '../core/state/index.js';
 import type { LoanBook } from './loan-book.js';
 
 /**
@@ -11,16 +11,20 @@ export class LoanBookWriter {
 
   constructor(
     private readonly book: LoanBook,
-    private readonly store: StateStore,
+    private readonly store: Pick<State, 'loans'>,
   ) {}
 
-  /** Writes the book as of `ms`; returns how many rows changed. */
-  writeAt(ms: number): { loans: number; repayments: number } {
+  /**
+   * Writes the book as of `ms`; resolves with how many rows changed. One call at a time: rows count as written
+   * once handed over, so a failed write is not retried (the rows go again when they next change).
+   */
+  async writeAt(ms: number): Promise<{ loans: number; repayments: number }> {
     const snap = this.book.snapshotAt(ms);
     const loans = changed(snap.loans, this.loans);
     const repayments = changed(snap.repayments, this.repayments);
-    if (loans.length > 0) this.store.upsertLoans(loans);
-    if (repayments.length > 0) this.store.upsertRepayments(repayments);
+    // Loans first: repayments refer to them.
+    if (loans.length > 0) await this.store.loans.upsertLoans(loans);
+    if (repayments.length > 0) await this.store.loans.upsertRepayments(repayments);
     return { loans: loans.length, repayments: repayments.length };
   }
 }

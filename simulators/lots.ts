@@ -1,4 +1,4 @@
-import type { LatLon } from '../core/storage/state-store.js';
+import type { LatLon } from '../core/state/index.js';
 import { dayOfYear, DAY_MS, localDay, localDayHourToMs, localHour } from './calendar.js';
 import { roadOffset, ROAD_TRACK_MS } from './data/gps-track.js';
 import { offsetMeters } from './geo.js';

@@ -1,5 +1,5 @@
 import { issueToken, makeCredentials } from '../core/credentials.js';
-import type { StateStore } from '../core/storage/state-store.js';
+import type { State } from '../core/state/index.js';
 import type { World } from './world.js';
 
 /**
@@ -16,17 +16,20 @@ export interface ProvisionedWorld {
   readonly devices: number;
 }
 
-export function provisionWorld(world: World, stateStore: StateStore): ProvisionedWorld {
-  stateStore.upsertBorrowers(world.borrowers);
-  stateStore.upsertSites(world.sites);
-  stateStore.upsertLots(world.lots);
+export async function provisionWorld(
+  world: World,
+  stateStore: Pick<State, 'portfolio' | 'devices'>,
+): Promise<ProvisionedWorld> {
+  await stateStore.portfolio.upsertBorrowers(world.borrowers);
+  await stateStore.portfolio.upsertSites(world.sites);
+  await stateStore.portfolio.upsertLots(world.lots);
   const tokens = new Map<string, string>();
   const items = world.devices.map((device) => {
     const token = issueToken();
     tokens.set(device.id, token);
     return { device, credentials: makeCredentials(device.id, token) };
   });
-  stateStore.upsertDevices(items);
+  await stateStore.devices.upsertDevices(items);
   return {
     tokens,
     borrowers: world.borrowers.length,

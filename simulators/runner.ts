@@ -1,6 +1,6 @@
 import { errorMessage } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import type { Device, StateStore } from '../core/storage/state-store.js';
+import type { Device, State } from '../core/state/index.js';
 import { DAY_MS, HOUR_MS } from './calendar.js';
 import { DeviceClient, emptyPublishStats, type PublishStats } from './device-client.js';
 import { createEngine, type WorldEngine } from './engine.js';
@@ -25,7 +25,7 @@ import type { World } from './world.js';
  */
 export interface RunSimulationOptions {
   readonly world: World;
-  readonly stateStore: StateStore;
+  readonly stateStore: Pick<State, 'loans'>;
   /** e.g. `mqtt://127.0.0.1:1883`. */
   readonly mqttUrl: string;
   /** deviceId → token, from `provisionWorld`. */
@@ -159,14 +159,17 @@ export function runSimulation(opts: RunSimulationOptions): SimulationHandle {
   let stopped: Promise<SimulationStats> | undefined;
   const buf: GeneratedReading[] = [];
 
-  const writeLoans = (): void => {
+  /** The loan-book write in flight (one at a time), awaited by `stop`. */
+  let loanWrite: Promise<void> | undefined;
+  /** Never rejects: a failed write is logged, and the simulation goes on. */
+  const writeLoans = async (): Promise<void> => {
+    lastLoanWrite = simNow;
     try {
-      const w = loanWriter.writeAt(simNow);
+      const w = await loanWriter.writeAt(simNow);
       stats.loanRowsWritten += w.loans + w.repayments;
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'loan book write failed');
     }
-    lastLoanWrite = simNow;
   };
 
   const progress = (): SimulationProgress => ({
@@ -209,9 +212,15 @@ export function runSimulation(opts: RunSimulationOptions): SimulationHandle {
     }
 
     // Every simulated hour, but at most once a real second (a large book at high speed).
-    if (simNow - lastLoanWrite >= loanEveryMs && real - lastLoanWriteReal >= 1_000) {
+    if (
+      loanWrite === undefined &&
+      simNow - lastLoanWrite >= loanEveryMs &&
+      real - lastLoanWriteReal >= 1_000
+    ) {
       lastLoanWriteReal = real;
-      writeLoans();
+      loanWrite = writeLoans().finally(() => {
+        loanWrite = undefined;
+      });
     }
     if (opts.onProgress && real - lastProgress >= (opts.progressIntervalMs ?? 1_000)) {
       lastProgress = real;
@@ -241,7 +250,8 @@ export function runSimulation(opts: RunSimulationOptions): SimulationHandle {
     stop(options = {}) {
       stopped ??= (async () => {
         clearInterval(timer);
-        writeLoans();
+        await loanWrite;
+        await writeLoans();
         // Devices never started have nothing in flight; count their queue as unsent.
         await Promise.all(live.map((l) => l.client.stop(options.timeoutMs ?? 10_000)));
         log.info({ stats }, 'simulation stopped');

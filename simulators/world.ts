@@ -1,14 +1,6 @@
 import { isDeviceId } from '../core/contracts/topics.js';
 import { RiskfuseError } from '../core/errors.js';
-import type {
-  Borrower,
-  CollateralLot,
-  Device,
-  LatLon,
-  Loan,
-  Sector,
-  Site,
-} from '../core/storage/state-store.js';
+import type { Borrower, CollateralLot, Device, LatLon, Loan, Sector, Site } from '../core/state/index.js';
 import { DAY_MS, localDay } from './calendar.js';
 import { borrowerName, COMMODITIES, REGIONS, SITE_SIZE_M, type Commodity } from './catalog.js';
 import { fencePolygon, offsetMeters } from './geo.js';

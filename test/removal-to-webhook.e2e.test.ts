@@ -9,7 +9,8 @@ import { createBroker, type RiskfuseBroker } from '../broker/index.js';
 import { parseConfig } from '../core/config.js';
 import { issueToken } from '../core/credentials.js';
 import { silentLogger } from '../core/logger.js';
-import { openSqliteStateStore, type SqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import type { State } from '../core/state/index.js';
+import { openTestState } from '../core/state/test/backends.js';
 import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { createIngest, type Ingest } from '../ingest/app.js';
@@ -35,7 +36,7 @@ const DAY_MS = 86_400_000;
  */
 describe('silent collateral removal → alert → signed webhook', () => {
   let dir: string;
-  let state: SqliteStateStore;
+  let state: State;
   let telemetry: TelemetryStore;
   let broker: RiskfuseBroker;
   let ingest: Ingest;
@@ -55,9 +56,9 @@ describe('silent collateral removal → alert → signed webhook', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rf-e2e-webhook-'));
-    state = openSqliteStateStore(join(dir, 'state.db'));
+    state = await openTestState(dir);
     telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
-    const { tokens } = provisionWorld(world, state);
+    const { tokens } = await provisionWorld(world, state);
     const serviceToken = issueToken();
     broker = createBroker({
       config: parseConfig(brokerConfigSpec, {
@@ -66,13 +67,13 @@ describe('silent collateral removal → alert → signed webhook', () => {
         MQTT_SERVICE_TOKEN: serviceToken,
         MQTT_PERSISTENCE: 'memory',
       }),
-      registry: state,
+      registry: state.devices,
       log: silentLogger,
     });
     const ports = await broker.listen();
     const mqttUrl = `mqtt://127.0.0.1:${ports.tcpPort}`;
 
-    alerts = createAlerts({
+    alerts = await createAlerts({
       state,
       log: silentLogger,
       config: { alertSilenceCheckIntervalMs: 0, alertStreamHeartbeatMs: 15_000, alertStreamPollMs: 50 },
@@ -87,7 +88,7 @@ describe('silent collateral removal → alert → signed webhook', () => {
       state,
       log: silentLogger,
     });
-    webhooks.store.createSubscription(
+    await webhooks.store.createSubscription(
       { url: receiver.url, eventTypes: ['alert.opened'], enabled: true },
       secret,
     );
@@ -119,11 +120,11 @@ describe('silent collateral removal → alert → signed webhook', () => {
     await simulation?.stop();
     await ingest?.stop();
     await webhooks?.deliverer?.close();
-    alerts?.close();
+    await alerts?.close();
     await broker?.close();
     await receiver?.close();
     await telemetry?.close();
-    state?.close();
+    await state?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -156,11 +157,11 @@ describe('silent collateral removal → alert → signed webhook', () => {
       'webhook-signature': hit.headers['webhook-signature'] as string,
     }) as { type: string };
     expect(verified.type).toBe('alert.opened');
-    const event = alerts.service.outbox.get(hit.headers['webhook-id'] as string);
+    const event = await alerts.service.outbox.get(hit.headers['webhook-id'] as string);
     expect(event?.type).toBe('alert.opened');
-    const alert = alerts.service
-      .list({ limit: 100, ruleId: 'weight-drop' })
-      .find((a) => a.subjectId === hit?.lot);
+    const alert = (await alerts.service.list({ limit: 100, ruleId: 'weight-drop' })).find(
+      (a) => a.subjectId === hit?.lot,
+    );
     expect(alert).toMatchObject({ status: 'open', borrowerId: 'b0002', subjectKind: 'lot' });
     // A tampered body does not verify.
     expect(() =>

@@ -5,8 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../core/config.js';
 import { silentLogger } from '../core/logger.js';
 import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
-import { SqliteRiskStore } from '../core/storage/sqlite-risk-store.js';
-import { openSqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import { openSqliteState } from '../core/state/index.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import { spawnRiskfuse } from './support/riskfuse-process.js';
 
@@ -58,15 +57,15 @@ describe('riskfuse start (npm start)', () => {
     } finally {
       await store.close();
     }
-    // Every borrower with a loan got a stored champion score with reasons.
-    const state = openSqliteStateStore(join(dir, 'state.db'));
+    // Every borrower with a loan got a stored champion score with reasons (in the SQLite file `start` keeps).
+    const state = openSqliteState(join(dir, 'state.db'));
     try {
-      const scores = new SqliteRiskStore(state).latestScores();
+      const scores = await state.scores.latestScores();
       expect(scores.length).toBeGreaterThanOrEqual(40);
       expect(scores.every((s) => s.modelVersion === 'v1' && s.pd > 0 && s.pd < 1)).toBe(true);
       expect(scores.some((s) => s.reasons.length > 0)).toBe(true);
     } finally {
-      state.close();
+      await state.close();
     }
   }, 90_000);
 });

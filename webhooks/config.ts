@@ -4,7 +4,7 @@ import { RiskfuseError } from '../core/errors.js';
 /** The webhooks' environment (README "Configuration › Webhooks"). */
 export const webhookConfigSpec = defineConfig({
   webhookDelivery: bool('WEBHOOK_DELIVERY', {
-    doc: 'Run the webhook dispatcher and delivery workers in this process (`riskfuse api`, `start`); set false on extra API replicas',
+    doc: 'Take part in the election of the one process that runs the webhook dispatcher and delivery workers (`riskfuse api`, `start`); false keeps this process out of it',
     default: true,
   }),
   webhookAllowPrivate: bool('WEBHOOK_ALLOW_PRIVATE', {

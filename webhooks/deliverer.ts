@@ -1,15 +1,14 @@
 import { errorMessage, RiskfuseError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { EventOutbox } from '../core/storage/event-outbox.js';
+import type { State } from '../core/state/index.js';
 import { sendWebhook, parseRetryAfter, type SendResult } from './sender.js';
 import { signatureHeader } from './signing.js';
 import { resolveTarget, type Lookup, type ResolvedTarget, type TargetPolicy } from './ssrf.js';
-import type { WebhookStore } from './store.js';
 import type { DeliveryAttempt, DeliveryJob } from './types.js';
 
 export interface DelivererOptions {
-  readonly store: WebhookStore;
-  readonly outbox: EventOutbox;
+  /** The webhook repository, the outbox it dispatches, and transactions (claims and outcomes commit in groups). */
+  readonly state: Pick<State, 'webhooks' | 'outbox' | 'transaction'>;
   readonly log: Logger;
   readonly policy: TargetPolicy;
   readonly timeoutMs: number;
@@ -58,10 +57,14 @@ const PREFETCH_ROUNDS = 4;
 const FLUSH_DELAY_MS = 10;
 
 /**
- * The webhook dispatcher and workers. Each tick: read the outbox after the stored position and create the
- * deliveries (WebhookStore.dispatch: one transaction with the position), then start due deliveries, per
+ * The webhook dispatcher and workers. Each pass: read the outbox after the stored position and create the
+ * deliveries (`WebhookRepository.dispatch`: one transaction with the position), then start due deliveries, per
  * subscription at most `concurrencyPerSubscription` at a time so one slow receiver only queues behind itself.
  * Every attempt, its outcome and the next due time are stored; a restart picks up where the store says.
+ *
+ * One pass runs at a time (a timer tick or a kick during a pass runs once it ends); attempts run beside it.
+ * `start()` begins, `stop()` ends: it resolves once the pass, the attempts in flight and the writes of their
+ * outcomes have finished, and the deliveries claimed but not started are handed back.
  */
 export class WebhookDeliverer {
   readonly counters: DelivererCounters = zeroCounters();
@@ -71,13 +74,18 @@ export class WebhookDeliverer {
   private timer: NodeJS.Timeout | undefined;
   private kicked = false;
   private kickFull = false;
+  /** The pass running now, and whether (and how) another is wanted once it ends. */
+  private pass: Promise<void> | undefined;
+  private passAgain: { full: boolean } | undefined;
   /** Claimed deliveries waiting for a slot of their subscription. */
   private readonly queues = new Map<string, DeliveryJob[]>();
   /** Subscriptions whose last claim was full: more may be due. */
   private readonly moreDue = new Set<string>();
-  private flushQueued = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly flushing = new Set<Promise<void>>();
   private readonly finished: { job: DeliveryJob; a: DeliveryAttempt }[] = [];
-  private stopped = false;
+  /** Not delivering: before `start()` (a standby replica that is not the elected deliverer) and after `stop()`. */
+  private stopped = true;
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -86,11 +94,17 @@ export class WebhookDeliverer {
     this.random = o.random ?? Math.random;
   }
 
+  /** Starts delivering; again after a `stop()` when leadership returns to this process. */
   start(): void {
-    if (this.timer !== undefined || this.stopped) return;
+    if (this.timer !== undefined) return;
+    this.stopped = false;
     this.timer = setInterval(() => this.tick(), this.o.pollIntervalMs);
     this.timer.unref();
     this.tick();
+  }
+
+  private get store() {
+    return this.o.state.webhooks;
   }
 
   /** Run a pass soon (new deliveries from the API, a finished attempt freeing a slot). */
@@ -107,18 +121,27 @@ export class WebhookDeliverer {
     });
   }
 
-  /** Stops taking work; resolves when the attempts in flight have finished or timed out. */
-  async close(): Promise<void> {
+  /**
+   * Stops taking work; resolves when the pass running now, the attempts in flight (finished or timed out) and
+   * the writes of their outcomes are done, and the deliveries claimed but not started are handed back.
+   */
+  async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.passAgain = undefined;
+    await this.pass;
     await Promise.allSettled([...this.running]);
-    this.flush();
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    await this.flush();
+    await Promise.allSettled([...this.flushing]);
     // Claimed but never started: due again at once for the next process, not after their lease.
     const queued = [...this.queues.values()].flat().map((j) => j.id);
     this.queues.clear();
+    if (queued.length === 0) return;
     try {
-      this.o.store.release(queued);
+      await this.store.release(queued);
     } catch (err) {
       this.o.log.warn(
         { err: errorMessage(err) },
@@ -127,24 +150,43 @@ export class WebhookDeliverer {
     }
   }
 
+  /** The same as `stop()` (for shutdown hooks that close what they opened). */
+  close(): Promise<void> {
+    return this.stop();
+  }
+
+  /** Runs a pass now, or once the one running ends (a full scan if any of the requests asked for one). */
   private tick(fullScan = true): void {
     if (this.stopped) return;
+    if (this.pass !== undefined) {
+      this.passAgain = { full: fullScan || (this.passAgain?.full ?? false) };
+      return;
+    }
+    this.pass = this.runPass(fullScan).finally(() => {
+      this.pass = undefined;
+      const again = this.passAgain;
+      this.passAgain = undefined;
+      if (again !== undefined) this.tick(again.full);
+    });
+  }
+
+  private async runPass(fullScan: boolean): Promise<void> {
     try {
-      if (fullScan) this.dispatch();
-      this.schedule(fullScan);
+      if (fullScan) await this.dispatch();
+      await this.schedule(fullScan);
     } catch (err) {
       this.o.log.error({ err: errorMessage(err) }, 'webhook pass failed; retrying next tick');
     }
   }
 
-  /** Moves outbox events into deliveries; returns how many events it consumed. */
-  dispatch(): number {
+  /** Moves outbox events into deliveries; resolves how many events it consumed. */
+  async dispatch(): Promise<number> {
     let total = 0;
     for (;;) {
-      const from = this.o.store.dispatchPosition();
-      const events = this.o.outbox.after(from, { limit: 500 });
+      const from = await this.store.dispatchPosition();
+      const events = await this.o.state.outbox.after(from, { limit: 500 });
       if (events.length === 0) return total;
-      const { created, advanced } = this.o.store.dispatch(events, from);
+      const { created, advanced } = await this.store.dispatch(events, from);
       if (!advanced) continue; // another dispatcher moved the position: read again from there
       total += events.length;
       this.counters.eventsDispatched += events.length;
@@ -156,32 +198,39 @@ export class WebhookDeliverer {
    * Claims due deliveries into per-subscription queues (a few rounds of its concurrency at once: one commit
    * claims many, instead of one fsync per attempt), then starts what the free slots allow.
    */
-  private schedule(fullScan: boolean): void {
+  private async schedule(fullScan: boolean): Promise<void> {
     const nowMs = this.now();
     const prefetch = this.o.concurrencyPerSubscription * PREFETCH_ROUNDS;
     // The full scan of due deliveries runs on the timer; between ticks only subscriptions known to have more
     // due than their last claim took are refilled (a pass per finished attempt must stay cheap).
     const low = (id: string) => (this.queues.get(id)?.length ?? 0) <= prefetch / 2;
     const refill = fullScan
-      ? this.o.store.dueSubscriptions(nowMs).filter(({ id }) => low(id))
+      ? (await this.store.dueSubscriptions(nowMs)).filter(({ id }) => low(id))
       : [...this.moreDue].filter(low).map((id) => ({ id }));
     if (refill.length > 0) {
       const leaseUntil = nowMs + PREFETCH_ROUNDS * this.o.timeoutMs + LEASE_MARGIN_MS;
-      this.o.store.state.transaction(() => {
+      // The claims commit together (one commit for many); the queues change only once they have (a re-run of
+      // the transaction on PostgreSQL claims afresh).
+      const claimed = await this.o.state.transaction(async () => {
+        const out: { id: string; jobs: DeliveryJob[]; want: number }[] = [];
         for (const { id } of refill) {
-          const queue = this.queues.get(id) ?? [];
-          const queued = new Set(queue.map((j) => j.id));
-          const jobs = this.o.store
-            .claimDue(id, nowMs, prefetch - queue.length, leaseUntil)
-            .filter((j) => !this.inFlightIds.has(j.id) && !queued.has(j.id));
-          if (jobs.length > 0) this.queues.set(id, [...queue, ...jobs]);
-          if (jobs.length >= prefetch - queue.length) this.moreDue.add(id);
-          else this.moreDue.delete(id);
+          const want = prefetch - (this.queues.get(id)?.length ?? 0);
+          out.push({ id, jobs: await this.store.claimDue(id, nowMs, want, leaseUntil), want });
         }
+        return out;
       });
+      for (const { id, jobs: claimedJobs, want } of claimed) {
+        const queue = this.queues.get(id) ?? [];
+        const queued = new Set(queue.map((j) => j.id));
+        const jobs = claimedJobs.filter((j) => !this.inFlightIds.has(j.id) && !queued.has(j.id));
+        if (jobs.length > 0) this.queues.set(id, [...queue, ...jobs]);
+        if (claimedJobs.length >= want) this.moreDue.add(id);
+        else this.moreDue.delete(id);
+      }
     }
     for (const [id, queue] of this.queues) {
       while (
+        !this.stopped &&
         queue.length > 0 &&
         (this.inFlightBySub.get(id) ?? 0) < this.o.concurrencyPerSubscription &&
         this.counters.inFlight < this.o.maxConcurrency
@@ -227,7 +276,7 @@ export class WebhookDeliverer {
       result = { error: target.error, bodyBytes: 0, truncated: false };
     } else {
       const timestampS = Math.floor(this.now() / 1000);
-      const secrets = this.o.store.signingSecrets(job.subscriptionId);
+      const secrets = await this.store.signingSecrets(job.subscriptionId);
       if (secrets.length === 0) return; // deleted meanwhile
       result = await sendWebhook(
         target,
@@ -253,36 +302,40 @@ export class WebhookDeliverer {
   }
 
   private scheduleFlush(): void {
-    if (this.flushQueued) return;
-    this.flushQueued = true;
+    if (this.flushTimer !== undefined) return;
     // Group commit: the attempts that finish within FLUSH_DELAY_MS share one transaction (one fsync). Slots are
     // already free meanwhile; only the stored outcome waits.
-    setTimeout(() => {
-      this.flushQueued = false;
-      this.flush();
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      const p = this.flush().finally(() => this.flushing.delete(p));
+      this.flushing.add(p);
     }, FLUSH_DELAY_MS);
   }
 
   /**
    * Stores the finished attempts in one transaction (one fsync for many deliveries). A crash before it commits
-   * leaves those deliveries `sending`; their lease expires and they are sent again (at least once).
+   * leaves those deliveries `sending`; their lease expires and they are sent again (at least once). Never
+   * rejects: a failure is logged.
    */
-  private flush(): void {
+  private async flush(): Promise<void> {
     const batch = this.finished.splice(0);
     if (batch.length === 0) return;
+    let disabled = 0;
     try {
-      this.o.store.state.transaction(() => {
+      await this.o.state.transaction(async () => {
+        disabled = 0;
         for (const { job, a } of batch) {
-          if (!this.o.store.finishAttempt(job.id, a)) continue;
+          if (!(await this.store.finishAttempt(job.id, a))) continue;
           if (a.outcome === 'gone') {
-            this.o.store.disableSubscription(
+            await this.store.disableSubscription(
               job.subscriptionId,
               `the receiver answered 410 Gone at ${new Date(a.startedAt).toISOString()}`,
             );
-            this.counters.subscriptionsDisabled += 1;
+            disabled += 1;
           }
         }
       });
+      this.counters.subscriptionsDisabled += disabled;
     } catch (err) {
       this.o.log.error(
         { err: errorMessage(err), attempts: batch.length },

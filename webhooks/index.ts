@@ -1,24 +1,22 @@
 import type { Logger } from '../core/logger.js';
 import type { MetricsSource } from '../core/metrics.js';
-import { SqliteEventOutbox } from '../core/storage/sqlite-event-outbox.js';
-import type { SqliteStateStore } from '../core/storage/sqlite-state-store.js';
+import type { State, WebhookRepository } from '../core/state/index.js';
 import { parseRetrySchedule, type WebhookConfig } from './config.js';
 import { WebhookDeliverer, zeroCounters, type DelivererOptions } from './deliverer.js';
 import { webhookMetrics } from './metrics.js';
 import { WebhookService } from './service.js';
 import type { Lookup } from './ssrf.js';
-import { WebhookStore } from './store.js';
 
 export { webhookConfigSpec, parseRetrySchedule, type WebhookConfig } from './config.js';
 export { WebhookDeliverer } from './deliverer.js';
 export { WebhookService } from './service.js';
-export { WebhookStore } from './store.js';
 export { newWebhookSecret, signPayload, signatureHeader, webhookBody } from './signing.js';
 export { classifyAddress, parseTargetUrl, resolveTarget, type TargetPolicy } from './ssrf.js';
 export * from './types.js';
 
 export interface Webhooks {
-  readonly store: WebhookStore;
+  /** The state's webhook repository (`state.webhooks`). */
+  readonly store: WebhookRepository;
   readonly service: WebhookService;
   /** Present when this process delivers (WEBHOOK_DELIVERY=true): start it, close it on shutdown. */
   readonly deliverer?: WebhookDeliverer;
@@ -26,12 +24,14 @@ export interface Webhooks {
 }
 
 /**
- * Wiring of the webhooks component on the state store: the store, the API's service and — in the one process
- * that delivers (`riskfuse start` or `riskfuse api`, WEBHOOK_DELIVERY) — the dispatcher and workers.
+ * Wiring of the webhooks component on the state: the API's service and — in the one process that delivers
+ * (`riskfuse start` or `riskfuse api`, WEBHOOK_DELIVERY) — the dispatcher and workers.
+ * `now` is the deliverer's and the service's clock; the repository's (a secret's overlap) is the state's own
+ * (`openSqliteState(path, { now })`).
  */
 export function createWebhooks(deps: {
   readonly config: WebhookConfig;
-  readonly state: SqliteStateStore;
+  readonly state: State;
   readonly log: Logger;
   readonly now?: () => number;
   readonly lookup?: Lookup;
@@ -40,14 +40,12 @@ export function createWebhooks(deps: {
   const { config } = deps;
   const now = deps.now ?? Date.now;
   const retryScheduleMs = parseRetrySchedule(config.webhookRetrySchedule);
-  const store = new WebhookStore(deps.state, now);
-  const outbox = new SqliteEventOutbox(deps.state);
+  const log = deps.log.child({ component: 'webhooks' });
   const policy = { allowPrivate: config.webhookAllowPrivate, allowLoopback: config.webhookAllowLoopback };
   const deliverer = config.webhookDelivery
     ? new WebhookDeliverer({
-        store,
-        outbox,
-        log: deps.log.child({ component: 'webhooks' }),
+        state: deps.state,
+        log,
         policy,
         timeoutMs: config.webhookTimeoutMs,
         retryScheduleMs,
@@ -61,7 +59,7 @@ export function createWebhooks(deps: {
         ...(deps.onAttempt === undefined ? {} : { onAttempt: deps.onAttempt }),
       })
     : undefined;
-  const service = new WebhookService(store, outbox, {
+  const service = new WebhookService(deps.state, {
     policy,
     rotationOverlapS: config.webhookRotationOverlapS,
     now,
@@ -70,9 +68,30 @@ export function createWebhooks(deps: {
   });
   const idle = { counters: zeroCounters() };
   return {
-    store,
+    store: deps.state.webhooks,
     service,
     ...(deliverer === undefined ? {} : { deliverer }),
-    metrics: webhookMetrics(deliverer ?? idle, store),
+    metrics: webhookMetrics(deliverer ?? idle, deps.state.webhooks, log),
+  };
+}
+
+/**
+ * Delivery as a job of the elected process (core/state/leader.ts): on election it first hands back the
+ * deliveries the previous leader had claimed — it is gone, since the lock is ours — so they go out now instead
+ * of after their lease (up to 4 × WEBHOOK_TIMEOUT_MS + 2 s), then delivers until it stops leading.
+ */
+export function electedDelivery(
+  deliverer: WebhookDeliverer,
+  state: State,
+  log: Logger,
+): { start(): Promise<void>; stop(): Promise<void> } {
+  return {
+    async start() {
+      const released = await state.webhooks.releaseAll();
+      if (released > 0)
+        log.info({ released }, 'webhook deliveries claimed by the previous leader handed back');
+      deliverer.start();
+    },
+    stop: () => deliverer.stop(),
   };
 }

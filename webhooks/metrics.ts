@@ -1,12 +1,34 @@
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import type { MetricSample, MetricsSource } from '../core/metrics.js';
+import type { DeliveryStatus, WebhookRepository } from '../core/state/index.js';
 import type { WebhookDeliverer } from './deliverer.js';
-import type { WebhookStore } from './store.js';
 
-/** The deliverer's counters and the store's delivery states for `/metrics`. */
+const STATUSES = ['pending', 'sending', 'delivered', 'dead'] as const satisfies readonly DeliveryStatus[];
+
+/**
+ * The deliverer's counters and the store's delivery states for `/metrics`. The states are counts in the state,
+ * and `samples()` is synchronous (core/metrics.ts): a scrape shows the counts read at the previous scrape (or
+ * at start) and starts the next read.
+ */
 export function webhookMetrics(
   deliverer: Pick<WebhookDeliverer, 'counters'>,
-  store: WebhookStore,
+  store: Pick<WebhookRepository, 'countByStatus'>,
+  log: Logger,
 ): MetricsSource {
+  let byStatus: Record<DeliveryStatus, number> = { pending: 0, sending: 0, delivered: 0, dead: 0 };
+  let reading: Promise<void> | undefined;
+  const readStatuses = (): void => {
+    reading ??= store
+      .countByStatus()
+      .then(
+        (counts) => void (byStatus = counts),
+        (err: unknown) =>
+          log.warn({ err: errorMessage(err) }, 'could not count webhook deliveries for /metrics'),
+      )
+      .finally(() => (reading = undefined));
+  };
+  readStatuses();
   const counter = (name: string, help: string, value: number): MetricSample => ({
     name: `riskfuse_webhook_${name}`,
     help,
@@ -16,7 +38,8 @@ export function webhookMetrics(
   return {
     samples(): MetricSample[] {
       const c = deliverer.counters;
-      const byStatus = store.countByStatus();
+      const shown = byStatus;
+      readStatuses();
       return [
         counter('events_dispatched_total', 'Outbox events read by the dispatcher', c.eventsDispatched),
         counter('deliveries_created_total', 'Deliveries created from outbox events', c.deliveriesCreated),
@@ -39,11 +62,11 @@ export function webhookMetrics(
         ),
         counter('blocked_targets_total', 'Attempts refused by the target address policy', c.blockedTargets),
         { name: 'riskfuse_webhook_in_flight', help: 'Attempts in flight', type: 'gauge', value: c.inFlight },
-        ...(['pending', 'sending', 'delivered', 'dead'] as const).map((status): MetricSample => ({
+        ...STATUSES.map((status): MetricSample => ({
           name: 'riskfuse_webhook_deliveries',
           help: 'Deliveries in the store by status',
           type: 'gauge',
-          value: byStatus[status],
+          value: shown[status],
           labels: { status },
         })),
       ];

@@ -1,19 +1,21 @@
 import { newEventId } from '../core/contracts/events.js';
 import { RiskfuseError } from '../core/errors.js';
-import type { EventOutbox } from '../core/storage/event-outbox.js';
+import type { EventOutbox, State, WebhookRepository } from '../core/state/index.js';
+import { matchesEventType } from '../core/state/webhooks/webhook-body.js';
 import { newWebhookSecret, webhookBody } from './signing.js';
 import { resolveTarget, type Lookup, type TargetPolicy } from './ssrf.js';
-import { matches, type WebhookStore } from './store.js';
 import { PING_EVENT_TYPE, type WebhookDelivery, type WebhookSubscription } from './types.js';
 
 /**
- * What the API does with webhooks. Checks that need the network (the target URL) are async and run before
- * the caller's transaction; the writes are synchronous so the caller commits them with its audit entry.
+ * What the API does with webhooks. Checks that need the network (the target URL) run before the caller's
+ * transaction; the writes join it, so the caller commits them with its audit entry.
  */
 export class WebhookService {
+  readonly store: WebhookRepository;
+  private readonly outbox: EventOutbox;
+
   constructor(
-    readonly store: WebhookStore,
-    private readonly outbox: EventOutbox,
+    private readonly state: Pick<State, 'webhooks' | 'outbox' | 'transaction'>,
     private readonly o: {
       readonly policy: TargetPolicy;
       readonly rotationOverlapS: number;
@@ -22,7 +24,10 @@ export class WebhookService {
       /** Wakes the in-process deliverer (new ping or replay), when there is one. */
       readonly wake?: () => void;
     },
-  ) {}
+  ) {
+    this.store = state.webhooks;
+    this.outbox = state.outbox;
+  }
 
   /** The URL is http(s), has no credentials, and its host resolves only to addresses the policy allows. */
   async checkTarget(url: string): Promise<void> {
@@ -36,14 +41,14 @@ export class WebhookService {
     }
   }
 
-  mustGet(id: string): WebhookSubscription {
-    const sub = this.store.getSubscription(id);
+  async mustGet(id: string): Promise<WebhookSubscription> {
+    const sub = await this.store.getSubscription(id);
     if (sub === undefined) throw new RiskfuseError('NOT_FOUND', `no webhook subscription ${id}`);
     return sub;
   }
 
-  mustGetDelivery(id: number): WebhookDelivery {
-    const d = this.store.getDelivery(id);
+  async mustGetDelivery(id: number): Promise<WebhookDelivery> {
+    const d = await this.store.getDelivery(id);
     if (d === undefined) throw new RiskfuseError('NOT_FOUND', `no webhook delivery ${id}`);
     return d;
   }
@@ -57,27 +62,25 @@ export class WebhookService {
   }
 
   /** A `webhook.ping` to this subscription only, due now. */
-  ping(subscriptionId: string): WebhookDelivery {
-    const sub = this.mustGet(subscriptionId);
+  async ping(subscriptionId: string): Promise<WebhookDelivery> {
+    const sub = await this.mustGet(subscriptionId);
     if (!sub.enabled)
       throw new RiskfuseError('CONFLICT', `webhook subscription ${sub.id} is disabled; enable it first`);
     const at = this.o.now();
-    const eventId = newEventId();
-    const d = this.store.addDelivery({
+    return this.store.addDelivery({
       subscriptionId: sub.id,
-      eventId,
+      eventId: newEventId(),
       eventType: PING_EVENT_TYPE,
       occurredAt: at,
       payload: webhookBody(PING_EVENT_TYPE, at, { subscriptionId: sub.id, message: 'riskfuse test ping' }),
       origin: 'ping',
     });
-    return d;
   }
 
   /** The same event (same `webhook-id`, same body) again, as a new delivery due now. */
-  replayDelivery(id: number): WebhookDelivery {
-    const d = this.mustGetDelivery(id);
-    const payload = this.store.payloadOf(id) ?? '';
+  async replayDelivery(id: number): Promise<WebhookDelivery> {
+    const d = await this.mustGetDelivery(id);
+    const payload = (await this.store.payloadOf(id)) ?? '';
     return this.store.addDelivery({
       subscriptionId: d.subscriptionId,
       eventId: d.eventId,
@@ -89,26 +92,39 @@ export class WebhookService {
     });
   }
 
-  /** New deliveries of the outbox events in [fromMs, toMs) that the subscription's types match. */
-  replayRange(subscriptionId: string, fromMs: number, toMs: number, max: number): WebhookDelivery[] {
-    const sub = this.mustGet(subscriptionId);
+  /** New deliveries of the outbox events in [fromMs, toMs) that the subscription's types match (all or none). */
+  async replayRange(
+    subscriptionId: string,
+    fromMs: number,
+    toMs: number,
+    max: number,
+  ): Promise<WebhookDelivery[]> {
+    const sub = await this.mustGet(subscriptionId);
     if (toMs <= fromMs) throw new RiskfuseError('VALIDATION_FAILED', '`to` must be after `from`');
-    const events = this.outbox.between(fromMs, toMs, max + 1).filter((e) => matches(sub.eventTypes, e.type));
+    const events = (await this.outbox.between(fromMs, toMs, max + 1)).filter((e) =>
+      matchesEventType(sub.eventTypes, e.type),
+    );
     if (events.length > max)
       throw new RiskfuseError(
         'VALIDATION_FAILED',
         `more than ${max} events in that range; replay a shorter one`,
       );
-    return events.map((e) =>
-      this.store.addDelivery({
-        subscriptionId: sub.id,
-        eventId: e.id,
-        eventType: e.type,
-        occurredAt: e.occurredAt,
-        payload: webhookBody(e.type, e.occurredAt, e.data),
-        origin: 'replay',
-      }),
-    );
+    return this.state.transaction(async () => {
+      const created: WebhookDelivery[] = [];
+      for (const e of events) {
+        created.push(
+          await this.store.addDelivery({
+            subscriptionId: sub.id,
+            eventId: e.id,
+            eventType: e.type,
+            occurredAt: e.occurredAt,
+            payload: webhookBody(e.type, e.occurredAt, e.data),
+            origin: 'replay',
+          }),
+        );
+      }
+      return created;
+    });
   }
 
   wake(): void {

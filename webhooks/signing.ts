@@ -30,7 +30,5 @@ export function signatureHeader(
   return secrets.map((s) => signPayload(s, id, timestampS, body)).join(' ');
 }
 
-/** The body every delivery of an event carries: `{"type", "timestamp" (ISO 8601), "data"}`. */
-export function webhookBody(type: string, occurredAtMs: number, data: unknown): string {
-  return JSON.stringify({ type, timestamp: new Date(occurredAtMs).toISOString(), data });
-}
+/** The body every delivery carries; defined beside the repository that stores it (core must not import webhooks/). */
+export { webhookBody } from '../core/state/webhooks/webhook-body.js';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/logger.js';
-import { openSqliteStateStore, type SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import type { State } from '../../core/state/index.js';
+import { openTestState } from '../../core/state/test/backends.js';
 import { openSqliteTelemetryStore } from '../../core/storage/sqlite-telemetry-store.js';
 import type { TelemetryStore } from '../../core/storage/telemetry-store.js';
 import { IngestPipeline } from '../../ingest/pipeline.js';
@@ -20,7 +21,7 @@ const DAY = 86_400_000;
  */
 describe('silent collateral removal, end to end', () => {
   let dir: string;
-  let state: SqliteStateStore;
+  let state: State;
   let telemetry: TelemetryStore;
   let alerts: AlertsComponent;
   const startMs = Math.floor((Date.now() - 14 * DAY) / DAY) * DAY;
@@ -34,10 +35,10 @@ describe('silent collateral removal, end to end', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rf-alerts-e2e-'));
-    state = openSqliteStateStore(join(dir, 'state.db'));
+    state = await openTestState(dir);
     telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
-    provisionWorld(world, state);
-    alerts = createAlerts({
+    await provisionWorld(world, state);
+    alerts = await createAlerts({
       state,
       log: silentLogger,
       config: { alertSilenceCheckIntervalMs: 0, alertStreamHeartbeatMs: 15_000, alertStreamPollMs: 50 },
@@ -55,8 +56,9 @@ describe('silent collateral removal, end to end', () => {
       registryCacheMs: 60_000,
       retryMinMs: 5,
       retryMaxMs: 50,
-      onStored: (readings) => alerts.engine.onReadings(readings),
-      onPresence: (presence) => alerts.engine.onPresence(presence),
+      // The engine queues each batch; `idle()` below waits for them all to be evaluated and stored.
+      onStored: (readings) => void alerts.engine.onReadings(readings),
+      onPresence: (presence) => void alerts.engine.onPresence(presence),
     });
     const engine = createEngine(world);
     let acked = 0;
@@ -69,18 +71,20 @@ describe('silent collateral removal, end to end', () => {
       }
     }
     await pipeline.stop(30_000);
+    await alerts.engine.idle();
     expect(acked).toBe(sent);
+    expect(alerts.engine.counters.errors).toBe(0);
   }, 120_000);
 
   afterAll(async () => {
-    alerts.close();
+    await alerts.close();
     await telemetry.close();
-    state.close();
+    await state.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('when most of a lot is trucked out at night, then a weight-drop alert opens on that lot with the readings as evidence, and alert.opened is in the outbox', () => {
-    const drops = alerts.service.list({ limit: 100, ruleId: 'weight-drop' });
+  it('when most of a lot is trucked out at night, then a weight-drop alert opens on that lot with the readings as evidence, and alert.opened is in the outbox', async () => {
+    const drops = await alerts.service.list({ limit: 100, ruleId: 'weight-drop' });
     const lots = new Set(drops.map((a) => a.subjectId));
     expect([...removed].filter((l) => lots.has(l)).length).toBeGreaterThan(0);
     const a = drops.find((x) => removed.has(x.subjectId));
@@ -92,14 +96,14 @@ describe('silent collateral removal, end to end', () => {
     });
     expect(Number(a?.evidence.medianKg)).toBeLessThan(0.65 * Number(a?.evidence.baselineKg));
     expect(a?.openedAt).toBeGreaterThanOrEqual(startMs + 6 * DAY);
-    const opened = alerts.service.outbox.after(0, { types: ['alert.opened'] });
+    const opened = await alerts.service.outbox.after(0, { types: ['alert.opened'] });
     expect(opened.some((e) => (e.data.alert as { id: string }).id === a?.id)).toBe(true);
   });
 
-  it('when the other lots are sold down and restocked as usual, then none of them raises a weight-drop alert', () => {
-    const others = alerts.service
-      .list({ limit: 100, ruleId: 'weight-drop' })
-      .filter((a) => !removed.has(a.subjectId));
+  it('when the other lots are sold down and restocked as usual, then none of them raises a weight-drop alert', async () => {
+    const others = (await alerts.service.list({ limit: 100, ruleId: 'weight-drop' })).filter(
+      (a) => !removed.has(a.subjectId),
+    );
     expect(others.map((a) => `${a.subjectId}: ${a.title}`)).toEqual([]);
   });
 });

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Reading } from '../../core/contracts/index.js';
 import { silentLogger } from '../../core/logger.js';
-import { openSqliteStateStore, type SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import type { State } from '../../core/state/index.js';
+import { openTestState } from '../../core/state/test/backends.js';
 import { createAlerts, type AlertsComponent } from '../app.js';
 
 export const T0 = Date.UTC(2026, 0, 5);
@@ -17,21 +18,40 @@ export const FENCE: [number, number][] = [
 ];
 
 export interface World {
-  readonly state: SqliteStateStore;
+  readonly state: State;
   readonly alerts: AlertsComponent;
   readonly dir: string;
-  close(): void;
+  close(): Promise<void>;
 }
 
-/** A real state store with borrower b1: site s1 (geofenced), lot l1 (10 t pledged), stake, helmets, satellite. */
-export function world(env: { rulesFile?: string } = {}): World {
+/** A real state with borrower b1: site s1 (geofenced), lot l1 (10 t pledged), stake, helmets, satellite. */
+export async function world(env: { rulesFile?: string } = {}): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'rf-alerts-'));
-  const state = openSqliteStateStore(join(dir, 'state.db'));
-  state.upsertBorrowers([{ id: 'b1', name: 'Grain Co', sector: 'trading', region: 'north', createdAt: T0 }]);
-  state.upsertSites([
+  const state = await openTestState(dir);
+  let alerts: AlertsComponent;
+  try {
+    alerts = await seededAlerts(state, env);
+  } catch (err) {
+    await closeWorld(state, dir);
+    throw err;
+  }
+  return { state, alerts, dir, close: () => closeWorld(state, dir, alerts) };
+}
+
+async function closeWorld(state: State, dir: string, alerts?: AlertsComponent): Promise<void> {
+  await alerts?.close();
+  await state.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function seededAlerts(state: State, env: { rulesFile?: string }): Promise<AlertsComponent> {
+  await state.portfolio.upsertBorrowers([
+    { id: 'b1', name: 'Grain Co', sector: 'trading', region: 'north', createdAt: T0 },
+  ]);
+  await state.portfolio.upsertSites([
     { id: 's1', borrowerId: 'b1', name: 'Depot', kind: 'warehouse', lat: 10, lon: 20, geofence: FENCE },
   ]);
-  state.upsertLots([
+  await state.portfolio.upsertLots([
     {
       id: 'l1',
       borrowerId: 'b1',
@@ -44,7 +64,7 @@ export function world(env: { rulesFile?: string } = {}): World {
     },
   ]);
   const cred = (id: string) => ({ deviceId: id, salt: 'x', tokenHash: 'y' });
-  state.upsertDevices(
+  await state.devices.upsertDevices(
     (
       [
         ['stk-l1', 'stake', 'l1'],
@@ -65,7 +85,7 @@ export function world(env: { rulesFile?: string } = {}): World {
       credentials: cred(id),
     })),
   );
-  const alerts = createAlerts({
+  return createAlerts({
     state,
     log: silentLogger,
     config: {
@@ -75,16 +95,6 @@ export function world(env: { rulesFile?: string } = {}): World {
       ...(env.rulesFile === undefined ? {} : { alertRulesFile: env.rulesFile }),
     },
   });
-  return {
-    state,
-    alerts,
-    dir,
-    close() {
-      alerts.close();
-      state.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 let seq = 0;

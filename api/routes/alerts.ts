@@ -1,13 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { AlertsComponent } from '../../alerts/index.js';
-import {
-  ALERT_SEVERITIES,
-  ALERT_STATUSES,
-  SUBJECT_KINDS,
-  type Alert,
-} from '../../core/storage/alert-store.js';
+import { ALERT_SEVERITIES, ALERT_STATUSES, SUBJECT_KINDS, type Alert } from '../../core/state/index.js';
 import { EVENT_TYPES, type EventType } from '../../core/contracts/events.js';
-import { RiskfuseError } from '../../core/errors.js';
+import { errorMessage, RiskfuseError } from '../../core/errors.js';
 import type { ApiApp, RouteContext } from '../app.js';
 import { decodeCursor } from '../pagination.js';
 import { paged } from '../pagination.js';
@@ -97,10 +92,10 @@ export function alertRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompon
         response: { 200: Page(AlertSchema), ...ERROR_RESPONSES },
       },
     },
-    (request) => {
+    async (request) => {
       const q = request.query;
       const before = q.cursor === undefined ? undefined : decodeCursor(q.cursor, isAlertKey);
-      const rows = service.list({
+      const rows = await service.list({
         limit: q.limit + 1,
         ...(q.status === undefined ? {} : { status: q.status }),
         ...(q.severity === undefined ? {} : { severity: q.severity }),
@@ -129,8 +124,8 @@ export function alertRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompon
         response: { 200: AlertSchema, ...ERROR_RESPONSES },
       },
     },
-    (request) => {
-      const a = service.get(request.params.id);
+    async (request) => {
+      const a = await service.get(request.params.id);
       if (a === undefined) throw new RiskfuseError('NOT_FOUND', `no alert ${request.params.id}`);
       return view(a);
     },
@@ -152,17 +147,19 @@ export function alertRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompon
           response: { 200: AlertSchema, ...ERROR_RESPONSES },
         },
       },
-      (request) => {
+      async (request) => {
         const { id } = request.params;
         const comment = request.body.comment;
         const at = ctx.now();
-        const after = ctx.state.transaction(() => {
-          const before = service.get(id);
+        // The service refuses (CONFLICT, 409) an alert no longer in a state the action applies to, including one
+        // another request changed first (its write is compare-and-set): then nothing here is written or audited.
+        const after = await ctx.state.transaction(async () => {
+          const before = await service.get(id);
           const next =
             action === 'acknowledge'
-              ? service.acknowledge(id, who(request), comment, at)
-              : service.resolve(id, who(request), comment, at);
-          ctx.audit(request, {
+              ? await service.acknowledge(id, who(request), comment, at)
+              : await service.resolve(id, who(request), comment, at);
+          await ctx.audit(request, {
             action,
             resource: 'alert',
             resourceId: id,
@@ -203,9 +200,15 @@ export function alertRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompon
     },
     (request) => {
       const before = ruleOrThrow(request.params.id);
-      return ctx.state.transaction(() => {
-        const after = rules.set(request.params.id, request.body, ctx.now());
-        ctx.audit(request, { action: 'update', resource: 'alert-rule', resourceId: after.id, before, after });
+      return ctx.state.transaction(async () => {
+        const after = await rules.set(request.params.id, request.body, ctx.now());
+        await ctx.audit(request, {
+          action: 'update',
+          resource: 'alert-rule',
+          resourceId: after.id,
+          before,
+          after,
+        });
         return { ...after };
       });
     },
@@ -229,19 +232,25 @@ export function alertRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompon
         response: { 200: RuleSchema, ...ERROR_RESPONSES },
       },
     },
-    (request) => {
+    async (request) => {
       const before = ruleOrThrow(request.params.id);
-      if (ctx.state.getBorrower(request.params.borrowerId) === undefined) {
+      if ((await ctx.state.portfolio.getBorrower(request.params.borrowerId)) === undefined) {
         throw new RiskfuseError('NOT_FOUND', `no borrower ${request.params.borrowerId}`);
       }
-      return ctx.state.transaction(() => {
-        const after = rules.setOverride(
+      return ctx.state.transaction(async () => {
+        const after = await rules.setOverride(
           request.params.id,
           request.params.borrowerId,
           request.body,
           ctx.now(),
         );
-        ctx.audit(request, { action: 'update', resource: 'alert-rule', resourceId: after.id, before, after });
+        await ctx.audit(request, {
+          action: 'update',
+          resource: 'alert-rule',
+          resourceId: after.id,
+          before,
+          after,
+        });
         return { ...after };
       });
     },
@@ -259,9 +268,20 @@ export function alertRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompon
     },
     (request) => {
       const before = ruleOrThrow(request.params.id);
-      return ctx.state.transaction(() => {
-        const after = rules.setOverride(request.params.id, request.params.borrowerId, undefined, ctx.now());
-        ctx.audit(request, { action: 'update', resource: 'alert-rule', resourceId: after.id, before, after });
+      return ctx.state.transaction(async () => {
+        const after = await rules.setOverride(
+          request.params.id,
+          request.params.borrowerId,
+          undefined,
+          ctx.now(),
+        );
+        await ctx.audit(request, {
+          action: 'update',
+          resource: 'alert-rule',
+          resourceId: after.id,
+          before,
+          after,
+        });
         return { ...after };
       });
     },
@@ -299,7 +319,7 @@ export function alertRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompon
         ),
       },
     },
-    (request, reply) => {
+    async (request, reply) => {
       const q = request.query;
       const header = request.headers['last-event-id'];
       const lastId =
@@ -319,7 +339,8 @@ export function alertRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompon
         }
         types = list as EventType[];
       }
-      let pos = lastId ?? q.after ?? service.outbox.lastSeq();
+      // Read before the stream opens, so that a state store that does not answer is an ordinary error response.
+      let pos = lastId ?? q.after ?? (await service.outbox.lastSeq());
       void reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -330,9 +351,14 @@ export function alertRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompon
         'x-request-id': String(request.id),
       });
       res.write('retry: 2000\n\n');
-      const flush = (): void => {
+      /** Writes what was appended after `pos`; one read pass at a time, so events go out once and in order. */
+      const drain = async (): Promise<void> => {
         for (;;) {
-          const batch = service.eventsAfter(pos, { limit: 500, ...(types === undefined ? {} : { types }) });
+          const batch = await service.eventsAfter(pos, {
+            limit: 500,
+            ...(types === undefined ? {} : { types }),
+          });
+          if (res.writableEnded) return;
           for (const e of batch) {
             res.write(
               `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ id: e.id, type: e.type, occurredAt: e.occurredAt, data: e.data })}\n\n`,
@@ -342,15 +368,34 @@ export function alertRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompon
           if (batch.length < 500) return;
         }
       };
-      flush();
+      let running: Promise<void> | undefined;
+      let again = false;
+      const flush = (): Promise<void> => {
+        if (running !== undefined) {
+          again = true;
+          return running;
+        }
+        running = (async () => {
+          try {
+            do {
+              again = false;
+              await drain();
+            } while (again && !res.writableEnded);
+          } finally {
+            running = undefined;
+          }
+        })();
+        return running;
+      };
       if (!q.follow) {
+        try {
+          await flush();
+        } catch (err) {
+          ctx.log.warn({ reqId: request.id, err: errorMessage(err) }, 'alert stream: reading events failed');
+        }
         res.end();
         return;
       }
-      const onAppended = (): void => flush();
-      service.on('appended', onAppended);
-      const poll = setInterval(flush, alerts.config.alertStreamPollMs);
-      const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), alerts.config.alertStreamHeartbeatMs);
       const end = (): void => {
         streams.delete(end);
         clearInterval(poll);
@@ -358,9 +403,20 @@ export function alertRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompon
         service.off('appended', onAppended);
         if (!res.writableEnded) res.end();
       };
+      const onAppended = (): void => {
+        flush().catch((err: unknown) => {
+          // The client reconnects with Last-Event-ID and misses nothing.
+          ctx.log.warn({ reqId: request.id, err: errorMessage(err) }, 'alert stream: reading events failed');
+          end();
+        });
+      };
+      service.on('appended', onAppended);
+      const poll = setInterval(onAppended, alerts.config.alertStreamPollMs);
+      const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), alerts.config.alertStreamHeartbeatMs);
       streams.add(end);
       request.raw.on('close', end);
       res.on('error', end);
+      onAppended();
     },
   );
 }

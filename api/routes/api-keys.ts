@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { issueApiKey } from '../../core/credentials.js';
 import { RiskfuseError } from '../../core/errors.js';
-import type { ApiKey as ApiKeyRecord } from '../../core/storage/state-store.js';
+import type { ApiKey as ApiKeyRecord } from '../../core/state/index.js';
 import type { ApiApp, RouteContext } from '../app.js';
 import { decodeCursor, isNumber, paged } from '../pagination.js';
 import { ERROR_RESPONSES } from '../problem.js';
@@ -12,13 +12,24 @@ const KeyParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{16}$', des
 /** API keys (admin; auditors may list) and the audit log (admin, auditor). */
 export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
   const { state } = ctx;
-  const mustGet = (id: string): ApiKeyRecord => {
-    const key = state.getApiKey(id);
+  /**
+   * Rotate and revoke check then write (the key is still active; it is not the last active admin key):
+   * serializable, so that on PostgreSQL two requests at once behave as if one ran after the other — two revokes
+   * of the last two admin keys leave one, two rotations of a key make one replacement — as SQLite's
+   * one-at-a-time write transactions do. (Creating a key checks nothing: its id is random.)
+   */
+  const SERIALIZABLE = { isolation: 'serializable' } as const;
+  const mustGet = async (id: string): Promise<ApiKeyRecord> => {
+    const key = await state.apiKeys.getApiKey(id);
     if (key === undefined) throw new RiskfuseError('NOT_FOUND', `no API key ${id}`);
     return key;
   };
-  const refuseLastAdmin = (key: ApiKeyRecord): void => {
-    if (key.role === 'admin' && key.revokedAt === undefined && state.countActiveApiKeys('admin') <= 1) {
+  const refuseLastAdmin = async (key: ApiKeyRecord): Promise<void> => {
+    if (
+      key.role === 'admin' &&
+      key.revokedAt === undefined &&
+      (await state.apiKeys.countActiveApiKeys('admin')) <= 1
+    ) {
       throw new RiskfuseError(
         'CONFLICT',
         'this is the last active admin key; create another admin key first',
@@ -38,8 +49,8 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
         },
       },
     },
-    (request) => {
-      const key = mustGet(request.principal?.keyId ?? '');
+    async (request) => {
+      const key = await mustGet(request.principal?.keyId ?? '');
       return { id: key.id, name: key.name, role: key.role };
     },
   );
@@ -53,7 +64,7 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 200: Type.Object({ items: Type.Array(ApiKey) }), ...ERROR_RESPONSES },
       },
     },
-    () => ({ items: state.listApiKeys() }),
+    async () => ({ items: await state.apiKeys.listApiKeys() }),
   );
 
   app.post(
@@ -69,7 +80,7 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 201: IssuedKey, ...ERROR_RESPONSES },
       },
     },
-    (request, reply) => {
+    async (request, reply) => {
       const issued = issueApiKey();
       const apiKey: ApiKeyRecord = {
         id: issued.id,
@@ -77,9 +88,14 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
         role: request.body.role,
         createdAt: ctx.now(),
       };
-      state.transaction(() => {
-        state.createApiKey(apiKey, { salt: issued.salt, keyHash: issued.keyHash });
-        ctx.audit(request, { action: 'create', resource: 'api-key', resourceId: apiKey.id, after: apiKey });
+      await state.transaction(async () => {
+        await state.apiKeys.createApiKey(apiKey, { salt: issued.salt, keyHash: issued.keyHash });
+        await ctx.audit(request, {
+          action: 'create',
+          resource: 'api-key',
+          resourceId: apiKey.id,
+          after: apiKey,
+        });
       });
       void reply.code(201);
       return { apiKey, key: issued.key };
@@ -96,29 +112,30 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 201: IssuedKey, ...ERROR_RESPONSES },
       },
     },
-    (request, reply) => {
-      const old = mustGet(request.params.id);
-      if (old.revokedAt !== undefined) throw new RiskfuseError('CONFLICT', `API key ${old.id} is revoked`);
+    async (request, reply) => {
       const issued = issueApiKey();
       const nowMs = ctx.now();
-      const apiKey: ApiKeyRecord = {
-        id: issued.id,
-        name: old.name,
-        role: old.role,
-        createdAt: nowMs,
-        rotatedFrom: old.id,
-      };
-      state.transaction(() => {
-        state.createApiKey(apiKey, { salt: issued.salt, keyHash: issued.keyHash });
-        state.revokeApiKey(old.id, nowMs);
-        ctx.audit(request, {
+      const apiKey = await state.transaction(async () => {
+        const old = await mustGet(request.params.id);
+        if (old.revokedAt !== undefined) throw new RiskfuseError('CONFLICT', `API key ${old.id} is revoked`);
+        const replacement: ApiKeyRecord = {
+          id: issued.id,
+          name: old.name,
+          role: old.role,
+          createdAt: nowMs,
+          rotatedFrom: old.id,
+        };
+        await state.apiKeys.createApiKey(replacement, { salt: issued.salt, keyHash: issued.keyHash });
+        await state.apiKeys.revokeApiKey(old.id, nowMs);
+        await ctx.audit(request, {
           action: 'rotate',
           resource: 'api-key',
           resourceId: old.id,
           before: old,
-          after: { revoked: { ...old, revokedAt: nowMs }, replacement: apiKey },
+          after: { revoked: { ...old, revokedAt: nowMs }, replacement },
         });
-      });
+        return replacement;
+      }, SERIALIZABLE);
       void reply.code(201);
       return { apiKey, key: issued.key };
     },
@@ -134,18 +151,24 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 200: ApiKey, ...ERROR_RESPONSES },
       },
     },
-    (request) => {
-      const old = mustGet(request.params.id);
-      if (old.revokedAt !== undefined)
-        throw new RiskfuseError('CONFLICT', `API key ${old.id} is already revoked`);
-      refuseLastAdmin(old);
+    async (request) => {
       const nowMs = ctx.now();
-      const after = { ...old, revokedAt: nowMs };
-      state.transaction(() => {
-        state.revokeApiKey(old.id, nowMs);
-        ctx.audit(request, { action: 'revoke', resource: 'api-key', resourceId: old.id, before: old, after });
-      });
-      return after;
+      return state.transaction(async () => {
+        const old = await mustGet(request.params.id);
+        if (old.revokedAt !== undefined)
+          throw new RiskfuseError('CONFLICT', `API key ${old.id} is already revoked`);
+        await refuseLastAdmin(old);
+        const after = { ...old, revokedAt: nowMs };
+        await state.apiKeys.revokeApiKey(old.id, nowMs);
+        await ctx.audit(request, {
+          action: 'revoke',
+          resource: 'api-key',
+          resourceId: old.id,
+          before: old,
+          after,
+        });
+        return after;
+      }, SERIALIZABLE);
     },
   );
 
@@ -169,10 +192,10 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 200: Page(AuditEntry), ...ERROR_RESPONSES },
       },
     },
-    (request) => {
+    async (request) => {
       const { limit, cursor, ...filter } = request.query;
       const beforeId = cursor === undefined ? undefined : decodeCursor(cursor, isNumber);
-      const rows = state.listAudit({
+      const rows = await state.audit.listAudit({
         ...filter,
         limit: limit + 1,
         ...(beforeId === undefined ? {} : { beforeId }),

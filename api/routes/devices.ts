@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { DEVICE_KINDS, statusTopic, telemetryTopic, type Reading } from '../../core/contracts/index.js';
 import { issueToken, makeCredentials } from '../../core/credentials.js';
 import { errorMessage, RiskfuseError } from '../../core/errors.js';
-import type { Device as DeviceRecord } from '../../core/storage/state-store.js';
+import type { Device as DeviceRecord } from '../../core/state/index.js';
 import type { ApiApp, RouteContext } from '../app.js';
 import { decodeCursor, isString, paged } from '../pagination.js';
 import { ERROR_RESPONSES } from '../problem.js';
@@ -121,11 +121,17 @@ const Revoked = Type.Object({
  */
 export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
   const { state, telemetry } = ctx;
-  const mustDevice = (id: string): DeviceRecord => {
-    const d = state.getDevice(id);
+  const mustDevice = async (id: string): Promise<DeviceRecord> => {
+    const d = await state.devices.getDevice(id);
     if (d === undefined) throw new RiskfuseError('NOT_FOUND', `no device ${id}`);
     return d;
   };
+  /**
+   * Provision, rotate and revoke check then write (the id is free; the device is active): serializable, so that
+   * on PostgreSQL two at once behave as if one ran after the other (one 201 and one 409, not two devices' worth
+   * of audit entries), as SQLite's one-at-a-time write transactions do.
+   */
+  const SERIALIZABLE = { isolation: 'serializable' } as const;
   const bad = (field: string, message: string): RiskfuseError =>
     new RiskfuseError('VALIDATION_FAILED', message, {
       details: { errors: [{ path: `body/${field}`, message }] },
@@ -134,7 +140,7 @@ export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
   /** Presence from the registry, last reading from the telemetry store; the store being down leaves them out. */
   async function views(devices: readonly DeviceRecord[]): Promise<DeviceView[]> {
     const ids = devices.map((d) => d.id);
-    const presence = new Map(state.getPresence(ids).map((p) => [p.deviceId, p]));
+    const presence = new Map((await state.presence.getPresence(ids)).map((p) => [p.deviceId, p]));
     let latest = new Map<string, { ts: number; seq: number; fields: Record<string, number | string> }>();
     if (ids.length > 0) {
       try {
@@ -189,7 +195,7 @@ export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
     async (request) => {
       const { limit, cursor, ...filter } = request.query;
       const afterId = cursor === undefined ? undefined : decodeCursor(cursor, isString);
-      const rows = state.queryDevices({
+      const rows = await state.devices.queryDevices({
         ...filter,
         limit: limit + 1,
         ...(afterId === undefined ? {} : { afterId }),
@@ -233,11 +239,15 @@ export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
     async (request): Promise<FleetSummary> => {
       const { lowBatteryPct, staleMs, ...filter } = request.query;
       const at = ctx.now();
-      // One read transaction, so the counts and the ids asked about below describe the same registry.
-      const { counts, activeIds } = state.transaction(() => ({
-        counts: state.deviceFleetCounts(filter),
-        activeIds: state.deviceIds({ ...filter, status: 'active' }),
-      }));
+      // One snapshot (repeatable read), so the counts and the ids asked about below describe the same registry
+      // even on PostgreSQL, where each statement of a read-committed transaction sees the latest commits.
+      const { counts, activeIds } = await state.transaction(
+        async () => ({
+          counts: await state.devices.deviceFleetCounts(filter),
+          activeIds: await state.devices.deviceIds({ ...filter, status: 'active' }),
+        }),
+        { isolation: 'repeatable-read' },
+      );
 
       const kinds: Record<string, Omit<KindCounts, keyof Health>> = {};
       const zero = () => ({ devices: 0, active: 0, online: 0, offline: 0, unknown: 0 });
@@ -305,7 +315,7 @@ export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
       },
     },
     async (request) => {
-      const [view] = await views([mustDevice(request.params.id)]);
+      const [view] = await views([await mustDevice(request.params.id)]);
       if (view === undefined) throw new RiskfuseError('INTERNAL', 'device view missing');
       return view;
     },
@@ -321,7 +331,7 @@ export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 201: DeviceToken, ...ERROR_RESPONSES },
       },
     },
-    (request, reply) => {
+    async (request, reply) => {
       const body = request.body;
       const token = issueToken();
       const device: DeviceRecord = {
@@ -335,23 +345,29 @@ export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
       };
       if (RESERVED_DEVICE_IDS.has(device.id))
         throw bad('id', `${device.id} is reserved: GET /v1/devices/${device.id} is another route`);
-      state.transaction(() => {
-        if (state.getDevice(device.id)) throw new RiskfuseError('CONFLICT', `device ${device.id} exists`);
-        if (!state.getBorrower(device.borrowerId))
+      await state.transaction(async () => {
+        if (await state.devices.getDevice(device.id))
+          throw new RiskfuseError('CONFLICT', `device ${device.id} exists`);
+        if (!(await state.portfolio.getBorrower(device.borrowerId)))
           throw bad('borrowerId', `no borrower ${device.borrowerId}`);
-        const site = state.getSite(device.siteId);
+        const site = await state.portfolio.getSite(device.siteId);
         if (site === undefined) throw bad('siteId', `no site ${device.siteId}`);
         if (site.borrowerId !== device.borrowerId)
           throw bad('siteId', `site ${site.id} belongs to another borrower`);
         if (device.lotId !== undefined) {
           if (device.kind !== 'stake') throw bad('lotId', 'only stakes sit on a collateral lot');
-          const lot = state.getLot(device.lotId);
+          const lot = await state.portfolio.getLot(device.lotId);
           if (lot === undefined) throw bad('lotId', `no lot ${device.lotId}`);
           if (lot.siteId !== device.siteId) throw bad('lotId', `lot ${lot.id} is stored at another site`);
         }
-        state.upsertDevices([{ device, credentials: makeCredentials(device.id, token) }]);
-        ctx.audit(request, { action: 'provision', resource: 'device', resourceId: device.id, after: device });
-      });
+        await state.devices.upsertDevices([{ device, credentials: makeCredentials(device.id, token) }]);
+        await ctx.audit(request, {
+          action: 'provision',
+          resource: 'device',
+          resourceId: device.id,
+          after: device,
+        });
+      }, SERIALIZABLE);
       void reply.code(201);
       return {
         device,
@@ -376,14 +392,14 @@ export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 200: DeviceToken, ...ERROR_RESPONSES },
       },
     },
-    (request) => {
+    async (request) => {
       const token = issueToken();
-      const device = state.transaction(() => {
-        const d = mustDevice(request.params.id);
+      const device = await state.transaction(async () => {
+        const d = await mustDevice(request.params.id);
         if (d.status !== 'active')
           throw new RiskfuseError('CONFLICT', `device ${d.id} is revoked; provision a new one`);
-        state.upsertDevices([{ device: d, credentials: makeCredentials(d.id, token) }]);
-        ctx.audit(request, {
+        await state.devices.upsertDevices([{ device: d, credentials: makeCredentials(d.id, token) }]);
+        await ctx.audit(request, {
           action: 'rotate',
           resource: 'device',
           resourceId: d.id,
@@ -391,7 +407,7 @@ export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
           after: { ...d, tokenRotated: true },
         });
         return d;
-      });
+      }, SERIALIZABLE);
       return {
         device,
         token,
@@ -416,15 +432,21 @@ export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
       },
     },
     async (request) => {
-      const device = state.transaction(() => {
-        const before = mustDevice(request.params.id);
+      const device = await state.transaction(async () => {
+        const before = await mustDevice(request.params.id);
         if (before.status === 'revoked')
           throw new RiskfuseError('CONFLICT', `device ${before.id} is already revoked`);
-        state.revokeDevice(before.id, ctx.now());
+        await state.devices.revokeDevice(before.id, ctx.now());
         const after: DeviceRecord = { ...before, status: 'revoked' };
-        ctx.audit(request, { action: 'revoke', resource: 'device', resourceId: before.id, before, after });
+        await ctx.audit(request, {
+          action: 'revoke',
+          resource: 'device',
+          resourceId: before.id,
+          before,
+          after,
+        });
         return after;
-      });
+      }, SERIALIZABLE);
       let disconnected = false;
       try {
         disconnected = await ctx.sessions.disconnect(device.id);

@@ -11,6 +11,7 @@ import {
   type ImportKind,
   type RawRow,
 } from '../import.js';
+import { LOOKUP_CHUNK_ROWS } from '../import-lookups.js';
 import { decodeCursor, isString, paged } from '../pagination.js';
 import { ERROR_RESPONSES, PROBLEM_CONTENT_TYPE, Problem, problemOf } from '../problem.js';
 import { Cursor, Id, IdParams, Limit, Loan, LoanStatus, Page, Repayment } from '../schemas.js';
@@ -27,18 +28,24 @@ const CsvBody = Type.Object({
 });
 
 /** The borrowers whose loan book an import touched (loans name them; repayments through their loan). */
-function borrowersOf(kind: ImportKind, rows: readonly RawRow[], state: RouteContext['state']): string[] {
+async function borrowersOf(
+  kind: ImportKind,
+  rows: readonly RawRow[],
+  state: RouteContext['state'],
+): Promise<string[]> {
   const ids = new Set<string>();
-  const loans = new Map<string, string | undefined>();
+  const loanIds = new Set<string>();
   for (const r of rows) {
     const v = r.value as { borrowerId?: unknown; loanId?: unknown } | null;
     if (v === null || typeof v !== 'object') continue;
     if (kind === 'loans' && typeof v.borrowerId === 'string') ids.add(v.borrowerId);
-    if (kind === 'repayments' && typeof v.loanId === 'string') {
-      if (!loans.has(v.loanId)) loans.set(v.loanId, state.getLoan(v.loanId)?.borrowerId);
-      const b = loans.get(v.loanId);
-      if (b !== undefined) ids.add(b);
-    }
+    if (kind === 'repayments' && typeof v.loanId === 'string') loanIds.add(v.loanId);
+  }
+  // The loans in chunks, one statement each (a round trip per loan would cost seconds on PostgreSQL).
+  const list = [...loanIds];
+  for (let i = 0; i < list.length; i += LOOKUP_CHUNK_ROWS) {
+    for (const loan of (await state.loans.getLoans(list.slice(i, i + LOOKUP_CHUNK_ROWS))).values())
+      ids.add(loan.borrowerId);
   }
   return [...ids];
 }
@@ -65,11 +72,15 @@ export function loanRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 200: Page(Loan), ...ERROR_RESPONSES },
       },
     },
-    (request) => {
+    async (request) => {
       const { limit, cursor, ...filter } = request.query;
       const afterId = cursor === undefined ? undefined : decodeCursor(cursor, isString);
       return paged(
-        state.queryLoans({ ...filter, limit: limit + 1, ...(afterId === undefined ? {} : { afterId }) }),
+        await state.loans.queryLoans({
+          ...filter,
+          limit: limit + 1,
+          ...(afterId === undefined ? {} : { afterId }),
+        }),
         limit,
         (l) => l.id,
       );
@@ -86,8 +97,8 @@ export function loanRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 200: Loan, ...ERROR_RESPONSES },
       },
     },
-    (request) => {
-      const loan = state.getLoan(request.params.id);
+    async (request) => {
+      const loan = await state.loans.getLoan(request.params.id);
       if (loan === undefined) throw new RiskfuseError('NOT_FOUND', `no loan ${request.params.id}`);
       return loan;
     },
@@ -103,10 +114,10 @@ export function loanRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 200: Type.Object({ items: Type.Array(Repayment) }), ...ERROR_RESPONSES },
       },
     },
-    (request) => {
-      if (state.getLoan(request.params.id) === undefined)
+    async (request) => {
+      if ((await state.loans.getLoan(request.params.id)) === undefined)
         throw new RiskfuseError('NOT_FOUND', `no loan ${request.params.id}`);
-      return { items: state.listRepayments(request.params.id) };
+      return { items: await state.loans.listRepayments(request.params.id) };
     },
   );
 
@@ -146,7 +157,7 @@ export function loanRoutes(app: ApiApp, ctx: RouteContext): void {
           response: { 200: ImportReport, 422: ImportProblem, ...ERROR_RESPONSES },
         },
       },
-      (request, reply) => {
+      async (request, reply) => {
         const body = request.body as { items: unknown[] } | CsvTable;
         let rows: RawRow[];
         if ('format' in body) {
@@ -166,7 +177,7 @@ export function loanRoutes(app: ApiApp, ctx: RouteContext): void {
         const startedMs = Date.now();
         const log = ctx.log.child({ reqId: request.id, import: kind });
         log.info({ rows: rows.length, mode }, 'import started');
-        const outcome = runImport(kind, mode, rows, state, {
+        const outcome = await runImport(kind, mode, rows, state, {
           onProgress: (stage, done, total) => log.info({ stage, done, total }, 'import progress'),
           afterApply: ({ report, createdIds, updatedBefore }) =>
             ctx.audit(request, {
@@ -206,7 +217,7 @@ export function loanRoutes(app: ApiApp, ctx: RouteContext): void {
           return { ...problem, report };
         }
         if (ctx.onLoanEvent !== undefined && report.created + report.updated > 0) {
-          ctx.onLoanEvent(borrowersOf(kind, rows, state));
+          ctx.onLoanEvent(await borrowersOf(kind, rows, state));
         }
         return report;
       },

@@ -61,7 +61,7 @@ export function metaRoutes(app: ApiApp, ctx: RouteContext): void {
     },
     async (_request, reply) => {
       const [stateStore, telemetryStore, broker] = await Promise.all([
-        probe(() => Promise.resolve(ctx.state.schemaVersion())),
+        probe(() => ctx.state.db.schemaVersion()),
         probe(() => ctx.telemetry.ping()),
         probe(() => ctx.sessions.isUp()),
       ]);

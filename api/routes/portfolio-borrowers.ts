@@ -1,7 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { RiskfuseError } from '../../core/errors.js';
-import type { Borrower } from '../../core/storage/state-store.js';
-import type { ScoreHead } from '../../core/storage/risk-store.js';
+import type { Borrower, ScoreHead } from '../../core/state/index.js';
 import type { ApiApp, RouteContext } from '../app.js';
 import { decodeCursor, encodeCursor } from '../pagination.js';
 import { ERROR_RESPONSES } from '../problem.js';
@@ -158,7 +157,7 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
         },
       },
     },
-    (request) => {
+    async (request) => {
       const { q, grade, sort, limit, cursor, trendDays } = request.query;
       const order = request.query.order ?? DEFAULT_ORDER[sort];
       const after = cursor === undefined ? undefined : decodeCursor(cursor, isCursorKey);
@@ -171,12 +170,12 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
         });
       }
       const needle = q?.toLowerCase();
-      const latest = new Map(scores.heads([COVERAGE]).map((s) => [s.borrowerId, s]));
+      const latest = new Map((await scores.heads([COVERAGE])).map((s) => [s.borrowerId, s]));
       // Every borrower's exposure only to sort by it; otherwise the page's, once it is known.
-      const exposures = sort === 'exposure' ? state.borrowerExposures() : undefined;
-      const alerts = ctx.activeAlertsByBorrower?.();
+      const exposures = sort === 'exposure' ? await state.loans.borrowerExposures() : undefined;
+      const alerts = await ctx.activeAlertsByBorrower?.();
       const drafts: Draft[] = [];
-      for (const b of state.listBorrowers()) {
+      for (const b of await state.portfolio.listBorrowers()) {
         if (
           needle !== undefined &&
           !b.name.toLowerCase().includes(needle) &&
@@ -202,8 +201,9 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
           : keyed.findIndex((r) => compareKeys(r.key, r.d.borrower.id, after[2], after[3], order) > 0);
       const rest = start < 0 ? [] : keyed.slice(start);
       const page = rest.slice(0, limit);
-      const pageExposures = exposures ?? state.borrowerExposures(page.map((r) => r.d.borrower.id));
-      const trends = scores.trends(
+      const pageExposures =
+        exposures ?? (await state.loans.borrowerExposures(page.map((r) => r.d.borrower.id)));
+      const trends = await scores.trends(
         page
           .filter((r) => r.d.score !== undefined)
           .map((r) => ({

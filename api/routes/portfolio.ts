@@ -5,7 +5,7 @@ import type {
   CollateralLot,
   PortfolioResource,
   Site as SiteRecord,
-} from '../../core/storage/state-store.js';
+} from '../../core/state/index.js';
 import type { ApiApp, RouteContext } from '../app.js';
 import { decodeCursor, isString, paged } from '../pagination.js';
 import { ERROR_RESPONSES } from '../problem.js';
@@ -67,18 +67,18 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
   const { state } = ctx;
   const notFound = (what: string, id: string): RiskfuseError =>
     new RiskfuseError('NOT_FOUND', `no ${what} ${id}`);
-  const mustBorrower = (id: string): BorrowerRecord => {
-    const b = state.getBorrower(id);
+  const mustBorrower = async (id: string): Promise<BorrowerRecord> => {
+    const b = await state.portfolio.getBorrower(id);
     if (b === undefined) throw notFound('borrower', id);
     return b;
   };
-  const mustSite = (id: string): SiteRecord => {
-    const s = state.getSite(id);
+  const mustSite = async (id: string): Promise<SiteRecord> => {
+    const s = await state.portfolio.getSite(id);
     if (s === undefined) throw notFound('site', id);
     return s;
   };
-  const mustLot = (id: string): CollateralLot => {
-    const l = state.getLot(id);
+  const mustLot = async (id: string): Promise<CollateralLot> => {
+    const l = await state.portfolio.getLot(id);
     if (l === undefined) throw notFound('lot', id);
     return l;
   };
@@ -88,14 +88,23 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
       details: { errors: [{ path: `body/${field}`, message: `no ${what} ${id}` }] },
     });
 
+  /**
+   * Every write here checks then writes (the id is free, the parent exists, nothing depends on it, the row read
+   * is the row changed): serializable, so that on PostgreSQL two requests at once behave as if one ran after
+   * the other — two creates of one id give one 201 and one 409, two deletes one 204 and one 404 — instead of
+   * both passing the check (SQLite's write transactions run one at a time anyway).
+   */
+  const SERIALIZABLE = { isolation: 'serializable' } as const;
+
   const remove = (
     resource: PortfolioResource,
     id: string,
-    before: unknown,
+    load: (id: string) => Promise<unknown>,
     request: Parameters<RouteContext['audit']>[0],
-  ) => {
-    state.transaction(() => {
-      const dependents = state.dependents(resource, id);
+  ): Promise<void> =>
+    state.transaction(async () => {
+      const before = await load(id);
+      const dependents = await state.portfolio.dependents(resource, id);
       if (Object.keys(dependents).length > 0) {
         throw new RiskfuseError(
           'CONFLICT',
@@ -105,10 +114,9 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
           { details: { dependents } },
         );
       }
-      state.deletePortfolioItem(resource, id);
-      ctx.audit(request, { action: 'delete', resource, resourceId: id, before });
-    });
-  };
+      await state.portfolio.deletePortfolioItem(resource, id);
+      await ctx.audit(request, { action: 'delete', resource, resourceId: id, before });
+    }, SERIALIZABLE);
 
   app.get(
     '/portfolio/summary',
@@ -119,14 +127,14 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 200: Summary, ...ERROR_RESPONSES },
       },
     },
-    () => {
-      const summary = state.portfolioSummary();
+    async () => {
+      const summary = await state.portfolio.portfolioSummary();
       return {
         ...summary,
         exposure: [...summary.exposure],
         collateralValue: [...summary.collateralValue],
-        byGrade: ctx.gradeCounts?.() ?? null,
-        openAlerts: ctx.countActiveAlerts?.() ?? null,
+        byGrade: (await ctx.gradeCounts?.()) ?? null,
+        openAlerts: (await ctx.countActiveAlerts?.()) ?? null,
       };
     },
   );
@@ -159,13 +167,13 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 200: Page(Borrower), ...ERROR_RESPONSES },
       },
     },
-    (request) => {
+    async (request) => {
       const { q, sector, region, limit, cursor } = request.query;
       const sortParam = request.query.sort ?? 'id';
       const desc = sortParam.startsWith('-');
       const sort = (desc ? sortParam.slice(1) : sortParam) as 'id' | 'name' | 'createdAt';
       const after = cursor === undefined ? undefined : decodeCursor(cursor, isBorrowerKey);
-      const rows = state.queryBorrowers({
+      const rows = await state.portfolio.queryBorrowers({
         limit: limit + 1,
         sort,
         desc,
@@ -191,19 +199,19 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 201: Borrower, ...ERROR_RESPONSES },
       },
     },
-    (request, reply) => {
+    async (request, reply) => {
       const borrower: BorrowerRecord = { ...request.body, createdAt: ctx.now() };
-      state.transaction(() => {
-        if (state.getBorrower(borrower.id))
+      await state.transaction(async () => {
+        if (await state.portfolio.getBorrower(borrower.id))
           throw new RiskfuseError('CONFLICT', `borrower ${borrower.id} exists`);
-        state.upsertBorrowers([borrower]);
-        ctx.audit(request, {
+        await state.portfolio.upsertBorrowers([borrower]);
+        await ctx.audit(request, {
           action: 'create',
           resource: 'borrower',
           resourceId: borrower.id,
           after: borrower,
         });
-      });
+      }, SERIALIZABLE);
       void reply.code(201);
       return borrower;
     },
@@ -234,13 +242,19 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
       },
     },
     (request) =>
-      state.transaction(() => {
-        const before = mustBorrower(request.params.id);
+      state.transaction(async () => {
+        const before = await mustBorrower(request.params.id);
         const after: BorrowerRecord = { ...before, ...request.body };
-        state.upsertBorrowers([after]);
-        ctx.audit(request, { action: 'update', resource: 'borrower', resourceId: before.id, before, after });
+        await state.portfolio.upsertBorrowers([after]);
+        await ctx.audit(request, {
+          action: 'update',
+          resource: 'borrower',
+          resourceId: before.id,
+          before,
+          after,
+        });
         return after;
-      }),
+      }, SERIALIZABLE),
   );
 
   app.delete(
@@ -253,11 +267,9 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 204: Type.Null(), ...ERROR_RESPONSES },
       },
     },
-    (request, reply) => {
-      const before = mustBorrower(request.params.id);
-      remove('borrower', before.id, before, request);
-      void reply.code(204).send(null);
-      return;
+    async (request, reply) => {
+      await remove('borrower', request.params.id, mustBorrower, request);
+      return reply.code(204).send(null);
     },
   );
 
@@ -275,10 +287,10 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 200: Page(Site), ...ERROR_RESPONSES },
       },
     },
-    (request) => {
+    async (request) => {
       const { borrowerId, limit, cursor } = request.query;
       const afterId = cursor === undefined ? undefined : decodeCursor(cursor, isString);
-      const rows = state.querySites({
+      const rows = await state.portfolio.querySites({
         limit: limit + 1,
         ...(borrowerId === undefined ? {} : { borrowerId }),
         ...(afterId === undefined ? {} : { afterId }),
@@ -297,14 +309,16 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 201: Site, ...ERROR_RESPONSES },
       },
     },
-    (request, reply) => {
+    async (request, reply) => {
       const site: SiteRecord = request.body;
-      state.transaction(() => {
-        if (state.getSite(site.id)) throw new RiskfuseError('CONFLICT', `site ${site.id} exists`);
-        if (!state.getBorrower(site.borrowerId)) throw refMissing('borrower', site.borrowerId, 'borrowerId');
-        state.upsertSites([site]);
-        ctx.audit(request, { action: 'create', resource: 'site', resourceId: site.id, after: site });
-      });
+      await state.transaction(async () => {
+        if (await state.portfolio.getSite(site.id))
+          throw new RiskfuseError('CONFLICT', `site ${site.id} exists`);
+        if (!(await state.portfolio.getBorrower(site.borrowerId)))
+          throw refMissing('borrower', site.borrowerId, 'borrowerId');
+        await state.portfolio.upsertSites([site]);
+        await ctx.audit(request, { action: 'create', resource: 'site', resourceId: site.id, after: site });
+      }, SERIALIZABLE);
       void reply.code(201);
       return site as SiteBody;
     },
@@ -320,7 +334,7 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 200: Site, ...ERROR_RESPONSES },
       },
     },
-    (request) => mustSite(request.params.id) as SiteBody,
+    async (request) => (await mustSite(request.params.id)) as SiteBody,
   );
 
   app.patch(
@@ -335,13 +349,19 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
       },
     },
     (request) =>
-      state.transaction(() => {
-        const before = mustSite(request.params.id);
+      state.transaction(async () => {
+        const before = await mustSite(request.params.id);
         const after: SiteRecord = { ...before, ...request.body };
-        state.upsertSites([after]);
-        ctx.audit(request, { action: 'update', resource: 'site', resourceId: before.id, before, after });
+        await state.portfolio.upsertSites([after]);
+        await ctx.audit(request, {
+          action: 'update',
+          resource: 'site',
+          resourceId: before.id,
+          before,
+          after,
+        });
         return after as SiteBody;
-      }),
+      }, SERIALIZABLE),
   );
 
   app.delete(
@@ -354,11 +374,9 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 204: Type.Null(), ...ERROR_RESPONSES },
       },
     },
-    (request, reply) => {
-      const before = mustSite(request.params.id);
-      remove('site', before.id, before, request);
-      void reply.code(204).send(null);
-      return;
+    async (request, reply) => {
+      await remove('site', request.params.id, mustSite, request);
+      return reply.code(204).send(null);
     },
   );
 
@@ -381,10 +399,10 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 200: Page(Lot), ...ERROR_RESPONSES },
       },
     },
-    (request) => {
+    async (request) => {
       const { borrowerId, siteId, limit, cursor } = request.query;
       const afterId = cursor === undefined ? undefined : decodeCursor(cursor, isString);
-      const rows = state.queryLots({
+      const rows = await state.portfolio.queryLots({
         limit: limit + 1,
         ...(borrowerId === undefined ? {} : { borrowerId }),
         ...(siteId === undefined ? {} : { siteId }),
@@ -394,8 +412,8 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
     },
   );
 
-  const checkLotSite = (lot: CollateralLot): void => {
-    const site = state.getSite(lot.siteId);
+  const checkLotSite = async (lot: CollateralLot): Promise<void> => {
+    const site = await state.portfolio.getSite(lot.siteId);
     if (site === undefined) throw refMissing('site', lot.siteId, 'siteId');
     if (site.borrowerId !== lot.borrowerId) {
       throw new RiskfuseError(
@@ -418,15 +436,16 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 201: Lot, ...ERROR_RESPONSES },
       },
     },
-    (request, reply) => {
+    async (request, reply) => {
       const lot: CollateralLot = request.body;
-      state.transaction(() => {
-        if (state.getLot(lot.id)) throw new RiskfuseError('CONFLICT', `lot ${lot.id} exists`);
-        if (!state.getBorrower(lot.borrowerId)) throw refMissing('borrower', lot.borrowerId, 'borrowerId');
-        checkLotSite(lot);
-        state.upsertLots([lot]);
-        ctx.audit(request, { action: 'create', resource: 'lot', resourceId: lot.id, after: lot });
-      });
+      await state.transaction(async () => {
+        if (await state.portfolio.getLot(lot.id)) throw new RiskfuseError('CONFLICT', `lot ${lot.id} exists`);
+        if (!(await state.portfolio.getBorrower(lot.borrowerId)))
+          throw refMissing('borrower', lot.borrowerId, 'borrowerId');
+        await checkLotSite(lot);
+        await state.portfolio.upsertLots([lot]);
+        await ctx.audit(request, { action: 'create', resource: 'lot', resourceId: lot.id, after: lot });
+      }, SERIALIZABLE);
       void reply.code(201);
       return lot;
     },
@@ -457,11 +476,11 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
       },
     },
     (request) =>
-      state.transaction(() => {
-        const before = mustLot(request.params.id);
+      state.transaction(async () => {
+        const before = await mustLot(request.params.id);
         const after: CollateralLot = { ...before, ...request.body };
-        checkLotSite(after);
-        const devices = state.dependents('lot', before.id).devices ?? 0;
+        await checkLotSite(after);
+        const devices = (await state.portfolio.dependents('lot', before.id)).devices ?? 0;
         if (after.siteId !== before.siteId && devices > 0) {
           // The stakes on the lot are registered at its site; moving the lot alone would split them.
           throw new RiskfuseError(
@@ -472,10 +491,10 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
             },
           );
         }
-        state.upsertLots([after]);
-        ctx.audit(request, { action: 'update', resource: 'lot', resourceId: before.id, before, after });
+        await state.portfolio.upsertLots([after]);
+        await ctx.audit(request, { action: 'update', resource: 'lot', resourceId: before.id, before, after });
         return after;
-      }),
+      }, SERIALIZABLE),
   );
 
   app.delete(
@@ -488,11 +507,9 @@ export function portfolioRoutes(app: ApiApp, ctx: RouteContext): void {
         response: { 204: Type.Null(), ...ERROR_RESPONSES },
       },
     },
-    (request, reply) => {
-      const before = mustLot(request.params.id);
-      remove('lot', before.id, before, request);
-      void reply.code(204).send(null);
-      return;
+    async (request, reply) => {
+      await remove('lot', request.params.id, mustLot, request);
+      return reply.code(204).send(null);
     },
   );
 }

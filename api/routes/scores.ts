@@ -1,12 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { RiskfuseError } from '../../core/errors.js';
-import type {
-  ModelRecord,
-  PdPoint,
-  ScoreHead,
-  ScoreQuery,
-  ScoreRecord,
-} from '../../core/storage/risk-store.js';
+import type { ModelRecord, PdPoint, ScoreHead, ScoreQuery, ScoreRecord } from '../../core/state/index.js';
 import type { RiskComponent } from '../../risk/app.js';
 import { FEATURES, GRADE_BANDS } from '../../risk/index.js';
 import type { ApiApp, RouteContext } from '../app.js';
@@ -20,34 +14,37 @@ import { Cursor, EpochMs, IdParams, Limit, Page } from '../schemas.js';
  * registry (list and show for readers, activate for admins). Registered when `buildApp` gets `deps.scores`.
  */
 export interface ScoresService {
-  latest(borrowerId: string): ScoreRecord | undefined;
+  latest(borrowerId: string): Promise<ScoreRecord | undefined>;
   /** The latest official scores of these borrowers (at most a page). */
-  latestMany(borrowerIds: readonly string[]): ScoreRecord[];
+  latestMany(borrowerIds: readonly string[]): Promise<ScoreRecord[]>;
   /** Every borrower's latest official score without explanations, with the named inputs (cheap). */
-  heads(features?: readonly string[]): ScoreHead[];
-  history(q: ScoreQuery): ScoreRecord[];
+  heads(features?: readonly string[]): Promise<ScoreHead[]>;
+  history(q: ScoreQuery): Promise<ScoreRecord[]>;
   /** The last official score of each UTC day in [fromMs, toMs), newest first. */
-  daily(borrowerId: string, fromMs: number, toMs: number, limit: number): ScoreRecord[];
+  daily(borrowerId: string, fromMs: number, toMs: number, limit: number): Promise<ScoreRecord[]>;
   /** Daily PD trends (the last official score of each UTC day) from each window's start on. */
-  trends(windows: readonly { borrowerId: string; fromMs: number; toMs: number }[]): Map<string, PdPoint[]>;
+  trends(
+    windows: readonly { borrowerId: string; fromMs: number; toMs: number }[],
+  ): Promise<Map<string, PdPoint[]>>;
   /** Scores these borrowers now with the champion; resolves when stored. */
   rescore(borrowerIds: readonly string[]): Promise<{ modelVersion?: string }>;
   /** A loan or repayment of the borrower changed (import): re-score it shortly. */
   notifyLoanEvent(borrowerId: string): void;
-  models(): ModelRecord[];
-  model(version: string): ModelRecord | undefined;
-  activate(version: string, atMs: number): ModelRecord;
+  models(): Promise<ModelRecord[]>;
+  model(version: string): Promise<ModelRecord | undefined>;
+  /** Makes the version the champion; joins the caller's state transaction (with its audit entry). */
+  activate(version: string, atMs: number): Promise<ModelRecord>;
 }
 
 /** The scores service over the in-process risk component. */
 export function riskScores(risk: RiskComponent): ScoresService {
   return {
-    latest: (id) => risk.riskStore.latestScores({ borrowerIds: [id] })[0],
-    latestMany: (ids) => risk.riskStore.latestScores({ borrowerIds: ids }),
-    heads: (f) => risk.riskStore.latestHeads(f),
-    history: (q) => risk.riskStore.scoreHistory(q),
-    daily: (id, from, to, limit) => risk.riskStore.dailyScores(id, from, to, limit),
-    trends: (w) => risk.riskStore.dailyPdTrends(w),
+    latest: async (id) => (await risk.scores.latestScores({ borrowerIds: [id] }))[0],
+    latestMany: (ids) => risk.scores.latestScores({ borrowerIds: ids }),
+    heads: (f) => risk.scores.latestHeads(f),
+    history: (q) => risk.scores.scoreHistory(q),
+    daily: (id, from, to, limit) => risk.scores.dailyScores(id, from, to, limit),
+    trends: (w) => risk.scores.dailyPdTrends(w),
     rescore: async (ids) => {
       const run = await risk.scoring.scoreBorrowers(ids, 'on-demand');
       return run.modelVersion === undefined ? {} : { modelVersion: run.modelVersion };
@@ -137,8 +134,9 @@ const isRankKey = (v: unknown): v is [number, string] =>
 
 export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresService): void {
   const { state } = ctx;
-  const borrowerOrThrow = (id: string): void => {
-    if (state.getBorrower(id) === undefined) throw new RiskfuseError('NOT_FOUND', `no borrower ${id}`);
+  const borrowerOrThrow = async (id: string): Promise<void> => {
+    if ((await state.portfolio.getBorrower(id)) === undefined)
+      throw new RiskfuseError('NOT_FOUND', `no borrower ${id}`);
   };
 
   app.get(
@@ -151,11 +149,11 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
         response: { 200: ScoreDetail, ...ERROR_RESPONSES },
       },
     },
-    (request) => {
+    async (request) => {
       // A stored score implies the borrower; look the borrower up only to say which 404 it is.
-      const s = scores.latest(request.params.id);
+      const s = await scores.latest(request.params.id);
       if (s === undefined) {
-        borrowerOrThrow(request.params.id);
+        await borrowerOrThrow(request.params.id);
         throw new RiskfuseError('NOT_FOUND', `borrower ${request.params.id} has no score yet`);
       }
       const contributions = { ...(s.contributions ?? {}) };
@@ -200,8 +198,8 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
         response: { 200: Type.Object({ items: Type.Array(Score) }), ...ERROR_RESPONSES },
       },
     },
-    (request) => {
-      borrowerOrThrow(request.params.id);
+    async (request) => {
+      await borrowerOrThrow(request.params.id);
       const q = request.query;
       if (q.from !== undefined && q.to !== undefined && q.to <= q.from) {
         throw new RiskfuseError('VALIDATION_FAILED', '`to` must be after `from`');
@@ -218,9 +216,9 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
         }
         const to = q.to ?? ctx.now() + 1;
         const from = q.from ?? to - 365 * DAY_MS;
-        return { items: scores.daily(request.params.id, from, to, q.limit).map(view) };
+        return { items: (await scores.daily(request.params.id, from, to, q.limit)).map(view) };
       }
-      const items = scores.history({
+      const items = await scores.history({
         borrowerId: request.params.id,
         limit: q.limit,
         shadow: q.shadow ?? false,
@@ -250,12 +248,11 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
         response: { 200: Page(Score), ...ERROR_RESPONSES },
       },
     },
-    (request) => {
+    async (request) => {
       const { grade, minPd, limit, cursor } = request.query;
       const after = cursor === undefined ? undefined : decodeCursor(cursor, isRankKey);
       // Ranked on the light heads; only the page's scores are read whole (reasons).
-      const ranked = scores
-        .heads()
+      const ranked = (await scores.heads())
         .filter((s) => (grade === undefined || s.grade === grade) && (minPd === undefined || s.pd >= minPd))
         .sort((a, b) => b.pd - a.pd || a.borrowerId.localeCompare(b.borrowerId))
         .filter(
@@ -265,7 +262,9 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
             (s.pd === after[0] && s.borrowerId.localeCompare(after[1]) > 0),
         );
       const page = ranked.slice(0, limit);
-      const whole = new Map(scores.latestMany(page.map((h) => h.borrowerId)).map((s) => [s.borrowerId, s]));
+      const whole = new Map(
+        (await scores.latestMany(page.map((h) => h.borrowerId))).map((s) => [s.borrowerId, s]),
+      );
       const items = page.map((h) => whole.get(h.borrowerId)).filter((s) => s !== undefined);
       const last = page.at(-1);
       return {
@@ -288,17 +287,17 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
       },
     },
     async (request) => {
-      borrowerOrThrow(request.params.id);
-      const before = scores.latest(request.params.id);
+      await borrowerOrThrow(request.params.id);
+      const before = await scores.latest(request.params.id);
       const run = await scores.rescore([request.params.id]);
       if (run.modelVersion === undefined) {
         throw new RiskfuseError('CONFLICT', 'no champion model to score with (see GET /v1/models)');
       }
-      const after = scores.latest(request.params.id);
+      const after = await scores.latest(request.params.id);
       if (after === undefined) {
         throw new RiskfuseError('CONFLICT', `borrower ${request.params.id} has no active loan to score`);
       }
-      state.transaction(() =>
+      await state.transaction(() =>
         ctx.audit(request, {
           action: 'rescore',
           resource: 'score',
@@ -320,7 +319,7 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
         response: { 200: Type.Object({ items: Type.Array(ModelView) }), ...ERROR_RESPONSES },
       },
     },
-    () => ({ items: scores.models().map(modelView) }),
+    async () => ({ items: (await scores.models()).map(modelView) }),
   );
 
   app.get(
@@ -333,8 +332,8 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
         response: { 200: ModelView, ...ERROR_RESPONSES },
       },
     },
-    (request) => {
-      const m = scores.model(request.params.version);
+    async (request) => {
+      const m = await scores.model(request.params.version);
       if (m === undefined) throw new RiskfuseError('NOT_FOUND', `no model version ${request.params.version}`);
       return modelView(m);
     },
@@ -350,14 +349,14 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
         response: { 200: ModelView, ...ERROR_RESPONSES },
       },
     },
-    (request) => {
-      const before = scores.models().find((m) => m.status === 'champion');
-      if (scores.model(request.params.version) === undefined) {
+    async (request) => {
+      const before = (await scores.models()).find((m) => m.status === 'champion');
+      if ((await scores.model(request.params.version)) === undefined) {
         throw new RiskfuseError('NOT_FOUND', `no model version ${request.params.version}`);
       }
-      const m = state.transaction(() => {
-        const activated = scores.activate(request.params.version, ctx.now());
-        ctx.audit(request, {
+      const m = await state.transaction(async () => {
+        const activated = await scores.activate(request.params.version, ctx.now());
+        await ctx.audit(request, {
           action: 'activate',
           resource: 'model',
           resourceId: activated.version,

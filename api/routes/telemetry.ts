@@ -130,7 +130,7 @@ export function telemetryRoutes(app: ApiApp, ctx: RouteContext): void {
       },
     },
     async (request) => {
-      const device = state.getDevice(request.params.id);
+      const device = await state.devices.getDevice(request.params.id);
       if (device === undefined) throw new RiskfuseError('NOT_FOUND', `no device ${request.params.id}`);
       const { order } = request.query;
       const limit = request.query.limit ?? Math.min(1000, config.apiTelemetryMaxPoints);
@@ -199,7 +199,7 @@ export function telemetryRoutes(app: ApiApp, ctx: RouteContext): void {
       let filter: { deviceIds: string[] } | { borrowerIds: string[] };
       let groupBy: 'device' | 'borrower';
       if (q.deviceId !== undefined) {
-        const device = state.getDevice(q.deviceId);
+        const device = await state.devices.getDevice(q.deviceId);
         if (device === undefined) throw new RiskfuseError('NOT_FOUND', `no device ${q.deviceId}`);
         if (q.kind !== undefined && q.kind !== device.kind)
           throw bad('kind', `device ${device.id} is a ${device.kind}`);
@@ -208,7 +208,7 @@ export function telemetryRoutes(app: ApiApp, ctx: RouteContext): void {
         groupBy = 'device';
       } else {
         const borrowerId = q.borrowerId ?? '';
-        if (state.getBorrower(borrowerId) === undefined)
+        if ((await state.portfolio.getBorrower(borrowerId)) === undefined)
           throw new RiskfuseError('NOT_FOUND', `no borrower ${borrowerId}`);
         if (q.kind === undefined)
           throw bad('kind', 'kind is required with borrowerId (stake, helmet or satellite)');
@@ -216,7 +216,7 @@ export function telemetryRoutes(app: ApiApp, ctx: RouteContext): void {
         filter = { borrowerIds: [borrowerId] };
         groupBy = q.groupBy;
         if (groupBy === 'device') {
-          devicesInScope = Math.max(1, state.listDevices({ borrowerId, kind }).length);
+          devicesInScope = Math.max(1, (await state.devices.listDevices({ borrowerId, kind })).length);
         }
       }
       const fields = [...new Set(q.fields.split(','))];
@@ -342,7 +342,7 @@ export function telemetryRoutes(app: ApiApp, ctx: RouteContext): void {
       },
     },
     async (request) => {
-      const site = state.getSite(request.params.id);
+      const site = await state.portfolio.getSite(request.params.id);
       if (site === undefined) throw new RiskfuseError('NOT_FOUND', `no site ${request.params.id}`);
       const q = request.query;
       const { fromMs, toMs } = range(q.from, q.to, 7 * DAY_MS);
@@ -353,9 +353,9 @@ export function telemetryRoutes(app: ApiApp, ctx: RouteContext): void {
           `${windows} windows is over API_TELEMETRY_MAX_POINTS (${config.apiTelemetryMaxPoints}); widen windowMs or shorten the range`,
         );
       }
-      const helmets = state
-        .listDevices({ borrowerId: site.borrowerId, kind: 'helmet' })
-        .filter((d) => d.siteId === site.id);
+      const helmets = (
+        await state.devices.listDevices({ borrowerId: site.borrowerId, kind: 'helmet' })
+      ).filter((d) => d.siteId === site.id);
       // From one gap before the range, so a reading just before `from` counts its share inside it.
       const readings = (
         await Promise.all(helmets.map((d) => readAll(d.id, fromMs - q.maxGapMs, toMs)))

@@ -86,6 +86,13 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
   const { state } = ctx;
   const { store } = webhooks;
   const tags = ['webhooks'];
+  /**
+   * Change, delete and rotate read the subscription they audit as `before`, then write: serializable, so that on
+   * PostgreSQL two at once behave as if one ran after the other (two deletes: one 200 and one 404, not two
+   * audit entries), as SQLite's one-at-a-time write transactions do. (Creating one checks nothing: its id is
+   * random.)
+   */
+  const SERIALIZABLE = { isolation: 'serializable' } as const;
 
   app.get(
     '/webhooks/subscriptions',
@@ -100,10 +107,10 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
         response: { 200: Page(Subscription), ...ERROR_RESPONSES },
       },
     },
-    (request) => {
+    async (request) => {
       const { limit, cursor } = request.query;
       const afterId = cursor === undefined ? undefined : decodeCursor(cursor, isString);
-      const rows = store.listSubscriptions({
+      const rows = await store.listSubscriptions({
         limit: limit + 1,
         ...(afterId === undefined ? {} : { afterId }),
       });
@@ -135,8 +142,8 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
       const body = request.body;
       await webhooks.checkTarget(body.url);
       const secret = webhooks.newSecret();
-      const subscription = state.transaction(() => {
-        const sub = store.createSubscription(
+      const subscription = await state.transaction(async () => {
+        const sub = await store.createSubscription(
           {
             url: body.url,
             eventTypes: body.eventTypes ?? [ALL_EVENTS],
@@ -145,7 +152,7 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
           },
           secret,
         );
-        ctx.audit(request, {
+        await ctx.audit(request, {
           action: 'create',
           resource: 'webhook-subscription',
           resourceId: sub.id,
@@ -193,11 +200,11 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
       },
     },
     async (request) => {
-      const before = webhooks.mustGet(request.params.id);
       const body = request.body;
       if (body.url !== undefined) await webhooks.checkTarget(body.url);
-      const after = state.transaction(() => {
-        const updated = store.updateSubscription(before.id, {
+      const after = await state.transaction(async () => {
+        const before = await webhooks.mustGet(request.params.id);
+        const updated = await store.updateSubscription(before.id, {
           ...(body.url === undefined ? {} : { url: body.url }),
           ...(body.eventTypes === undefined ? {} : { eventTypes: body.eventTypes }),
           ...(body.description === undefined ? {} : { description: body.description }),
@@ -205,7 +212,7 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
         });
         if (updated === undefined)
           throw new RiskfuseError('NOT_FOUND', `no webhook subscription ${before.id}`);
-        ctx.audit(request, {
+        await ctx.audit(request, {
           action: 'update',
           resource: 'webhook-subscription',
           resourceId: before.id,
@@ -213,7 +220,7 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
           after: view(updated),
         });
         return updated;
-      });
+      }, SERIALIZABLE);
       webhooks.wake();
       return after;
     },
@@ -229,18 +236,18 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
         response: { 200: Subscription, ...ERROR_RESPONSES },
       },
     },
-    (request) => {
-      const before = webhooks.mustGet(request.params.id);
-      state.transaction(() => {
-        store.deleteSubscription(before.id);
-        ctx.audit(request, {
+    async (request) => {
+      return state.transaction(async () => {
+        const before = await webhooks.mustGet(request.params.id);
+        await store.deleteSubscription(before.id);
+        await ctx.audit(request, {
           action: 'delete',
           resource: 'webhook-subscription',
           resourceId: before.id,
           before: view(before),
         });
-      });
-      return before;
+        return before;
+      }, SERIALIZABLE);
     },
   );
 
@@ -267,14 +274,14 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
         response: { 200: WithSecret, ...ERROR_RESPONSES },
       },
     },
-    (request) => {
-      const before = webhooks.mustGet(request.params.id);
+    async (request) => {
       const secret = webhooks.newSecret();
       const until = webhooks.overlapUntil(request.query.overlapSeconds);
-      const subscription = state.transaction(() => {
-        const after = store.rotateSecret(before.id, secret, until);
+      const subscription = await state.transaction(async () => {
+        const before = await webhooks.mustGet(request.params.id);
+        const after = await store.rotateSecret(before.id, secret, until);
         if (after === undefined) throw new RiskfuseError('NOT_FOUND', `no webhook subscription ${before.id}`);
-        ctx.audit(request, {
+        await ctx.audit(request, {
           action: 'rotate-secret',
           resource: 'webhook-subscription',
           resourceId: before.id,
@@ -282,7 +289,7 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
           after: view(after),
         });
         return after;
-      });
+      }, SERIALIZABLE);
       return { subscription, secret };
     },
   );
@@ -297,10 +304,10 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
         response: { 202: Delivery, ...ERROR_RESPONSES },
       },
     },
-    (request, reply) => {
-      const delivery = state.transaction(() => {
-        const d = webhooks.ping(request.params.id);
-        ctx.audit(request, {
+    async (request, reply) => {
+      const delivery = await state.transaction(async () => {
+        const d = await webhooks.ping(request.params.id);
+        await ctx.audit(request, {
           action: 'ping',
           resource: 'webhook-subscription',
           resourceId: request.params.id,
@@ -328,11 +335,11 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
         response: { 200: Page(Delivery), ...ERROR_RESPONSES },
       },
     },
-    (request) => {
-      const sub = webhooks.mustGet(request.params.id);
+    async (request) => {
+      const sub = await webhooks.mustGet(request.params.id);
       const { limit, cursor, status } = request.query;
       const beforeId = cursor === undefined ? undefined : decodeCursor(cursor, isNumber);
-      const rows = store.listDeliveries({
+      const rows = await store.listDeliveries({
         subscriptionId: sub.id,
         limit: limit + 1,
         ...(status === undefined ? {} : { status }),
@@ -360,11 +367,13 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
         },
       },
     },
-    (request, reply) => {
+    async (request, reply) => {
       const { from, to } = request.body;
-      const ids = state.transaction(() => {
-        const created = webhooks.replayRange(request.params.id, from, to, MAX_REPLAY_EVENTS).map((d) => d.id);
-        ctx.audit(request, {
+      const ids = await state.transaction(async () => {
+        const created = (await webhooks.replayRange(request.params.id, from, to, MAX_REPLAY_EVENTS)).map(
+          (d) => d.id,
+        );
+        await ctx.audit(request, {
           action: 'replay',
           resource: 'webhook-subscription',
           resourceId: request.params.id,
@@ -402,10 +411,10 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
         response: { 202: Delivery, ...ERROR_RESPONSES },
       },
     },
-    (request, reply) => {
-      const delivery = state.transaction(() => {
-        const d = webhooks.replayDelivery(request.params.id);
-        ctx.audit(request, {
+    async (request, reply) => {
+      const delivery = await state.transaction(async () => {
+        const d = await webhooks.replayDelivery(request.params.id);
+        await ctx.audit(request, {
           action: 'replay',
           resource: 'webhook-delivery',
           resourceId: String(request.params.id),
@@ -432,10 +441,10 @@ export function webhookRoutes(app: ApiApp, ctx: RouteContext, webhooks: WebhookS
         response: { 200: Page(Delivery), ...ERROR_RESPONSES },
       },
     },
-    (request) => {
+    async (request) => {
       const { limit, cursor, subscriptionId } = request.query;
       const beforeId = cursor === undefined ? undefined : decodeCursor(cursor, isNumber);
-      const rows = store.listDeliveries({
+      const rows = await store.listDeliveries({
         status: 'dead',
         limit: limit + 1,
         ...(subscriptionId === undefined ? {} : { subscriptionId }),

@@ -21,9 +21,9 @@ describe('alerts API', () => {
   let t: TestApi;
   beforeAll(async () => {
     t = await startTestApi();
-    seedPortfolio(t.state);
-    for (let i = 0; i < 5; i++) open(t, i);
-    open(t, 9, { ruleId: 'battery-low', severity: 'info', borrowerId: 'b2' });
+    await seedPortfolio(t.state);
+    for (let i = 0; i < 5; i++) await open(t, i);
+    await open(t, 9, { ruleId: 'battery-low', severity: 'info', borrowerId: 'b2' });
   });
   afterAll(() => t.close());
 
@@ -54,7 +54,7 @@ describe('alerts API', () => {
   });
 
   it('when an officer acknowledges then resolves an alert with a comment, then the lifecycle, the audit log and the outbox record who did it', async () => {
-    const [a] = t.alerts.service.list({ limit: 1, subjectId: 'stk-0' });
+    const [a] = await t.alerts.service.list({ limit: 1, subjectId: 'stk-0' });
     const ack = await t.app.inject({
       method: 'POST',
       url: `/v1/alerts/${a?.id}/acknowledge`,
@@ -88,14 +88,13 @@ describe('alerts API', () => {
     expect(got.json<{ resolvedBy: string; acknowledgedBy: string }>().resolvedBy).toBe(
       got.json<{ acknowledgedBy: string }>().acknowledgedBy,
     );
-    const audit = t.state.listAudit({ limit: 10, resource: 'alert', resourceId: a?.id ?? '' });
+    const audit = await t.state.audit.listAudit({ limit: 10, resource: 'alert', resourceId: a?.id ?? '' });
     expect(audit.map((e) => e.action)).toEqual(['resolve', 'acknowledge']);
     expect(audit[0]).toMatchObject({
       actorRole: 'officer',
       after: { status: 'resolved', comment: 'seal replaced, stock counted' },
     });
-    const types = t.alerts.service.outbox
-      .after(0)
+    const types = (await t.state.outbox.after(0))
       .filter((e) => (e.data.alert as { id: string }).id === a?.id)
       .map((e) => e.type);
     expect(types).toEqual(['alert.opened', 'alert.acknowledged', 'alert.resolved']);
@@ -104,10 +103,42 @@ describe('alerts API', () => {
     );
   });
 
+  it('when two officers acknowledge the same open alert at once, then one gets 200, the other a 409 problem, and the audit log has one acknowledge', async () => {
+    const opened = await open(t, 7, { subjectId: 'stk-race', deviceId: 'stk-race' });
+    const id = opened?.id ?? '';
+    const acknowledge = (comment: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: `/v1/alerts/${id}/acknowledge`,
+        headers: t.auth('officer'),
+        payload: { comment },
+      });
+    const results = await Promise.all([acknowledge('first'), acknowledge('second')]);
+    expect(results.map((r) => r.statusCode).sort()).toEqual([200, 409]);
+    const lost = results.find((r) => r.statusCode === 409);
+    expect(lost?.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(lost?.json()).toMatchObject({
+      status: 409,
+      code: 'CONFLICT',
+      instance: `/v1/alerts/${id}/acknowledge`,
+    });
+    expect(lost?.json<{ detail: string }>().detail).toContain(id);
+    const won = results.find((r) => r.statusCode === 200)?.json<{ acknowledgeComment: string }>();
+    expect((await t.alerts.service.get(id))?.acknowledgeComment).toBe(won?.acknowledgeComment);
+    const audit = await t.state.audit.listAudit({ limit: 10, resource: 'alert', resourceId: id });
+    expect(audit.map((e) => e.action)).toEqual(['acknowledge']);
+    const events = (await t.state.outbox.after(0)).filter(
+      (e) => e.type === 'alert.acknowledged' && (e.data.alert as { id: string }).id === id,
+    );
+    expect(events).toHaveLength(1);
+    // Back to the five open alerts the other tests count.
+    await t.alerts.service.resolve(id, 'test', 'race checked', T0 + 8000);
+  });
+
   it('when the portfolio summary is read, then openAlerts counts the alerts not yet resolved', async () => {
     const res = await t.app.inject({ url: '/v1/portfolio/summary', headers: t.auth('auditor') });
-    expect(res.json<{ openAlerts: number }>().openAlerts).toBe(t.alerts.service.countActive());
-    expect(t.alerts.service.countActive()).toBe(5);
+    expect(res.json<{ openAlerts: number }>().openAlerts).toBe(await t.alerts.service.countActive());
+    expect(await t.alerts.service.countActive()).toBe(5);
   });
 
   it('when a rule is changed with a bad field over the API, then 400 names the rule and field and nothing changes; a good change and a borrower override apply', async () => {
@@ -157,7 +188,7 @@ describe('alerts API', () => {
       headers: t.auth('admin'),
     });
     expect(del.json<{ overrides: object }>().overrides).toEqual({});
-    expect(t.alerts.service.store.listRuleSettings().map((s) => s.ruleId)).toEqual(['weight-drop']);
+    expect((await t.state.alerts.listRuleSettings()).map((s) => s.ruleId)).toEqual(['weight-drop']);
   });
 });
 
@@ -204,7 +235,7 @@ describe('alerts live stream (SSE)', () => {
   let port: number;
   beforeAll(async () => {
     t = await startTestApi({ env: { ALERT_STREAM_HEARTBEAT_MS: '200' } });
-    seedPortfolio(t.state);
+    await seedPortfolio(t.state);
     await t.app.listen({ host: '127.0.0.1', port: 0 });
     port = (t.app.server.address() as AddressInfo).port;
   });
@@ -214,7 +245,7 @@ describe('alerts live stream (SSE)', () => {
     const auth = t.auth('auditor');
     const live = readStream(port, auth, (es) => es.some((e) => e.event === 'alert.opened'));
     await new Promise((r) => setTimeout(r, 100));
-    open(t, 1);
+    await open(t, 1);
     const got = await live;
     const first = got.find((e) => e.event === 'alert.opened');
     expect(JSON.parse(first?.data ?? '{}')).toMatchObject({
@@ -223,9 +254,9 @@ describe('alerts live stream (SSE)', () => {
     });
 
     // Disconnected: two more things happen.
-    open(t, 2);
-    const a3 = open(t, 3);
-    t.alerts.service.acknowledge(a3?.id ?? '', 'k', undefined, T0);
+    await open(t, 2);
+    const a3 = await open(t, 3);
+    await t.alerts.service.acknowledge(a3?.id ?? '', 'k', undefined, T0);
     const resumed = await readStream(
       port,
       { ...auth, 'last-event-id': first?.id ?? '' },

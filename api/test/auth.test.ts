@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/logger.js';
-import { openSqliteStateStore } from '../../core/storage/sqlite-state-store.js';
-import { API_ROLES } from '../../core/storage/state-store.js';
+import { API_ROLES } from '../../core/state/index.js';
+import { openTestState } from '../../core/state/test/backends.js';
 import { registeredRoutes } from '../app.js';
 import { bootstrapAdminKey } from '../auth.js';
 import { apiMain } from '../main.js';
@@ -29,7 +29,7 @@ describe('auth matrix (api/permissions.ts)', () => {
   let t: TestApi;
   beforeAll(async () => {
     t = await startTestApi({ withRisk: true });
-    seedPortfolio(t.state);
+    await seedPortfolio(t.state);
   });
   afterAll(() => t.close());
 
@@ -210,18 +210,22 @@ describe('first start', () => {
     const given = `rfk_${'ab'.repeat(8)}_${'x'.repeat(43)}`;
     const t = await startTestApi();
     try {
-      const fresh = openSqliteStateStore(':memory:');
-      const boot = bootstrapAdminKey(fresh, given, T0);
-      expect(boot).toMatchObject({
-        created: true,
-        generated: undefined,
-        key: { id: 'ab'.repeat(8), role: 'admin' },
-      });
-      expect(bootstrapAdminKey(fresh, given, T0)).toEqual({ created: false });
-      expect(() => bootstrapAdminKey(openSqliteStateStore(':memory:'), 'not-a-key', T0)).toThrow(
-        /API_ADMIN_KEY/,
-      );
-      fresh.close();
+      const fresh = await openTestState(join(t.dir, 'fresh'));
+      const empty = await openTestState(join(t.dir, 'empty'));
+      try {
+        const boot = await bootstrapAdminKey(fresh, given, T0);
+        expect(boot).toMatchObject({
+          created: true,
+          generated: undefined,
+          key: { id: 'ab'.repeat(8), role: 'admin' },
+        });
+        expect(await bootstrapAdminKey(fresh, given, T0)).toEqual({ created: false });
+        await expect(bootstrapAdminKey(empty, 'not-a-key', T0)).rejects.toThrow(/API_ADMIN_KEY/);
+        expect(await empty.apiKeys.listApiKeys()).toEqual([]);
+      } finally {
+        await fresh.close();
+        await empty.close();
+      }
     } finally {
       await t.close();
     }

@@ -687,13 +687,13 @@ describe('bad input', () => {
   let t: TestApi;
   beforeAll(async () => {
     t = await startTestApi({ env: { API_CSV_BODY_LIMIT_BYTES: '2048' } });
-    seedPortfolio(t.state);
+    await seedPortfolio(t.state);
   });
   afterAll(() => t.close());
 
   for (const c of CASES) {
     it(`when ${c.route} gets ${c.what}, then ${c.status} problem and nothing changes`, async () => {
-      const before = snapshot(t.state);
+      const before = await snapshot(t.state);
       const [method = 'GET'] = c.route.split(' ');
       const res = await t.app.inject({
         method: method as 'GET',
@@ -718,7 +718,7 @@ describe('bad input', () => {
       expect(problem.code).toMatch(/^[A-Z_]+$/);
       expect(problem.requestId).toBe(res.headers['x-request-id']);
       expect(res.body).not.toMatch(/at .+\.(ts|js):\d+/);
-      expect(snapshot(t.state)).toEqual(before);
+      expect(await snapshot(t.state)).toEqual(before);
     });
   }
 
@@ -730,8 +730,8 @@ describe('bad input', () => {
       payload: { id: 'b-sql', name: `${SQL}; DROP TABLE borrowers; --`, sector: 'trading', region: SQL },
     });
     expect(res.statusCode).toBe(201);
-    expect(t.state.getBorrower('b-sql')?.name).toBe(`${SQL}; DROP TABLE borrowers; --`);
-    expect(t.state.listBorrowers().map((b) => b.id)).toEqual(['b-sql', 'b1', 'b2']);
+    expect((await t.state.portfolio.getBorrower('b-sql'))?.name).toBe(`${SQL}; DROP TABLE borrowers; --`);
+    expect((await t.state.portfolio.listBorrowers()).map((b) => b.id)).toEqual(['b-sql', 'b1', 'b2']);
     const search = await t.app.inject({ url: `/v1/borrowers?q=${SQLQ}`, headers: t.auth('admin') });
     expect(search.json<{ items: { id: string }[] }>().items.map((b) => b.id)).toEqual(['b-sql']);
   });

@@ -7,8 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceKind, Reading } from '../../core/contracts/index.js';
 import { makeCredentials } from '../../core/credentials.js';
 import { openSqliteTelemetryStore } from '../../core/storage/sqlite-telemetry-store.js';
-import type { SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
-import type { Presence } from '../../core/storage/state-store.js';
+import type { Presence, State } from '../../core/state/index.js';
 import { seedPortfolio, snapshot, startTestApi, T0, type TestApi } from './support.js';
 
 const MINUTE_MS = 60_000;
@@ -40,17 +39,17 @@ interface Summary {
 }
 
 /** A second borrower's site, so that borrowerId filters something. */
-function seedSecondSite(state: SqliteStateStore): void {
-  state.upsertSites([
+async function seedSecondSite(state: State): Promise<void> {
+  await state.portfolio.upsertSites([
     { id: 's2', borrowerId: 'b2', name: 'Mill', kind: 'factory', lat: 3, lon: 4, geofence: [] },
   ]);
 }
 
-function register(
-  state: SqliteStateStore,
+async function register(
+  state: State,
   devices: readonly { id: string; kind: DeviceKind; borrowerId: string; revoked?: boolean }[],
-): void {
-  state.upsertDevices(
+): Promise<void> {
+  await state.devices.upsertDevices(
     devices.map(({ id, kind, borrowerId }) => ({
       device: {
         id,
@@ -63,7 +62,7 @@ function register(
       credentials: makeCredentials(id, 'not-a-secret'),
     })),
   );
-  for (const d of devices) if (d.revoked === true) state.revokeDevice(d.id, T0 + 1);
+  for (const d of devices) if (d.revoked === true) await state.devices.revokeDevice(d.id, T0 + 1);
 }
 
 const reading = (
@@ -97,9 +96,9 @@ describe('fleet-wide device health', () => {
 
   beforeAll(async () => {
     t = await startTestApi();
-    seedPortfolio(t.state);
-    seedSecondSite(t.state);
-    register(t.state, [
+    await seedPortfolio(t.state);
+    await seedSecondSite(t.state);
+    await register(t.state, [
       { id: 'stk-on-1', kind: 'stake', borrowerId: 'b1' },
       { id: 'stk-on-2', kind: 'stake', borrowerId: 'b1' },
       { id: 'stk-off-1', kind: 'stake', borrowerId: 'b1' },
@@ -113,7 +112,7 @@ describe('fleet-wide device health', () => {
       { id: 'sat-2', kind: 'satellite', borrowerId: 'b2' },
       { id: 'sat-3', kind: 'satellite', borrowerId: 'b2' },
     ]);
-    t.state.setPresence([
+    await t.state.presence.setPresence([
       { deviceId: 'stk-on-1', status: 'online', changedAt: T0 },
       { deviceId: 'stk-on-2', status: 'online', changedAt: T0 },
       { deviceId: 'stk-off-1', status: 'offline', changedAt: T0 },
@@ -287,7 +286,7 @@ describe('fleet-wide device health', () => {
     });
     expect(provision.statusCode).toBe(400);
     expect(JSON.stringify(provision.json<{ errors: unknown }>().errors)).toContain('body/id');
-    expect(t.state.getDevice('summary')).toBeUndefined();
+    expect(await t.state.devices.getDevice('summary')).toBeUndefined();
   });
 
   it('when devices are listed by presence, then the filter is fleet-wide, pages by id, and unknown means no presence row', async () => {
@@ -338,19 +337,19 @@ describe('fleet summary when the telemetry store is down', () => {
     const telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
     const t = await startTestApi({ telemetry, log: pino({ level: 'warn' }, sink) });
     try {
-      seedPortfolio(t.state);
-      seedSecondSite(t.state);
-      register(t.state, [
+      await seedPortfolio(t.state);
+      await seedSecondSite(t.state);
+      await register(t.state, [
         { id: 'stk-a', kind: 'stake', borrowerId: 'b1' },
         { id: 'stk-b', kind: 'stake', borrowerId: 'b1', revoked: true },
         { id: 'hlm-a', kind: 'helmet', borrowerId: 'b2' },
       ]);
-      t.state.setPresence([{ deviceId: 'stk-a', status: 'offline', changedAt: T0 }]);
+      await t.state.presence.setPresence([{ deviceId: 'stk-a', status: 'offline', changedAt: T0 }]);
       await telemetry.writeReadings([reading('stake', 'stk-a', 'b1', Date.now() - 1000, 5)]);
       // The real store, closed: every query now fails as a store outage does.
       await telemetry.close();
 
-      const before = snapshot(t.state);
+      const before = await snapshot(t.state);
       const res = await t.app.inject({ url: '/v1/devices/summary', headers: t.auth('officer') });
       expect(res.statusCode, res.body).toBe(200);
       const s = res.json<Summary>();
@@ -398,7 +397,7 @@ describe('fleet summary when the telemetry store is down', () => {
         lowBatteryPct: 20,
         staleMs: DAY_MS,
       });
-      expect(snapshot(t.state)).toEqual(before);
+      expect(await snapshot(t.state)).toEqual(before);
       expect(lines.some((l) => l.level === 40 && /fleet summary/.test(String(l.msg)))).toBe(true);
     } finally {
       await t.close();
@@ -411,8 +410,8 @@ describe('fleet summary at scale', () => {
   it('when the fleet has 5,000 devices, then the grouped counts and the reading counts are exact', async () => {
     const t = await startTestApi();
     try {
-      seedPortfolio(t.state);
-      seedSecondSite(t.state);
+      await seedPortfolio(t.state);
+      await seedSecondSite(t.state);
       const N = 5_000;
       const kinds: readonly DeviceKind[] = ['stake', 'helmet', 'satellite'];
       const now = Date.now();
@@ -427,8 +426,8 @@ describe('fleet summary at scale', () => {
         old: i % 5 === 0,
         batteryPct: i % 100,
       }));
-      register(t.state, fleet);
-      t.state.setPresence(
+      await register(t.state, fleet);
+      await t.state.presence.setPresence(
         fleet.flatMap((d): Presence[] =>
           d.presence === undefined ? [] : [{ deviceId: d.id, status: d.presence, changedAt: T0 }],
         ),

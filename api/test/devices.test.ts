@@ -26,13 +26,13 @@ describe('devices with a real broker', () => {
       sessions: (state) => {
         broker = createBroker({
           config: parseBrokerConfig({ MQTT_PORT: '0', MQTT_HOST: '127.0.0.1' }),
-          registry: state,
+          registry: state.devices,
           log: silentLogger,
         });
         return brokerDeviceSessions(broker);
       },
     });
-    seedPortfolio(t.state);
+    await seedPortfolio(t.state);
     const ports = await broker.listen();
     url = `mqtt://127.0.0.1:${ports.tcpPort}`;
   });
@@ -71,7 +71,7 @@ describe('devices with a real broker', () => {
     const client = await connect('stk-api-1', p.token);
     expect(client.connected).toBe(true);
     await client.endAsync();
-    const dump = JSON.stringify(snapshot(t.state));
+    const dump = JSON.stringify(await snapshot(t.state));
     expect(dump).not.toContain(p.token);
     const again = await t.app.inject({ url: '/v1/devices/stk-api-1', headers: t.auth('officer') });
     expect(again.body).not.toContain(p.token);
@@ -150,7 +150,7 @@ describe('devices with a real broker', () => {
         },
       },
     ]);
-    t.state.setPresence([{ deviceId: 'stk-api-4', status: 'online', changedAt: ts }]);
+    await t.state.presence.setPresence([{ deviceId: 'stk-api-4', status: 'online', changedAt: ts }]);
     const res = await t.app.inject({
       url: '/v1/devices?borrowerId=b1&kind=stake&status=active',
       headers: t.auth('device-ops'),
@@ -169,7 +169,7 @@ describe('devices with a real broker', () => {
   });
 
   it('when a lot with stakes on it would move to another site, then 409 and it stays', async () => {
-    t.state.upsertSites([
+    await t.state.portfolio.upsertSites([
       { id: 's1b', borrowerId: 'b1', name: 'Annex', kind: 'warehouse', lat: 1, lon: 2, geofence: [] },
     ]);
     const res = await t.app.inject({
@@ -183,11 +183,11 @@ describe('devices with a real broker', () => {
       code: 'CONFLICT',
       dependents: { devices: expect.any(Number) as unknown },
     });
-    expect(t.state.getLot('l1')?.siteId).toBe('s1');
+    expect((await t.state.portfolio.getLot('l1'))?.siteId).toBe('s1');
   });
 
   it('when a device would point at a missing or foreign site or lot, or its id is taken, then 4xx and nothing is written', async () => {
-    const before = snapshot(t.state);
+    const before = await snapshot(t.state);
     const cases: [Record<string, unknown>, number, string][] = [
       [{ id: 'hlm-x', kind: 'helmet', borrowerId: 'b1', siteId: 's1', lotId: 'l1' }, 400, 'body/lotId'],
       [{ id: 'stk-x', kind: 'stake', borrowerId: 'b1', siteId: 'nope' }, 400, 'body/siteId'],
@@ -206,7 +206,7 @@ describe('devices with a real broker', () => {
       expect(res.statusCode, JSON.stringify(payload)).toBe(status);
       if (path !== '') expect(JSON.stringify(res.json<{ errors: unknown }>().errors)).toContain(path);
     }
-    expect(snapshot(t.state)).toEqual(before);
+    expect(await snapshot(t.state)).toEqual(before);
   });
 });
 
@@ -214,7 +214,7 @@ describe('devices when the API runs apart from the broker', () => {
   it('when a device is revoked, then it is revoked and the answer says the broker refuses it at its next CONNECT', async () => {
     const t = await startTestApi({ sessions: tcpDeviceSessions('mqtt://127.0.0.1:1') });
     try {
-      seedPortfolio(t.state);
+      await seedPortfolio(t.state);
       await t.app.inject({
         method: 'POST',
         url: '/v1/devices',
@@ -230,7 +230,7 @@ describe('devices when the API runs apart from the broker', () => {
         disconnected: false,
         note: expect.stringMatching(/next CONNECT/) as unknown,
       });
-      expect(t.state.getDevice('hlm-far')?.status).toBe('revoked');
+      expect((await t.state.devices.getDevice('hlm-far'))?.status).toBe('revoked');
       const ready = await t.app.inject({ url: '/ready' });
       expect(ready.statusCode).toBe(503);
       expect(ready.json()).toMatchObject({

@@ -40,7 +40,7 @@ describe('loan-data import (JSON)', () => {
   let t: TestApi;
   beforeAll(async () => {
     t = await startTestApi();
-    seedPortfolio(t.state);
+    await seedPortfolio(t.state);
   });
   afterAll(() => t.close());
 
@@ -63,10 +63,10 @@ describe('loan-data import (JSON)', () => {
       unchanged: 0,
       rejected: 0,
     });
-    const state = snapshot(t.state);
+    const state = await snapshot(t.state);
     const again = await post('loans', { items: [loan('ln1'), loan('ln2', { borrowerId: 'b2' })] });
     expect(again.json<Report>()).toMatchObject({ created: 0, updated: 0, unchanged: 2 });
-    const { audit_log: _a, ...loansAfter } = snapshot(t.state);
+    const { audit_log: _a, ...loansAfter } = await snapshot(t.state);
     const { audit_log: _b, ...loansBefore } = state;
     expect(loansAfter).toEqual(loansBefore);
     const changed = await post('loans', {
@@ -76,7 +76,10 @@ describe('loan-data import (JSON)', () => {
       ],
     });
     expect(changed.json<Report>()).toMatchObject({ created: 0, updated: 1, unchanged: 1 });
-    expect(t.state.getLoan('ln1')).toMatchObject({ status: 'defaulted', defaultedAt: T0 + 90 * DAY_MS });
+    expect(await t.state.loans.getLoan('ln1')).toMatchObject({
+      status: 'defaulted',
+      defaultedAt: T0 + 90 * DAY_MS,
+    });
     const audit = await t.app.inject({
       url: '/v1/audit?action=import&resource=loans',
       headers: t.auth('auditor'),
@@ -89,7 +92,7 @@ describe('loan-data import (JSON)', () => {
   });
 
   it('when any row of an atomic import is bad, then nothing is applied and the 422 report names every bad row and why', async () => {
-    const before = snapshot(t.state);
+    const before = await snapshot(t.state);
     const res = await post('loans', {
       items: [
         loan('ln10'),
@@ -118,7 +121,7 @@ describe('loan-data import (JSON)', () => {
       [7, 'UNKNOWN_FIELD', 'extra'],
       [8, 'INVALID_VALUE', 'id'],
     ]);
-    expect(snapshot(t.state)).toEqual(before);
+    expect(await snapshot(t.state)).toEqual(before);
   });
 
   it('when the same bad batch is sent with mode=partial, then the valid rows are applied and the rest reported', async () => {
@@ -129,8 +132,8 @@ describe('loan-data import (JSON)', () => {
     );
     expect(res.statusCode).toBe(200);
     expect(res.json<Report>()).toMatchObject({ mode: 'partial', applied: true, created: 1, rejected: 1 });
-    expect(t.state.getLoan('ln20')).toBeDefined();
-    expect(t.state.getLoan('ln21')).toBeUndefined();
+    expect(await t.state.loans.getLoan('ln20')).toBeDefined();
+    expect(await t.state.loans.getLoan('ln21')).toBeUndefined();
   });
 
   it('when repayments reference an unknown loan or are paid without a date, then they are rejected per row', async () => {
@@ -146,7 +149,7 @@ describe('loan-data import (JSON)', () => {
       'UNKNOWN_LOAN',
       'INCONSISTENT',
     ]);
-    expect(t.state.getRepayment('r1')).toBeUndefined();
+    expect(await t.state.loans.getRepayment('r1')).toBeUndefined();
   });
 
   it('when the loan book is read after imports, then loans page by borrower and status, and a schedule reads in due order', async () => {
@@ -181,7 +184,7 @@ describe('loan-data import (JSON)', () => {
   });
 
   it('when the batch envelope is wrong (no items, empty, too many, not an object), then 400 and nothing changes', async () => {
-    const before = snapshot(t.state);
+    const before = await snapshot(t.state);
     for (const payload of [
       {},
       { items: [] },
@@ -193,7 +196,7 @@ describe('loan-data import (JSON)', () => {
       expect(res.statusCode).toBe(400);
       expect(res.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
     }
-    expect(snapshot(t.state)).toEqual(before);
+    expect(await snapshot(t.state)).toEqual(before);
   });
 });
 
@@ -211,8 +214,8 @@ describe('loan-data import (CSV)', () => {
       },
     });
     t = await startTestApi({ log: pino({ level: 'info' }, sink) });
-    seedPortfolio(t.state);
-    t.state.upsertLoans(
+    await seedPortfolio(t.state);
+    await t.state.loans.upsertLoans(
       Array.from({ length: 100 }, (_, i) => ({
         id: `ln${i}`,
         borrowerId: i % 2 === 0 ? 'b1' : 'b2',
@@ -262,12 +265,12 @@ describe('loan-data import (CSV)', () => {
         'c3,b2,2000,EUR,5,2026-01-01T00:00:00Z,90,defaulted,2026-03-01\n',
     );
     expect(ok.json<Report>()).toMatchObject({ created: 2, rejected: 0 });
-    expect(t.state.getLoan('c1')?.startAt).toBe(T0);
-    expect(t.state.getLoan('c3')?.defaultedAt).toBe(Date.UTC(2026, 2, 1));
+    expect((await t.state.loans.getLoan('c1'))?.startAt).toBe(T0);
+    expect((await t.state.loans.getLoan('c3'))?.defaultedAt).toBe(Date.UTC(2026, 2, 1));
   });
 
   it('when the CSV is malformed, or its header is wrong, then 400 naming the line or column and nothing changes', async () => {
-    const before = snapshot(t.state);
+    const before = await snapshot(t.state);
     const header = 'id,loanId,dueAt,amountDue,paidAt,amountPaid\n';
     const cases: [string, RegExp][] = [
       [`${header}r1,ln1,1,"10,0,1\n`, /malformed CSV/],
@@ -283,7 +286,7 @@ describe('loan-data import (CSV)', () => {
       expect(res.statusCode, body).toBe(400);
       expect(res.json<{ detail: string }>().detail).toMatch(detail);
     }
-    expect(snapshot(t.state)).toEqual(before);
+    expect(await snapshot(t.state)).toEqual(before);
   });
 
   it('when the body is neither JSON nor CSV, then 415', async () => {
@@ -326,7 +329,7 @@ describe('loan-data import (CSV)', () => {
       [100_001, 'rp5', 'id', 'DUPLICATE_ID'],
     ]);
     expect(report.rejections[4]?.message).toBe('id rp5 already at line 7');
-    expect(t.state.getRepayment('rp0')).toBeUndefined();
+    expect(await t.state.loans.getRepayment('rp0')).toBeUndefined();
     expect(progress.filter((p) => p.stage === 'validated').map((p) => p.done)).toEqual(
       Array.from({ length: 9 }, (_, i) => (i + 1) * 10_000),
     );
@@ -340,7 +343,7 @@ describe('loan-data import (CSV)', () => {
       rejected: 0,
       applied: true,
     });
-    expect(t.state.listRepayments('ln7')).toHaveLength(1000);
+    expect(await t.state.loans.listRepayments('ln7')).toHaveLength(1000);
     expect(progress.at(-1)).toMatchObject({ stage: 'applied', done: 100_000 });
     const again = await csv('repayments', `${lines.join('\n')}\n`);
     expect(again.json<Report>()).toMatchObject({ created: 0, updated: 0, unchanged: 100_000 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ScoreRecord } from '../../core/storage/risk-store.js';
+import type { ScoreRecord } from '../../core/state/index.js';
 import { FEATURE_NAMES } from '../../risk/index.js';
 import { buildTestWorld, DAY_MS, type TestWorld } from '../../risk/test/support/world.js';
 import { snapshot, startTestApi, type TestApi } from './support.js';
@@ -66,9 +66,9 @@ const total = (r: Row) => r.exposure.reduce((a, e) => a + e.outstanding, 0);
 describe('GET /v1/portfolio/borrowers (the dashboard’s portfolio table)', () => {
   it('when read unfiltered, then every borrower is listed once, riskiest first, with the unscored ones last, and the pages join up', async () => {
     const rows = await all('');
-    const borrowers = w.state.listBorrowers();
+    const borrowers = await w.state.portfolio.listBorrowers();
     expect(rows.map((r) => r.borrowerId).sort()).toEqual(borrowers.map((b) => b.id).sort());
-    const latest = new Map((t.risk?.riskStore.latestScores() ?? []).map((s) => [s.borrowerId, s]));
+    const latest = new Map(((await t.risk?.scores.latestScores()) ?? []).map((s) => [s.borrowerId, s]));
     const scored = rows.filter((r) => r.score !== undefined);
     expect(scored.length).toBe(latest.size);
     // Unscored borrowers (no active loan) come after every scored one.
@@ -85,29 +85,26 @@ describe('GET /v1/portfolio/borrowers (the dashboard’s portfolio table)', () =
   it('when a borrower is scored, then its row carries the exposure of its active loans, the coverage the model saw and its open alerts', async () => {
     const rows = await all('');
     const active = new Set(
-      w.state
-        .listLoans()
-        .filter((l) => l.status === 'active')
-        .map((l) => l.id),
+      (await w.state.loans.listLoans()).filter((l) => l.status === 'active').map((l) => l.id),
     );
     const withCoverage = rows.filter((r) => r.coverage !== null);
     expect(withCoverage.length).toBeGreaterThan(0);
     for (const r of rows) {
       // Exposure: due − paid over the schedules of the borrower's active loans.
       let due = 0;
-      for (const l of w.state.listLoans(r.borrowerId)) {
+      for (const l of await w.state.loans.listLoans(r.borrowerId)) {
         if (!active.has(l.id)) continue;
-        for (const p of w.state.listRepayments(l.id)) due += p.amountDue - p.amountPaid;
+        for (const p of await w.state.loans.listRepayments(l.id)) due += p.amountDue - p.amountPaid;
       }
       expect(total(r)).toBeCloseTo(due, 6);
-      const s = t.risk?.riskStore.latestScores({ borrowerIds: [r.borrowerId] })[0];
+      const s = (await t.risk?.scores.latestScores({ borrowerIds: [r.borrowerId] }))?.[0];
       const seen = s?.features?.collateral_coverage;
       expect(r.coverage).toBe(typeof seen === 'number' ? seen : null);
       expect(r.openAlerts).toBe(0);
     }
     const target = withCoverage[0] as Row;
     for (let i = 0; i < 3; i++) {
-      t.alerts.service.open({
+      await t.alerts.service.open({
         ruleId: 'tamper',
         severity: 'critical',
         subjectKind: 'device',
@@ -119,15 +116,15 @@ describe('GET /v1/portfolio/borrowers (the dashboard’s portfolio table)', () =
         at: scoredAt + i,
       });
     }
-    const [resolved] = t.alerts.service.list({ limit: 1, subjectId: 'pb-dev-2' });
-    t.alerts.service.resolve(resolved?.id ?? '', 'test', 'fixed', scoredAt + 10);
+    const [resolved] = await t.alerts.service.list({ limit: 1, subjectId: 'pb-dev-2' });
+    await t.alerts.service.resolve(resolved?.id ?? '', 'test', 'fixed', scoredAt + 10);
     const byAlerts = (await get('/v1/portfolio/borrowers?sort=openAlerts&limit=2')).body.items;
     expect(byAlerts[0]).toMatchObject({ borrowerId: target.borrowerId, openAlerts: 2 });
     expect(byAlerts[1]?.openAlerts).toBe(0);
   });
 
   it('when the scoring service stores a champion score, then it keeps every model input, and the score route returns them', async () => {
-    const s = t.risk?.riskStore.latestScores()[0] as ScoreRecord;
+    const s = (await t.risk?.scores.latestScores())?.[0] as ScoreRecord;
     expect(Object.keys(s.features ?? {}).sort()).toEqual([...FEATURE_NAMES].sort());
     const res = await t.app.inject({
       url: `/v1/borrowers/${s.borrowerId}/score`,
@@ -139,7 +136,7 @@ describe('GET /v1/portfolio/borrowers (the dashboard’s portfolio table)', () =
   it('when sorted by exposure, coverage or name in either order, then the rows follow the key with missing values last, across pages', async () => {
     const check = async (query: string, key: (r: Row) => number | string | null, asc: boolean) => {
       const rows = await all(query);
-      expect(rows).toHaveLength(w.state.listBorrowers().length);
+      expect(rows).toHaveLength((await w.state.portfolio.listBorrowers()).length);
       const keys = rows.map(key);
       const present = keys.filter((k) => k !== null);
       expect(keys.slice(0, present.length).every((k) => k !== null)).toBe(true);
@@ -162,17 +159,14 @@ describe('GET /v1/portfolio/borrowers (the dashboard’s portfolio table)', () =
   });
 
   it('when searched by part of a name (any case) or filtered by grade, then only matching borrowers are listed and counted', async () => {
-    const b = w.state.listBorrowers()[3];
+    const b = (await w.state.portfolio.listBorrowers())[3];
     if (b === undefined) throw new Error('world has too few borrowers');
     const part = b.name.slice(1, Math.min(b.name.length, 6)).toUpperCase();
     const found = await get(`/v1/portfolio/borrowers?q=${encodeURIComponent(part)}`);
-    const expected = w.state
-      .listBorrowers()
-      .filter(
-        (x) =>
-          x.name.toLowerCase().includes(part.toLowerCase()) ||
-          x.id.toLowerCase().includes(part.toLowerCase()),
-      );
+    const expected = (await w.state.portfolio.listBorrowers()).filter(
+      (x) =>
+        x.name.toLowerCase().includes(part.toLowerCase()) || x.id.toLowerCase().includes(part.toLowerCase()),
+    );
     expect(found.body.items.map((r) => r.borrowerId).sort()).toEqual(expected.map((x) => x.id).sort());
     expect(found.body.total).toBe(expected.length);
     expect(
@@ -189,7 +183,7 @@ describe('GET /v1/portfolio/borrowers (the dashboard’s portfolio table)', () =
   });
 
   it('when a borrower has scores on several days, then its trend is the last score of each day in the window, oldest first', async () => {
-    const s = t.risk?.riskStore.latestScores()[0] as ScoreRecord;
+    const s = (await t.risk?.scores.latestScores())?.[0] as ScoreRecord;
     const older = (days: number, hours: number, pd: number): ScoreRecord => ({
       ...s,
       at: s.at - days * DAY_MS - hours * 3_600_000,
@@ -197,7 +191,12 @@ describe('GET /v1/portfolio/borrowers (the dashboard’s portfolio table)', () =
       trigger: 'periodic',
     });
     // Two scores on one earlier day (the later one counts), one on another, one outside a 10-day window.
-    t.risk?.riskStore.addScores([older(3, 2, 0.11), older(3, 1, 0.12), older(5, 0, 0.2), older(40, 0, 0.9)]);
+    await t.risk?.scores.addScores([
+      older(3, 2, 0.11),
+      older(3, 1, 0.12),
+      older(5, 0, 0.2),
+      older(40, 0, 0.9),
+    ]);
     const rows = await all(`q=${encodeURIComponent(s.borrowerId)}&trendDays=10`);
     const row = rows.find((r) => r.borrowerId === s.borrowerId);
     const dayOf = (at: number) => Math.floor(at / DAY_MS);
@@ -229,7 +228,7 @@ describe('GET /v1/portfolio/borrowers (the dashboard’s portfolio table)', () =
   });
 
   it('when the query is bad (unknown sort, limit 0, trendDays 400, unknown field, forged or foreign cursor), then 400 and nothing changes', async () => {
-    const before = snapshot(t.state);
+    const before = await snapshot(t.state);
     const next = (await get('/v1/portfolio/borrowers?limit=2&sort=name')).body.nextCursor as string;
     for (const q of [
       'sort=risk',
@@ -248,6 +247,6 @@ describe('GET /v1/portfolio/borrowers (the dashboard’s portfolio table)', () =
       expect(res.headers['content-type']).toContain('application/problem+json');
     }
     expect((await get(`/v1/portfolio/borrowers?limit=2&sort=name&cursor=${next}`)).status).toBe(200);
-    expect(snapshot(t.state)).toEqual(before);
+    expect(await snapshot(t.state)).toEqual(before);
   });
 });

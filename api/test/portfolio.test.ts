@@ -10,7 +10,7 @@ describe('borrowers, sites, lots', () => {
   let t: TestApi;
   beforeAll(async () => {
     t = await startTestApi();
-    seedPortfolio(t.state);
+    await seedPortfolio(t.state);
   });
   afterAll(() => t.close());
 
@@ -55,7 +55,7 @@ describe('borrowers, sites, lots', () => {
   });
 
   it('when a borrower id is taken, then creating it again is a 409 and the original stays', async () => {
-    const before = snapshot(t.state);
+    const before = await snapshot(t.state);
     const res = await t.app.inject({
       method: 'POST',
       url: '/v1/borrowers',
@@ -63,17 +63,17 @@ describe('borrowers, sites, lots', () => {
       payload: { id: 'b1', name: 'Impostor', sector: 'trading', region: 'x' },
     });
     expect(res.statusCode).toBe(409);
-    expect(snapshot(t.state)).toEqual(before);
+    expect(await snapshot(t.state)).toEqual(before);
   });
 
   it('when a borrower, site or lot still has dependents, then delete is a 409 naming them and nothing is deleted', async () => {
-    const before = snapshot(t.state);
+    const before = await snapshot(t.state);
     const b = await t.app.inject({ method: 'DELETE', url: '/v1/borrowers/b1', headers: admin() });
     expect(b.statusCode).toBe(409);
     expect(b.json()).toMatchObject({ code: 'CONFLICT', dependents: { sites: 1, lots: 1 } });
     const s = await t.app.inject({ method: 'DELETE', url: '/v1/sites/s1', headers: admin() });
     expect(s.json()).toMatchObject({ status: 409, dependents: { lots: 1 } });
-    expect(snapshot(t.state)).toEqual(before);
+    expect(await snapshot(t.state)).toEqual(before);
   });
 
   it('when sites and lots are created, then references are checked (borrower exists, site is the borrower’s)', async () => {
@@ -166,7 +166,7 @@ describe('borrowers, sites, lots', () => {
   });
 
   it('when 23 borrowers are paged 5 at a time by name descending, then each is seen once, in order', async () => {
-    t.state.upsertBorrowers(
+    await t.state.portfolio.upsertBorrowers(
       Array.from({ length: 21 }, (_, i) => ({
         id: `p${String(i).padStart(2, '0')}`,
         name: `Paged ${String.fromCharCode(65 + (i % 7))}`,
@@ -196,7 +196,7 @@ describe('borrowers, sites, lots', () => {
   });
 
   it('when the portfolio summary is read, then it counts borrowers by sector, collateral value and exposure', async () => {
-    t.state.upsertLoans([
+    await t.state.loans.upsertLoans([
       {
         id: 'ln-s',
         borrowerId: 'b1',
@@ -208,7 +208,7 @@ describe('borrowers, sites, lots', () => {
         status: 'active',
       },
     ]);
-    t.state.upsertRepayments([
+    await t.state.loans.upsertRepayments([
       { id: 'r-s', loanId: 'ln-s', dueAt: 1, amountDue: 400, amountPaid: 100, paidAt: 1 },
     ]);
     const res = await t.app.inject({ url: '/v1/portfolio/summary', headers: t.auth('officer') });
@@ -220,7 +220,7 @@ describe('borrowers, sites, lots', () => {
       byGrade: unknown;
       loans: unknown;
     }>();
-    expect(summary.borrowers).toBe(t.state.listBorrowers().length);
+    expect(summary.borrowers).toBe((await t.state.portfolio.listBorrowers()).length);
     expect(summary.collateralValue).toEqual([{ currency: 'EUR', value: 300 }]);
     expect(summary.exposure).toEqual([
       { currency: 'EUR', activeLoans: 1, principal: 1000, outstanding: 300 },

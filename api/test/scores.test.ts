@@ -34,7 +34,7 @@ afterAll(async () => {
 
 describe('score routes (risk module wired in)', () => {
   it('when an officer reads a borrower’s score, then it has PD, points, grade, model version, ≤ 4 reasons, and online + offline contributions that add up', async () => {
-    const id = w.state.listBorrowers()[0]?.id as string;
+    const id = (await w.state.portfolio.listBorrowers())[0]?.id as string;
     const res = await t.app.inject({ url: `/v1/borrowers/${id}/score`, headers: t.auth('officer') });
     expect(res.statusCode).toBe(200);
     const s = res.json<ScoreBody>();
@@ -52,7 +52,7 @@ describe('score routes (risk module wired in)', () => {
     const res = await t.app.inject({ url: '/v1/portfolio/summary', headers: t.auth('officer') });
     expect(res.statusCode).toBe(200);
     const byGrade = res.json<{ byGrade: Record<string, number> }>().byGrade;
-    const latest = t.risk?.riskStore.latestScores() ?? [];
+    const latest = (await t.risk?.scores.latestScores()) ?? [];
     expect(Object.values(byGrade).reduce((a, b) => a + b, 0)).toBe(latest.length);
     for (const s of latest) expect(byGrade[s.grade]).toBeGreaterThan(0);
   });
@@ -70,7 +70,7 @@ describe('score routes (risk module wired in)', () => {
       all.push(...page.items);
       cursor = page.nextCursor;
     } while (cursor !== undefined);
-    const latest = t.risk?.riskStore.latestScores() ?? [];
+    const latest = (await t.risk?.scores.latestScores()) ?? [];
     expect(all.map((s) => s.borrowerId).sort()).toEqual(latest.map((s) => s.borrowerId).sort());
     for (let i = 1; i < all.length; i++) expect(all[i - 1]?.pd).toBeGreaterThanOrEqual(all[i]?.pd as number);
     const grade = all[0]?.grade as string;
@@ -79,7 +79,7 @@ describe('score routes (risk module wired in)', () => {
   });
 
   it('when an officer re-scores a borrower, then a new on-demand score is stored, history shows it first, and the audit log has it', async () => {
-    const id = w.state.listBorrowers()[1]?.id as string;
+    const id = (await w.state.portfolio.listBorrowers())[1]?.id as string;
     const res = await t.app.inject({
       method: 'POST',
       url: `/v1/borrowers/${id}/rescore`,
@@ -124,7 +124,8 @@ describe('score routes (risk module wired in)', () => {
   });
 
   it('when ids or parameters are wrong, then 4xx problems and nothing changes', async () => {
-    const before = snapshot(w.state);
+    const before = await snapshot(w.state);
+    const first = (await w.state.portfolio.listBorrowers())[0]?.id ?? '';
     const cases: [string, string, number][] = [
       ['GET', '/v1/borrowers/nobody/score', 404],
       ['GET', "/v1/borrowers/b01'%20OR%201=1/score", 400],
@@ -135,18 +136,14 @@ describe('score routes (risk module wired in)', () => {
       ['GET', '/v1/scores?minPd=2', 400],
       ['GET', '/v1/scores?grade=Z', 400],
       ['GET', '/v1/scores?cursor=bm90LWEta2V5', 400],
-      [
-        'GET',
-        `/v1/borrowers/${w.state.listBorrowers()[0]?.id ?? ''}/scores?from=${w.toMs}&to=${w.toMs - DAY_MS}`,
-        400,
-      ],
-      ['GET', `/v1/borrowers/${w.state.listBorrowers()[0]?.id ?? ''}/scores?limit=0`, 400],
+      ['GET', `/v1/borrowers/${first}/scores?from=${w.toMs}&to=${w.toMs - DAY_MS}`, 400],
+      ['GET', `/v1/borrowers/${first}/scores?limit=0`, 400],
     ];
     for (const [method, url, status] of cases) {
       const res = await t.app.inject({ method: method as 'GET', url, headers: t.auth('admin') });
       expect(res.statusCode, `${method} ${url}`).toBe(status);
       expect(res.headers['content-type'], url).toMatch(/^application\/problem\+json/);
     }
-    expect(snapshot(w.state)).toEqual(before);
+    expect(await snapshot(w.state)).toEqual(before);
   });
 });

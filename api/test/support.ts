@@ -5,9 +5,9 @@ import { parseConfig } from '../../core/config.js';
 import type { DeviceSessions } from '../../core/contracts/index.js';
 import { issueApiKey } from '../../core/credentials.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
-import { openSqliteStateStore, type SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import { API_ROLES, type ApiRole, type State } from '../../core/state/index.js';
+import { openTestState } from '../../core/state/test/backends.js';
 import { openSqliteTelemetryStore } from '../../core/storage/sqlite-telemetry-store.js';
-import { API_ROLES, type ApiRole } from '../../core/storage/state-store.js';
 import type { TelemetryStore } from '../../core/storage/telemetry-store.js';
 import { buildApp, type ApiApp } from '../app.js';
 import { bootstrapAdminKey } from '../auth.js';
@@ -21,7 +21,7 @@ export const T0 = Date.UTC(2026, 0, 1);
 
 export interface TestApi {
   readonly app: ApiApp;
-  readonly state: SqliteStateStore;
+  readonly state: State;
   readonly telemetry: TelemetryStore;
   /** One active key per role. */
   readonly keys: Record<ApiRole, string>;
@@ -43,15 +43,18 @@ export const idleSessions: DeviceSessions = {
   isUp: () => Promise.resolve(true),
 };
 
-/** The API on real SQLite stores in a temp dir, with an API key per role. */
+/**
+ * The API on real stores: the test run's state backend (SQLite in a temp dir, or PostgreSQL with
+ * RISKFUSE_TEST_STATE=postgres) and SQLite telemetry, with an API key per role.
+ */
 export async function startTestApi(
   options: {
     env?: Record<string, string>;
     /** The broker's side; a function when it needs the state store (a real broker's registry). */
-    sessions?: DeviceSessions | ((state: SqliteStateStore) => DeviceSessions);
+    sessions?: DeviceSessions | ((state: State) => DeviceSessions);
     telemetry?: TelemetryStore;
-    /** An existing state store (e.g. a simulated world's); closed by the caller, not by `close()`. */
-    state?: SqliteStateStore;
+    /** An existing state (e.g. a simulated world's); closed by the caller, not by `close()`. */
+    state?: State;
     /** Wire in a real risk component (shipped default model) for the score and model routes. */
     withRisk?: boolean;
     /** The risk component's clock (a simulated world's time), Date.now otherwise. */
@@ -61,15 +64,15 @@ export async function startTestApi(
 ): Promise<TestApi> {
   const dir = mkdtempSync(join(tmpdir(), 'rf-api-'));
   const ownState = options.state === undefined;
-  const state = options.state ?? openSqliteStateStore(join(dir, 'state.db'));
+  const state = options.state ?? (await openTestState(dir));
   const telemetry = options.telemetry ?? openSqliteTelemetryStore(join(dir, 'telemetry.db'));
   const config = parseConfig(apiConfigSpec, { API_RATE_LIMIT_PER_MIN: '1000000', ...options.env });
-  const boot = bootstrapAdminKey(state, undefined, T0);
+  const boot = await bootstrapAdminKey(state, undefined, T0);
   if (!boot.created || boot.generated === undefined) throw new Error('no admin key bootstrapped');
   const keys = { admin: boot.generated } as Record<ApiRole, string>;
   for (const role of API_ROLES.filter((r) => r !== 'admin')) {
     const issued = issueApiKey();
-    state.createApiKey({ id: issued.id, name: role, role, createdAt: T0 }, issued);
+    await state.apiKeys.createApiKey({ id: issued.id, name: role, role, createdAt: T0 }, issued);
     keys[role] = issued.key;
   }
   const risk =
@@ -82,7 +85,7 @@ export async function startTestApi(
           ...(options.riskNow === undefined ? {} : { now: options.riskNow }),
         })
       : undefined;
-  const alerts = createAlerts({
+  const alerts = await createAlerts({
     state,
     log: silentLogger,
     config: {
@@ -121,23 +124,23 @@ export async function startTestApi(
     auth: (role) => ({ authorization: `Bearer ${keys[role]}` }),
     async close() {
       await app.close();
-      alerts.close();
+      await alerts.close();
       await webhooks.deliverer?.close();
       await risk?.close();
       if (options.telemetry === undefined) await telemetry.close();
-      if (ownState) state.close();
+      if (ownState) await state.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
 /** A small portfolio: borrower b1 with warehouse s1 and lot l1, borrower b2 with nothing. */
-export function seedPortfolio(state: SqliteStateStore): void {
-  state.upsertBorrowers([
+export async function seedPortfolio(state: State): Promise<void> {
+  await state.portfolio.upsertBorrowers([
     { id: 'b1', name: 'Grain Co', sector: 'trading', region: 'north', createdAt: T0 },
     { id: 'b2', name: 'Steel Coil Ltd', sector: 'manufacturing', region: 'south', createdAt: T0 + 1 },
   ]);
-  state.upsertSites([
+  await state.portfolio.upsertSites([
     {
       id: 's1',
       borrowerId: 'b1',
@@ -152,7 +155,7 @@ export function seedPortfolio(state: SqliteStateStore): void {
       ],
     },
   ]);
-  state.upsertLots([
+  await state.portfolio.upsertLots([
     {
       id: 'l1',
       borrowerId: 'b1',
@@ -166,23 +169,34 @@ export function seedPortfolio(state: SqliteStateStore): void {
   ]);
 }
 
-/** Every table of the state store, for before/after comparisons (the audit log included). */
-export function snapshot(state: SqliteStateStore): Record<string, unknown[]> {
-  const tables = state.db
-    .prepare(
-      `SELECT name, sql LIKE '%WITHOUT ROWID%' AS noRowid FROM sqlite_master
-       WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`,
-    )
-    .all() as { name: string; noRowid: number }[];
+/**
+ * Every table of the state, for before/after comparisons (the audit log included): read through `state.db` on
+ * either engine, each table's rows ordered by all its columns.
+ */
+export async function snapshot(state: State): Promise<Record<string, unknown[]>> {
+  const { db } = state;
+  const tables =
+    db.dialect === 'sqlite'
+      ? await db.all<{ name: string }>(
+          `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`,
+        )
+      : await db.all<{ name: string }>(
+          `SELECT table_name AS name FROM information_schema.tables
+           WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`,
+        );
   const out: Record<string, unknown[]> = {};
-  for (const { name, noRowid } of tables) {
+  for (const { name } of tables) {
+    const columns =
+      db.dialect === 'sqlite'
+        ? await db.all<{ name: string }>('SELECT name FROM pragma_table_info(?) ORDER BY cid', [name])
+        : await db.all<{ name: string }>(
+            `SELECT column_name AS name FROM information_schema.columns
+             WHERE table_schema = 'public' AND table_name = ? ORDER BY ordinal_position`,
+            [name],
+          );
+    const order = columns.map((_, i) => String(i + 1)).join(', ');
+    const rows = await db.all(`SELECT * FROM "${name}" ORDER BY ${order}`);
     // last_used_at moves on reads (at most once a minute per key); it is not state a request changes.
-    // WITHOUT ROWID tables (scores) are ordered by their primary key.
-    const order = noRowid === 1 ? '1, 2, 3' : 'rowid';
-    const rows = state.db.prepare(`SELECT * FROM "${name}" ORDER BY ${order}`).all() as Record<
-      string,
-      unknown
-    >[];
     out[name] = name === 'api_keys' ? rows.map(({ last_used_at: _, ...r }) => r) : rows;
   }
   return out;

@@ -58,8 +58,8 @@ function telemetryRoutesSuite(open: () => Promise<TelemetryStore>): void {
       telemetry: await open(),
       env: { API_TELEMETRY_MAX_RANGE_DAYS: '31', API_TELEMETRY_MAX_POINTS: '500' },
     });
-    seedPortfolio(t.state);
-    t.state.upsertDevices(
+    await seedPortfolio(t.state);
+    await t.state.devices.upsertDevices(
       ['stk-1', 'stk-2'].map((id) => ({
         device: {
           id,
@@ -141,7 +141,7 @@ function telemetryRoutesSuite(open: () => Promise<TelemetryStore>): void {
 
   it('when a site’s worker-hours are asked, then worn work-mode time inside its geofence is summed per window, past the store’s per-query cap', async () => {
     const helmets = ['hlm-1', 'hlm-2'];
-    t.state.upsertDevices(
+    await t.state.devices.upsertDevices(
       helmets.map((id) => ({
         device: {
           id,

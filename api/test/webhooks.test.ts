@@ -1,9 +1,11 @@
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteEventOutbox } from '../../core/storage/sqlite-event-outbox.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { scoreChangedEvent } from '../../risk/scoring-service.js';
 import { startReceiver, waitFor, type Receiver } from '../../webhooks/test/support.js';
 import { startTestApi, type TestApi } from './support.js';
+
+/** How long a delivery may take to reach a state (as `waitFor`): the deliverer polls every 20 ms here. */
+const DELIVERY_WAIT = { timeout: 10_000, interval: 10 };
 
 describe('webhooks API', () => {
   let t: TestApi;
@@ -85,7 +87,7 @@ describe('webhooks API', () => {
     }
     const bad = await create({ url: r.url, eventTypes: ['alert.exploded'] });
     expect(bad.statusCode).toBe(400);
-    expect(t.webhooks.store.listSubscriptions({ limit: 100 })).toEqual([]);
+    expect(await t.state.webhooks.listSubscriptions({ limit: 100 })).toEqual([]);
   });
 
   it('when the scoring service writes a score change, then the receiver gets it signed, verified by standardwebhooks, and the delivery log shows the attempt', async () => {
@@ -101,7 +103,7 @@ describe('webhooks API', () => {
       previous: { pd: 0.03, score: 610, grade: 'C', modelVersion: 'v1', at: Date.now() - 1000 },
     } as unknown as Parameters<typeof scoreChangedEvent>[0]);
     // As the scoring service does: in the state store's transaction with the score.
-    t.state.transaction(() => new SqliteEventOutbox(t.state).append([event]));
+    await t.state.transaction(() => t.state.outbox.append([event]));
     await waitFor(() => r.received.length > before);
     const got = r.received.at(-1);
     if (got === undefined) throw new Error('nothing received');
@@ -110,7 +112,10 @@ describe('webhooks API', () => {
       data: { borrowerId: 'b1', pd: 0.08, grade: 'D' },
     });
     expect(got.headers['webhook-id']).toBe(event.id);
-    await waitFor(() => t.webhooks.store.countByStatus().delivered >= 1);
+    await vi.waitFor(
+      async () => expect((await t.state.webhooks.countByStatus()).delivered).toBeGreaterThanOrEqual(1),
+      DELIVERY_WAIT,
+    );
     const log = await t.app.inject({
       method: 'GET',
       url: `/v1/webhooks/subscriptions/${subscription.id}/deliveries`,
@@ -151,7 +156,10 @@ describe('webhooks API', () => {
     const ping = await t.app.inject({ method: 'POST', url: `${base}/ping`, headers: t.auth('admin') });
     expect(ping.statusCode).toBe(202);
     const pingId = ping.json<{ id: number }>().id;
-    await waitFor(() => t.webhooks.store.getDelivery(pingId)?.status === 'dead');
+    await vi.waitFor(
+      async () => expect((await t.state.webhooks.getDelivery(pingId))?.status).toBe('dead'),
+      DELIVERY_WAIT,
+    );
     const dead = await t.app.inject({
       method: 'GET',
       url: '/v1/webhooks/dead-letters',
@@ -181,7 +189,10 @@ describe('webhooks API', () => {
     });
     expect(replay.statusCode).toBe(202);
     const replayId = replay.json<{ id: number }>().id;
-    await waitFor(() => t.webhooks.store.getDelivery(replayId)?.status === 'delivered');
+    await vi.waitFor(
+      async () => expect((await t.state.webhooks.getDelivery(replayId))?.status).toBe('delivered'),
+      DELIVERY_WAIT,
+    );
     const pingEventId = ping.json<{ eventId: string }>().eventId;
     const got = r.received.filter((x) => x.headers['webhook-id'] === pingEventId).at(-1);
     if (got === undefined) throw new Error('nothing received');

@@ -41,14 +41,14 @@ function keep<T extends MqttClient>(client: T): T {
 }
 
 beforeAll(async () => {
-  registry = provisionRegistry();
+  registry = await provisionRegistry();
   run = await startBroker(registry, {}, logs.log);
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.endAsync(true)));
   await run.broker.close();
-  registry.close();
+  await registry.close();
 });
 
 const mosqBase = (): string[] => ['-h', '127.0.0.1', '-p', String(run.ports.tcpPort)];

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_TELEMETRY, telemetryTopic } from '../../core/contracts/index.js';
+import type { DeviceRegistry } from '../authenticate.js';
 import {
   DEVICE_A,
   DEVICE_B,
@@ -16,6 +17,7 @@ import {
   mosquitto,
   provisionRegistry,
   rawConnect,
+  refusalCode,
   serviceClient,
   startBroker,
   token,
@@ -24,8 +26,8 @@ import {
 
 /** Listeners, connection limits, development mode and shutdown, each on a broker of its own. */
 let registry: Registry;
-beforeAll(() => {
-  registry = provisionRegistry();
+beforeAll(async () => {
+  registry = await provisionRegistry();
 });
 afterAll(() => registry.close());
 
@@ -216,6 +218,30 @@ describe('shutdown', () => {
       });
     } finally {
       await first.broker.close();
+    }
+  });
+});
+
+describe('registry outage', () => {
+  it('when the device registry fails during a CONNECT, then the device gets 3 (server unavailable), the broker keeps running, and the device is admitted once the registry is back', async () => {
+    let down = true;
+    const devices = registry.store.devices;
+    const flaky: DeviceRegistry = {
+      getDevice: (id) =>
+        down ? Promise.reject(new Error('state store down (test)')) : devices.getDevice(id),
+      getCredentials: (id) => devices.getCredentials(id),
+    };
+    const logs = captureLogger();
+    const run = await startBroker(registry, {}, logs.log, flaky);
+    try {
+      expect(await refusalCode(deviceClient(run, registry, DEVICE_A))).toBe(3);
+      expect(logs.lines.join('')).toContain('state store down (test)');
+      down = false;
+      const device = await deviceClient(run, registry, DEVICE_A);
+      expect(device.connected).toBe(true);
+      await device.endAsync();
+    } finally {
+      await run.broker.close();
     }
   });
 });

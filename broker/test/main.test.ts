@@ -16,8 +16,8 @@ import {
 } from './support.js';
 
 let registry: Registry;
-beforeAll(() => {
-  registry = provisionRegistry();
+beforeAll(async () => {
+  registry = await provisionRegistry();
 });
 afterAll(() => registry.close());
 
@@ -38,7 +38,7 @@ describe('riskfuse broker (brokerMain)', () => {
           MQTT_HOST: '127.0.0.1',
           MQTT_PORT: '0',
           MQTT_SERVICE_TOKEN: SERVICE_TOKEN,
-          STATE_DB_PATH: join(registry.dir, 'state.db'),
+          ...registry.stateEnv,
           MQTT_PERSISTENCE_PATH: join(registry.dir, 'broker.db'),
           LOG_LEVEL: 'info',
         },

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../core/config.js';
-import { stateConfigSpec } from '../../core/storage/state-config.js';
+import { stateConfigSpec } from '../../core/state/index.js';
 import { parseBrokerConfig } from '../config.js';
 import { BrokerPersistence } from '../persistence.js';
 import {

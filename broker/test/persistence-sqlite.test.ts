@@ -10,11 +10,11 @@ import type { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { statusTopic, telemetryTopic } from '../../core/contracts/index.js';
 import type { AedesPersistence, StoredPacket, StoredSubscription } from '../persistence-port.js';
 import { createSqlitePersistence, type SqlitePersistence } from '../persistence-sqlite.js';
-import { DEVICE_A, SERVICE_TOKEN, provisionRegistry, token } from './support.js';
+import { DEVICE_A, SERVICE_TOKEN, provisionRegistry, token, type Registry } from './support.js';
 
 const require = createRequire(import.meta.url);
 const silent = pino({ level: 'silent' });
@@ -443,7 +443,10 @@ async function settle(check: () => boolean, ms = 10_000): Promise<void> {
 }
 
 describe('broker with the SQLite session store, killed and restarted', () => {
-  const registry = provisionRegistry();
+  let registry: Registry;
+  beforeAll(async () => {
+    registry = await provisionRegistry();
+  });
   afterAll(() => registry.close());
 
   it('when the broker is killed right after PUBACKing N QoS 1 messages for an offline persistent session, then a new broker on the same file delivers all of them when the session returns, and the subscription and retained status survive too', async () => {
@@ -451,7 +454,7 @@ describe('broker with the SQLite session store, killed and restarted', () => {
       MQTT_HOST: '127.0.0.1',
       MQTT_PORT: '0',
       MQTT_SERVICE_TOKEN: SERVICE_TOKEN,
-      STATE_DB_PATH: join(registry.dir, 'state.db'),
+      ...registry.stateEnv,
       MQTT_PERSISTENCE: 'sqlite',
       MQTT_PERSISTENCE_PATH: freshPath(),
     };

@@ -8,33 +8,40 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { pino, type Logger } from 'pino';
 import { issueToken, makeCredentials } from '../../core/credentials.js';
-import { SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import type { State } from '../../core/state/index.js';
+import { openSharedTestState } from '../../test/support/shared-state.js';
+import type { DeviceRegistry } from '../authenticate.js';
 import { createBroker, parseBrokerConfig, type ListeningPorts, type RiskfuseBroker } from '../index.js';
 
-/** Real parts for the broker tests: a SQLite registry in a temp dir, our broker on port 0, real clients. */
+/**
+ * Real parts for the broker tests: the test run's state as the registry (SQLite in a temp dir, or PostgreSQL
+ * under RISKFUSE_TEST_STATE=postgres), our broker on port 0, real clients.
+ */
 
 export const SERVICE_TOKEN = issueToken();
 
 export interface Registry {
-  readonly store: SqliteStateStore;
+  readonly store: State;
   readonly dir: string;
+  /** The env that points a broker process at the same state (STATE_DB_PATH or STATE_DB_URL). */
+  readonly stateEnv: Readonly<Record<string, string>>;
   /** deviceId → token, for every provisioned device (revoked ones too). */
   readonly tokens: ReadonlyMap<string, string>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export const DEVICE_A = 'stake-000001';
 export const DEVICE_B = 'stake-000002';
 export const DEVICE_REVOKED = 'helmet-000003';
 
-export function provisionRegistry(): Registry {
+export async function provisionRegistry(): Promise<Registry> {
   const dir = mkdtempSync(join(tmpdir(), 'riskfuse-broker-'));
-  const store = new SqliteStateStore(join(dir, 'state.db'));
+  const { state: store, env: stateEnv } = await openSharedTestState(dir);
   const now = Date.now();
-  store.upsertBorrowers([
+  await store.portfolio.upsertBorrowers([
     { id: 'b-1', name: 'Grain Trader Ltd', sector: 'trading', region: 'north', createdAt: now },
   ]);
-  store.upsertSites([
+  await store.portfolio.upsertSites([
     { id: 's-1', borrowerId: 'b-1', name: 'Warehouse 1', kind: 'warehouse', lat: 45, lon: 9, geofence: [] },
   ]);
   const tokens = new Map<string, string>();
@@ -50,14 +57,15 @@ export function provisionRegistry(): Registry {
       credentials: makeCredentials(id, token),
     };
   });
-  store.upsertDevices(devices);
-  store.revokeDevice(DEVICE_REVOKED, now);
+  await store.devices.upsertDevices(devices);
+  await store.devices.revokeDevice(DEVICE_REVOKED, now);
   return {
     store,
     dir,
+    stateEnv,
     tokens,
-    close() {
-      store.close();
+    async close() {
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -91,6 +99,7 @@ export async function startBroker(
   registry: Registry,
   env: Record<string, string> = {},
   log: Logger = pino({ level: 'silent' }),
+  devices: DeviceRegistry = registry.store.devices,
 ): Promise<Running> {
   const config = parseBrokerConfig({
     MQTT_HOST: '127.0.0.1',
@@ -98,7 +107,7 @@ export async function startBroker(
     MQTT_SERVICE_TOKEN: SERVICE_TOKEN,
     ...env,
   });
-  const broker = createBroker({ config, registry: registry.store, log });
+  const broker = createBroker({ config, registry: devices, log });
   const ports = await broker.listen();
   return { broker, ports, url: `mqtt://127.0.0.1:${ports.tcpPort}` };
 }

@@ -1,9 +1,10 @@
 import type { ConfigOf } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Shutdown } from '../shutdown.js';
+import { openState } from '../state/open-state.js';
+import type { stateConfigSpec } from '../state/state-config.js';
+import type { State } from '../state/state.js';
 import { openTelemetryStore } from './open-telemetry-store.js';
-import { openSqliteStateStore, type SqliteStateStore } from './sqlite-state-store.js';
-import { statePath, type stateConfigSpec } from './state-config.js';
 import type { telemetryConfigSpec } from './telemetry-config.js';
 import type { TelemetryStore } from './telemetry-store.js';
 
@@ -15,8 +16,9 @@ export async function openStores(
   config: ConfigOf<typeof stateConfigSpec> & ConfigOf<typeof telemetryConfigSpec>,
   log: Logger,
   shutdown: Shutdown,
-): Promise<{ state: SqliteStateStore; telemetry: TelemetryStore }> {
-  const state = openSqliteStateStore(statePath(config));
+  applicationName?: string,
+): Promise<{ state: State; telemetry: TelemetryStore }> {
+  const state = await openState(config, log, applicationName);
   shutdown.add('state store', () => state.close());
   const telemetry = await openTelemetryStore(config, log);
   shutdown.add('telemetry store', () => telemetry.close());

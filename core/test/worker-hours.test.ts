@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Reading } from '../contracts/index.js';
-import type { LatLon } from '../storage/state-store.js';
+import type { LatLon } from '../state/index.js';
 import { workerHours } from '../worker-hours.js';
 
 const T0 = Date.UTC(2026, 5, 1, 8);

@@ -12,8 +12,8 @@ import { ALL_TELEMETRY, cmdTopic, telemetryTopic } from '../../core/contracts/in
 import { issueToken } from '../../core/credentials.js';
 import { provisionStakes } from '../../test/support/provision.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
-import { openSqliteStateStore, type SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
-import type { DeadLetter } from '../../core/storage/state-store.js';
+import type { DeadLetter, State } from '../../core/state/index.js';
+import { openTestState } from '../../core/state/test/backends.js';
 import {
   openSqliteTelemetryStore,
   type SqliteTelemetryStore,
@@ -49,7 +49,7 @@ const BACKGROUND_INTERVAL_MS = 10;
 
 interface World {
   readonly dir: string;
-  readonly state: SqliteStateStore;
+  readonly state: State;
   readonly telemetry: SqliteTelemetryStore;
   readonly broker: RiskfuseBroker;
   readonly url: string;
@@ -131,13 +131,12 @@ async function expectOnlyValidReadingsStored(deviceId: string): Promise<void> {
   expect(await storedSeqs(deviceId)).toEqual(expected);
 }
 
-function lastDeadLetterId(): number {
-  return world.state.listDeadLetters({ limit: 1 })[0]?.id ?? 0;
+async function lastDeadLetterId(): Promise<number> {
+  return (await world.state.deadLetters.listDeadLetters({ limit: 1 }))[0]?.id ?? 0;
 }
 
-function deadLettersAfter(id: number): DeadLetter[] {
-  return world.state
-    .listDeadLetters({ limit: 10_000 })
+async function deadLettersAfter(id: number): Promise<DeadLetter[]> {
+  return (await world.state.deadLetters.listDeadLetters({ limit: 10_000 }))
     .filter((d) => d.id > id)
     .sort((a, b) => a.id - b.id);
 }
@@ -163,7 +162,7 @@ function capturingLogger(): { log: Logger; lines: Record<string, unknown>[] } {
 }
 
 async function startBroker(
-  state: SqliteStateStore,
+  state: State,
   env: Record<string, string>,
   log: Logger = silentLogger,
 ): Promise<{ broker: RiskfuseBroker; url: string }> {
@@ -173,15 +172,15 @@ async function startBroker(
     MQTT_SERVICE_TOKEN: SERVICE_TOKEN,
     ...env,
   });
-  const broker = createBroker({ config, registry: state, log });
+  const broker = createBroker({ config, registry: state.devices, log });
   const { tcpPort } = await broker.listen();
   return { broker, url: `mqtt://127.0.0.1:${tcpPort}` };
 }
 
 async function startWorld(): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'rf-bad-input-'));
-  const state = openSqliteStateStore(join(dir, 'state.db'));
-  const tokens = provisionStakes(state, PROVISIONED, { lat: 45, lon: 9 });
+  const state = await openTestState(dir);
+  const tokens = await provisionStakes(state, PROVISIONED, { lat: 45, lon: 9 });
   const telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
   const brokerLog = capturingLogger();
   const { broker, url } = await startBroker(state, {}, brokerLog.log);
@@ -297,7 +296,7 @@ async function sendValidAndAwaitStored(client: MqttClient, deviceId: string): Pr
  * valid reading proves the messages before it were processed and that the device is still being served.
  */
 async function publishBad(payloads: readonly string[], url = world.url): Promise<DeadLetter[]> {
-  const mark = lastDeadLetterId();
+  const mark = await lastDeadLetterId();
   const client = await connectDevice(BAD, { url });
   for (const payload of payloads) await client.publishAsync(telemetryTopic(BAD), payload, { qos: 1 });
   await sendValidAndAwaitStored(client, BAD);
@@ -397,7 +396,7 @@ afterAll(async () => {
   await world.ingest.stop();
   await world.broker.close();
   await world.telemetry.close();
-  world.state.close();
+  await world.state.close();
   rmSync(world.dir, { recursive: true, force: true });
 });
 
@@ -406,7 +405,7 @@ afterAll(async () => {
 describe('bad input through the real broker and ingest, with a well-behaved device publishing throughout', () => {
   describe('admission', () => {
     it('when a device connects with a wrong token, then MQTT.js sees CONNACK 4 and mosquitto_pub exits 4 with "bad user name or password", and the device’s live session is untouched', async () => {
-      const mark = lastDeadLetterId();
+      const mark = await lastDeadLetterId();
       const refusedBefore = world.broker.counters.connectionsRefused.badUsernameOrPassword;
       const genuine = await connectDevice(BAD);
       let genuineClosed = false;
@@ -431,12 +430,12 @@ describe('bad input through the real broker and ingest, with a well-behaved devi
       );
       await sendValidAndAwaitStored(genuine, BAD);
       expect(genuineClosed).toBe(false);
-      expect(deadLettersAfter(mark)).toEqual([]);
+      expect(await deadLettersAfter(mark)).toEqual([]);
       await expectOnlyValidReadingsStored(BAD);
     });
 
     it('when an unknown device connects, then it is refused with CONNACK 4 (as a wrong token, so ids cannot be probed) and nothing of it is stored', async () => {
-      const mark = lastDeadLetterId();
+      const mark = await lastDeadLetterId();
       const refusedBefore = world.broker.counters.connectionsRefused.badUsernameOrPassword;
 
       const refusal = await connectRefusal({ clientId: GHOST, username: GHOST, password: issueToken() });
@@ -454,13 +453,13 @@ describe('bad input through the real broker and ingest, with a well-behaved devi
         'refusals counted',
       );
       expect(await storedSeqs(GHOST)).toEqual([]);
-      expect(deadLettersAfter(mark)).toEqual([]);
+      expect(await deadLettersAfter(mark)).toEqual([]);
     });
   });
 
   describe('topic ACL', () => {
     it('when a device publishes to another device’s topic, then the broker acknowledges and drops it (counted), nothing is stored or dead-lettered, and its next valid publish is stored', async () => {
-      const mark = lastDeadLetterId();
+      const mark = await lastDeadLetterId();
       const droppedBefore = world.broker.counters.publishesDroppedUnauthorised;
       const client = await connectDevice(BAD);
 
@@ -473,7 +472,7 @@ describe('bad input through the real broker and ingest, with a well-behaved devi
       expect(client.connected).toBe(true);
       expect(await storedSeqs(VICTIM)).toEqual([]);
       // It never reached the ingest, so there is nothing to dead-letter.
-      expect(deadLettersAfter(mark)).toEqual([]);
+      expect(await deadLettersAfter(mark)).toEqual([]);
       await expectOnlyValidReadingsStored(BAD);
     });
 
@@ -659,7 +658,7 @@ describe('bad input through the real broker and ingest, with a well-behaved devi
 
   describe('payload size', () => {
     it('when a device sends a 10 MB payload, then the broker disconnects it and counts it, nothing reaches the ingest, and the device can reconnect and be stored', async () => {
-      const mark = lastDeadLetterId();
+      const mark = await lastDeadLetterId();
       const oversizedBefore = world.broker.counters.oversizedPackets;
       // The reset the offender meets is expected; it must not count as an unexpected client error.
       const offender = await connectDevice(BIG, { errors: [] });
@@ -688,7 +687,7 @@ describe('bad input through the real broker and ingest, with a well-behaved devi
       const again = await connectDevice(BIG);
       await sendValidAndAwaitStored(again, BIG);
       await expectOnlyValidReadingsStored(BIG);
-      expect(deadLettersAfter(mark)).toEqual([]);
+      expect(await deadLettersAfter(mark)).toEqual([]);
     });
 
     describe('with a broker that admits larger payloads than the ingest', () => {
@@ -757,7 +756,9 @@ describe('bad input through the real broker and ingest, with a well-behaved devi
 
     const byReason = (count: (r: RejectReason) => number) =>
       Object.fromEntries(REJECT_REASONS.map((r) => [r, count(r)]));
-    expect(byReason((r) => world.state.countDeadLetters(r))).toEqual(expectedDeadLetters);
+    const deadLettersStored: Record<string, number> = {};
+    for (const r of REJECT_REASONS) deadLettersStored[r] = await world.state.deadLetters.countDeadLetters(r);
+    expect(deadLettersStored).toEqual(expectedDeadLetters);
     expect(byReason((r) => ingests.reduce((n, i) => n + i.counters.rejectedByReason[r], 0))).toEqual(
       expectedDeadLetters,
     );

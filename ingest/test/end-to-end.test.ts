@@ -8,7 +8,7 @@ import { parseConfig } from '../../core/config.js';
 import { telemetryTopic } from '../../core/contracts/index.js';
 import { issueToken } from '../../core/credentials.js';
 import { silentLogger } from '../../core/logger.js';
-import { openSqliteStateStore, type SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import type { State } from '../../core/state/index.js';
 import { openTelemetryStore } from '../../core/storage/open-telemetry-store.js';
 import { telemetryConfigSpec } from '../../core/storage/telemetry-config.js';
 import type { TelemetryStore } from '../../core/storage/telemetry-store.js';
@@ -16,6 +16,7 @@ import { brokerConfigSpec } from '../../broker/config.js';
 import { requireInfluxOrSkip, startInfluxd, type Influxd } from '../../test/support/influxd.js';
 import { provisionStakes } from '../../test/support/provision.js';
 import { spawnRiskfuse, type RiskfuseProcess } from '../../test/support/riskfuse-process.js';
+import { openSharedTestState } from '../../test/support/shared-state.js';
 
 /**
  * Everything the devices published and the broker acknowledged is stored exactly once — through a real
@@ -28,7 +29,9 @@ const SERVICE_TOKEN = issueToken();
 
 interface World {
   dir: string;
-  state: SqliteStateStore;
+  state: State;
+  /** Points the ingest process at the same state. */
+  stateEnv: Readonly<Record<string, string>>;
   broker: RiskfuseBroker;
   mqttUrl: string;
   tokens: Map<string, string>;
@@ -36,8 +39,8 @@ interface World {
 
 async function startWorld(): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'rf-e2e-'));
-  const state = openSqliteStateStore(join(dir, 'state.db'));
-  const tokens = provisionStakes(
+  const { state, env: stateEnv } = await openSharedTestState(dir);
+  const tokens = await provisionStakes(
     state,
     Array.from({ length: DEVICES }, (_, i) => `stk-e2e-${String(i).padStart(3, '0')}`),
   );
@@ -46,9 +49,9 @@ async function startWorld(): Promise<World> {
     MQTT_HOST: '127.0.0.1',
     MQTT_SERVICE_TOKEN: SERVICE_TOKEN,
   });
-  const broker = createBroker({ config, registry: state, log: silentLogger });
+  const broker = createBroker({ config, registry: state.devices, log: silentLogger });
   const ports = await broker.listen();
-  return { dir, state, broker, mqttUrl: `mqtt://127.0.0.1:${ports.tcpPort}`, tokens };
+  return { dir, state, stateEnv, broker, mqttUrl: `mqtt://127.0.0.1:${ports.tcpPort}`, tokens };
 }
 
 /** Each device publishes its readings at QoS 1; resolves with the (device, seq) pairs the broker acked. */
@@ -113,6 +116,7 @@ async function storedKeys(store: TelemetryStore, deviceIds: string[]): Promise<s
 function ingestEnv(world: World, extra: Record<string, string>): Record<string, string> {
   return {
     DATA_DIR: world.dir,
+    ...world.stateEnv,
     MQTT_URL: world.mqttUrl,
     MQTT_SERVICE_TOKEN: SERVICE_TOKEN,
     INGEST_CLIENT_ID: 'ingest-e2e',
@@ -155,7 +159,7 @@ describe('end to end: devices → broker → ingest → SQLite', () => {
   });
   afterAll(async () => {
     await world.broker.close();
-    world.state.close();
+    await world.state.close();
     rmSync(world.dir, { recursive: true, force: true });
   });
 
@@ -188,7 +192,7 @@ describe.skipIf(requireInfluxOrSkip())('end to end: devices → broker → inges
   });
   afterAll(async () => {
     await world?.broker.close();
-    world?.state.close();
+    await world?.state.close();
     if (world) rmSync(world.dir, { recursive: true, force: true });
     await influxd?.stop();
   });

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RiskfuseError } from '../../core/errors.js';
 import { silentLogger } from '../../core/logger.js';
-import { openSqliteStateStore, type SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import type { State } from '../../core/state/index.js';
+import { openTestState } from '../../core/state/test/backends.js';
 import { openSqliteTelemetryStore } from '../../core/storage/sqlite-telemetry-store.js';
 import type { TelemetryStore } from '../../core/storage/telemetry-store.js';
 import { makeCredentials, issueToken } from '../../core/credentials.js';
@@ -42,7 +43,7 @@ function flaky(store: TelemetryStore): TelemetryStore & { down: boolean; calls: 
 
 describe('ingest pipeline', () => {
   let dir: string;
-  let state: SqliteStateStore;
+  let state: State;
   let telemetry: ReturnType<typeof openSqliteTelemetryStore>;
   let pipeline: IngestPipeline | undefined;
 
@@ -63,15 +64,17 @@ describe('ingest pipeline', () => {
       ...over,
     });
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rf-pipeline-'));
-    state = openSqliteStateStore(join(dir, 'state.db'));
+    state = await openTestState(dir);
     telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
-    state.upsertBorrowers([{ id: 'b1', name: 'B', sector: 'trading', region: 'r', createdAt: NOW }]);
-    state.upsertSites([
+    await state.portfolio.upsertBorrowers([
+      { id: 'b1', name: 'B', sector: 'trading', region: 'r', createdAt: NOW },
+    ]);
+    await state.portfolio.upsertSites([
       { id: 's1', borrowerId: 'b1', name: 'S', kind: 'warehouse', lat: 1, lon: 2, geofence: [] },
     ]);
-    state.upsertDevices([
+    await state.devices.upsertDevices([
       {
         device: {
           id: 'stk-0001',
@@ -89,7 +92,7 @@ describe('ingest pipeline', () => {
     await pipeline?.stop(1000);
     pipeline = undefined;
     await telemetry.close();
-    state.close();
+    await state.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -139,10 +142,7 @@ describe('ingest pipeline', () => {
     pipeline.accept(topic, json(reading(4)), ack);
     await until(() => acks === 6);
     expect(await telemetry.count({})).toBe(1);
-    const reasons = state
-      .listDeadLetters()
-      .map((d) => d.reason)
-      .sort();
+    const reasons = (await state.deadLetters.listDeadLetters()).map((d) => d.reason).sort();
     expect(reasons).toEqual([
       'FUTURE_TIMESTAMP',
       'INVALID_STATUS',
@@ -182,7 +182,7 @@ describe('ingest pipeline', () => {
     for (let i = 1; i <= 20; i++) pipeline.accept(topic, json(reading(i)), () => (acks += 1));
     await until(() => acks === 20);
     expect(await telemetry.count({})).toBe(19);
-    expect(state.listDeadLetters().map((d) => [d.reason, d.deviceId])).toEqual([
+    expect((await state.deadLetters.listDeadLetters()).map((d) => [d.reason, d.deviceId])).toEqual([
       ['STORE_REJECTED', 'stk-0001'],
     ]);
   });
@@ -192,6 +192,52 @@ describe('ingest pipeline', () => {
     let acks = 0;
     pipeline.accept('rf/v1/stk-0001/status', Buffer.from('online'), () => (acks += 1));
     await until(() => acks === 1);
-    expect(state.listPresence()).toMatchObject([{ deviceId: 'stk-0001', status: 'online' }]);
+    expect(await state.presence.listPresence()).toMatchObject([{ deviceId: 'stk-0001', status: 'online' }]);
+  });
+
+  it('when the device registry is down, then the device’s messages wait unacknowledged, and once it is back they are stored and acked in arrival order', async () => {
+    let down = true;
+    let reads = 0;
+    const devices = Object.create(state.devices) as State['devices'];
+    devices.getDevice = (id) => {
+      reads += 1;
+      return down ? Promise.reject(new Error('state store down (test)')) : state.devices.getDevice(id);
+    };
+    const flakyState: PipelineOptions['state'] = { ...state, devices };
+    pipeline = make({ state: flakyState });
+    const acked: number[] = [];
+    pipeline.accept('rf/v1/stk-0001/status', Buffer.from('online'), () => acked.push(0));
+    for (let i = 1; i <= 5; i++) pipeline.accept(topic, json(reading(i)), () => acked.push(i));
+    await until(() => reads >= 3);
+    // The status message ahead of them is stored and acked; the telemetry waits for the registry.
+    await until(() => acked.length === 1);
+    expect(acked).toEqual([0]);
+    expect(pipeline.counters.storeRetries).toBeGreaterThan(0);
+    down = false;
+    await until(() => acked.length === 6);
+    expect(acked).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(await telemetry.count({})).toBe(5);
+  });
+
+  it('when the dead-letter write fails, then the message is acked only once its dead letter is committed, and the dead letter is written once', async () => {
+    let failures = 2;
+    const deadLetters = Object.create(state.deadLetters) as State['deadLetters'];
+    deadLetters.addDeadLetters = async (items) => {
+      await state.deadLetters.addDeadLetters(items);
+      // Written, then the transaction fails: the retry must not leave two copies behind.
+      if (failures > 0) {
+        failures -= 1;
+        throw new Error('commit failed (test)');
+      }
+    };
+    const flakyState: PipelineOptions['state'] = { ...state, deadLetters };
+    pipeline = make({ state: flakyState });
+    let acks = 0;
+    pipeline.accept(topic, Buffer.from('{not json'), () => (acks += 1));
+    pipeline.accept('rf/v1/stk-0001/status', Buffer.from('online'), () => (acks += 1));
+    await until(() => acks === 2);
+    expect(failures).toBe(0);
+    expect((await state.deadLetters.listDeadLetters()).map((d) => d.reason)).toEqual(['MALFORMED_JSON']);
+    expect(await state.presence.listPresence()).toMatchObject([{ deviceId: 'stk-0001', status: 'online' }]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Device } from '../../core/storage/state-store.js';
+import type { Device } from '../../core/state/index.js';
 import { classifyTelemetry } from '../validate.js';
 
 const NOW = Date.UTC(2026, 5, 1, 12);

@@ -1,4 +1,4 @@
-import type { Borrower, Device, StateStore } from '../../core/storage/state-store.js';
+import type { Borrower, Device, Repayment, State } from '../../core/state/index.js';
 import type { TelemetryStore } from '../../core/storage/telemetry-store.js';
 import { bookStatus, DAY_MS, onlineFeatures, type BookStatus, type BorrowerBook } from './online.js';
 import {
@@ -42,31 +42,34 @@ export interface Portfolio {
   readonly books: ReadonlyMap<string, BorrowerBook>;
 }
 
-export function loadPortfolio(state: StateStore, borrowerIds?: readonly string[]): Portfolio {
+export async function loadPortfolio(state: State, borrowerIds?: readonly string[]): Promise<Portfolio> {
   // A few borrowers (event-triggered scoring): per-borrower lookups; the whole book: one pass per table.
   const few = borrowerIds !== undefined && borrowerIds.length <= 50;
-  const borrowers =
-    borrowerIds === undefined
-      ? state.listBorrowers()
-      : few
-        ? borrowerIds.map((id) => state.getBorrower(id)).filter((b): b is Borrower => b !== undefined)
-        : ((wanted) => state.listBorrowers().filter((b) => wanted.has(b.id)))(new Set(borrowerIds));
+  const borrowers: Borrower[] = [];
+  if (borrowerIds === undefined) borrowers.push(...(await state.portfolio.listBorrowers()));
+  else if (few) {
+    for (const id of borrowerIds) {
+      const b = await state.portfolio.getBorrower(id);
+      if (b !== undefined) borrowers.push(b);
+    }
+  } else {
+    const wanted = new Set(borrowerIds);
+    borrowers.push(...(await state.portfolio.listBorrowers()).filter((b) => wanted.has(b.id)));
+  }
   const sites = new Map(
-    (few ? borrowers.flatMap((b) => state.listSites(b.id)) : state.listSites()).map((s) => [s.id, s]),
+    (await perBorrower(few, borrowers, (id) => state.portfolio.listSites(id))).map((s) => [s.id, s]),
   );
   const lots = new Map(
-    (few ? borrowers.flatMap((b) => state.listLots(b.id)) : state.listLots()).map((l) => [l.id, l]),
+    (await perBorrower(few, borrowers, (id) => state.portfolio.listLots(id))).map((l) => [l.id, l]),
   );
-  const devicesBy = new Map<string, Device[]>();
-  const devices = few
-    ? borrowers.flatMap((b) => state.listDevices({ borrowerId: b.id }))
-    : state.listDevices();
-  for (const d of devices) {
-    if (d.status !== 'active') continue;
-    const list = devicesBy.get(d.borrowerId) ?? [];
-    list.push(d);
-    devicesBy.set(d.borrowerId, list);
-  }
+  const devicesBy = groupBy(
+    (
+      await perBorrower(few, borrowers, (id) =>
+        state.devices.listDevices(id === undefined ? {} : { borrowerId: id }),
+      )
+    ).filter((d) => d.status === 'active'),
+  );
+  const loansBy = groupBy(await perBorrower(few, borrowers, (id) => state.loans.listLoans(id)));
   const assets = new Map<string, BorrowerAssets>();
   const books = new Map<string, BorrowerBook>();
   for (const b of borrowers) {
@@ -96,10 +99,35 @@ export function loadPortfolio(state: StateStore, borrowerIds?: readonly string[]
       parcelFeeds,
       siteFeeds,
     });
-    const loans = state.listLoans(b.id);
-    books.set(b.id, { loans, repayments: new Map(loans.map((l) => [l.id, state.listRepayments(l.id)])) });
+    const loans = loansBy.get(b.id) ?? [];
+    // One read per loan: the loan repository has no bulk read of repayments.
+    const repayments = new Map<string, Repayment[]>();
+    for (const l of loans) repayments.set(l.id, await state.loans.listRepayments(l.id));
+    books.set(b.id, { loans, repayments });
   }
   return { borrowers, assets, books };
+}
+
+/** The rows of the named borrowers one call each (a few of them), or of the whole book in one call. */
+async function perBorrower<T extends { readonly borrowerId: string }>(
+  few: boolean,
+  borrowers: readonly Borrower[],
+  list: (borrowerId?: string) => Promise<T[]>,
+): Promise<T[]> {
+  if (!few) return list();
+  const out: T[] = [];
+  for (const b of borrowers) out.push(...(await list(b.id)));
+  return out;
+}
+
+function groupBy<T extends { readonly borrowerId: string }>(items: readonly T[]): Map<string, T[]> {
+  const by = new Map<string, T[]>();
+  for (const x of items) {
+    const list = by.get(x.borrowerId) ?? [];
+    list.push(x);
+    by.set(x.borrowerId, list);
+  }
+  return by;
 }
 
 export interface ExtractOptions {

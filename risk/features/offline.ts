@@ -1,5 +1,5 @@
 import { pointInPolygon } from '../../core/geo.js';
-import type { CollateralLot, Device, Site } from '../../core/storage/state-store.js';
+import type { CollateralLot, Device, Site } from '../../core/state/index.js';
 import type { DailyPanel, PanelField } from './panel.js';
 
 /**

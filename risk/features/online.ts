@@ -1,4 +1,4 @@
-import type { Loan, Repayment } from '../../core/storage/state-store.js';
+import type { Loan, Repayment } from '../../core/state/index.js';
 
 /**
  * Online features from the loan book as the lender saw it at t: loans started by t, payments made by t

@@ -5,7 +5,7 @@ import { silentLogger } from '../../core/logger.js';
 import { parseConfig } from '../../core/config.js';
 import { createInfluxTelemetryStore } from '../../core/storage/influx-telemetry-store.js';
 import { telemetryConfigSpec } from '../../core/storage/telemetry-config.js';
-import type { Loan, Repayment } from '../../core/storage/state-store.js';
+import type { Loan, Repayment } from '../../core/state/index.js';
 import { extractFeatures, loadPortfolio, type FeatureRow } from '../features/extract.js';
 import type { RegionBaselines } from '../features/offline.js';
 import { PanelCache } from '../features/panel.js';
@@ -48,7 +48,7 @@ describe('feature extraction from the stores', () => {
   it('when extracted at a date, then online and offline features are filled in for borrowers with devices and loans', async () => {
     const rows = await extractFeatures({
       telemetryStore: w.telemetry,
-      portfolio: loadPortfolio(w.state),
+      portfolio: await loadPortfolio(w.state),
       times: [t],
     });
     expect(rows.length).toBeGreaterThan(20);
@@ -65,7 +65,7 @@ describe('feature extraction from the stores', () => {
     );
     expect(col('loan_age_days').every((v) => v > 0)).toBe(true);
     // A borrower without parcels has no NDVI — not applicable, so never an adverse-action reason.
-    const portfolio = loadPortfolio(w.state);
+    const portfolio = await loadPortfolio(w.state);
     for (const r of rows) {
       const parcels = portfolio.assets.get(r.borrowerId)?.parcelFeeds.length ?? 0;
       expect(r.notApplicable?.includes('ndvi_anomaly_30d') ?? false).toBe(parcels === 0);
@@ -76,7 +76,7 @@ describe('feature extraction from the stores', () => {
   });
 
   it('when the same date is extracted alone (live) and among many (batch), then the features are identical', async () => {
-    const portfolio = loadPortfolio(w.state);
+    const portfolio = await loadPortfolio(w.state);
     const live = await extractFeatures({ telemetryStore: w.telemetry, portfolio, times: [t] });
     const batch = await extractFeatures({
       telemetryStore: w.telemetry,
@@ -90,7 +90,7 @@ describe('feature extraction from the stores', () => {
     let baselines: RegionBaselines | undefined;
     const all = await extractFeatures({
       telemetryStore: w.telemetry,
-      portfolio: loadPortfolio(w.state),
+      portfolio: await loadPortfolio(w.state),
       times: [t],
       onBaselines: (_t, b) => (baselines = b),
     });
@@ -98,7 +98,7 @@ describe('feature extraction from the stores', () => {
     for (const row of all.slice(0, 5)) {
       const [one] = await extractFeatures({
         telemetryStore: w.telemetry,
-        portfolio: loadPortfolio(w.state, [row.borrowerId]),
+        portfolio: await loadPortfolio(w.state, [row.borrowerId]),
         times: [t],
         regionBaselines: baselines as RegionBaselines,
       });
@@ -108,7 +108,7 @@ describe('feature extraction from the stores', () => {
 
   it('when a panel cache serves successive runs, then each run equals a fresh extraction, and a late reading inside the refresh window is seen', async () => {
     const cache = new PanelCache(2, 6 * 3_600_000, () => 0);
-    const portfolio = loadPortfolio(w.state);
+    const portfolio = await loadPortfolio(w.state);
     for (const at of [t - 2 * DAY_MS + 5 * 3_600_000, t - DAY_MS + 9 * 3_600_000, t - 3_600_000]) {
       const cached = await extractFeatures({
         telemetryStore: w.telemetry,
@@ -120,7 +120,7 @@ describe('feature extraction from the stores', () => {
       expect(byBorrower(cached)).toEqual(byBorrower(fresh));
     }
     // A reading arriving late for yesterday (an offline queue draining) lands in the refreshed days.
-    const stake = w.state.listDevices({ kind: 'stake' })[0];
+    const stake = (await w.state.devices.listDevices({ kind: 'stake' }))[0];
     if (stake === undefined) throw new Error('no stake');
     const before = byBorrower(
       await extractFeatures({ telemetryStore: w.telemetry, portfolio, times: [t - 3_600_000] }),
@@ -160,18 +160,18 @@ describe('feature extraction from the stores', () => {
     await expect(
       extractFeatures({
         telemetryStore: w.telemetry,
-        portfolio: loadPortfolio(w.state),
+        portfolio: await loadPortfolio(w.state),
         times: [t - 3_600_000, t],
       }),
     ).rejects.toThrow(/day boundary/);
   });
 
   it('when data arrives after t, then the features at t do not change; the same data before t does change them', async () => {
-    const portfolio = loadPortfolio(w.state);
+    const portfolio = await loadPortfolio(w.state);
     const before = byBorrower(await extractFeatures({ telemetryStore: w.telemetry, portfolio, times: [t] }));
-    const stakes = w.state.listDevices({ kind: 'stake' });
-    const helmets = w.state.listDevices({ kind: 'helmet' });
-    const sats = w.state.listDevices({ kind: 'satellite' });
+    const stakes = await w.state.devices.listDevices({ kind: 'stake' });
+    const helmets = await w.state.devices.listDevices({ kind: 'helmet' });
+    const sats = await w.state.devices.listDevices({ kind: 'satellite' });
     const crash = (at: number, seq: number): Reading[] => [
       ...stakes.map((d) => ({
         kind: 'stake' as const,
@@ -224,27 +224,36 @@ describe('feature extraction from the stores', () => {
       ...crash(t + 20 * DAY_MS, 9_000_003),
     ]);
     // The loan book changes after t too: every instalment paid the day after, a default, a new loan.
-    const loans: Loan[] = w.state.listLoans();
-    const repayments: Repayment[] = loans.flatMap((l) => w.state.listRepayments(l.id));
-    w.state.upsertRepayments(
+    const loans: Loan[] = await w.state.loans.listLoans();
+    const repayments: Repayment[] = [];
+    for (const l of loans) repayments.push(...(await w.state.loans.listRepayments(l.id)));
+    await w.state.loans.upsertRepayments(
       repayments
         .filter((r) => r.paidAt === undefined || r.paidAt > t)
         .map((r) => ({ ...r, paidAt: t + DAY_MS, amountPaid: r.amountDue })),
     );
     const victim = loans.find((l) => l.startAt <= t && l.defaultedAt === undefined) as Loan;
-    w.state.upsertLoans([
+    await w.state.loans.upsertLoans([
       { ...victim, status: 'defaulted', defaultedAt: t + 2 * DAY_MS },
       { ...victim, id: `${victim.id}-late`, startAt: t + 3 * DAY_MS, status: 'active' },
     ]);
     const after = byBorrower(
-      await extractFeatures({ telemetryStore: w.telemetry, portfolio: loadPortfolio(w.state), times: [t] }),
+      await extractFeatures({
+        telemetryStore: w.telemetry,
+        portfolio: await loadPortfolio(w.state),
+        times: [t],
+      }),
     );
     expect(after).toEqual(before);
 
     // Control: the same crash one hour before t moves the collateral and satellite features.
     await w.telemetry.writeReadings(crash(t - 3_600_000, 9_000_000));
     const leaked = byBorrower(
-      await extractFeatures({ telemetryStore: w.telemetry, portfolio: loadPortfolio(w.state), times: [t] }),
+      await extractFeatures({
+        telemetryStore: w.telemetry,
+        portfolio: await loadPortfolio(w.state),
+        times: [t],
+      }),
     );
     const changed = [...leaked].filter(([id, v]) => JSON.stringify(v) !== JSON.stringify(before.get(id)));
     expect(changed.length).toBe(before.size);
@@ -272,7 +281,7 @@ describe.skipIf(requireInfluxOrSkip())('feature extraction on InfluxDB', () => {
       const all = await parity.telemetry.range({ fromMs: parity.fromMs, toMs: parity.toMs, limit: 10_000 });
       expect(all.length).toBeGreaterThan(0);
       // Copy everything, device by device (range caps at 10,000 readings per call).
-      for (const d of parity.state.listDevices()) {
+      for (const d of await parity.state.devices.listDevices()) {
         let from = parity.fromMs;
         for (;;) {
           const page = await parity.telemetry.range({
@@ -288,7 +297,7 @@ describe.skipIf(requireInfluxOrSkip())('feature extraction on InfluxDB', () => {
         }
       }
       expect(await influx.count({})).toBe(await parity.telemetry.count({}));
-      const portfolio = loadPortfolio(parity.state);
+      const portfolio = await loadPortfolio(parity.state);
       const times = [parity.fromMs + 125 * DAY_MS, parity.fromMs + 132 * DAY_MS];
       const fromSqlite = await extractFeatures({ telemetryStore: parity.telemetry, portfolio, times });
       const fromInflux = await extractFeatures({ telemetryStore: influx, portfolio, times });

@@ -1,9 +1,7 @@
-import { writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/logger.js';
-import { SqliteEventOutbox } from '../../core/storage/sqlite-event-outbox.js';
-import { SqliteRiskStore } from '../../core/storage/sqlite-risk-store.js';
 import { fitImputer, inputNames, toMatrix } from '../features/dataset.js';
 import { extractFeatures, loadPortfolio, type FeatureRow } from '../features/extract.js';
 import { FEATURE_NAMES } from '../features/spec.js';
@@ -61,7 +59,11 @@ beforeAll(async () => {
   w = await buildTestWorld({ borrowers: 24, days: 150, seed: 5 });
   t = w.fromMs + 140 * DAY_MS;
   const times = [t - 21 * DAY_MS, t - 14 * DAY_MS, t - 7 * DAY_MS, t];
-  rows = await extractFeatures({ telemetryStore: w.telemetry, portfolio: loadPortfolio(w.state), times });
+  rows = await extractFeatures({
+    telemetryStore: w.telemetry,
+    portfolio: await loadPortfolio(w.state),
+    times,
+  });
   fileA = await trainOn(rows, 'fused-mlp', 1);
   fileB = await trainOn(rows, 'fused-mlp', 2);
 }, 180_000);
@@ -97,12 +99,11 @@ describe('explanations', () => {
 
 describe('model registry', () => {
   it('when a model is registered, activated and reloaded from its file by a new registry, then it scores identically (1e-6)', async () => {
-    const store = new SqliteRiskStore(w.state);
     const dir = join(w.dir, 'models-a');
-    const reg = new ModelRegistry(store, dir);
+    const reg = new ModelRegistry(w.state.models, dir);
     const a = await reg.register(fileA, { activate: true });
     expect(a).toMatchObject({ version: 'v1', status: 'champion', name: 'fused-mlp', dataHash: 'test' });
-    const fresh = new ModelRegistry(new SqliteRiskStore(w.state), dir);
+    const fresh = new ModelRegistry(w.state.models, dir);
     const reloaded = await fresh.load('v1');
     const original = await RiskModel.load(fileA);
     const p1 = original.predict(rows);
@@ -114,25 +115,32 @@ describe('model registry', () => {
   });
 
   it('when a second model is activated, then it becomes the only champion and the first a challenger', async () => {
-    const store = new SqliteRiskStore(w.state);
-    const reg = new ModelRegistry(store, join(w.dir, 'models-a'));
+    const reg = new ModelRegistry(w.state.models, join(w.dir, 'models-a'));
     const b = await reg.register(fileB);
     expect(b).toMatchObject({ version: 'v2', status: 'challenger' });
-    reg.activate('v2');
-    expect(reg.list().map((m) => [m.version, m.status])).toEqual([
+    await reg.activate('v2');
+    expect((await reg.list()).map((m) => [m.version, m.status])).toEqual([
       ['v1', 'challenger'],
       ['v2', 'champion'],
     ]);
-    reg.activate('v1');
-    expect(reg.championRecord()?.version).toBe('v1');
-    expect(() => reg.activate('v9')).toThrow(/no model version v9/);
-    expect(() => reg.retire('v1')).toThrow(/champion/);
+    await reg.activate('v1');
+    expect((await reg.championRecord())?.version).toBe('v1');
+    await expect(reg.activate('v9')).rejects.toThrow(/no model version v9/);
+    await expect(reg.retire('v1')).rejects.toThrow(/champion/);
+  });
+
+  it('when another replica with its own models folder loads a registered model, then it scores the same without the file', async () => {
+    const here = new ModelRegistry(w.state.models, join(w.dir, 'models-here'));
+    const rec = await here.register(fileA);
+    await rm(join(w.dir, 'models-here'), { recursive: true, force: true });
+    const there = new ModelRegistry(w.state.models, join(w.dir, 'models-there'));
+    const [a, b] = await Promise.all([here.load(rec.version), there.load(rec.version)]);
+    expect(b.predict(rows)).toEqual(a.predict(rows));
   });
 
   it('when a model file is corrupt or uses an unknown feature, then loading or registering fails clearly and nothing is registered', async () => {
-    const store = new SqliteRiskStore(w.state);
-    const reg = new ModelRegistry(store, join(w.dir, 'models-a'));
-    const before = reg.list().length;
+    const reg = new ModelRegistry(w.state.models, join(w.dir, 'models-a'));
+    const before = (await reg.list()).length;
     const bad = {
       ...fileA,
       imputer: { ...fileA.imputer, features: ['no_such_feature', ...fileA.imputer.features.slice(1)] },
@@ -141,28 +149,26 @@ describe('model registry', () => {
     await expect(reg.register({ ...fileA, format: 'x' } as unknown as RiskModelFile)).rejects.toThrow(
       /not a riskfuse risk model/,
     );
-    expect(reg.list().length).toBe(before);
-    const path = reg.get('v2')?.artifactPath as string;
-    await writeFile(path, '{"format": "riskfuse-risk-model/1", "artifact": {');
-    await expect(new ModelRegistry(store, join(w.dir, 'models-a')).load('v2')).rejects.toThrow(/not JSON/);
+    expect((await reg.list()).length).toBe(before);
+    // The stored artifact is what every replica loads: a damaged one fails clearly.
+    await w.state.db.run('UPDATE model_artifacts SET body = ? WHERE version = ?', [
+      '{"format": "riskfuse-risk-model/1", "artifact": {',
+      'v2',
+    ]);
+    await expect(new ModelRegistry(w.state.models, join(w.dir, 'models-a')).load('v2')).rejects.toThrow(
+      /model v2 is not JSON/,
+    );
   });
 });
 
 /** A scoring service over the test world (hourly runs, 50 ms debounce, 2 % PD change). */
-const newService = (
-  store: SqliteRiskStore,
-  reg: ModelRegistry,
-  outbox: SqliteEventOutbox,
-  now: () => number,
-) =>
+const newService = (reg: ModelRegistry, now: () => number, scoreIntervalMs = 3_600_000) =>
   new ScoringService({
-    stateStore: w.state,
-    riskStore: store,
-    outbox,
+    state: w.state,
     telemetryStore: w.telemetry,
     registry: reg,
     log: silentLogger,
-    scoreIntervalMs: 3_600_000,
+    scoreIntervalMs,
     eventDebounceMs: 50,
     pdChangeThreshold: 0.02,
     now,
@@ -170,20 +176,19 @@ const newService = (
 
 describe('scoring service', () => {
   it('when the portfolio is scored, then every borrower gets a stored champion score with reasons, challengers score in shadow, and changes of the official score go to the outbox with the scores', async () => {
-    const store = new SqliteRiskStore(w.state);
+    const { scores, outbox } = w.state;
     const dir = join(w.dir, 'models-b');
-    const reg = new ModelRegistry(store, dir);
+    const reg = new ModelRegistry(w.state.models, dir);
     // A fresh registry file set: v3 champion, v4 challenger (versions continue in the same state store).
     const champ = await reg.register(fileA, { activate: true });
     const chall = await reg.register(fileB);
-    const outbox = new SqliteEventOutbox(w.state);
-    const service = newService(store, reg, outbox, () => t);
+    const service = newService(reg, () => t);
     const changes: ScoreChange[] = [];
     service.on('score-changed', (c) => changes.push(c));
     const run = await service.scorePortfolio();
     expect(run.modelVersion).toBe(champ.version);
     expect(run.borrowers).toBeGreaterThan(15);
-    const latest = store.latestScores({ modelVersion: champ.version });
+    const latest = await scores.latestScores({ modelVersion: champ.version });
     expect(latest.length).toBe(run.borrowers);
     for (const s of latest) {
       expect(s.at).toBe(t);
@@ -192,10 +197,12 @@ describe('scoring service', () => {
       expect(s.grade).toMatch(/^[A-G]$/);
       expect(Object.keys(s.contributions ?? {}).length).toBe(FEATURE_NAMES.length);
     }
-    expect(store.latestScores({ modelVersion: chall.version, shadow: true }).length).toBe(run.borrowers);
+    expect((await scores.latestScores({ modelVersion: chall.version, shadow: true })).length).toBe(
+      run.borrowers,
+    );
     // First scores are not changes.
     expect(changes).toEqual([]);
-    expect(outbox.after(0)).toEqual([]);
+    expect(await outbox.after(0)).toEqual([]);
 
     // Same instant, same data: nothing changes, nothing is published.
     const again = await service.scorePortfolio();
@@ -203,12 +210,12 @@ describe('scoring service', () => {
 
     // The challenger becomes champion: where its PD differs enough, the official score changed — published
     // in-process and written to the outbox with the scores.
-    reg.activate(chall.version);
+    await reg.activate(chall.version);
     const switched = await service.scorePortfolio();
     expect(switched.modelVersion).toBe(chall.version);
     expect(switched.changes).toBe(changes.length);
     expect(changes.length).toBeGreaterThan(0);
-    const events = outbox.after(0);
+    const events = await outbox.after(0);
     expect(events.map((e) => e.data.borrowerId)).toEqual(changes.map((c) => c.borrowerId));
     for (const [i, e] of events.entries()) {
       const c = changes[i] as ScoreChange;
@@ -217,10 +224,10 @@ describe('scoring service', () => {
       expect((e.data.previous as { modelVersion: string }).modelVersion).toBe(champ.version);
       expect(Math.abs(c.current.pd - c.previous.pd) >= 0.02 || c.gradeSteps !== 0).toBe(true);
     }
-    reg.activate(champ.version);
+    await reg.activate(champ.version);
 
     // A tamper reading re-scores its borrower alone, after the debounce.
-    const stake = w.state.listDevices({ kind: 'stake' })[0];
+    const stake = (await w.state.devices.listDevices({ kind: 'stake' }))[0];
     if (stake === undefined) throw new Error('no stake');
     const done = new Promise<unknown>((resolve) => service.once('run', resolve));
     service.notifyReadings([
@@ -236,22 +243,21 @@ describe('scoring service', () => {
     ]);
     const eventRun = (await done) as { trigger: string; borrowers: number };
     expect(eventRun).toMatchObject({ trigger: 'readings', borrowers: 1 });
-    const history = store.scoreHistory({ borrowerId: stake.borrowerId, modelVersion: champ.version });
+    const history = await scores.scoreHistory({ borrowerId: stake.borrowerId, modelVersion: champ.version });
     expect(history[0]?.trigger).toBe('readings');
     await service.close();
   });
 
   it('when the portfolio is backtested at past instants, then each gets point-in-time champion scores stored as history: no events, and the live latest score stays', async () => {
-    const store = new SqliteRiskStore(w.state);
-    const reg = new ModelRegistry(store, join(w.dir, 'models-c'));
+    const { scores, outbox } = w.state;
+    const reg = new ModelRegistry(w.state.models, join(w.dir, 'models-c'));
     const champ = await reg.register(fileA, { activate: true });
-    const outbox = new SqliteEventOutbox(w.state);
-    const service = newService(store, reg, outbox, () => clock);
+    const service = newService(reg, () => clock);
     let clock = t + 1.5 * DAY_MS;
     const live = await service.scorePortfolio();
     clock = t + 3 * DAY_MS;
-    const latestBefore = store.latestScores();
-    const eventsBefore = outbox.after(0).length;
+    const latestBefore = await scores.latestScores();
+    const eventsBefore = (await outbox.after(0)).length;
     // Past day boundaries, one of them newer than the live scores (t + 1.5 d); one in the future, dropped.
     const times = [t - 14 * DAY_MS, t - 7 * DAY_MS, t + 2 * DAY_MS, t + 5 * DAY_MS];
     const run = await service.backtest(times);
@@ -263,12 +269,16 @@ describe('scoring service', () => {
     const past = times.slice(0, 3);
     const expected = model.score(
       (
-        await extractFeatures({ telemetryStore: w.telemetry, portfolio: loadPortfolio(w.state), times: past })
+        await extractFeatures({
+          telemetryStore: w.telemetry,
+          portfolio: await loadPortfolio(w.state),
+          times: past,
+        })
       ).filter((r) => r.status.defaultedBy === undefined && r.status.active),
     );
     expect(expected.length).toBeGreaterThan(2 * live.borrowers);
     for (const e of expected) {
-      const [stored] = store.scoreHistory({
+      const [stored] = await scores.scoreHistory({
         borrowerId: e.borrowerId,
         modelVersion: champ.version,
         fromMs: e.t,
@@ -277,53 +287,81 @@ describe('scoring service', () => {
       expect(stored).toMatchObject({ trigger: 'backtest', at: e.t, shadow: false });
       expect(Math.abs((stored?.pd ?? -1) - e.pd)).toBeLessThanOrEqual(1e-9);
     }
-    expect(store.scoreHistory({ fromMs: t + 5 * DAY_MS - 1 })).toEqual([]);
+    expect(await scores.scoreHistory({ fromMs: t + 5 * DAY_MS - 1 })).toEqual([]);
     // History only: the latest official scores are the live ones (even where a backtest instant is newer),
     // and nothing is announced.
-    expect(store.latestScores()).toEqual(latestBefore);
-    expect(store.latestScores({ borrowerIds: [latestBefore[0]?.borrowerId ?? ''] })).toEqual([
+    expect(await scores.latestScores()).toEqual(latestBefore);
+    expect(await scores.latestScores({ borrowerIds: [latestBefore[0]?.borrowerId ?? ''] })).toEqual([
       latestBefore[0],
     ]);
-    expect(outbox.after(0).length).toBe(eventsBefore);
+    expect((await outbox.after(0)).length).toBe(eventsBefore);
     await service.close();
   });
 
   it('when score changes are held, then scores are stored but no change is announced, and after release changes count against the held scores', async () => {
-    const store = new SqliteRiskStore(w.state);
-    const reg = new ModelRegistry(store, join(w.dir, 'models-d'));
+    const { scores, outbox } = w.state;
+    const reg = new ModelRegistry(w.state.models, join(w.dir, 'models-d'));
     const a = await reg.register(fileA, { activate: true });
     const b = await reg.register(fileB);
-    const outbox = new SqliteEventOutbox(w.state);
-    const service = newService(store, reg, outbox, () => t + 4 * DAY_MS);
+    const service = newService(reg, () => t + 4 * DAY_MS);
     const changes: ScoreChange[] = [];
     service.on('score-changed', (c) => changes.push(c));
     // (Earlier tests scored this world: this run may announce changes against theirs.)
     await service.scorePortfolio();
     changes.length = 0;
-    const events = outbox.after(0).length;
+    const events = (await outbox.after(0)).length;
     // Held: the other model's scores are stored (latest) but not announced.
     service.holdChanges(true);
-    reg.activate(b.version);
+    await reg.activate(b.version);
     const held = await service.scorePortfolio();
     expect(held.changes).toBe(0);
     expect(changes).toEqual([]);
-    expect(outbox.after(0).length).toBe(events);
-    expect(store.latestScores().every((s) => s.modelVersion === b.version)).toBe(true);
+    expect((await outbox.after(0)).length).toBe(events);
+    expect((await scores.latestScores()).every((s) => s.modelVersion === b.version)).toBe(true);
     // Released: back to the first model, changes are against the held scores, and announced.
     service.holdChanges(false);
-    reg.activate(a.version);
+    await reg.activate(a.version);
     const released = await service.scorePortfolio();
     expect(released.changes).toBeGreaterThan(0);
     expect(changes.every((c) => c.previous.modelVersion === b.version)).toBe(true);
-    expect(outbox.after(0).length).toBe(events + released.changes);
+    expect((await outbox.after(0)).length).toBe(events + released.changes);
     await service.close();
+  });
+
+  it('when the periodic job is stopped during its run, then stop resolves once the run is stored, no run follows, and start runs it again', async () => {
+    const reg = new ModelRegistry(w.state.models, join(w.dir, 'models-e'));
+    const champ = await reg.register(fileA, { activate: true });
+    const at = t + 5 * DAY_MS;
+    // Runs every 20 ms once started: a timer left behind by stop would run again within the wait below.
+    const service = newService(reg, () => at, 20);
+    service.start();
+    service.start();
+    await service.stop();
+    expect(service.counters.runs).toBe(1);
+    const stored = await w.state.scores.scoreHistory({
+      modelVersion: champ.version,
+      fromMs: at,
+      toMs: at + 1,
+    });
+    expect(stored.length).toBe(service.counters.borrowersScored);
+    expect(stored.length).toBeGreaterThan(15);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(service.counters.runs).toBe(1);
+
+    service.start();
+    await new Promise((resolve) => service.once('run', resolve));
+    expect(service.counters.runs).toBe(2);
+    await service.close();
+    const runs = service.counters.runs;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(service.counters.runs).toBe(runs);
   });
 
   it('when the history is too small to hold a default, then evaluate says so instead of training on one class', async () => {
     await expect(
       evaluate({
         telemetryStore: w.telemetry,
-        portfolio: loadPortfolio(w.state),
+        portfolio: await loadPortfolio(w.state),
         fromMs: w.fromMs,
         toMs: w.toMs,
         horizonDays: 30,

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqliteStateStore, type SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import type { State } from '../../core/state/index.js';
+import { openTestState } from '../../core/state/test/backends.js';
 import {
   openSqliteTelemetryStore,
   type SqliteTelemetryStore,
@@ -16,18 +17,18 @@ import { DAY_MS, HOUR_MS, START_MS } from './support.js';
 
 describe('backfill into real SQLite stores', () => {
   let dir: string;
-  let state: SqliteStateStore;
+  let state: State;
   let telemetry: SqliteTelemetryStore;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'riskfuse-backfill-'));
-    state = openSqliteStateStore(join(dir, 'state.db'));
+    state = await openTestState(dir);
     telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
   });
 
   afterEach(async () => {
     await telemetry.close();
-    state.close();
+    await state.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -38,7 +39,7 @@ describe('backfill into real SQLite stores', () => {
       startMs: START_MS,
       scenarios: [parseScenario('removal:b0002:4')],
     });
-    provisionWorld(world, state);
+    await provisionWorld(world, state);
     const endMs = START_MS + 20 * DAY_MS + 5 * HOUR_MS;
     const progress: BackfillProgress[] = [];
     const result = await backfill({
@@ -79,10 +80,10 @@ describe('backfill into real SQLite stores', () => {
     expect(latest?.fields.tamper === 0 || latest?.fields.tamper === 1).toBe(true);
 
     // The loan book as of the end is in the state store.
-    const loans = state.listLoans();
+    const loans = await state.loans.listLoans();
     expect(loans.length).toBeGreaterThanOrEqual(world.loans.length);
     expect(result.loans).toBe(loans.length);
-    const repayments = loans.flatMap((l) => state.listRepayments(l.id));
+    const repayments = (await Promise.all(loans.map((l) => state.loans.listRepayments(l.id)))).flat();
     expect(repayments.length).toBe(result.repayments);
     expect(repayments.some((r) => r.paidAt !== undefined && r.paidAt < endMs)).toBe(true);
     expect(repayments.every((r) => r.paidAt === undefined || r.paidAt <= endMs)).toBe(true);
@@ -90,7 +91,7 @@ describe('backfill into real SQLite stores', () => {
 
   it('when the same history is backfilled twice, then nothing is stored twice', async () => {
     const world = generateWorld({ seed: 22, borrowers: 4, startMs: START_MS });
-    provisionWorld(world, state);
+    await provisionWorld(world, state);
     const endMs = START_MS + 3 * DAY_MS;
     const first = await backfill({
       world,
@@ -114,12 +115,12 @@ describe('backfill into real SQLite stores', () => {
   it('when provisioned, then every device is registered with a hashed token that verifies', async () => {
     const { verifyToken } = await import('../../core/credentials.js');
     const world = generateWorld({ seed: 24, borrowers: 3, startMs: START_MS });
-    const p = provisionWorld(world, state);
+    const p = await provisionWorld(world, state);
     expect(p.devices).toBe(world.devices.length);
-    expect(state.listDevices()).toHaveLength(world.devices.length);
+    expect(await state.devices.listDevices()).toHaveLength(world.devices.length);
     for (const d of world.devices) {
       const token = p.tokens.get(d.id) as string;
-      const creds = state.getCredentials(d.id);
+      const creds = await state.devices.getCredentials(d.id);
       expect(creds?.tokenHash).not.toContain(token);
       expect(verifyToken(token, creds as NonNullable<typeof creds>)).toBe(true);
     }

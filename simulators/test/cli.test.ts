@@ -1,10 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../core/config.js';
 import { silentLogger } from '../../core/logger.js';
-import { openSqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import { openSqliteState, openState, stateConfigSpec } from '../../core/state/index.js';
 import { openSqliteTelemetryStore } from '../../core/storage/sqlite-telemetry-store.js';
+import { freshPostgresDatabase } from '../../test/support/postgres.js';
+import { openSharedTestState } from '../../test/support/shared-state.js';
 import { simulateCommand } from '../cli.js';
 import { startBroker, subscribe, waitFor } from './mqtt-support.js';
 
@@ -67,23 +70,43 @@ describe('riskfuse simulate', () => {
   });
 
   it('when run with --backfill, then it provisions the world and writes history and the loan book to the stores', async () => {
-    const env = { DATA_DIR: dir };
-    const code = await simulateCommand(
-      ['--backfill', '2', '--borrowers', '3', '--seed', '5', '--scenario', 'tamper:b0001:1'],
-      env,
-      io(),
-    );
-    expect(code).toBe(0);
-    const state = openSqliteStateStore(join(dir, 'state.db'));
+    const { state, env: stateEnv } = await openSharedTestState(dir);
     const telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
     try {
-      expect(state.listBorrowers()).toHaveLength(3);
-      expect(state.listDevices().length).toBeGreaterThan(10);
-      expect(state.listLoans().length).toBeGreaterThanOrEqual(3);
+      const code = await simulateCommand(
+        ['--backfill', '2', '--borrowers', '3', '--seed', '5', '--scenario', 'tamper:b0001:1'],
+        { DATA_DIR: dir, ...stateEnv },
+        io(),
+      );
+      expect(code).toBe(0);
+      expect(await state.portfolio.listBorrowers()).toHaveLength(3);
+      expect((await state.devices.listDevices()).length).toBeGreaterThan(10);
+      expect((await state.loans.listLoans()).length).toBeGreaterThanOrEqual(3);
       expect(await telemetry.count({ kind: 'stake' })).toBeGreaterThan(100);
     } finally {
       await telemetry.close();
-      state.close();
+      await state.close();
+    }
+  });
+
+  it('when STATE_DB_URL is set, then the world and its loan book go to that PostgreSQL database, not to DATA_DIR', async (ctx) => {
+    const url = await freshPostgresDatabase('simulate');
+    if (url === undefined) return ctx.skip('PostgreSQL is not installed');
+    const code = await simulateCommand(
+      ['--backfill', '1', '--borrowers', '2', '--seed', '6'],
+      { DATA_DIR: dir, STATE_DB_URL: url },
+      io(),
+    );
+    expect(code).toBe(0);
+    expect(existsSync(join(dir, 'state.db'))).toBe(false);
+    const state = await openState(parseConfig(stateConfigSpec, { STATE_DB_URL: url }), silentLogger);
+    try {
+      expect(state.db.dialect).toBe('postgres');
+      expect(await state.portfolio.listBorrowers()).toHaveLength(2);
+      expect((await state.devices.listDevices()).length).toBeGreaterThan(5);
+      expect((await state.loans.listLoans()).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await state.close();
     }
   });
 
@@ -93,6 +116,7 @@ describe('riskfuse simulate', () => {
     const stop = new AbortController();
     try {
       const env = { DATA_DIR: dir, MQTT_URL: broker.url, SIM_START_DAYS_AGO: '0.5' };
+      // The CLI provisions the world into DATA_DIR/state.db, read back below.
       const done = simulateCommand(['--borrowers', '1', '--speed', '20'], env, {
         ...io(),
         signal: stop.signal,
@@ -100,12 +124,12 @@ describe('riskfuse simulate', () => {
       await waitFor(() => sub.messages.length > 5, 15_000, 'telemetry');
       stop.abort();
       expect(await done).toBe(0);
-      const state = openSqliteStateStore(join(dir, 'state.db'));
+      const state = openSqliteState(join(dir, 'state.db'));
       try {
-        const ids = new Set(state.listDevices().map((d) => d.id));
+        const ids = new Set((await state.devices.listDevices()).map((d) => d.id));
         for (const m of sub.messages) expect(ids.has(m.topic.split('/')[2] ?? '')).toBe(true);
       } finally {
-        state.close();
+        await state.close();
       }
     } finally {
       await sub.close();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Loan, Repayment } from '../../core/storage/state-store.js';
+import type { Loan, Repayment } from '../../core/state/index.js';
 import { createEngine } from '../engine.js';
 import { DEFAULT_DPD } from '../loan-book.js';
 import { generateWorld } from '../world.js';

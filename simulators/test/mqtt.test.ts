@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { telemetryTopic } from '../../core/contracts/topics.js';
-import { openSqliteStateStore, type SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import type { State } from '../../core/state/index.js';
+import { openTestState } from '../../core/state/test/backends.js';
 import { createEngine } from '../engine.js';
 import { provisionWorld } from '../provision.js';
 import { runSimulation, type SimulationHandle } from '../runner.js';
@@ -23,15 +27,19 @@ describe('simulated devices over MQTT', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  function setup(
+  async function setup(
     borrowers: number,
     daysBack: number,
-  ): { world: World; state: SqliteStateStore; tokens: ReadonlyMap<string, string> } {
+  ): Promise<{ world: World; state: State; tokens: ReadonlyMap<string, string> }> {
     const startMs = Math.floor((Date.now() - daysBack * DAY_MS) / 60_000) * 60_000;
     const world = generateWorld({ seed: 1234, borrowers, startMs });
-    const state = openSqliteStateStore(':memory:');
-    cleanups.push(() => state.close());
-    return { world, state, tokens: provisionWorld(world, state).tokens };
+    const dir = mkdtempSync(join(tmpdir(), 'riskfuse-sim-mqtt-'));
+    const state = await openTestState(dir);
+    cleanups.push(async () => {
+      await state.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    return { world, state, tokens: (await provisionWorld(world, state)).tokens };
   }
 
   async function broker(port?: number): Promise<TestBroker> {
@@ -59,7 +67,7 @@ describe('simulated devices over MQTT', () => {
     const b = await broker();
     const sub = await subscribe(b.url, ['rf/v1/+/telemetry', 'rf/v1/+/status']);
     cleanups.push(() => sub.close());
-    const { world, state, tokens } = setup(2, 2);
+    const { world, state, tokens } = await setup(2, 2);
     const sim = runSimulation({
       world,
       stateStore: state,
@@ -102,12 +110,12 @@ describe('simulated devices over MQTT', () => {
     expect(batched).toBeGreaterThan(0);
     expect(sim.simNowMs()).toBeLessThanOrEqual(Date.now() - 10_000);
     // The loan book was written as time advanced.
-    expect(state.listLoans().length).toBeGreaterThan(0);
+    expect((await state.loans.listLoans()).length).toBeGreaterThan(0);
   });
 
   it('when a device connects, then it publishes a retained online; after a graceful stop a retained offline', async () => {
     const b = await broker();
-    const { world, state, tokens } = setup(1, 1);
+    const { world, state, tokens } = await setup(1, 1);
     const id = world.devices[0]?.id as string;
     const sim = runSimulation({
       world,
@@ -132,7 +140,7 @@ describe('simulated devices over MQTT', () => {
 
   it('when a device loses its connection abruptly, then the broker publishes its will (retained offline) and it comes back online', async () => {
     const b = await broker();
-    const { world, state, tokens } = setup(1, 1);
+    const { world, state, tokens } = await setup(1, 1);
     const id = world.devices[0]?.id as string;
     const sub = await subscribe(b.url, [`rf/v1/${id}/status`]);
     cleanups.push(() => sub.close());
@@ -167,7 +175,7 @@ describe('simulated devices over MQTT', () => {
     const url = b.url;
     let sub = await subscribe(url, ['rf/v1/+/telemetry']);
     const received = [...sub.messages];
-    const { world, state, tokens } = setup(1, 3);
+    const { world, state, tokens } = await setup(1, 3);
     const stakes = new Set(world.devices.filter((d) => d.kind === 'stake').map((d) => d.id));
     const sim: SimulationHandle = runSimulation({
       world,
@@ -224,7 +232,7 @@ describe('simulated devices over MQTT', () => {
 
   it('when the broker is gone for long, then each offline queue is bounded and drops are counted', async () => {
     const b = await broker();
-    const { world, state, tokens } = setup(1, 3);
+    const { world, state, tokens } = await setup(1, 3);
     const id = world.devices[0]?.id as string;
     await b.close();
     const sim = runSimulation({
@@ -249,7 +257,7 @@ describe('simulated devices over MQTT', () => {
 
   it('when many devices start, then connections ramp up gradually', async () => {
     const b = await broker();
-    const { world, state, tokens } = setup(6, 1);
+    const { world, state, tokens } = await setup(6, 1);
     const sim = runSimulation({
       world,
       stateStore: state,

@@ -2,7 +2,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../core/config.js';
 import { silentLogger } from '../../core/logger.js';
-import { openSqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import { openSqliteState } from '../../core/state/index.js';
 import { webhookConfigSpec } from '../config.js';
 import { createWebhooks } from '../index.js';
 import { newWebhookSecret } from '../signing.js';
@@ -32,18 +32,18 @@ describe('webhook delivery', () => {
     cleanup.push(() => r.close());
     return r;
   };
-  const subscribe = (h: Harness, url: string, eventTypes: string[] = ['*']) => {
+  const subscribe = async (h: Harness, url: string, eventTypes: string[] = ['*']) => {
     const secret = newWebhookSecret();
-    const sub = h.webhooks.store.createSubscription({ url, eventTypes, enabled: true }, secret);
+    const sub = await h.webhooks.store.createSubscription({ url, eventTypes, enabled: true }, secret);
     return { sub, secret };
   };
 
   it('when an event is in the outbox, then the receiver gets it signed per Standard Webhooks, verified by the standardwebhooks package', async () => {
     const h = harness();
     const r = await receiver();
-    const { secret } = subscribe(h, r.url);
+    const { secret } = await subscribe(h, r.url);
     const e = ev('score.changed', { borrowerId: 'b1', pd: 0.12 });
-    h.outbox.append([e]);
+    await h.outbox.append([e]);
     await waitFor(() => r.received.length === 1);
     const got = r.received[0];
     if (got === undefined) throw new Error('nothing received');
@@ -56,16 +56,18 @@ describe('webhook delivery', () => {
       data: { borrowerId: 'b1', pd: 0.12 },
     });
     expect(() => new Webhook(newWebhookSecret()).verify(got.body, got.headers)).toThrow();
-    await waitFor(() => h.webhooks.store.listDeliveries({ limit: 10 })[0]?.status === 'delivered');
+    await waitFor(
+      async () => (await h.webhooks.store.listDeliveries({ limit: 10 }))[0]?.status === 'delivered',
+    );
   });
 
   it('when a subscription names event types, then only those reach it, and events before it existed never do', async () => {
     const h = harness();
     const r = await receiver();
-    h.outbox.append([ev('alert.opened')]);
-    subscribe(h, r.url, ['alert.opened']);
+    await h.outbox.append([ev('alert.opened')]);
+    await subscribe(h, r.url, ['alert.opened']);
     const wanted = ev('alert.opened');
-    h.outbox.append([ev('score.changed'), wanted, ev('device.offline')]);
+    await h.outbox.append([ev('score.changed'), wanted, ev('device.offline')]);
     await waitFor(() => r.received.length >= 1);
     await sleep(200);
     expect(r.received.map((x) => x.headers['webhook-id'])).toEqual([wanted.id]);
@@ -75,11 +77,11 @@ describe('webhook delivery', () => {
     const h = harness({ WEBHOOK_RETRY_SCHEDULE: '100ms,200ms,300ms,400ms,500ms,600ms,800ms,1s' });
     const r = await receiver();
     const port = r.port;
-    subscribe(h, r.url);
+    await subscribe(h, r.url);
     await r.close();
     const events = Array.from({ length: 30 }, (_, i) => ev('score.changed', { i }));
     for (const e of events) {
-      h.outbox.append([e]);
+      await h.outbox.append([e]);
       await sleep(5);
     }
     await waitFor(() => h.attempts.length >= 30, 10_000, 'failed attempts while down');
@@ -90,7 +92,7 @@ describe('webhook delivery', () => {
     const ids = up.received.map((x) => x.headers['webhook-id']);
     expect(new Set(ids).size).toBe(events.length);
     expect(ids.length).toBe(events.length); // once each: nothing resent after its 2xx
-    expect(h.webhooks.store.countByStatus()).toMatchObject({ delivered: 30, pending: 0, dead: 0 });
+    expect(await h.webhooks.store.countByStatus()).toMatchObject({ delivered: 30, pending: 0, dead: 0 });
   });
 
   it('when the process dies mid-attempt and mid-retry and a new one opens the same file, then everything is still delivered', async () => {
@@ -102,18 +104,26 @@ describe('webhook delivery', () => {
       else if (mode === 'ok') res.writeHead(200).end('ok');
       // hang: never answer
     };
-    subscribe(h, r.url);
+    await subscribe(h, r.url);
     const events = [ev(), ev(), ev()];
-    h.outbox.append(events);
+    await h.outbox.append(events);
     await waitFor(() => h.attempts.length >= 3, 5000, 'first failed attempts');
     mode = 'hang';
-    await waitFor(() => h.webhooks.store.countByStatus().sending > 0, 5000, 'an attempt in flight');
+    await waitFor(
+      async () => (await h.webhooks.store.countByStatus()).sending > 0,
+      5000,
+      'an attempt in flight',
+    );
     // Crash: the store goes away under the deliverer (no flush, no graceful close of attempts).
-    h.state.close();
+    await h.state.close();
     await sleep(50);
     mode = 'ok';
     h.reopen();
-    await waitFor(() => h.webhooks.store.countByStatus().delivered === 3, 10_000, 'delivery after restart');
+    await waitFor(
+      async () => (await h.webhooks.store.countByStatus()).delivered === 3,
+      10_000,
+      'delivery after restart',
+    );
     const ok = new Set(r.received.map((x) => x.headers['webhook-id']));
     expect(events.every((e) => ok.has(e.id))).toBe(true);
   });
@@ -123,13 +133,13 @@ describe('webhook delivery', () => {
     const hanging = await receiver();
     hanging.handler = () => undefined;
     const fast = await receiver();
-    subscribe(h, hanging.url);
-    subscribe(h, fast.url);
+    await subscribe(h, hanging.url);
+    await subscribe(h, fast.url);
     const sentAt = new Map<string, number>();
     for (let i = 0; i < 20; i++) {
       const e = ev('score.changed', { i });
       sentAt.set(e.id, Date.now());
-      h.outbox.append([e]);
+      await h.outbox.append([e]);
       await sleep(10);
     }
     await waitFor(() => fast.received.length === 20, 3000, 'the fast receiver');
@@ -142,14 +152,14 @@ describe('webhook delivery', () => {
     const h = harness();
     const r = await receiver();
     r.handler = (_req, res) => void res.writeHead(410).end();
-    const { sub } = subscribe(h, r.url);
-    h.outbox.append([ev()]);
-    await waitFor(() => h.webhooks.store.getSubscription(sub.id)?.enabled === false);
-    expect(h.webhooks.store.getSubscription(sub.id)?.disabledReason).toMatch(/410/);
-    h.outbox.append([ev(), ev()]);
+    const { sub } = await subscribe(h, r.url);
+    await h.outbox.append([ev()]);
+    await waitFor(async () => (await h.webhooks.store.getSubscription(sub.id))?.enabled === false);
+    expect((await h.webhooks.store.getSubscription(sub.id))?.disabledReason).toMatch(/410/);
+    await h.outbox.append([ev(), ev()]);
     await sleep(300);
     expect(r.received.length).toBe(1);
-    expect(h.webhooks.store.listDeliveries({ limit: 10 })[0]).toMatchObject({
+    expect((await h.webhooks.store.listDeliveries({ limit: 10 }))[0]).toMatchObject({
       status: 'dead',
       lastStatusCode: 410,
     });
@@ -166,8 +176,8 @@ describe('webhook delivery', () => {
         res.writeHead(429, { 'retry-after': new Date(Date.now() + 2000).toUTCString() }).end();
       else res.writeHead(200).end();
     };
-    subscribe(h, r.url);
-    h.outbox.append([ev()]);
+    await subscribe(h, r.url);
+    await h.outbox.append([ev()]);
     await waitFor(() => r.received.length === 3, 8000);
     const [a, b, c] = r.received.map((x) => x.at);
     expect((b ?? 0) - (a ?? 0)).toBeGreaterThanOrEqual(950);
@@ -180,17 +190,17 @@ describe('webhook delivery', () => {
     const r = await receiver();
     let healthy = false;
     r.handler = (_req, res) => void res.writeHead(healthy ? 200 : 500).end();
-    subscribe(h, r.url);
+    await subscribe(h, r.url);
     const e = ev();
-    h.outbox.append([e]);
-    await waitFor(() => h.webhooks.store.countByStatus().dead === 1);
-    const [dead] = h.webhooks.store.listDeliveries({ status: 'dead', limit: 10 });
+    await h.outbox.append([e]);
+    await waitFor(async () => (await h.webhooks.store.countByStatus()).dead === 1);
+    const [dead] = await h.webhooks.store.listDeliveries({ status: 'dead', limit: 10 });
     expect(dead?.attempts).toBe(3);
     expect(dead?.attemptLog.map((a) => a.outcome)).toEqual(['retry', 'retry', 'dead']);
     expect(dead?.attemptLog.every((a) => a.statusCode === 500)).toBe(true);
     healthy = true;
-    const replay = h.webhooks.service.replayDelivery(dead?.id ?? 0);
-    await waitFor(() => h.webhooks.store.getDelivery(replay.id)?.status === 'delivered');
+    const replay = await h.webhooks.service.replayDelivery(dead?.id ?? 0);
+    await waitFor(async () => (await h.webhooks.store.getDelivery(replay.id))?.status === 'delivered');
     expect(r.received.at(-1)?.headers['webhook-id']).toBe(e.id);
     expect(r.received.at(-1)?.body).toBe(r.received[0]?.body);
   });
@@ -207,10 +217,10 @@ describe('webhook delivery', () => {
       };
       pump();
     };
-    subscribe(h, r.url);
+    await subscribe(h, r.url);
     const t0 = Date.now();
-    h.outbox.append([ev()]);
-    await waitFor(() => h.webhooks.store.countByStatus().delivered === 1, 3000);
+    await h.outbox.append([ev()]);
+    await waitFor(async () => (await h.webhooks.store.countByStatus()).delivered === 1, 3000);
     expect(Date.now() - t0).toBeLessThan(1500);
   });
 
@@ -219,10 +229,10 @@ describe('webhook delivery', () => {
     const r = await receiver();
     r.handler = (_req, res) =>
       void res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
-    subscribe(h, r.url);
-    h.outbox.append([ev()]);
-    await waitFor(() => h.webhooks.store.countByStatus().dead === 1);
-    const [d] = h.webhooks.store.listDeliveries({ limit: 1 });
+    await subscribe(h, r.url);
+    await h.outbox.append([ev()]);
+    await waitFor(async () => (await h.webhooks.store.countByStatus()).dead === 1);
+    const [d] = await h.webhooks.store.listDeliveries({ limit: 1 });
     expect(d?.lastStatusCode).toBe(302);
     expect(d?.lastError).toMatch(/redirect not followed.*169\.254\.169\.254/);
   });
@@ -232,10 +242,10 @@ describe('webhook delivery', () => {
     const r = await receiver();
     const url = r.url;
     await r.close();
-    subscribe(h, url);
-    h.outbox.append([ev()]);
-    await waitFor(() => h.webhooks.store.countByStatus().dead === 1);
-    const [d] = h.webhooks.store.listDeliveries({ limit: 1 });
+    await subscribe(h, url);
+    await h.outbox.append([ev()]);
+    await waitFor(async () => (await h.webhooks.store.countByStatus()).dead === 1);
+    const [d] = await h.webhooks.store.listDeliveries({ limit: 1 });
     expect(d?.attemptLog.map((a) => a.error)).toEqual([
       expect.stringMatching(/ECONNREFUSED/),
       expect.stringMatching(/ECONNREFUSED/),
@@ -245,20 +255,22 @@ describe('webhook delivery', () => {
   it('when loopback is not allowed, then a delivery to 127.0.0.1 is refused before connecting, dead at once', async () => {
     const h = harness({ WEBHOOK_ALLOW_LOOPBACK: 'false' });
     const r = await receiver();
-    subscribe(h, r.url); // stored directly: the API would refuse it; this is the delivery-time check
-    h.outbox.append([ev()]);
-    await waitFor(() => h.webhooks.store.countByStatus().dead === 1);
+    await subscribe(h, r.url); // stored directly: the API would refuse it; this is the delivery-time check
+    await h.outbox.append([ev()]);
+    await waitFor(async () => (await h.webhooks.store.countByStatus()).dead === 1);
     expect(r.received.length).toBe(0);
-    expect(h.webhooks.store.listDeliveries({ limit: 1 })[0]?.lastError).toMatch(/BLOCKED_TARGET.*loopback/);
+    expect((await h.webhooks.store.listDeliveries({ limit: 1 }))[0]?.lastError).toMatch(
+      /BLOCKED_TARGET.*loopback/,
+    );
   });
 
   it('when a secret is rotated, then both signatures verify during the overlap and only the new one after', async () => {
     const h = harness();
     const r = await receiver();
-    const { sub, secret: oldSecret } = subscribe(h, r.url);
+    const { sub, secret: oldSecret } = await subscribe(h, r.url);
     const newSecret = newWebhookSecret();
-    h.webhooks.store.rotateSecret(sub.id, newSecret, Date.now() + 800);
-    h.webhooks.service.ping(sub.id);
+    await h.webhooks.store.rotateSecret(sub.id, newSecret, Date.now() + 800);
+    await h.webhooks.service.ping(sub.id);
     await waitFor(() => r.received.length === 1);
     const during = r.received[0];
     if (during === undefined) throw new Error('no ping');
@@ -270,7 +282,7 @@ describe('webhook delivery', () => {
       type: 'webhook.ping',
     });
     await sleep(900);
-    h.webhooks.service.ping(sub.id);
+    await h.webhooks.service.ping(sub.id);
     await waitFor(() => r.received.length === 2);
     const after = r.received[1];
     if (after === undefined) throw new Error('no ping');
@@ -282,26 +294,56 @@ describe('webhook delivery', () => {
   it('when two dispatchers read the same outbox, then each event becomes one delivery per subscription', async () => {
     const h = harness({ WEBHOOK_DELIVERY: 'false' });
     const r = await receiver();
-    subscribe(h, r.url);
-    subscribe(h, r.url);
-    h.outbox.append(Array.from({ length: 50 }, () => ev()));
+    await subscribe(h, r.url);
+    await subscribe(h, r.url);
+    await h.outbox.append(Array.from({ length: 50 }, () => ev()));
     // Two deliverers on two connections to the same file, as two processes would be.
-    const second = openSqliteStateStore(h.path);
+    const second = openSqliteState(h.path);
     const other = createWebhooks({
       config: parseConfig(webhookConfigSpec, TEST_ENV),
       state: second,
       log: silentLogger,
     });
     cleanup.push(async () => {
-      await other.deliverer?.close();
-      second.close();
+      await other.deliverer?.stop();
+      await second.close();
     });
     h.reopen({ WEBHOOK_DELIVERY: 'true' });
     other.deliverer?.start();
-    await waitFor(() => h.webhooks.store.countByStatus().delivered === 100, 10_000);
+    await waitFor(async () => (await h.webhooks.store.countByStatus()).delivered === 100, 10_000);
     await sleep(200);
-    expect(h.webhooks.store.countByStatus()).toMatchObject({ delivered: 100, pending: 0, sending: 0 });
-    expect(h.webhooks.store.listDeliveries({ limit: 500 }).every((d) => d.attempts === 1)).toBe(true);
+    expect(await h.webhooks.store.countByStatus()).toMatchObject({ delivered: 100, pending: 0, sending: 0 });
+    expect((await h.webhooks.store.listDeliveries({ limit: 500 })).every((d) => d.attempts === 1)).toBe(true);
     expect(new Set(r.received.map((x) => x.headers['webhook-id'])).size).toBe(50);
+  });
+
+  it('when the deliverer stops with an attempt in flight, then stop resolves once its outcome is stored and the claimed rest is due again', async () => {
+    const h = harness({ WEBHOOK_CONCURRENCY_PER_SUBSCRIPTION: '1' });
+    const r = await receiver();
+    r.handler = (_req, res) => void setTimeout(() => res.writeHead(200).end(), 300);
+    await subscribe(h, r.url);
+    await h.outbox.append([ev(), ev(), ev()]);
+    await waitFor(() => r.received.length === 1, 5000, 'the first attempt');
+    await h.webhooks.deliverer?.stop();
+    // Nothing left `sending` under a lease: the attempt's outcome is stored, the two queued behind it released.
+    expect(await h.webhooks.store.countByStatus()).toMatchObject({ delivered: 1, sending: 0, pending: 2 });
+    expect(h.attempts).toHaveLength(1);
+    expect(r.received).toHaveLength(1);
+  });
+
+  it('when /metrics is scraped, then the delivery gauges show the store’s counts and the counters the attempts', async () => {
+    const h = harness();
+    const r = await receiver();
+    await subscribe(h, r.url);
+    await h.outbox.append([ev(), ev()]);
+    await waitFor(async () => (await h.webhooks.store.countByStatus()).delivered === 2);
+    const sample = (name: string, status?: string) =>
+      h.webhooks.metrics
+        .samples()
+        .find((s) => s.name === name && (status === undefined || s.labels?.status === status))?.value;
+    // A scrape shows the counts read at the one before (the port is synchronous).
+    await waitFor(() => sample('riskfuse_webhook_deliveries', 'delivered') === 2, 2000, 'the gauge');
+    expect(sample('riskfuse_webhook_deliveries', 'pending')).toBe(0);
+    expect(sample('riskfuse_webhook_delivered_total')).toBe(2);
   });
 });

@@ -3,11 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteEventOutbox } from '../../core/storage/sqlite-event-outbox.js';
-import { openSqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import { openSqliteState } from '../../core/state/index.js';
 import { spawnRiskfuse } from '../../test/support/riskfuse-process.js';
 import { newWebhookSecret } from '../signing.js';
-import { WebhookStore } from '../store.js';
 import { ev, startReceiver, waitFor } from './support.js';
 
 describe('webhook delivery across a crash of the delivering process', () => {
@@ -22,13 +20,13 @@ describe('webhook delivery across a crash of the delivering process', () => {
     const secret = newWebhookSecret();
     const events = Array.from({ length: 5 }, (_, i) => ev('score.changed', { i }));
     {
-      const state = openSqliteStateStore(path);
-      new WebhookStore(state).createSubscription(
+      const state = openSqliteState(path);
+      await state.webhooks.createSubscription(
         { url: receiver.url, eventTypes: ['*'], enabled: true },
         secret,
       );
-      state.transaction(() => new SqliteEventOutbox(state).append(events));
-      state.close();
+      await state.transaction(() => state.outbox.append(events));
+      await state.close();
     }
     const env = {
       DATA_DIR: dir,
@@ -62,11 +60,11 @@ describe('webhook delivery across a crash of the delivering process', () => {
       const ids = receiver.received.map((r) => r.headers['webhook-id']);
       for (const e of events) expect(ids).toContain(e.id);
       for (const r of receiver.received) expect(new Webhook(secret).verify(r.body, r.headers)).toBeTruthy();
-      const state = openSqliteStateStore(path);
+      const state = openSqliteState(path);
       try {
-        expect(new WebhookStore(state).countByStatus()).toMatchObject({ delivered: 5, pending: 0, dead: 0 });
+        expect(await state.webhooks.countByStatus()).toMatchObject({ delivered: 5, pending: 0, dead: 0 });
       } finally {
-        state.close();
+        await state.close();
       }
     } finally {
       await receiver.close();

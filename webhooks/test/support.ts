@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../../core/config.js';
 import { newEventId, type EventType, type PlatformEvent } from '../../core/contracts/events.js';
 import { silentLogger } from '../../core/logger.js';
-import { SqliteEventOutbox } from '../../core/storage/sqlite-event-outbox.js';
-import { openSqliteStateStore, type SqliteStateStore } from '../../core/storage/sqlite-state-store.js';
+import { openSqliteState, type EventOutbox, type State } from '../../core/state/index.js';
 import { webhookConfigSpec } from '../config.js';
 import { createWebhooks, type Webhooks } from '../index.js';
 import type { DeliveryAttempt, DeliveryJob } from '../types.js';
@@ -65,11 +64,11 @@ export const ev = (type: EventType = 'score.changed', data: Record<string, unkno
 export interface Harness {
   readonly dir: string;
   readonly path: string;
-  state: SqliteStateStore;
-  outbox: SqliteEventOutbox;
+  state: State;
+  outbox: EventOutbox;
   webhooks: Webhooks;
   readonly attempts: { job: DeliveryJob; attempt: DeliveryAttempt }[];
-  /** Opens the state store and webhooks again on the same file (after a crash or a close). */
+  /** Opens the state and webhooks again on the same file (after a crash or a close). */
   reopen(env?: Record<string, string>): void;
   close(): Promise<void>;
 }
@@ -82,12 +81,16 @@ export const TEST_ENV = {
   WEBHOOK_POLL_INTERVAL_MS: '20',
 };
 
+/**
+ * The webhooks on a SQLite state file, delivering. SQLite, not the run's test backend: the tests reopen the same
+ * file (a restart) and open a second connection to it (a second process).
+ */
 export function startHarness(env: Record<string, string> = {}): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'rf-wh-'));
   const path = join(dir, 'state.db');
   const attempts: Harness['attempts'] = [];
   const open = (extra: Record<string, string>) => {
-    const state = openSqliteStateStore(path);
+    const state = openSqliteState(path);
     const config = parseConfig(webhookConfigSpec, { ...TEST_ENV, ...env, ...extra });
     const webhooks = createWebhooks({
       config,
@@ -96,7 +99,7 @@ export function startHarness(env: Record<string, string> = {}): Harness {
       onAttempt: (job, attempt) => attempts.push({ job, attempt }),
     });
     webhooks.deliverer?.start();
-    return { state, outbox: new SqliteEventOutbox(state), webhooks };
+    return { state, outbox: state.outbox, webhooks };
   };
   const h = {
     dir,
@@ -107,17 +110,21 @@ export function startHarness(env: Record<string, string> = {}): Harness {
       Object.assign(h, open(extra));
     },
     async close() {
-      await h.webhooks.deliverer?.close();
-      h.state.close();
+      await h.webhooks.deliverer?.stop();
+      await h.state.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
   return h;
 }
 
-export async function waitFor(check: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const start = Date.now();
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - start > timeoutMs)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../core/logger.js';
-import { openSqliteStateStore, type SqliteStateStore } from '../../../core/storage/sqlite-state-store.js';
+import type { State } from '../../../core/state/index.js';
+import { openTestState } from '../../../core/state/test/backends.js';
 import { openSqliteTelemetryStore } from '../../../core/storage/sqlite-telemetry-store.js';
 import type { TelemetryStore } from '../../../core/storage/telemetry-store.js';
 import { backfill, generateWorld, provisionWorld, type World } from '../../../simulators/index.js';
@@ -11,7 +12,7 @@ import { backfill, generateWorld, provisionWorld, type World } from '../../../si
 export interface TestWorld {
   readonly dir: string;
   readonly world: World;
-  readonly state: SqliteStateStore;
+  readonly state: State;
   readonly telemetry: TelemetryStore;
   readonly fromMs: number;
   readonly toMs: number;
@@ -34,9 +35,9 @@ export async function buildTestWorld(opts: {
     stakeIntervalMs: 6 * 3_600_000,
     helmetIntervalMs: 2 * 3_600_000,
   });
-  const state = openSqliteStateStore(join(dir, 'state.db'));
+  const state = await openTestState(dir);
   const telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'), { log: silentLogger });
-  provisionWorld(world, state);
+  await provisionWorld(world, state);
   const toMs = WORLD_START_MS + opts.days * DAY_MS;
   await backfill({ world, days: opts.days, endMs: toMs, telemetryStore: telemetry, stateStore: state });
   return {
@@ -48,7 +49,7 @@ export async function buildTestWorld(opts: {
     toMs,
     close: async () => {
       await telemetry.close();
-      state.close();
+      await state.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

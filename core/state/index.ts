@@ -1,0 +1,18 @@
+export * from './alerts/alert-repository.js';
+export * from './api-keys/api-key-repository.js';
+export * from './audit/audit-repository.js';
+export * from './database.js';
+export * from './dead-letters/dead-letter-repository.js';
+export * from './devices/device-repository.js';
+export * from './loans/loan-repository.js';
+export * from './models/model-repository.js';
+export * from './outbox/event-outbox.js';
+export * from './portfolio/portfolio-repository.js';
+export * from './presence/presence-repository.js';
+export * from './scores/score-repository.js';
+export * from './webhooks/webhook-repository.js';
+export * from './webhooks/webhook-types.js';
+export { openState, openSqliteState, stateOn, type StateOptions } from './open-state.js';
+export { openDatabase } from './open-database.js';
+export { stateConfigSpec, statePath } from './state-config.js';
+export type { State } from './state.js';

@@ -1,0 +1,39 @@
+import type { AlertRepository } from './alerts/alert-repository.js';
+import type { ApiKeyRepository } from './api-keys/api-key-repository.js';
+import type { AuditRepository } from './audit/audit-repository.js';
+import type { Database, TransactionOptions } from './database.js';
+import type { DeadLetterRepository } from './dead-letters/dead-letter-repository.js';
+import type { DeviceRepository } from './devices/device-repository.js';
+import type { LoanRepository } from './loans/loan-repository.js';
+import type { ModelRepository } from './models/model-repository.js';
+import type { EventOutbox } from './outbox/event-outbox.js';
+import type { PortfolioRepository } from './portfolio/portfolio-repository.js';
+import type { PresenceRepository } from './presence/presence-repository.js';
+import type { ScoreRepository } from './scores/score-repository.js';
+import type { WebhookRepository } from './webhooks/webhook-repository.js';
+
+/**
+ * The platform's state: one repository per kind of data, all on one database, so that a change and the outbox
+ * event announcing it commit in one `transaction` (on SQLite or PostgreSQL alike).
+ */
+export interface State {
+  readonly db: Database;
+  readonly portfolio: PortfolioRepository;
+  readonly loans: LoanRepository;
+  readonly devices: DeviceRepository;
+  readonly presence: PresenceRepository;
+  readonly deadLetters: DeadLetterRepository;
+  readonly apiKeys: ApiKeyRepository;
+  readonly audit: AuditRepository;
+  readonly outbox: EventOutbox;
+  readonly models: ModelRepository;
+  readonly scores: ScoreRepository;
+  readonly alerts: AlertRepository;
+  readonly webhooks: WebhookRepository;
+  /**
+   * Runs `fn` in one transaction of the state database: every repository call inside joins it; nested calls
+   * join the outer one. See `Database.transaction` (PostgreSQL may re-run `fn` after a serialization failure).
+   */
+  transaction<T>(fn: () => Promise<T>, options?: TransactionOptions): Promise<T>;
+  close(): Promise<void>;
+}
