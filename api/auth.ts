@@ -20,7 +20,7 @@ declare module 'fastify' {
 /** `last_used_at` is written at most this often per key, so reads do not each cost a durable write. */
 const TOUCH_INTERVAL_MS = 60_000;
 
-type KeyStore = Pick<ApiKeyRepository, 'getApiKey' | 'getApiKeyCredentials' | 'touchApiKey'>;
+type KeyStore = Pick<ApiKeyRepository, 'getActiveApiKey' | 'touchApiKey'>;
 
 /** The presented key: `Authorization: Bearer <key>`, else `X-API-Key: <key>`. */
 function presentedKey(request: FastifyRequest): string | undefined {
@@ -51,12 +51,16 @@ export function createAuthHook(keys: KeyStore, log: Logger): (request: FastifyRe
       throw new RiskfuseError('UNAUTHENTICATED', 'an API key is required: `Authorization: Bearer <key>`');
     }
     const parsed = parseApiKey(key);
-    const creds = parsed === undefined ? undefined : await keys.getApiKeyCredentials(parsed.id);
-    if (parsed === undefined || creds === undefined || !verifyApiKeySecret(parsed.secret, creds)) {
+    // One read for the key and its credentials: on PostgreSQL every request pays each round trip.
+    const active = parsed === undefined ? undefined : await keys.getActiveApiKey(parsed.id);
+    if (
+      parsed === undefined ||
+      active === undefined ||
+      !verifyApiKeySecret(parsed.secret, active.credentials)
+    ) {
       throw new RiskfuseError('UNAUTHENTICATED', 'the API key is not valid or has been revoked');
     }
-    const stored = await keys.getApiKey(parsed.id);
-    if (stored === undefined) throw new RiskfuseError('UNAUTHENTICATED', 'the API key is not valid');
+    const stored = active.key;
     request.principal = { keyId: stored.id, role: stored.role };
     const nowMs = Date.now();
     if (nowMs - (touchedAt.get(stored.id) ?? 0) >= TOUCH_INTERVAL_MS) {

@@ -50,9 +50,8 @@ export async function lookUp<K extends ImportKind>(
   const stored = kind === 'loans' ? await store.loans.getLoans(ids) : await store.loans.getRepayments(ids);
   for (const [id, row] of stored) lookups.stored.set(id, row as StoredRow<K>);
   if (kind === 'loans') {
-    // A file names few borrowers (each has many loans), and the portfolio has no batch read: one each.
-    for (const id of parents)
-      lookups.parentExists.set(id, (await store.portfolio.getBorrower(id)) !== undefined);
+    const borrowers = await store.portfolio.getBorrowers([...parents]);
+    for (const id of parents) lookups.parentExists.set(id, borrowers.has(id));
   } else {
     const loans = await store.loans.getLoans([...parents]);
     for (const id of parents) lookups.parentExists.set(id, loans.has(id));

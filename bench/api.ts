@@ -15,27 +15,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import Fastify from 'fastify';
-import { buildApp } from '../api/app.js';
-import { apiConfigSpec } from '../api/config.js';
 import { tcpDeviceSessions } from '../api/device-sessions.js';
 import { riskScores } from '../api/routes/scores.js';
 import { createRisk, riskBackendConfigSpec, riskConfigSpec } from '../risk/index.js';
 import { parseConfig } from '../core/config.js';
 import type { Reading } from '../core/contracts/index.js';
-import { issueApiKey, issueToken, makeCredentials } from '../core/credentials.js';
+import { issueToken, makeCredentials } from '../core/credentials.js';
 import { silentLogger } from '../core/logger.js';
 import { openSqliteState } from '../core/state/index.js';
 import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
-import type { HttpLoadReport, HttpLoadSpec } from './http-load-worker.js';
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
+import { listenApi } from './api-server.js';
+import type { HttpLoadReport } from './http-load-worker.js';
+import { envInt, httpLoad, runBench } from './support.js';
 
 const CONNECTIONS = envInt('BENCH_CONNECTIONS', 16);
 const DURATION_MS = envInt('BENCH_DURATION_MS', 5000);
@@ -49,24 +41,6 @@ interface Target {
   readonly key: string;
   readonly name: string;
   readonly path: string;
-}
-
-function load(spec: HttpLoadSpec): Promise<HttpLoadReport> {
-  // Node 20 workers do not inherit the tsx loader, so the worker registers it before importing the load file.
-  const entry = new URL('./http-load-worker.ts', import.meta.url).href;
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(boot, { eval: true, workerData: spec });
-    worker.once(
-      'message',
-      (m: { type: 'report'; report: HttpLoadReport } | { type: 'failed'; message: string }) => {
-        void worker.terminate();
-        if (m.type === 'report') resolve(m.report);
-        else reject(new Error(`load worker: ${m.message}`));
-      },
-    );
-    worker.once('error', reject);
-  });
 }
 
 async function main(): Promise<void> {
@@ -166,22 +140,12 @@ async function main(): Promise<void> {
   const scored = await risk.scoring.scorePortfolio('periodic');
   if (scored.borrowers !== 1)
     throw new Error(`expected the bench borrower to be scored, got ${scored.borrowers}`);
-  const key = issueApiKey();
-  await state.apiKeys.createApiKey(
-    { id: key.id, name: 'bench', role: 'officer', createdAt: Date.now() },
-    key,
-  );
-
-  const app = await buildApp({
-    config: parseConfig(apiConfigSpec, { API_RATE_LIMIT_PER_MIN: String(1e9) }),
+  const api = await listenApi({
     state,
     telemetry,
-    log: silentLogger,
     sessions: tcpDeviceSessions('mqtt://127.0.0.1:1'),
     scores: riskScores(risk),
   });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
   const trivial = Fastify();
   trivial.get('/trivial', () => ({ ok: true }));
@@ -199,7 +163,7 @@ async function main(): Promise<void> {
   ];
 
   const run = (url: string, headers: Record<string, string> = {}) =>
-    load({ url, headers, connections: CONNECTIONS, warmupMs: WARMUP_MS, durationMs: DURATION_MS });
+    httpLoad({ url, headers, connections: CONNECTIONS, warmupMs: WARMUP_MS, durationMs: DURATION_MS });
 
   process.stdout.write(
     `data: 1 borrower, ${DEVICES} stakes, ${readings.length} readings over 7 days (SQLite); the aggregate asks hourly mean/min/max of weightKg\n`,
@@ -222,9 +186,8 @@ async function main(): Promise<void> {
     baselineP50Ms: base.p50Ms,
     baselineP99Ms: base.p99Ms,
   };
-  const headers = { authorization: `Bearer ${key.key}`, 'accept-encoding': 'gzip' };
   for (const target of TARGETS) {
-    const r = await run(`${apiUrl}${target.path}`, headers);
+    const r = await run(`${api.url}${target.path}`, api.headers);
     if (r.non2xx > 0 || r.errors > 0 || r.requests === 0)
       throw new Error(`${target.name}: ${r.errors} errors, ${r.non2xx} non-2xx`);
     const ratio = r.perS / Math.max(1, base.perS);
@@ -238,7 +201,7 @@ async function main(): Promise<void> {
   }
   figures.peakRssMb = Math.round(process.memoryUsage().rss / 1048576);
 
-  await app.close();
+  await api.close();
   await risk.close();
   await trivial.close();
   await telemetry.close();
@@ -247,10 +210,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

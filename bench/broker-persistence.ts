@@ -25,13 +25,7 @@ import type { AedesPersistence, StoredPacket } from '../broker/persistence-port.
 import { createSqlitePersistence, type SqlitePersistence } from '../broker/persistence-sqlite.js';
 import { installPublishBeforeAck } from '../broker/publish-before-ack.js';
 import { silentLogger } from '../core/logger.js';
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
+import { envInt } from './support.js';
 
 const DURATION_MS = envInt('BENCH_DURATION_MS', 3000);
 const DEVICES = envInt('BENCH_DEVICES', 20);

@@ -16,19 +16,15 @@
  * one JSON object. BENCH_PROFILE=1 also prints each load's API calls and their durations.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { buildApp } from '../api/app.js';
-import { apiConfigSpec } from '../api/config.js';
-import type { ScoresService } from '../api/routes/scores.js';
-import { parseConfig } from '../core/config.js';
-import { issueApiKey } from '../core/credentials.js';
-import { silentLogger } from '../core/logger.js';
 import { openSqliteState, type ScoreRecord } from '../core/state/index.js';
 import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
 import { spawnRiskfuse } from '../test/support/riskfuse-process.js';
+import { listenApi, stateScores } from './api-server.js';
+import { addBenchModel, syntheticScore } from './state-writer.js';
+import { median } from './support.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 6);
 const BORROWERS = Number(process.env.BENCH_BORROWERS ?? 10_000);
@@ -48,11 +44,6 @@ interface World {
   portfolio: PageTimes;
   borrower: PageTimes;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-};
 
 /**
  * Loads `hash` RUNS times, each in a new tab of one context (so the cache warms after the first), until
@@ -166,39 +157,18 @@ async function largeWorld(browser: Browser): Promise<World> {
       }),
     ),
   );
+  await addBenchModel(state, now);
   // A score a day for TREND_DAYS days, the PD drifting around each borrower's level; the latest carries the
   // collateral-coverage input the portfolio table shows (a tenth of the borrowers without collateral data).
-  const grades = ['A', 'B', 'C', 'D', 'E', 'F', 'G'];
-  // Scores name their model (a foreign key): a registry entry without an artifact, never loaded here.
-  await state.models.addModel({
-    version: 'v1',
-    name: 'bench',
-    kind: 'synthetic',
-    status: 'challenger',
-    createdAt: now,
-    artifactPath: join(dir, 'none'),
-    dataHash: 'bench',
-    backend: 'none',
-    meta: {},
-  });
-  await state.models.activateModel('v1', now);
   const latestPd = new Map<string, number>();
   for (let day = TREND_DAYS - 1; day >= 0; day--) {
     const at = now - day * DAY_MS;
     await state.scores.addScores(
       ids.map((borrowerId, i): ScoreRecord => {
-        const level = ((i * 7919) % BORROWERS) / BORROWERS / 2;
-        const pd = Math.min(1, level * (1 + 0.3 * Math.sin(i + day / 4)));
-        if (day === 0) latestPd.set(borrowerId, pd);
+        const head = syntheticScore(borrowerId, i, BORROWERS, day, at);
+        if (day === 0) latestPd.set(borrowerId, head.pd);
         return {
-          borrowerId,
-          at,
-          modelVersion: 'v1',
-          shadow: false,
-          pd,
-          score: Math.round(700 - pd * 400),
-          grade: grades[Math.min(6, Math.floor(pd * 14))] ?? 'G',
-          trigger: 'periodic',
+          ...head,
           reasons: [
             { feature: 'repaidRatio', contribution: 0.5, value: 0.4, text: 'Less repaid than was due' },
           ],
@@ -215,45 +185,16 @@ async function largeWorld(browser: Browser): Promise<World> {
       }),
     );
   }
-  // The risk module's reads as the API makes them (api/routes/scores.ts riskScores), without its scoring.
-  const service: ScoresService = {
-    latest: async (id) => (await state.scores.latestScores({ borrowerIds: [id] }))[0],
-    latestMany: (ids) => state.scores.latestScores({ borrowerIds: ids }),
-    heads: (f) => state.scores.latestHeads(f),
-    history: (q) => state.scores.scoreHistory(q),
-    daily: (id, from, to, limit) => state.scores.dailyScores(id, from, to, limit),
-    trends: (w) => state.scores.dailyPdTrends(w),
-    rescore: () => Promise.resolve({}),
-    notifyLoanEvent: () => undefined,
-    models: () => Promise.resolve([]),
-    model: () => Promise.resolve(undefined),
-    activate: () => Promise.reject(new Error('not in this bench')),
-  };
-  const key = issueApiKey();
-  await state.apiKeys.createApiKey({ id: key.id, name: 'bench', role: 'officer', createdAt: now }, key);
-  const app = await buildApp({
-    config: parseConfig(apiConfigSpec, { API_RATE_LIMIT_PER_MIN: String(1e9) }),
-    state,
-    telemetry,
-    log: silentLogger,
-    scores: service,
-    sessions: {
-      isUp: () => Promise.resolve(true),
-      disconnect: () => Promise.resolve(false),
-      disconnectsImmediately: true,
-    },
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const api = await listenApi({ state, telemetry, scores: stateScores(state) });
   try {
     const riskiest = [...latestPd].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
     return {
-      login: await timePage(browser, apiUrl, undefined, '#/login'),
-      portfolio: await timePage(browser, apiUrl, key.key, '#/portfolio', PORTFOLIO_DRAWN),
-      borrower: await timePage(browser, apiUrl, key.key, `#/borrower/${riskiest}`),
+      login: await timePage(browser, api.url, undefined, '#/login'),
+      portfolio: await timePage(browser, api.url, api.apiKey, '#/portfolio', PORTFOLIO_DRAWN),
+      borrower: await timePage(browser, api.url, api.apiKey, `#/borrower/${riskiest}`),
     };
   } finally {
-    await app.close();
+    await api.close();
     await state.close();
     await telemetry.close();
     rmSync(dir, { recursive: true, force: true });

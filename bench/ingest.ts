@@ -20,7 +20,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { brokerConfigSpec } from '../broker/config.js';
@@ -38,13 +38,7 @@ import { createIngest } from '../ingest/app.js';
 import { ingestConfigSpec } from '../ingest/config.js';
 import { influxdAvailable, startInfluxd } from '../test/support/influxd.js';
 import type { LoadCommand, LoadReport, LoadSpec } from './load-worker.js';
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
+import { envInt, runBench, tsxWorker } from './support.js';
 
 const DEVICES = envInt('BENCH_DEVICES', 2000);
 const DURATION_MS = envInt('BENCH_DURATION_MS', 10_000);
@@ -149,10 +143,7 @@ class LoadWorker {
   private failure: Error | undefined;
 
   constructor(spec: LoadSpec) {
-    // Node 20 workers do not inherit the tsx loader, so the worker registers it before importing the load file.
-    const entry = new URL('./load-worker.ts', import.meta.url).href;
-    const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-    this.worker = new Worker(boot, { eval: true, workerData: spec });
+    this.worker = tsxWorker('./load-worker.ts', spec);
     this.worker.on('message', (m: LoadReport | { type: 'failed'; message: string }) => {
       if (m.type === 'failed') this.failure = new Error(`load worker: ${m.message}`);
       else this.reports.push(m);
@@ -485,10 +476,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

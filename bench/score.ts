@@ -28,13 +28,7 @@ import { initBackend } from '../risk/model/backend.js';
 import { trainClassifier } from '../risk/model/train.js';
 import { readModelFile } from '../risk/registry.js';
 import { RISK_MODEL_FORMAT, RiskModel, type RiskModelFile } from '../risk/scorer.js';
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
+import { envInt } from './support.js';
 
 const BORROWERS = envInt('BENCH_BORROWERS', 10_000);
 const DAYS = envInt('BENCH_DAYS', 21);

@@ -15,7 +15,14 @@ import { newEventId } from '../core/contracts/events.js';
 import { silentLogger } from '../core/logger.js';
 import { POSTGRES_MIGRATIONS } from '../core/state/migrations/postgres/index.js';
 import { PostgresDatabase } from '../core/state/postgres/postgres-database.js';
-import { openSqliteState, stateOn, type Loan, type Sector, type State } from '../core/state/index.js';
+import {
+  openSqliteState,
+  stateOn,
+  type Loan,
+  type ScoreRecord,
+  type Sector,
+  type State,
+} from '../core/state/index.js';
 
 export type BackendName = 'sqlite' | 'postgres';
 
@@ -82,18 +89,50 @@ export async function seedBorrowers(state: State, count: number): Promise<void> 
       createdAt: now,
     })),
   );
+  await addBenchModel(state, now);
+}
+
+/** Model `v1`, the champion, which the benches' scores name (a foreign key): a registry entry, no artifact. */
+export async function addBenchModel(state: State, nowMs: number): Promise<void> {
   await state.models.addModel({
     version: 'v1',
     name: 'bench',
     kind: 'synthetic',
     status: 'challenger',
-    createdAt: now,
+    createdAt: nowMs,
     artifactPath: '/nonexistent',
     dataHash: 'bench',
     backend: 'none',
     meta: {},
   });
-  await state.models.activateModel('v1', now);
+  await state.models.activateModel('v1', nowMs);
+}
+
+const GRADES = ['A', 'B', 'C', 'D', 'E', 'F', 'G'];
+
+/**
+ * A synthetic score of model `v1` (see `addBenchModel`), without its explanation: of borrower `index` of
+ * `borrowers`, `day` days ago (at `atMs`), the PD drifting around a level of the borrower's own.
+ */
+export function syntheticScore(
+  borrowerId: string,
+  index: number,
+  borrowers: number,
+  day: number,
+  atMs: number,
+): Omit<ScoreRecord, 'reasons'> {
+  const level = ((index * 7919) % borrowers) / borrowers / 2;
+  const pd = Math.min(1, level * (1 + 0.3 * Math.sin(index + day / 4)));
+  return {
+    borrowerId,
+    at: atMs,
+    modelVersion: 'v1',
+    shadow: false,
+    pd,
+    score: Math.round(700 - pd * 400),
+    grade: GRADES[Math.min(6, Math.floor(pd * 14))] ?? 'G',
+    trigger: 'periodic',
+  };
 }
 
 const quantile = (sorted: readonly number[], q: number): number =>

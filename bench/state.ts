@@ -24,40 +24,27 @@
  * Progress goes to stderr; the last line of stdout is one JSON object with every figure.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import pg from 'pg';
-import { buildApp } from '../api/app.js';
-import { apiConfigSpec } from '../api/config.js';
-import type { ScoresService } from '../api/routes/scores.js';
 import { FEATURES } from '../risk/index.js';
-import { parseConfig } from '../core/config.js';
-import { issueApiKey } from '../core/credentials.js';
-import { silentLogger } from '../core/logger.js';
 import type { ScoreRecord, State } from '../core/state/index.js';
 import {
   openSqliteTelemetryStore,
   type SqliteTelemetryStore,
 } from '../core/storage/sqlite-telemetry-store.js';
 import { startPostgres, type Postgres } from '../test/support/postgres.js';
-import type { HttpLoadReport, HttpLoadSpec } from './http-load-worker.js';
+import { listenApi, stateScores } from './api-server.js';
 import {
   borrowerId,
   openBenchState,
   type BackendName,
   runWriters,
   seedBorrowers,
+  syntheticScore,
   type WritersResult,
 } from './state-writer.js';
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
+import { envInt, httpLoad, median, runBench } from './support.js';
 
 const BORROWERS = envInt('BENCH_BORROWERS', 10_000);
 const SCORES = envInt('BENCH_SCORES', 120);
@@ -74,7 +61,6 @@ const WRITE_DEADLINE_MS = envInt('BENCH_WRITE_DEADLINE_MS', 60_000);
 const WRITER_BORROWERS = Math.min(BORROWERS, 1_000);
 const DAY_MS = 86_400_000;
 const BACKENDS = ['sqlite', 'postgres'] as const satisfies readonly BackendName[];
-const GRADES = ['A', 'B', 'C', 'D', 'E', 'F', 'G'];
 type PerBackend<T> = Record<BackendName, T>;
 
 interface Backend {
@@ -87,7 +73,6 @@ interface Backend {
 }
 
 const progress = (line: string): void => void process.stderr.write(`${line}\n`);
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
 const round = (x: number, digits = 0): number => Number(x.toFixed(digits));
 
 /** The API on `state` as production builds it, the scores read from the state (no scoring in this bench). */
@@ -96,44 +81,8 @@ async function startBackend(
   state: State,
   telemetry: SqliteTelemetryStore,
 ): Promise<Backend> {
-  const scores: ScoresService = {
-    latest: async (id) => (await state.scores.latestScores({ borrowerIds: [id] }))[0],
-    latestMany: (ids) => state.scores.latestScores({ borrowerIds: ids }),
-    heads: (f) => state.scores.latestHeads(f),
-    history: (q) => state.scores.scoreHistory(q),
-    daily: (id, from, to, limit) => state.scores.dailyScores(id, from, to, limit),
-    trends: (w) => state.scores.dailyPdTrends(w),
-    rescore: () => Promise.resolve({}),
-    notifyLoanEvent: () => undefined,
-    models: () => state.models.listModels(),
-    model: (v) => state.models.getModel(v),
-    activate: () => Promise.reject(new Error('not in this bench')),
-  };
-  const key = issueApiKey();
-  await state.apiKeys.createApiKey(
-    { id: key.id, name: 'bench', role: 'officer', createdAt: Date.now() },
-    key,
-  );
-  const app = await buildApp({
-    config: parseConfig(apiConfigSpec, { API_RATE_LIMIT_PER_MIN: String(1e9) }),
-    state,
-    telemetry,
-    log: silentLogger,
-    scores,
-    sessions: {
-      isUp: () => Promise.resolve(true),
-      disconnect: () => Promise.resolve(false),
-      disconnectsImmediately: true,
-    },
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  return {
-    name,
-    state,
-    url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
-    headers: { authorization: `Bearer ${key.key}`, 'accept-encoding': 'gzip' },
-    close: () => app.close(),
-  };
+  const api = await listenApi({ state, telemetry, scores: stateScores(state) });
+  return { name, state, url: api.url, headers: api.headers, close: () => api.close() };
 }
 
 /** POSTs a CSV of IMPORT_ROWS new loans; resolves the seconds until the report came back. */
@@ -165,18 +114,7 @@ async function timeImport(b: Backend): Promise<number> {
  * and only `at`/`pd` of older ones.
  */
 function score(i: number, day: number, atMs: number): ScoreRecord {
-  const level = ((i * 7919) % BORROWERS) / BORROWERS / 2;
-  const pd = Math.min(1, level * (1 + 0.3 * Math.sin(i + day / 4)));
-  const head = {
-    borrowerId: borrowerId(i),
-    at: atMs,
-    modelVersion: 'v1',
-    shadow: false,
-    pd,
-    score: Math.round(700 - pd * 400),
-    grade: GRADES[Math.min(6, Math.floor(pd * 14))] ?? 'G',
-    trigger: 'periodic',
-  };
+  const head = syntheticScore(borrowerId(i), i, BORROWERS, day, atMs);
   if (day > 0) {
     const reason = { feature: 'utilisation', contribution: 0.3, value: 0.8, text: 'High utilisation' };
     return { ...head, reasons: [reason], contributions: { utilisation: 0.3 } };
@@ -224,24 +162,6 @@ async function seedScores(backends: readonly Backend[]): Promise<PerBackend<numb
     }
   }
   return mapValues(spentMs, (ms) => ms / 1000);
-}
-
-function load(spec: HttpLoadSpec): Promise<HttpLoadReport> {
-  // Node 20 workers do not inherit the tsx loader, so the worker registers it before importing the load file.
-  const entry = new URL('./http-load-worker.ts', import.meta.url).href;
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(boot, { eval: true, workerData: spec });
-    worker.once(
-      'message',
-      (m: { type: 'report'; report: HttpLoadReport } | { type: 'failed'; message: string }) => {
-        void worker.terminate();
-        if (m.type === 'report') resolve(m.report);
-        else reject(new Error(`load worker: ${m.message}`));
-      },
-    );
-    worker.once('error', reject);
-  });
 }
 
 /** p50 and max of RUNS sequential GETs of `path`, after one warm-up; each must answer 200. */
@@ -312,7 +232,7 @@ async function main(): Promise<void> {
 
     progress(`score read: ${CONNECTIONS} connections, ${WARMUP_MS} + ${DURATION_MS} ms per backend`);
     const read = await each(async (b) => {
-      const r = await load({
+      const r = await httpLoad({
         url: `${b.url}/v1/borrowers/${borrowerId(BORROWERS >> 1)}/score`,
         headers: b.headers,
         connections: CONNECTIONS,
@@ -441,10 +361,4 @@ function mapValues<T>(values: PerBackend<T>, fn: (v: T) => number): PerBackend<n
   return { sqlite: fn(values.sqlite), postgres: fn(values.postgres) };
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

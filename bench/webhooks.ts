@@ -19,13 +19,8 @@ import { newEventId } from '../core/contracts/events.js';
 import { silentLogger } from '../core/logger.js';
 import { openSqliteState } from '../core/state/index.js';
 import { createWebhooks, newWebhookSecret, webhookConfigSpec } from '../webhooks/index.js';
+import { envInt, runBench } from './support.js';
 
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
 const RATE = envInt('BENCH_RATE', 200);
 const DURATION_MS = envInt('BENCH_DURATION_MS', 10_000);
 const BURST = envInt('BENCH_BURST', 5000);
@@ -159,10 +154,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

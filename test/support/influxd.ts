@@ -1,10 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, inCi, serverProcess } from './child-process.js';
+
+// Suites that start influxd pick their other ports with it too (core/test/telemetry-store.test.ts).
+export { freePort };
 
 /**
  * A real `influxd` (1.x, Debian's `influxdb` package) for integration tests: its own temp dir for meta, data
@@ -54,11 +57,6 @@ export function influxdAvailable(): boolean {
   return false;
 }
 
-function inCi(): boolean {
-  const ci = process.env.CI;
-  return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
-}
-
 /**
  * Decides whether InfluxDB suites skip: use as `describe.skipIf(requireInfluxOrSkip())(…)`. Outside CI a
  * missing influxd skips them with a console note; in CI (`CI` set) they must run, so this returns false and
@@ -69,25 +67,6 @@ export function requireInfluxOrSkip(): boolean {
   if (inCi()) return false;
   console.warn('influxd not found: InfluxDB tests skipped (install Debian package `influxdb` to run them)');
   return true;
-}
-
-/** A free loopback TCP port (bind to port 0 and release it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('no port from listen(0)'));
-        return;
-      }
-      const { port } = address;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function configToml(dir: string, httpPort: number, rpcPort: number): string {
@@ -145,21 +124,6 @@ async function pingOk(url: string): Promise<boolean> {
   }
 }
 
-async function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return true;
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, timeoutMs);
-    const onExit = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
-}
-
 /** Starts influxd in a fresh temp dir on free ports and waits until `/ping` answers 204. */
 export async function startInfluxd(): Promise<Influxd> {
   if (!influxdAvailable()) {
@@ -174,115 +138,57 @@ export async function startInfluxd(): Promise<Influxd> {
   const logPath = join(dir, 'influxd.log');
   let httpPort = 0;
   let url = '';
-  let child: ChildProcess | undefined;
-  let log: WriteStream | undefined;
-  let paused = false;
-
-  // A crashed test worker must not leave influxd behind: kill it by PID when this process exits.
-  const killOnExit = (): void => {
-    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null)
-      child.kill('SIGKILL');
-  };
-  process.once('exit', killOnExit);
-
-  const spawnOnce = async (): Promise<boolean> => {
-    const out = createWriteStream(logPath, { flags: 'a' });
-    log = out;
-    const proc = spawn(INFLUXD, ['-config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child = proc;
-    proc.stdout?.pipe(out, { end: false });
-    proc.stderr?.pipe(out, { end: false });
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        out.end();
-        return false;
-      }
-      if (await pingOk(url)) return true;
-      await sleep(50);
-    }
-    proc.kill('SIGKILL');
-    await waitForExit(proc, STOP_TIMEOUT_MS);
-    out.end();
-    throw new Error(`influxd did not answer /ping within ${START_TIMEOUT_MS} ms; log: ${logPath}`);
-  };
-
-  const tail = async (): Promise<string> => {
-    const text = await readFile(logPath, 'utf8').catch(() => '');
-    return text.split('\n').slice(-15).join('\n');
-  };
-
-  const signalAndWait = async (signal: NodeJS.Signals): Promise<void> => {
-    const proc = child;
-    if (proc === undefined) return;
-    if (paused) {
-      proc.kill('SIGCONT');
-      paused = false;
-    }
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill(signal);
-      if (!(await waitForExit(proc, STOP_TIMEOUT_MS))) {
-        proc.kill('SIGKILL');
-        await waitForExit(proc, STOP_TIMEOUT_MS);
-      }
-    }
-    log?.end();
-    child = undefined;
-  };
+  const server = serverProcess({
+    name: INFLUXD,
+    spawn: () => spawn(INFLUXD, ['-config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    ready: () => pingOk(url),
+    logPath,
+    startTimeoutMs: START_TIMEOUT_MS,
+    stopTimeoutMs: STOP_TIMEOUT_MS,
+    notReadyMessage: () => `influxd did not answer /ping within ${START_TIMEOUT_MS} ms; log: ${logPath}`,
+  });
 
   // The ports are free when chosen but may be taken by the time influxd binds them; then pick again.
-  for (let attempt = 1; ; attempt += 1) {
-    httpPort = await freePort();
-    const rpcPort = await freePort();
-    url = `http://127.0.0.1:${httpPort}`;
-    await writeFile(configPath, configToml(dir, httpPort, rpcPort));
-    if (await spawnOnce()) break;
-    child = undefined;
-    if (attempt >= 5) {
-      throw new Error(
-        `influxd exited during start-up (attempt ${attempt}); last log lines:\n${await tail()}`,
-      );
-    }
-  }
+  await server.startWithRetries({
+    attempts: 5,
+    retryDelayMs: 0,
+    prepare: async () => {
+      httpPort = await freePort();
+      const rpcPort = await freePort();
+      url = `http://127.0.0.1:${httpPort}`;
+      await writeFile(configPath, configToml(dir, httpPort, rpcPort));
+    },
+    failure: (attempt) => `influxd exited during start-up (attempt ${attempt})`,
+  });
 
   const restart = async (): Promise<void> => {
-    if (child !== undefined) throw new Error('influxd is running; halt() or kill() it first');
+    if (server.started()) throw new Error('influxd is running; halt() or kill() it first');
     // Same config, so same ports and data dir. Retry a few times in case the port is briefly taken.
-    for (let attempt = 1; ; attempt += 1) {
-      if (await spawnOnce()) return;
-      child = undefined;
-      if (attempt >= 20)
-        throw new Error(`influxd failed to restart on port ${httpPort}; last log lines:\n${await tail()}`);
-      await sleep(250);
-    }
+    await server.startWithRetries({
+      attempts: 20,
+      retryDelayMs: 250,
+      failure: () => `influxd failed to restart on port ${httpPort}`,
+    });
   };
 
   return {
     url,
     httpPort,
     dir,
-    running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
-    halt: () => signalAndWait('SIGTERM'),
-    kill: () => signalAndWait('SIGKILL'),
-    pause: () => {
-      if (child === undefined) throw new Error('influxd is not running');
-      child.kill('SIGSTOP');
-      paused = true;
-    },
-    resume: () => {
-      if (child === undefined) throw new Error('influxd is not running');
-      child.kill('SIGCONT');
-      paused = false;
-    },
+    running: () => server.running(),
+    halt: () => server.stop('SIGTERM'),
+    kill: () => server.stop('SIGKILL'),
+    pause: () => server.pause(),
+    resume: () => server.resume(),
     restart,
     stopFor: async (downMs: number) => {
-      await signalAndWait('SIGTERM');
+      await server.stop('SIGTERM');
       await sleep(downMs);
       await restart();
     },
     stop: async () => {
-      await signalAndWait('SIGKILL');
-      process.off('exit', killOnExit);
+      await server.stop('SIGKILL');
+      server.dispose();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -1,14 +1,13 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, createWriteStream, readdirSync, type WriteStream } from 'node:fs';
-import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { accessSync, constants, readdirSync } from 'node:fs';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Client, escapeIdentifier } from 'pg';
 import { inject } from 'vitest';
-import { freePort } from './influxd.js';
+import { freePort, inCi, logTail, serverProcess } from './child-process.js';
 
 /**
  * A real PostgreSQL cluster for integration tests: `initdb` into its own temp dir, the `postgres` server
@@ -86,12 +85,6 @@ function findBinaries(): Binaries | undefined {
 /** Whether `initdb` and `postgres` are installed (Debian's `/usr/lib/postgresql/<major>/bin`, or on PATH). */
 export function postgresAvailable(): boolean {
   return findBinaries() !== undefined;
-}
-
-// Same rule as test/support/influxd.ts: `CI` set to anything but empty, `0` or `false`.
-function inCi(): boolean {
-  const ci = process.env.CI;
-  return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
 }
 
 /**
@@ -175,21 +168,6 @@ async function selectOneOk(url: string): Promise<boolean> {
   }
 }
 
-async function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return true;
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, timeoutMs);
-    const onExit = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
-}
-
 /** Initialises a cluster in a fresh temp dir, starts postgres on a free port and waits until `SELECT 1` works. */
 export async function startPostgres(): Promise<Postgres> {
   const binaries = findBinaries();
@@ -199,11 +177,6 @@ export async function startPostgres(): Promise<Postgres> {
   const dataDir = join(dir, 'data');
   const logPath = join(dir, 'postgres.log');
   if (user !== undefined) await chown(dir, user.uid, user.gid);
-
-  const tail = async (): Promise<string> => {
-    const text = await readFile(logPath, 'utf8').catch(() => '');
-    return text.split('\n').slice(-15).join('\n');
-  };
 
   try {
     await promisify(execFile)(
@@ -219,91 +192,50 @@ export async function startPostgres(): Promise<Postgres> {
 
   let port = 0;
   let url = '';
-  let child: ChildProcess | undefined;
-  let log: WriteStream | undefined;
-
-  // A crashed test worker must not leave postgres behind: kill it by PID when this process exits.
-  const killOnExit = (): void => {
-    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null)
-      child.kill('SIGKILL');
-  };
-  process.once('exit', killOnExit);
-
-  const spawnOnce = async (): Promise<boolean> => {
-    const out = createWriteStream(logPath, { flags: 'a' });
-    log = out;
-    // synchronous_commit stays on: with it off, a commit returns before its WAL leaves postgres's shared
-    // buffers, and kill() then loses committed transactions (every time, in test/postgres-harness.test.ts).
-    const args = [
-      ...['-D', dataDir, '-p', String(port), '-k', dir],
-      ...['-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'],
-      ...['-c', 'full_page_writes=off', '-c', 'max_connections=200'],
-    ];
-    const proc = spawn(binaries.postgres, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], ...user });
-    child = proc;
-    proc.stdout?.pipe(out, { end: false });
-    proc.stderr?.pipe(out, { end: false });
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        out.end();
-        return false;
-      }
-      if (await selectOneOk(url)) return true;
-      await sleep(50);
-    }
-    proc.kill('SIGKILL');
-    await waitForExit(proc, STOP_TIMEOUT_MS);
-    out.end();
-    throw new Error(
-      `postgres did not answer SELECT 1 within ${START_TIMEOUT_MS} ms; last log lines:\n${await tail()}`,
-    );
-  };
-
-  const signalAndWait = async (signal: NodeJS.Signals): Promise<void> => {
-    const proc = child;
-    if (proc === undefined) return;
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill(signal);
-      if (!(await waitForExit(proc, STOP_TIMEOUT_MS))) {
-        proc.kill('SIGKILL');
-        await waitForExit(proc, STOP_TIMEOUT_MS);
-      }
-    }
-    log?.end();
-    child = undefined;
-  };
+  // synchronous_commit stays on: with it off, a commit returns before its WAL leaves postgres's shared
+  // buffers, and kill() then loses committed transactions (every time, in test/postgres-harness.test.ts).
+  const args = (): string[] => [
+    ...['-D', dataDir, '-p', String(port), '-k', dir],
+    ...['-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'],
+    ...['-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+  ];
+  const server = serverProcess({
+    name: 'postgres',
+    spawn: () => spawn(binaries.postgres, args(), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], ...user }),
+    ready: () => selectOneOk(url),
+    logPath,
+    startTimeoutMs: START_TIMEOUT_MS,
+    stopTimeoutMs: STOP_TIMEOUT_MS,
+    notReadyMessage: async () =>
+      `postgres did not answer SELECT 1 within ${START_TIMEOUT_MS} ms; last log lines:\n${await logTail(logPath)}`,
+  });
 
   try {
     // The port is free when chosen but may be taken by the time postgres binds it; then pick again.
-    for (let attempt = 1; ; attempt += 1) {
-      port = await freePort();
-      url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-      if (await spawnOnce()) break;
-      child = undefined;
-      if (attempt >= 5) {
-        throw new Error(
-          `postgres exited during start-up (attempt ${attempt}); last log lines:\n${await tail()}`,
-        );
-      }
-    }
+    await server.startWithRetries({
+      attempts: 5,
+      retryDelayMs: 0,
+      prepare: async () => {
+        port = await freePort();
+        url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+      },
+      failure: (attempt) => `postgres exited during start-up (attempt ${attempt})`,
+    });
   } catch (err) {
-    process.off('exit', killOnExit);
+    server.dispose();
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
 
   const restart = async (): Promise<void> => {
-    if (child !== undefined) throw new Error('postgres is running; kill() it first');
+    if (server.started()) throw new Error('postgres is running; kill() it first');
     // After a SIGKILL the old backends exit only when they notice the postmaster is gone; until then the
     // new postmaster refuses the data dir ("pre-existing shared memory block is still in use"). Retry.
-    for (let attempt = 1; ; attempt += 1) {
-      if (await spawnOnce()) return;
-      child = undefined;
-      if (attempt >= 40)
-        throw new Error(`postgres failed to restart on port ${port}; last log lines:\n${await tail()}`);
-      await sleep(250);
-    }
+    await server.startWithRetries({
+      attempts: 40,
+      retryDelayMs: 250,
+      failure: () => `postgres failed to restart on port ${port}`,
+    });
   };
 
   return {
@@ -311,13 +243,13 @@ export async function startPostgres(): Promise<Postgres> {
     port,
     dir,
     createDatabase: (prefix = 'test') => createDatabaseAt(url, prefix),
-    kill: () => signalAndWait('SIGKILL'),
+    kill: () => server.stop('SIGKILL'),
     restart,
     // SIGINT is postgres's "fast" shutdown (disconnects clients, checkpoints). SIGTERM is its "smart"
     // shutdown, which waits for every client to disconnect, so a test that left a pool open would hang it.
     stop: async () => {
-      await signalAndWait('SIGINT');
-      process.off('exit', killOnExit);
+      await server.stop('SIGINT');
+      server.dispose();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -25,6 +25,8 @@ export interface ApiKeyRepository {
   getApiKey(id: string): Promise<ApiKey | undefined>;
   /** Credentials of an active (not revoked) key. */
   getApiKeyCredentials(id: string): Promise<ApiKeyCredentials | undefined>;
+  /** An active key with its credentials, in one read: what authenticating a request needs. */
+  getActiveApiKey(id: string): Promise<{ key: ApiKey; credentials: ApiKeyCredentials } | undefined>;
   listApiKeys(): Promise<ApiKey[]>;
   revokeApiKey(id: string, atMs: number): Promise<boolean>;
   touchApiKey(id: string, atMs: number): Promise<void>;

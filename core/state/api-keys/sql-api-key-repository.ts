@@ -48,6 +48,11 @@ export class SqlApiKeyRepository implements ApiKeyRepository {
     return r && { salt: text(r.salt), keyHash: text(r.key_hash) };
   }
 
+  async getActiveApiKey(id: string): Promise<{ key: ApiKey; credentials: ApiKeyCredentials } | undefined> {
+    const r = await this.db.get('SELECT * FROM api_keys WHERE id = ? AND revoked_at IS NULL', [id]);
+    return r && { key: toApiKey(r), credentials: { salt: text(r.salt), keyHash: text(r.key_hash) } };
+  }
+
   async listApiKeys(): Promise<ApiKey[]> {
     return (await this.db.all('SELECT * FROM api_keys ORDER BY created_at, id')).map(toApiKey);
   }

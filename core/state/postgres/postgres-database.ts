@@ -243,15 +243,23 @@ export function mapPostgresError(err: unknown): unknown {
     const constraint = CONSTRAINTS[code];
     if (constraint !== undefined) return new ConstraintError(constraint, err.message, err);
     // 08: connection exceptions; 57: operator intervention (shutdown, statement timeout); 53: resources.
-    if (/^(08|57|53)/.test(code) || code.startsWith('E'))
-      return new RiskfuseError('STORE_UNAVAILABLE', `state database: ${err.message}`, { cause: err });
+    if (code === '57014')
+      return new RiskfuseError('STORE_UNAVAILABLE', 'state database: statement timed out', { cause: err });
+    if (/^(08|57|53)/.test(code) || code.startsWith('E')) return unavailable(err);
     if (code === '40001' || code === '40P01')
       return new RiskfuseError('CONFLICT', `state database: ${err.message}`, { cause: err, retryable: true });
     return new RiskfuseError('STORE_REJECTED', `state database: ${err.message}`, { cause: err });
   }
   // pg's own errors without a SQLSTATE: connection refused or terminated, pool timeout.
-  return new RiskfuseError('STORE_UNAVAILABLE', `state database: ${err.message}`, { cause: err });
+  return unavailable(err);
 }
+
+/**
+ * The server is unreachable or going away. The message reaches API clients (503), so it names no host or port;
+ * the cause (pg's own message) stays for the logs.
+ */
+const unavailable = (err: Error): RiskfuseError =>
+  new RiskfuseError('STORE_UNAVAILABLE', 'state database unavailable', { cause: err });
 
 /** The URL without its password, for logs. */
 export function redact(url: string): string {

@@ -20,12 +20,17 @@ describe.each(STATE_BACKENDS)('API key repository on %s', (backend) => {
     const creds = await state.apiKeys.getApiKeyCredentials(issued.id);
     expect(creds && parsed && verifyApiKeySecret(parsed.secret, creds)).toBe(true);
     expect(creds && verifyApiKeySecret(`${parsed?.secret ?? ''}x`, creds)).toBe(false);
+    expect(await state.apiKeys.getActiveApiKey(issued.id)).toEqual({
+      key: { id: issued.id, name: 'ops', role: 'officer', createdAt: T0 },
+      credentials: creds,
+    });
     const dump = JSON.stringify(await state.db.all('SELECT * FROM api_keys'));
     expect(dump).not.toContain(parsed?.secret);
     expect(await state.apiKeys.countActiveApiKeys('officer')).toBe(1);
     expect(await state.apiKeys.revokeApiKey(issued.id, T0 + 1)).toBe(true);
     expect(await state.apiKeys.revokeApiKey(issued.id, T0 + 2)).toBe(false);
     expect(await state.apiKeys.getApiKeyCredentials(issued.id)).toBeUndefined();
+    expect(await state.apiKeys.getActiveApiKey(issued.id)).toBeUndefined();
     expect((await state.apiKeys.getApiKey(issued.id))?.revokedAt).toBe(T0 + 1);
     expect(await state.apiKeys.countActiveApiKeys()).toBe(0);
   });

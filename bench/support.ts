@@ -1,0 +1,53 @@
+/**
+ * What the benchmarks share and that costs nothing to import (no component is loaded here, so a bench that
+ * reports its peak RSS reports its own): integer settings from the environment, the run of a bench's `main`,
+ * worker threads running this folder's TypeScript, and the HTTP load generator (bench/http-load-worker.ts).
+ */
+import { Worker } from 'node:worker_threads';
+import type { HttpLoadReport, HttpLoadSpec } from './http-load-worker.js';
+
+/** The positive integer in environment variable `name`, `fallback` when unset or empty; throws otherwise. */
+export function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+/** Runs a bench's `main`: exit 0 when it resolves, else its stack on stderr and exit 1. */
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+/** The middle value of `xs` (the upper one of an even count); NaN when empty. */
+export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
+
+/** A worker thread running `file` of this folder (e.g. `./load-worker.ts`) with `workerData`. */
+export function tsxWorker(file: string, workerData: unknown): Worker {
+  // Node 20 workers do not inherit the tsx loader, so the worker registers it before importing `file`.
+  const entry = new URL(file, import.meta.url).href;
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+/** Runs `spec` in a worker thread (bench/http-load-worker.ts), so the load does not share the server's event loop. */
+export function httpLoad(spec: HttpLoadSpec): Promise<HttpLoadReport> {
+  return new Promise((resolve, reject) => {
+    const worker = tsxWorker('./http-load-worker.ts', spec);
+    worker.once(
+      'message',
+      (m: { type: 'report'; report: HttpLoadReport } | { type: 'failed'; message: string }) => {
+        void worker.terminate();
+        if (m.type === 'report') resolve(m.report);
+        else reject(new Error(`load worker: ${m.message}`));
+      },
+    );
+    worker.once('error', reject);
+  });
+}
