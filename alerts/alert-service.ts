@@ -7,7 +7,6 @@ import type {
   Alert,
   AlertQuery,
   AlertRepository,
-  AlertSeverity,
   EventOutbox,
   State,
   StoredEvent,
@@ -21,18 +20,19 @@ import type {
  * state transaction, so neither exists without the other. Acknowledge and resolve are compare-and-set: of two
  * people changing one alert at once, one wins and the other gets a CONFLICT and writes nothing.
  */
-export interface OpenAlertInput {
-  readonly ruleId: string;
-  readonly severity: AlertSeverity;
-  readonly subjectKind: SubjectKind;
-  readonly subjectId: string;
-  readonly borrowerId?: string;
-  readonly deviceId?: string;
-  readonly lotId?: string;
-  readonly title: string;
-  readonly evidence: Readonly<Record<string, unknown>>;
-  readonly at: number;
-}
+/** What a rule fires: the alert's identity and evidence, and when. */
+export type OpenAlertInput = Pick<
+  Alert,
+  | 'ruleId'
+  | 'severity'
+  | 'subjectKind'
+  | 'subjectId'
+  | 'borrowerId'
+  | 'deviceId'
+  | 'lotId'
+  | 'title'
+  | 'evidence'
+> & { readonly at: number };
 
 export interface AlertCounters {
   opened: number;

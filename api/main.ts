@@ -15,8 +15,7 @@ import { apiConfigSpec, type ApiConfig } from './config.js';
 import { createRisk, riskBackendConfigSpec, riskConfigSpec, scoringMetrics } from '../risk/index.js';
 import { riskScores, type ScoresService } from './routes/scores.js';
 import { alertMetrics, alertsConfigSpec, createAlerts, type AlertsComponent } from '../alerts/index.js';
-import { runElected } from '../core/state/leader.js';
-import { createWebhooks, electedDelivery, webhookConfigSpec } from '../webhooks/index.js';
+import { createWebhooks, runElectedDelivery, webhookConfigSpec } from '../webhooks/index.js';
 import type { WebhookService } from '../webhooks/index.js';
 
 export const apiEnvSpecs = [
@@ -142,13 +141,7 @@ export async function apiMain(
     // One deliverer per deployment: with several API replicas on one PostgreSQL, the holder of the
     // `webhook-delivery` lock delivers and the others stand by (core/state/leader.ts). Stopped before the API
     // and the stores: no new attempts, the ones in flight finish or time out.
-    const election = runElected(
-      state.db,
-      'webhook-delivery',
-      electedDelivery(deliverer, state, log),
-      config,
-      log,
-    );
+    const election = runElectedDelivery(deliverer, state, config, log);
     shutdown.add('webhook delivery', () => election.stop());
   }
   return { ...running, close: () => shutdown.run('closed by caller') };

@@ -21,7 +21,7 @@ import { scoringMetrics } from '../risk/scoring-metrics.js';
 import { riskConfigSpec } from '../risk/config.js';
 import { riskBackendConfigSpec } from '../risk/model/backend.js';
 import { ingestMetrics } from '../ingest/metrics.js';
-import { createWebhooks, electedDelivery, webhookConfigSpec } from '../webhooks/index.js';
+import { createWebhooks, runElectedDelivery, webhookConfigSpec } from '../webhooks/index.js';
 import {
   generateWorld,
   provisionWorld,
@@ -175,13 +175,7 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   if (deliverer !== undefined) {
     // Elected like in `riskfuse api`: on the embedded SQLite this process always leads; on PostgreSQL, with
     // other replicas, the lock holder delivers.
-    const delivery = runElected(
-      state.db,
-      'webhook-delivery',
-      electedDelivery(deliverer, state, log),
-      config,
-      log,
-    );
+    const delivery = runElectedDelivery(deliverer, state, config, log);
     shutdown.add('webhook delivery', () => delivery.stop());
   }
 

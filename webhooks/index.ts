@@ -1,6 +1,7 @@
 import type { Logger } from '../core/logger.js';
 import type { MetricsSource } from '../core/metrics.js';
 import type { State, WebhookRepository } from '../core/state/index.js';
+import { runElected, type LeaderElection } from '../core/state/leader.js';
 import { parseRetrySchedule, type WebhookConfig } from './config.js';
 import { WebhookDeliverer, zeroCounters, type DelivererOptions } from './deliverer.js';
 import { webhookMetrics } from './metrics.js';
@@ -76,16 +77,19 @@ export function createWebhooks(deps: {
 }
 
 /**
- * Delivery as a job of the elected process (core/state/leader.ts): on election it first hands back the
- * deliveries the previous leader had claimed — it is gone, since the lock is ours — so they go out now instead
- * of after their lease (up to 4 × WEBHOOK_TIMEOUT_MS + 2 s), then delivers until it stops leading.
+ * Runs delivery in the one elected process of the deployment (core/state/leader.ts; on the embedded SQLite this
+ * process always leads). On election it first hands back the deliveries the previous leader had claimed — it
+ * is gone, since the lock is ours — so they go out now instead of after their lease (up to
+ * 4 × WEBHOOK_TIMEOUT_MS + 2 s), then delivers until it stops leading. Stop the returned election on shutdown,
+ * before the API and the stores: no new attempts, the ones in flight finish or time out.
  */
-export function electedDelivery(
+export function runElectedDelivery(
   deliverer: WebhookDeliverer,
   state: State,
+  config: Parameters<typeof runElected>[3],
   log: Logger,
-): { start(): Promise<void>; stop(): Promise<void> } {
-  return {
+): LeaderElection {
+  const job = {
     async start() {
       const released = await state.webhooks.releaseAll();
       if (released > 0)
@@ -94,4 +98,5 @@ export function electedDelivery(
     },
     stop: () => deliverer.stop(),
   };
+  return runElected(state.db, 'webhook-delivery', job, config, log);
 }

@@ -3,6 +3,7 @@ import type { AlertsComponent } from '../../alerts/index.js';
 import { ALERT_SEVERITIES, ALERT_STATUSES, SUBJECT_KINDS, type Alert } from '../../core/state/index.js';
 import { EVENT_TYPES, type EventType } from '../../core/contracts/events.js';
 import { errorMessage, RiskfuseError } from '../../core/errors.js';
+import type { FastifyRequest } from 'fastify';
 import type { ApiApp, RouteContext } from '../app.js';
 import { decodeCursor } from '../pagination.js';
 import { paged } from '../pagination.js';
@@ -220,6 +221,25 @@ export function alertRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompon
     return r;
   };
   const OverrideParams = Type.Object({ id: RuleIdParam, borrowerId: Id('borrower id') });
+  /** Sets (or, with no override, removes) one borrower's override and audits the rule before and after. */
+  const saveOverride = (
+    request: FastifyRequest,
+    { id, borrowerId }: Static<typeof OverrideParams>,
+    override: Record<string, unknown> | undefined,
+  ) => {
+    const before = ruleOrThrow(id);
+    return ctx.state.transaction(async () => {
+      const after = await rules.setOverride(id, borrowerId, override, ctx.now());
+      await ctx.audit(request, {
+        action: 'update',
+        resource: 'alert-rule',
+        resourceId: after.id,
+        before,
+        after,
+      });
+      return { ...after };
+    });
+  };
 
   app.put(
     '/alerts/rules/:id/overrides/:borrowerId',
@@ -233,26 +253,11 @@ export function alertRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompon
       },
     },
     async (request) => {
-      const before = ruleOrThrow(request.params.id);
+      ruleOrThrow(request.params.id); // an unknown rule is the 404, before the borrower
       if ((await ctx.state.portfolio.getBorrower(request.params.borrowerId)) === undefined) {
         throw new RiskfuseError('NOT_FOUND', `no borrower ${request.params.borrowerId}`);
       }
-      return ctx.state.transaction(async () => {
-        const after = await rules.setOverride(
-          request.params.id,
-          request.params.borrowerId,
-          request.body,
-          ctx.now(),
-        );
-        await ctx.audit(request, {
-          action: 'update',
-          resource: 'alert-rule',
-          resourceId: after.id,
-          before,
-          after,
-        });
-        return { ...after };
-      });
+      return saveOverride(request, request.params, request.body);
     },
   );
 
@@ -267,23 +272,7 @@ export function alertRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompon
       },
     },
     (request) => {
-      const before = ruleOrThrow(request.params.id);
-      return ctx.state.transaction(async () => {
-        const after = await rules.setOverride(
-          request.params.id,
-          request.params.borrowerId,
-          undefined,
-          ctx.now(),
-        );
-        await ctx.audit(request, {
-          action: 'update',
-          resource: 'alert-rule',
-          resourceId: after.id,
-          before,
-          after,
-        });
-        return { ...after };
-      });
+      return saveOverride(request, request.params, undefined);
     },
   );
 

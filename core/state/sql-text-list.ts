@@ -10,3 +10,9 @@ export const textListSql = (dialect: Dialect): string =>
   dialect === 'postgres'
     ? 'SELECT value FROM json_array_elements_text(CAST(? AS json))'
     : 'SELECT value FROM json_each(?)';
+
+/** `textListSql` for BIGINT ids (PostgreSQL's function yields text, which must be cast to compare). */
+export const idListSql = (dialect: Dialect): string =>
+  dialect === 'postgres'
+    ? 'SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(? AS json))'
+    : 'SELECT value FROM json_each(?)';

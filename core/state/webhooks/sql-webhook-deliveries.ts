@@ -1,4 +1,5 @@
-import type { Database, Dialect, Row } from '../database.js';
+import type { Database, Row } from '../database.js';
+import { idListSql } from '../sql-text-list.js';
 import { toAttempt, toDelivery } from './webhook-rows.js';
 import type {
   DeliveryAttempt,
@@ -7,16 +8,6 @@ import type {
   DeliveryStatus,
   WebhookDelivery,
 } from './webhook-types.js';
-
-/**
- * A subquery of the ids in one JSON array parameter, for `id IN (${idListSql(dialect)})` with
- * `JSON.stringify(ids)`: one SQL text (one prepared statement) for a list of any length. The engines name the
- * table function differently, and PostgreSQL's yields text, which must be cast to compare with a BIGINT id.
- */
-const idListSql = (dialect: Dialect): string =>
-  dialect === 'postgres'
-    ? 'SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(? AS json))'
-    : 'SELECT value FROM json_each(?)';
 
 /**
  * The delivery half of the webhook repository (`SqlWebhookRepository` adds subscriptions and the dispatch):
