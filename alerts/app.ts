@@ -237,6 +237,12 @@ export function alertMetrics(alerts: Pick<AlertsComponent, 'service' | 'engine' 
           value: e.readingsEvaluated,
         },
         {
+          name: 'riskfuse_alerts_readings_late_total',
+          help: 'Readings older than one already evaluated from the same device, not stepped through the rules',
+          type: 'counter',
+          value: e.readingsLate,
+        },
+        {
           name: 'riskfuse_alerts_presence_changes_total',
           help: 'Device presence changes seen',
           type: 'counter',

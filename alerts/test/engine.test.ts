@@ -43,6 +43,22 @@ describe('alert rules on crafted readings', () => {
     expect(await events()).toEqual(['alert.opened', 'alert.resolved']);
   });
 
+  it('when a device’s older readings arrive after newer ones (a concurrent batch, an offline queue), then they do not step the rules back and a removal stays open', async () => {
+    let t = T0;
+    const before: ReturnType<typeof stake>[] = [];
+    for (let i = 0; i < 20; i++) before.push(stake((t += 15 * MIN), { weightKg: 9_000 }));
+    // The first 12 arrive in time; the last 8 are held back and arrive after the removal.
+    await feed(before.slice(0, 12));
+    for (let i = 0; i < 6; i++) await feed([stake((t += 15 * MIN), { weightKg: 2_000 })]);
+    expect((await alerts('weight-drop'))[0]?.status).toBe('open');
+    await feed(before.slice(12));
+    expect((await alerts('weight-drop'))[0]?.status).toBe('open');
+    expect(w.alerts.engine.counters).toMatchObject({ readingsLate: 8, readingsEvaluated: 26 });
+    // Readings newer than the last evaluated one still count: a restock resolves it.
+    for (let i = 0; i < 6; i++) await feed([stake((t += 15 * MIN), { weightKg: 8_900 })]);
+    expect((await alerts('weight-drop'))[0]?.status).toBe('resolved');
+  });
+
   it('when a lot is sold down through the working day and restocked by truck, then no weight-drop alert opens', async () => {
     let t = T0;
     let kg = 9_000;
