@@ -3,6 +3,8 @@ import { Worker } from 'node:worker_threads';
 import type { Reading } from '../contracts/index.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { DAY_MS, HOUR_MS } from './resolution.js';
+import { ROLLUP_WRITER_SOURCE } from './sqlite-rollup.js';
 
 /**
  * Runs the SQLite telemetry store's inserts on a thread of their own, over a second connection to the
@@ -46,11 +48,29 @@ db.pragma('journal_mode = WAL');
 // Per connection, and what makes a resolved write durable: see sqlite-telemetry-store.ts.
 db.pragma('synchronous = FULL');
 const insert = db.prepare(workerData.insertSql);
+${ROLLUP_WRITER_SOURCE}
+// Only readings really inserted reach the aggregates: a redelivered one is ignored by the primary key.
 const insertBatch = db.transaction((readings) => {
+  const inserted = [];
   for (const r of readings) {
-    insert.run(r.deviceId, r.ts, r.seq, r.kind, r.borrowerId, r.siteId, JSON.stringify(r.fields));
+    if (insert.run(r.deviceId, r.ts, r.seq, r.kind, r.borrowerId, r.siteId, JSON.stringify(r.fields)).changes === 1) inserted.push(r);
   }
+  rollUp(inserted);
 });
+// Retention: one transaction per chunk, so writes queued behind a large cut wait for a chunk, not the cut.
+const pruneRaw = db.prepare('DELETE FROM readings WHERE (device_id, ts, seq) IN (SELECT device_id, ts, seq FROM readings WHERE kind IN (SELECT value FROM json_each(?)) AND ts < ? LIMIT 20000)');
+const pruneRollup = db.prepare('DELETE FROM readings_rollup WHERE res_ms = ? AND start_ms < ?');
+function prune(m) {
+  let raw = 0;
+  for (;;) {
+    const n = pruneRaw.run(JSON.stringify(m.kinds), m.rawBeforeMs).changes;
+    raw += n;
+    if (n === 0) break;
+  }
+  const hourly = pruneRollup.run(${HOUR_MS}, m.hourlyBeforeMs).changes;
+  const daily = pruneRollup.run(${DAY_MS}, m.dailyBeforeMs).changes;
+  return { raw, hourly, daily };
+}
 parentPort.on('message', (m) => {
   if (m.type === 'close') {
     db.close();
@@ -58,7 +78,12 @@ parentPort.on('message', (m) => {
     return;
   }
   try {
-    insertBatch(m.readings);
+    if (m.type === 'backfill') backfill();
+    if (m.type === 'prune') {
+      parentPort.postMessage({ id: m.id, result: prune(m) });
+      return;
+    }
+    if (m.type === 'write') insertBatch(m.readings);
     parentPort.postMessage({ id: m.id });
   } catch (err) {
     const code = err && typeof err.code === 'string' ? err.code : '';
@@ -67,11 +92,26 @@ parentPort.on('message', (m) => {
 });
 `;
 
-type Reply = { readonly id: number; readonly error?: WriterError };
+type Reply = { readonly id: number; readonly error?: WriterError; readonly result?: PruneResult };
 
 interface Waiter {
-  resolve(): void;
+  resolve(result: PruneResult | undefined): void;
   reject(err: Error | WriterError): void;
+}
+
+/** Cut-offs of a retention pass: what lies before each is deleted. */
+export interface PruneRequest {
+  readonly kinds: readonly string[];
+  readonly rawBeforeMs: number;
+  readonly hourlyBeforeMs: number;
+  readonly dailyBeforeMs: number;
+}
+
+/** Rows deleted by a retention pass. */
+export interface PruneResult {
+  readonly raw: number;
+  readonly hourly: number;
+  readonly daily: number;
 }
 
 export class SqliteWriter {
@@ -88,21 +128,36 @@ export class SqliteWriter {
    * or with an `Error` when the thread itself failed (nothing of the batch is then known to be stored).
    */
   write(readings: readonly Reading[]): Promise<void> {
+    return this.request({ type: 'write', readings }).then(() => undefined);
+  }
+
+  /** Builds the hourly and daily aggregates of a store that predates them (`sqlite-rollup.ts`), once. */
+  backfill(): Promise<void> {
+    return this.request({ type: 'backfill' }).then(() => undefined);
+  }
+
+  /** Deletes raw readings and aggregates older than their cut-offs (retention). */
+  async prune(req: PruneRequest): Promise<PruneResult> {
+    const result = await this.request({ type: 'prune', ...req });
+    return result ?? { raw: 0, hourly: 0, daily: 0 };
+  }
+
+  private request(message: Record<string, unknown>): Promise<PruneResult | undefined> {
     const worker = this.worker ?? this.start();
-    const written = new Promise<void>((resolve, reject) => {
+    const done = new Promise<PruneResult | undefined>((resolve, reject) => {
       const id = this.nextId++;
       this.waiting.set(id, { resolve, reject });
-      // Only an outstanding write keeps the process alive.
+      // Only an outstanding request keeps the process alive.
       if (this.waiting.size === 1) worker.ref();
-      worker.postMessage({ type: 'write', id, readings });
+      worker.postMessage({ ...message, id });
     });
-    const settled = written.then(
+    const settled = done.then(
       () => undefined,
       () => undefined,
     );
     this.inFlight.add(settled);
     void settled.then(() => this.inFlight.delete(settled));
-    return written;
+    return done;
   }
 
   /** Waits for the writes in flight, then ends the thread. */
@@ -133,7 +188,7 @@ export class SqliteWriter {
       if (waiter === undefined) return;
       this.waiting.delete(reply.id);
       if (this.waiting.size === 0) worker.unref();
-      if (reply.error === undefined) waiter.resolve();
+      if (reply.error === undefined) waiter.resolve(reply.result);
       else waiter.reject(reply.error);
     });
     worker.on('error', (err) => this.failed(worker, err));
