@@ -283,6 +283,18 @@ describe('feature extraction from the stores', () => {
     const changed = [...leaked].filter(([id, v]) => JSON.stringify(v) !== JSON.stringify(before.get(id)));
     expect(changed.length).toBe(before.size);
   });
+
+  it('when raw readings older than the raw window are pruned, then the features are unchanged', async () => {
+    const portfolio = await loadPortfolio(w.state);
+    const times = [t - 7 * DAY_MS, t];
+    const before = byBorrower(await extractFeatures({ telemetryStore: w.telemetry, portfolio, times }));
+    const cut = t - 20 * DAY_MS;
+    const pruned = await w.telemetry.prune({ rawBeforeMs: cut, hourlyBeforeMs: cut, dailyBeforeMs: 0 });
+    expect(pruned.raw).toBeGreaterThan(1_000);
+    expect(await w.telemetry.count({ toMs: cut })).toBe(0);
+    const after = byBorrower(await extractFeatures({ telemetryStore: w.telemetry, portfolio, times }));
+    expect(after).toEqual(before);
+  });
 });
 
 describe.skipIf(requireInfluxOrSkip())('feature extraction on InfluxDB', () => {
