@@ -1,8 +1,8 @@
 import { alphaOf, AnomalyLikelihood } from './anomaly/likelihood.js';
 
 /**
- * A streaming anomaly detector for one numeric series: O(1) per reading, ~60 numbers of state (with a 24-bin
- * season), one parameter set for every series. Three plain signals, each calibrated to the series itself:
+ * A streaming anomaly detector for one numeric series: O(1) per reading, ~80 numbers of state (with a 24-bin
+ * season), one parameter set for every series. Four plain signals, each calibrated to the series itself:
  *
  * 1. Surprise against the last level: raw = 1 − exp(−|x − p| / (k·e)), p a fast EWMA (half-life 1 reading), e
  *    the EWMA of |x − p| (half-life `halfLifeReadings`). Its HTM-style likelihood (`AnomalyLikelihood`) asks
@@ -10,12 +10,14 @@ import { alphaOf, AnomalyLikelihood } from './anomaly/likelihood.js';
  *    temperature probe and a spiky CPU meter alike.
  * 2. The same against a seasonal profile (EWMA per bin of `seasonPeriodMs`, e.g. hour of day): catches a missing
  *    daily peak or a holiday that the last level alone cannot see.
- * 3. Range novelty: a value beyond the range seen so far (by `NOVELTY_TOLERANCE` of its span) scores 1, at most
- *    once per `NOVELTY_COOLDOWN_READINGS` so a trend does not fire on every new high (NAB's Numenta detector
+ * 3. Drift: the recent mean (half-life 20) against the long-run mean (half-life 1000), through its own
+ *    likelihood, counted at 0.6: slow departures that no single reading shows.
+ * 4. Range novelty: a value beyond the range seen so far (by `noveltyTolerance` of its span) scores 1, at most
+ *    once per `noveltyCooldownReadings` so a trend does not fire on every new high (NAB's Numenta detector
  *    adds the same "spatial anomaly" check on top of HTM).
  *
- * `score` is the strongest of the three, reported only when it rises above its own recent peak (a peak that
- * halves every `REPORT_HALF_LIFE_READINGS`): one alarm per episode, as an alert opens once — NAB counts every
+ * `score` is the strongest of the four, reported only when it rises above its own recent peak (a peak that
+ * halves every `reportHalfLifeReadings`): one alarm per episode, as an alert opens once — NAB counts every
  * flagged row outside a window as a false positive. `level` is the same score before that suppression; the
  * engine's hysteresis uses it (`flagged`) so a sustained anomaly keeps the alert open.
  *
@@ -48,6 +50,11 @@ export interface DetectorTuning {
   readonly noveltyTolerance: number;
   readonly noveltyCooldownReadings: number;
   readonly reportHalfLifeReadings: number;
+  /** Drift: half-life of the recent mean and of the long-run mean it is compared with, readings. */
+  readonly driftHalfLife: number;
+  readonly driftSlowHalfLife: number;
+  /** Drift evidence counts at this fraction (0 = off): a drift alone must be the more unusual to alarm. */
+  readonly driftWeight: number;
 }
 
 export const DETECTOR_TUNING: DetectorTuning = {
@@ -58,10 +65,13 @@ export const DETECTOR_TUNING: DetectorTuning = {
   noveltyTolerance: 0.01,
   noveltyCooldownReadings: 50,
   reportHalfLifeReadings: 100,
+  driftHalfLife: 20,
+  driftSlowHalfLife: 1000,
+  driftWeight: 0.6,
 };
 
 /** The NAB-optimal threshold of the standard profile on the development set (`npm run eval:nab`). */
-export const SCORE_THRESHOLD = 0.2;
+export const SCORE_THRESHOLD = 0.22;
 /** Range novelty is judged only once this many readings have shaped the range. */
 const NOVELTY_MIN_READINGS = 50;
 /** Seasonal surprise counts once a bin has been visited this often. */
@@ -88,6 +98,12 @@ export class StreamingDetector {
   private hi = -Infinity;
   private noveltyQuiet = 0;
   private peak = 0;
+  private recentMean = 0;
+  private longMean = 0;
+  private driftErr = 0;
+  private readonly aRecent: number;
+  private readonly aLong: number;
+  private readonly driftLik: AnomalyLikelihood;
   private readonly season: Float64Array;
   private readonly visits: Uint32Array;
   private readonly t: DetectorTuning;
@@ -106,6 +122,9 @@ export class StreamingDetector {
     this.aSeason = alphaOf(this.t.seasonHalfLifeVisits);
     this.peakDecay = 2 ** (-1 / Math.max(1, this.t.reportHalfLifeReadings));
     this.lastLik = new AnomalyLikelihood(this.t.likelihoodShortHalfLife, this.t.likelihoodLongHalfLife);
+    this.aRecent = alphaOf(this.t.driftHalfLife);
+    this.aLong = alphaOf(this.t.driftSlowHalfLife);
+    this.driftLik = new AnomalyLikelihood(this.t.likelihoodShortHalfLife, this.t.likelihoodLongHalfLife);
     this.seasonLik = new AnomalyLikelihood(this.t.likelihoodShortHalfLife, this.t.likelihoodLongHalfLife);
   }
 
@@ -128,6 +147,15 @@ export class StreamingDetector {
     let level = this.lastLik.step(this.n < 5 ? 0 : surprise(errLast, this.err));
     let expected = this.last;
     let sigma = this.err;
+
+    // Drift: the recent mean (half-life `driftHalfLife`) against the long-run mean, counted at `driftWeight`.
+    if (this.n === 0) this.recentMean = this.longMean = x;
+    this.recentMean += this.aRecent * (x - this.recentMean);
+    const drift = Math.abs(this.recentMean - this.longMean);
+    const driftLevel = this.driftLik.step(this.n < 5 ? 0 : surprise(drift, this.driftErr));
+    level = Math.max(level, this.t.driftWeight * driftLevel);
+    this.driftErr += Math.max(this.aErr, 1 / (this.n + 1)) * (drift - this.driftErr);
+    this.longMean += this.aLong * (x - this.longMean);
 
     if (this.season.length > 0) {
       const b = this.bin(ts);
