@@ -105,7 +105,8 @@ export class StreamingDetector {
   private readonly aLong: number;
   private readonly driftLik: AnomalyLikelihood;
   private readonly season: Float64Array;
-  private readonly visits: Uint32Array;
+  /** Visits per bin, saturating: only the first SEASON_MIN_VISITS matter. */
+  private readonly visits: Uint16Array;
   private readonly t: DetectorTuning;
   private readonly aErr: number;
   private readonly aSeason: number;
@@ -114,10 +115,11 @@ export class StreamingDetector {
   private readonly seasonLik: AnomalyLikelihood;
 
   constructor(private readonly p: DetectorParams) {
-    this.t = { ...DETECTOR_TUNING, ...p.tuning };
+    // Detectors without overrides share one tuning object: 100k series should not hold 100k copies.
+    this.t = p.tuning === undefined ? DETECTOR_TUNING : { ...DETECTOR_TUNING, ...p.tuning };
     const bins = p.seasonPeriodMs > 0 ? Math.max(1, p.seasonBins) : 0;
     this.season = new Float64Array(bins);
-    this.visits = new Uint32Array(bins);
+    this.visits = new Uint16Array(bins);
     this.aErr = alphaOf(p.halfLifeReadings);
     this.aSeason = alphaOf(this.t.seasonHalfLifeVisits);
     this.peakDecay = 2 ** (-1 / Math.max(1, this.t.reportHalfLifeReadings));
@@ -172,7 +174,7 @@ export class StreamingDetector {
       }
       if (visits >= 1) this.seasonErr += Math.max(this.aErr, 1 / (this.n + 1)) * (errSeason - this.seasonErr);
       this.season[b] = visits === 0 ? x : s + this.aSeason * (x - s);
-      this.visits[b] = visits + 1;
+      this.visits[b] = Math.min(visits + 1, 0xffff);
     }
 
     const span = this.hi - this.lo;
