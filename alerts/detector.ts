@@ -74,6 +74,9 @@ export const DETECTOR_TUNING: DetectorTuning = {
 export const SCORE_THRESHOLD = 0.22;
 /** Range novelty is judged only once this many readings have shaped the range. */
 const NOVELTY_MIN_READINGS = 50;
+/** During a novelty episode, readings this far (× span) beyond the old range keep `level` at 1. A new record of
+ * a noisy or still-unfolding series rarely stays 10 % of its span beyond the old range (alerts/test/detector.test.ts). */
+const NOVELTY_HOLD_TOLERANCE = 0.1;
 /** Seasonal surprise counts once a bin has been visited this often. */
 const SEASON_MIN_VISITS = 3;
 const GAUSS_SIGMA_PER_MAD = 1.2533;
@@ -97,6 +100,9 @@ export class StreamingDetector {
   private lo = Infinity;
   private hi = -Infinity;
   private noveltyQuiet = 0;
+  private binsSeen = 0;
+  private pendingLo = Infinity;
+  private pendingHi = -Infinity;
   private peak = 0;
   private recentMean = 0;
   private longMean = 0;
@@ -175,17 +181,27 @@ export class StreamingDetector {
       if (visits >= 1) this.seasonErr += Math.max(this.aErr, 1 / (this.n + 1)) * (errSeason - this.seasonErr);
       this.season[b] = visits === 0 ? x : s + this.aSeason * (x - s);
       this.visits[b] = Math.min(visits + 1, 0xffff);
+      if (visits === 0) this.binsSeen += 1;
     }
 
+    // The range is frozen during a novelty episode (its readings wait in pendingLo/Hi), so a series that stays
+    // well beyond its old range keeps `level` at 1 for the engine's hysteresis, while NAB's score reports it once.
     const span = this.hi - this.lo;
     const tol = this.t.noveltyTolerance * span;
+    const outside = this.n > NOVELTY_MIN_READINGS && (x > this.hi + tol || x < this.lo - tol);
+    let novel = false;
     if (this.noveltyQuiet > 0) this.noveltyQuiet -= 1;
-    else if (this.n > NOVELTY_MIN_READINGS && (x > this.hi + tol || x < this.lo - tol)) {
-      level = 1;
+    else if (outside) {
+      novel = true;
       this.noveltyQuiet = this.t.noveltyCooldownReadings;
     }
-    const score = level > this.peak ? level : 0;
-    this.peak = Math.max(this.peak * this.peakDecay, level);
+    const score = novel ? 1 : level > this.peak ? level : 0;
+    this.peak = Math.max(this.peak * this.peakDecay, novel ? 1 : level);
+    const held = NOVELTY_HOLD_TOLERANCE * span;
+    // Held only once the range has seen a whole season (every bin): the second half of a first day is not news.
+    const rangeKnown = this.binsSeen === this.season.length;
+    if (novel || (rangeKnown && this.noveltyQuiet > 0 && (x > this.hi + held || x < this.lo - held)))
+      level = 1;
 
     const z = this.n < 2 ? 0 : (x - expected) / Math.max(sigma * GAUSS_SIGMA_PER_MAD, floor);
     const wayOff = this.p.direction === 'low' ? x < expected : true;
@@ -194,8 +210,12 @@ export class StreamingDetector {
       wayOff &&
       (level >= (this.p.scoreThreshold ?? SCORE_THRESHOLD) || Math.abs(z) > this.p.zThreshold);
 
-    this.lo = Math.min(this.lo, x);
-    this.hi = Math.max(this.hi, x);
+    this.pendingLo = Math.min(this.pendingLo, x);
+    this.pendingHi = Math.max(this.pendingHi, x);
+    if (this.noveltyQuiet === 0) {
+      this.lo = this.pendingLo;
+      this.hi = this.pendingHi;
+    }
     this.last += Math.max(0.5, 1 / (this.n + 1)) * (x - this.last);
     this.err += Math.max(this.aErr, 1 / (this.n + 1)) * (errLast - this.err);
     this.n += 1;

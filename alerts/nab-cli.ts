@@ -41,6 +41,20 @@ const md = [
   ),
   `| pooled | ${PROFILE_NAMES.map((p) => f1(report.locoOverall[p])).join(' | ')} | |`,
   '',
+  'As the alert engine runs it (`anomaly` rule defaults: flagged readings through a hysteresis, persist 2, clear 6):',
+  '',
+  '| flag | alerts opened | in a window | false per 1,000 readings | windows opened |',
+  '| --- | --- | --- | --- | --- |',
+  ...(
+    [
+      ['score ≥ threshold or \\|z\\| > 5 (rule default)', report.alerts.ruleDefaults],
+      ['score ≥ threshold only', report.alerts.scoreOnly],
+    ] as const
+  ).map(
+    ([k, a]) =>
+      `| ${k} | ${a.opened} | ${a.openedInWindows} | ${a.falsePer1000Readings.toFixed(2)} | ${a.windowsOpened}/${a.windows} |`,
+  ),
+  '',
   '| file | rows | windows detected | false positives | raw score (standard) |',
   '| --- | --- | --- | --- | --- |',
   ...report.files.map(
@@ -69,6 +83,8 @@ process.stdout.write(
       Object.entries(report.loco).map(([c, l]) => [c, round(l.scores.standard)]),
     ),
     locoPooled: Object.fromEntries(PROFILE_NAMES.map((p) => [p, round(report.locoOverall[p])])),
+    alertsFalsePer1000: Math.round(report.alerts.ruleDefaults.falsePer1000Readings * 100) / 100,
+    alertsWindowsOpened: report.alerts.ruleDefaults.windowsOpened,
     numentaPublished:
       numenta === undefined ? null : Object.fromEntries(PROFILE_NAMES.map((p) => [p, round(numenta[p])])),
     elapsedS: Math.round((performance.now() - started) / 100) / 10,

@@ -12,7 +12,7 @@ import {
   type FileGeometry,
   type ProfileName,
 } from './anomaly/nab-scorer.js';
-import { StreamingDetector, type DetectorParams, type DetectorTuning } from './detector.js';
+import { Hysteresis, StreamingDetector, type DetectorParams, type DetectorTuning } from './detector.js';
 
 /**
  * Evaluates the streaming detector on a Numenta Anomaly Benchmark corpus (data files by category, NAB's
@@ -86,6 +86,58 @@ export function runDetector(f: NabFile, p: DetectorParams): Float64Array {
   return out;
 }
 
+export interface AlertFigures {
+  /** Alerts opened after each file's probationary period. */
+  readonly opened: number;
+  readonly openedInWindows: number;
+  /** Openings outside every window per 1,000 scored readings. */
+  readonly falsePer1000Readings: number;
+  readonly windowsOpened: number;
+  readonly windows: number;
+}
+
+/**
+ * The detector as the alert engine runs it: `flagged` through a hysteresis of `persist` flagged readings to
+ * open and `clear` normal ones to clear; an opening inside a window finds it, one outside is a false alert.
+ */
+export function alertFigures(
+  corpus: readonly NabFile[],
+  p: DetectorParams,
+  persist: number,
+  clear: number,
+): AlertFigures {
+  let opened = 0;
+  let openedInWindows = 0;
+  let scored = 0;
+  let windowsOpened = 0;
+  let windows = 0;
+  for (const f of corpus) {
+    const det = new StreamingDetector(p);
+    const hyst = new Hysteresis(persist, clear);
+    const found = new Set<number>();
+    for (let i = 0; i < f.x.length; i++) {
+      const opens = hyst.step(det.step(f.ts[i] as number, f.x[i] as number).flagged) === 'open';
+      if (!opens || i < f.g.probation) continue;
+      opened++;
+      const w = f.g.window[i - f.g.probation] as number;
+      if (w >= 0) {
+        openedInWindows++;
+        found.add(w);
+      }
+    }
+    scored += f.g.window.length;
+    windowsOpened += found.size;
+    windows += f.g.windows;
+  }
+  return {
+    opened,
+    openedInWindows,
+    falsePer1000Readings: (1000 * (opened - openedInWindows)) / Math.max(1, scored),
+    windowsOpened,
+    windows,
+  };
+}
+
 interface Run {
   readonly f: NabFile;
   readonly g: FileGeometry;
@@ -146,7 +198,12 @@ export interface NabReport {
   readonly loco: Record<string, { params: DetectorParams; scores: Record<ProfileName, number | null> }>;
   /** All five held-out categories' raw scores pooled and normalised over the corpus. */
   readonly locoOverall: Record<ProfileName, number>;
+  /** The `anomaly` rule's defaults (z 5, persist 2, clear 6), and the same without the z path. */
+  readonly alerts: { readonly ruleDefaults: AlertFigures; readonly scoreOnly: AlertFigures };
 }
+
+/** The `anomaly` rule's default detector parameters (alerts/rules.ts). */
+const RULE_DEFAULTS = { zThreshold: 5, halfLifeReadings: 200, warmupReadings: 48, persist: 2, clear: 6 };
 
 const PROFILE_LIST = PROFILE_NAMES;
 
@@ -214,7 +271,17 @@ export function evaluateNab(
       normalise(pooled[prof], perfectScore(gs, NAB_PROFILES[prof]), nullScore(gs, NAB_PROFILES[prof])),
     ]),
   ) as Record<ProfileName, number>;
-  return { params: p, files, profiles, loco, locoOverall };
+  const rule = { ...NAB_PARAMS, ...RULE_DEFAULTS };
+  const alerts = {
+    ruleDefaults: alertFigures(corpus, rule, RULE_DEFAULTS.persist, RULE_DEFAULTS.clear),
+    scoreOnly: alertFigures(
+      corpus,
+      { ...rule, zThreshold: Infinity },
+      RULE_DEFAULTS.persist,
+      RULE_DEFAULTS.clear,
+    ),
+  };
+  return { params: p, files, profiles, loco, locoOverall, alerts };
 }
 
 /**

@@ -24,11 +24,12 @@ describe('StreamingDetector', () => {
     expect(steps.slice(100).filter((s) => s.flagged)).toEqual([]);
   });
 
-  it('when a series jumps to a level never seen, then the first jumped reading scores 1 and the next ones are not reported again', () => {
+  it('when a series jumps to a level never seen, then the first jumped reading scores 1, the next ones are not reported again but stay flagged', () => {
     const steps = run((i) => (i < 1500 ? 50 + 3 * noise(i) : 90 + 3 * noise(i)), 1510);
     expect(steps[1500]?.score).toBe(1);
     expect(steps.slice(1501).filter((s) => s.score > 0.2)).toEqual([]);
-    expect(steps[1500]?.flagged).toBe(true);
+    // The engine's hysteresis needs consecutive flags: the readings that stay beyond the old range keep flagging.
+    expect(steps.slice(1500, 1503).map((s) => s.flagged)).toEqual([true, true, true]);
   });
 
   it('when a daily peak goes missing, then the seasonal profile flags it though every value is within the usual range', () => {
