@@ -62,7 +62,7 @@ export const DETECTOR_TUNING: DetectorTuning = {
   likelihoodShortHalfLife: 5,
   likelihoodLongHalfLife: 1000,
   seasonHalfLifeVisits: 3,
-  noveltyTolerance: 0.01,
+  noveltyTolerance: 0.005,
   noveltyCooldownReadings: 50,
   reportHalfLifeReadings: 100,
   driftHalfLife: 20,

@@ -37,9 +37,9 @@ export const NAB_PARAMS: DetectorParams = {
 
 /** The candidates the leave-one-category-out search chooses among (the chosen set is one of them). */
 export const NAB_GRID: readonly DetectorParams[] = [300, 1000].flatMap((halfLifeReadings) =>
-  [0.01, 0.03].flatMap((noveltyTolerance) =>
+  [0.005, 0.01, 0.03].flatMap((noveltyTolerance) =>
     [0, 0.6].flatMap((driftWeight) =>
-      [30, 100, 300].map((reportHalfLifeReadings): DetectorParams => ({
+      [50, 100, 200].map((reportHalfLifeReadings): DetectorParams => ({
         ...NAB_PARAMS,
         halfLifeReadings,
         tuning: { noveltyTolerance, driftWeight, reportHalfLifeReadings } satisfies Partial<DetectorTuning>,
