@@ -25,23 +25,37 @@ export function drawMap(card, sites, lots, devices) {
     bounds.push(...own);
   }
   const lotById = new Map(lots.map((l) => [l.id, l]));
+  // A marker's radius is in screen pixels: at a fixed 6 px, a site's dozens of stakes hid its fence and each
+  // other once the map showed several sites. Zoomed out they shrink to dots (a stake carried far off stays
+  // visible); at street level they are full size.
+  const deviceMarkers = [];
+  const radiusAt = (zoom) => (zoom >= 16 ? 6 : zoom >= 13 ? 4 : zoom >= 10 ? 2.5 : 1.5);
   for (const d of devices) {
     const f = d.lastReading?.fields;
     if (typeof f?.lat !== 'number' || typeof f?.lon !== 'number') continue;
     const color = d.kind === 'stake' ? '#b58900' : '#6a1b9a';
     const lot = lotById.get(d.lotId);
     const on = lot === undefined ? '' : ` · lot ${lot.id}: ${lotText(lot)}`;
-    L.circleMarker([f.lat, f.lon], { radius: 6, color, fillOpacity: 0.7 })
+    const marker = L.circleMarker([f.lat, f.lon], { radius: 6, color, weight: 1, fillOpacity: 0.7 })
       .addTo(map)
       .bindTooltip(`${d.kind} ${d.id}${on} · ${d.presence}`);
+    deviceMarkers.push(marker);
     bounds.push([f.lat, f.lon]);
     siteBounds.get(d.siteId)?.push([f.lat, f.lon]);
   }
+  const resize = () => {
+    const r = radiusAt(map.getZoom());
+    for (const m of deviceMarkers) m.setRadius(r);
+    // For the e2e test: the zoom the markers were sized for.
+    map.getContainer().dataset.zoom = String(map.getZoom());
+  };
+  map.on('zoomend', resize);
   const all = () => {
     if (bounds.length > 0) map.fitBounds(bounds, { padding: [20, 20], maxZoom: 17 });
     else map.setView([0, 0], 2);
   };
   all();
+  resize();
   // Sites can lie hundreds of kilometres apart: one button per site zooms to its fence, stock and helmets.
   card.append(
     h(
