@@ -27,6 +27,13 @@ import {
   rocCurve,
   type ReliabilityBin,
 } from './metrics.js';
+import {
+  applyCalibration,
+  DEFAULT_PD_FLOOR,
+  fitCalibration,
+  type CalibrationJson,
+  type CalibrationMethod,
+} from './model/calibration.js';
 import { trainClassifier } from './model/train.js';
 import type { Classifier, EpochReport, ModelKind } from './model/types.js';
 
@@ -59,6 +66,10 @@ export interface EvaluateOptions {
   readonly onProgress?: (line: string) => void;
   /** Network settings for the MLPs (defaults: model/train.ts TRAIN_DEFAULTS). */
   readonly network?: { readonly hidden?: readonly number[]; readonly l2?: number; readonly dropout?: number };
+  /** Recalibration fitted on the validation borrowers; default 'platt'. */
+  readonly calibration?: CalibrationMethod;
+  /** Lowest PD; default DEFAULT_PD_FLOOR. */
+  readonly pdFloor?: number;
   /** Feature rows at the weekly dates (`evaluationTimes`), when already extracted (e.g. from a cache). */
   readonly rows?: readonly FeatureRow[];
 }
@@ -79,6 +90,14 @@ export interface ModelReport {
   readonly prAuc: number;
   readonly ece: number;
   readonly meanPd: number;
+  /** ECE and mean PD of the network's own PD, before recalibration and floor. */
+  readonly eceRaw: number;
+  readonly meanPdRaw: number;
+  /** Largest factor between predicted and observed default rate over the test PD deciles (with defaults). */
+  readonly maxDecileRatio: number;
+  readonly maxDecileRatioRaw: number;
+  readonly calibration: CalibrationJson;
+  readonly pdFloor: number;
   readonly reliability: ReliabilityBin[];
   readonly alertThreshold: number;
   readonly leadTime: LeadTimeReport;
@@ -103,6 +122,8 @@ export interface TrainedModel {
   readonly classifier: Classifier;
   readonly imputer: Imputer;
   readonly epochs: readonly EpochReport[];
+  readonly calibration: CalibrationJson;
+  readonly pdFloor: number;
 }
 
 export interface EvaluationResult {
@@ -175,6 +196,7 @@ export async function evaluate(
   const seed = opts.seed ?? 42;
   const stepDays = opts.stepDays ?? 14;
   const alertFpr = opts.alertFpr ?? 0.1;
+  const pdFloor = opts.pdFloor ?? DEFAULT_PD_FLOOR;
   const say = opts.onProgress ?? (() => undefined);
   const weekly = evaluationTimes(opts.fromMs, opts.toMs);
   const first = weekly[0] ?? opts.toMs;
@@ -270,7 +292,16 @@ export async function evaluate(
         ),
     });
     const trainMs = Date.now() - started;
-    const p = trained.model.predict(toMatrix(test, imputer));
+    // Recalibrated on the validation borrowers (never the test ones), then floored: see model/calibration.ts.
+    const calibration = fitCalibration(
+      opts.calibration ?? 'platt',
+      trained.model.predictLogit(toMatrix(validation, imputer)),
+      labels(validation),
+    );
+    const pRaw = trained.model.predict(toMatrix(test, imputer));
+    const p = Float32Array.from(
+      applyCalibration(trained.model.predictLogit(toMatrix(test, imputer)), calibration, pdFloor),
+    );
     predictions.set(spec.name, p);
     const a = auc(p, testLabels);
     const ci = bootstrapCi((rows) => auc(pick(p, rows), pick(testLabels, rows)), test.length, {
@@ -279,7 +310,9 @@ export async function evaluate(
       groups: testGroups,
     });
     const threshold = alertThreshold(p, testLabels, alertFpr);
-    const lead = leadTimes(trained.model, imputer, leadRows, defaulters, threshold);
+    const lead = leadTimes(trained.model, imputer, leadRows, defaulters, threshold, (z) =>
+      applyCalibration(z, calibration, pdFloor),
+    );
     const roc = rocCurve(p, testLabels);
     reports.push({
       name: spec.name,
@@ -297,12 +330,25 @@ export async function evaluate(
       prAuc: prAuc(p, testLabels),
       ece: expectedCalibrationError(p, testLabels, 10, 'quantile'),
       meanPd: p.reduce((s, v) => s + v, 0) / p.length,
+      eceRaw: expectedCalibrationError(pRaw, testLabels, 10, 'quantile'),
+      meanPdRaw: pRaw.reduce((s, v) => s + v, 0) / pRaw.length,
+      maxDecileRatio: maxDecileRatio(reliabilityTable(p, testLabels, 10, 'quantile')),
+      maxDecileRatioRaw: maxDecileRatio(reliabilityTable(pRaw, testLabels, 10, 'quantile')),
+      calibration,
+      pdFloor,
       reliability: reliabilityTable(p, testLabels, 10, 'quantile'),
       alertThreshold: threshold,
       leadTime: lead,
       roc: thinRoc(roc.fpr, roc.tpr, 200),
     });
-    models.push({ name: spec.name, classifier: trained.model, imputer, epochs: trained.epochs });
+    models.push({
+      name: spec.name,
+      classifier: trained.model,
+      imputer,
+      epochs: trained.epochs,
+      calibration,
+      pdFloor,
+    });
     say(
       `${spec.name}: test AUC ${a.toFixed(4)} [${ci.lo.toFixed(4)}, ${ci.hi.toFixed(4)}], median lead ${lead.medianSustainedDays} d`,
     );
@@ -356,14 +402,28 @@ function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
+/**
+ * max over deciles of max(predicted / observed, observed / predicted), deciles without a default left out:
+ * 1 is perfect, 2 means some decile is off by a factor of two.
+ */
+export function maxDecileRatio(table: readonly ReliabilityBin[]): number {
+  let worst = 1;
+  for (const b of table) {
+    if (b.observedRate <= 0 || b.meanPredicted <= 0) continue;
+    worst = Math.max(worst, b.meanPredicted / b.observedRate, b.observedRate / b.meanPredicted);
+  }
+  return worst;
+}
+
 function leadTimes(
   model: Classifier,
   imputer: Imputer,
   rows: readonly FeatureRow[],
   defaulters: ReadonlyMap<string, number>,
   threshold: number,
+  toPd: (logits: Float32Array) => ArrayLike<number>,
 ): LeadTimeReport {
-  const p = rows.length === 0 ? new Float32Array(0) : model.predict(toMatrix(rows, imputer));
+  const p = rows.length === 0 ? new Float32Array(0) : toPd(model.predictLogit(toMatrix(rows, imputer)));
   const by = new Map<string, { t: number; pd: number }[]>();
   rows.forEach((r, i) => {
     const list = by.get(r.borrowerId) ?? [];

@@ -102,12 +102,12 @@ function fitIsotonic(logits: ArrayLike<number>, y: ArrayLike<number>): Calibrati
       cnt[k - 1]! += cnt.pop() as number;
     }
   }
-  // Half a default added to each block keeps every PD strictly inside (0, 1).
-  return {
-    method: 'isotonic',
-    logits: sx.map((s, k) => s / (cnt[k] as number)),
-    pds: sy.map((s, k) => (s + 0.5 * (sy.reduce((a, b) => a + b, 0) / n)) / ((cnt[k] as number) + 0.5)),
-  };
+  // Half a row at the overall rate added to each block keeps every PD strictly inside (0, 1); the running
+  // maximum restores monotonicity the shrinkage can break between a tiny block and a large one.
+  const overall = sy.reduce((a, b) => a + b, 0) / n;
+  const pds = sy.map((s, k) => (s + 0.5 * overall) / ((cnt[k] as number) + 0.5));
+  for (let k = 1; k < pds.length; k++) pds[k] = Math.max(pds[k] as number, pds[k - 1] as number);
+  return { method: 'isotonic', logits: sx.map((s, k) => s / (cnt[k] as number)), pds };
 }
 
 /** PD of one raw logit under `c` (undefined = a model saved without calibration: σ(logit)), floored. */

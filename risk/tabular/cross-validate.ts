@@ -53,8 +53,8 @@ export interface CrossValidateOptions {
   readonly valFraction?: number;
   /** Model kinds compared; default all (logistic, mlp, scorecard, gbdt, ensemble). */
   readonly kinds?: readonly TabularKind[];
-  /** Kind fitted on all rows at the end; 'best' = the highest pooled out-of-fold AUC; default 'best'. */
-  readonly finalKind?: TabularKind | 'best';
+  /** Kind fitted on all rows at the end; 'best' = the highest pooled out-of-fold AUC; 'none' = no final model (evaluation only); default 'best'. */
+  readonly finalKind?: TabularKind | 'best' | 'none';
   readonly train?: TrainSettings;
   readonly gbdt?: GbdtOptions;
   /** Recalibration fitted on the holdout; default 'platt'. */
@@ -135,7 +135,8 @@ export interface CrossValidationResult {
     readonly level: number;
     readonly kinds: [TabularKind, TabularKind];
   };
-  readonly final: FinalModel;
+  /** Absent when finalKind is 'none'. */
+  readonly final?: FinalModel;
   readonly durationMs: number;
 }
 
@@ -291,14 +292,7 @@ export async function crossValidate(opts: CrossValidateOptions): Promise<CrossVa
     };
   }
 
-  const wanted = opts.finalKind ?? 'best';
-  const finalKind: TabularKind = wanted === 'best' ? (ranked[0]?.kind ?? 'ensemble') : wanted;
-  const allRows = Array.from(y, (_, i) => i);
-  const fit = await fitOn(opts, allRows, [finalKind], seed, 'final', 0, k);
-  const final = fit.fitted.get(finalKind);
-  if (final === undefined) throw new RiskfuseError('INTERNAL', `the final ${finalKind} model was not fitted`);
-
-  return {
+  const summary = {
     folds: k,
     seed,
     rows: n,
@@ -308,6 +302,17 @@ export async function crossValidate(opts: CrossValidateOptions): Promise<CrossVa
     pdFloor,
     models,
     ...(aucLift === undefined ? {} : { aucLift }),
+  };
+  const wanted = opts.finalKind ?? 'best';
+  if (wanted === 'none') return { ...summary, durationMs: Date.now() - started };
+  const finalKind: TabularKind = wanted === 'best' ? (ranked[0]?.kind ?? 'ensemble') : wanted;
+  const allRows = Array.from(y, (_, i) => i);
+  const fit = await fitOn(opts, allRows, [finalKind], seed, 'final', 0, k);
+  const final = fit.fitted.get(finalKind);
+  if (final === undefined) throw new RiskfuseError('INTERNAL', `the final ${finalKind} model was not fitted`);
+
+  return {
+    ...summary,
     final: {
       kind: finalKind,
       model: final.model,

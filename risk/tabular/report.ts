@@ -1,7 +1,7 @@
 import type { ReliabilityBin } from '../metrics.js';
 import type { CalibrationJson, CalibrationMethod } from '../model/calibration.js';
 import type { ModelArtifact } from '../model/types.js';
-import type { CrossValidationResult } from './cross-validate.js';
+import type { CrossValidationResult, FinalModel } from './cross-validate.js';
 import type { EncoderJson } from './encode.js';
 import type { TabularModelJson } from './models.js';
 import { Scorecard } from './scorecard.js';
@@ -105,7 +105,7 @@ export function scorecardOf(model: TabularModelJson): Scorecard | undefined {
 }
 
 export function buildReport(
-  cv: CrossValidationResult,
+  cv: CrossValidationResult & { readonly final: FinalModel },
   spec: ResolvedSpec,
   data: ByoDataInfo,
   createdAt: string,

@@ -249,6 +249,8 @@ export async function trainCommand(
       },
     });
 
+    const final = cv.final;
+    if (final === undefined) throw new RiskfuseError('INTERNAL', 'cross-validation returned no final model');
     try {
       const createdAt = (options.now?.() ?? new Date()).toISOString();
       const data = {
@@ -257,7 +259,7 @@ export async function trainCommand(
         rows: table.rows.length,
         delimiter: table.delimiter,
       };
-      const report = buildReport(cv, labelled.spec, data, createdAt);
+      const report = buildReport({ ...cv, final }, labelled.spec, data, createdAt);
       const modelFile: ByoModelFile = {
         format: 'riskfuse-byo-model/2',
         createdAt,
@@ -266,9 +268,9 @@ export async function trainCommand(
         positive: labelled.spec.positive,
         negative: labelled.spec.negative,
         ...(labelled.spec.id === undefined ? {} : { id: labelled.spec.id }),
-        encoder: cv.final.encoder.toJSON(),
-        model: cv.final.model.toJSON(),
-        calibration: cv.final.calibration,
+        encoder: final.encoder.toJSON(),
+        model: final.model.toJSON(),
+        calibration: final.calibration,
         pdFloor: cv.pdFloor,
       };
       const base = path.join(args.out, `byo-${path.basename(args.data).replace(/\.[^.]*$/, '')}`);
@@ -279,7 +281,7 @@ export async function trainCommand(
       await writeFile(files[2], `${JSON.stringify(modelFile)}\n`);
       stdout(`${summaryText(report)}\n\nwrote ${files.join(', ')}\n`);
     } finally {
-      cv.final.model.dispose();
+      final.model.dispose();
     }
     return EXIT.ok;
   } catch (err) {
