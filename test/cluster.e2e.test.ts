@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireInfluxOrSkip } from './support/influxd.js';
+import { postgresForTests } from './support/postgres.js';
+import { HEARTBEAT_MS, LEASE_MS, PARTITIONS, startCluster, type Cluster } from './support/cluster.js';
+
+/**
+ * Faults in a broker cluster with real processes (test/support/cluster.ts): two brokers on Redis behind
+ * HAProxy, two ingest workers splitting 8 partitions, PostgreSQL, influxd, devices publishing QoS 1
+ * throughout. After each fault, the readings stored are exactly the readings devices were PUBACKed for: none
+ * lost, none twice (the store's identity is device, ts, seq; the count of points is compared too).
+ */
+const pg = postgresForTests();
+const DEVICES = 16;
+const PUBLISH_INTERVAL_MS = 40;
+
+describe.skipIf(requireInfluxOrSkip() || !pg.available)('broker cluster under faults', () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster('faults', { devices: DEVICES, redis: { appendfsync: 'always' } });
+  }, 90_000);
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  async function settle(acked: Set<string>): Promise<void> {
+    const count = await cluster.waitForStored(acked.size, 30_000);
+    const stored = await cluster.stored();
+    expect(count).toBe(acked.size);
+    expect(stored.length).toBe(acked.size);
+    expect(new Set(stored)).toEqual(acked);
+  }
+
+  it('when one broker is SIGKILLed, then its devices reconnect through HAProxy, every PUBACKed reading is stored once and presence stays online', async () => {
+    const run = cluster.publish(PUBLISH_INTERVAL_MS);
+    await new Promise((r) => setTimeout(r, 3_000));
+    const before = run.acked();
+    await cluster.brokers[0]?.kill('SIGKILL');
+    // Devices and ingest partitions of the dead broker come back through the balancer, to the other one.
+    await new Promise((r) => setTimeout(r, 4_000));
+    expect(run.acked()).toBeGreaterThan(before + DEVICES * 20);
+    // Past the dead broker's will deadline (3 missed heartbeats, then one will pass every 4).
+    await new Promise((r) => setTimeout(r, HEARTBEAT_MS * 8));
+    const acked = await run.stop();
+    await settle(acked);
+    const presence = await cluster.state.presence.getPresence(cluster.deviceIds);
+    expect(presence.filter((p) => p.status !== 'online').map((p) => p.deviceId)).toEqual([]);
+    await cluster.restartBroker(0);
+  });
+
+  it('when one ingest worker is SIGKILLed, then the other takes all partitions within seconds and every PUBACKed reading is stored once', async () => {
+    const run = cluster.publish(PUBLISH_INTERVAL_MS);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const survivor = cluster.workers[1];
+    if (survivor === undefined) throw new Error('no worker 1');
+    const killedAt = Date.now();
+    await cluster.workers[0]?.kill('SIGKILL');
+    const all = Array.from({ length: PARTITIONS }, (_, k) => k).join(',');
+    await survivor.waitFor(new RegExp(`"partitions":\\[${all}\\][^\\n]*ingest partitions assigned`), 10_000);
+    expect(Date.now() - killedAt).toBeLessThan(LEASE_MS + 3_000);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const acked = await run.stop();
+    await settle(acked);
+    await cluster.restartWorker(0);
+  });
+
+  it('when Redis is SIGKILLed and restarted (appendfsync always), then publishing resumes and every PUBACKed reading is stored once', async () => {
+    const run = cluster.publish(PUBLISH_INTERVAL_MS);
+    await new Promise((r) => setTimeout(r, 2_000));
+    await cluster.redis.kill();
+    await new Promise((r) => setTimeout(r, 1_000));
+    await cluster.redis.restart();
+    const resumedFrom = run.acked();
+    await new Promise((r) => setTimeout(r, 4_000));
+    expect(run.acked()).toBeGreaterThan(resumedFrom + DEVICES * 10);
+    const acked = await run.stop();
+    await settle(acked);
+  });
+});
