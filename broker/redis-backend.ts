@@ -33,6 +33,41 @@ type StreamMethod =
  * broker/test/persistence-redis.test.ts.
  */
 class RedisPersistence extends AsyncRedisPersistence {
+  /** Per client: the subscription change in flight (see `serialised`). */
+  readonly #changing = new Map<string, Promise<void>>();
+
+  /**
+   * Aedes 1.2 stores a SUBSCRIBE's subscriptions once per topic filter, concurrently, each time with the whole
+   * list (lib/handlers/subscribe.js `storeSubscriptions`). The store then waits for its own broadcast of the
+   * change, keyed by client and first filter (aedes-persistence `broadcastPersistence.js`): the second call
+   * replaces the first one's waiter, which never resolves, and a SUBSCRIBE with two filters never gets its
+   * SUBACK — the ingest's (`rf/v1/+/telemetry`, `rf/v1/+/status`). One change per client at a time avoids it.
+   * broker/test/persistence-redis.test.ts pins it.
+   */
+  #serialised(clientId: string, change: () => Promise<void>): Promise<void> {
+    const previous = this.#changing.get(clientId) ?? Promise.resolve();
+    const next = previous.then(change, change);
+    this.#changing.set(clientId, next);
+    const forget = (): void => {
+      if (this.#changing.get(clientId) === next) this.#changing.delete(clientId);
+    };
+    next.then(forget, forget);
+    return next;
+  }
+
+  // @ts-expect-error -- the base type (built with Omit) declares its methods as properties
+  override addSubscriptions(
+    client: { readonly id: string },
+    subs: Parameters<AedesPersistence['addSubscriptions']>[1],
+  ): Promise<void> {
+    return this.#serialised(client.id, () => super.addSubscriptions(client, subs));
+  }
+
+  // @ts-expect-error -- as above
+  override removeSubscriptions(client: { readonly id: string }, topics: readonly string[]): Promise<void> {
+    return this.#serialised(client.id, () => super.removeSubscriptions(client, topics));
+  }
+
   // @ts-expect-error -- the port's Readable in place of the base class's async iterable, by design
   override createRetainedStream(pattern: string): Readable {
     return Readable.from(super.createRetainedStream(pattern));

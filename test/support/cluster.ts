@@ -86,7 +86,7 @@ export async function startCluster(
   });
   const startBroker = async (i: number): Promise<RiskfuseProcess> => {
     const p = spawnRiskfuse(['broker'], brokerEnv(i));
-    await p.waitFor(/MQTT broker listening/);
+    await p.waitFor(/MQTT broker listening/, 90_000);
     return p;
   };
   const brokers = await Promise.all([startBroker(0), startBroker(1)]);
@@ -104,10 +104,10 @@ export async function startCluster(
   });
   const startWorker = async (i: number): Promise<RiskfuseProcess> => {
     const p = spawnRiskfuse(['ingest'], workerEnv(i));
-    await p.waitFor(/"msg":"subscribed"/);
+    await p.waitFor(/"msg":"subscribed"/, 90_000);
     return p;
   };
-  const workers = [await startWorker(0), await startWorker(1)];
+  const workers = await Promise.all([startWorker(0), startWorker(1)]);
 
   const publish = (intervalMs: number) => {
     const acked = new Set<string>();
