@@ -60,8 +60,8 @@ function payloadText(payload: unknown): string {
 
 /**
  * Drops a dead broker's `offline` will for a device that is connected again — here or on another broker.
- * Aedes publishes a dead broker's wills with `client === null` through `authorizePublish` and then
- * `publish`, and deletes the will only after both succeed (aedes.js `_clearWills`); refusing it would leave
+ * Aedes publishes a dead broker's wills through `authorizePublish` (with the device's connection to this
+ * broker as `client` if it has one, else null) and then `publish`, and deletes the will only after both succeed (aedes.js `_clearWills`); refusing it would leave
  * it to be tried again every pass. So it is allowed and marked for the drop gate (aedes-hooks.ts
  * `installDropGate`), which swallows the publish, and Aedes deletes the will as done.
  */
@@ -73,7 +73,10 @@ export function installStaleWillGate(
 ): void {
   const authorize = aedes.authorizePublish.bind(aedes);
   aedes.authorizePublish = (client, packet, callback) => {
-    if (client === null && packet.retain) {
+    // A will carries the id of the broker that stored it (aedes-persistence `putWill`); a packet from the wire
+    // or a will of this broker's own connection does not reach here with another broker's id.
+    const from = (packet as { brokerId?: string }).brokerId;
+    if (from !== undefined && from !== aedes.id && packet.retain) {
       const deviceId = parseTopic(packet.topic)?.deviceId;
       const clientId = (packet as { clientId?: string }).clientId;
       const connected =
@@ -85,7 +88,7 @@ export function installStaleWillGate(
         connected &&
         Buffer.from(packet.payload).toString('utf8') === STATUS_OFFLINE
       ) {
-        log.info({ deviceId }, 'will of a dead broker dropped: the device is connected again');
+        log.info({ deviceId, brokerId: from }, 'will of a dead broker dropped: the device is connected again');
         dropped.add(packet);
         callback(null);
         return;

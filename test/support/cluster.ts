@@ -37,12 +37,20 @@ export interface Cluster {
   /** Starts worker i again, after a kill. */
   restartWorker(i: number): Promise<void>;
   /** Devices publish QoS 1 every `intervalMs` until the returned stop(), which resolves with the acked keys. */
-  publish(intervalMs: number): { stop(): Promise<Set<string>>; acked: () => number };
-  /** The `device/seq` keys stored for the cluster's devices. */
-  stored(): Promise<string[]>;
-  /** Polls until `expected` readings are stored or `timeoutMs` passes; the last count. */
-  waitForStored(expected: number, timeoutMs: number): Promise<number>;
+  publish(intervalMs: number): Run;
+  /** The `device/seq` keys stored for the cluster's devices with device time from `fromMs` on. */
+  stored(fromMs: number): Promise<string[]>;
+  /** Polls until `expected` readings from `fromMs` on are stored or `timeoutMs` passes; the last count. */
+  waitForStored(fromMs: number, expected: number, timeoutMs: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/** One publishing run: its readings' device times start at `fromMs`, after every earlier run's. */
+export interface Run {
+  readonly fromMs: number;
+  acked(): number;
+  /** Stops publishing, waits for every publish in flight to be PUBACKed, disconnects; the acked keys. */
+  stop(): Promise<Set<string>>;
 }
 
 export const PARTITIONS = 8;
@@ -109,11 +117,14 @@ export async function startCluster(
   };
   const workers = await Promise.all([startWorker(0), startWorker(1)]);
 
-  const publish = (intervalMs: number) => {
+  /** Device times of each run start past the last one's, so runs are told apart in the store. */
+  let nextBase = Date.now() - 3_600_000;
+  const publish = (intervalMs: number): Run => {
     const acked = new Set<string>();
     let running = true;
     const clients: MqttClient[] = [];
-    const base = Date.now() - 3_600_000;
+    const base = nextBase;
+    nextBase += 600_000;
     const loops = [...tokens].map(async ([id, token]) => {
       const client = await mqtt.connectAsync(haproxy.url, {
         clientId: id,
@@ -142,20 +153,30 @@ export async function startCluster(
           humidityPct: 50,
           batteryPct: 80,
         };
-        // Not awaited one by one: a publish waits out a broker kill in mqtt.js' outgoing store and is sent
-        // again on the next connection; its callback fires only on PUBACK.
-        const sent = client.publishAsync(telemetryTopic(id), JSON.stringify(payload), { qos: 1 });
-        void sent.then(
-          () => acked.add(`${id}/${seq}`),
-          () => undefined,
-        );
+        // Not awaited one by one. mqtt.js fails a publish still waiting for its PUBACK when the connection
+        // drops (its store is flushed with "Connection closed"), so, like a device, this sends the same
+        // reading again until it is PUBACKed: what the broker stored before it died arrives twice, and the
+        // store keeps one.
+        const payloadText = JSON.stringify(payload);
+        const sent = (async () => {
+          for (;;) {
+            try {
+              await client.publishAsync(telemetryTopic(id), payloadText, { qos: 1 });
+              acked.add(`${id}/${seq}`);
+              return;
+            } catch {
+              await new Promise((r) => setTimeout(r, 100));
+            }
+          }
+        })();
         pending.add(sent);
-        void sent.finally(() => pending.delete(sent));
+        void sent.then(() => pending.delete(sent));
         await new Promise((r) => setTimeout(r, intervalMs));
       }
     });
     const pending = new Set<Promise<unknown>>();
     return {
+      fromMs: base,
       acked: () => acked.size,
       async stop() {
         running = false;
@@ -167,10 +188,10 @@ export async function startCluster(
     };
   };
 
-  const stored = async (): Promise<string[]> => {
+  const stored = async (fromMs: number): Promise<string[]> => {
     const keys: string[] = [];
     for (const id of deviceIds) {
-      const rows = await store.range({ deviceIds: [id], fromMs: 0, toMs: Date.now() + 1, limit: 10_000 });
+      const rows = await store.range({ deviceIds: [id], fromMs, toMs: Date.now() + 1, limit: 10_000 });
       keys.push(...rows.map((r) => `${r.deviceId}/${r.seq}`));
     }
     return keys;
@@ -192,11 +213,11 @@ export async function startCluster(
     },
     publish,
     stored,
-    async waitForStored(expected, timeoutMs) {
+    async waitForStored(fromMs, expected, timeoutMs) {
       const end = Date.now() + timeoutMs;
       let n = 0;
       while (Date.now() < end) {
-        n = await store.count({}).catch(() => -1);
+        n = await store.count({ fromMs }).catch(() => -1);
         if (n >= expected) return n;
         await new Promise((r) => setTimeout(r, 250));
       }
