@@ -88,7 +88,10 @@ export function installStaleWillGate(
         connected &&
         Buffer.from(packet.payload).toString('utf8') === STATUS_OFFLINE
       ) {
-        log.info({ deviceId, brokerId: from }, 'will of a dead broker dropped: the device is connected again');
+        log.info(
+          { deviceId, brokerId: from },
+          'will of a dead broker dropped: the device is connected again',
+        );
         dropped.add(packet);
         callback(null);
         return;

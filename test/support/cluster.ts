@@ -118,13 +118,13 @@ export async function startCluster(
   const workers = await Promise.all([startWorker(0), startWorker(1)]);
 
   /** Device times of each run start past the last one's, so runs are told apart in the store. */
-  let nextBase = Date.now() - 3_600_000;
+  let nextBase = Date.now() - 86_400_000;
   const publish = (intervalMs: number): Run => {
     const acked = new Set<string>();
     let running = true;
     const clients: MqttClient[] = [];
     const base = nextBase;
-    nextBase += 600_000;
+    nextBase += 1_000_000;
     const loops = [...tokens].map(async ([id, token]) => {
       const client = await mqtt.connectAsync(haproxy.url, {
         clientId: id,
@@ -142,7 +142,7 @@ export async function startCluster(
       client.publish(statusTopic(id), 'online', { qos: 1, retain: true });
       for (let seq = 1; running; seq++) {
         const payload = {
-          ts: base + seq * 1000,
+          ts: base + seq,
           seq,
           weightKg: 5000 - (seq % 1000),
           itemCount: 100,
@@ -175,15 +175,19 @@ export async function startCluster(
       }
     });
     const pending = new Set<Promise<unknown>>();
+    let stopping: Promise<Set<string>> | undefined;
     return {
       fromMs: base,
       acked: () => acked.size,
-      async stop() {
-        running = false;
-        await Promise.all(loops);
-        await Promise.allSettled([...pending]);
-        await Promise.all(clients.map((c) => c.endAsync()));
-        return acked;
+      stop() {
+        stopping ??= (async () => {
+          running = false;
+          await Promise.all(loops);
+          await Promise.allSettled([...pending]);
+          await Promise.all(clients.map((c) => c.endAsync()));
+          return acked;
+        })();
+        return stopping;
       },
     };
   };
