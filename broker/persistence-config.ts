@@ -77,6 +77,6 @@ export function openBrokerBackend(
   if (cfg.redisUrl === undefined) {
     throw new RiskfuseError('CONFIG_INVALID', 'MQTT_PERSISTENCE=redis needs MQTT_REDIS_URL');
   }
-  const { persistence, mq } = openRedisBackend(cfg.redisUrl, concurrency, log);
-  return { persistence, cluster: { mq, heartbeatIntervalMs: cfg.heartbeatIntervalMs } };
+  const { persistence, mq, onEmitterResumed } = openRedisBackend(cfg.redisUrl, concurrency, log);
+  return { persistence, cluster: { mq, heartbeatIntervalMs: cfg.heartbeatIntervalMs, onEmitterResumed } };
 }

@@ -97,6 +97,7 @@ const MQEmitterRedis = require('mqemitter-redis') as new (opts: {
   matchEmptyLevels: boolean;
 }) => MQEmitter & {
   readonly state: NodeJS.EventEmitter;
+  readonly subConn: Redis;
 };
 
 /**
@@ -110,6 +111,8 @@ export const MAX_SESSION_DELIVERY = 10_000_000;
 export interface RedisBackend {
   readonly persistence: AedesPersistence;
   readonly mq: MQEmitter;
+  /** Calls `listener` each time the emitter's subscription connection is back after a loss (not the first time). */
+  readonly onEmitterResumed: (listener: () => void) => void;
 }
 
 /**
@@ -133,5 +136,12 @@ export function openRedisBackend(url: string, concurrency: number, log: Logger):
   const mq = hardenMq(new MQEmitterRedis({ connectionString: url, concurrency, matchEmptyLevels: true }));
   // Unhandled, an 'error' on this emitter would throw and end the process at the first lost connection.
   mq.state.on('error', (err: Error) => log.warn({ err: errorMessage(err) }, 'Redis (message emitter) error'));
-  return { persistence, mq };
+  let connects = 0;
+  const resumed = new Set<() => void>();
+  // ioredis re-subscribes before 'ready' on a reconnect; anything published meanwhile was not delivered.
+  mq.subConn.on('ready', () => {
+    connects += 1;
+    if (connects > 1) for (const listener of resumed) listener();
+  });
+  return { persistence, mq, onEmitterResumed: (listener) => resumed.add(listener) };
 }
