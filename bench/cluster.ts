@@ -60,7 +60,7 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
 }
 
-/** The redis-server started by `redis` (its command line names the config file in its temp dir). */
+/** The redis-server started by `redis`, found by its port. */
 function redisPid(redis: RedisServer): number {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -71,7 +71,8 @@ function redisPid(redis: RedisServer): number {
         return '';
       }
     })();
-    if (cmd.startsWith('/usr/bin/redis-server') && cmd.includes(redis.dir)) return Number(entry);
+    // redis-server retitles itself `/usr/bin/redis-server 127.0.0.1:{port}`.
+    if (cmd.startsWith('/usr/bin/redis-server') && cmd.includes(`:${redis.port}`)) return Number(entry);
   }
   throw new Error('redis-server process not found');
 }
