@@ -95,6 +95,8 @@ export interface AlertEngineOptions {
   /** How often silent devices are looked for (in memory); 0 = never. */
   readonly silenceCheckIntervalMs?: number;
   readonly now?: () => number;
+  /** How long registry rows (devices, lots, sites) are cached, ms; default 60,000 (an evaluation on simulated time raises it). */
+  readonly registryCacheMs?: number;
 }
 
 const median = (xs: readonly number[]): number => {
@@ -133,7 +135,7 @@ export class AlertEngine {
     this.service = opts.service;
     this.rules = opts.rules ?? buildRuleSet();
     this.now = opts.now ?? Date.now;
-    this.registry = new RegistryCache(opts.state, this.now);
+    this.registry = new RegistryCache(opts.state, this.now, opts.registryCacheMs);
   }
 
   /** Reads the stored presence, so that a repeat of a known status is no change (once, before inputs). */
