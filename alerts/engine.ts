@@ -4,7 +4,7 @@ import { errorMessage, RiskfuseError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Presence, State } from '../core/state/index.js';
 import { AlertPlan } from './alert-plan.js';
-import type { AlertService } from './alert-service.js';
+import type { AlertService, OpenAlertInput } from './alert-service.js';
 import { RegistryCache } from './registry-cache.js';
 import { buildRuleSet, type RuleSet } from './rules.js';
 import * as deviceOffline from './rules/device-offline.js';
@@ -46,6 +46,15 @@ export interface EngineCounters {
   errors: number;
   /** Wall time spent evaluating, ms (for the per-reading cost). */
   evalMs: number;
+  /** Openings held back because the rule resolved on that subject less than flapHoldMs before. */
+  flapsHeld: number;
+  /** Openings held back by a maintenance window or snooze. */
+  suppressed: number;
+}
+
+/** Decides whether an alert may open now (maintenance windows, snoozes); counts what it holds back. */
+export interface AlertGate {
+  admit(input: OpenAlertInput): boolean;
 }
 
 interface DeviceState {
@@ -65,6 +74,15 @@ export interface AlertEngineOptions {
   /** How often silent devices are looked for (in memory); 0 = never. */
   readonly silenceCheckIntervalMs?: number;
   readonly now?: () => number;
+  /**
+   * Flapping hold: a rule that resolved on a subject does not open a new alert there for this long, ms; default
+   * 6 h. A condition that comes and goes (a seal that opens every few hours, a fix at the fence edge) is one
+   * alert in the officer's list, not one per swing; the first stays in the case's timeline. 0 = no hold.
+   * Pinned by 'when a condition flaps' in alerts/test/engine.test.ts.
+   */
+  readonly flapHoldMs?: number;
+  /** Maintenance windows and snoozes (alerts/suppressions.ts); none by default. */
+  readonly gate?: AlertGate;
   /** How long registry rows (devices, lots, sites) are cached, ms; default 60,000 (an evaluation on simulated time raises it). */
   readonly registryCacheMs?: number;
 }
@@ -77,7 +95,11 @@ export class AlertEngine {
     scoreChanges: 0,
     errors: 0,
     evalMs: 0,
+    flapsHeld: 0,
+    suppressed: 0,
   };
+  /** When each rule and subject last resolved automatically (reading time), for the flapping hold. */
+  private readonly resolvedAt = new Map<string, number>();
   private rules: RuleSet;
   private readonly devices = new Map<string, DeviceState>();
   private readonly presence = new Map<string, Presence['status']>();
@@ -167,6 +189,7 @@ export class AlertEngine {
           }
         });
         await plan.store();
+        this.noteResolved(plan);
       } finally {
         this.counters.readingsEvaluated += readings.length;
         this.counters.evalMs += performance.now() - t0;
@@ -195,6 +218,7 @@ export class AlertEngine {
         }
       });
       await plan.store();
+      this.noteResolved(plan);
     });
   }
 
@@ -213,6 +237,7 @@ export class AlertEngine {
         }
       });
       await plan.store();
+      this.noteResolved(plan);
     });
   }
 
@@ -220,7 +245,9 @@ export class AlertEngine {
   checkSilence(nowMs = this.now()): Promise<void> {
     return this.serial({ check: 'silence' }, async () => {
       await this.registry.preload(this.devices.keys());
-      await this.decide(() => this.evaluateSilence(nowMs)).store();
+      const plan = this.decide(() => this.evaluateSilence(nowMs));
+      await plan.store();
+      this.noteResolved(plan);
     });
   }
 
@@ -243,7 +270,7 @@ export class AlertEngine {
 
   /** Runs the rules of one job (synchronously): the alert changes they decided, to be stored. */
   private decide(run: (plan: AlertPlan) => void): AlertPlan {
-    const plan = new AlertPlan(this.service);
+    const plan = new AlertPlan(this.service, (input) => this.admit(input));
     this.ctx = { rules: this.rules, registry: this.registry, plan };
     try {
       run(plan);
@@ -251,6 +278,28 @@ export class AlertEngine {
       this.ctx = undefined;
     }
     return plan;
+  }
+
+  private admit(input: OpenAlertInput): boolean {
+    const hold = this.opts.flapHoldMs ?? 6 * 3_600_000;
+    const since = this.resolvedAt.get(`${input.ruleId}\u0000${input.subjectKind}\u0000${input.subjectId}`);
+    if (hold > 0 && since !== undefined && input.at - since < hold) {
+      this.counters.flapsHeld += 1;
+      return false;
+    }
+    if (this.opts.gate !== undefined && !this.opts.gate.admit(input)) {
+      this.counters.suppressed += 1;
+      return false;
+    }
+    return true;
+  }
+
+  /** Notes the automatic resolutions a stored plan made (for the flapping hold). */
+  private noteResolved(plan: AlertPlan): void {
+    for (const c of plan.changes) {
+      if (c.kind === 'clear')
+        this.resolvedAt.set(`${c.ruleId}\u0000${c.subjectKind}\u0000${c.subjectId}`, c.at);
+    }
   }
 
   /** The context of the job deciding now. */

@@ -6,6 +6,7 @@ import * as anomaly from './rules/anomaly.js';
 import * as batteryLow from './rules/battery-low.js';
 import * as deviceOffline from './rules/device-offline.js';
 import * as geofence from './rules/geofence.js';
+import * as gpsFrozen from './rules/gps-frozen.js';
 import * as inspectionOffsite from './rules/inspection-offsite.js';
 import * as satelliteAnomaly from './rules/satellite-anomaly.js';
 import * as scoreRules from './rules/score-rules.js';
@@ -21,6 +22,7 @@ import * as weightDrop from './rules/weight-drop.js';
 export const RULE_PARAMS = {
   'weight-drop': weightDrop.params,
   geofence: geofence.params,
+  'gps-frozen': gpsFrozen.params,
   tamper: tamper.params,
   'device-offline': deviceOffline.params,
   'battery-low': batteryLow.params,
@@ -38,6 +40,7 @@ export type RuleParams<R extends RuleId> = Static<(typeof RULE_PARAMS)[R]>;
 export const RULE_DOCS: Record<RuleId, { description: string; severity: AlertSeverity; subject: string }> = {
   'weight-drop': weightDrop.doc,
   geofence: geofence.doc,
+  'gps-frozen': gpsFrozen.doc,
   tamper: tamper.doc,
   'device-offline': deviceOffline.doc,
   'battery-low': batteryLow.doc,

@@ -1,6 +1,7 @@
 import { anomaly } from './anomaly.js';
 import { batteryLow } from './battery-low.js';
 import { geofence } from './geofence.js';
+import { gpsFrozen } from './gps-frozen.js';
 import { inspectionOffsite } from './inspection-offsite.js';
 import type { ReadingRule } from './rule.js';
 import { satelliteAnomaly } from './satellite-anomaly.js';
@@ -12,6 +13,7 @@ export const READING_RULES: readonly ReadingRule[] = [
   batteryLow,
   tamper,
   geofence,
+  gpsFrozen,
   weightDrop,
   inspectionOffsite,
   satelliteAnomaly,

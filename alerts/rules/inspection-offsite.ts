@@ -22,7 +22,8 @@ export const params = Type.Object(
   { additionalProperties: false },
 );
 export const doc = {
-  description: "an inspector's helmet (hlm-…-insp) reports inspection fixes outside the site",
+  description:
+    "an inspector's helmet (role inspector in the registry) reports inspection fixes outside the site",
   severity: 'critical',
   subject: 'device',
 } as const;
@@ -32,7 +33,8 @@ export const inspectionOffsite: ReadingRule = {
   kinds: ['helmet'],
   evaluate(ctx, r, mem) {
     const f = r.fields;
-    if (!r.deviceId.endsWith('-insp') || f.mode !== 'inspection') return;
+    // Only the lender's inspectors log inspections; the registry records who wears a helmet.
+    if (f.mode !== 'inspection' || ctx.registry.device(r.deviceId)?.role !== 'inspector') return;
     if (typeof f.lat !== 'number' || typeof f.lon !== 'number') return;
     const rule = ctx.rules['inspection-offsite'];
     const i = rule.for(r.borrowerId);

@@ -97,7 +97,31 @@ describe('alert rules on crafted readings', () => {
     expect((await alerts('geofence'))[0]?.status).toBe('resolved');
   });
 
-  it('when the tamper switch opens, then tamper opens at once, stays one alert while open, and clears after closed readings', async () => {
+  it('when a condition flaps (a seal that opens every few hours), then one alert stands for it until the flapping hold has passed', async () => {
+    let t = T0;
+    const episode = async () => {
+      await feed([stake((t += 15 * MIN), { tamper: 1 })], [stake((t += 15 * MIN), { tamper: 1 })]);
+      for (let i = 0; i < 4; i++) await feed([stake((t += 15 * MIN))]);
+    };
+    await episode();
+    expect(await alerts('tamper')).toMatchObject([{ status: 'resolved' }]);
+    t += 2 * HOUR;
+    await episode();
+    expect(await alerts('tamper')).toHaveLength(1);
+    expect(w.alerts.engine.counters.flapsHeld).toBe(1);
+    // Quiet for longer than the hold (6 h): the next opening is a new alert.
+    t += 7 * HOUR;
+    await episode();
+    expect(await alerts('tamper')).toHaveLength(2);
+  });
+
+  it('when a single reading shows the seal open (a reed switch bounce), then no tamper alert opens', async () => {
+    let t = T0;
+    for (let i = 0; i < 20; i++) await feed([stake((t += 15 * MIN), { tamper: i % 5 === 0 ? 1 : 0 })]);
+    expect(await alerts('tamper')).toEqual([]);
+  });
+
+  it('when the tamper switch opens, then tamper opens on the second open reading, stays one alert while open, and clears after closed readings', async () => {
     let t = T0;
     await feed([stake((t += MIN), { tamper: 1 })], [stake((t += MIN), { tamper: 1 })]);
     expect(await alerts('tamper')).toMatchObject([
@@ -172,6 +196,12 @@ describe('alert rules on crafted readings', () => {
   });
 
   it('when a temperature series spikes far outside its daily profile, then the general anomaly detector opens once', async () => {
+    // Watched at warehouses too (by default only heated plants: an unheated store follows the weather).
+    await w.alerts.rules.set(
+      'anomaly',
+      { params: { series: [{ kind: 'stake', field: 'temperatureC' }] } },
+      T0,
+    );
     let t = T0;
     const temp = (ms: number) =>
       15 + 5 * Math.sin((2 * Math.PI * (ms % DAY)) / DAY) + 0.3 * Math.sin(ms / 7e5);
@@ -263,7 +293,7 @@ describe('alert lifecycle, de-duplication and the outbox', () => {
   it('when a rule does not auto-resolve, then the clearing condition leaves its alert open', async () => {
     await w.alerts.rules.set('tamper', { autoResolve: false }, T0);
     let t = T0;
-    await w.alerts.engine.onReadings([stake((t += MIN), { tamper: 1 })]);
+    for (let i = 0; i < 2; i++) await w.alerts.engine.onReadings([stake((t += MIN), { tamper: 1 })]);
     for (let i = 0; i < 10; i++) await w.alerts.engine.onReadings([stake((t += MIN))]);
     expect(await w.alerts.service.list({ limit: 5, ruleId: 'tamper' })).toMatchObject([{ status: 'open' }]);
   });
