@@ -508,9 +508,8 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     await page.waitForSelector('main[data-ready="/portfolio"]');
     await page.click('a[href="#/cases"]');
     await page.waitForSelector('main[data-ready="/cases"]');
-    const shown = await page
-      .locator('#case-inbox tbody tr')
-      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-case') ?? ''));
+    const rows = await page.locator('#case-inbox tbody tr').all();
+    const shown = (await Promise.all(rows.map((r) => r.getAttribute('data-case')))).map((id) => id ?? '');
     expect(shown.length).toBeGreaterThan(0);
     // The page's order is the API's: most money at risk first.
     const { items } = await api<{ items: CaseItem[] }>('/v1/cases?limit=200');
