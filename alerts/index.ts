@@ -16,3 +16,4 @@ export {
   type RuleSettings,
   type RulesDocument,
 } from './rules.js';
+export { CaseService, type CaseDetail, type CaseTransition, type RulePrecision } from './cases.js';

@@ -32,6 +32,7 @@ import { OPENAPI_INFO, transformForOpenApi, transformObjectForOpenApi } from './
 import { Problem, problemOf, sendProblem, toProblem } from './problem.js';
 import type { AlertsComponent } from '../alerts/index.js';
 import { alertRoutes } from './routes/alerts.js';
+import { caseRoutes } from './routes/cases.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { deviceRoutes } from './routes/devices.js';
 import { loanRoutes } from './routes/loans.js';
@@ -299,7 +300,10 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
         scoreRoutes(v1, ctx, deps.scores);
         portfolioBorrowerRoutes(v1, ctx, deps.scores);
       }
-      if (deps.alerts !== undefined) alertRoutes(v1, ctx, deps.alerts);
+      if (deps.alerts !== undefined) {
+        alertRoutes(v1, ctx, deps.alerts);
+        caseRoutes(v1, ctx, deps.alerts);
+      }
       if (deps.webhooks !== undefined) webhookRoutes(v1, ctx, deps.webhooks);
       done();
     },

@@ -88,6 +88,12 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   'PUT /v1/alerts/rules/:id': ADMIN,
   'PUT /v1/alerts/rules/:id/overrides/:borrowerId': ADMIN,
   'DELETE /v1/alerts/rules/:id/overrides/:borrowerId': ADMIN,
+  // Cases (api/routes/cases.ts, with the alerts component): officers work them, auditors read them.
+  'GET /v1/cases': READ,
+  'GET /v1/cases/:id': READ,
+  'POST /v1/cases/:id/transition': IMPORT,
+  'POST /v1/cases/:id/notes': IMPORT,
+  'GET /v1/alerts/rules/precision': READ,
   // Webhooks (api/routes/webhooks.ts, when wired in): admins manage them; officers and auditors read
   // subscriptions (never secrets), delivery logs and dead letters.
   'GET /v1/webhooks/subscriptions': READ,

@@ -183,11 +183,14 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   let lastProgress: SimulationProgress | undefined;
   let worldLine = 'off (DEMO=false)';
   let backtested = false;
+  /** The demo world's start and size: the progress line's alerts per 100 borrowers per simulated week. */
+  let demo: { startMs: number; borrowers: number } | undefined;
   if (config.demo) {
     // The world starts at 00:00 UTC, as `riskfuse simulate` starts it, so both give the same world.
     const startMs = Math.floor((Date.now() - config.startDaysAgo * DAY_MS) / DAY_MS) * DAY_MS;
     const world = generateWorld({ seed: config.seed, borrowers: config.borrowers, startMs });
     const provisioned = await provisionWorld(world, state);
+    demo = { startMs, borrowers: provisioned.borrowers };
     // Scores made while the demo replays past days see days that are still arriving: stored, not announced.
     risk.scoring.holdChanges(true);
     simulation = runSimulation({
@@ -276,7 +279,13 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     const sim = lastProgress
       ? ` · sim ${new Date(lastProgress.simNowMs).toISOString().slice(0, 16).replace('T', ' ')}${lastProgress.caughtUp ? ' (live)' : ' (replaying)'}`
       : '';
-    const line = `stored ${fmt(total)} readings (stake ${fmt(storedByKind.stake)} · helmet ${fmt(storedByKind.helmet)} · satellite ${fmt(storedByKind.satellite)}) · ${fmt(ratePerS)}/s · dead letters ${fmt(c.readingsRejected)} · buffered ${fmt(c.bufferedReadings)} · scores ${fmt(risk.scoring.counters.borrowersScored)} · alerts opened ${fmt(alerts.service.counters.opened)}${sim}`;
+    // The figure `npm run eval:alerts` reports too (alertsPer100BorrowersWeek), over the simulated time so far.
+    const simWeeks = lastProgress && demo ? (lastProgress.simNowMs - demo.startMs) / (7 * DAY_MS) : 0;
+    const per100w =
+      demo && simWeeks > 1 / 7
+        ? ` (${(alerts.service.counters.opened / (demo.borrowers / 100) / simWeeks).toFixed(1)} per 100 borrowers per week)`
+        : '';
+    const line = `stored ${fmt(total)} readings (stake ${fmt(storedByKind.stake)} · helmet ${fmt(storedByKind.helmet)} · satellite ${fmt(storedByKind.satellite)}) · ${fmt(ratePerS)}/s · dead letters ${fmt(c.readingsRejected)} · buffered ${fmt(c.bufferedReadings)} · scores ${fmt(risk.scoring.counters.borrowersScored)} · alerts opened ${fmt(alerts.service.counters.opened)}${per100w}${sim}`;
     if (tty) process.stderr.write(`\r\x1b[2K${line}`);
     else if (t - lastPrinted >= 5000 || lastPrinted === 0) {
       out(line);

@@ -3275,6 +3275,8 @@ export interface paths {
                                 siteId: string;
                                 /** @description collateral lot a stake sits on */
                                 lotId?: string;
+                                /** @description a helmet's wearer (helmets only; default worker): inspection rules read the inspector's */
+                                role?: "worker" | "inspector";
                                 status: "active" | "revoked";
                                 /** @description provisioned at, epoch ms */
                                 createdAt: number;
@@ -3413,6 +3415,8 @@ export interface paths {
                         siteId: string;
                         /** @description collateral lot (stakes) */
                         lotId?: string;
+                        /** @description a helmet's wearer (helmets only; default worker): inspection rules read the inspector's */
+                        role?: "worker" | "inspector";
                     };
                 };
             };
@@ -3434,6 +3438,8 @@ export interface paths {
                                 siteId: string;
                                 /** @description collateral lot a stake sits on */
                                 lotId?: string;
+                                /** @description a helmet's wearer (helmets only; default worker): inspection rules read the inspector's */
+                                role?: "worker" | "inspector";
                                 status: "active" | "revoked";
                                 /** @description provisioned at, epoch ms */
                                 createdAt: number;
@@ -3767,6 +3773,8 @@ export interface paths {
                             siteId: string;
                             /** @description collateral lot a stake sits on */
                             lotId?: string;
+                            /** @description a helmet's wearer (helmets only; default worker): inspection rules read the inspector's */
+                            role?: "worker" | "inspector";
                             status: "active" | "revoked";
                             /** @description provisioned at, epoch ms */
                             createdAt: number;
@@ -3928,6 +3936,8 @@ export interface paths {
                                 siteId: string;
                                 /** @description collateral lot a stake sits on */
                                 lotId?: string;
+                                /** @description a helmet's wearer (helmets only; default worker): inspection rules read the inspector's */
+                                role?: "worker" | "inspector";
                                 status: "active" | "revoked";
                                 /** @description provisioned at, epoch ms */
                                 createdAt: number;
@@ -4080,6 +4090,8 @@ export interface paths {
                                 siteId: string;
                                 /** @description collateral lot a stake sits on */
                                 lotId?: string;
+                                /** @description a helmet's wearer (helmets only; default worker): inspection rules read the inspector's */
+                                role?: "worker" | "inspector";
                                 status: "active" | "revoked";
                                 /** @description provisioned at, epoch ms */
                                 createdAt: number;
@@ -8173,6 +8185,767 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/cases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The case inbox: by default cases not closed, most money at risk first */
+        get: {
+            parameters: {
+                query?: {
+                    status?: ("open" | "investigating" | "closed") | "active";
+                    /** @description page size */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                borrowerId: string;
+                                status: "open" | "investigating" | "closed";
+                                /** @description API key id of the officer who owns it */
+                                owner?: string;
+                                outcome?: "confirmed-fraud" | "false-alarm" | "operational-issue";
+                                /** @description first alert, epoch ms */
+                                openedAt: number;
+                                /** @description last change, epoch ms */
+                                updatedAt: number;
+                                /** @description when closed, epoch ms */
+                                closedAt?: number;
+                                closedBy?: string;
+                                alertCount: number;
+                                maxSeverity: string;
+                                /** @description latest alert, epoch ms */
+                                lastAlertAt: number;
+                                /** @description the borrower's outstanding exposure (what is still due on its active loans) */
+                                moneyAtRisk?: {
+                                    amount: number;
+                                    currency: string;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cases/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A case with its timeline: its alerts (with their readings as evidence) and notes, oldest first */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description resource id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            case: {
+                                id: string;
+                                borrowerId: string;
+                                status: "open" | "investigating" | "closed";
+                                /** @description API key id of the officer who owns it */
+                                owner?: string;
+                                outcome?: "confirmed-fraud" | "false-alarm" | "operational-issue";
+                                /** @description first alert, epoch ms */
+                                openedAt: number;
+                                /** @description last change, epoch ms */
+                                updatedAt: number;
+                                /** @description when closed, epoch ms */
+                                closedAt?: number;
+                                closedBy?: string;
+                                alertCount: number;
+                                maxSeverity: string;
+                                /** @description latest alert, epoch ms */
+                                lastAlertAt: number;
+                                /** @description the borrower's outstanding exposure (what is still due on its active loans) */
+                                moneyAtRisk?: {
+                                    amount: number;
+                                    currency: string;
+                                };
+                            };
+                            timeline: {
+                                /** @description when, epoch ms */
+                                at: number;
+                                kind: "alert" | "note";
+                                id: string;
+                                title: string;
+                                by?: string;
+                                ruleId?: string;
+                                severity?: string;
+                                status?: string;
+                            }[];
+                            alerts: {
+                                [key: string]: unknown;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cases/{id}/transition": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Take a case (owner), move it to investigating, or close it with an outcome */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description resource id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        status?: "open" | "investigating" | "closed";
+                        owner?: string;
+                        outcome?: "confirmed-fraud" | "false-alarm" | "operational-issue";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            borrowerId: string;
+                            status: "open" | "investigating" | "closed";
+                            /** @description API key id of the officer who owns it */
+                            owner?: string;
+                            outcome?: "confirmed-fraud" | "false-alarm" | "operational-issue";
+                            /** @description first alert, epoch ms */
+                            openedAt: number;
+                            /** @description last change, epoch ms */
+                            updatedAt: number;
+                            /** @description when closed, epoch ms */
+                            closedAt?: number;
+                            closedBy?: string;
+                            alertCount: number;
+                            maxSeverity: string;
+                            /** @description latest alert, epoch ms */
+                            lastAlertAt: number;
+                            /** @description the borrower's outstanding exposure (what is still due on its active loans) */
+                            moneyAtRisk?: {
+                                amount: number;
+                                currency: string;
+                            };
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cases/{id}/notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a note to a case */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description resource id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        body: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            caseId: string;
+                            author: string;
+                            body: string;
+                            /** @description written, epoch ms */
+                            createdAt: number;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts/rules/precision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Each rule's observed precision from the outcomes of closed cases (not false alarms ÷ all) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            rules: {
+                                [key: string]: {
+                                    closedAlerts: number;
+                                    confirmedFraud: number;
+                                    operationalIssue: number;
+                                    falseAlarm: number;
+                                    observedPrecision: number | null;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks/subscriptions": {
         parameters: {
             query?: never;
@@ -8329,7 +9102,7 @@ export interface paths {
                     "application/json": {
                         /** @description http(s) URL of the receiver, without credentials; checked against the target policy */
                         url: string;
-                        eventTypes?: ("alert.opened" | "alert.acknowledged" | "alert.resolved" | "score.changed" | "device.offline" | "device.online" | "*")[];
+                        eventTypes?: ("alert.opened" | "alert.acknowledged" | "alert.resolved" | "case.opened" | "case.closed" | "score.changed" | "device.offline" | "device.online" | "*")[];
                         description?: string;
                         enabled?: boolean;
                     };
@@ -8747,7 +9520,7 @@ export interface paths {
                     "application/json": {
                         /** @description http(s) URL of the receiver, without credentials; checked against the target policy */
                         url?: string;
-                        eventTypes?: ("alert.opened" | "alert.acknowledged" | "alert.resolved" | "score.changed" | "device.offline" | "device.online" | "*")[];
+                        eventTypes?: ("alert.opened" | "alert.acknowledged" | "alert.resolved" | "case.opened" | "case.closed" | "score.changed" | "device.offline" | "device.online" | "*")[];
                         description?: string;
                         enabled?: boolean;
                     };

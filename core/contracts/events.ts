@@ -9,6 +9,8 @@ export const EVENT_TYPES = [
   'alert.opened',
   'alert.acknowledged',
   'alert.resolved',
+  'case.opened',
+  'case.closed',
   'score.changed',
   'device.offline',
   'device.online',

@@ -1,4 +1,5 @@
 export * from './alerts/alert-repository.js';
+export * from './cases/case-repository.js';
 export * from './api-keys/api-key-repository.js';
 export * from './audit/audit-repository.js';
 export * from './database.js';

@@ -1,6 +1,7 @@
 import type { ConfigOf } from '../config.js';
 import type { Logger } from '../logger.js';
 import { SqlAlertRepository } from './alerts/sql-alert-repository.js';
+import { SqlCaseRepository } from './cases/sql-case-repository.js';
 import { SqlApiKeyRepository } from './api-keys/sql-api-key-repository.js';
 import { SqlAuditRepository } from './audit/sql-audit-repository.js';
 import type { Database } from './database.js';
@@ -40,6 +41,7 @@ export function stateOn(db: Database, options: StateOptions = {}): State {
     models: new SqlModelRepository(db),
     scores: new SqlScoreRepository(db),
     alerts: new SqlAlertRepository(db),
+    cases: new SqlCaseRepository(db),
     webhooks: new SqlWebhookRepository(db, now),
     transaction: (fn, options) => db.transaction(fn, options),
     close: () => db.close(),

@@ -1,4 +1,5 @@
 import type { AlertRepository } from './alerts/alert-repository.js';
+import type { CaseRepository } from './cases/case-repository.js';
 import type { ApiKeyRepository } from './api-keys/api-key-repository.js';
 import type { AuditRepository } from './audit/audit-repository.js';
 import type { Database, TransactionOptions } from './database.js';
@@ -29,6 +30,7 @@ export interface State {
   readonly models: ModelRepository;
   readonly scores: ScoreRepository;
   readonly alerts: AlertRepository;
+  readonly cases: CaseRepository;
   readonly webhooks: WebhookRepository;
   /**
    * Runs `fn` in one transaction of the state database: every repository call inside joins it; nested calls
