@@ -8,6 +8,7 @@ import m006 from './006-alerts.js';
 import m007 from './007-webhooks.js';
 import m008 from './008-score-inputs-heads.js';
 import m009 from './009-model-artifacts.js';
+import m011 from './011-credit-decisions.js';
 
 /** The PostgreSQL schema's migrations in order (`postgres-migrate.ts` applies them). Append; never edit or renumber. */
 export const POSTGRES_MIGRATIONS: readonly Migration[] = checkMigrations([
@@ -20,4 +21,6 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = checkMigrations([
   { version: 7, name: 'webhooks', sql: m007 },
   { version: 8, name: 'score-inputs-heads', sql: m008 },
   { version: 9, name: 'model-artifacts', sql: m009 },
+  // 10 is assigned to the alert rules' migration, which lands separately (checkMigrations allows the gap).
+  { version: 11, name: 'credit-decisions', sql: m011 },
 ]);
