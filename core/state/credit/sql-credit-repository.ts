@@ -14,6 +14,8 @@ import type {
   LimitReview,
 } from './credit-repository.js';
 
+/** A column's value as text (rows are `Record<string, unknown>`). */
+const text = (v: unknown): string => String(v);
 const json = <T>(v: unknown): T => JSON.parse(String(v)) as T;
 const optNum = (v: unknown): number | undefined => (v == null ? undefined : Number(v));
 
@@ -28,19 +30,19 @@ const toApplication = (r: Row): CreditApplication => ({
   status: String(r.status) as ApplicationStatus,
   ...(r.recommendation == null ? {} : { recommendation: json<unknown>(r.recommendation) }),
   createdAt: Number(r.created_at),
-  ...(r.created_by == null ? {} : { createdBy: String(r.created_by) }),
+  ...(r.created_by == null ? {} : { createdBy: text(r.created_by) }),
   ...(r.decided_at == null ? {} : { decidedAt: Number(r.decided_at) }),
   ...(r.decided_amount == null ? {} : { decidedAmount: Number(r.decided_amount) }),
 });
 
 const toDecision = (r: Row): CreditDecision => ({
   id: String(r.id),
-  applicationId: String(r.application_id),
+  applicationId: text(r.application_id),
   approverKeyId: String(r.approver_key_id),
   outcome: String(r.outcome) as DecisionOutcome,
   ...(r.amount == null ? {} : { amount: Number(r.amount) }),
   reasons: json<string[]>(r.reasons),
-  ...(r.comment == null ? {} : { comment: String(r.comment) }),
+  ...(r.comment == null ? {} : { comment: text(r.comment) }),
   at: Number(r.at),
 });
 
@@ -52,7 +54,7 @@ const toReview = (r: Row): LimitReview => ({
   status: String(r.status) as LimitReview['status'],
   openedAt: Number(r.opened_at),
   ...(r.closed_at == null ? {} : { closedAt: Number(r.closed_at) }),
-  ...(r.closed_by == null ? {} : { closedBy: String(r.closed_by) }),
+  ...(r.closed_by == null ? {} : { closedBy: text(r.closed_by) }),
 });
 
 const toExposure = (r: Row): CreditExposure => {

@@ -2,18 +2,20 @@ import type { Database, Row } from '../database.js';
 import { textListSql } from '../sql-text-list.js';
 import type { CreditLimit, FunderShare, LendingRepository, StoredPolicy } from './lending-repository.js';
 
+const text = (v: unknown): string => String(v);
+
 const toPolicy = (r: Row): StoredPolicy => ({
   version: Number(r.version),
   policy: JSON.parse(String(r.policy)) as unknown,
   createdAt: Number(r.created_at),
-  ...(r.created_by == null ? {} : { createdBy: String(r.created_by) }),
+  ...(r.created_by == null ? {} : { createdBy: text(r.created_by) }),
 });
 
 const toLimit = (r: Row): CreditLimit => ({
   borrowerId: String(r.borrower_id),
   currency: String(r.currency),
   amount: Number(r.amount),
-  ...(r.application_id == null ? {} : { applicationId: String(r.application_id) }),
+  ...(r.application_id == null ? {} : { applicationId: text(r.application_id) }),
   updatedAt: Number(r.updated_at),
 });
 
