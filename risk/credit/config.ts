@@ -1,4 +1,4 @@
-import { defineConfig, int, num, str } from '../../core/config.js';
+import { defineConfig, int, num, str, type ConfigOf } from '../../core/config.js';
 
 /**
  * Expected loss and verified collateral: every constant of the EL = PD × LGD × EAD calculation, and the rules
@@ -73,4 +73,24 @@ export const creditConfigSpec = defineConfig({
     min: 0,
     max: 1,
   }),
+
+  debounceMs: int('CREDIT_DEBOUNCE_MS', {
+    doc: "A borrower's coverage, LGD and EL are recomputed this long after a stake reading or presence change moved its lots (changes in between join)",
+    unit: 'ms',
+    default: 1_000,
+    min: 0,
+  }),
+  refreshIntervalMs: int('CREDIT_REFRESH_INTERVAL_MS', {
+    doc: 'How often every borrower is recomputed (new lots and loans, weights going stale without readings)',
+    unit: 'ms',
+    default: 300_000,
+    min: 1_000,
+  }),
+  fourEyesAbove: num('CREDIT_FOUR_EYES_ABOVE', {
+    doc: 'An application for more than this amount needs the approval of two different approvers',
+    default: 250_000,
+    min: 0,
+  }),
 });
+
+export type CreditConfig = ConfigOf<typeof creditConfigSpec>;
