@@ -32,6 +32,9 @@ import { OPENAPI_INFO, transformForOpenApi, transformObjectForOpenApi } from './
 import { Problem, problemOf, sendProblem, toProblem } from './problem.js';
 import type { AlertsComponent } from '../alerts/index.js';
 import { alertRoutes } from './routes/alerts.js';
+import { creditRoutes } from './routes/credit.js';
+import { creditApplicationRoutes } from './routes/credit-applications.js';
+import { CreditApplications } from '../risk/decisions/applications.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { deviceRoutes } from './routes/devices.js';
 import { loanRoutes } from './routes/loans.js';
@@ -314,6 +317,10 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
       }
       if (deps.alerts !== undefined) alertRoutes(v1, ctx, deps.alerts);
       if (deps.webhooks !== undefined) webhookRoutes(v1, ctx, deps.webhooks);
+      if (deps.credit !== undefined) {
+        creditRoutes(v1, ctx, deps.credit);
+        creditApplicationRoutes(v1, ctx, new CreditApplications(deps.state, deps.credit, () => ctx.now()));
+      }
       done();
     },
     { prefix: '/v1' },

@@ -6,6 +6,8 @@ import { silentLogger } from '../core/logger.js';
 import { openSqliteState } from '../core/state/index.js';
 import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
 import { buildApp } from './app.js';
+import { createCredit } from '../risk/credit/credit-app.js';
+import { creditConfigSpec } from '../risk/credit/config.js';
 import { apiConfigSpec } from './config.js';
 import { tcpDeviceSessions } from './device-sessions.js';
 import type { ScoresService } from './routes/scores.js';
@@ -52,6 +54,12 @@ export async function openApiDocument(): Promise<string> {
         state,
         log: silentLogger,
       }).service,
+      credit: createCredit({
+        config: parseConfig(creditConfigSpec, {}),
+        state,
+        telemetry,
+        log: silentLogger,
+      }),
     });
     await app.ready();
     const doc = JSON.stringify(app.swagger(), null, 2);

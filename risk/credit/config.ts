@@ -86,6 +86,12 @@ export const creditConfigSpec = defineConfig({
     default: 300_000,
     min: 1_000,
   }),
+  maxElRate: num('CREDIT_MAX_EL_RATE', {
+    doc: 'Largest expected loss, as a share of EAD, at which a recommendation still suggests approving (the suggested limit is the largest amount within it and the policy)',
+    default: 0.02,
+    min: 0,
+    max: 1,
+  }),
   fourEyesAbove: num('CREDIT_FOUR_EYES_ABOVE', {
     doc: 'An application for more than this amount needs the approval of two different approvers',
     default: 250_000,

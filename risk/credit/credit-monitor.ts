@@ -19,7 +19,7 @@ import { LotObservations, type PledgedLot } from './lot-observations.js';
  * a violation that was not there before commits, with the new figures, a `policy.breached` event and — through
  * `onBreach`, in the same transaction — the alert the alerts component opens; a coverage breach also opens a
  * limit review (`review.opened`). When the violations are gone, `onCleared` lets the alert resolve.
- * Pinned by risk/test/credit/credit-monitor.test.ts and test/credit-removal.e2e.test.ts.
+ * Pinned by risk/test/credit/credit-monitor.test.ts and api/test/credit-applications.test.ts.
  */
 export interface BreachChange {
   readonly borrowerId: string;
@@ -143,9 +143,50 @@ export class CreditMonitor extends EventEmitter<{ refreshed: [CreditExposure[]] 
     this.markDirty(this.observations.applyPresence(changes));
   }
 
-  /** A PD moved: the borrower's EL moves with it. */
-  onScoreChange(change: { borrowerId: string }): void {
+  /** A PD moved: the borrower's EL moves with it; a worse grade opens a limit review (`GRADE_DOWN`). */
+  onScoreChange(change: {
+    borrowerId: string;
+    at: number;
+    gradeSteps: number;
+    previous: { grade: string; pd: number };
+    current: { grade: string; pd: number };
+  }): void {
     this.markDirty([change.borrowerId]);
+    if (change.gradeSteps <= 0) return;
+    void this.serial(() =>
+      this.openReview(change.borrowerId, 'GRADE_DOWN', change.at, {
+        previousGrade: change.previous.grade,
+        grade: change.current.grade,
+        previousPd: change.previous.pd,
+        pd: change.current.pd,
+      }),
+    );
+  }
+
+  /** Opens a limit review with its `review.opened` event, unless the borrower has one open. */
+  async openReview(
+    borrowerId: string,
+    reason: string,
+    at: number,
+    evidence: Record<string, unknown>,
+  ): Promise<boolean> {
+    const review = {
+      id: `rev_${randomBytes(12).toString('hex')}`,
+      borrowerId,
+      reason,
+      evidence,
+      status: 'open' as const,
+      openedAt: at,
+    };
+    const opened = await this.o.state.transaction(async () => {
+      if (!(await this.o.state.credit.openReview(review))) return false;
+      await this.o.state.outbox.append([
+        { id: newEventId(), type: 'review.opened', occurredAt: at, data: { ...review } },
+      ]);
+      return true;
+    });
+    if (opened) this.counters.reviewsOpened += 1;
+    return opened;
   }
 
   private markDirty(ids: Iterable<string>): void {
