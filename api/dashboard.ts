@@ -33,8 +33,12 @@ export async function dashboardRoutes(app: ApiApp): Promise<boolean> {
   await app.register(fastifyStatic, {
     root,
     prefix: '/dashboard/',
-    // Only the page's own files: the e2e test folder stays out.
-    allowedPath: (path) => !path.startsWith('/test/'),
+    // Only the page's own files: the tests and the type-checking files (types/, *.d.ts, tsconfig.json) stay out.
+    allowedPath: (path) =>
+      !path.startsWith('/test/') &&
+      !path.startsWith('/types/') &&
+      !path.endsWith('.d.ts') &&
+      !path.endsWith('tsconfig.json'),
     index: false,
     // The page's own files change with releases: revalidated on every load (ETag).
     maxAge: 0,

@@ -13,6 +13,7 @@ import { tcpDeviceSessions } from './device-sessions.js';
 import type { ScoresService } from './routes/scores.js';
 import { RiskfuseError } from '../core/errors.js';
 import { createWebhooks, webhookConfigSpec } from '../webhooks/index.js';
+import { alertsConfigSpec, createAlerts } from '../alerts/index.js';
 
 const unavailable = (): never => {
   throw new RiskfuseError('INTERNAL', 'no scoring while the OpenAPI document is generated');
@@ -40,6 +41,11 @@ export async function openApiDocument(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'rf-openapi-'));
   const state = openSqliteState(':memory:');
   const telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
+  const alerts = await createAlerts({
+    config: parseConfig(alertsConfigSpec, { ALERT_SILENCE_CHECK_INTERVAL_MS: '0' }),
+    state,
+    log: silentLogger,
+  });
   try {
     const app = await buildApp({
       config: parseConfig(apiConfigSpec, {}),
@@ -60,12 +66,16 @@ export async function openApiDocument(): Promise<string> {
         telemetry,
         log: silentLogger,
       }),
+      // The alert routes are registered only with the alerts component: without it they were missing from
+      // the document (and from the dashboard's generated types). No timer runs: silence checks are off.
+      alerts,
     });
     await app.ready();
     const doc = JSON.stringify(app.swagger(), null, 2);
     await app.close();
     return `${doc}\n`;
   } finally {
+    await alerts.close();
     await telemetry.close();
     await state.close();
     rmSync(dir, { recursive: true, force: true });

@@ -306,6 +306,13 @@ export function alertRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompon
           },
           { additionalProperties: false },
         ),
+        response: {
+          200: {
+            description: 'An event stream (`text/event-stream`) that stays open until the client leaves',
+            content: { 'text/event-stream': { schema: { type: 'string' } } },
+          },
+          ...ERROR_RESPONSES,
+        },
       },
     },
     async (request, reply) => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../openapi-document.js';
+import { webApiTypes } from '../web-types.js';
 import { seedPortfolio, startTestApi, type TestApi } from './support.js';
 
 describe('health, readiness, metrics, docs', () => {
@@ -57,9 +58,12 @@ describe('health, readiness, metrics, docs', () => {
     expect(spec.json<{ openapi: string }>().openapi).toBe('3.0.3');
   });
 
-  it('when the OpenAPI document is generated, then the committed openapi.json is up to date (run `npm run openapi`)', async () => {
+  it('when the OpenAPI document is generated, then the committed openapi.json and the dashboard types from it are up to date (run `npm run openapi`)', async () => {
     const committed = readFileSync(new URL('../../openapi.json', import.meta.url), 'utf8');
-    expect(committed === (await openApiDocument()), 'openapi.json is stale: run `npm run openapi`').toBe(
+    const doc = await openApiDocument();
+    expect(committed === doc, 'openapi.json is stale: run `npm run openapi`').toBe(true);
+    const types = readFileSync(new URL('../../web/api-types.d.ts', import.meta.url), 'utf8');
+    expect(types === (await webApiTypes(doc)), 'web/api-types.d.ts is stale: run `npm run openapi`').toBe(
       true,
     );
   });

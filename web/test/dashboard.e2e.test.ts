@@ -240,6 +240,30 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
       }
       expect(views.size).toBeGreaterThan(1);
     }
+    // Device markers keep a sensible size at every zoom: full size at street level, dots when the map shows
+    // more (fixed 6 px markers used to cover whole sites). The radius is read from the SVG arc Leaflet draws.
+    const stakeRadii = async () =>
+      (await attrs(page, '#map path.leaflet-interactive[stroke="#b58900"]', 'd')).map((d) =>
+        Number(/a([\d.]+),/.exec(d)?.[1] ?? NaN),
+      );
+    const zoomOf = () => page.locator('#map').getAttribute('data-zoom');
+    const checkRadii = async () => {
+      // Markers outside the view are not drawn (no arc): only the drawn ones are measured.
+      const radii = (await stakeRadii()).filter((r) => !Number.isNaN(r));
+      if (radii.length === 0) return;
+      const zoom = Number(await zoomOf());
+      const expected = zoom >= 16 ? 6 : zoom >= 13 ? 4 : zoom >= 10 ? 2.5 : 1.5;
+      expect(new Set(radii), `stake markers at zoom ${zoom}`).toEqual(new Set([expected]));
+    };
+    await checkRadii();
+    if (sites > 1) {
+      // Back to all sites: the markers follow the zoom (after Leaflet's animation; the zoom may not change
+      // when one site's view already spans the others).
+      const atSite = await zoomOf();
+      await zoomButtons.nth(0).click();
+      for (let t = 0; t < 10 && (await zoomOf()) === atSite; t++) await page.waitForTimeout(100);
+      await checkRadii();
+    }
     await page.waitForSelector('#readings .uplot', { timeout: 20_000 });
     // On-site worker-hours of the first staffed site: the chart, and the total the API answered for it. The
     // demo is still replaying past days, so the same window's total grows from one request to the next: the

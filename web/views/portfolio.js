@@ -1,0 +1,303 @@
+// The portfolio table: sortable columns, cursor paging, search as you type, PD sparklines.
+import uPlot from '../vendor/uplot/uPlot.esm.js';
+import { get } from '../core/api.js';
+import { gradeEl, h, onLeave, page, pagerLinks, showError, timeCell } from '../core/dom.js';
+import { fmtCount, fmtMoney, fmtPd } from '../core/format.js';
+import { hashOf } from '../core/router.js';
+
+/** The API's sort keys and the order each starts in (riskiest, largest, worst first). */
+const SORT_ORDER = { pd: 'desc', exposure: 'desc', openAlerts: 'desc', coverage: 'asc', name: 'asc' };
+
+const PAGE_SIZE = 50;
+
+const TREND_DAYS = 30;
+
+const COLUMNS = [
+  { label: '#', class: 'num' },
+  { label: 'Borrower', sort: 'name' },
+  { label: 'PD', sort: 'pd', class: 'num' },
+  { label: 'Grade' },
+  { label: `Trend (${TREND_DAYS} d)` },
+  { label: 'Exposure', sort: 'exposure', class: 'num' },
+  { label: 'Coverage', sort: 'coverage', class: 'num' },
+  { label: 'Open alerts', sort: 'openAlerts', class: 'num' },
+  { label: 'Scored' },
+];
+
+function portfolioState(params) {
+  const sortParam = params.get('sort') ?? '';
+  const sort = Object.hasOwn(SORT_ORDER, sortParam) ? sortParam : 'pd';
+  const orderParam = params.get('order');
+  return {
+    q: params.get('q') ?? '',
+    grade: params.get('grade') ?? '',
+    sort,
+    order: orderParam === 'asc' || orderParam === 'desc' ? orderParam : SORT_ORDER[sort],
+    cursor: params.get('cursor') ?? '',
+    offset: Math.max(0, Number(params.get('offset')) || 0),
+    back: params.get('back') ?? '',
+  };
+}
+
+/** The hash of a portfolio view; defaults left out so plain links stay plain. */
+const portfolioHash = (s) =>
+  hashOf('/portfolio', {
+    q: s.q,
+    grade: s.grade,
+    sort: s.sort === 'pd' ? '' : s.sort,
+    order: s.order === SORT_ORDER[s.sort] ? '' : s.order,
+    cursor: s.cursor,
+    offset: s.offset || '',
+    back: s.back,
+  });
+
+/** A new first page of the same view with some of it changed (a new sort, filter or search). */
+const firstPage = (s, change) => ({ ...s, ...change, cursor: '', offset: 0, back: '' });
+
+export async function portfolioPage(params) {
+  let state = portfolioState(params);
+  const summaryEl = h('div', { class: 'card counts', id: 'summary' }, 'Loading…');
+  const select = h(
+    'select',
+    { id: 'grade-filter', 'aria-label': 'grade' },
+    h('option', { value: '' }, 'all grades'),
+    ['A', 'B', 'C', 'D', 'E', 'F', 'G'].map((g) => h('option', { value: g, selected: g === state.grade }, g)),
+  );
+  select.addEventListener('change', () => {
+    location.hash = portfolioHash(firstPage(state, { grade: select.value }));
+  });
+  const search = h('input', {
+    id: 'search',
+    type: 'search',
+    placeholder: 'name or id',
+    'aria-label': 'search borrowers by name or id',
+    value: state.q,
+    autocomplete: 'off',
+  });
+  const totalEl = h('span', { id: 'total', 'aria-live': 'polite' });
+  const find = h(
+    'form',
+    { class: 'toolbar', id: 'find', role: 'search' },
+    h('label', {}, 'Grade ', select),
+    h('label', {}, 'Search ', search),
+    totalEl,
+  );
+  const tbody = h('tbody');
+  const headRow = h('tr');
+  const table = h('table', { id: 'ranking', 'aria-busy': 'true' }, h('thead', {}, headRow), tbody);
+  const pager = h('div');
+  page('Portfolio', summaryEl, h('div', { class: 'card' }, find, table, pager));
+
+  const sparks = [];
+  const clearSparks = () => {
+    for (const u of sparks.splice(0)) u.destroy();
+  };
+  onLeave(clearSparks);
+
+  const drawHead = () => {
+    headRow.replaceChildren(
+      ...COLUMNS.map((c) => {
+        if (c.sort === undefined) return h('th', { class: c.class }, c.label);
+        const active = state.sort === c.sort;
+        // Clicking the sorted column flips its order; another column starts in its own default order.
+        const order = active ? (state.order === 'asc' ? 'desc' : 'asc') : SORT_ORDER[c.sort];
+        return h(
+          'th',
+          {
+            class: c.class,
+            'data-sort': c.sort,
+            'aria-sort': active ? (state.order === 'asc' ? 'ascending' : 'descending') : undefined,
+          },
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'sort',
+              onclick: () => {
+                location.hash = portfolioHash(firstPage(state, { sort: c.sort, order }));
+              },
+            },
+            c.label,
+            h(
+              'span',
+              { class: 'arrow', 'aria-hidden': 'true' },
+              active ? (state.order === 'asc' ? '▲' : '▼') : '',
+            ),
+          ),
+        );
+      }),
+    );
+  };
+
+  // Responses can overtake each other while the user types: only the latest request draws.
+  let seq = 0;
+  const load = async () => {
+    const mine = ++seq;
+    table.setAttribute('aria-busy', 'true');
+    const q = new URLSearchParams({
+      sort: state.sort,
+      order: state.order,
+      limit: String(PAGE_SIZE),
+      trendDays: String(TREND_DAYS),
+    });
+    if (state.q !== '') q.set('q', state.q);
+    if (state.grade !== '') q.set('grade', state.grade);
+    if (state.cursor !== '') q.set('cursor', state.cursor);
+    const res = await get('/v1/portfolio/borrowers', q);
+    if (mine !== seq) return res;
+    clearSparks();
+    tbody.replaceChildren(...res.items.map((r, i) => portfolioRow(r, state.offset + i + 1, sparks)));
+    if (res.items.length === 0) {
+      const empty = state.q !== '' || state.grade !== '' ? 'No borrower matches.' : 'No borrowers yet.';
+      tbody.append(h('tr', {}, h('td', { colspan: COLUMNS.length }, empty)));
+    }
+    const first = res.items.length === 0 ? 0 : state.offset + 1;
+    totalEl.textContent = `${first}–${state.offset + res.items.length} of ${fmtCount(res.total)} borrower${res.total === 1 ? '' : 's'}`;
+    // Cursor paging: the previous page's hash is carried along, so "Previous" is a plain link.
+    const next =
+      res.nextCursor === undefined
+        ? undefined
+        : portfolioHash({
+            ...state,
+            cursor: res.nextCursor,
+            offset: state.offset + PAGE_SIZE,
+            back: location.hash,
+          });
+    pager.replaceChildren(pagerLinks(state.back, next));
+    table.dataset.q = state.q;
+    table.setAttribute('aria-busy', 'false');
+    return res;
+  };
+
+  // Search as you type (debounced): the hash is replaced, not pushed, so Back leaves the page, not a keystroke.
+  let timer;
+  onLeave(() => clearTimeout(timer));
+  const searchNow = () => {
+    clearTimeout(timer);
+    const text = search.value.trim();
+    if (text === state.q) return Promise.resolve(undefined);
+    state = firstPage(state, { q: text });
+    history.replaceState(null, '', portfolioHash(state));
+    drawHead();
+    return load();
+  };
+  search.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => searchNow().catch(showError), 250);
+  });
+  // Enter: search at once, and open the borrower whose id was typed in full.
+  find.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const text = search.value.trim().toLowerCase();
+    searchNow()
+      .then(() => {
+        const exact = [...tbody.querySelectorAll('tr[data-borrower]')].find(
+          (tr) => tr.dataset.borrower?.toLowerCase() === text,
+        );
+        if (exact) location.hash = `#/borrower/${encodeURIComponent(exact.dataset.borrower ?? '')}`;
+      })
+      .catch(showError);
+  });
+
+  drawHead();
+  const [summary] = await Promise.all([get('/v1/portfolio/summary'), load()]);
+  const byGrade = summary.byGrade ?? {};
+  const exposure = (summary.exposure ?? []).filter((e) => e.activeLoans > 0 || e.outstanding !== 0);
+  summaryEl.replaceChildren(
+    h('span', {}, `Borrowers ${fmtCount(summary.borrowers)}`),
+    h(
+      'span',
+      {},
+      'Open alerts ',
+      h('a', { href: '#/alerts', id: 'open-alerts' }, fmtCount(summary.openAlerts)),
+    ),
+    h(
+      'span',
+      { class: 'grades' },
+      'Grades ',
+      ...Object.keys(byGrade)
+        .sort()
+        .map((g) =>
+          h(
+            'a',
+            { href: portfolioHash(firstPage(state, { grade: g })), title: `only grade ${g}` },
+            gradeEl(g),
+            ` ${fmtCount(byGrade[g])}`,
+          ),
+        ),
+    ),
+    h(
+      'span',
+      { id: 'exposure' },
+      'Outstanding ',
+      exposure.length === 0 ? '—' : exposure.map((e) => fmtMoney(e.currency, e.outstanding)).join(' · '),
+    ),
+  );
+}
+
+function portfolioRow(r, rank, sparks) {
+  const s = r.score;
+  const enc = encodeURIComponent(r.borrowerId);
+  const coverage =
+    r.coverage === null || r.coverage === undefined
+      ? h('td', { class: 'num' }, '—')
+      : h('td', { class: r.coverage < 1 ? 'num low' : 'num' }, `${r.coverage.toFixed(2)}×`);
+  return h(
+    'tr',
+    { 'data-borrower': r.borrowerId },
+    h('td', { class: 'num' }, rank),
+    h(
+      'td',
+      {},
+      h('a', { href: `#/borrower/${enc}`, class: 'borrower' }, r.name),
+      h('br'),
+      h('small', {}, r.borrowerId),
+    ),
+    h('td', { class: 'num' }, s ? fmtPd(s.pd) : '—'),
+    h('td', {}, s ? gradeEl(s.grade) : '—'),
+    h('td', {}, sparkline(r.trend ?? [], sparks)),
+    h(
+      'td',
+      { class: 'num' },
+      r.exposure.length === 0
+        ? '—'
+        : r.exposure.flatMap((e, i) => [i > 0 ? h('br') : null, fmtMoney(e.currency, e.outstanding)]),
+    ),
+    coverage,
+    h(
+      'td',
+      { class: 'num' },
+      r.openAlerts === null || r.openAlerts === undefined
+        ? '—'
+        : h('a', { href: hashOf('/alerts', { borrowerId: r.borrowerId }), class: 'alerts' }, r.openAlerts),
+    ),
+    s ? timeCell(s.at) : h('td', {}, 'not scored'),
+  );
+}
+
+/** A PD sparkline: uPlot with no axes, legend or cursor on a small canvas; red when the PD rose. */
+function sparkline(trend, sparks) {
+  const el = h('div', { class: 'spark' });
+  if (trend.length === 0) {
+    el.textContent = '—';
+    return el;
+  }
+  const first = trend[0].pd;
+  const last = trend[trend.length - 1].pd;
+  el.title = `PD ${fmtPd(first)} → ${fmtPd(last)} over ${trend.length} day${trend.length === 1 ? '' : 's'}`;
+  const color = last > first ? '#c62828' : last < first ? '#2e7d32' : '#1d5fbf';
+  /** @type {import('uplot').Options} */
+  const opts = {
+    width: 96,
+    height: 24,
+    padding: [3, 3, 3, 3],
+    cursor: { show: false },
+    legend: { show: false },
+    select: { show: false, left: 0, top: 0, width: 0, height: 0 },
+    axes: [{ show: false }, { show: false }],
+    scales: { x: { time: false } },
+    series: [{}, { stroke: color, width: 1.5, points: { show: trend.length < 3, size: 4, fill: color } }],
+  };
+  sparks.push(new uPlot(opts, [trend.map((p) => p.at / 1000), trend.map((p) => p.pd * 100)], el));
+  return el;
+}
