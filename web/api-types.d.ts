@@ -6695,6 +6695,18 @@ export interface paths {
                                 coverage: number | null;
                                 /** @description alerts not yet resolved (open or acknowledged); null when alerts are not wired in */
                                 openAlerts: number | null;
+                                /** @description EAD, claimed vs verified coverage, LGD, EL and policy status as the credit monitor last computed them (README "Credit decisions"); null before it has */
+                                credit: {
+                                    currency: string;
+                                    ead: number;
+                                    claimedCoverage: number | null;
+                                    verifiedCoverage: number | null;
+                                    lgd: number;
+                                    el: number | null;
+                                    policyStatus: "ok" | "breached";
+                                    /** @description policy reason codes */
+                                    breaches: string[];
+                                } | null;
                             }[];
                             /** @description rows matching the filters, over all pages */
                             total: number;

@@ -109,6 +109,7 @@ export async function startTestApi(
     state,
     telemetry,
     log: silentLogger,
+    ...(options.riskNow === undefined ? {} : { now: options.riskNow }),
     ...policyBreachAlerts(alerts.service),
   });
   const app = await buildApp({
