@@ -4,6 +4,7 @@ export { AlertRules, alertMetrics, createAlerts, type AlertsComponent, type Rule
 export { alertsConfigSpec, loadRulesFile, type AlertsConfig } from './config.js';
 export { Hysteresis, StreamingDetector, type DetectorParams } from './detector.js';
 export { AlertEngine, type ScoreChangeInput } from './engine.js';
+export { POLICY_BREACH_RULE, policyBreachAlerts, type PolicyBreachInput } from './policy-breach.js';
 export {
   buildRuleSet,
   parseRulesDocument,

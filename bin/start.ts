@@ -1,6 +1,8 @@
 import { join, resolve } from 'node:path';
-import { alertMetrics, alertsConfigSpec, createAlerts } from '../alerts/index.js';
+import { alertMetrics, alertsConfigSpec, createAlerts, policyBreachAlerts } from '../alerts/index.js';
 import { apiConfigSpec, riskScores, startApi } from '../api/index.js';
+import { createCredit } from '../risk/credit/credit-app.js';
+import { creditConfigSpec } from '../risk/credit/config.js';
 import { brokerConfigSpec, brokerDeviceSessions, brokerMetrics, createBroker } from '../broker/index.js';
 import { brokerPersistenceConfigSpec, openBrokerPersistence } from '../broker/persistence-config.js';
 import { bool, defineConfig, int, parseConfig } from '../core/config.js';
@@ -55,6 +57,7 @@ export const startEnvSpecs = [
   brokerPersistenceConfigSpec,
   ingestConfigSpec,
   riskConfigSpec,
+  creditConfigSpec,
   riskBackendConfigSpec,
   telemetryConfigSpec,
   stateConfigSpec,
@@ -80,6 +83,7 @@ export async function startMain(env: Record<string, string | undefined>): Promis
       ...brokerPersistenceConfigSpec,
       ...ingestConfigSpec,
       ...riskConfigSpec,
+      ...creditConfigSpec,
       ...riskBackendConfigSpec,
       ...telemetryConfigSpec,
       ...stateConfigSpec,
@@ -129,6 +133,13 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   risk.scoring.on('score-changed', (change) => void alerts.engine.onScoreChange(change));
   alerts.engine.start();
 
+  // Credit: coverage, LGD and EL move with the stakes' readings and presence and with score changes; a new
+  // policy breach opens its alert through the alert service, in the transaction that records it.
+  const credit = createCredit({ config, state, telemetry, log, ...policyBreachAlerts(alerts.service) });
+  shutdown.add('credit', () => credit.close());
+  await credit.monitor.start();
+  risk.scoring.on('score-changed', (change) => credit.monitor.onScoreChange(change));
+
   const storedByKind: Record<DeviceKind, number> = { stake: 0, helmet: 0, satellite: 0 };
   const ingest = createIngest({
     config: { ...config, mqttUrl, serviceToken },
@@ -139,8 +150,12 @@ export async function startMain(env: Record<string, string | undefined>): Promis
       for (const r of readings) storedByKind[r.kind] += 1;
       risk.scoring.notifyReadings(readings);
       void alerts.engine.onReadings(readings);
+      credit.monitor.onReadings(readings);
     },
-    onPresence: (presence) => void alerts.engine.onPresence(presence),
+    onPresence: (presence) => {
+      void alerts.engine.onPresence(presence);
+      credit.monitor.onPresence(presence);
+    },
   });
   shutdown.add('ingest', () => ingest.stop());
   await ingest.start();
@@ -161,10 +176,12 @@ export async function startMain(env: Record<string, string | undefined>): Promis
       brokerMetrics(broker),
       scoringMetrics(risk.scoring),
       alertMetrics(alerts),
+      credit.metrics,
       webhooks.metrics,
     ],
     scores: riskScores(risk),
     alerts,
+    credit,
     webhooks: webhooks.service,
   }).catch(async (err: unknown) => {
     await shutdown.run('start failed');

@@ -13,7 +13,9 @@ import { buildApp, type ApiApp } from '../app.js';
 import { bootstrapAdminKey } from '../auth.js';
 import { apiConfigSpec } from '../config.js';
 import { riskScores } from '../routes/scores.js';
-import { createAlerts, type AlertsComponent } from '../../alerts/index.js';
+import { createAlerts, policyBreachAlerts, type AlertsComponent } from '../../alerts/index.js';
+import { createCredit, type CreditComponent } from '../../risk/credit/credit-app.js';
+import { creditConfigSpec } from '../../risk/credit/config.js';
 import { createRisk, riskBackendConfigSpec, riskConfigSpec, type RiskComponent } from '../../risk/index.js';
 import { createWebhooks, webhookConfigSpec, type Webhooks } from '../../webhooks/index.js';
 
@@ -32,6 +34,8 @@ export interface TestApi {
   readonly alerts: AlertsComponent;
   /** Webhooks; their deliverer runs only when `env` sets WEBHOOK_DELIVERY=true. */
   readonly webhooks: Webhooks;
+  /** Credit: the monitor (not started: tests call `refresh`), the policy, applications and decisions. */
+  readonly credit: CreditComponent;
   auth(role: ApiRole): { authorization: string };
   close(): Promise<void>;
 }
@@ -100,7 +104,16 @@ export async function startTestApi(
     log: options.log ?? silentLogger,
   });
   webhooks.deliverer?.start();
+  const credit = createCredit({
+    config: parseConfig(creditConfigSpec, { CREDIT_DEBOUNCE_MS: '0', ...options.env }),
+    state,
+    telemetry,
+    log: silentLogger,
+    ...(options.riskNow === undefined ? {} : { now: options.riskNow }),
+    ...policyBreachAlerts(alerts.service),
+  });
   const app = await buildApp({
+    credit,
     config,
     state,
     telemetry,
@@ -121,10 +134,12 @@ export async function startTestApi(
     ...(risk === undefined ? {} : { risk }),
     alerts,
     webhooks,
+    credit,
     auth: (role) => ({ authorization: `Bearer ${keys[role]}` }),
     async close() {
       await app.close();
       await alerts.close();
+      await credit.close();
       await webhooks.deliverer?.close();
       await risk?.close();
       if (options.telemetry === undefined) await telemetry.close();

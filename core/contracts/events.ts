@@ -14,6 +14,11 @@ export const EVENT_TYPES = [
   'score.changed',
   'device.offline',
   'device.online',
+  // Credit (risk/credit, risk/decisions): a borrower's exposure broke the lending policy, a person decided a
+  // credit application, a limit review opened.
+  'policy.breached',
+  'decision.made',
+  'review.opened',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

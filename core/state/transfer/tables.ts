@@ -31,6 +31,13 @@ export const TABLE_ORDER: readonly string[] = [
   'webhook_deliveries',
   'webhook_attempts',
   'webhook_dispatch',
+  'loan_funders',
+  'lending_policies',
+  'credit_limits',
+  'credit_applications',
+  'credit_decisions',
+  'limit_reviews',
+  'credit_exposures',
 ];
 
 /** Tables whose rows refer to rows of the same table: copied parents first (column → referenced column). */
