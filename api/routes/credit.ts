@@ -244,8 +244,11 @@ export function creditRoutes(app: ApiApp, ctx: RouteContext, credit: CreditCompo
     async (request) => {
       const id = request.params.id;
       await ctx.state.transaction(async () => {
-        if (!(await ctx.state.credit.closeReview(id, request.principal?.keyId ?? 'unknown', ctx.now())))
-          throw new RiskfuseError('CONFLICT', `review ${id} is not open (or does not exist)`);
+        if (!(await ctx.state.credit.closeReview(id, request.principal?.keyId ?? 'unknown', ctx.now()))) {
+          if ((await ctx.state.credit.getReview(id)) === undefined)
+            throw new RiskfuseError('NOT_FOUND', `no limit review ${id}`);
+          throw new RiskfuseError('CONFLICT', `review ${id} is already closed`);
+        }
         await ctx.audit(request, {
           action: 'close',
           resource: 'limit-review',

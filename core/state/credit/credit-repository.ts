@@ -102,6 +102,7 @@ export interface CreditRepository {
     status?: LimitReview['status'];
     borrowerId?: string;
   }): Promise<LimitReview[]>;
+  getReview(id: string): Promise<LimitReview | undefined>;
   closeReview(id: string, by: string, atMs: number): Promise<boolean>;
   upsertExposures(items: readonly CreditExposure[]): Promise<void>;
   /** Latest exposures by borrower, of the borrowers named or of all. */

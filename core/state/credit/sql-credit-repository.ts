@@ -223,6 +223,11 @@ export class SqlCreditRepository implements CreditRepository {
     return rows.map(toReview);
   }
 
+  async getReview(id: string): Promise<LimitReview | undefined> {
+    const row = await this.db.get('SELECT * FROM limit_reviews WHERE id = ?', [id]);
+    return row === undefined ? undefined : toReview(row);
+  }
+
   async closeReview(id: string, by: string, atMs: number): Promise<boolean> {
     const n = await this.db.run(
       `UPDATE limit_reviews SET status = 'closed', closed_at = ?, closed_by = ? WHERE id = ? AND status = 'open'`,

@@ -123,6 +123,8 @@ describe.each(STATE_BACKENDS)('credit repository on %s', (backend) => {
     expect(await state.credit.listReviews({ limit: 10, status: 'open' })).toEqual([review]);
     expect(await state.credit.closeReview('rv-1', 'k-ann', T0 + 9)).toBe(true);
     expect(await state.credit.closeReview('rv-1', 'k-ann', T0 + 9)).toBe(false);
+    expect(await state.credit.getReview('rv-1')).toMatchObject({ status: 'closed', closedBy: 'k-ann' });
+    expect(await state.credit.getReview('rv-none')).toBeUndefined();
     expect(await state.credit.openReview({ ...review, id: 'rv-4', openedAt: T0 + 10 })).toBe(true);
     expect((await state.credit.listReviews({ limit: 10, borrowerId: 'b1' })).map((r) => r.id)).toEqual([
       'rv-4',
