@@ -5,7 +5,7 @@ import { createCredit } from '../risk/credit/credit-app.js';
 import { creditConfigSpec } from '../risk/credit/config.js';
 import { brokerConfigSpec, brokerDeviceSessions, brokerMetrics, createBroker } from '../broker/index.js';
 import { brokerPersistenceConfigSpec, openBrokerPersistence } from '../broker/persistence-config.js';
-import { bool, defineConfig, int, parseConfig } from '../core/config.js';
+import { bool, defineConfig, int, parseConfig, str } from '../core/config.js';
 import type { DeviceKind, Reading } from '../core/contracts/index.js';
 import { issueToken } from '../core/credentials.js';
 import { errorMessage } from '../core/errors.js';
@@ -25,6 +25,7 @@ import { riskBackendConfigSpec } from '../risk/model/backend.js';
 import { ingestMetrics } from '../ingest/metrics.js';
 import { createWebhooks, runElectedDelivery, webhookConfigSpec } from '../webhooks/index.js';
 import {
+  demoScenarios,
   generateWorld,
   provisionWorld,
   runSimulation,
@@ -38,6 +39,10 @@ export const startConfigSpec = defineConfig({
   demo: bool('DEMO', {
     doc: 'Run the simulated demo world (its devices over MQTT, its loan book); sized and seeded by SIM_*',
     default: true,
+  }),
+  demoScenarios: str('DEMO_SCENARIOS', {
+    doc: 'Scenarios in the demo world: auto (each fraud kind, an outage and an off-site inspection on seeded borrowers and days of the replay), none, or specs like removal:b0003:2,tamper:b0010:4',
+    default: 'auto',
   }),
   progressIntervalMs: int('PROGRESS_INTERVAL_MS', {
     doc: 'How often the progress line is refreshed',
@@ -205,7 +210,12 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   if (config.demo) {
     // The world starts at 00:00 UTC, as `riskfuse simulate` starts it, so both give the same world.
     const startMs = Math.floor((Date.now() - config.startDaysAgo * DAY_MS) / DAY_MS) * DAY_MS;
-    const world = generateWorld({ seed: config.seed, borrowers: config.borrowers, startMs });
+    const scenarios = demoScenarios(config.demoScenarios, {
+      seed: config.seed,
+      borrowers: config.borrowers,
+      replayDays: config.startDaysAgo,
+    });
+    const world = generateWorld({ seed: config.seed, borrowers: config.borrowers, startMs, scenarios });
     const provisioned = await provisionWorld(world, state);
     demo = { startMs, borrowers: provisioned.borrowers };
     // Scores made while the demo replays past days see days that are still arriving: stored, not announced.

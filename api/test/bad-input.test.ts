@@ -553,6 +553,37 @@ const CASES: Case[] = [
     what: 'unknown id',
     payload: {},
   },
+  // Cases: ids, transitions and notes.
+  { route: 'GET /v1/cases/:id', url: `/v1/cases/${SQLQ}`, status: 400, what: 'SQL in id' },
+  { route: 'GET /v1/cases/:id', url: '/v1/cases/case_none', status: 404, what: 'unknown id' },
+  {
+    route: 'POST /v1/cases/:id/transition',
+    url: '/v1/cases/case_none/transition',
+    status: 400,
+    what: 'an unknown status',
+    payload: { status: 'forgotten' },
+  },
+  {
+    route: 'POST /v1/cases/:id/transition',
+    url: '/v1/cases/case_none/transition',
+    status: 404,
+    what: 'unknown id',
+    payload: { status: 'investigating' },
+  },
+  {
+    route: 'POST /v1/cases/:id/notes',
+    url: '/v1/cases/case_none/notes',
+    status: 400,
+    what: 'an empty note',
+    payload: { body: '' },
+  },
+  {
+    route: 'POST /v1/cases/:id/notes',
+    url: '/v1/cases/case_none/notes',
+    status: 404,
+    what: 'unknown id',
+    payload: { body: 'seen on site' },
+  },
   // Alerts: ids, lifecycle bodies, rule settings (a bad setting names the rule and field; nothing is saved).
   { route: 'GET /v1/alerts/:id', url: `/v1/alerts/${SQLQ}`, status: 400, what: 'SQL in id' },
   { route: 'GET /v1/alerts/:id', url: '/v1/alerts/alt_none', status: 404, what: 'unknown id' },

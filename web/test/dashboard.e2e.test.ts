@@ -252,7 +252,7 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
       const radii = (await stakeRadii()).filter((r) => !Number.isNaN(r));
       if (radii.length === 0) return;
       const zoom = Number(await zoomOf());
-      const expected = zoom >= 16 ? 6 : zoom >= 13 ? 4 : zoom >= 10 ? 2.5 : 1.5;
+      const expected = zoom >= 16 ? 6 : zoom >= 13 ? 4 : zoom >= 10 ? 3 : 2;
       expect(new Set(radii), `stake markers at zoom ${zoom}`).toEqual(new Set([expected]));
     };
     await checkRadii();
