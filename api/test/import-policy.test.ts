@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedPortfolio, snapshot, startTestApi, T0, type TestApi } from './support.js';
+import { loan, seedPortfolio, snapshot, startTestApi, T0, type TestApi } from './support.js';
 
 interface Report {
   applied: boolean;
@@ -17,17 +17,6 @@ interface Report {
   }[];
 }
 
-const loan = (id: string, over: Record<string, unknown> = {}) => ({
-  id,
-  borrowerId: 'b1',
-  principal: 100_000,
-  currency: 'EUR',
-  annualRatePct: 7.5,
-  startAt: T0,
-  termDays: 360,
-  status: 'active',
-  ...over,
-});
 const shares = (own: number) => [
   { funderId: 'lender', sharePct: own },
   { funderId: 'bank-b', sharePct: 100 - own },

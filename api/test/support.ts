@@ -21,6 +21,19 @@ import { createWebhooks, webhookConfigSpec, type Webhooks } from '../../webhooks
 
 export const T0 = Date.UTC(2026, 0, 1);
 
+/** A valid active loan of b1 for the import tests; `over` changes fields. */
+export const loan = (id: string, over: Record<string, unknown> = {}) => ({
+  id,
+  borrowerId: 'b1',
+  principal: 100_000,
+  currency: 'EUR',
+  annualRatePct: 7.5,
+  startAt: T0,
+  termDays: 360,
+  status: 'active',
+  ...over,
+});
+
 export interface TestApi {
   readonly app: ApiApp;
   readonly state: State;

@@ -1,7 +1,7 @@
 import type { CollateralRules, LotObservation, LotValuation } from './collateral.js';
 import { coverage, valueLot } from './collateral.js';
 import { expectedLoss, exposureAtDefault, lossGivenDefault, type LgdParams } from './expected-loss.js';
-import type { CollateralLot } from '../../core/state/index.js';
+import type { CollateralLot, CreditExposure } from '../../core/state/index.js';
 
 /**
  * One borrower's credit figures: EAD, claimed and verified coverage, LGD and EL, from the loan book, the
@@ -25,21 +25,9 @@ export interface BorrowerCreditInput {
   readonly lots: readonly { lot: CollateralLot; observation: LotObservation }[];
 }
 
-export interface BorrowerCredit {
-  readonly borrowerId: string;
-  readonly currency: string;
-  readonly outstanding: number;
-  readonly undrawn: number;
-  readonly ead: number;
-  readonly claimedValue: number;
-  readonly verifiedValue: number;
-  readonly claimedCoverage?: number;
-  readonly verifiedCoverage?: number;
-  readonly lgd: number;
-  readonly pd?: number;
-  readonly el?: number;
+/** The figures stored per borrower (`CreditExposure`), with its lots typed and before the policy is checked. */
+export interface BorrowerCredit extends Omit<CreditExposure, 'breaches' | 'lots'> {
   readonly lots: readonly LotValuation[];
-  readonly computedAt: number;
 }
 
 export function mainCurrency(
