@@ -27,13 +27,25 @@ export class AlertPlan {
   /** Active alerts' evidence by rule and subject, as this plan changes them; `null`: cleared. */
   private readonly active = new Map<string, Readonly<Record<string, unknown>> | null>();
 
-  constructor(private readonly service: AlertService) {}
+  /**
+   * @param admit decides whether an opening goes ahead (flapping hold, maintenance windows, snoozes); one that
+   *   does not is dropped here, before anything is stored.
+   */
+  constructor(
+    private readonly service: AlertService,
+    private readonly admit: (input: OpenAlertInput) => boolean = () => true,
+  ) {}
 
   events(events: readonly PlatformEvent[]): void {
     this.changes.push({ kind: 'events', events });
   }
 
   open(input: OpenAlertInput): void {
+    if (
+      this.activeEvidence(input.ruleId, input.subjectKind, input.subjectId) === undefined &&
+      !this.admit(input)
+    )
+      return;
     if (this.activeEvidence(input.ruleId, input.subjectKind, input.subjectId) === undefined)
       this.active.set(keyOf(input.ruleId, input.subjectKind, input.subjectId), input.evidence);
     this.changes.push({ kind: 'open', input });

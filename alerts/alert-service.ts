@@ -85,6 +85,8 @@ export class AlertService extends EventEmitter<{ appended: [] }> {
   private readonly active = new Map<string, Alert>();
   private readonly pending = new AsyncLocalStorage<Pending>();
   private readonly now: () => number;
+  /** Run inside the transaction that opens an alert (the case service files it into its borrower's case). */
+  private readonly openedHooks: ((alert: Alert) => Promise<void>)[] = [];
 
   constructor(
     readonly state: State,
@@ -95,6 +97,11 @@ export class AlertService extends EventEmitter<{ appended: [] }> {
     this.now = options.now ?? Date.now;
     this.store = state.alerts;
     this.outbox = state.outbox;
+  }
+
+  /** `hook` runs inside the transaction of every alert this service opens: its writes commit with the alert. */
+  onOpened(hook: (alert: Alert) => Promise<void>): void {
+    this.openedHooks.push(hook);
   }
 
   /** Loads the not-resolved alerts into the active index (once, before the engine evaluates anything). */
@@ -183,6 +190,7 @@ export class AlertService extends EventEmitter<{ appended: [] }> {
         return undefined;
       }
       await this.appendEvents([this.event('alert.opened', alert, input.at)]);
+      for (const hook of this.openedHooks) await hook(alert);
       this.stage(key, alert);
       this.afterCommit(() => {
         this.counters.opened += 1;

@@ -1,3 +1,4 @@
+import { CaseService } from './cases.js';
 import { errorMessage, RiskfuseError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { MetricSample, MetricsSource } from '../core/metrics.js';
@@ -138,6 +139,8 @@ export interface AlertsComponent {
   readonly service: AlertService;
   readonly engine: AlertEngine;
   readonly rules: AlertRules;
+  /** Alerts grouped per borrower into cases (alerts/cases.ts). */
+  readonly cases: CaseService;
   readonly config: AlertsConfig;
   readonly log: Logger;
   /** Stops the engine's timer; resolves once the inputs handed to it are evaluated and stored. */
@@ -164,7 +167,8 @@ export async function createAlerts(deps: {
   await service.load();
   await engine.load();
   const rules = await AlertRules.load(service, engine, rulesFile);
-  return { service, engine, rules, config: deps.config, log, close: () => engine.stop() };
+  const cases = new CaseService(deps.state, service);
+  return { service, engine, rules, cases, config: deps.config, log, close: () => engine.stop() };
 }
 
 /**

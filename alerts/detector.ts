@@ -1,48 +1,139 @@
+import { alphaOf, AnomalyLikelihood } from './anomaly/likelihood.js';
+
 /**
- * A streaming anomaly detector for one numeric series: robust, seasonal-aware, O(1) per reading.
+ * A streaming anomaly detector for one numeric series: O(1) per reading, ~80 numbers of state (with a 24-bin
+ * season), one parameter set for every series. Four plain signals, each calibrated to the series itself:
  *
- * expected(t) = level + season[bin(t)], where `level` is an exponentially weighted mean and `season` an
- * exponentially weighted profile over `seasonBins` bins of `seasonPeriodMs` (hour of day, week of year, …).
- * The scale is an exponentially weighted mean absolute residual (× 1.2533 ≈ σ for Gaussian noise). Updates
- * are Huber-clipped at 3σ, so an anomaly barely moves the baseline it is measured against (the streaming
- * analogue of median/MAD). The score is the robust z = residual / σ; a `Hysteresis` turns flags into
- * open/clear decisions so one spike does not open and one normal reading does not clear.
+ * 1. Surprise against the last level: raw = 1 − exp(−|x − p| / (k·e)), p a fast EWMA (half-life 1 reading), e
+ *    the EWMA of |x − p| (half-life `halfLifeReadings`). Its HTM-style likelihood (`AnomalyLikelihood`) asks
+ *    whether the recent surprise is unusual *for this series*, which is what lets one threshold serve a calm
+ *    temperature probe and a spiky CPU meter alike.
+ * 2. The same against a seasonal profile (EWMA per bin of `seasonPeriodMs`, e.g. hour of day): catches a missing
+ *    daily peak or a holiday that the last level alone cannot see.
+ * 3. Drift: the recent mean (half-life 20) against the long-run mean (half-life 1000), through its own
+ *    likelihood, counted at 0.6: slow departures that no single reading shows.
+ * 4. Range novelty: a value beyond the range seen so far (by `noveltyTolerance` of its span) scores 1, at most
+ *    once per `noveltyCooldownReadings` so a trend does not fire on every new high (NAB's Numenta detector
+ *    adds the same "spatial anomaly" check on top of HTM).
+ *
+ * `score` is the strongest of the four, reported only when it rises above its own recent peak (a peak that
+ * halves every `reportHalfLifeReadings`): one alarm per episode, as an alert opens once — NAB counts every
+ * flagged row outside a window as a false positive. `level` is the same score before that suppression; the
+ * engine's hysteresis uses it (`flagged`) so a sustained anomaly keeps the alert open.
+ *
+ * Constants were chosen on NAB's development set (36 series) and checked leave-one-category-out: `npm run
+ * eval:nab`, README "Streaming detector"; pinned by `alerts/test/nab.test.ts` and `alerts/test/detector.test.ts`.
  */
 export interface DetectorParams {
+  /** Flags also when |x − expected| exceeds this many σ (a magnitude a person would call off). */
   readonly zThreshold: number;
   readonly seasonPeriodMs: number;
   readonly seasonBins: number;
   readonly warmupReadings: number;
+  /** Half-life of the surprise scale (mean absolute error), readings. */
   readonly halfLifeReadings: number;
   /** 'low': only values below expectation are anomalies. */
   readonly direction?: 'low' | 'both';
+  /** The anomaly score (0..1) at and above which a reading is flagged; default `SCORE_THRESHOLD`. */
+  readonly scoreThreshold?: number;
+  /** Overrides of the constants below, for evaluation only (the leave-one-category-out search). */
+  readonly tuning?: Partial<DetectorTuning>;
 }
 
-const CLIP_SIGMAS = 3;
-/** Each season bin forgets with this half-life, in visits of the bin. */
-const SEASON_HALF_LIFE_VISITS = 4;
-const alphaOf = (halfLife: number): number => 1 - 2 ** (-1 / Math.max(1, halfLife));
+export interface DetectorTuning {
+  /** Raw surprise = 1 − exp(−err / (k·mean err)). */
+  readonly surpriseK: number;
+  readonly likelihoodShortHalfLife: number;
+  readonly likelihoodLongHalfLife: number;
+  /** Seasonal bin half-life, in visits of the bin. */
+  readonly seasonHalfLifeVisits: number;
+  readonly noveltyTolerance: number;
+  readonly noveltyCooldownReadings: number;
+  readonly reportHalfLifeReadings: number;
+  /** Drift: half-life of the recent mean and of the long-run mean it is compared with, readings. */
+  readonly driftHalfLife: number;
+  readonly driftSlowHalfLife: number;
+  /** Drift evidence counts at this fraction (0 = off): a drift alone must be the more unusual to alarm. */
+  readonly driftWeight: number;
+}
+
+export const DETECTOR_TUNING: DetectorTuning = {
+  surpriseK: 3,
+  likelihoodShortHalfLife: 5,
+  likelihoodLongHalfLife: 1000,
+  seasonHalfLifeVisits: 3,
+  noveltyTolerance: 0.005,
+  noveltyCooldownReadings: 50,
+  reportHalfLifeReadings: 100,
+  driftHalfLife: 20,
+  driftSlowHalfLife: 1000,
+  driftWeight: 0.6,
+};
+
+/** The NAB-optimal threshold of the standard profile on the development set (`npm run eval:nab`). */
+export const SCORE_THRESHOLD = 0.22;
+/** Range novelty is judged only once this many readings have shaped the range. */
+const NOVELTY_MIN_READINGS = 50;
+/** During a novelty episode, readings this far (× span) beyond the old range keep `level` at 1. A new record of
+ * a noisy or still-unfolding series rarely stays 10 % of its span beyond the old range (alerts/test/detector.test.ts). */
+const NOVELTY_HOLD_TOLERANCE = 0.1;
+/** Seasonal surprise counts once a bin has been visited this often. */
+const SEASON_MIN_VISITS = 3;
+const GAUSS_SIGMA_PER_MAD = 1.2533;
 
 export interface DetectorStep {
   readonly expected: number;
+  /** (x − expected) in σ of the series' recent surprise. */
   readonly z: number;
+  /** Anomaly score 0..1, reported once per episode (NAB's output). */
+  readonly score: number;
+  /** The score before per-episode suppression. */
+  readonly level: number;
   readonly flagged: boolean;
 }
 
 export class StreamingDetector {
   private n = 0;
-  private level = 0;
-  private scale = 0;
+  private last = 0;
+  private err = 0;
+  private seasonErr = 0;
+  private lo = Infinity;
+  private hi = -Infinity;
+  private noveltyQuiet = 0;
+  private binsSeen = 0;
+  private pendingLo = Infinity;
+  private pendingHi = -Infinity;
+  private peak = 0;
+  private recentMean = 0;
+  private longMean = 0;
+  private driftErr = 0;
+  private readonly aRecent: number;
+  private readonly aLong: number;
+  private readonly driftLik: AnomalyLikelihood;
   private readonly season: Float64Array;
-  private readonly seen: Uint32Array;
-  private readonly alpha: number;
-  private readonly beta = alphaOf(SEASON_HALF_LIFE_VISITS);
+  /** Visits per bin, saturating: only the first SEASON_MIN_VISITS matter. */
+  private readonly visits: Uint16Array;
+  private readonly t: DetectorTuning;
+  private readonly aErr: number;
+  private readonly aSeason: number;
+  private readonly peakDecay: number;
+  private readonly lastLik: AnomalyLikelihood;
+  private readonly seasonLik: AnomalyLikelihood;
 
   constructor(private readonly p: DetectorParams) {
-    const bins = p.seasonPeriodMs > 0 ? Math.max(1, p.seasonBins) : 1;
+    // Detectors without overrides share one tuning object: 100k series should not hold 100k copies.
+    this.t = p.tuning === undefined ? DETECTOR_TUNING : { ...DETECTOR_TUNING, ...p.tuning };
+    const bins = p.seasonPeriodMs > 0 ? Math.max(1, p.seasonBins) : 0;
     this.season = new Float64Array(bins);
-    this.seen = new Uint32Array(bins);
-    this.alpha = alphaOf(p.halfLifeReadings);
+    this.visits = new Uint16Array(bins);
+    this.aErr = alphaOf(p.halfLifeReadings);
+    this.aSeason = alphaOf(this.t.seasonHalfLifeVisits);
+    this.peakDecay = 2 ** (-1 / Math.max(1, this.t.reportHalfLifeReadings));
+    this.lastLik = new AnomalyLikelihood(this.t.likelihoodShortHalfLife, this.t.likelihoodLongHalfLife);
+    this.aRecent = alphaOf(this.t.driftHalfLife);
+    this.aLong = alphaOf(this.t.driftSlowHalfLife);
+    this.driftLik = new AnomalyLikelihood(this.t.likelihoodShortHalfLife, this.t.likelihoodLongHalfLife);
+    this.seasonLik = new AnomalyLikelihood(this.t.likelihoodShortHalfLife, this.t.likelihoodLongHalfLife);
   }
 
   get readings(): number {
@@ -50,42 +141,85 @@ export class StreamingDetector {
   }
 
   private bin(ts: number): number {
-    const { seasonPeriodMs: period } = this.p;
-    if (period <= 0) return 0;
+    const period = this.p.seasonPeriodMs;
     const phase = (((ts % period) + period) % period) / period;
     return Math.min(this.season.length - 1, Math.floor(phase * this.season.length));
   }
 
   step(ts: number, x: number): DetectorStep {
-    const b = this.bin(ts);
-    const seasonal = this.p.seasonPeriodMs > 0 && (this.seen[b] ?? 0) > 0;
-    if (this.n === 0) this.level = x;
-    const s = seasonal ? (this.season[b] ?? 0) : 0;
-    const expected = this.level + s;
-    const r = x - expected;
-    // σ floor: a perfectly flat series would otherwise flag its first wiggle at infinite z.
-    const sigma = Math.max(this.scale * 1.2533, 1e-6 * Math.max(1, Math.abs(this.level)));
-    const z = this.n < 2 ? 0 : r / sigma;
-    const dir = this.p.direction ?? 'both';
+    if (this.n === 0) this.last = x;
+    const floor = 1e-9 * Math.max(1, Math.abs(this.last));
+    const surprise = (e: number, scale: number) => 1 - Math.exp(-e / (this.t.surpriseK * (scale + floor)));
+
+    const errLast = Math.abs(x - this.last);
+    let level = this.lastLik.step(this.n < 5 ? 0 : surprise(errLast, this.err));
+    let expected = this.last;
+    let sigma = this.err;
+
+    // Drift: the recent mean (half-life `driftHalfLife`) against the long-run mean, counted at `driftWeight`.
+    if (this.n === 0) this.recentMean = this.longMean = x;
+    this.recentMean += this.aRecent * (x - this.recentMean);
+    const drift = Math.abs(this.recentMean - this.longMean);
+    const driftLevel = this.driftLik.step(this.n < 5 ? 0 : surprise(drift, this.driftErr));
+    level = Math.max(level, this.t.driftWeight * driftLevel);
+    this.driftErr += Math.max(this.aErr, 1 / (this.n + 1)) * (drift - this.driftErr);
+    this.longMean += this.aLong * (x - this.longMean);
+
+    if (this.season.length > 0) {
+      const b = this.bin(ts);
+      const visits = this.visits[b] ?? 0;
+      const s = this.season[b] ?? 0;
+      const errSeason = visits > 0 ? Math.abs(x - s) : 0;
+      level = Math.max(
+        level,
+        this.seasonLik.step(visits < SEASON_MIN_VISITS ? 0 : surprise(errSeason, this.seasonErr)),
+      );
+      if (visits >= SEASON_MIN_VISITS) {
+        expected = s;
+        sigma = this.seasonErr;
+      }
+      if (visits >= 1) this.seasonErr += Math.max(this.aErr, 1 / (this.n + 1)) * (errSeason - this.seasonErr);
+      this.season[b] = visits === 0 ? x : s + this.aSeason * (x - s);
+      this.visits[b] = Math.min(visits + 1, 0xffff);
+      if (visits === 0) this.binsSeen += 1;
+    }
+
+    // The range is frozen during a novelty episode (its readings wait in pendingLo/Hi), so a series that stays
+    // well beyond its old range keeps `level` at 1 for the engine's hysteresis, while NAB's score reports it once.
+    const span = this.hi - this.lo;
+    const tol = this.t.noveltyTolerance * span;
+    const outside = this.n > NOVELTY_MIN_READINGS && (x > this.hi + tol || x < this.lo - tol);
+    let novel = false;
+    if (this.noveltyQuiet > 0) this.noveltyQuiet -= 1;
+    else if (outside) {
+      novel = true;
+      this.noveltyQuiet = this.t.noveltyCooldownReadings;
+    }
+    const score = novel ? 1 : level > this.peak ? level : 0;
+    this.peak = Math.max(this.peak * this.peakDecay, novel ? 1 : level);
+    const held = NOVELTY_HOLD_TOLERANCE * span;
+    // Held only once the range has seen a whole season (every bin): the second half of a first day is not news.
+    const rangeKnown = this.binsSeen === this.season.length;
+    if (novel || (rangeKnown && this.noveltyQuiet > 0 && (x > this.hi + held || x < this.lo - held)))
+      level = 1;
+
+    const z = this.n < 2 ? 0 : (x - expected) / Math.max(sigma * GAUSS_SIGMA_PER_MAD, floor);
+    const wayOff = this.p.direction === 'low' ? x < expected : true;
     const flagged =
       this.n >= this.p.warmupReadings &&
-      (dir === 'low' ? z < -this.p.zThreshold : Math.abs(z) > this.p.zThreshold);
+      wayOff &&
+      (level >= (this.p.scoreThreshold ?? SCORE_THRESHOLD) || Math.abs(z) > this.p.zThreshold);
 
-    // Learn, with the residual clipped once the scale is known.
-    const warm = this.n >= Math.min(this.p.warmupReadings, 10);
-    const rc = warm ? Math.max(-CLIP_SIGMAS * sigma, Math.min(CLIP_SIGMAS * sigma, r)) : r;
-    const xc = expected + rc;
-    const a = this.n < this.p.warmupReadings ? Math.max(this.alpha, 1 / (this.n + 1)) : this.alpha;
-    this.level += a * (xc - s - this.level);
-    if (this.p.seasonPeriodMs > 0) {
-      const prev = this.season[b] ?? 0;
-      const target = xc - this.level;
-      this.season[b] = (this.seen[b] ?? 0) === 0 ? target : prev + this.beta * (target - prev);
-      this.seen[b] = (this.seen[b] ?? 0) + 1;
+    this.pendingLo = Math.min(this.pendingLo, x);
+    this.pendingHi = Math.max(this.pendingHi, x);
+    if (this.noveltyQuiet === 0) {
+      this.lo = this.pendingLo;
+      this.hi = this.pendingHi;
     }
-    this.scale = this.n === 0 ? 0 : this.scale + a * (Math.abs(rc) - this.scale);
+    this.last += Math.max(0.5, 1 / (this.n + 1)) * (x - this.last);
+    this.err += Math.max(this.aErr, 1 / (this.n + 1)) * (errLast - this.err);
     this.n += 1;
-    return { expected, z, flagged };
+    return { expected, z, score, level, flagged };
   }
 }
 

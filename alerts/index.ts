@@ -4,6 +4,7 @@ export { AlertRules, alertMetrics, createAlerts, type AlertsComponent, type Rule
 export { alertsConfigSpec, loadRulesFile, type AlertsConfig } from './config.js';
 export { Hysteresis, StreamingDetector, type DetectorParams } from './detector.js';
 export { AlertEngine, type ScoreChangeInput } from './engine.js';
+export { POLICY_BREACH_RULE, policyBreachAlerts, type PolicyBreachInput } from './policy-breach.js';
 export {
   buildRuleSet,
   parseRulesDocument,
@@ -16,3 +17,4 @@ export {
   type RuleSettings,
   type RulesDocument,
 } from './rules.js';
+export { CaseService, type CaseDetail, type CaseTransition, type RulePrecision } from './cases.js';

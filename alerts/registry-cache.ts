@@ -14,6 +14,7 @@ export class RegistryCache {
   constructor(
     private readonly state: Pick<State, 'devices' | 'portfolio'>,
     private readonly now: () => number,
+    private readonly cacheMs: number = CACHE_MS,
   ) {}
 
   async preload(deviceIds: Iterable<string>, siteIds: Iterable<string> = []): Promise<void> {
@@ -25,7 +26,7 @@ export class RegistryCache {
       );
       await Promise.all(
         stale.map(async (id) => {
-          this.cache.set(prefix + id, { value: await get(id), expiresAtMs: nowMs + CACHE_MS });
+          this.cache.set(prefix + id, { value: await get(id), expiresAtMs: nowMs + this.cacheMs });
         }),
       );
     };

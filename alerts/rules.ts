@@ -2,151 +2,35 @@ import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { RiskfuseError } from '../core/errors.js';
 import { ALERT_SEVERITIES, type AlertSeverity } from '../core/state/index.js';
+import * as anomaly from './rules/anomaly.js';
+import * as batteryLow from './rules/battery-low.js';
+import * as deviceOffline from './rules/device-offline.js';
+import * as geofence from './rules/geofence.js';
+import * as gpsFrozen from './rules/gps-frozen.js';
+import * as inspectionOffsite from './rules/inspection-offsite.js';
+import * as satelliteAnomaly from './rules/satellite-anomaly.js';
+import * as scoreRules from './rules/score-rules.js';
+import * as tamper from './rules/tamper.js';
+import * as weightDrop from './rules/weight-drop.js';
 
 /**
- * The built-in rules, their parameters (with units and defaults) and the settings document that configures
+ * The built-in rules' settings: their parameters (each rule's file under rules/ declares them, with units and
+ * defaults) and the settings document that configures
  * them — from the file named by ALERT_RULES_FILE and over the API, validated with TypeBox. A document that
  * fails is refused whole with every problem named by rule and field; nothing of it is applied.
  */
-const Pct = (description: string, d: number) =>
-  Type.Number({ minimum: 0, maximum: 100, default: d, description });
-const Count = (description: string, d: number) =>
-  Type.Integer({ minimum: 1, maximum: 10_000, default: d, description });
-const Ms = (description: string, d: number) =>
-  Type.Integer({ minimum: 0, maximum: 366 * 86_400_000, default: d, description: `${description}, ms` });
-
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-
-const SeriesRef = Type.Object(
-  {
-    kind: Type.Union([Type.Literal('stake'), Type.Literal('helmet'), Type.Literal('satellite')]),
-    field: Type.String({ minLength: 1, maxLength: 64, description: 'a numeric reading field' }),
-  },
-  { additionalProperties: false },
-);
-
-/** Streaming detector parameters, shared by the anomaly rules. */
-const detectorParams = {
-  zThreshold: Type.Number({ minimum: 1, maximum: 100, default: 5, description: 'robust z-score to flag' }),
-  persistReadings: Count('consecutive flagged readings to open', 2),
-  clearReadings: Count('consecutive normal readings to clear', 6),
-  seasonPeriodMs: Ms('seasonal period (0 = none)', DAY),
-  seasonBins: Count('bins of the seasonal profile', 24),
-  warmupReadings: Count('readings before the detector may flag', 48),
-  halfLifeReadings: Count('half-life of the level and scale, readings', 200),
-};
-
 export const RULE_PARAMS = {
-  'weight-drop': Type.Object(
-    {
-      dropPct: Pct('drop below the window baseline, % of max(pledged weight, baseline)', 35),
-      windowMs: Ms('baseline window', 3 * DAY),
-      medianOfReadings: Count('readings in the rolling median (persistence)', 5),
-      restorePct: Pct('clears when the weight is back within this % of the pre-drop level', 15),
-    },
-    { additionalProperties: false },
-  ),
-  geofence: Type.Object(
-    {
-      outsideToOpen: Count('consecutive readings outside the site polygon to open', 3),
-      insideToClear: Count('consecutive readings inside to clear', 3),
-      maxAccuracyM: Type.Number({
-        minimum: 1,
-        maximum: 100_000,
-        default: 200,
-        description: 'fixes less accurate than this are ignored, m',
-      }),
-    },
-    { additionalProperties: false },
-  ),
-  tamper: Type.Object(
-    { closedToClear: Count('consecutive readings with the seal closed to clear', 4) },
-    { additionalProperties: false },
-  ),
-  'device-offline': Type.Object(
-    {
-      silenceStakeMs: Ms('a stake silent this long is offline (0 = only presence)', 2 * HOUR),
-      silenceHelmetMs: Ms('a helmet silent this long is offline (0 = only presence)', 0),
-      silenceSatelliteMs: Ms('a satellite feed silent this long is offline (0 = only presence)', 0),
-    },
-    { additionalProperties: false },
-  ),
-  'battery-low': Type.Object(
-    {
-      belowPct: Pct('opens when the battery is below', 15),
-      clearAbovePct: Pct('clears when it is back above', 25),
-    },
-    { additionalProperties: false },
-  ),
-  'inspection-offsite': Type.Object(
-    {
-      outsideToOpen: Count('consecutive inspection fixes outside the site polygon to open', 3),
-      insideToClear: Count('consecutive inspection fixes inside to clear', 3),
-      toleranceM: Type.Number({
-        minimum: 0,
-        maximum: 100_000,
-        default: 250,
-        description: 'fixes this close to the site centre count as on site, m',
-      }),
-    },
-    { additionalProperties: false },
-  ),
-  'satellite-anomaly': Type.Object(
-    {
-      ...detectorParams,
-      zThreshold: Type.Number({
-        minimum: 1,
-        maximum: 100,
-        default: 3.5,
-        description: 'robust z-score to flag',
-      }),
-      seasonPeriodMs: Ms('seasonal period (0 = none)', 365 * DAY),
-      seasonBins: Count('bins of the seasonal profile', 52),
-      warmupReadings: Count('readings before the detector may flag', 20),
-      halfLifeReadings: Count('half-life of the level and scale, readings', 30),
-      persistReadings: Count('consecutive flagged readings to open', 3),
-      clearReadings: Count('consecutive normal readings to clear', 3),
-      maxCloudPct: Pct('scenes cloudier than this are ignored', 40),
-      direction: Type.Union([Type.Literal('low'), Type.Literal('both')], {
-        default: 'low',
-        description: 'low = only drops are anomalies',
-      }),
-    },
-    { additionalProperties: false },
-  ),
-  'pd-threshold': Type.Object(
-    {
-      pdAbove: Type.Number({
-        minimum: 0,
-        maximum: 1,
-        default: 0.2,
-        description: 'opens when the PD crosses above',
-      }),
-      clearBelow: Type.Number({
-        minimum: 0,
-        maximum: 1,
-        default: 0.15,
-        description: 'clears when it falls below',
-      }),
-    },
-    { additionalProperties: false },
-  ),
-  'grade-downgrade': Type.Object(
-    { minSteps: Count('grade steps down (A→C = 2) to open', 1) },
-    { additionalProperties: false },
-  ),
-  anomaly: Type.Object(
-    {
-      ...detectorParams,
-      series: Type.Array(SeriesRef, {
-        maxItems: 50,
-        default: [{ kind: 'stake', field: 'temperatureC' }],
-        description: 'numeric series watched, per device',
-      }),
-    },
-    { additionalProperties: false },
-  ),
+  'weight-drop': weightDrop.params,
+  geofence: geofence.params,
+  'gps-frozen': gpsFrozen.params,
+  tamper: tamper.params,
+  'device-offline': deviceOffline.params,
+  'battery-low': batteryLow.params,
+  'inspection-offsite': inspectionOffsite.params,
+  'satellite-anomaly': satelliteAnomaly.params,
+  'pd-threshold': scoreRules.pdThresholdParams,
+  'grade-downgrade': scoreRules.gradeDowngradeParams,
+  anomaly: anomaly.params,
 } as const satisfies Record<string, TObject>;
 
 export type RuleId = keyof typeof RULE_PARAMS;
@@ -154,55 +38,17 @@ export const RULE_IDS = Object.keys(RULE_PARAMS) as RuleId[];
 export type RuleParams<R extends RuleId> = Static<(typeof RULE_PARAMS)[R]>;
 
 export const RULE_DOCS: Record<RuleId, { description: string; severity: AlertSeverity; subject: string }> = {
-  'weight-drop': {
-    description:
-      'collateral weight falls beyond dropPct within windowMs, against a rolling baseline, on a rolling median (restocks and daily sales are not drops)',
-    severity: 'critical',
-    subject: 'lot',
-  },
-  geofence: {
-    description:
-      'the stake reports positions outside its site polygon (hysteresis: N out to open, M in to clear)',
-    severity: 'critical',
-    subject: 'lot',
-  },
-  tamper: {
-    description: 'the stake enclosure/seal switch reads open',
-    severity: 'critical',
-    subject: 'device',
-  },
-  'device-offline': {
-    description:
-      'the device went offline (last will / retained status) or sent nothing for the silence period',
-    severity: 'warning',
-    subject: 'device',
-  },
-  'battery-low': { description: 'battery below belowPct', severity: 'info', subject: 'device' },
-  'inspection-offsite': {
-    description: "an inspector's helmet (hlm-…-insp) reports inspection fixes outside the site",
-    severity: 'critical',
-    subject: 'device',
-  },
-  'satellite-anomaly': {
-    description: "NDVI or activity index far below the series' seasonal baseline (cloudy scenes ignored)",
-    severity: 'warning',
-    subject: 'device',
-  },
-  'pd-threshold': {
-    description: 'the official PD crosses above pdAbove',
-    severity: 'warning',
-    subject: 'borrower',
-  },
-  'grade-downgrade': {
-    description: 'the official grade moves down by minSteps or more',
-    severity: 'warning',
-    subject: 'borrower',
-  },
-  anomaly: {
-    description: 'streaming robust (median/MAD-like), seasonal anomaly detector on any numeric series',
-    severity: 'info',
-    subject: 'device',
-  },
+  'weight-drop': weightDrop.doc,
+  geofence: geofence.doc,
+  'gps-frozen': gpsFrozen.doc,
+  tamper: tamper.doc,
+  'device-offline': deviceOffline.doc,
+  'battery-low': batteryLow.doc,
+  'inspection-offsite': inspectionOffsite.doc,
+  'satellite-anomaly': satelliteAnomaly.doc,
+  'pd-threshold': scoreRules.pdThresholdDoc,
+  'grade-downgrade': scoreRules.gradeDowngradeDoc,
+  anomaly: anomaly.doc,
 };
 
 const Severity = Type.Union(ALERT_SEVERITIES.map((s) => Type.Literal(s)));

@@ -32,6 +32,10 @@ import { OPENAPI_INFO, transformForOpenApi, transformObjectForOpenApi } from './
 import { Problem, problemOf, sendProblem, toProblem } from './problem.js';
 import type { AlertsComponent } from '../alerts/index.js';
 import { alertRoutes } from './routes/alerts.js';
+import { caseRoutes } from './routes/cases.js';
+import { creditRoutes } from './routes/credit.js';
+import { creditApplicationRoutes } from './routes/credit-applications.js';
+import { CreditApplications } from '../risk/decisions/applications.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { deviceRoutes } from './routes/devices.js';
 import { loanRoutes } from './routes/loans.js';
@@ -42,6 +46,9 @@ import { scoreRoutes, type ScoresService } from './routes/scores.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { WebhookService } from '../webhooks/index.js';
+import type { CreditComponent } from '../risk/credit/credit-app.js';
+import { PolicyStore } from '../risk/policy/policy-store.js';
+import type { ImportPolicy } from './import-policy.js';
 
 export type ApiApp = FastifyInstance<
   RawServerDefault,
@@ -66,6 +73,11 @@ export interface ApiDeps {
   readonly alerts?: AlertsComponent;
   /** Webhook subscriptions and deliveries; when absent, the webhook routes are not registered. */
   readonly webhooks?: WebhookService;
+  /**
+   * Credit: EL and policy figures, the policy in force, applications and decisions; when absent, loan imports
+   * are still checked against the stored policy (lender id `lender`) and the credit routes are not registered.
+   */
+  readonly credit?: CreditComponent;
   readonly now?: () => number;
 }
 
@@ -87,6 +99,8 @@ export interface RouteContext {
   countActiveAlerts?(): Promise<number>;
   /** Alerts not yet resolved per borrower; undefined when the alerts component is not wired in. */
   activeAlertsByBorrower?(): Promise<Map<string, number>>;
+  /** The lending policy in force and the lender's own funder id, for loan imports (api/import-policy.ts). */
+  importPolicy(): Promise<ImportPolicy>;
   /** Appends to the audit log as the request's caller; await it inside the mutation's transaction. */
   audit(
     request: FastifyRequest,
@@ -149,8 +163,11 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
       if (method !== 'HEAD') routes.push({ method, url: route.url });
   });
 
+  const policies = deps.credit?.policies ?? new PolicyStore(deps.state, deps.now ?? Date.now);
+  const lenderId = deps.credit?.config.lenderId ?? 'lender';
   const ctx: RouteContext = {
     config,
+    importPolicy: async () => ({ policy: (await policies.current()).policy, lenderId }),
     state: deps.state,
     telemetry: deps.telemetry,
     sessions,
@@ -299,8 +316,15 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
         scoreRoutes(v1, ctx, deps.scores);
         portfolioBorrowerRoutes(v1, ctx, deps.scores);
       }
-      if (deps.alerts !== undefined) alertRoutes(v1, ctx, deps.alerts);
+      if (deps.alerts !== undefined) {
+        alertRoutes(v1, ctx, deps.alerts);
+        caseRoutes(v1, ctx, deps.alerts);
+      }
       if (deps.webhooks !== undefined) webhookRoutes(v1, ctx, deps.webhooks);
+      if (deps.credit !== undefined) {
+        creditRoutes(v1, ctx, deps.credit);
+        creditApplicationRoutes(v1, ctx, new CreditApplications(deps.state, deps.credit, () => ctx.now()));
+      }
       done();
     },
     { prefix: '/v1' },

@@ -1,8 +1,8 @@
 import type { Loan, Repayment, State } from '../core/state/index.js';
 import type { ImportKind, RawRow } from './import.js';
 
-/** What an import needs of the state: the loan book, the borrowers, and one transaction with its lock. */
-export type ImportStore = Pick<State, 'db' | 'portfolio' | 'loans' | 'transaction'>;
+/** What an import needs of the state: the loan book and its funders, the borrowers, and one transaction with its lock. */
+export type ImportStore = Pick<State, 'db' | 'portfolio' | 'loans' | 'lending' | 'transaction'>;
 
 /** The stored version of a row of an import of `K`. */
 export type StoredRow<K extends ImportKind> = K extends 'loans' ? Loan : Repayment;

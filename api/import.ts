@@ -2,8 +2,10 @@ import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType } from '@sinclair/typebox/errors';
 import { RiskfuseError } from '../core/errors.js';
-import type { Loan as LoanRecord, Repayment as RepaymentRecord } from '../core/state/index.js';
+import type { FunderShare, Loan as LoanRecord, Repayment as RepaymentRecord } from '../core/state/index.js';
+import { POLICY_CODES } from '../risk/policy/checks.js';
 import type { CsvTable } from './csv.js';
+import { ImportPolicyCheck, parseFundersCell, sameFunders, type ImportPolicy } from './import-policy.js';
 import {
   LOOKUP_CHUNK_ROWS,
   lookUp,
@@ -38,6 +40,8 @@ export const REJECTION_REASONS = [
   'BORROWER_CHANGED',
   'LOAN_CHANGED',
   'INCONSISTENT',
+  // The lending policy's (api/import-policy.ts).
+  ...POLICY_CODES.filter((c) => c !== 'POLICY_MIN_COVERAGE'),
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
@@ -64,10 +68,28 @@ export const ImportReport = Type.Object({
 });
 export type ImportReport = Static<typeof ImportReport>;
 
-const LoanRow = Type.Object(Loan.properties, { additionalProperties: false });
+/** A loan row may name its funders (co-lending); without them the loan's stored funders stay. */
+const LoanRow = Type.Object(
+  {
+    ...Loan.properties,
+    funders: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            funderId: Type.String({ minLength: 1, maxLength: 64 }),
+            sharePct: Type.Number({ minimum: 0, maximum: 100 }),
+          },
+          { additionalProperties: false },
+        ),
+        { minItems: 1, maxItems: 20, description: 'who funds the loan and in what share, %' },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
 const RepaymentRow = Type.Object(Repayment.properties, { additionalProperties: false });
 
-type ColumnType = 'string' | 'number' | 'time';
+type ColumnType = 'string' | 'number' | 'time' | 'funders';
 const COLUMNS: Record<ImportKind, Record<string, ColumnType>> = {
   loans: {
     id: 'string',
@@ -79,6 +101,7 @@ const COLUMNS: Record<ImportKind, Record<string, ColumnType>> = {
     termDays: 'number',
     status: 'string',
     defaultedAt: 'time',
+    funders: 'funders',
   },
   repayments: {
     id: 'string',
@@ -170,6 +193,11 @@ export function csvRows(kind: ImportKind, table: CsvTable): { rows: RawRow[] } |
             },
           };
         value[column] = Number(cell);
+      } else if (type === 'funders') {
+        const funders = parseFundersCell(cell);
+        if (typeof funders === 'string')
+          return { index, line, value, problem: { column, reason: 'INVALID_VALUE', message: funders } };
+        value[column] = funders;
       } else if (type === 'time') {
         const ms = /^\d+$/.test(cell)
           ? Number(cell)
@@ -234,6 +262,8 @@ export async function runImport<K extends ImportKind>(
     progressEvery?: number;
     onProgress?: (stage: 'validated' | 'applied', done: number, total: number) => void;
     afterApply?: (outcome: ImportOutcome) => Promise<void>;
+    /** The lending policy loan rows are checked against (api/import-policy.ts); none: not checked. */
+    policy?: ImportPolicy;
   } = {},
 ): Promise<ImportOutcome> {
   const progressEvery = options.progressEvery ?? 10_000;
@@ -252,6 +282,9 @@ export async function runImport<K extends ImportKind>(
     let unchanged = 0;
     const seen = new Map<string, RawRow>();
     const lookups: Lookups<K> = { stored: new Map(), parentExists: new Map() };
+    const policy = kind === 'loans' ? new ImportPolicyCheck(store, options.policy) : undefined;
+    /** Funders of accepted loan rows that name them, written with the loans. */
+    const funders = new Map<string, readonly FunderShare[]>();
 
     /** Validates one row against the chunk's lookups: rejects it, or accepts it as created, updated or unchanged. */
     const validate = (row: RawRow): void => {
@@ -281,7 +314,13 @@ export async function runImport<K extends ImportKind>(
           message: first?.message ?? 'invalid row',
         });
       }
-      const record = row.value as StoredRow<K>;
+      let record = row.value as StoredRow<K>;
+      let rowFunders: readonly FunderShare[] | undefined;
+      if (kind === 'loans') {
+        const { funders: named, ...loanOnly } = row.value as LoanRecord & { funders?: FunderShare[] };
+        record = loanOnly as StoredRow<K>;
+        rowFunders = named;
+      }
       const earlier = seen.get(record.id);
       if (earlier !== undefined) {
         return reject({
@@ -316,6 +355,38 @@ export async function runImport<K extends ImportKind>(
             message: `loan ${loan.id} belongs to borrower ${stored.borrowerId}`,
           });
         }
+        const unchangedRow =
+          stored !== undefined &&
+          same(stored as unknown as Record<string, unknown>, loan as unknown as Record<string, unknown>) &&
+          (rowFunders === undefined || sameFunders(rowFunders, policy?.storedFunders.get(loan.id) ?? []));
+        if (!unchangedRow && policy !== undefined) {
+          const v = policy.check(loan, rowFunders, stored);
+          if (v !== undefined) {
+            return reject({
+              column:
+                v.code === 'POLICY_BORROWER_CAP'
+                  ? 'principal'
+                  : v.code === 'POLICY_MAX_TENOR'
+                    ? 'termDays'
+                    : 'funders',
+              reason: v.code as RejectionReason,
+              message: v.message,
+            });
+          }
+          policy.accepted(loan, stored);
+        }
+        if (rowFunders !== undefined && !unchangedRow) funders.set(loan.id, rowFunders);
+        if (
+          stored !== undefined &&
+          !unchangedRow &&
+          rowFunders !== undefined &&
+          same(stored as unknown as Record<string, unknown>, loan as unknown as Record<string, unknown>)
+        ) {
+          // Only the funders changed: an update of the loan's terms all the same.
+          updatedBefore.push(existing);
+          accepted.push(record);
+          return;
+        }
       } else {
         const rep = record as RepaymentRecord;
         if (rep.amountPaid > 0 && rep.paidAt === undefined) {
@@ -348,16 +419,21 @@ export async function runImport<K extends ImportKind>(
     // Nothing is written while validating, so reading a chunk's references ahead of its rows sees what a read
     // per row would have seen.
     for (const [i, row] of rows.entries()) {
-      if (i % LOOKUP_CHUNK_ROWS === 0)
-        await lookUp(kind, rows.slice(i, i + LOOKUP_CHUNK_ROWS), store, lookups);
+      if (i % LOOKUP_CHUNK_ROWS === 0) {
+        const chunk = rows.slice(i, i + LOOKUP_CHUNK_ROWS);
+        await lookUp(kind, chunk, store, lookups);
+        await policy?.load(chunk.map((r) => (r.value ?? {}) as { id?: unknown; borrowerId?: unknown }));
+      }
       if (i > 0 && i % progressEvery === 0) options.onProgress?.('validated', i, rows.length);
       validate(row);
     }
 
     const apply = rejections.length === 0 || mode === 'partial';
     if (apply && accepted.length > 0) {
-      if (kind === 'loans') await store.loans.upsertLoans(accepted as LoanRecord[]);
-      else await store.loans.upsertRepayments(accepted as RepaymentRecord[]);
+      if (kind === 'loans') {
+        await store.loans.upsertLoans(accepted as LoanRecord[]);
+        await store.lending.replaceFunders(funders);
+      } else await store.loans.upsertRepayments(accepted as RepaymentRecord[]);
     }
     const report: ImportReport = {
       kind,

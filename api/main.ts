@@ -13,6 +13,8 @@ import { buildApp, type ApiApp } from './app.js';
 import { bootstrapAdminKey } from './auth.js';
 import { apiConfigSpec, type ApiConfig } from './config.js';
 import { createRisk, riskBackendConfigSpec, riskConfigSpec, scoringMetrics } from '../risk/index.js';
+import { createCredit, type CreditComponent } from '../risk/credit/credit-app.js';
+import { creditConfigSpec } from '../risk/credit/config.js';
 import { riskScores, type ScoresService } from './routes/scores.js';
 import { alertMetrics, alertsConfigSpec, createAlerts, type AlertsComponent } from '../alerts/index.js';
 import { createWebhooks, runElectedDelivery, webhookConfigSpec } from '../webhooks/index.js';
@@ -23,6 +25,7 @@ export const apiEnvSpecs = [
   alertsConfigSpec,
   webhookConfigSpec,
   riskConfigSpec,
+  creditConfigSpec,
   riskBackendConfigSpec,
   telemetryConfigSpec,
   stateConfigSpec,
@@ -53,6 +56,7 @@ export async function startApi(deps: {
   readonly scores?: ScoresService;
   readonly alerts?: AlertsComponent;
   readonly webhooks?: WebhookService;
+  readonly credit?: CreditComponent;
   readonly printKey?: (line: string) => void;
 }): Promise<RunningApi> {
   const { config, log } = deps;
@@ -96,6 +100,7 @@ export async function apiMain(
       ...alertsConfigSpec,
       ...webhookConfigSpec,
       ...riskConfigSpec,
+      ...creditConfigSpec,
       ...riskBackendConfigSpec,
       ...telemetryConfigSpec,
       ...stateConfigSpec,
@@ -118,6 +123,10 @@ export async function apiMain(
   // Webhook delivery runs in an API process (the elected one among replicas, see below); events written to the
   // outbox by `riskfuse risk` (and the alert engine) on the same state are delivered from there.
   const webhooks = createWebhooks({ config, state, log });
+  // Credit: the policy in force, applications and decisions. Coverage and EL are recomputed where readings
+  // arrive (riskfuse start); here they are read from the state, and recommendations compute from them.
+  const credit = createCredit({ config, state, telemetry, log });
+  await credit.monitor.loadRegistry();
   let running: RunningApi;
   try {
     running = await startApi({
@@ -128,6 +137,7 @@ export async function apiMain(
       scores: riskScores(risk),
       alerts,
       webhooks: webhooks.service,
+      credit,
       metrics: [scoringMetrics(risk.scoring), alertMetrics(alerts), webhooks.metrics],
       ...(options.printKey ? { printKey: options.printKey } : {}),
     });

@@ -6,6 +6,8 @@ import { silentLogger } from '../core/logger.js';
 import { openSqliteState } from '../core/state/index.js';
 import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
 import { buildApp } from './app.js';
+import { createCredit } from '../risk/credit/credit-app.js';
+import { creditConfigSpec } from '../risk/credit/config.js';
 import { apiConfigSpec } from './config.js';
 import { tcpDeviceSessions } from './device-sessions.js';
 import type { ScoresService } from './routes/scores.js';
@@ -58,6 +60,12 @@ export async function openApiDocument(): Promise<string> {
         state,
         log: silentLogger,
       }).service,
+      credit: createCredit({
+        config: parseConfig(creditConfigSpec, {}),
+        state,
+        telemetry,
+        log: silentLogger,
+      }),
       // The alert routes are registered only with the alerts component: without it they were missing from
       // the document (and from the dashboard's generated types). No timer runs: silence checks are off.
       alerts,

@@ -9,10 +9,15 @@ import type { ApiRole } from '../core/state/index.js';
  * - officer: read everything but keys and the audit log; act on alerts, import loan data, re-score.
  * - auditor: read only, including API keys (never their secrets) and the audit log.
  * - device-ops: devices only — list, provision, rotate, revoke, their readings.
+ * - approver: the lender's credit approvers — read what officers read, decide credit applications and close
+ *   limit reviews. Only approvers decide (not even admins: the lender keeps credit approval with named people,
+ *   and four-eyes counts two different approver keys).
  */
 export type Access = 'public' | readonly ApiRole[];
 
-const READ: readonly ApiRole[] = ['admin', 'officer', 'auditor'];
+const READ: readonly ApiRole[] = ['admin', 'officer', 'auditor', 'approver'];
+const APPROVE: readonly ApiRole[] = ['approver'];
+const REVIEW: readonly ApiRole[] = ['admin', 'officer', 'approver'];
 const DEVICE_READ: readonly ApiRole[] = ['admin', 'officer', 'auditor', 'device-ops'];
 const DEVICE_WRITE: readonly ApiRole[] = ['admin', 'device-ops'];
 const ADMIN: readonly ApiRole[] = ['admin'];
@@ -27,7 +32,7 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   // Redirects to the dashboard (api/dashboard.ts).
   'GET /': 'public',
   // Who am I: the dashboard shows the buttons the caller's role may use.
-  'GET /v1/me': ['admin', 'officer', 'auditor', 'device-ops'],
+  'GET /v1/me': ['admin', 'officer', 'auditor', 'device-ops', 'approver'],
 
   'GET /v1/api-keys': AUDIT,
   'POST /v1/api-keys': ADMIN,
@@ -88,6 +93,12 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   'PUT /v1/alerts/rules/:id': ADMIN,
   'PUT /v1/alerts/rules/:id/overrides/:borrowerId': ADMIN,
   'DELETE /v1/alerts/rules/:id/overrides/:borrowerId': ADMIN,
+  // Cases (api/routes/cases.ts, with the alerts component): officers work them, auditors read them.
+  'GET /v1/cases': READ,
+  'GET /v1/cases/:id': READ,
+  'POST /v1/cases/:id/transition': IMPORT,
+  'POST /v1/cases/:id/notes': IMPORT,
+  'GET /v1/alerts/rules/precision': READ,
   // Webhooks (api/routes/webhooks.ts, when wired in): admins manage them; officers and auditors read
   // subscriptions (never secrets), delivery logs and dead letters.
   'GET /v1/webhooks/subscriptions': READ,
@@ -102,6 +113,21 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   'GET /v1/webhooks/deliveries/:id': READ,
   'POST /v1/webhooks/deliveries/:id/replay': ADMIN,
   'GET /v1/webhooks/dead-letters': READ,
+
+  // Credit (api/routes/credit.ts, credit-applications.ts, when wired in): officers file applications, approvers
+  // decide them; admins change the lending policy.
+  'GET /v1/credit/exposures': READ,
+  'GET /v1/borrowers/:id/credit': READ,
+  'GET /v1/policy': READ,
+  'PUT /v1/policy': ADMIN,
+  'GET /v1/policy/versions': READ,
+  'GET /v1/reviews': READ,
+  'POST /v1/reviews/:id/close': REVIEW,
+  'POST /v1/applications': IMPORT,
+  'POST /v1/recommendations': REVIEW,
+  'GET /v1/applications': READ,
+  'GET /v1/applications/:id': READ,
+  'POST /v1/applications/:id/decisions': APPROVE,
 };
 
 /**

@@ -103,6 +103,9 @@ export const LotPatch = Type.Partial(
   { additionalProperties: false, minProperties: 1 },
 );
 
+export const HelmetRole = Type.Union([Type.Literal('worker'), Type.Literal('inspector')], {
+  description: "a helmet's wearer (helmets only; default worker): inspection rules read the inspector's",
+});
 export const DeviceKind = Type.Union(DEVICE_KINDS.map((k) => Type.Literal(k)));
 export const Device = Type.Object({
   id: DeviceId,
@@ -110,6 +113,7 @@ export const Device = Type.Object({
   borrowerId: Id('borrower id'),
   siteId: Id('site id'),
   lotId: Type.Optional(Id('collateral lot a stake sits on')),
+  role: Type.Optional(HelmetRole),
   status: Type.Union([Type.Literal('active'), Type.Literal('revoked')]),
   createdAt: EpochMs('provisioned at'),
 });
@@ -133,6 +137,7 @@ export const NewDevice = Type.Object(
     borrowerId: Id('borrower id'),
     siteId: Id('site id'),
     lotId: Type.Optional(Id('collateral lot (stakes)')),
+    role: Type.Optional(HelmetRole),
   },
   { additionalProperties: false },
 );

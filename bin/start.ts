@@ -1,9 +1,11 @@
 import { join, resolve } from 'node:path';
-import { alertMetrics, alertsConfigSpec, createAlerts } from '../alerts/index.js';
+import { alertMetrics, alertsConfigSpec, createAlerts, policyBreachAlerts } from '../alerts/index.js';
 import { apiConfigSpec, riskScores, startApi } from '../api/index.js';
+import { createCredit } from '../risk/credit/credit-app.js';
+import { creditConfigSpec } from '../risk/credit/config.js';
 import { brokerConfigSpec, brokerDeviceSessions, brokerMetrics, createBroker } from '../broker/index.js';
 import { brokerPersistenceConfigSpec, openBrokerPersistence } from '../broker/persistence-config.js';
-import { bool, defineConfig, int, parseConfig } from '../core/config.js';
+import { bool, defineConfig, int, parseConfig, str } from '../core/config.js';
 import type { DeviceKind, Reading } from '../core/contracts/index.js';
 import { issueToken } from '../core/credentials.js';
 import { errorMessage } from '../core/errors.js';
@@ -24,6 +26,7 @@ import { riskBackendConfigSpec } from '../risk/model/backend.js';
 import { ingestMetrics } from '../ingest/metrics.js';
 import { createWebhooks, runElectedDelivery, webhookConfigSpec } from '../webhooks/index.js';
 import {
+  demoScenarios,
   generateWorld,
   provisionWorld,
   runSimulation,
@@ -37,6 +40,10 @@ export const startConfigSpec = defineConfig({
   demo: bool('DEMO', {
     doc: 'Run the simulated demo world (its devices over MQTT, its loan book); sized and seeded by SIM_*',
     default: true,
+  }),
+  demoScenarios: str('DEMO_SCENARIOS', {
+    doc: 'Scenarios in the demo world: auto (each fraud kind, an outage and an off-site inspection on seeded borrowers and days of the replay), none, or specs like removal:b0003:2,tamper:b0010:4',
+    default: 'auto',
   }),
   progressIntervalMs: int('PROGRESS_INTERVAL_MS', {
     doc: 'How often the progress line is refreshed',
@@ -56,6 +63,7 @@ export const startEnvSpecs = [
   brokerPersistenceConfigSpec,
   ingestConfigSpec,
   riskConfigSpec,
+  creditConfigSpec,
   riskBackendConfigSpec,
   telemetryConfigSpec,
   stateConfigSpec,
@@ -81,6 +89,7 @@ export async function startMain(env: Record<string, string | undefined>): Promis
       ...brokerPersistenceConfigSpec,
       ...ingestConfigSpec,
       ...riskConfigSpec,
+      ...creditConfigSpec,
       ...riskBackendConfigSpec,
       ...telemetryConfigSpec,
       ...stateConfigSpec,
@@ -139,6 +148,13 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   risk.scoring.on('score-changed', (change) => void alerts.engine.onScoreChange(change));
   alerts.engine.start();
 
+  // Credit: coverage, LGD and EL move with the stakes' readings and presence and with score changes; a new
+  // policy breach opens its alert through the alert service, in the transaction that records it.
+  const credit = createCredit({ config, state, telemetry, log, ...policyBreachAlerts(alerts.service) });
+  shutdown.add('credit', () => credit.close());
+  await credit.monitor.start();
+  risk.scoring.on('score-changed', (change) => credit.monitor.onScoreChange(change));
+
   const storedByKind: Record<DeviceKind, number> = { stake: 0, helmet: 0, satellite: 0 };
   const ingest = createIngest({
     config: { ...config, mqttUrl, serviceToken },
@@ -149,8 +165,12 @@ export async function startMain(env: Record<string, string | undefined>): Promis
       for (const r of readings) storedByKind[r.kind] += 1;
       risk.scoring.notifyReadings(readings);
       void alerts.engine.onReadings(readings);
+      credit.monitor.onReadings(readings);
     },
-    onPresence: (presence) => void alerts.engine.onPresence(presence),
+    onPresence: (presence) => {
+      void alerts.engine.onPresence(presence);
+      credit.monitor.onPresence(presence);
+    },
   });
   shutdown.add('ingest', () => ingest.stop());
   await ingest.start();
@@ -171,10 +191,12 @@ export async function startMain(env: Record<string, string | undefined>): Promis
       brokerMetrics(broker),
       scoringMetrics(risk.scoring),
       alertMetrics(alerts),
+      credit.metrics,
       webhooks.metrics,
     ],
     scores: riskScores(risk),
     alerts,
+    credit,
     webhooks: webhooks.service,
   }).catch(async (err: unknown) => {
     await shutdown.run('start failed');
@@ -193,11 +215,19 @@ export async function startMain(env: Record<string, string | undefined>): Promis
   let lastProgress: SimulationProgress | undefined;
   let worldLine = 'off (DEMO=false)';
   let backtested = false;
+  /** The demo world's start and size: the progress line's alerts per 100 borrowers per simulated week. */
+  let demo: { startMs: number; borrowers: number } | undefined;
   if (config.demo) {
     // The world starts at 00:00 UTC, as `riskfuse simulate` starts it, so both give the same world.
     const startMs = Math.floor((Date.now() - config.startDaysAgo * DAY_MS) / DAY_MS) * DAY_MS;
-    const world = generateWorld({ seed: config.seed, borrowers: config.borrowers, startMs });
+    const scenarios = demoScenarios(config.demoScenarios, {
+      seed: config.seed,
+      borrowers: config.borrowers,
+      replayDays: config.startDaysAgo,
+    });
+    const world = generateWorld({ seed: config.seed, borrowers: config.borrowers, startMs, scenarios });
     const provisioned = await provisionWorld(world, state);
+    demo = { startMs, borrowers: provisioned.borrowers };
     // Scores made while the demo replays past days see days that are still arriving: stored, not announced.
     risk.scoring.holdChanges(true);
     simulation = runSimulation({
@@ -286,7 +316,13 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     const sim = lastProgress
       ? ` · sim ${new Date(lastProgress.simNowMs).toISOString().slice(0, 16).replace('T', ' ')}${lastProgress.caughtUp ? ' (live)' : ' (replaying)'}`
       : '';
-    const line = `stored ${fmt(total)} readings (stake ${fmt(storedByKind.stake)} · helmet ${fmt(storedByKind.helmet)} · satellite ${fmt(storedByKind.satellite)}) · ${fmt(ratePerS)}/s · dead letters ${fmt(c.readingsRejected)} · buffered ${fmt(c.bufferedReadings)} · scores ${fmt(risk.scoring.counters.borrowersScored)} · alerts opened ${fmt(alerts.service.counters.opened)}${sim}`;
+    // The figure `npm run eval:alerts` reports too (alertsPer100BorrowersWeek), over the simulated time so far.
+    const simWeeks = lastProgress && demo ? (lastProgress.simNowMs - demo.startMs) / (7 * DAY_MS) : 0;
+    const per100w =
+      demo && simWeeks > 1 / 7
+        ? ` (${(alerts.service.counters.opened / (demo.borrowers / 100) / simWeeks).toFixed(1)} per 100 borrowers per week)`
+        : '';
+    const line = `stored ${fmt(total)} readings (stake ${fmt(storedByKind.stake)} · helmet ${fmt(storedByKind.helmet)} · satellite ${fmt(storedByKind.satellite)}) · ${fmt(ratePerS)}/s · dead letters ${fmt(c.readingsRejected)} · buffered ${fmt(c.bufferedReadings)} · scores ${fmt(risk.scoring.counters.borrowersScored)} · alerts opened ${fmt(alerts.service.counters.opened)}${per100w}${sim}`;
     if (tty) process.stderr.write(`\r\x1b[2K${line}`);
     else if (t - lastPrinted >= 5000 || lastPrinted === 0) {
       out(line);

@@ -3,10 +3,13 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Aedes } from 'aedes';
+import type { MQEmitter } from 'mqemitter';
+import { ClusterClients, installStaleWillGate } from './cluster-clients.js';
 import { coalesceWrites } from './coalesce-writes.js';
 import { createMq } from './mq.js';
 import { BrokerPersistence } from './persistence.js';
 import type { AedesPersistence } from './persistence-port.js';
+import { installPartitionedSessions } from './partitioned-sessions.js';
 import { installPublishBeforeAck } from './publish-before-ack.js';
 import { RiskfuseError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -33,6 +36,16 @@ export interface BrokerDeps {
   readonly log: Logger;
   /** Aedes' session store; default the in-memory one. The caller destroys it after close(). */
   readonly persistence?: AedesPersistence;
+  /**
+   * Set when this broker is one of several sharing a session store and emitter (redis-backend.ts): the shared
+   * emitter, and how often brokers announce they are alive (a dead broker's wills fire after three missed).
+   */
+  readonly cluster?: {
+    readonly mq: MQEmitter;
+    readonly heartbeatIntervalMs: number;
+    /** Registers a call for when the shared emitter is back after losing its connection. */
+    readonly onEmitterResumed?: (listener: () => void) => void;
+  };
 }
 
 export interface ListeningPorts {
@@ -55,15 +68,28 @@ const DEV_MODE_WARNING =
   'MQTT_DEV_ANONYMOUS=true: clients without credentials are admitted WITHOUT TOPIC LIMITS — development only, never in production';
 
 /** Aedes' default number of messages its emitter delivers at once. */
-const AEDES_CONCURRENCY = 100;
+export const AEDES_CONCURRENCY = 100;
+
+/** The part of an Aedes client closed when the emitter comes back. */
+interface PersistentClient {
+  readonly clean: boolean;
+  close(): void;
+}
 
 /** Builds the broker; nothing listens until `listen()`. */
-export function createBroker({ config, registry, log: parentLog, persistence }: BrokerDeps): RiskfuseBroker {
+export function createBroker({
+  config,
+  registry,
+  log: parentLog,
+  persistence: givenPersistence,
+  cluster,
+}: BrokerDeps): RiskfuseBroker {
   const log = parentLog.child({ component: 'broker' });
   const counters = new CounterSet();
   const sessions: Sessions = new WeakMap();
   const dropped = new WeakSet<object>();
   const maxRemainingLength = maxRemainingLengthFor(config.maxPayloadBytes);
+  const persistence = givenPersistence ?? (new BrokerPersistence() as unknown as AedesPersistence);
 
   const aedes = new Aedes({
     ...createHooks(sessions, dropped, {
@@ -73,21 +99,57 @@ export function createBroker({ config, registry, log: parentLog, persistence }: 
       log,
     }),
     // Aedes' default emitter overflows the stack under a flood (see mq.ts); same concurrency as its default.
-    mq: createMq(AEDES_CONCURRENCY),
-    // Sessions, retained messages and queued QoS 1 messages: the caller's store (SQLite in every process the
-    // CLI starts, see persistence-config.ts), else the in-memory one with O(1) outgoing queues (persistence.ts).
-    persistence: persistence ?? new BrokerPersistence(),
+    // In a cluster, the Redis emitter with the same fix (redis-backend.ts).
+    mq: cluster?.mq ?? createMq(AEDES_CONCURRENCY),
+    ...(cluster === undefined ? {} : { heartbeatInterval: cluster.heartbeatIntervalMs }),
+    // Sessions, retained messages and queued QoS 1 messages: the caller's store (SQLite or Redis in every process
+    // the CLI starts, see persistence-config.ts), else the in-memory one with O(1) outgoing queues (persistence.ts).
+    persistence,
     concurrency: AEDES_CONCURRENCY,
     connectTimeout: config.connectTimeoutMs,
     // Only MQTT 3.1 clients are held to it (3.1.1 has no limit); device ids may be 64 characters.
     maxClientsIdLength: 128,
   });
   installDropGate(aedes, dropped);
+  // Ingest partition sessions get only their devices' messages (core/contracts/ingest-partitions.ts).
+  installPartitionedSessions(aedes, persistence);
+  const clusterClients = cluster === undefined ? undefined : new ClusterClients(aedes, cluster.mq);
+  if (clusterClients !== undefined) installStaleWillGate(aedes, clusterClients, dropped, log);
   // Aedes 1.2 PUBACKs a QoS 1 message before storing it; store first, so an acknowledged reading survives a crash.
   installPublishBeforeAck(aedes, log);
 
   let closing = false;
-  attachPresence(aedes, sessions, { log, isClosing: () => closing });
+  attachPresence(aedes, sessions, {
+    log,
+    isClosing: () => closing,
+    connectedElsewhere: (clientId) => clusterClients?.connectedElsewhere(clientId) ?? false,
+  });
+  // Aedes emits 'error' when its session store fails under a publish or a will pass (Redis away); unhandled,
+  // that would end the process, while the publish itself already failed and the device will send it again.
+  (aedes as NodeJS.EventEmitter).on('error', (err: Error) =>
+    log.error({ err: errorMessage(err) }, 'broker session store error'),
+  );
+  const forgetTimer =
+    cluster === undefined
+      ? undefined
+      : setInterval(() => clusterClients?.forgetDeadBrokers(), cluster.heartbeatIntervalMs * 4);
+  forgetTimer?.unref();
+  // Redis pub/sub keeps nothing: what was published while this broker's subscription connection was down was
+  // queued for the persistent sessions (the ingest) but never delivered live, and Aedes replays a session's
+  // queue only on CONNECT. So those sessions are closed and reconnect to get it; devices (clean) are left alone.
+  // test/cluster.e2e.test.ts, "Redis is SIGKILLed and restarted", lost ~2 % of readings until their next
+  // reconnect without this.
+  cluster?.onEmitterResumed?.(() => {
+    const clients = Object.values(
+      (aedes as unknown as { clients: Record<string, PersistentClient> }).clients,
+    );
+    const persistent = clients.filter((c) => !c.clean);
+    log.warn(
+      { sessions: persistent.length },
+      'message emitter back: reconnecting persistent sessions to replay their queues',
+    );
+    for (const c of persistent) c.close();
+  });
 
   aedes.on('connackSent', (packet, client) => {
     if (packet.returnCode === 0) {
@@ -219,6 +281,7 @@ export function createBroker({ config, registry, log: parentLog, persistence }: 
 
   async function shutDown(): Promise<void> {
     closing = true;
+    if (forgetTimer !== undefined) clearInterval(forgetTimer);
     const stopped = servers.map(closeServer);
     ws?.wss.close();
     await new Promise<void>((resolve) => aedes.close(() => resolve()));

@@ -2,9 +2,9 @@ import { createLogger, type Logger } from '../core/logger.js';
 import { loggingConfigSpec } from '../core/logging-config.js';
 import { Shutdown } from '../core/shutdown.js';
 import { openState, stateConfigSpec, statePath } from '../core/state/index.js';
-import { createBroker, type ListeningPorts, type RiskfuseBroker } from './app.js';
+import { AEDES_CONCURRENCY, createBroker, type ListeningPorts, type RiskfuseBroker } from './app.js';
 import { brokerConfigSpec, parseBrokerConfig } from './config.js';
-import { brokerPersistenceConfigSpec, openBrokerPersistence } from './persistence-config.js';
+import { brokerPersistenceConfigSpec, openBrokerBackend } from './persistence-config.js';
 
 export const brokerEnvSpecs = [
   brokerConfigSpec,
@@ -49,9 +49,9 @@ export async function brokerMain(
   );
 
   // Registered before the broker, so it is destroyed after the broker has closed.
-  const persistence = openBrokerPersistence(config, log);
-  shutdown.add('broker session store', () => persistence.destroy());
-  const broker = createBroker({ config, registry: state.devices, log, persistence });
+  const backend = openBrokerBackend(config, AEDES_CONCURRENCY, log);
+  shutdown.add('broker session store', () => backend.persistence.destroy());
+  const broker = createBroker({ config, registry: state.devices, log, ...backend });
   shutdown.add('broker', () => broker.close());
   let ports: ListeningPorts;
   try {

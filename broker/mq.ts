@@ -36,7 +36,14 @@ interface MqInternals {
  */
 export function createMq(concurrency: number): MQEmitter {
   // matchEmptyLevels as Aedes sets it for its own default emitter [MQTT-4.7.1-3].
-  const mq = mqemitter({ concurrency, matchEmptyLevels: true });
+  return hardenMq(mqemitter({ concurrency, matchEmptyLevels: true }));
+}
+
+/**
+ * Applies the fixes above to an emitter built on mqemitter 7's local delivery: the plain one, or
+ * mqemitter-redis, whose messages coming back from Redis are delivered by the same code (redis-backend.ts).
+ */
+export function hardenMq<T extends MQEmitter>(mq: T): T {
   const internals = mq as unknown as MqInternals;
   internals._messageQueue = new Fifo<unknown>(1024);
   internals._messageCallbacks = new Fifo<unknown>(1024);

@@ -15,7 +15,12 @@ import type { Session, Sessions } from './aedes-hooks.js';
 export function attachPresence(
   aedes: Aedes,
   sessions: Sessions,
-  options: { readonly log: Logger; readonly isClosing: () => boolean },
+  options: {
+    readonly log: Logger;
+    readonly isClosing: () => boolean;
+    /** Whether the client id is connected to another broker of the cluster (cluster-clients.ts). */
+    readonly connectedElsewhere?: (clientId: string) => boolean;
+  },
 ): void {
   /** deviceId → its registered connection. */
   const live = new Map<string, Client>();
@@ -36,6 +41,8 @@ export function attachPresence(
     // same turn; by the next one a taken-over device is `live` again.
     setImmediate(() => {
       if (options.isClosing() || live.has(deviceId)) return;
+      // Moved to another broker of the cluster, which announced it before closing this connection.
+      if (options.connectedElsewhere?.(client.id) === true) return;
       aedes.publish(
         {
           cmd: 'publish',

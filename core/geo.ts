@@ -33,3 +33,28 @@ export function pointInPolygon(point: LatLon, polygon: readonly LatLon[]): boole
   }
   return inside;
 }
+
+/**
+ * Distance from a point outside a polygon to its nearest edge, m (0 inside). Edges are taken as straight lines
+ * in a local equirectangular frame at the point: exact enough for site fences a few hundred metres across.
+ */
+export function distanceOutsidePolygonM(point: LatLon, polygon: readonly LatLon[]): number {
+  if (polygon.length < 3 || pointInPolygon(point, polygon)) return 0;
+  const mPerDegLat = 111_320;
+  const mPerDegLon = 111_320 * Math.cos((point[0] * Math.PI) / 180);
+  const xy = (p: LatLon): [number, number] => [
+    (p[1] - point[1]) * mPerDegLon,
+    (p[0] - point[0]) * mPerDegLat,
+  ];
+  let best = Infinity;
+  for (let i = 0; i < polygon.length; i++) {
+    const [ax, ay] = xy(polygon[i] as LatLon);
+    const [bx, by] = xy(polygon[(i + 1) % polygon.length] as LatLon);
+    const dx = bx - ax;
+    const dy = by - ay;
+    const len2 = dx * dx + dy * dy;
+    const t = len2 === 0 ? 0 : Math.max(0, Math.min(1, -(ax * dx + ay * dy) / len2));
+    best = Math.min(best, Math.hypot(ax + t * dx, ay + t * dy));
+  }
+  return best;
+}

@@ -13,6 +13,27 @@ export const ingestConfigSpec = defineConfig({
     doc: 'MQTT client id; the broker keeps its persistent session (unacknowledged messages) under this id',
     default: 'riskfuse-ingest',
   }),
+  partitions: int('INGEST_PARTITIONS', {
+    doc: 'Split the stream into this many partitions (one persistent session each) shared by every worker of the same INGEST_CLIENT_ID through INGEST_REDIS_URL; 0 = one session, one worker. Keep it fixed for a deployment: changing it strands what the old sessions had queued',
+    unit: 'partitions',
+    default: 0,
+    min: 0,
+    max: 1024,
+  }),
+  redisUrl: url('INGEST_REDIS_URL', {
+    doc: 'Redis holding the ingest workers’ membership (INGEST_PARTITIONS > 0); the brokers’ MQTT_REDIS_URL will do',
+    secret: true,
+  }),
+  workerId: str('INGEST_WORKER_ID', {
+    doc: 'This worker’s name in the membership; default host name and process id',
+  }),
+  leaseMs: int('INGEST_LEASE_MS', {
+    doc: 'A worker that has not renewed its membership for this long is out, and its partitions move to the others',
+    unit: 'ms',
+    default: 3000,
+    min: 300,
+    max: 600_000,
+  }),
   batchMaxReadings: int('INGEST_BATCH_MAX_READINGS', {
     doc: 'Flush a batch to the telemetry store once it holds this many readings',
     unit: 'readings',

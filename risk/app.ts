@@ -55,7 +55,7 @@ export function shippedModelPath(): string {
 export async function createRisk(deps: RiskDeps): Promise<RiskComponent> {
   const { config, log } = deps;
   const backend = await initBackend(config.tfBackend, (note) => log.warn(note));
-  const registry = new ModelRegistry(deps.state.models, modelDir(config));
+  const registry = new ModelRegistry(deps.state.models, modelDir(config), { pdFloor: config.pdFloor });
   let installedDefault: string | undefined;
   try {
     const rec = await registry.ensureDefault(shippedModelPath());

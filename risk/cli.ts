@@ -59,7 +59,7 @@ export async function modelsCommand(
   const config = parseConfig({ ...riskConfigSpec, ...stateConfigSpec }, env);
   const state = await openState(config, silentLogger, 'riskfuse-models');
   try {
-    const registry = new ModelRegistry(state.models, modelDir(config));
+    const registry = new ModelRegistry(state.models, modelDir(config), { pdFloor: config.pdFloor });
     const out = (s: string): boolean => process.stdout.write(`${s}\n`);
     if (action === 'list') {
       const list = await registry.list();

@@ -20,6 +20,12 @@ export const riskConfigSpec = defineConfig({
     min: 0,
     max: 1,
   }),
+  pdFloor: num('RISK_PD_FLOOR', {
+    doc: 'Lowest PD a model reports (a model file may carry its own); Basel III floors PDs at 0.03 %',
+    default: 0.0003,
+    min: 0,
+    max: 0.5,
+  }),
   modelDir: str('RISK_MODEL_DIR', { doc: 'Folder of model artifacts; default DATA_DIR/models' }),
 });
 

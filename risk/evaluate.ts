@@ -27,7 +27,23 @@ import {
   rocCurve,
   type ReliabilityBin,
 } from './metrics.js';
+import {
+  applyCalibration,
+  DEFAULT_PD_FLOOR,
+  fitCalibration,
+  type CalibrationJson,
+  type CalibrationMethod,
+} from './model/calibration.js';
 import { trainClassifier } from './model/train.js';
+import {
+  alertThreshold,
+  leadTimes,
+  maxDecileRatio,
+  thinRoc,
+  type LeadTimeReport,
+} from './evaluate-figures.js';
+
+export { alertThreshold, maxDecileRatio, type LeadTimeReport };
 import type { Classifier, EpochReport, ModelKind } from './model/types.js';
 
 /**
@@ -59,6 +75,10 @@ export interface EvaluateOptions {
   readonly onProgress?: (line: string) => void;
   /** Network settings for the MLPs (defaults: model/train.ts TRAIN_DEFAULTS). */
   readonly network?: { readonly hidden?: readonly number[]; readonly l2?: number; readonly dropout?: number };
+  /** Recalibration fitted on the validation borrowers; default 'platt'. */
+  readonly calibration?: CalibrationMethod;
+  /** Lowest PD; default DEFAULT_PD_FLOOR. */
+  readonly pdFloor?: number;
   /** Feature rows at the weekly dates (`evaluationTimes`), when already extracted (e.g. from a cache). */
   readonly rows?: readonly FeatureRow[];
 }
@@ -79,23 +99,18 @@ export interface ModelReport {
   readonly prAuc: number;
   readonly ece: number;
   readonly meanPd: number;
+  /** ECE and mean PD of the network's own PD, before recalibration and floor. */
+  readonly eceRaw: number;
+  readonly meanPdRaw: number;
+  /** Largest factor between predicted and observed default rate over the test PD deciles (with defaults). */
+  readonly maxDecileRatio: number;
+  readonly maxDecileRatioRaw: number;
+  readonly calibration: CalibrationJson;
+  readonly pdFloor: number;
   readonly reliability: ReliabilityBin[];
   readonly alertThreshold: number;
   readonly leadTime: LeadTimeReport;
   readonly roc: { fpr: number[]; tpr: number[] };
-}
-
-export interface LeadTimeReport {
-  /** Defaulters (test borrowers, default inside the test period) with scores before default. */
-  readonly defaulters: number;
-  /** Days before default of the first weekly score at or above the threshold (0 = never crossed). */
-  readonly firstCrossingDays: number[];
-  /** Days before default of the start of the last uninterrupted run above the threshold (0 = not alerting). */
-  readonly sustainedDays: number[];
-  readonly medianFirstDays: number;
-  readonly medianSustainedDays: number;
-  readonly missed: number;
-  readonly histogram: Record<string, number>;
 }
 
 export interface TrainedModel {
@@ -103,6 +118,8 @@ export interface TrainedModel {
   readonly classifier: Classifier;
   readonly imputer: Imputer;
   readonly epochs: readonly EpochReport[];
+  readonly calibration: CalibrationJson;
+  readonly pdFloor: number;
 }
 
 export interface EvaluationResult {
@@ -175,6 +192,7 @@ export async function evaluate(
   const seed = opts.seed ?? 42;
   const stepDays = opts.stepDays ?? 14;
   const alertFpr = opts.alertFpr ?? 0.1;
+  const pdFloor = opts.pdFloor ?? DEFAULT_PD_FLOOR;
   const say = opts.onProgress ?? (() => undefined);
   const weekly = evaluationTimes(opts.fromMs, opts.toMs);
   const first = weekly[0] ?? opts.toMs;
@@ -270,7 +288,16 @@ export async function evaluate(
         ),
     });
     const trainMs = Date.now() - started;
-    const p = trained.model.predict(toMatrix(test, imputer));
+    // Recalibrated on the validation borrowers (never the test ones), then floored: see model/calibration.ts.
+    const calibration = fitCalibration(
+      opts.calibration ?? 'platt',
+      trained.model.predictLogit(toMatrix(validation, imputer)),
+      labels(validation),
+    );
+    const pRaw = trained.model.predict(toMatrix(test, imputer));
+    const p = Float32Array.from(
+      applyCalibration(trained.model.predictLogit(toMatrix(test, imputer)), calibration, pdFloor),
+    );
     predictions.set(spec.name, p);
     const a = auc(p, testLabels);
     const ci = bootstrapCi((rows) => auc(pick(p, rows), pick(testLabels, rows)), test.length, {
@@ -279,7 +306,9 @@ export async function evaluate(
       groups: testGroups,
     });
     const threshold = alertThreshold(p, testLabels, alertFpr);
-    const lead = leadTimes(trained.model, imputer, leadRows, defaulters, threshold);
+    const lead = leadTimes(trained.model, imputer, leadRows, defaulters, threshold, (z) =>
+      applyCalibration(z, calibration, pdFloor),
+    );
     const roc = rocCurve(p, testLabels);
     reports.push({
       name: spec.name,
@@ -297,12 +326,25 @@ export async function evaluate(
       prAuc: prAuc(p, testLabels),
       ece: expectedCalibrationError(p, testLabels, 10, 'quantile'),
       meanPd: p.reduce((s, v) => s + v, 0) / p.length,
+      eceRaw: expectedCalibrationError(pRaw, testLabels, 10, 'quantile'),
+      meanPdRaw: pRaw.reduce((s, v) => s + v, 0) / pRaw.length,
+      maxDecileRatio: maxDecileRatio(reliabilityTable(p, testLabels, 10, 'quantile')),
+      maxDecileRatioRaw: maxDecileRatio(reliabilityTable(pRaw, testLabels, 10, 'quantile')),
+      calibration,
+      pdFloor,
       reliability: reliabilityTable(p, testLabels, 10, 'quantile'),
       alertThreshold: threshold,
       leadTime: lead,
       roc: thinRoc(roc.fpr, roc.tpr, 200),
     });
-    models.push({ name: spec.name, classifier: trained.model, imputer, epochs: trained.epochs });
+    models.push({
+      name: spec.name,
+      classifier: trained.model,
+      imputer,
+      epochs: trained.epochs,
+      calibration,
+      pdFloor,
+    });
     say(
       `${spec.name}: test AUC ${a.toFixed(4)} [${ci.lo.toFixed(4)}, ${ci.hi.toFixed(4)}], median lead ${lead.medianSustainedDays} d`,
     );
@@ -339,98 +381,4 @@ export async function evaluate(
     leadTimeGainDays: fusedReport.leadTime.medianSustainedDays - onlineReport.leadTime.medianSustainedDays,
   };
   return { result, models, rows: all };
-}
-
-/** The PD above which a model alerts so that `fpr` of the test non-defaulters' rows alert. */
-export function alertThreshold(p: ArrayLike<number>, y: ArrayLike<number>, fpr: number): number {
-  const neg: number[] = [];
-  for (let i = 0; i < p.length; i++) if (y[i] === 0) neg.push(p[i] as number);
-  neg.sort((a, b) => b - a);
-  return neg[Math.max(0, Math.floor(neg.length * fpr) - 1)] ?? 1;
-}
-
-function median(xs: readonly number[]): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
-function leadTimes(
-  model: Classifier,
-  imputer: Imputer,
-  rows: readonly FeatureRow[],
-  defaulters: ReadonlyMap<string, number>,
-  threshold: number,
-): LeadTimeReport {
-  const p = rows.length === 0 ? new Float32Array(0) : model.predict(toMatrix(rows, imputer));
-  const by = new Map<string, { t: number; pd: number }[]>();
-  rows.forEach((r, i) => {
-    const list = by.get(r.borrowerId) ?? [];
-    list.push({ t: r.t, pd: p[i] as number });
-    by.set(r.borrowerId, list);
-  });
-  const firstDays: number[] = [];
-  const sustainedDays: number[] = [];
-  for (const [id, d] of defaulters) {
-    const scores = (by.get(id) ?? []).sort((a, b) => a.t - b.t);
-    if (scores.length === 0) continue;
-    const first = scores.find((s) => s.pd >= threshold);
-    firstDays.push(first === undefined ? 0 : Math.round((d - first.t) / DAY_MS));
-    let runStart: number | undefined;
-    for (const s of scores) runStart = s.pd >= threshold ? (runStart ?? s.t) : undefined;
-    sustainedDays.push(runStart === undefined ? 0 : Math.round((d - runStart) / DAY_MS));
-  }
-  const histogram: Record<string, number> = {
-    missed: 0,
-    '1-30': 0,
-    '31-60': 0,
-    '61-90': 0,
-    '91-180': 0,
-    '>180': 0,
-  };
-  for (const v of sustainedDays) {
-    const k =
-      v === 0
-        ? 'missed'
-        : v <= 30
-          ? '1-30'
-          : v <= 60
-            ? '31-60'
-            : v <= 90
-              ? '61-90'
-              : v <= 180
-                ? '91-180'
-                : '>180';
-    histogram[k] = (histogram[k] ?? 0) + 1;
-  }
-  return {
-    defaulters: sustainedDays.length,
-    firstCrossingDays: firstDays,
-    sustainedDays,
-    medianFirstDays: median(firstDays),
-    medianSustainedDays: median(sustainedDays),
-    missed: sustainedDays.filter((v) => v === 0).length,
-    histogram,
-  };
-}
-
-function thinRoc(
-  fpr: ArrayLike<number>,
-  tpr: ArrayLike<number>,
-  points: number,
-): { fpr: number[]; tpr: number[] } {
-  const n = fpr.length;
-  const step = Math.max(1, Math.floor(n / points));
-  const f: number[] = [];
-  const t: number[] = [];
-  for (let i = 0; i < n; i += step) {
-    f.push(Math.round((fpr[i] as number) * 1e4) / 1e4);
-    t.push(Math.round((tpr[i] as number) * 1e4) / 1e4);
-  }
-  if (n > 0) {
-    f.push(fpr[n - 1] as number);
-    t.push(tpr[n - 1] as number);
-  }
-  return { fpr: f, tpr: t };
 }

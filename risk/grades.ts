@@ -2,9 +2,11 @@
  * From a PD to the numbers risk officers use: a points score (industry convention: 600 points at odds of
  * 50 good to 1 bad, 20 points to double the odds, clamped to 300–900) and a grade band.
  */
-const PDO = 20;
-const FACTOR = PDO / Math.LN2;
-const OFFSET = 600 - FACTOR * Math.log(50);
+export const POINTS_PDO = 20;
+export const POINTS_BASE = 600;
+export const POINTS_BASE_ODDS = 50;
+const FACTOR = POINTS_PDO / Math.LN2;
+const OFFSET = POINTS_BASE - FACTOR * Math.log(POINTS_BASE_ODDS);
 
 export function pointsFor(pd: number): number {
   const p = Math.min(1 - 1e-9, Math.max(1e-9, pd));

@@ -27,3 +27,13 @@ export { createRisk, shippedModelPath, type RiskComponent } from './app.js';
 export { modelDir, riskConfigSpec } from './config.js';
 export { scoringMetrics } from './scoring-metrics.js';
 export { ScoringService, type ScoreChange, type ScoringRun } from './scoring-service.js';
+export {
+  psi,
+  psiAgainst,
+  psiBand,
+  psiReference,
+  stabilityReport,
+  type PsiReference,
+  type PsiResult,
+  type StabilityReport,
+} from './monitoring/psi.js';

@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { errorMessage, RiskfuseError } from '../core/errors.js';
 import type { ModelRecord, ModelRepository } from '../core/state/index.js';
-import { RiskModel, RISK_MODEL_FORMAT, type RiskModelFile } from './scorer.js';
+import { RiskModel, RISK_MODEL_FORMAT, type RiskModelFile, type RiskModelOptions } from './scorer.js';
 
 /**
  * The model registry: each version's artifact (weights, normalisation, imputer, metrics: the model file's JSON)
@@ -18,6 +18,7 @@ export class ModelRegistry {
   constructor(
     private readonly models: ModelRepository,
     readonly dir: string,
+    private readonly modelOptions: RiskModelOptions = {},
   ) {}
 
   list(): Promise<ModelRecord[]> {
@@ -38,7 +39,7 @@ export class ModelRegistry {
 
   async register(file: RiskModelFile, opts: { activate?: boolean; now?: number } = {}): Promise<ModelRecord> {
     // Validate by loading before anything is written.
-    const model = await RiskModel.load(file);
+    const model = await RiskModel.load(file, this.modelOptions);
     const existing = await this.models.listModels();
     const n = existing.reduce((m, r) => Math.max(m, Number(/^v(\d+)$/.exec(r.version)?.[1] ?? 0)), 0) + 1;
     const version = `v${n}`;
@@ -108,6 +109,7 @@ export class ModelRegistry {
           stored === undefined
             ? await readModelFile(rec.artifactPath)
             : parseModelFile(stored, `model ${version}`),
+          this.modelOptions,
         );
       });
       this.cache.set(version, p);

@@ -82,15 +82,27 @@ function markdown(r: EvaluationResult, extra: { title?: string; notes?: string[]
   );
   lines.push('## Out-of-time test', '');
   lines.push(
-    '| model | inputs | AUC (95 % CI) | KS | Gini | Brier | PR-AUC | ECE | mean PD | epochs (best) |',
+    '| model | inputs | AUC (95 % CI) | KS | Gini | Brier | PR-AUC | ECE | mean PD | worst decile × | epochs (best) |',
   );
-  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const m of r.models) {
     lines.push(
-      `| ${m.name} | ${m.inputs} (${m.features}) | ${f3(m.auc)} (${f3(m.aucCi[0])}–${f3(m.aucCi[1])}) | ${f3(m.ks)} | ${f3(m.gini)} | ${m.brier.toFixed(4)} | ${f3(m.prAuc)} | ${m.ece.toFixed(4)} | ${m.meanPd.toFixed(4)} | ${m.epochs} (${m.bestEpoch}) |`,
+      `| ${m.name} | ${m.inputs} (${m.features}) | ${f3(m.auc)} (${f3(m.aucCi[0])}–${f3(m.aucCi[1])}) | ${f3(m.ks)} | ${f3(m.gini)} | ${m.brier.toFixed(4)} | ${f3(m.prAuc)} | ${m.ece.toFixed(4)} | ${m.meanPd.toFixed(4)} | ${m.maxDecileRatio.toFixed(2)} | ${m.epochs} (${m.bestEpoch}) |`,
     );
   }
-  lines.push('');
+  const observed = s.positives.test / Math.max(1, s.rows.test);
+  lines.push(
+    '',
+    `PDs are recalibrated on the validation borrowers (${r.models[0]?.calibration.method ?? 'none'}) and floored at ${((r.models[0]?.pdFloor ?? 0) * 100).toFixed(2)} %; observed test default rate ${observed.toFixed(4)}. Worst decile × = the largest factor between predicted and observed default rate over the test PD deciles. Before recalibration:`,
+    '',
+    '| model | ECE | mean PD | worst decile × |',
+    '| --- | --- | --- | --- |',
+    ...r.models.map(
+      (m) =>
+        `| ${m.name} | ${m.eceRaw.toFixed(4)} | ${m.meanPdRaw.toFixed(4)} | ${m.maxDecileRatioRaw.toFixed(2)} |`,
+    ),
+    '',
+  );
   lines.push(
     `**Fusion lift** (fused-mlp − online-mlp AUC): **${r.lift.estimate.toFixed(3)}**, 95 % paired bootstrap interval by borrower ` +
       `[${r.lift.lo.toFixed(3)}, ${r.lift.hi.toFixed(3)}] (${r.lift.iterations} resamples)` +

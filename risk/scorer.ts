@@ -5,6 +5,12 @@ import type { FeatureRow } from './features/extract.js';
 import { FEATURE_NAMES, featureDef } from './features/spec.js';
 import { gradeFor, pointsFor } from './grades.js';
 import { loadClassifier } from './model/artifact.js';
+import {
+  calibratedPd,
+  checkCalibration,
+  DEFAULT_PD_FLOOR,
+  type CalibrationJson,
+} from './model/calibration.js';
 import type { Classifier, ModelArtifact } from './model/types.js';
 
 /**
@@ -24,6 +30,18 @@ export interface RiskModelFile {
   readonly backend: string;
   readonly createdAt: number;
   readonly metrics: Readonly<Record<string, unknown>>;
+  /**
+   * Logit → PD map fitted on held-out borrowers (model/calibration.ts). Files written before recalibration
+   * existed have none: their PD stays σ(logit).
+   */
+  readonly calibration?: CalibrationJson;
+  /** Lowest PD the model reports; absent = the scorer's floor (RISK_PD_FLOOR, default 0.03 %). */
+  readonly pdFloor?: number;
+}
+
+export interface RiskModelOptions {
+  /** PD floor when the file has none; default DEFAULT_PD_FLOOR. */
+  readonly pdFloor?: number;
 }
 
 export interface Scored {
@@ -42,12 +60,18 @@ export interface Scored {
 export const TOP_REASONS = 4;
 
 export class RiskModel {
+  /** The floor applied to every PD: the file's own, else the scorer's configured one. */
+  readonly pdFloor: number;
+
   private constructor(
     readonly file: RiskModelFile,
     readonly classifier: Classifier,
-  ) {}
+    options: RiskModelOptions,
+  ) {
+    this.pdFloor = file.pdFloor ?? options.pdFloor ?? DEFAULT_PD_FLOOR;
+  }
 
-  static async load(file: RiskModelFile): Promise<RiskModel> {
+  static async load(file: RiskModelFile, options: RiskModelOptions = {}): Promise<RiskModel> {
     if (file.format !== RISK_MODEL_FORMAT) {
       throw new RiskfuseError(
         'VALIDATION_FAILED',
@@ -69,27 +93,39 @@ export class RiskModel {
         );
       }
     }
-    return new RiskModel(file, await loadClassifier(file.artifact));
+    if (file.calibration !== undefined) checkCalibration(file.calibration, `model ${file.name}`);
+    if (file.pdFloor !== undefined && !(file.pdFloor >= 0 && file.pdFloor < 0.5))
+      throw new RiskfuseError('VALIDATION_FAILED', `model ${file.name}: pdFloor must be in [0, 0.5)`);
+    return new RiskModel(file, await loadClassifier(file.artifact), options);
   }
 
   static async fromClassifier(
     file: Omit<RiskModelFile, 'artifact'>,
     classifier: Classifier,
+    options: RiskModelOptions = {},
   ): Promise<RiskModel> {
-    return Promise.resolve(new RiskModel({ ...file, artifact: classifier.toArtifact() }, classifier));
+    return Promise.resolve(
+      new RiskModel({ ...file, artifact: classifier.toArtifact() }, classifier, options),
+    );
+  }
+
+  /** The network's logits → recalibrated, floored PDs. */
+  private pds(logits: Float32Array): Float32Array {
+    const c = this.file.calibration;
+    return Float32Array.from(logits, (z) => calibratedPd(z, c, this.pdFloor));
   }
 
   /** PDs only (fast path, e.g. shadow scoring). */
   predict(rows: readonly FeatureRow[]): Float32Array {
     if (rows.length === 0) return new Float32Array(0);
-    return this.classifier.predict(toMatrix(rows, this.file.imputer));
+    return this.pds(this.classifier.predictLogit(toMatrix(rows, this.file.imputer)));
   }
 
   /** PDs with integrated-gradients contributions and reason codes. */
   score(rows: readonly FeatureRow[]): Scored[] {
     if (rows.length === 0) return [];
     const x = toMatrix(rows, this.file.imputer);
-    const pds = this.classifier.predict(x);
+    const pds = this.pds(this.classifier.predictLogit(x));
     const explanations = this.classifier.explain(x);
     const names = this.classifier.featureNames;
     return rows.map((r, i) => {

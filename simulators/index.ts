@@ -47,3 +47,4 @@ export { simulateCommand, simulateHelp, type SimulateCommandOptions } from './cl
 export { simulateConfigSpec } from './config.js';
 export { ndviSeasonal } from './ndvi-curve.js';
 export { REGIONS } from './catalog.js';
+export { demoScenarios } from './demo-scenarios.js';

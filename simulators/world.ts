@@ -375,6 +375,7 @@ export function generateWorld(options: WorldOptions): World {
         borrowerId: id,
         siteId: site.id,
         ...(lotIndex >= 0 ? { lotId: (lots[lotIndex] as CollateralLot).id } : {}),
+        ...(role === 'worker' || role === 'inspector' ? { role } : {}),
         status: 'active',
         createdAt: startMs,
       };

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAlerts, type AlertsComponent } from '../alerts/index.js';
+import { createAlerts, policyBreachAlerts, type AlertsComponent } from '../alerts/index.js';
+import { createCredit, type CreditComponent } from '../risk/credit/credit-app.js';
+import { creditConfigSpec } from '../risk/credit/config.js';
 import { brokerConfigSpec } from '../broker/config.js';
 import { createBroker, type RiskfuseBroker } from '../broker/index.js';
 import { parseConfig } from '../core/config.js';
@@ -32,7 +34,8 @@ const DAY_MS = 86_400_000;
  * collateral silently trucked out on day 6 → its devices publish over MQTT (QoS 1) to the riskfuse broker → the
  * ingest stores the readings and hands them to the rule engine → a weight-drop alert opens, with `alert.opened`
  * in the outbox in the same transaction → the webhook deliverer posts it to a local receiver, whose signature
- * the independent `standardwebhooks` package verifies.
+ * the independent `standardwebhooks` package verifies. The credit monitor, fed the same stored readings, sees
+ * b0002's verified coverage fall and announces `policy.breached` (webhook) with its alert.
  */
 describe('silent collateral removal → alert → signed webhook', () => {
   let dir: string;
@@ -44,6 +47,9 @@ describe('silent collateral removal → alert → signed webhook', () => {
   let webhooks: Webhooks;
   let receiver: Receiver;
   let simulation: SimulationHandle | undefined;
+  let credit: CreditComponent;
+  /** The simulated clock: the newest device time stored (the world replays its past days at speed 150). */
+  let simNow = 0;
   const secret = newWebhookSecret();
   const startMs = Math.floor((Date.now() - 10 * DAY_MS) / DAY_MS) * DAY_MS;
   const world = generateWorld({
@@ -89,10 +95,20 @@ describe('silent collateral removal → alert → signed webhook', () => {
       log: silentLogger,
     });
     await webhooks.store.createSubscription(
-      { url: receiver.url, eventTypes: ['alert.opened'], enabled: true },
+      { url: receiver.url, eventTypes: ['alert.opened', 'policy.breached'], enabled: true },
       secret,
     );
     webhooks.deliverer?.start();
+    // Credit: coverage, LGD and EL move with the stored readings, on the simulated clock.
+    credit = createCredit({
+      config: parseConfig(creditConfigSpec, { CREDIT_DEBOUNCE_MS: '200' }),
+      state,
+      telemetry,
+      log: silentLogger,
+      now: () => simNow,
+      ...policyBreachAlerts(alerts.service),
+    });
+    await credit.monitor.loadRegistry();
 
     ingest = createIngest({
       config: parseConfig(ingestConfigSpec, { MQTT_URL: mqttUrl, MQTT_SERVICE_TOKEN: serviceToken }, [
@@ -101,8 +117,15 @@ describe('silent collateral removal → alert → signed webhook', () => {
       telemetry,
       state,
       log: silentLogger,
-      onStored: (readings) => alerts.engine.onReadings(readings),
-      onPresence: (presence) => alerts.engine.onPresence(presence),
+      onStored: async (readings) => {
+        for (const r of readings) simNow = Math.max(simNow, r.ts);
+        credit.monitor.onReadings(readings);
+        await alerts.engine.onReadings(readings);
+      },
+      onPresence: (presence) => {
+        credit.monitor.onPresence(presence);
+        return alerts.engine.onPresence(presence);
+      },
     });
     await ingest.start();
     simulation = runSimulation({
@@ -119,6 +142,7 @@ describe('silent collateral removal → alert → signed webhook', () => {
   afterAll(async () => {
     await simulation?.stop();
     await ingest?.stop();
+    await credit?.close();
     await webhooks?.deliverer?.close();
     await alerts?.close();
     await broker?.close();
@@ -171,5 +195,38 @@ describe('silent collateral removal → alert → signed webhook', () => {
         'webhook-signature': hit?.headers['webhook-signature'] as string,
       }),
     ).toThrow();
+  }, 120_000);
+
+  it('when b0002’s stock is removed, then its verified coverage falls under its claimed coverage, LGD moves toward the unsecured 45 %, and a policy.breached webhook and a policy-breached alert arrive', async () => {
+    const deadline = Date.now() + 90_000;
+    let hit:
+      | { data: { borrowerId: string; codes: string[]; verifiedCoverage: number; claimedCoverage: number } }
+      | undefined;
+    while (hit === undefined && Date.now() < deadline) {
+      for (const r of receiver.received) {
+        const body = JSON.parse(r.body) as {
+          type: string;
+          data: { borrowerId: string; codes: string[]; verifiedCoverage: number; claimedCoverage: number };
+        };
+        if (
+          body.type === 'policy.breached' &&
+          body.data.borrowerId === 'b0002' &&
+          body.data.codes.includes('POLICY_MIN_COVERAGE')
+        )
+          hit = body;
+      }
+      if (hit === undefined) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(hit, 'no policy.breached webhook for b0002 within 90 s').toBeDefined();
+    expect(hit?.data.verifiedCoverage).toBeLessThan(1);
+    expect(hit?.data.claimedCoverage).toBeGreaterThan(1);
+    const e = (await state.credit.getExposures(['b0002'])).get('b0002');
+    expect(e?.verifiedCoverage ?? 1).toBeLessThan(e?.claimedCoverage ?? 0);
+    // The unsecured part is at the 45 % unsecured LGD: LGD moved up from the secured level.
+    expect(e?.lgd ?? 0).toBeGreaterThan(0.2);
+    const alert = (await alerts.service.list({ limit: 10, ruleId: 'policy-breached' })).find(
+      (a) => a.borrowerId === 'b0002',
+    );
+    expect(alert).toMatchObject({ status: 'open', severity: 'critical' });
   }, 120_000);
 });

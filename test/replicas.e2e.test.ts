@@ -296,7 +296,8 @@ describe.skipIf(!pg.available && !pg.required)('two API replicas on one PostgreS
     const loans: Loan[] = Array.from({ length: LOANS }, (_, i) => ({
       id: `L${String(i).padStart(6, '0')}`,
       borrowerId: `b${i % BORROWERS}`,
-      principal: 10_000 + i,
+      // Small amounts: 500 loans per borrower stay under the lending policy's default per-borrower cap.
+      principal: 100 + (i % 100),
       currency: 'USD',
       annualRatePct: 12.5,
       startAt: now - 86_400_000 * (i % 300),

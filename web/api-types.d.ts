@@ -178,7 +178,7 @@ export interface paths {
                         "application/json": {
                             id: string;
                             name: string;
-                            role: "admin" | "officer" | "auditor" | "device-ops";
+                            role: "admin" | "officer" | "auditor" | "device-ops" | "approver";
                         };
                     };
                 };
@@ -309,7 +309,7 @@ export interface paths {
                             items: {
                                 id: string;
                                 name: string;
-                                role: "admin" | "officer" | "auditor" | "device-ops";
+                                role: "admin" | "officer" | "auditor" | "device-ops" | "approver";
                                 /** @description created, epoch ms */
                                 createdAt: number;
                                 /** @description revoked, epoch ms */
@@ -427,7 +427,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         name: string;
-                        role: "admin" | "officer" | "auditor" | "device-ops";
+                        role: "admin" | "officer" | "auditor" | "device-ops" | "approver";
                     };
                 };
             };
@@ -442,7 +442,7 @@ export interface paths {
                             apiKey: {
                                 id: string;
                                 name: string;
-                                role: "admin" | "officer" | "auditor" | "device-ops";
+                                role: "admin" | "officer" | "auditor" | "device-ops" | "approver";
                                 /** @description created, epoch ms */
                                 createdAt: number;
                                 /** @description revoked, epoch ms */
@@ -587,7 +587,7 @@ export interface paths {
                             apiKey: {
                                 id: string;
                                 name: string;
-                                role: "admin" | "officer" | "auditor" | "device-ops";
+                                role: "admin" | "officer" | "auditor" | "device-ops" | "approver";
                                 /** @description created, epoch ms */
                                 createdAt: number;
                                 /** @description revoked, epoch ms */
@@ -732,7 +732,7 @@ export interface paths {
                         "application/json": {
                             id: string;
                             name: string;
-                            role: "admin" | "officer" | "auditor" | "device-ops";
+                            role: "admin" | "officer" | "auditor" | "device-ops" | "approver";
                             /** @description created, epoch ms */
                             createdAt: number;
                             /** @description revoked, epoch ms */
@@ -3275,6 +3275,8 @@ export interface paths {
                                 siteId: string;
                                 /** @description collateral lot a stake sits on */
                                 lotId?: string;
+                                /** @description a helmet's wearer (helmets only; default worker): inspection rules read the inspector's */
+                                role?: "worker" | "inspector";
                                 status: "active" | "revoked";
                                 /** @description provisioned at, epoch ms */
                                 createdAt: number;
@@ -3413,6 +3415,8 @@ export interface paths {
                         siteId: string;
                         /** @description collateral lot (stakes) */
                         lotId?: string;
+                        /** @description a helmet's wearer (helmets only; default worker): inspection rules read the inspector's */
+                        role?: "worker" | "inspector";
                     };
                 };
             };
@@ -3434,6 +3438,8 @@ export interface paths {
                                 siteId: string;
                                 /** @description collateral lot a stake sits on */
                                 lotId?: string;
+                                /** @description a helmet's wearer (helmets only; default worker): inspection rules read the inspector's */
+                                role?: "worker" | "inspector";
                                 status: "active" | "revoked";
                                 /** @description provisioned at, epoch ms */
                                 createdAt: number;
@@ -3767,6 +3773,8 @@ export interface paths {
                             siteId: string;
                             /** @description collateral lot a stake sits on */
                             lotId?: string;
+                            /** @description a helmet's wearer (helmets only; default worker): inspection rules read the inspector's */
+                            role?: "worker" | "inspector";
                             status: "active" | "revoked";
                             /** @description provisioned at, epoch ms */
                             createdAt: number;
@@ -3928,6 +3936,8 @@ export interface paths {
                                 siteId: string;
                                 /** @description collateral lot a stake sits on */
                                 lotId?: string;
+                                /** @description a helmet's wearer (helmets only; default worker): inspection rules read the inspector's */
+                                role?: "worker" | "inspector";
                                 status: "active" | "revoked";
                                 /** @description provisioned at, epoch ms */
                                 createdAt: number;
@@ -4080,6 +4090,8 @@ export interface paths {
                                 siteId: string;
                                 /** @description collateral lot a stake sits on */
                                 lotId?: string;
+                                /** @description a helmet's wearer (helmets only; default worker): inspection rules read the inspector's */
+                                role?: "worker" | "inspector";
                                 status: "active" | "revoked";
                                 /** @description provisioned at, epoch ms */
                                 createdAt: number;
@@ -4648,9 +4660,11 @@ export interface paths {
          * Import loans (JSON batch or CSV), idempotent by id
          * @description JSON: `{"items":[…]}`, at most 10000 items, each shaped like the Loan resource.
          *
-         *     CSV (`text/csv`): a header line with columns id, borrowerId, principal, currency, annualRatePct, startAt, termDays, status (required) and defaultedAt (optional); times as epoch ms or ISO 8601; empty cells are absent.
+         *     CSV (`text/csv`): a header line with columns id, borrowerId, principal, currency, annualRatePct, startAt, termDays, status (required) and defaultedAt, funders (optional); times as epoch ms or ISO 8601; empty cells are absent.
          *
          *     Every row is validated first. `mode=atomic` (default): any rejected row and nothing is applied (422 with the report). `mode=partial`: the valid rows are applied. What is applied is applied in one transaction; rows equal to the stored ones are `unchanged`.
+         *
+         *     A created or changed active loan is checked against the lending policy (`GET /v1/policy`): tenor, co-lending (`funders`: the lender’s own share at least the minimum, shares adding up to 100 %; CSV `lender:30;bank-b:70`) and the borrower cap; a violating row is rejected with its reason code (`POLICY_CO_LENDING_SHARE`, `POLICY_FUNDER_SHARES`, `POLICY_MAX_TENOR`, `POLICY_BORROWER_CAP`).
          */
         post: {
             parameters: {
@@ -4696,7 +4710,7 @@ export interface paths {
                                 /** @description the row’s id, when it has one */
                                 id?: string;
                                 column?: string;
-                                reason: "MISSING_FIELD" | "INVALID_VALUE" | "UNKNOWN_FIELD" | "DUPLICATE_ID" | "UNKNOWN_BORROWER" | "UNKNOWN_LOAN" | "BORROWER_CHANGED" | "LOAN_CHANGED" | "INCONSISTENT";
+                                reason: "MISSING_FIELD" | "INVALID_VALUE" | "UNKNOWN_FIELD" | "DUPLICATE_ID" | "UNKNOWN_BORROWER" | "UNKNOWN_LOAN" | "BORROWER_CHANGED" | "LOAN_CHANGED" | "INCONSISTENT" | "POLICY_CO_LENDING_SHARE" | "POLICY_FUNDER_SHARES" | "POLICY_BORROWER_CAP" | "POLICY_MAX_TENOR";
                                 message: string;
                             }[];
                         };
@@ -4811,7 +4825,7 @@ export interface paths {
                                     /** @description the row’s id, when it has one */
                                     id?: string;
                                     column?: string;
-                                    reason: "MISSING_FIELD" | "INVALID_VALUE" | "UNKNOWN_FIELD" | "DUPLICATE_ID" | "UNKNOWN_BORROWER" | "UNKNOWN_LOAN" | "BORROWER_CHANGED" | "LOAN_CHANGED" | "INCONSISTENT";
+                                    reason: "MISSING_FIELD" | "INVALID_VALUE" | "UNKNOWN_FIELD" | "DUPLICATE_ID" | "UNKNOWN_BORROWER" | "UNKNOWN_LOAN" | "BORROWER_CHANGED" | "LOAN_CHANGED" | "INCONSISTENT" | "POLICY_CO_LENDING_SHARE" | "POLICY_FUNDER_SHARES" | "POLICY_BORROWER_CAP" | "POLICY_MAX_TENOR";
                                     message: string;
                                 }[];
                             };
@@ -4914,7 +4928,7 @@ export interface paths {
                                 /** @description the row’s id, when it has one */
                                 id?: string;
                                 column?: string;
-                                reason: "MISSING_FIELD" | "INVALID_VALUE" | "UNKNOWN_FIELD" | "DUPLICATE_ID" | "UNKNOWN_BORROWER" | "UNKNOWN_LOAN" | "BORROWER_CHANGED" | "LOAN_CHANGED" | "INCONSISTENT";
+                                reason: "MISSING_FIELD" | "INVALID_VALUE" | "UNKNOWN_FIELD" | "DUPLICATE_ID" | "UNKNOWN_BORROWER" | "UNKNOWN_LOAN" | "BORROWER_CHANGED" | "LOAN_CHANGED" | "INCONSISTENT" | "POLICY_CO_LENDING_SHARE" | "POLICY_FUNDER_SHARES" | "POLICY_BORROWER_CAP" | "POLICY_MAX_TENOR";
                                 message: string;
                             }[];
                         };
@@ -5029,7 +5043,7 @@ export interface paths {
                                     /** @description the row’s id, when it has one */
                                     id?: string;
                                     column?: string;
-                                    reason: "MISSING_FIELD" | "INVALID_VALUE" | "UNKNOWN_FIELD" | "DUPLICATE_ID" | "UNKNOWN_BORROWER" | "UNKNOWN_LOAN" | "BORROWER_CHANGED" | "LOAN_CHANGED" | "INCONSISTENT";
+                                    reason: "MISSING_FIELD" | "INVALID_VALUE" | "UNKNOWN_FIELD" | "DUPLICATE_ID" | "UNKNOWN_BORROWER" | "UNKNOWN_LOAN" | "BORROWER_CHANGED" | "LOAN_CHANGED" | "INCONSISTENT" | "POLICY_CO_LENDING_SHARE" | "POLICY_FUNDER_SHARES" | "POLICY_BORROWER_CAP" | "POLICY_MAX_TENOR";
                                     message: string;
                                 }[];
                             };
@@ -6693,6 +6707,18 @@ export interface paths {
                                 coverage: number | null;
                                 /** @description alerts not yet resolved (open or acknowledged); null when alerts are not wired in */
                                 openAlerts: number | null;
+                                /** @description EAD, claimed vs verified coverage, LGD, EL and policy status as the credit monitor last computed them (README "Credit decisions"); null before it has */
+                                credit: {
+                                    currency: string;
+                                    ead: number;
+                                    claimedCoverage: number | null;
+                                    verifiedCoverage: number | null;
+                                    lgd: number;
+                                    el: number | null;
+                                    policyStatus: "ok" | "breached";
+                                    /** @description policy reason codes */
+                                    breaches: string[];
+                                } | null;
                             }[];
                             /** @description rows matching the filters, over all pages */
                             total: number;
@@ -8173,6 +8199,767 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/cases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The case inbox: by default cases not closed, most money at risk first */
+        get: {
+            parameters: {
+                query?: {
+                    status?: ("open" | "investigating" | "closed") | "active";
+                    /** @description page size */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                borrowerId: string;
+                                status: "open" | "investigating" | "closed";
+                                /** @description API key id of the officer who owns it */
+                                owner?: string;
+                                outcome?: "confirmed-fraud" | "false-alarm" | "operational-issue";
+                                /** @description first alert, epoch ms */
+                                openedAt: number;
+                                /** @description last change, epoch ms */
+                                updatedAt: number;
+                                /** @description when closed, epoch ms */
+                                closedAt?: number;
+                                closedBy?: string;
+                                alertCount: number;
+                                maxSeverity: string;
+                                /** @description latest alert, epoch ms */
+                                lastAlertAt: number;
+                                /** @description the borrower's outstanding exposure (what is still due on its active loans) */
+                                moneyAtRisk?: {
+                                    amount: number;
+                                    currency: string;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cases/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A case with its timeline: its alerts (with their readings as evidence) and notes, oldest first */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description resource id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            case: {
+                                id: string;
+                                borrowerId: string;
+                                status: "open" | "investigating" | "closed";
+                                /** @description API key id of the officer who owns it */
+                                owner?: string;
+                                outcome?: "confirmed-fraud" | "false-alarm" | "operational-issue";
+                                /** @description first alert, epoch ms */
+                                openedAt: number;
+                                /** @description last change, epoch ms */
+                                updatedAt: number;
+                                /** @description when closed, epoch ms */
+                                closedAt?: number;
+                                closedBy?: string;
+                                alertCount: number;
+                                maxSeverity: string;
+                                /** @description latest alert, epoch ms */
+                                lastAlertAt: number;
+                                /** @description the borrower's outstanding exposure (what is still due on its active loans) */
+                                moneyAtRisk?: {
+                                    amount: number;
+                                    currency: string;
+                                };
+                            };
+                            timeline: {
+                                /** @description when, epoch ms */
+                                at: number;
+                                kind: "alert" | "note";
+                                id: string;
+                                title: string;
+                                by?: string;
+                                ruleId?: string;
+                                severity?: string;
+                                status?: string;
+                            }[];
+                            alerts: {
+                                [key: string]: unknown;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cases/{id}/transition": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Take a case (owner), move it to investigating, or close it with an outcome */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description resource id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        status?: "open" | "investigating" | "closed";
+                        owner?: string;
+                        outcome?: "confirmed-fraud" | "false-alarm" | "operational-issue";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            borrowerId: string;
+                            status: "open" | "investigating" | "closed";
+                            /** @description API key id of the officer who owns it */
+                            owner?: string;
+                            outcome?: "confirmed-fraud" | "false-alarm" | "operational-issue";
+                            /** @description first alert, epoch ms */
+                            openedAt: number;
+                            /** @description last change, epoch ms */
+                            updatedAt: number;
+                            /** @description when closed, epoch ms */
+                            closedAt?: number;
+                            closedBy?: string;
+                            alertCount: number;
+                            maxSeverity: string;
+                            /** @description latest alert, epoch ms */
+                            lastAlertAt: number;
+                            /** @description the borrower's outstanding exposure (what is still due on its active loans) */
+                            moneyAtRisk?: {
+                                amount: number;
+                                currency: string;
+                            };
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cases/{id}/notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a note to a case */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description resource id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        body: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            caseId: string;
+                            author: string;
+                            body: string;
+                            /** @description written, epoch ms */
+                            createdAt: number;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts/rules/precision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Each rule's observed precision from the outcomes of closed cases (not false alarms ÷ all) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            rules: {
+                                [key: string]: {
+                                    closedAlerts: number;
+                                    confirmedFraud: number;
+                                    operationalIssue: number;
+                                    falseAlarm: number;
+                                    observedPrecision: number | null;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks/subscriptions": {
         parameters: {
             query?: never;
@@ -8329,7 +9116,7 @@ export interface paths {
                     "application/json": {
                         /** @description http(s) URL of the receiver, without credentials; checked against the target policy */
                         url: string;
-                        eventTypes?: ("alert.opened" | "alert.acknowledged" | "alert.resolved" | "score.changed" | "device.offline" | "device.online" | "*")[];
+                        eventTypes?: ("alert.opened" | "alert.acknowledged" | "alert.resolved" | "case.opened" | "case.closed" | "score.changed" | "device.offline" | "device.online" | "policy.breached" | "decision.made" | "review.opened" | "*")[];
                         description?: string;
                         enabled?: boolean;
                     };
@@ -8747,7 +9534,7 @@ export interface paths {
                     "application/json": {
                         /** @description http(s) URL of the receiver, without credentials; checked against the target policy */
                         url?: string;
-                        eventTypes?: ("alert.opened" | "alert.acknowledged" | "alert.resolved" | "score.changed" | "device.offline" | "device.online" | "*")[];
+                        eventTypes?: ("alert.opened" | "alert.acknowledged" | "alert.resolved" | "case.opened" | "case.closed" | "score.changed" | "device.offline" | "device.online" | "policy.breached" | "decision.made" | "review.opened" | "*")[];
                         description?: string;
                         enabled?: boolean;
                     };
@@ -9981,6 +10768,1869 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/credit/exposures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** EL, LGD, coverage and policy status per borrower, and the portfolio totals per currency */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description only borrowers breaking the policy */
+                    breached?: boolean;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                borrowerId: string;
+                                currency: string;
+                                outstanding: number;
+                                undrawn: number;
+                                /** @description outstanding + undrawn × CCF */
+                                ead: number;
+                                /** @description pledged weight × price × (1 − haircut) */
+                                claimedValue: number;
+                                /** @description as the stakes see it now */
+                                verifiedValue: number;
+                                claimedCoverage?: number;
+                                verifiedCoverage?: number;
+                                lgd: number;
+                                pd?: number;
+                                /** @description PD × LGD × EAD */
+                                el?: number;
+                                policyStatus: "ok" | "breached";
+                                breaches: {
+                                    code: string;
+                                    message: string;
+                                    limit: number;
+                                    actual: number;
+                                }[];
+                                lots: {
+                                    [key: string]: unknown;
+                                }[];
+                                /** @description when computed, epoch ms */
+                                computedAt: number;
+                            }[];
+                            totals: {
+                                currency: string;
+                                ead: number;
+                                el: number;
+                                /** @description EAD-weighted */
+                                lgd: number;
+                                borrowers: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/borrowers/{id}/credit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A borrower's EAD, claimed vs verified coverage, LGD, EL, policy status and per-lot valuation */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description resource id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            borrowerId: string;
+                            currency: string;
+                            outstanding: number;
+                            undrawn: number;
+                            /** @description outstanding + undrawn × CCF */
+                            ead: number;
+                            /** @description pledged weight × price × (1 − haircut) */
+                            claimedValue: number;
+                            /** @description as the stakes see it now */
+                            verifiedValue: number;
+                            claimedCoverage?: number;
+                            verifiedCoverage?: number;
+                            lgd: number;
+                            pd?: number;
+                            /** @description PD × LGD × EAD */
+                            el?: number;
+                            policyStatus: "ok" | "breached";
+                            breaches: {
+                                code: string;
+                                message: string;
+                                limit: number;
+                                actual: number;
+                            }[];
+                            lots: {
+                                [key: string]: unknown;
+                            }[];
+                            /** @description when computed, epoch ms */
+                            computedAt: number;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The lending policy in force */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description 0: the built-in default */
+                            version: number;
+                            policy: {
+                                coLending: {
+                                    /** @description the platform lender's minimum share of every co-lent loan, % */
+                                    minOwnSharePct: number;
+                                };
+                                borrowerCap: {
+                                    /** @description maximum outstanding per borrower, loan currency */
+                                    default: number;
+                                    /** @description a different cap per borrower type (sector) */
+                                    bySector: {
+                                        [key: string]: number;
+                                    };
+                                };
+                                /** @description minimum verified collateral coverage (value ÷ EAD) of a secured line */
+                                minVerifiedCoverage: number;
+                                /** @description maximum loan tenor, days */
+                                maxTenorDays: number;
+                            };
+                            /** @description saved, epoch ms */
+                            createdAt: number;
+                            createdBy?: string;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        /** Save a new version of the lending policy (audited; the previous versions stay) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        coLending: {
+                            /** @description the platform lender's minimum share of every co-lent loan, % */
+                            minOwnSharePct: number;
+                        };
+                        borrowerCap: {
+                            /** @description maximum outstanding per borrower, loan currency */
+                            default: number;
+                            /** @description a different cap per borrower type (sector) */
+                            bySector: {
+                                [key: string]: number;
+                            };
+                        };
+                        /** @description minimum verified collateral coverage (value ÷ EAD) of a secured line */
+                        minVerifiedCoverage: number;
+                        /** @description maximum loan tenor, days */
+                        maxTenorDays: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description 0: the built-in default */
+                            version: number;
+                            policy: {
+                                coLending: {
+                                    /** @description the platform lender's minimum share of every co-lent loan, % */
+                                    minOwnSharePct: number;
+                                };
+                                borrowerCap: {
+                                    /** @description maximum outstanding per borrower, loan currency */
+                                    default: number;
+                                    /** @description a different cap per borrower type (sector) */
+                                    bySector: {
+                                        [key: string]: number;
+                                    };
+                                };
+                                /** @description minimum verified collateral coverage (value ÷ EAD) of a secured line */
+                                minVerifiedCoverage: number;
+                                /** @description maximum loan tenor, days */
+                                maxTenorDays: number;
+                            };
+                            /** @description saved, epoch ms */
+                            createdAt: number;
+                            createdBy?: string;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policy/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Saved versions of the lending policy, newest first */
+        get: {
+            parameters: {
+                query: {
+                    /** @description page size */
+                    limit: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                version: number;
+                                policy: unknown;
+                                /** @description saved, epoch ms */
+                                createdAt: number;
+                                createdBy?: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Limit reviews (opened when a grade falls or verified coverage drops below policy) */
+        get: {
+            parameters: {
+                query: {
+                    status?: "open" | "closed";
+                    /** @description borrower id */
+                    borrowerId?: string;
+                    /** @description page size */
+                    limit: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                borrowerId: string;
+                                reason: string;
+                                evidence: {
+                                    [key: string]: unknown;
+                                };
+                                status: "open" | "closed";
+                                /** @description opened, epoch ms */
+                                openedAt: number;
+                                /** @description closed, epoch ms */
+                                closedAt?: number;
+                                closedBy?: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reviews/{id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Close a limit review (audited) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description resource id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        comment?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {string} */
+                            status: "closed";
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/applications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The applications queue (by id), optionally by status or borrower */
+        get: {
+            parameters: {
+                query: {
+                    status?: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
+                    /** @description borrower id */
+                    borrowerId?: string;
+                    /** @description page size */
+                    limit: number;
+                    /** @description opaque: the `nextCursor` of the previous page */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                borrowerId: string;
+                                amount: number;
+                                currency: string;
+                                tenorDays: number;
+                                lotIds: string[];
+                                funders: {
+                                    funderId: string;
+                                    sharePct: number;
+                                }[];
+                                status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
+                                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
+                                recommendation?: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description filed, epoch ms */
+                                createdAt: number;
+                                /** @description API key id */
+                                createdBy?: string;
+                                /** @description final decision, epoch ms */
+                                decidedAt?: number;
+                                /** @description amount finally approved */
+                                decidedAmount?: number;
+                            }[];
+                            /** @description absent on the last page */
+                            nextCursor?: string;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** File a credit application; the answer carries the platform’s recommendation */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description borrower id */
+                        borrowerId: string;
+                        /** @description amount applied for */
+                        amount: number;
+                        /** @description ISO 4217 */
+                        currency: string;
+                        tenorDays: number;
+                        /**
+                         * @description lots pledged for it
+                         * @default []
+                         */
+                        lotIds: string[];
+                        /** @description co-lending funders and their shares, %; none: the lender alone */
+                        funders?: {
+                            funderId: string;
+                            sharePct: number;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            borrowerId: string;
+                            amount: number;
+                            currency: string;
+                            tenorDays: number;
+                            lotIds: string[];
+                            funders: {
+                                funderId: string;
+                                sharePct: number;
+                            }[];
+                            status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
+                            /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
+                            recommendation?: {
+                                [key: string]: unknown;
+                            };
+                            /** @description filed, epoch ms */
+                            createdAt: number;
+                            /** @description API key id */
+                            createdBy?: string;
+                            /** @description final decision, epoch ms */
+                            decidedAt?: number;
+                            /** @description amount finally approved */
+                            decidedAmount?: number;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recommendations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A recommendation for an application without filing it (what-if) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description borrower id */
+                        borrowerId: string;
+                        /** @description amount applied for */
+                        amount: number;
+                        /** @description ISO 4217 */
+                        currency: string;
+                        tenorDays: number;
+                        /**
+                         * @description lots pledged for it
+                         * @default []
+                         */
+                        lotIds: string[];
+                        /** @description co-lending funders and their shares, %; none: the lender alone */
+                        funders?: {
+                            funderId: string;
+                            sharePct: number;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/applications/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One application with its decisions */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description resource id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            application: {
+                                id: string;
+                                borrowerId: string;
+                                amount: number;
+                                currency: string;
+                                tenorDays: number;
+                                lotIds: string[];
+                                funders: {
+                                    funderId: string;
+                                    sharePct: number;
+                                }[];
+                                status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
+                                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
+                                recommendation?: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description filed, epoch ms */
+                                createdAt: number;
+                                /** @description API key id */
+                                createdBy?: string;
+                                /** @description final decision, epoch ms */
+                                decidedAt?: number;
+                                /** @description amount finally approved */
+                                decidedAmount?: number;
+                            };
+                            decisions: {
+                                id: string;
+                                applicationId: string;
+                                approverKeyId: string;
+                                outcome: "approve" | "approve-lower" | "decline" | "refer";
+                                amount?: number;
+                                reasons: string[];
+                                comment?: string;
+                                /** @description decided, epoch ms */
+                                at: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/applications/{id}/decisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Decide an application (approvers only; four-eyes above CREDIT_FOUR_EYES_ABOVE) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description resource id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        outcome: "approve" | "approve-lower" | "decline" | "refer";
+                        amount?: number;
+                        reasons?: string[];
+                        comment?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            application: {
+                                id: string;
+                                borrowerId: string;
+                                amount: number;
+                                currency: string;
+                                tenorDays: number;
+                                lotIds: string[];
+                                funders: {
+                                    funderId: string;
+                                    sharePct: number;
+                                }[];
+                                status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
+                                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
+                                recommendation?: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description filed, epoch ms */
+                                createdAt: number;
+                                /** @description API key id */
+                                createdBy?: string;
+                                /** @description final decision, epoch ms */
+                                decidedAt?: number;
+                                /** @description amount finally approved */
+                                decidedAmount?: number;
+                            };
+                            decision: {
+                                id: string;
+                                applicationId: string;
+                                approverKeyId: string;
+                                outcome: "approve" | "approve-lower" | "decline" | "refer";
+                                amount?: number;
+                                reasons: string[];
+                                comment?: string;
+                                /** @description decided, epoch ms */
+                                at: number;
+                            };
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;

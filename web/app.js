@@ -6,6 +6,7 @@ import { get, KEY, logout, session } from './core/api.js';
 import { main, showError } from './core/dom.js';
 import { alertsPage } from './views/alerts.js';
 import { borrowerPage } from './views/borrower.js';
+import { casesPage } from './views/cases.js';
 import { devicesPage } from './views/devices.js';
 import { loginPage } from './views/login.js';
 import { portfolioPage } from './views/portfolio.js';
@@ -28,6 +29,7 @@ async function route() {
   const borrower = /^\/borrower\/(.+)$/.exec(path);
   if (borrower) await borrowerPage(decodeURIComponent(borrower[1]));
   else if (path === '/alerts') await alertsPage(params);
+  else if (path === '/cases') await casesPage(params);
   // device-ops keys read devices only.
   else if (path === '/devices' || session.me.role === 'device-ops') await devicesPage(params);
   else await portfolioPage(params);

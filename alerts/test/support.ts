@@ -79,6 +79,9 @@ async function seededAlerts(state: State, env: { rulesFile?: string }): Promise<
         borrowerId: 'b1',
         siteId: 's1',
         ...(lotId === undefined ? {} : { lotId }),
+        ...(kind === 'helmet'
+          ? { role: id.endsWith('-insp') ? ('inspector' as const) : ('worker' as const) }
+          : {}),
         status: 'active' as const,
         createdAt: T0,
       },
@@ -109,8 +112,9 @@ export function stake(ts: number, fields: Partial<Record<string, number>> = {}):
     fields: {
       weightKg: 9_000,
       itemCount: 300,
-      lat: 10,
-      lon: 20,
+      // A real fix scatters (a repeated one is what gps-frozen looks for).
+      lat: 10 + ((seq % 7) - 3) * 1e-6,
+      lon: 20 + ((seq % 5) - 2) * 1e-6,
       tamper: 0,
       temperatureC: 15,
       humidityPct: 50,

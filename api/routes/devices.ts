@@ -340,6 +340,7 @@ export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
         borrowerId: body.borrowerId,
         siteId: body.siteId,
         ...(body.lotId === undefined ? {} : { lotId: body.lotId }),
+        ...(body.kind === 'helmet' ? { role: body.role ?? 'worker' } : {}),
         status: 'active',
         createdAt: ctx.now(),
       };
@@ -354,6 +355,8 @@ export function deviceRoutes(app: ApiApp, ctx: RouteContext): void {
         if (site === undefined) throw bad('siteId', `no site ${device.siteId}`);
         if (site.borrowerId !== device.borrowerId)
           throw bad('siteId', `site ${site.id} belongs to another borrower`);
+        if (body.role !== undefined && body.kind !== 'helmet')
+          throw bad('role', 'only helmets have a wearer role');
         if (device.lotId !== undefined) {
           if (device.kind !== 'stake') throw bad('lotId', 'only stakes sit on a collateral lot');
           const lot = await state.portfolio.getLot(device.lotId);

@@ -132,6 +132,11 @@ export function loanRoutes(app: ApiApp, ctx: RouteContext): void {
             `JSON: \`{"items":[…]}\`, at most ${MAX_JSON_IMPORT_ITEMS} items, each shaped like the ${kind === 'loans' ? 'Loan' : 'Repayment'} resource.`,
             `CSV (\`text/csv\`): a header line with columns ${columns.required.join(', ')} (required) and ${columns.optional.join(', ')} (optional); times as epoch ms or ISO 8601; empty cells are absent.`,
             'Every row is validated first. `mode=atomic` (default): any rejected row and nothing is applied (422 with the report). `mode=partial`: the valid rows are applied. What is applied is applied in one transaction; rows equal to the stored ones are `unchanged`.',
+            ...(kind === 'loans'
+              ? [
+                  'A created or changed active loan is checked against the lending policy (`GET /v1/policy`): tenor, co-lending (`funders`: the lender’s own share at least the minimum, shares adding up to 100 %; CSV `lender:30;bank-b:70`) and the borrower cap; a violating row is rejected with its reason code (`POLICY_CO_LENDING_SHARE`, `POLICY_FUNDER_SHARES`, `POLICY_MAX_TENOR`, `POLICY_BORROWER_CAP`).',
+                ]
+              : []),
           ].join('\n\n'),
           tags: ['imports'],
           querystring: Type.Object(
@@ -178,6 +183,7 @@ export function loanRoutes(app: ApiApp, ctx: RouteContext): void {
         const log = ctx.log.child({ reqId: request.id, import: kind });
         log.info({ rows: rows.length, mode }, 'import started');
         const outcome = await runImport(kind, mode, rows, state, {
+          ...(kind === 'loans' ? { policy: await ctx.importPolicy() } : {}),
           onProgress: (stage, done, total) => log.info({ stage, done, total }, 'import progress'),
           afterApply: ({ report, createdIds, updatedBefore }) =>
             ctx.audit(request, {

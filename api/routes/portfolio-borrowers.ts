@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { RiskfuseError } from '../../core/errors.js';
-import type { Borrower, ScoreHead } from '../../core/state/index.js';
+import type { Borrower, CreditExposure, ScoreHead } from '../../core/state/index.js';
 import type { ApiApp, RouteContext } from '../app.js';
 import { decodeCursor, encodeCursor } from '../pagination.js';
 import { ERROR_RESPONSES } from '../problem.js';
@@ -54,8 +54,41 @@ const Row = Type.Object({
   openAlerts: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
     description: 'alerts not yet resolved (open or acknowledged); null when alerts are not wired in',
   }),
+  credit: Type.Union(
+    [
+      Type.Object({
+        currency: Type.String(),
+        ead: Type.Number(),
+        claimedCoverage: Type.Union([Type.Number(), Type.Null()]),
+        verifiedCoverage: Type.Union([Type.Number(), Type.Null()]),
+        lgd: Type.Number(),
+        el: Type.Union([Type.Number(), Type.Null()]),
+        policyStatus: Type.Union([Type.Literal('ok'), Type.Literal('breached')]),
+        breaches: Type.Array(Type.String(), { description: 'policy reason codes' }),
+      }),
+      Type.Null(),
+    ],
+    {
+      description:
+        'EAD, claimed vs verified coverage, LGD, EL and policy status as the credit monitor last computed them (README "Credit decisions"); null before it has',
+    },
+  ),
 });
 type Row = Static<typeof Row>;
+
+const creditOf = (e: CreditExposure | undefined): Row['credit'] =>
+  e === undefined
+    ? null
+    : {
+        currency: e.currency,
+        ead: e.ead,
+        claimedCoverage: e.claimedCoverage ?? null,
+        verifiedCoverage: e.verifiedCoverage ?? null,
+        lgd: e.lgd,
+        el: e.el ?? null,
+        policyStatus: e.breaches.length > 0 ? 'breached' : 'ok',
+        breaches: e.breaches.map((b) => b.code),
+      };
 
 const Query = Type.Object(
   {
@@ -212,6 +245,7 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
             toMs: r.d.score?.at ?? 0,
           })),
       );
+      const credit = await state.credit.getExposures(page.map((r) => r.d.borrower.id));
       const items: Row[] = page.map(({ d }) => ({
         borrowerId: d.borrower.id,
         name: d.borrower.name,
@@ -232,6 +266,7 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
         exposure: [...(pageExposures.get(d.borrower.id) ?? [])],
         coverage: d.coverage,
         openAlerts: d.openAlerts,
+        credit: creditOf(credit.get(d.borrower.id)),
       }));
       const last = page.at(-1);
       return {

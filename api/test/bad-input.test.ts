@@ -15,6 +15,8 @@ interface Case {
   readonly payload?: unknown;
   readonly raw?: string;
   readonly contentType?: string;
+  /** The role whose key sends it (default admin; decisions are an approver's). */
+  readonly role?: 'approver';
 }
 
 const borrower = { id: 'b5', name: 'Five', sector: 'trading', region: 'r' };
@@ -487,6 +489,101 @@ const CASES: Case[] = [
     raw: 'id,loanId\n',
     contentType: 'application/json',
   },
+  // Credit: borrower figures, the lending policy, applications, recommendations, decisions, reviews.
+  {
+    route: 'GET /v1/borrowers/:id/credit',
+    url: `/v1/borrowers/${SQLQ}/credit`,
+    status: 400,
+    what: 'SQL in id',
+  },
+  {
+    route: 'GET /v1/borrowers/:id/credit',
+    url: '/v1/borrowers/b-none/credit',
+    status: 404,
+    what: 'unknown borrower',
+  },
+  { route: 'PUT /v1/policy', url: '/v1/policy', status: 400, what: 'empty body', payload: {} },
+  {
+    route: 'PUT /v1/policy',
+    url: '/v1/policy',
+    status: 400,
+    what: 'a string as policy',
+    raw: '"lend to all"',
+    contentType: 'application/json',
+  },
+  ...(['POST /v1/applications', 'POST /v1/recommendations'] as const).flatMap((route) => {
+    const url = route.split(' ')[1] as string;
+    const good = { borrowerId: 'b1', amount: 1000, currency: 'EUR', tenorDays: 90 };
+    return [
+      { route, url, status: 400, what: 'a negative amount', payload: { ...good, amount: -5 } },
+      { route, url, status: 400, what: 'a lower-case currency', payload: { ...good, currency: 'eur' } },
+      { route, url, status: 400, what: 'SQL as borrower id', payload: { ...good, borrowerId: SQL } },
+      { route, url, status: 400, what: 'an unknown field', payload: { ...good, rate: 0.1 } },
+    ];
+  }),
+  { route: 'GET /v1/applications/:id', url: `/v1/applications/${SQLQ}`, status: 400, what: 'SQL in id' },
+  { route: 'GET /v1/applications/:id', url: '/v1/applications/app_none', status: 404, what: 'unknown id' },
+  {
+    route: 'POST /v1/applications/:id/decisions',
+    url: '/v1/applications/app_none/decisions',
+    status: 400,
+    what: 'an unknown outcome',
+    payload: { outcome: 'maybe' },
+    role: 'approver',
+  },
+  {
+    route: 'POST /v1/applications/:id/decisions',
+    url: '/v1/applications/app_none/decisions',
+    status: 404,
+    what: 'unknown id',
+    payload: { outcome: 'refer' },
+    role: 'approver',
+  },
+  {
+    route: 'POST /v1/reviews/:id/close',
+    url: `/v1/reviews/${SQLQ}/close`,
+    status: 400,
+    what: 'SQL in id',
+    payload: {},
+  },
+  {
+    route: 'POST /v1/reviews/:id/close',
+    url: '/v1/reviews/rev_none/close',
+    status: 404,
+    what: 'unknown id',
+    payload: {},
+  },
+  // Cases: ids, transitions and notes.
+  { route: 'GET /v1/cases/:id', url: `/v1/cases/${SQLQ}`, status: 400, what: 'SQL in id' },
+  { route: 'GET /v1/cases/:id', url: '/v1/cases/case_none', status: 404, what: 'unknown id' },
+  {
+    route: 'POST /v1/cases/:id/transition',
+    url: '/v1/cases/case_none/transition',
+    status: 400,
+    what: 'an unknown status',
+    payload: { status: 'forgotten' },
+  },
+  {
+    route: 'POST /v1/cases/:id/transition',
+    url: '/v1/cases/case_none/transition',
+    status: 404,
+    what: 'unknown id',
+    payload: { status: 'investigating' },
+  },
+  {
+    route: 'POST /v1/cases/:id/notes',
+    url: '/v1/cases/case_none/notes',
+    status: 400,
+    what: 'an empty note',
+    payload: { body: '' },
+  },
+  {
+    route: 'POST /v1/cases/:id/notes',
+    url: '/v1/cases/case_none/notes',
+    status: 404,
+    what: 'unknown id',
+    payload: { body: 'seen on site' },
+  },
   // Alerts: ids, lifecycle bodies, rule settings (a bad setting names the rule and field; nothing is saved).
   { route: 'GET /v1/alerts/:id', url: `/v1/alerts/${SQLQ}`, status: 400, what: 'SQL in id' },
   { route: 'GET /v1/alerts/:id', url: '/v1/alerts/alt_none', status: 404, what: 'unknown id' },
@@ -698,7 +795,10 @@ describe('bad input', () => {
       const res = await t.app.inject({
         method: method as 'GET',
         url: c.url,
-        headers: { ...t.auth('admin'), ...(c.contentType ? { 'content-type': c.contentType } : {}) },
+        headers: {
+          ...t.auth(c.role ?? 'admin'),
+          ...(c.contentType ? { 'content-type': c.contentType } : {}),
+        },
         ...(c.raw !== undefined
           ? { payload: c.raw }
           : c.payload !== undefined

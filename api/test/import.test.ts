@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedPortfolio, snapshot, startTestApi, T0, type TestApi } from './support.js';
+import { loan, seedPortfolio, snapshot, startTestApi, T0, type TestApi } from './support.js';
 
 const DAY_MS = 86_400_000;
 
@@ -23,18 +23,6 @@ interface Report {
     message: string;
   }[];
 }
-
-const loan = (id: string, over: Record<string, unknown> = {}) => ({
-  id,
-  borrowerId: 'b1',
-  principal: 100_000,
-  currency: 'EUR',
-  annualRatePct: 7.5,
-  startAt: T0,
-  termDays: 360,
-  status: 'active',
-  ...over,
-});
 
 describe('loan-data import (JSON)', () => {
   let t: TestApi;

@@ -12,6 +12,15 @@ interface Row {
   exposure: { currency: string; outstanding: number }[];
   coverage: number | null;
   openAlerts: number | null;
+  credit: {
+    ead: number;
+    claimedCoverage: number | null;
+    verifiedCoverage: number | null;
+    lgd: number;
+    el: number | null;
+    policyStatus: string;
+    breaches: string[];
+  } | null;
 }
 interface Page {
   items: Row[];
@@ -121,6 +130,25 @@ describe('GET /v1/portfolio/borrowers (the dashboard’s portfolio table)', () =
     const byAlerts = (await get('/v1/portfolio/borrowers?sort=openAlerts&limit=2')).body.items;
     expect(byAlerts[0]).toMatchObject({ borrowerId: target.borrowerId, openAlerts: 2 });
     expect(byAlerts[1]?.openAlerts).toBe(0);
+  });
+
+  it('when the credit monitor has computed the simulated book, then each row carries EAD, claimed vs verified coverage, LGD, EL and policy status', async () => {
+    expect((await all('')).every((r) => r.credit === null)).toBe(true);
+    await t.credit.monitor.start();
+    const rows = await all('');
+    const withLots = rows.filter((r) => r.credit !== null && (r.credit.claimedCoverage ?? 0) > 0);
+    expect(withLots.length).toBeGreaterThan(5);
+    for (const r of withLots) {
+      const c = r.credit as NonNullable<Row['credit']>;
+      // Verified never exceeds claimed (only the pledged weight counts), and EL = PD × LGD × EAD.
+      expect(c.verifiedCoverage ?? 0).toBeLessThanOrEqual((c.claimedCoverage ?? 0) + 1e-9);
+      if (r.score !== undefined) expect(c.el).toBeCloseTo(r.score.pd * c.lgd * c.ead, 6);
+      expect(c.policyStatus).toBe(c.breaches.length > 0 ? 'breached' : 'ok');
+    }
+    // The world's stakes report recent weights inside their fences for most lots: most are verified.
+    expect(withLots.filter((r) => (r.credit?.verifiedCoverage ?? 0) > 0).length).toBeGreaterThan(
+      withLots.length / 2,
+    );
   });
 
   it('when the scoring service stores a champion score, then it keeps every model input, and the score route returns them', async () => {

@@ -13,11 +13,26 @@ import { buildApp, type ApiApp } from '../app.js';
 import { bootstrapAdminKey } from '../auth.js';
 import { apiConfigSpec } from '../config.js';
 import { riskScores } from '../routes/scores.js';
-import { createAlerts, type AlertsComponent } from '../../alerts/index.js';
+import { createAlerts, policyBreachAlerts, type AlertsComponent } from '../../alerts/index.js';
+import { createCredit, type CreditComponent } from '../../risk/credit/credit-app.js';
+import { creditConfigSpec } from '../../risk/credit/config.js';
 import { createRisk, riskBackendConfigSpec, riskConfigSpec, type RiskComponent } from '../../risk/index.js';
 import { createWebhooks, webhookConfigSpec, type Webhooks } from '../../webhooks/index.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
+
+/** A valid active loan of b1 for the import tests; `over` changes fields. */
+export const loan = (id: string, over: Record<string, unknown> = {}) => ({
+  id,
+  borrowerId: 'b1',
+  principal: 100_000,
+  currency: 'EUR',
+  annualRatePct: 7.5,
+  startAt: T0,
+  termDays: 360,
+  status: 'active',
+  ...over,
+});
 
 export interface TestApi {
   readonly app: ApiApp;
@@ -32,6 +47,8 @@ export interface TestApi {
   readonly alerts: AlertsComponent;
   /** Webhooks; their deliverer runs only when `env` sets WEBHOOK_DELIVERY=true. */
   readonly webhooks: Webhooks;
+  /** Credit: the monitor (not started: tests call `refresh`), the policy, applications and decisions. */
+  readonly credit: CreditComponent;
   auth(role: ApiRole): { authorization: string };
   close(): Promise<void>;
 }
@@ -100,7 +117,16 @@ export async function startTestApi(
     log: options.log ?? silentLogger,
   });
   webhooks.deliverer?.start();
+  const credit = createCredit({
+    config: parseConfig(creditConfigSpec, { CREDIT_DEBOUNCE_MS: '0', ...options.env }),
+    state,
+    telemetry,
+    log: silentLogger,
+    ...(options.riskNow === undefined ? {} : { now: options.riskNow }),
+    ...policyBreachAlerts(alerts.service),
+  });
   const app = await buildApp({
+    credit,
     config,
     state,
     telemetry,
@@ -121,10 +147,12 @@ export async function startTestApi(
     ...(risk === undefined ? {} : { risk }),
     alerts,
     webhooks,
+    credit,
     auth: (role) => ({ authorization: `Bearer ${keys[role]}` }),
     async close() {
       await app.close();
       await alerts.close();
+      await credit.close();
       await webhooks.deliverer?.close();
       await risk?.close();
       if (options.telemetry === undefined) await telemetry.close();

@@ -34,9 +34,9 @@ describe('broker persistence configuration', () => {
     expect(brokerPersistencePath(cfg)).toBe('/srv/broker-sessions.db');
   });
 
-  it('when MQTT_PERSISTENCE is neither sqlite nor memory, then parsing fails naming the variable and the choices', () => {
-    expect(() => parseConfig(brokerPersistenceConfigSpec, { MQTT_PERSISTENCE: 'redis' })).toThrow(
-      /MQTT_PERSISTENCE must be one of sqlite, memory/,
+  it('when MQTT_PERSISTENCE is none of sqlite, memory, redis, then parsing fails naming the variable and the choices', () => {
+    expect(() => parseConfig(brokerPersistenceConfigSpec, { MQTT_PERSISTENCE: 'mongodb' })).toThrow(
+      /MQTT_PERSISTENCE must be one of sqlite, memory, redis/,
     );
   });
 

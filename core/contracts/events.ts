@@ -9,9 +9,16 @@ export const EVENT_TYPES = [
   'alert.opened',
   'alert.acknowledged',
   'alert.resolved',
+  'case.opened',
+  'case.closed',
   'score.changed',
   'device.offline',
   'device.online',
+  // Credit (risk/credit, risk/decisions): a borrower's exposure broke the lending policy, a person decided a
+  // credit application, a limit review opened.
+  'policy.breached',
+  'decision.made',
+  'review.opened',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -75,14 +75,23 @@ export interface Migration {
   readonly sql: string;
 }
 
-/** Checks a migrations list is numbered 1, 2, 3 … with no gap (a programming error otherwise). */
+/**
+ * Checks a migrations list is numbered in strictly ascending order from 1 (a programming error otherwise). A gap
+ * is allowed: numbers are assigned to changes that land separately, and one may land before a lower-numbered
+ * one. Both engines apply every listed version not yet recorded (by set, not by "newer than the newest"), so
+ * the lower one still applies when it lands; such migrations must not depend on each other.
+ */
 export function checkMigrations(list: readonly Migration[]): readonly Migration[] {
   list.forEach((m, i) => {
-    if (m.version !== i + 1)
-      throw new Error(`migration ${m.name} has version ${m.version}, expected ${i + 1}`);
+    const previous = i === 0 ? 0 : (list[i - 1] as Migration).version;
+    if (!Number.isInteger(m.version) || m.version <= previous || (i === 0 && m.version !== 1))
+      throw new Error(`migration ${m.name} has version ${m.version}, expected one above ${previous}`);
   });
   return list;
 }
+
+/** The highest version a migrations list knows (a database recording a higher one is newer than this build). */
+export const newestMigration = (list: readonly Migration[]): number => list.at(-1)?.version ?? 0;
 
 /** What a refused constraint was; repositories turn it into their own CONFLICT or VALIDATION_FAILED errors. */
 export type ConstraintKind = 'unique' | 'foreign-key' | 'check' | 'not-null' | 'append-only';

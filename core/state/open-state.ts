@@ -1,11 +1,14 @@
 import type { ConfigOf } from '../config.js';
 import type { Logger } from '../logger.js';
 import { SqlAlertRepository } from './alerts/sql-alert-repository.js';
+import { SqlCaseRepository } from './cases/sql-case-repository.js';
 import { SqlApiKeyRepository } from './api-keys/sql-api-key-repository.js';
 import { SqlAuditRepository } from './audit/sql-audit-repository.js';
+import { SqlCreditRepository } from './credit/sql-credit-repository.js';
 import type { Database } from './database.js';
 import { SqlDeadLetterRepository } from './dead-letters/sql-dead-letter-repository.js';
 import { SqlDeviceRepository } from './devices/sql-device-repository.js';
+import { SqlLendingRepository } from './lending/sql-lending-repository.js';
 import { SqlLoanRepository } from './loans/sql-loan-repository.js';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite/index.js';
 import { SqlModelRepository } from './models/sql-model-repository.js';
@@ -40,7 +43,10 @@ export function stateOn(db: Database, options: StateOptions = {}): State {
     models: new SqlModelRepository(db),
     scores: new SqlScoreRepository(db),
     alerts: new SqlAlertRepository(db),
+    cases: new SqlCaseRepository(db),
     webhooks: new SqlWebhookRepository(db, now),
+    lending: new SqlLendingRepository(db),
+    credit: new SqlCreditRepository(db),
     transaction: (fn, options) => db.transaction(fn, options),
     close: () => db.close(),
   };

@@ -1,9 +1,12 @@
 import type { AlertRepository } from './alerts/alert-repository.js';
+import type { CaseRepository } from './cases/case-repository.js';
 import type { ApiKeyRepository } from './api-keys/api-key-repository.js';
 import type { AuditRepository } from './audit/audit-repository.js';
 import type { Database, TransactionOptions } from './database.js';
+import type { CreditRepository } from './credit/credit-repository.js';
 import type { DeadLetterRepository } from './dead-letters/dead-letter-repository.js';
 import type { DeviceRepository } from './devices/device-repository.js';
+import type { LendingRepository } from './lending/lending-repository.js';
 import type { LoanRepository } from './loans/loan-repository.js';
 import type { ModelRepository } from './models/model-repository.js';
 import type { EventOutbox } from './outbox/event-outbox.js';
@@ -29,7 +32,10 @@ export interface State {
   readonly models: ModelRepository;
   readonly scores: ScoreRepository;
   readonly alerts: AlertRepository;
+  readonly cases: CaseRepository;
   readonly webhooks: WebhookRepository;
+  readonly lending: LendingRepository;
+  readonly credit: CreditRepository;
   /**
    * Runs `fn` in one transaction of the state database: every repository call inside joins it; nested calls
    * join the outer one. See `Database.transaction` (PostgreSQL may re-run `fn` after a serialization failure).

@@ -9,7 +9,12 @@ import { parseNumber } from './spec.js';
  * Turns table rows into the model's numeric matrix. Everything is learnt from the rows it is fitted on (a
  * training fold), never from the rows it later transforms, so cross-validation has no leakage:
  * - numeric: the value; missing → the training median (or 0), plus a `<col>__missing` 0/1 column when the
- *   column had any missing value in training;
+ *   column had any missing value in training. Heavy tails are tamed before any model sees them: the value is
+ *   winsorised at the training fold's 0.5 % and 99.5 % quantiles (`lo`, `hi`), and a non-negative column
+ *   still skewed after that (skewness > 1: money amounts, ratios, counts of late payments) becomes
+ *   sign(v)·ln(1 + |v|) (`log`). Both are monotone, so the tree and WoE models rank rows the same; they keep a
+ *   few extreme values (a utilisation of 50,000 where 1 is the limit) from dominating the MLP's and logistic
+ *   model's standardisation. Pinned by risk/test/tabular-encode.test.ts ("when a column has a heavy tail …");
  * - categorical: one-hot `<col>=<level>` over the levels seen in training at least `minCategoryCount` times
  *   (missing is the level `__missing`); rarer levels share `<col>=__other`, which exists only if training had
  *   rare levels; a level never seen in training maps to `__other` if it exists, else to all zeros.
@@ -23,6 +28,10 @@ const NumericColumnJson = Type.Object(
     kind: Type.Literal('numeric'),
     fill: Type.Number(),
     indicator: Type.Boolean(),
+    // Optional so encoders saved before robust scaling still load (they have none of the three).
+    lo: Type.Optional(Type.Number()),
+    hi: Type.Optional(Type.Number()),
+    log: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -58,6 +67,60 @@ export interface CellTable {
 export interface FitOptions {
   /** Training rows a level needs to get its own one-hot column; default 5. */
   readonly minCategoryCount?: number;
+  /** Winsorise and log-transform heavy tails (default true). */
+  readonly robust?: boolean;
+}
+
+/** Winsorising quantiles of the robust numeric transform. */
+export const WINSOR_QUANTILES = [0.005, 0.995] as const;
+/** Training values a column needs before it is winsorised. */
+export const WINSOR_MIN_ROWS = 200;
+/** Skewness (after winsorising) above which a non-negative column is log-transformed. */
+export const LOG_SKEW = 1;
+
+/** The matrix columns of one source column: numeric value (+ missing flag) or a categorical one-hot group. */
+export type ColumnGroup =
+  | {
+      readonly kind: 'numeric';
+      readonly name: string;
+      readonly col: number;
+      readonly missingCol?: number;
+      readonly log: boolean;
+    }
+  | {
+      readonly kind: 'categorical';
+      readonly name: string;
+      readonly cols: number[];
+      readonly levels: string[];
+    };
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(q * (sorted.length - 1))))] as number;
+}
+
+function skewness(values: readonly number[]): number {
+  const n = values.length;
+  if (n < 3) return 0;
+  const m = values.reduce((a, b) => a + b, 0) / n;
+  let m2 = 0;
+  let m3 = 0;
+  for (const v of values) {
+    m2 += (v - m) ** 2;
+    m3 += (v - m) ** 3;
+  }
+  m2 /= n;
+  m3 /= n;
+  return m2 === 0 ? 0 : m3 / m2 ** 1.5;
+}
+
+/** The robust transform of one numeric value (identity for encoders saved without one). */
+export function robustValue(v: number, c: { lo?: number; hi?: number; log?: boolean }): number {
+  let out = v;
+  if (c.lo !== undefined && out < c.lo) out = c.lo;
+  if (c.hi !== undefined && out > c.hi) out = c.hi;
+  if (c.log === true) out = Math.sign(out) * Math.log1p(Math.abs(out));
+  return out;
 }
 
 function median(sorted: readonly number[]): number {
@@ -115,7 +178,15 @@ export class TabularEncoder {
         }
         values.sort((a, b) => a - b);
         const fill = f.missing === 'zero' ? 0 : median(values);
-        return { name: f.name, kind: 'numeric', fill, indicator: missing > 0 };
+        if (options.robust === false || values.length === 0)
+          return { name: f.name, kind: 'numeric', fill, indicator: missing > 0 };
+        // Below WINSOR_MIN_ROWS the 0.5 % quantiles are the extreme rows themselves: no clipping.
+        const clip = values.length >= WINSOR_MIN_ROWS;
+        const lo = clip ? quantile(values, WINSOR_QUANTILES[0]) : (values[0] as number);
+        const hi = clip ? quantile(values, WINSOR_QUANTILES[1]) : (values[values.length - 1] as number);
+        const clipped = values.map((v) => Math.min(hi, Math.max(lo, v)));
+        const log = lo >= 0 && skewness(clipped) > LOG_SKEW;
+        return { name: f.name, kind: 'numeric', fill, indicator: missing > 0, lo, hi, log };
       }
       const counts = new Map<string, number>();
       for (const r of rowIndices) {
@@ -129,6 +200,29 @@ export class TabularEncoder {
       return { name: f.name, kind: 'categorical', levels, other: levels.length < counts.size };
     });
     return new TabularEncoder(columns);
+  }
+
+  /** The matrix columns of each source column, in order (the scorecard bins per source column). */
+  groups(): ColumnGroup[] {
+    const out: ColumnGroup[] = [];
+    let j = 0;
+    for (const c of this.columns) {
+      if (c.kind === 'numeric') {
+        out.push({
+          kind: 'numeric',
+          name: c.name,
+          col: j,
+          ...(c.indicator ? { missingCol: j + 1 } : {}),
+          log: c.log === true,
+        });
+        j += c.indicator ? 2 : 1;
+      } else {
+        const levels = [...c.levels, ...(c.other ? [OTHER] : [])];
+        out.push({ kind: 'categorical', name: c.name, cols: levels.map((_, k) => j + k), levels });
+        j += levels.length;
+      }
+    }
+    return out;
   }
 
   static fromJSON(json: unknown): TabularEncoder {
@@ -176,7 +270,7 @@ export class TabularEncoder {
               `${table.source ?? 'input'}${line === undefined ? ` row ${r + 1}` : ` line ${line}`}: column "${c.name}" is numeric but has "${cell}"`,
             );
           }
-          data[j++] = n ?? c.fill;
+          data[j++] = robustValue(n ?? c.fill, c);
           if (c.indicator) data[j++] = n === undefined ? 1 : 0;
           return;
         }

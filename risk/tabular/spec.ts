@@ -133,6 +133,37 @@ export function inferColumnType(values: readonly (string | null)[]): FeatureType
   return distinct.size > NUMERIC_MIN_DISTINCT ? 'numeric' : 'categorical';
 }
 
+/** Rows below which a column is never called id-like (a handful of rows is unique by chance). */
+export const ID_MIN_ROWS = 20;
+
+/**
+ * Why an inferred column looks like a row identifier, or undefined. A model must never learn from one: a row
+ * number or an application sequence orders rows by when they were collected, so it carries the period's
+ * default rate into cross-validation and means nothing for a new applicant. Id-like, when present on every
+ * row and distinct on every row:
+ * - text (account numbers, UUIDs);
+ * - integers that run in file order (sequential) or fill a range min…max without gaps (a shuffled row number).
+ * Distinct real numbers (amounts with cents) are not ids. Pinned by risk/test/tabular-spec.test.ts.
+ */
+export function idLikeReason(values: readonly (string | null)[]): string | undefined {
+  const n = values.length;
+  if (n < ID_MIN_ROWS || values.some((v) => v === null)) return undefined;
+  if (new Set(values).size !== n) return undefined;
+  const nums = values.map((v) => parseNumber(v as string));
+  if (nums.some((v) => v === undefined)) return 'id-like: distinct text on every row';
+  const ints = nums as number[];
+  if (!ints.every((v) => Number.isInteger(v))) return undefined;
+  if (new Set(ints).size !== n) return undefined;
+  const increasing = ints.every((v, i) => i === 0 || v > (ints[i - 1] as number));
+  const decreasing = ints.every((v, i) => i === 0 || v < (ints[i - 1] as number));
+  if (increasing || decreasing)
+    return `id-like: distinct integers in file order (${ints[0]} … ${ints[n - 1]})`;
+  const min = Math.min(...ints);
+  const max = Math.max(...ints);
+  if (max - min + 1 === n) return `id-like: the integers ${min} … ${max}, each once`;
+  return undefined;
+}
+
 function sameValue(a: string, b: string): boolean {
   if (a === b) return true;
   const x = parseNumber(a);
@@ -247,6 +278,11 @@ export function resolveSpec(
     const type = inferColumnType(values);
     if (type === 'empty') {
       excluded.push({ name, reason: 'no non-missing values' });
+      return;
+    }
+    const idLike = idLikeReason(values);
+    if (idLike !== undefined) {
+      excluded.push({ name, reason: `${idLike}; left out (declare it in the spec to use it)` });
       return;
     }
     features.push({ name, type, missing: type === 'numeric' ? 'median' : 'category', inferred: true });

@@ -5,9 +5,10 @@ import { EXIT, formatHelp, parseFlags, UsageError, type CommandHelp } from '../.
 import { parseConfig } from '../../core/config.js';
 import { errorMessage, RiskfuseError } from '../../core/errors.js';
 import { initBackend, riskBackendConfigSpec } from '../model/backend.js';
-import type { ModelKind } from '../model/types.js';
-import { crossValidate, type CvProgress, type TrainSettings } from './cross-validate.js';
+import { DEFAULT_PD_FLOOR, type CalibrationMethod } from '../model/calibration.js';
+import { crossValidate, DEFAULT_KINDS, type CvProgress, type TrainSettings } from './cross-validate.js';
 import { parseCsv } from './csv.js';
+import { TABULAR_KINDS, type TabularKind } from './models.js';
 import { buildReport, reportMarkdown, summaryText, type ByoModelFile } from './report.js';
 import { parseSpecText, resolveSpec, type TabularSpec } from './spec.js';
 
@@ -19,11 +20,14 @@ import { parseSpecText, resolveSpec, type TabularSpec } from './spec.js';
 export const trainHelp: CommandHelp = {
   brief: 'train and cross-validate the risk model on your own tabular data (CSV)',
   usage:
-    'riskfuse train --data FILE.csv --label COLUMN [--spec spec.json] [--positive VALUE] [--folds K] [--seed N] [--out DIR] [--quiet]',
+    'riskfuse train --data FILE.csv --label COLUMN [--spec spec.json] [--positive VALUE] [--kinds LIST] [--final KIND] [--folds K] [--seed N] [--out DIR] [--quiet]',
   summary: [
-    "Train the risk model on a lender's historical tabular data: stratified k-fold cross-validation of the MLP",
-    'and the logistic baseline (pooled out-of-fold AUC, KS, Brier; fold AUC mean ± sd; paired bootstrap CI of',
-    'the AUC difference), then a final model on all rows, saved with its encoder.',
+    "Train the risk model on a lender's historical tabular data: stratified k-fold cross-validation of the",
+    'logistic baseline, the MLP, a WoE scorecard, gradient-boosted trees and their ensemble (pooled out-of-fold',
+    'AUC, KS, Brier, ECE and reliability; paired bootstrap CI of the best kind against logistic), then a final',
+    'model on all rows, saved with its encoder and recalibration. Hyper-parameters, early stopping and the',
+    "recalibration use a holdout of each training fold, never the fold's test rows. Heavy-tailed numbers are",
+    'winsorised (and log-scaled); id-like columns (distinct on every row) are left out and named in the report.',
     'The delimiter (, ; tab or runs of spaces) is detected from the header; empty, NA, NaN, null and ? are',
     'missing. Without a spec, a column whose values are all numbers with more than 10 distinct values is',
     'numeric, any other column categorical. The label needs exactly two values; the minority one means',
@@ -40,7 +44,13 @@ export const trainHelp: CommandHelp = {
     ['--positive VALUE', 'label value meaning default/bad (default: the minority class)'],
     ['--folds K', 'cross-validation folds (default 5)'],
     ['--seed N', 'seed for splits, training and bootstrap (default 42)'],
-    ['--final KIND', 'model saved at the end: mlp (default), logistic, or best (higher OOF AUC)'],
+    ['--kinds LIST', `comma-separated model kinds to cross-validate (default ${DEFAULT_KINDS.join(',')})`],
+    [
+      '--final KIND',
+      `model saved at the end: best (default: highest OOF AUC) or one of ${TABULAR_KINDS.join(', ')}`,
+    ],
+    ['--calibration M', 'recalibration fitted on the holdout: platt (default), isotonic or none'],
+    ['--pd-floor P', `lowest PD reported (default ${DEFAULT_PD_FLOOR}, the Basel 0.03 % floor)`],
     ['--max-epochs N', 'cap on training epochs per model (default: the model layer’s)'],
     ['--out DIR', 'where to write the report and the model (default reports/)'],
     ['--quiet', 'no progress lines on stderr'],
@@ -57,6 +67,9 @@ const FLAGS = {
   folds: { type: 'string' },
   seed: { type: 'string' },
   final: { type: 'string' },
+  kinds: { type: 'string' },
+  calibration: { type: 'string' },
+  'pd-floor': { type: 'string' },
   'max-epochs': { type: 'string' },
   out: { type: 'string' },
   quiet: { type: 'boolean' },
@@ -90,7 +103,10 @@ interface Args {
   readonly positive?: string;
   readonly folds: number;
   readonly seed: number;
-  readonly final: ModelKind | 'best';
+  readonly final: TabularKind | 'best';
+  readonly kinds: readonly TabularKind[];
+  readonly calibration: CalibrationMethod;
+  readonly pdFloor: number;
   readonly maxEpochs?: number;
   readonly out: string;
   readonly quiet: boolean;
@@ -102,9 +118,27 @@ function parseArgs(argv: string[]): Args | 'help' {
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const data = str(values.data);
   if (data === undefined || data === '') throw new UsageError('--data FILE is required');
-  const final = str(values.final) ?? 'mlp';
-  if (final !== 'mlp' && final !== 'logistic' && final !== 'best')
-    throw new UsageError(`--final must be mlp, logistic or best, got ${JSON.stringify(final)}`);
+  const isKind = (k: string): k is TabularKind => (TABULAR_KINDS as readonly string[]).includes(k);
+  const final = str(values.final) ?? 'best';
+  if (final !== 'best' && !isKind(final))
+    throw new UsageError(
+      `--final must be best or one of ${TABULAR_KINDS.join(', ')}, got ${JSON.stringify(final)}`,
+    );
+  const kindList = str(values.kinds)
+    ?.split(',')
+    .map((k) => k.trim()) ?? [...DEFAULT_KINDS];
+  const badKind = kindList.find((k) => !isKind(k));
+  if (badKind !== undefined || kindList.length === 0)
+    throw new UsageError(
+      `--kinds takes a comma-separated list of ${TABULAR_KINDS.join(', ')}, got ${JSON.stringify(str(values.kinds))}`,
+    );
+  const calibration = str(values.calibration) ?? 'platt';
+  if (calibration !== 'platt' && calibration !== 'isotonic' && calibration !== 'none')
+    throw new UsageError(`--calibration must be platt, isotonic or none, got ${JSON.stringify(calibration)}`);
+  const floorRaw = str(values['pd-floor']);
+  const pdFloor = floorRaw === undefined ? DEFAULT_PD_FLOOR : Number(floorRaw);
+  if (floorRaw?.trim() === '' || !(pdFloor >= 0 && pdFloor < 0.5))
+    throw new UsageError(`--pd-floor must be a probability in [0, 0.5), got ${JSON.stringify(floorRaw)}`);
   const label = str(values.label);
   const spec = str(values.spec);
   const positive = str(values.positive);
@@ -117,6 +151,9 @@ function parseArgs(argv: string[]): Args | 'help' {
     folds: intFlag('folds', str(values.folds), 2) ?? 5,
     seed: intFlag('seed', str(values.seed), 0) ?? 42,
     final,
+    kinds: [...new Set(kindList as TabularKind[])],
+    calibration,
+    pdFloor,
     ...(maxEpochs === undefined ? {} : { maxEpochs }),
     out: str(values.out) ?? 'reports',
     quiet: values.quiet === true,
@@ -134,10 +171,11 @@ async function readText(file: string, what: string): Promise<string> {
 }
 
 function progressLine(p: CvProgress): string | undefined {
+  const where = p.phase === 'fold' ? `fold ${p.fold}/${p.folds}` : 'final';
+  if ('note' in p) return `${where} ${p.kind.padEnd(9)} ${p.note}`;
   const e = p.epoch;
   // The first and every 10th epoch, so a run prints tens of lines, not thousands.
   if (e.epoch % 10 !== 0 && e.epoch !== 1) return undefined;
-  const where = p.phase === 'fold' ? `fold ${p.fold}/${p.folds}` : 'final';
   return `${where} ${p.kind.padEnd(8)} epoch ${String(e.epoch).padStart(3)}  loss ${e.loss.toFixed(4)}  val loss ${e.valLoss.toFixed(4)}  val AUC ${e.valAuc.toFixed(3)}${e.best ? ' *' : ''}`;
 }
 
@@ -197,6 +235,9 @@ export async function trainCommand(
       folds: args.folds,
       seed: args.seed,
       finalKind: args.final,
+      kinds: args.kinds,
+      calibration: args.calibration,
+      pdFloor: args.pdFloor,
       train: { ...options.train, ...(args.maxEpochs === undefined ? {} : { maxEpochs: args.maxEpochs }) },
       ...(options.bootstrapIterations === undefined
         ? {}
@@ -208,6 +249,8 @@ export async function trainCommand(
       },
     });
 
+    const final = cv.final;
+    if (final === undefined) throw new RiskfuseError('INTERNAL', 'cross-validation returned no final model');
     try {
       const createdAt = (options.now?.() ?? new Date()).toISOString();
       const data = {
@@ -216,17 +259,19 @@ export async function trainCommand(
         rows: table.rows.length,
         delimiter: table.delimiter,
       };
-      const report = buildReport(cv, labelled.spec, data, createdAt);
+      const report = buildReport({ ...cv, final }, labelled.spec, data, createdAt);
       const modelFile: ByoModelFile = {
-        format: 'riskfuse-byo-model/1',
+        format: 'riskfuse-byo-model/2',
         createdAt,
         data,
         label: labelled.spec.label,
         positive: labelled.spec.positive,
         negative: labelled.spec.negative,
         ...(labelled.spec.id === undefined ? {} : { id: labelled.spec.id }),
-        encoder: cv.final.encoder.toJSON(),
-        model: cv.final.classifier.toArtifact(),
+        encoder: final.encoder.toJSON(),
+        model: final.model.toJSON(),
+        calibration: final.calibration,
+        pdFloor: cv.pdFloor,
       };
       const base = path.join(args.out, `byo-${path.basename(args.data).replace(/\.[^.]*$/, '')}`);
       await mkdir(args.out, { recursive: true });
@@ -236,7 +281,7 @@ export async function trainCommand(
       await writeFile(files[2], `${JSON.stringify(modelFile)}\n`);
       stdout(`${summaryText(report)}\n\nwrote ${files.join(', ')}\n`);
     } finally {
-      cv.final.classifier.dispose();
+      final.model.dispose();
     }
     return EXIT.ok;
   } catch (err) {

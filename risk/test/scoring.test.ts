@@ -91,9 +91,36 @@ describe('explanations', () => {
       for (const r of s.reasons) expect(row?.notApplicable ?? []).not.toContain(r.feature);
       const sorted = [...s.reasons].sort((a, b) => b.contribution - a.contribution);
       expect(s.reasons).toEqual(sorted);
-      expect(s.pd).toBeCloseTo(1 / (1 + Math.exp(-s.logit)), 5);
+      // A file without recalibration (as written before it existed): PD = σ(logit), floored.
+      expect(s.pd).toBeCloseTo(Math.max(model.pdFloor, 1 / (1 + Math.exp(-s.logit))), 5);
     }
     model.dispose();
+  });
+
+  it('when the model file carries a recalibration and a PD floor, then predict and score use both; without them the configured floor applies', async () => {
+    const plain = await RiskModel.load(fileA, { pdFloor: 0.001 });
+    expect(plain.pdFloor).toBe(0.001);
+    const raw = plain.predict(rows);
+    // Platt map that halves the odds' log (b = 0.5) and shifts it (a = −1), with the file's own floor of 2 %.
+    const calibrated = await RiskModel.load(
+      { ...fileA, calibration: { method: 'platt', a: -1, b: 0.5 }, pdFloor: 0.02 },
+      { pdFloor: 0.001 },
+    );
+    const p = calibrated.predict(rows);
+    const scored = calibrated.score(rows);
+    rows.forEach((_, i) => {
+      const logit = scored[i]?.logit as number;
+      const want = Math.max(0.02, 1 / (1 + Math.exp(-(-1 + 0.5 * logit))));
+      expect(p[i]).toBeCloseTo(want, 5);
+      expect(scored[i]?.pd).toBeCloseTo(want, 5);
+      expect(raw[i]).toBeCloseTo(Math.max(0.001, 1 / (1 + Math.exp(-logit))), 5);
+    });
+    expect(Math.min(...p)).toBeGreaterThanOrEqual(0.02 - 1e-7);
+    await expect(
+      RiskModel.load({ ...fileA, calibration: { method: 'platt', a: Number.NaN, b: 1 } as never }),
+    ).rejects.toThrow(/calibration/);
+    plain.dispose();
+    calibrated.dispose();
   });
 });
 

@@ -252,7 +252,7 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
       const radii = (await stakeRadii()).filter((r) => !Number.isNaN(r));
       if (radii.length === 0) return;
       const zoom = Number(await zoomOf());
-      const expected = zoom >= 16 ? 6 : zoom >= 13 ? 4 : zoom >= 10 ? 2.5 : 1.5;
+      const expected = zoom >= 16 ? 6 : zoom >= 13 ? 4 : zoom >= 10 ? 3 : 2;
       expect(new Set(radii), `stake markers at zoom ${zoom}`).toEqual(new Set([expected]));
     };
     await checkRadii();
@@ -495,4 +495,37 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     expect(await page.locator('button.ack, button.resolve').count()).toBe(0);
     await shot(page, '7-alerts-auditor');
   }, 60_000);
+
+  it('when an officer opens the case inbox, then cases come most money at risk first, and one is investigated and closed with an outcome from its page', async () => {
+    type CaseItem = { id: string; borrowerId: string; status: string; moneyAtRisk?: { amount: number } };
+    await expect
+      .poll(async () => (await api<{ items: CaseItem[] }>('/v1/cases')).items.length, { timeout: 180_000 })
+      .toBeGreaterThan(0);
+    const page = await browser.newPage();
+    await page.goto(`${apiUrl}/dashboard/`);
+    await page.fill('#api-key', adminKey);
+    await page.click('#login button[type=submit]');
+    await page.waitForSelector('main[data-ready="/portfolio"]');
+    await page.click('a[href="#/cases"]');
+    await page.waitForSelector('main[data-ready="/cases"]');
+    const rows = await page.locator('#case-inbox tbody tr').all();
+    const shown = (await Promise.all(rows.map((r) => r.getAttribute('data-case')))).map((id) => id ?? '');
+    expect(shown.length).toBeGreaterThan(0);
+    // The page's order is the API's: most money at risk first.
+    const { items } = await api<{ items: CaseItem[] }>('/v1/cases?limit=200');
+    const amounts = shown.map((id) => items.find((c) => c.id === id)?.moneyAtRisk?.amount ?? 0);
+    expect(amounts).toEqual([...amounts].sort((a, b) => b - a));
+    const first = shown[0] ?? '';
+    await page.click(`#case-inbox tr[data-case="${first}"] a`);
+    await page.waitForSelector('#case-detail[data-status="open"]');
+    expect(await page.locator('#case-timeline tbody tr').count()).toBeGreaterThan(0);
+    await page.click('#case-investigate');
+    await page.waitForSelector('#case-detail[data-status="investigating"]');
+    await page.selectOption('#case-outcome', 'false-alarm');
+    await page.click('#case-close');
+    await page.waitForSelector('#case-detail[data-status="closed"]');
+    const closed = await api<{ case: { status: string; outcome: string } }>(`/v1/cases/${first}`);
+    expect(closed.case).toMatchObject({ status: 'closed', outcome: 'false-alarm' });
+    await shot(page, '8-case');
+  }, 300_000);
 });

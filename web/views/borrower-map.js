@@ -29,7 +29,8 @@ export function drawMap(card, sites, lots, devices) {
   // other once the map showed several sites. Zoomed out they shrink to dots (a stake carried far off stays
   // visible); at street level they are full size.
   const deviceMarkers = [];
-  const radiusAt = (zoom) => (zoom >= 16 ? 6 : zoom >= 13 ? 4 : zoom >= 10 ? 2.5 : 1.5);
+  // Whole pixels: Leaflet rounds an SVG circle's radius.
+  const radiusAt = (zoom) => (zoom >= 16 ? 6 : zoom >= 13 ? 4 : zoom >= 10 ? 3 : 2);
   for (const d of devices) {
     const f = d.lastReading?.fields;
     if (typeof f?.lat !== 'number' || typeof f?.lon !== 'number') continue;

@@ -1,6 +1,6 @@
 /** API keys: listed without secrets, verified by salted hash. */
 /** API roles (README "API"): what each may do is the API's permission table, not the store's concern. */
-export const API_ROLES = ['admin', 'officer', 'auditor', 'device-ops'] as const;
+export const API_ROLES = ['admin', 'officer', 'auditor', 'device-ops', 'approver'] as const;
 export type ApiRole = (typeof API_ROLES)[number];
 
 /** An API key as listed: never its secret, which is stored only as a salted hash. */

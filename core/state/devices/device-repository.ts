@@ -4,6 +4,9 @@ import type { PresenceState } from '../presence/presence-repository.js';
 
 /** The device registry: devices, their credentials (salted hashes), revocation and fleet counts. */
 export type DeviceStatus = 'active' | 'revoked';
+/** Who wears a helmet: a worker of the borrower, or the lender's inspector. */
+export const HELMET_ROLES = ['worker', 'inspector'] as const;
+export type HelmetRole = (typeof HELMET_ROLES)[number];
 
 export interface Device {
   readonly id: string;
@@ -12,6 +15,8 @@ export interface Device {
   readonly siteId: string;
   /** The collateral lot a stake sits on; undefined for helmets and satellite feeds. */
   readonly lotId?: string;
+  /** A helmet's wearer (helmets only; a helmet registered without one is a worker's). */
+  readonly role?: HelmetRole;
   readonly status: DeviceStatus;
   readonly createdAt: number;
 }

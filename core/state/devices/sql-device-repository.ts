@@ -11,6 +11,7 @@ import type {
   DeviceFleetCount,
   DeviceRepository,
   DeviceStatus,
+  HelmetRole,
 } from './device-repository.js';
 
 /** A device's presence in queries over `devices d LEFT JOIN device_presence p`: no row (or no known status) is `unknown`. */
@@ -24,6 +25,7 @@ const toDevice = (r: Row): Device => ({
   borrowerId: String(r.borrower_id),
   siteId: String(r.site_id),
   ...(r.lot_id == null ? {} : { lotId: text(r.lot_id) }),
+  ...(r.role == null ? {} : { role: text(r.role) as HelmetRole }),
   status: String(r.status) as Device['status'],
   createdAt: Number(r.created_at),
 });
@@ -31,9 +33,20 @@ const toDevice = (r: Row): Device => ({
 // Re-registering a device gives it new credentials and makes it active again.
 const upsertDeviceRows = upsertRows({
   table: 'devices',
-  columns: ['id', 'kind', 'borrower_id', 'site_id', 'lot_id', 'status', 'created_at', 'salt', 'token_hash'],
+  columns: [
+    'id',
+    'kind',
+    'borrower_id',
+    'site_id',
+    'lot_id',
+    'role',
+    'status',
+    'created_at',
+    'salt',
+    'token_hash',
+  ],
   key: 'id',
-  update: ['kind', 'borrower_id', 'site_id', 'lot_id', 'status', 'salt', 'token_hash'],
+  update: ['kind', 'borrower_id', 'site_id', 'lot_id', 'role', 'status', 'salt', 'token_hash'],
   alsoSet: 'revoked_at = NULL',
 });
 
@@ -56,6 +69,7 @@ export class SqlDeviceRepository implements DeviceRepository {
       device.borrowerId,
       device.siteId,
       device.lotId ?? null,
+      device.role ?? (device.kind === 'helmet' ? 'worker' : null),
       device.status,
       device.createdAt,
       credentials.salt,

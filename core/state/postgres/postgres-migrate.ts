@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { RiskfuseError } from '../../errors.js';
-import type { Migration } from '../database.js';
+import { newestMigration, type Migration } from '../database.js';
 
 /** Advisory lock key that serialises migrations: replicas starting together must not both apply one. */
 export const MIGRATION_LOCK_KEY = 0x7266_0001;
@@ -33,10 +33,10 @@ export async function applyPostgresMigrations(
           'SELECT max(version) AS v FROM schema_migrations',
         );
         const applied = Number(newest.rows[0]?.v ?? 0);
-        if (applied > migrations.length) {
+        if (applied > newestMigration(migrations)) {
           throw new RiskfuseError(
             'MIGRATION_FAILED',
-            `state database schema version ${applied} is newer than this riskfuse (${migrations.length}); upgrade riskfuse`,
+            `state database schema version ${applied} is newer than this riskfuse (${newestMigration(migrations)}); upgrade riskfuse`,
           );
         }
         const done = await client.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);

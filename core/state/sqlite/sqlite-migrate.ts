@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { RiskfuseError } from '../../errors.js';
-import type { Migration } from '../database.js';
+import { newestMigration, type Migration } from '../database.js';
 
 /**
  * Applies the SQLite migrations not yet recorded in `schema_migrations`, each with its record in one
@@ -29,10 +29,10 @@ export function applySqliteMigrations(db: BetterSqlite3.Database, migrations: re
     ),
   );
   const newest = Math.max(0, ...applied);
-  if (newest > migrations.length) {
+  if (newest > newestMigration(migrations)) {
     throw new RiskfuseError(
       'MIGRATION_FAILED',
-      `state database schema version ${newest} is newer than this riskfuse (${migrations.length}); upgrade riskfuse`,
+      `state database schema version ${newest} is newer than this riskfuse (${newestMigration(migrations)}); upgrade riskfuse`,
     );
   }
   for (const m of migrations) {
@@ -45,7 +45,10 @@ export function applySqliteMigrations(db: BetterSqlite3.Database, migrations: re
           m.name,
           Date.now(),
         );
-        db.pragma(`user_version = ${m.version}`);
+        // The highest applied, also when a lower-numbered migration lands after a higher one (checkMigrations).
+        db.pragma(
+          `user_version = ${Math.max(m.version, Number(db.pragma('user_version', { simple: true })))}`,
+        );
       }).immediate();
     } catch (err) {
       throw new RiskfuseError(

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { freshPostgresDatabase } from '../../../test/support/postgres.js';
+import { newestMigration } from '../database.js';
+import { POSTGRES_MIGRATIONS } from '../migrations/postgres/index.js';
 import { openSqliteState } from '../open-state.js';
 import { stateCommand } from '../state-cli.js';
 import { closeAll } from './backends.js';
@@ -44,7 +46,10 @@ describe('riskfuse state', () => {
     if (url === undefined) throw new Error('PostgreSQL is not available');
     expect((await run(['import', '--file', file], { STATE_DB_URL: url })).code).toBe(0);
     const status = await run(['status'], { STATE_DB_URL: url });
-    expect(JSON.parse(status.out)).toMatchObject({ backend: 'postgres', schemaVersion: 9 });
+    expect(JSON.parse(status.out)).toMatchObject({
+      backend: 'postgres',
+      schemaVersion: newestMigration(POSTGRES_MIGRATIONS),
+    });
     // A second import into the now non-empty database is refused, and changes nothing.
     expect((await run(['import', '--file', file], { STATE_DB_URL: url })).code).toBe(1);
     const again = join(dir, 'again.jsonl');

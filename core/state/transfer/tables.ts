@@ -23,10 +23,21 @@ export const TABLE_ORDER: readonly string[] = [
   'event_outbox',
   'alerts',
   'alert_rule_settings',
+  'cases',
+  'case_alerts',
+  'case_notes',
+  'alert_suppressions',
   'webhook_subscriptions',
   'webhook_deliveries',
   'webhook_attempts',
   'webhook_dispatch',
+  'loan_funders',
+  'lending_policies',
+  'credit_limits',
+  'credit_applications',
+  'credit_decisions',
+  'limit_reviews',
+  'credit_exposures',
 ];
 
 /** Tables whose rows refer to rows of the same table: copied parents first (column → referenced column). */

@@ -8,6 +8,8 @@ import m006 from './006-alerts.js';
 import m007 from './007-webhooks.js';
 import m008 from './008-score-inputs-heads.js';
 import m009 from './009-model-artifacts.js';
+import m010 from './010-helmet-roles-cases-suppressions.js';
+import m011 from './011-credit-decisions.js';
 
 /** The SQLite schema's migrations in order (`sqlite-migrate.ts` applies them). Append; never edit or renumber. */
 export const SQLITE_MIGRATIONS: readonly Migration[] = checkMigrations([
@@ -20,4 +22,6 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = checkMigrations([
   { version: 7, name: 'webhooks', sql: m007 },
   { version: 8, name: 'score-inputs-heads', sql: m008 },
   { version: 9, name: 'model-artifacts', sql: m009 },
+  { version: 10, name: 'helmet-roles-cases-suppressions', sql: m010 },
+  { version: 11, name: 'credit-decisions', sql: m011 },
 ]);

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { expectedCalibrationError, mulberry32, reliabilityTable } from '../metrics.js';
+import { applyCalibration, calibratedPd, checkCalibration, fitCalibration } from '../model/calibration.js';
+
+/** Recalibration on held-out rows and the PD floor (model/calibration.ts). */
+
+const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
+
+/**
+ * Rows whose true PD is σ(2·z − 3) while the model says σ(z): overconfident in slope and 20× too high at the
+ * low end — the shape of an MLP picked by validation AUC.
+ */
+function sample(n: number, seed: number): { z: Float64Array; y: Uint8Array } {
+  const random = mulberry32(seed);
+  const z = Float64Array.from({ length: n }, () => -4 + 5 * random());
+  const y = Uint8Array.from(z, (v) => (random() < sigmoid(2 * v - 3) ? 1 : 0));
+  return { z, y };
+}
+
+describe('ECE and the reliability table', () => {
+  it('when PDs are known, then the table and the ECE are the hand-computed ones', () => {
+    // Two equal-count bins: PDs 0.1 (observed 1 of 4) and 0.5 (observed 3 of 4).
+    const p = [0.1, 0.1, 0.1, 0.1, 0.5, 0.5, 0.5, 0.5];
+    const y = [0, 0, 1, 0, 1, 1, 0, 1];
+    const table = reliabilityTable(p, y, 2, 'quantile');
+    expect(table.map((b) => [b.count, b.meanPredicted, b.observedRate])).toEqual([
+      [4, 0.1, 0.25],
+      [4, 0.5, 0.75],
+    ]);
+    // (4·|0.1 − 0.25| + 4·|0.5 − 0.75|) / 8 = 0.2
+    expect(expectedCalibrationError(p, y, 2, 'quantile')).toBeCloseTo(0.2, 12);
+  });
+});
+
+describe('recalibration', () => {
+  const fit = sample(20_000, 1);
+  const test = sample(20_000, 2);
+  const ece = (p: ArrayLike<number>) => expectedCalibrationError(p, test.y, 10, 'quantile');
+  const before = ece(applyCalibration(test.z, undefined));
+
+  it('when Platt scaling is fitted on one held-out set, then the ECE on another falls to near zero and the slope is recovered', () => {
+    const c = fitCalibration('platt', fit.z, fit.y);
+    if (c.method !== 'platt') throw new Error('expected platt');
+    expect(c.b).toBeCloseTo(2, 0);
+    expect(c.a).toBeCloseTo(-3, 0);
+    const after = ece(applyCalibration(test.z, c));
+    expect(before).toBeGreaterThan(0.05);
+    expect(after).toBeLessThan(0.01);
+  });
+
+  it('when isotonic regression is fitted, then its PDs are monotone in the logit and the held-out ECE falls', () => {
+    const c = fitCalibration('isotonic', fit.z, fit.y);
+    const grid = Array.from({ length: 200 }, (_, i) => -5 + i * 0.035);
+    const pds = grid.map((z) => calibratedPd(z, c));
+    pds.forEach((p, i) => i > 0 && expect(p).toBeGreaterThanOrEqual(pds[i - 1] as number));
+    expect(ece(applyCalibration(test.z, c))).toBeLessThan(0.015);
+  });
+
+  it('when a PD floor is set, then no PD is below it and higher PDs are unchanged', () => {
+    const c = fitCalibration('platt', fit.z, fit.y);
+    const p = applyCalibration(test.z, c, 0.0003);
+    expect(Math.min(...p)).toBe(0.0003);
+    const unfloored = applyCalibration(test.z, c);
+    p.forEach((v, i) => (unfloored[i] as number) >= 0.0003 && expect(v).toBe(unfloored[i]));
+  });
+
+  it('when no calibration was saved (an old model), then the PD is σ(logit)', () => {
+    expect(calibratedPd(-2, undefined)).toBeCloseTo(sigmoid(-2), 15);
+    expect(calibratedPd(-12, undefined, 0.0005)).toBe(0.0005);
+  });
+
+  it('when a saved calibration is malformed, then checking it names the problem', () => {
+    expect(() => checkCalibration({ method: 'platt', a: 1 }, 'model x')).toThrow(
+      /model x: calibration platt/,
+    );
+    expect(() => checkCalibration({ method: 'isotonic', logits: [1, 0], pds: [0.1, 0.2] }, 'm')).toThrow(
+      /ascending/,
+    );
+    expect(() => checkCalibration({ method: 'beta' }, 'm')).toThrow(/unknown/);
+  });
+});
