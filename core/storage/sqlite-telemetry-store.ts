@@ -3,8 +3,14 @@ import type { DeviceKind, FieldValue, Reading } from '../contracts/index.js';
 import { DEVICE_KINDS } from '../contracts/index.js';
 import { RiskfuseError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { PartialTable, planSegments, type Partial, type Segment } from './resolution.js';
-import { readRollup, rollupPartials, rollupReady, ROLLUP_MIGRATION } from './sqlite-rollup.js';
+import { DAY_MS, PartialTable, planSegments, type Partial, type Segment } from './resolution.js';
+import {
+  forEachRollupPartial,
+  planSlots,
+  rollupReady,
+  ROLLUP_MIGRATION,
+  type SlotPlan,
+} from './sqlite-rollup.js';
 import { SqliteWriter, type WriterError } from './sqlite-writer.js';
 import type {
   AggregateQuery,
@@ -412,6 +418,12 @@ export function openSqliteTelemetryStore(
   let rollupsComplete = rollupReady(db);
   const isRollupReady = (): boolean =>
     opts.rawOnly !== true && (rollupsComplete || (rollupsComplete = rollupReady(db)));
+  const slotPlan = (kind: DeviceKind, fields: readonly string[]): SlotPlan =>
+    isRollupReady() ? planSlots(prepared, kind, fields) : 'raw';
+  // A raw segment of less than a day (a window's edge) reads a kind through the (kind, ts) index; a longer one
+  // walks each device's key range (see byKindOnly).
+  const rawFilter = <Q extends SeriesFilter>(q: Q, seg: Segment): Q =>
+    seg.toMs - seg.fromMs < DAY_MS ? q : byKindOnly(q);
   let built: Promise<void> = Promise.resolve();
   if (!rollupsComplete) {
     log.info(
@@ -496,16 +508,17 @@ export function openSqliteTelemetryStore(
       return query(() => {
         checkAggregateQuery(q);
         if (matchesNothing(q)) return [];
-        const f = byKindOnly(q);
         const ordered = q.fns === undefined || q.fns.includes('first') || q.fns.includes('last');
         const table = new PartialTable(q.intervalMs);
-        for (const seg of planSegments(q.fromMs, q.toMs, q.intervalMs, isRollupReady())) {
-          if (seg.resMs !== 0) {
-            for (const row of readRollup(prepared, f, q.groupBy, seg.resMs, seg.fromMs, seg.toMs))
-              rollupPartials(row, [q.field], (_, p) => table.add(row.g, row.start_ms, q.field, p));
+        const slots = slotPlan(q.kind, [q.field]);
+        for (const seg of planSegments(q.fromMs, q.toMs, q.intervalMs, slots !== 'raw')) {
+          if (seg.resMs !== 0 && slots !== 'raw') {
+            forEachRollupPartial(prepared, q, q.groupBy, seg, slots, ordered, (g, start, _, p) =>
+              table.add(g, start, q.field, p),
+            );
             continue;
           }
-          for (const r of rawAggregate(q, f, seg, ordered)) {
+          for (const r of rawAggregate(q, rawFilter(q, seg), seg, ordered)) {
             table.add(
               r.g,
               r.b,
@@ -550,15 +563,16 @@ export function openSqliteTelemetryStore(
       return query(() => {
         checkFieldsAggregateQuery(q);
         if (matchesNothing(q)) return [];
-        const f = byKindOnly(q);
         const table = new PartialTable(q.intervalMs);
-        for (const seg of planSegments(q.fromMs, q.toMs, q.intervalMs, isRollupReady())) {
-          if (seg.resMs !== 0) {
-            for (const row of readRollup(prepared, f, q.groupBy, seg.resMs, seg.fromMs, seg.toMs))
-              rollupPartials(row, q.fields, (field, p) => table.add(row.g, row.start_ms, field, p));
+        const slots = slotPlan(q.kind, q.fields);
+        for (const seg of planSegments(q.fromMs, q.toMs, q.intervalMs, slots !== 'raw')) {
+          if (seg.resMs !== 0 && slots !== 'raw') {
+            forEachRollupPartial(prepared, q, q.groupBy, seg, slots, false, (g, start, i, p) =>
+              table.add(g, start, q.fields[i] as string, p),
+            );
             continue;
           }
-          for (const r of rawFieldsAggregate(q, f, seg)) {
+          for (const r of rawFieldsAggregate(q, rawFilter(q, seg), seg)) {
             q.fields.forEach((field, i) => {
               const n = Number(r[`n${i}`]);
               if (n > 0) {

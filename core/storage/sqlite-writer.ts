@@ -59,7 +59,6 @@ const insertBatch = db.transaction((readings) => {
 });
 // Retention: one transaction per chunk, so writes queued behind a large cut wait for a chunk, not the cut.
 const pruneRaw = db.prepare('DELETE FROM readings WHERE (device_id, ts, seq) IN (SELECT device_id, ts, seq FROM readings WHERE kind IN (SELECT value FROM json_each(?)) AND ts < ? LIMIT 20000)');
-const pruneRollup = db.prepare('DELETE FROM readings_rollup WHERE res_ms = ? AND start_ms < ?');
 function prune(m) {
   let raw = 0;
   for (;;) {
@@ -67,8 +66,8 @@ function prune(m) {
     raw += n;
     if (n === 0) break;
   }
-  const hourly = pruneRollup.run(${HOUR_MS}, m.hourlyBeforeMs).changes;
-  const daily = pruneRollup.run(${DAY_MS}, m.dailyBeforeMs).changes;
+  const hourly = pruneRollup(${HOUR_MS}, m.kinds, m.hourlyBeforeMs);
+  const daily = pruneRollup(${DAY_MS}, m.kinds, m.dailyBeforeMs);
   return { raw, hourly, daily };
 }
 parentPort.on('message', (m) => {
@@ -86,6 +85,8 @@ parentPort.on('message', (m) => {
     if (m.type === 'write') insertBatch(m.readings);
     parentPort.postMessage({ id: m.id });
   } catch (err) {
+    // The transaction rolled back, and with it any rollup slot it assigned.
+    reloadSlots();
     const code = err && typeof err.code === 'string' ? err.code : '';
     parentPort.postMessage({ id: m.id, error: { code, message: String(err && err.message ? err.message : err) } });
   }
