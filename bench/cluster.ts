@@ -38,7 +38,7 @@ import { startPostgres } from '../test/support/postgres.js';
 import { provisionStakes } from '../test/support/provision.js';
 import { startRedis, type RedisServer } from '../test/support/redis.js';
 import { spawnRiskfuse, type RiskfuseProcess } from '../test/support/riskfuse-process.js';
-import { quantileMs, startStoredProbe } from './stored-latency.js';
+import { quantileMs, stakePayload, startStoredProbe } from './stored-latency.js';
 import { envInt, runBench } from './support.js';
 
 const DEVICES = envInt('BENCH_DEVICES', 200);
@@ -124,19 +124,7 @@ async function run(
   let measuring = false;
   const ids = [...tokens.keys()];
   const nextSeq = new Array<number>(ids.length).fill(0);
-  const payload = (seq: number): string =>
-    JSON.stringify({
-      ts: base + seq,
-      seq,
-      weightKg: 5000,
-      itemCount: 100,
-      lat: 1,
-      lon: 2,
-      tamper: false,
-      temperatureC: 20,
-      humidityPct: 50,
-      batteryPct: 80,
-    });
+  const payload = (seq: number): string => stakePayload(base + seq, seq);
   const loops = clients.flatMap((client, i) =>
     Array.from({ length: INFLIGHT }, async () => {
       const id = ids[i] as string;

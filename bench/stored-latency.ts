@@ -47,18 +47,7 @@ export async function startStoredProbe(o: StoredProbeOptions): Promise<StoredPro
     const s = seq;
     clients.forEach((client: MqttClient, i) => {
       const id = ids[i] as string;
-      const payload = JSON.stringify({
-        ts: o.baseMs + s,
-        seq: s,
-        weightKg: 5000,
-        itemCount: 100,
-        lat: 1,
-        lon: 2,
-        tamper: false,
-        temperatureC: 20,
-        humidityPct: 50,
-        batteryPct: 80,
-      });
+      const payload = stakePayload(o.baseMs + s, s);
       pending.get(id)?.set(s, performance.now());
       client.publish(telemetryTopic(id), payload, { qos: 1 });
     });
@@ -100,6 +89,22 @@ export async function startStoredProbe(o: StoredProbeOptions): Promise<StoredPro
       return latencies.sort((a, b) => a - b);
     },
   };
+}
+
+/** A valid stake reading (core/contracts) at device time `ts`, the payload every bench device publishes. */
+export function stakePayload(ts: number, seq: number): string {
+  return JSON.stringify({
+    ts,
+    seq,
+    weightKg: 5000,
+    itemCount: 100,
+    lat: 1,
+    lon: 2,
+    tamper: false,
+    temperatureC: 20,
+    humidityPct: 50,
+    batteryPct: 80,
+  });
 }
 
 /** The q-quantile (0..1) of ascending `sorted`, rounded to 0.1 ms; NaN when empty. */
