@@ -20,7 +20,7 @@ import {
   type FeatureRow,
   type RiskModelFile,
 } from '../risk/index.js';
-import { openTrainingWorld } from './training-world.js';
+import { DEFAULT_FRAUD_RATE_PER_YEAR, openTrainingWorld } from './training-world.js';
 
 function writeRows(path: string, rows: readonly FeatureRow[]): void {
   const tmp = `${path}.tmp`;
@@ -47,6 +47,7 @@ function readRows(path: string): FeatureRow[] {
 export const evaluateHelp: CommandHelp = {
   usage:
     'riskfuse evaluate [--borrowers N] [--months M] [--seed N] [--horizon-days H] [--population performing|all]\n' +
+    '                         [--fraud-rate X]\n' +
     '                         [--out DIR] [--cache-dir DIR] [--register] [--write-default FILE]',
   brief:
     'train the fused, online-only and logistic models on a simulated history and write the evaluation report',
@@ -60,6 +61,7 @@ export const evaluateHelp: CommandHelp = {
     ['--months M', 'months of history (default 18)'],
     ['--seed N', 'world and training seed (default 42)'],
     ['--horizon-days H', 'default within H days is the event (default 180)'],
+    ['--fraud-rate X', 'collateral frauds per borrower-year in the simulated world (default 0.05; 0 = none)'],
     ['--population P', 'performing (≤ 30 days past due at t, default) or all (not yet in default)'],
     ['--out DIR', 'report folder (default reports)'],
     ['--cache-dir DIR', 'where simulated histories are kept (default DATA_DIR/eval)'],
@@ -79,6 +81,7 @@ const FLAGS = {
   months: { type: 'string' },
   seed: { type: 'string' },
   'horizon-days': { type: 'string' },
+  'fraud-rate': { type: 'string' },
   population: { type: 'string' },
   out: { type: 'string' },
   'cache-dir': { type: 'string' },
@@ -134,7 +137,13 @@ export async function evaluateCommand(
         throw new UsageError(`--${key} must be a number in [0, 1), got ${raw}`);
       network[key] = v;
     }
+    const fraudRaw = values['fraud-rate'];
+    const fraudRate = fraudRaw === undefined ? DEFAULT_FRAUD_RATE_PER_YEAR : Number(fraudRaw);
+    if (!(fraudRate >= 0 && fraudRate <= 1)) {
+      throw new UsageError(`--fraud-rate must be a number from 0 to 1, got ${JSON.stringify(fraudRaw)}`);
+    }
     opts = {
+      fraudRate,
       borrowers: intFlag('borrowers', values.borrowers, 2000, 20, 100_000),
       months: intFlag('months', values.months, 18, 8, 60),
       seed: intFlag('seed', values.seed, 42, 0, 2 ** 31 - 1),
@@ -168,6 +177,7 @@ export async function evaluateCommand(
     seed: opts.seed,
     borrowers: opts.borrowers,
     months: opts.months,
+    fraudRatePerYear: opts.fraudRate,
     cacheDir: opts.cacheDir ?? join(config.dataDir, 'eval'),
     log: silentLogger,
     onProgress: err,

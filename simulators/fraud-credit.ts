@@ -21,9 +21,11 @@ import type { BorrowerProfile, DeclineEvent, ResolvedScenario } from './world-ty
  *   rates rank the kinds by intent: hiding the lot from its stake (spoof) or trucking most of it out (removal)
  *   is how a borrower in distress raises cash; a lot driven away and later back (moved) is sometimes a
  *   re-pledge that unwinds; pilferage under an opened seal (tamper) is often an employee, not the owner.
+ * - **The goods stay gone** — a failing borrower's removed stock is never restocked and a moved or spoofed lot
+ *   never comes back (the scenario runs to the end of the world).
  * - **Recovery at default** — the lender recovers only the collateral actually present at its pledged spot at
  *   default (lots.ts: removals and pilferage take weight out, a moved or spoofed lot away at default counts
- *   zero), at the world's recovery rate less liquidation cost, times `titleRecovery` of the worst fraud kind
+ *   zero), at the world’s recovery rate less liquidation cost, times `titleRecovery` of the (first) fraud kind
  *   the borrower committed before defaulting: the share a lender keeps when other creditors hold receipts
  *   over the same goods (duplicate pledging) and the sale is contested.
  *
@@ -63,14 +65,19 @@ const STREAM_FRAUD_DRAW = 0xf7b;
 export const isFraudKind = (k: ScenarioKind): k is FraudKind =>
   k === 'removal' || k === 'moved' || k === 'spoof' || k === 'tamper';
 
-/** The borrowers' cash shocks with the financial failures the world's fraud scenarios bring on. */
+/**
+ * Adds to the borrowers' cash shocks the financial failures the world's fraud scenarios bring on; a failing
+ * borrower's removed or relocated goods never come back (the scenario runs to the end of the world), as the
+ * metal at Qingdao did not. Returns the scenarios with those ends.
+ */
 export function applyFraudDistress(
   seed: number,
   scenarios: readonly ResolvedScenario[],
   profiles: BorrowerProfile[],
-): void {
-  scenarios.forEach((s, si) => {
-    if (!isFraudKind(s.kind)) return;
+): ResolvedScenario[] {
+  return scenarios.map((s, si) => {
+    if (!isFraudKind(s.kind)) return s;
+    let failed = false;
     const effect = FRAUD_CREDIT_EFFECTS[s.kind];
     const rng = new Rng(hash3(seed, STREAM_FRAUD, si));
     for (const bi of s.borrowerIndexes) {
@@ -86,7 +93,10 @@ export function applyFraudDistress(
         cause: 'scenario',
       };
       profiles[bi] = { ...bp, cashShocks: [...bp.cashShocks, shock] };
+      failed = true;
     }
+    // Tamper stays as drawn: its episodes are a pilferage spree of bounded length (scenario-effects.ts).
+    return failed && s.kind !== 'tamper' ? { ...s, endMs: Number.POSITIVE_INFINITY } : s;
   });
 }
 

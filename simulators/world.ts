@@ -345,9 +345,9 @@ export function generateWorld(options: WorldOptions): World {
   }
 
   const partial = { borrowers, sites, lots, devices, bProfiles, sProfiles, lProfiles, dProfiles };
-  const scenarios = (options.scenarios ?? []).map((spec) => resolveScenario(spec, startMs, partial));
+  const resolved = (options.scenarios ?? []).map((spec) => resolveScenario(spec, startMs, partial));
   // A decline scenario is a decline event the borrower would not otherwise have had.
-  for (const s of scenarios) {
+  for (const s of resolved) {
     if (s.kind !== 'decline') continue;
     for (const bi of s.borrowerIndexes) {
       const bp = bProfiles[bi] as BorrowerProfile;
@@ -367,7 +367,8 @@ export function generateWorld(options: WorldOptions): World {
   }
 
   // A collateral fraud is often followed by the borrower's financial failure (fraud-credit.ts).
-  if (options.fraudDefaults !== false) applyFraudDistress(seed, scenarios, bProfiles);
+  const scenarios =
+    options.fraudDefaults === false ? resolved : applyFraudDistress(seed, resolved, bProfiles);
 
   return {
     seed,
