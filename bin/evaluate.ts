@@ -5,8 +5,13 @@ import { parseConfig } from '../core/config.js';
 import { errorMessage, RiskfuseError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import { openState, stateConfigSpec } from '../core/state/index.js';
+import { creditGroundTruth } from '../simulators/index.js';
 import {
+  creditConfigSpec,
+  creditMarkdown,
+  creditParams,
   evaluate,
+  evaluateCredit,
   FEATURE_NAMES,
   FEATURE_SPEC_VERSION,
   initBackend,
@@ -73,7 +78,7 @@ export const evaluateHelp: CommandHelp = {
     ['--write-default FILE', 'also write the fused model file (the shipped default model)'],
     ['-h, --help', 'show this help'],
   ],
-  env: [stateConfigSpec, riskConfigSpec, riskBackendConfigSpec],
+  env: [stateConfigSpec, riskConfigSpec, riskBackendConfigSpec, creditConfigSpec],
 };
 
 const FLAGS = {
@@ -165,7 +170,10 @@ export async function evaluateCommand(
   }
   let config;
   try {
-    config = parseConfig({ ...stateConfigSpec, ...riskConfigSpec, ...riskBackendConfigSpec }, env);
+    config = parseConfig(
+      { ...stateConfigSpec, ...riskConfigSpec, ...riskBackendConfigSpec, ...creditConfigSpec },
+      env,
+    );
   } catch (e) {
     err(`riskfuse evaluate: ${errorMessage(e)}`);
     return EXIT.failure;
@@ -188,7 +196,7 @@ export async function evaluateCommand(
     const cachePath = join(world.dir, `features-v${FEATURE_SPEC_VERSION}-${FEATURE_NAMES.length}.json`);
     const cached = existsSync(cachePath) ? readRows(cachePath) : undefined;
     if (cached !== undefined) err(`reusing feature rows from ${cachePath}`);
-    const { result, models, rows } = await evaluate({
+    const { result, models, rows, test } = await evaluate({
       ...(cached === undefined ? {} : { rows: cached }),
       telemetryStore: world.telemetryStore,
       portfolio,
@@ -202,11 +210,28 @@ export async function evaluateCommand(
       onProgress: err,
     });
     if (cached === undefined) writeRows(cachePath, rows);
+    // Credit: EL against the losses the world really realised (its ground truth), and what the stakes saw of
+    // the frauds before their defaults.
+    err('computing the credit figures (EL vs realised loss, fraud coverage lead)');
+    const truth = creditGroundTruth(world.world, world.toMs);
+    const credit = await evaluateCredit({
+      telemetry: world.telemetryStore,
+      portfolio,
+      testRows: test.rows,
+      fusedPd: test.fusedPd,
+      truth: truth.defaults,
+      horizonDays: opts.horizonDays,
+      splitMs: result.setup.splitMs,
+      toMs: world.toMs,
+      params: creditParams(config),
+    });
     const paths = writeEvaluationReport(opts.out, result, {
       notes: [
         `Simulated lender: ${opts.borrowers} borrowers, ${opts.months} months from ${new Date(world.fromMs).toISOString().slice(0, 10)}, seed ${opts.seed}, ${world.readings.toLocaleString('en')} readings (stakes every 6 h, helmets every 2 h).`,
+        `Collateral frauds per borrower-year: ${opts.fraudRate} (${truth.frauds.size} frauds in the history).`,
         `TensorFlow.js backend: ${backend}. Wall time ${Math.round((Date.now() - started) / 1000)} s.`,
       ],
+      credit: { json: credit, markdown: creditMarkdown(credit) },
     });
     const fused = models.find((m) => m.name === 'fused-mlp');
     const files: RiskModelFile[] = models.map((m) => ({
@@ -262,6 +287,12 @@ export async function evaluateCommand(
       [
         `fused-mlp AUC ${f?.auc.toFixed(3)}  online-mlp AUC ${o?.auc.toFixed(3)}  lift ${result.lift.estimate.toFixed(3)} [${result.lift.lo.toFixed(3)}, ${result.lift.hi.toFixed(3)}]`,
         `median lead time (sustained): fused ${f?.leadTime.medianSustainedDays} d, online ${o?.leadTime.medianSustainedDays} d`,
+        ...credit.elVsLoss.bands.map(
+          (b) =>
+            `EL vs realised loss, grade ${b.grade}: ${Math.round(b.el).toLocaleString('en')} vs ${Math.round(b.loss).toLocaleString('en')} (${b.defaults} defaulting borrowers${b.error === undefined ? '' : `, ${b.error >= 0 ? '+' : ''}${(b.error * 100).toFixed(1)} %`})`,
+        ),
+        `EL vs realised loss, total: ${Math.round(credit.elVsLoss.total.el).toLocaleString('en')} vs ${Math.round(credit.elVsLoss.total.loss).toLocaleString('en')}${credit.elVsLoss.total.error === undefined ? '' : ` (${(credit.elVsLoss.total.error * 100).toFixed(1)} %)`}`,
+        `fraud defaulters whose verified coverage dropped before default: ${credit.fraudLead.droppedBefore}/${credit.fraudLead.fraudDefaulters}, median lead ${credit.fraudLead.medianLeadDays} d`,
         `report: ${paths.markdown}`,
         `        ${paths.json}`,
         `plots:  ${paths.roc}`,
