@@ -6,6 +6,7 @@ import { ingestEnvSpecs, ingestMain } from '../ingest/main.js';
 import { simulateCommand, simulateHelp } from '../simulators/cli.js';
 import { modelsCommand, modelsHelp, scoreCommand, scoreHelp } from '../risk/cli.js';
 import { riskEnvSpecs, riskMain } from '../risk/main.js';
+import { AlertService, policyBreachAlerts } from '../alerts/index.js';
 import { trainCommand, trainHelp } from '../risk/tabular/index.js';
 import { evaluateCommand, evaluateHelp } from './evaluate.js';
 import { startEnvSpecs, startMain } from './start.js';
@@ -84,7 +85,14 @@ export const COMMANDS: Record<string, Command> = {
       env: riskEnvSpecs,
     },
     async run(_argv, env) {
-      await riskMain(env);
+      // A new policy breach opens its alert here too (the risk component may not import alerts).
+      await riskMain(env, {
+        creditHooks: async (state) => {
+          const service = new AlertService(state);
+          await service.load();
+          return policyBreachAlerts(service);
+        },
+      });
       return 'running';
     },
   },

@@ -184,9 +184,13 @@ export function dataHash(rows: readonly LabelledRow[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
-export async function evaluate(
-  opts: EvaluateOptions,
-): Promise<{ result: EvaluationResult; models: TrainedModel[]; rows: readonly FeatureRow[] }> {
+export async function evaluate(opts: EvaluateOptions): Promise<{
+  result: EvaluationResult;
+  models: TrainedModel[];
+  rows: readonly FeatureRow[];
+  /** The out-of-time test rows and the fused network's PD of each (for the credit figures). */
+  test: { rows: readonly LabelledRow[]; fusedPd: Float32Array };
+}> {
   const horizonDays = opts.horizonDays ?? 180;
   const population = opts.population ?? 'performing';
   const seed = opts.seed ?? 42;
@@ -380,5 +384,5 @@ export async function evaluate(
     lift: { estimate: lift.estimate, lo: lift.lo, hi: lift.hi, iterations: lift.iterations },
     leadTimeGainDays: fusedReport.leadTime.medianSustainedDays - onlineReport.leadTime.medianSustainedDays,
   };
-  return { result, models, rows: all };
+  return { result, models, rows: all, test: { rows: test, fusedPd: pf } };
 }
