@@ -15,7 +15,7 @@ const toDrift = (r: Row): DriftRecord => ({
   computedAt: Number(r.computed_at),
   population: Number(r.population),
   scorePsi: Number(r.score_psi),
-  ...(r.worst_input == null ? {} : { worstInput: String(r.worst_input) }),
+  ...(r.worst_input == null ? {} : { worstInput: r.worst_input as string }),
   ...(r.worst_psi == null ? {} : { worstPsi: Number(r.worst_psi) }),
   band: String(r.band) as DriftRecord['band'],
   referenceSource: String(r.reference_source) as DriftRecord['referenceSource'],
