@@ -6,6 +6,7 @@ import { ingestEnvSpecs, ingestMain } from '../ingest/main.js';
 import { simulateCommand, simulateHelp } from '../simulators/cli.js';
 import { modelsCommand, modelsHelp, scoreCommand, scoreHelp } from '../risk/cli.js';
 import { riskEnvSpecs, riskMain } from '../risk/main.js';
+import { AlertService, modelDriftAlerts } from '../alerts/index.js';
 import { trainCommand, trainHelp } from '../risk/tabular/index.js';
 import { evaluateCommand, evaluateHelp } from './evaluate.js';
 import { startEnvSpecs, startMain } from './start.js';
@@ -84,7 +85,14 @@ export const COMMANDS: Record<string, Command> = {
       env: riskEnvSpecs,
     },
     async run(_argv, env) {
-      await riskMain(env);
+      // Drift alerts of the champion go to the alerts in the shared state, like the API's and start's.
+      await riskMain(env, {
+        driftAlerts: async (state) => {
+          const service = new AlertService(state);
+          await service.load();
+          return modelDriftAlerts(service);
+        },
+      });
       return 'running';
     },
   },
