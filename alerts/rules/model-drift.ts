@@ -11,7 +11,7 @@ import type { AlertService } from '../alert-service.js';
  *
  * One alert per model version: a move from warning to critical resolves the warning and opens a critical one
  * (the alert's severity is what routes it, and an open warning must not hide a major shift); a move back down
- * keeps the critical one open until the day is stable. Pinned by risk/test/model-drift-alert.test.ts.
+ * keeps the critical one open until the day is stable. Pinned by risk/test/model-monitor.test.ts.
  */
 export const MODEL_DRIFT_RULE = 'model-drift';
 
