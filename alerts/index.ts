@@ -6,6 +6,12 @@ export { Hysteresis, StreamingDetector, type DetectorParams } from './detector.j
 export { AlertEngine, type ScoreChangeInput } from './engine.js';
 export { POLICY_BREACH_RULE, policyBreachAlerts, type PolicyBreachInput } from './policy-breach.js';
 export {
+  MODEL_DRIFT_RULE,
+  modelDriftAlerts,
+  type ModelDriftAlerts,
+  type ModelDriftInput,
+} from './rules/model-drift.js';
+export {
   buildRuleSet,
   parseRulesDocument,
   RULE_DOCS,

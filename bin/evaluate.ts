@@ -243,6 +243,7 @@ export async function evaluateCommand(
       artifact: m.classifier.toArtifact(),
       calibration: m.calibration,
       pdFloor: m.pdFloor,
+      reference: m.reference,
       dataHash: result.setup.dataHash,
       backend,
       createdAt: Date.now(),

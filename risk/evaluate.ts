@@ -35,6 +35,7 @@ import {
   type CalibrationMethod,
 } from './model/calibration.js';
 import { trainClassifier } from './model/train.js';
+import { buildReference, type ModelReference } from './monitoring/reference.js';
 import {
   alertThreshold,
   leadTimes,
@@ -120,6 +121,8 @@ export interface TrainedModel {
   readonly epochs: readonly EpochReport[];
   readonly calibration: CalibrationJson;
   readonly pdFloor: number;
+  /** PSI bins of the training rows' inputs and PDs: what model monitoring measures drift against. */
+  readonly reference: ModelReference;
 }
 
 export interface EvaluationResult {
@@ -182,6 +185,23 @@ export function dataHash(rows: readonly LabelledRow[]): string {
     h.update(Buffer.from(r.values.buffer, r.values.byteOffset, r.values.byteLength));
   }
   return h.digest('hex').slice(0, 16);
+}
+
+/** The training rows' population for drift monitoring: raw inputs (missing = null) and calibrated PDs. */
+function trainingReference(
+  rows: readonly LabelledRow[],
+  features: readonly string[],
+  pds: (rows: readonly LabelledRow[]) => ArrayLike<number>,
+): ModelReference {
+  const inputs: Record<string, (number | null)[]> = {};
+  for (const f of features) {
+    const j = FEATURE_NAMES.indexOf(f);
+    inputs[f] = rows.map((r) => {
+      const v = r.values[j];
+      return v === undefined || Number.isNaN(v) ? null : v;
+    });
+  }
+  return buildReference({ inputs, scores: Array.from(pds(rows)) }, 'training', Date.now());
 }
 
 export async function evaluate(opts: EvaluateOptions): Promise<{
@@ -348,6 +368,9 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
       epochs: trained.epochs,
       calibration,
       pdFloor,
+      reference: trainingReference(train, imputer.features, (rows) =>
+        applyCalibration(trained.model.predictLogit(toMatrix(rows, imputer)), calibration, pdFloor),
+      ),
     });
     say(
       `${spec.name}: test AUC ${a.toFixed(4)} [${ci.lo.toFixed(4)}, ${ci.hi.toFixed(4)}], median lead ${lead.medianSustainedDays} d`,

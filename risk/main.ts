@@ -9,6 +9,7 @@ import { RetentionJob } from '../core/storage/retention.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import { createRisk, type RiskComponent } from './app.js';
 import { riskConfigSpec } from './config.js';
+import type { DriftAlertHooks } from './monitoring/monitor.js';
 import { riskBackendConfigSpec } from './model/backend.js';
 import { createCredit, type CreditComponent } from './credit/credit-app.js';
 import { creditConfigSpec } from './credit/config.js';
@@ -40,6 +41,8 @@ export async function riskMain(
     readonly log?: Logger;
     readonly installSignalHandlers?: boolean;
     readonly creditHooks?: (state: State) => Promise<CreditBreachHooks>;
+    /** Where the champion's drift alerts go (bin/ wires the alert service; risk/ does not import alerts/). */
+    readonly driftAlerts?: (state: State) => Promise<DriftAlertHooks>;
   } = {},
 ): Promise<{ risk: RiskComponent; credit: CreditComponent; close(): Promise<void> }> {
   const config = parseConfig(
@@ -83,6 +86,10 @@ export async function riskMain(
   });
   const creditElection = runElected(state.db, 'credit-monitor', credit.monitor, config, log);
   shutdown.add('credit leadership', () => creditElection.stop());
+  // Model monitoring (drift, backtests) is daily and once per deployment too, under its own lock.
+  if (options.driftAlerts !== undefined) risk.monitor.alertTo(await options.driftAlerts(state));
+  const monitoring = runElected(state.db, 'model-monitoring', risk.monitor, config, log);
+  shutdown.add('model monitoring leadership', () => monitoring.stop());
   log.info(
     { backend: risk.backend, champion: (await risk.registry.championRecord())?.version },
     'risk scoring started',

@@ -9,6 +9,7 @@ export * from './devices/device-repository.js';
 export * from './lending/lending-repository.js';
 export * from './loans/loan-repository.js';
 export * from './models/model-repository.js';
+export * from './monitoring/model-monitoring-repository.js';
 export * from './outbox/event-outbox.js';
 export * from './portfolio/portfolio-repository.js';
 export * from './presence/presence-repository.js';

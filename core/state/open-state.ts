@@ -12,6 +12,7 @@ import { SqlLendingRepository } from './lending/sql-lending-repository.js';
 import { SqlLoanRepository } from './loans/sql-loan-repository.js';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite/index.js';
 import { SqlModelRepository } from './models/sql-model-repository.js';
+import { SqlModelMonitoringRepository } from './monitoring/sql-model-monitoring-repository.js';
 import { openDatabase } from './open-database.js';
 import { SqlEventOutbox } from './outbox/sql-event-outbox.js';
 import { SqlPortfolioRepository } from './portfolio/sql-portfolio-repository.js';
@@ -41,6 +42,7 @@ export function stateOn(db: Database, options: StateOptions = {}): State {
     audit: new SqlAuditRepository(db),
     outbox: new SqlEventOutbox(db),
     models: new SqlModelRepository(db),
+    monitoring: new SqlModelMonitoringRepository(db),
     scores: new SqlScoreRepository(db),
     alerts: new SqlAlertRepository(db),
     cases: new SqlCaseRepository(db),

@@ -38,6 +38,9 @@ export const TABLE_ORDER: readonly string[] = [
   'credit_decisions',
   'limit_reviews',
   'credit_exposures',
+  'model_references',
+  'model_drift',
+  'model_backtests',
 ];
 
 /** Tables whose rows refer to rows of the same table: copied parents first (column → referenced column). */
