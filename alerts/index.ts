@@ -23,4 +23,11 @@ export {
   type RuleSettings,
   type RulesDocument,
 } from './rules.js';
+export {
+  MAX_SUPPRESSION_MS,
+  SuppressionGate,
+  SuppressionService,
+  type Hold,
+  type NewSuppression,
+} from './suppressions.js';
 export { CaseService, type CaseDetail, type CaseTransition, type RulePrecision } from './cases.js';

@@ -33,6 +33,7 @@ import { Problem, problemOf, sendProblem, toProblem } from './problem.js';
 import type { AlertsComponent } from '../alerts/index.js';
 import { alertRoutes } from './routes/alerts.js';
 import { caseRoutes } from './routes/cases.js';
+import { suppressionRoutes } from './routes/suppressions.js';
 import { creditRoutes } from './routes/credit.js';
 import { creditApplicationRoutes } from './routes/credit-applications.js';
 import { CreditApplications } from '../risk/decisions/applications.js';
@@ -319,6 +320,7 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
       if (deps.alerts !== undefined) {
         alertRoutes(v1, ctx, deps.alerts);
         caseRoutes(v1, ctx, deps.alerts);
+        suppressionRoutes(v1, ctx, deps.alerts);
       }
       if (deps.webhooks !== undefined) webhookRoutes(v1, ctx, deps.webhooks);
       if (deps.credit !== undefined) {

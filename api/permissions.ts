@@ -99,6 +99,13 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   'POST /v1/cases/:id/transition': IMPORT,
   'POST /v1/cases/:id/notes': IMPORT,
   'GET /v1/alerts/rules/precision': READ,
+  // Maintenance windows and snoozes (api/routes/suppressions.ts): officers set and end them (audited), every
+  // reader sees them and what they held back.
+  'GET /v1/alerts/suppressions': READ,
+  'POST /v1/alerts/suppressions': IMPORT,
+  'GET /v1/alerts/suppressions/:id': READ,
+  'POST /v1/alerts/suppressions/:id/end': IMPORT,
+  'GET /v1/alerts/suppressed': READ,
   // Webhooks (api/routes/webhooks.ts, when wired in): admins manage them; officers and auditors read
   // subscriptions (never secrets), delivery logs and dead letters.
   'GET /v1/webhooks/subscriptions': READ,

@@ -14,6 +14,7 @@ export * from './outbox/event-outbox.js';
 export * from './portfolio/portfolio-repository.js';
 export * from './presence/presence-repository.js';
 export * from './scores/score-repository.js';
+export * from './suppressions/suppression-repository.js';
 export * from './webhooks/webhook-repository.js';
 export * from './webhooks/webhook-types.js';
 export { openState, openSqliteState, stateOn, type StateOptions } from './open-state.js';

@@ -19,6 +19,7 @@ import { SqlPortfolioRepository } from './portfolio/sql-portfolio-repository.js'
 import { SqlPresenceRepository } from './presence/sql-presence-repository.js';
 import { SqlScoreRepository } from './scores/sql-score-repository.js';
 import { SqliteDatabase } from './sqlite/sqlite-database.js';
+import { SqlSuppressionRepository } from './suppressions/sql-suppression-repository.js';
 import type { stateConfigSpec } from './state-config.js';
 import type { State } from './state.js';
 import { SqlWebhookRepository } from './webhooks/sql-webhook-repository.js';
@@ -46,6 +47,7 @@ export function stateOn(db: Database, options: StateOptions = {}): State {
     scores: new SqlScoreRepository(db),
     alerts: new SqlAlertRepository(db),
     cases: new SqlCaseRepository(db),
+    suppressions: new SqlSuppressionRepository(db),
     webhooks: new SqlWebhookRepository(db, now),
     lending: new SqlLendingRepository(db),
     credit: new SqlCreditRepository(db),

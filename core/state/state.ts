@@ -14,6 +14,7 @@ import type { EventOutbox } from './outbox/event-outbox.js';
 import type { PortfolioRepository } from './portfolio/portfolio-repository.js';
 import type { PresenceRepository } from './presence/presence-repository.js';
 import type { ScoreRepository } from './scores/score-repository.js';
+import type { SuppressionRepository } from './suppressions/suppression-repository.js';
 import type { WebhookRepository } from './webhooks/webhook-repository.js';
 
 /**
@@ -36,6 +37,7 @@ export interface State {
   readonly scores: ScoreRepository;
   readonly alerts: AlertRepository;
   readonly cases: CaseRepository;
+  readonly suppressions: SuppressionRepository;
   readonly webhooks: WebhookRepository;
   readonly lending: LendingRepository;
   readonly credit: CreditRepository;

@@ -475,7 +475,19 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     }
   }, 120_000);
 
-  it('when an auditor logs in, then alerts are listed without acknowledge or resolve buttons', async () => {
+  it('when an auditor logs in, then alerts and the snoozes in force are listed without acknowledge, resolve or end buttons', async () => {
+    const [first] = (await api<{ items: { id: string }[] }>('/v1/borrowers?limit=1')).items;
+    const snooze = await api<{ id: string }>('/v1/alerts/suppressions', {
+      method: 'POST',
+      body: {
+        kind: 'snooze',
+        scopeKind: 'borrower',
+        scopeId: first?.id ?? '',
+        ruleId: 'battery-low',
+        reason: 'e2e: spare batteries on their way',
+        untilMs: Date.now() + 3_600_000,
+      },
+    });
     const created = await fetch(`${apiUrl}/v1/api-keys`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
@@ -493,6 +505,9 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     await page.waitForSelector('main[data-ready="/alerts"]');
     expect(await page.locator('#alerts tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('button.ack, button.resolve').count()).toBe(0);
+    const row = page.locator(`#suppressions tr#suppression-${snooze.id}`);
+    expect(await row.textContent()).toContain('e2e: spare batteries on their way');
+    expect(await page.locator('#suppressions button').count()).toBe(0);
     await shot(page, '7-alerts-auditor');
   }, 60_000);
 

@@ -27,6 +27,7 @@ export const TABLE_ORDER: readonly string[] = [
   'case_alerts',
   'case_notes',
   'alert_suppressions',
+  'suppressed_alerts',
   'webhook_subscriptions',
   'webhook_deliveries',
   'webhook_attempts',
