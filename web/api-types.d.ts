@@ -159,7 +159,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The calling API key: id, name and role (the dashboard shows what the role may do) */
+        /** The calling API key: id, name, role and the routes the role may call */
         get: {
             parameters: {
                 query?: never;
@@ -179,6 +179,8 @@ export interface paths {
                             id: string;
                             name: string;
                             role: "admin" | "officer" | "auditor" | "device-ops" | "approver";
+                            /** @description `METHOD /path` of every route the role may call (api/permissions.ts): the dashboard shows only these actions */
+                            may: string[];
                         };
                     };
                 };
@@ -6655,8 +6657,8 @@ export interface paths {
                     /** @description grade band, A (safest) to G */
                     grade?: "A" | "B" | "C" | "D" | "E" | "F" | "G";
                     /** @description rows without a value of the key come last in either order */
-                    sort: "pd" | "exposure" | "coverage" | "openAlerts" | "name";
-                    /** @description default: desc for pd, exposure and openAlerts; asc for coverage and name */
+                    sort: "pd" | "exposure" | "coverage" | "openAlerts" | "name" | "el" | "verifiedCoverage";
+                    /** @description default: desc for pd, exposure, openAlerts and el; asc for coverage, verifiedCoverage and name */
                     order?: "asc" | "desc";
                     /** @description page size */
                     limit: number;
@@ -10826,7 +10828,20 @@ export interface paths {
                                     actual: number;
                                 }[];
                                 lots: {
-                                    [key: string]: unknown;
+                                    lotId: string;
+                                    commodity: string;
+                                    currency: string;
+                                    haircut: number;
+                                    /** @description pledged weight × price × (1 − haircut) */
+                                    claimedValue: number;
+                                    /** @description the stake's last weight */
+                                    measuredWeightKg?: number;
+                                    /** @description min(measured, pledged) × price × (1 − haircut) × factor */
+                                    verifiedValue: number;
+                                    /** @description the status factor applied (1: counted in full) */
+                                    factor: number;
+                                    /** @description why the lot counts reduced; empty when it counts in full */
+                                    conditions: ("unverified" | "outside-geofence" | "tampered" | "offline")[];
                                 }[];
                                 /** @description when computed, epoch ms */
                                 computedAt: number;
@@ -10993,7 +11008,20 @@ export interface paths {
                                 actual: number;
                             }[];
                             lots: {
-                                [key: string]: unknown;
+                                lotId: string;
+                                commodity: string;
+                                currency: string;
+                                haircut: number;
+                                /** @description pledged weight × price × (1 − haircut) */
+                                claimedValue: number;
+                                /** @description the stake's last weight */
+                                measuredWeightKg?: number;
+                                /** @description min(measured, pledged) × price × (1 − haircut) × factor */
+                                verifiedValue: number;
+                                /** @description the status factor applied (1: counted in full) */
+                                factor: number;
+                                /** @description why the lot counts reduced; empty when it counts in full */
+                                conditions: ("unverified" | "outside-geofence" | "tampered" | "offline")[];
                             }[];
                             /** @description when computed, epoch ms */
                             computedAt: number;
@@ -11872,9 +11900,34 @@ export interface paths {
                                     sharePct: number;
                                 }[];
                                 status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
-                                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
                                 recommendation?: {
-                                    [key: string]: unknown;
+                                    outcome: "approve" | "approve-lower" | "decline" | "refer";
+                                    pd: number | null;
+                                    grade: string | null;
+                                    ead: number;
+                                    lgd: number;
+                                    el: number | null;
+                                    /** @description EL ÷ EAD */
+                                    elRate: number | null;
+                                    claimedCoverage: number | null;
+                                    verifiedCoverage: number | null;
+                                    /** @description policy checks that fail at the amount applied for */
+                                    checks: {
+                                        code: string;
+                                        message: string;
+                                        limit: number;
+                                        actual: number;
+                                    }[];
+                                    /** @description the largest amount whose EL and policy checks pass */
+                                    suggestedLimit: number;
+                                    /** @description plain words, most important first */
+                                    reasons: string[];
+                                    /** @description the model's PD-raising reason codes: a decline's adverse-action reasons */
+                                    adverseReasons: {
+                                        code: string;
+                                        text: string;
+                                    }[];
+                                    policyVersion: number;
                                 };
                                 /** @description filed, epoch ms */
                                 createdAt: number;
@@ -12033,9 +12086,34 @@ export interface paths {
                                 sharePct: number;
                             }[];
                             status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
-                            /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
                             recommendation?: {
-                                [key: string]: unknown;
+                                outcome: "approve" | "approve-lower" | "decline" | "refer";
+                                pd: number | null;
+                                grade: string | null;
+                                ead: number;
+                                lgd: number;
+                                el: number | null;
+                                /** @description EL ÷ EAD */
+                                elRate: number | null;
+                                claimedCoverage: number | null;
+                                verifiedCoverage: number | null;
+                                /** @description policy checks that fail at the amount applied for */
+                                checks: {
+                                    code: string;
+                                    message: string;
+                                    limit: number;
+                                    actual: number;
+                                }[];
+                                /** @description the largest amount whose EL and policy checks pass */
+                                suggestedLimit: number;
+                                /** @description plain words, most important first */
+                                reasons: string[];
+                                /** @description the model's PD-raising reason codes: a decline's adverse-action reasons */
+                                adverseReasons: {
+                                    code: string;
+                                    text: string;
+                                }[];
+                                policyVersion: number;
                             };
                             /** @description filed, epoch ms */
                             createdAt: number;
@@ -12187,14 +12265,40 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
+                /** @description Default Response */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": {
-                            [key: string]: unknown;
+                            outcome: "approve" | "approve-lower" | "decline" | "refer";
+                            pd: number | null;
+                            grade: string | null;
+                            ead: number;
+                            lgd: number;
+                            el: number | null;
+                            /** @description EL ÷ EAD */
+                            elRate: number | null;
+                            claimedCoverage: number | null;
+                            verifiedCoverage: number | null;
+                            /** @description policy checks that fail at the amount applied for */
+                            checks: {
+                                code: string;
+                                message: string;
+                                limit: number;
+                                actual: number;
+                            }[];
+                            /** @description the largest amount whose EL and policy checks pass */
+                            suggestedLimit: number;
+                            /** @description plain words, most important first */
+                            reasons: string[];
+                            /** @description the model's PD-raising reason codes: a decline's adverse-action reasons */
+                            adverseReasons: {
+                                code: string;
+                                text: string;
+                            }[];
+                            policyVersion: number;
                         };
                     };
                 };
@@ -12335,9 +12439,34 @@ export interface paths {
                                     sharePct: number;
                                 }[];
                                 status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
-                                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
                                 recommendation?: {
-                                    [key: string]: unknown;
+                                    outcome: "approve" | "approve-lower" | "decline" | "refer";
+                                    pd: number | null;
+                                    grade: string | null;
+                                    ead: number;
+                                    lgd: number;
+                                    el: number | null;
+                                    /** @description EL ÷ EAD */
+                                    elRate: number | null;
+                                    claimedCoverage: number | null;
+                                    verifiedCoverage: number | null;
+                                    /** @description policy checks that fail at the amount applied for */
+                                    checks: {
+                                        code: string;
+                                        message: string;
+                                        limit: number;
+                                        actual: number;
+                                    }[];
+                                    /** @description the largest amount whose EL and policy checks pass */
+                                    suggestedLimit: number;
+                                    /** @description plain words, most important first */
+                                    reasons: string[];
+                                    /** @description the model's PD-raising reason codes: a decline's adverse-action reasons */
+                                    adverseReasons: {
+                                        code: string;
+                                        text: string;
+                                    }[];
+                                    policyVersion: number;
                                 };
                                 /** @description filed, epoch ms */
                                 createdAt: number;
@@ -12352,6 +12481,8 @@ export interface paths {
                                 id: string;
                                 applicationId: string;
                                 approverKeyId: string;
+                                /** @description the approver key's name (who decided) */
+                                approverName?: string;
                                 outcome: "approve" | "approve-lower" | "decline" | "refer";
                                 amount?: number;
                                 reasons: string[];
@@ -12512,9 +12643,34 @@ export interface paths {
                                     sharePct: number;
                                 }[];
                                 status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
-                                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
                                 recommendation?: {
-                                    [key: string]: unknown;
+                                    outcome: "approve" | "approve-lower" | "decline" | "refer";
+                                    pd: number | null;
+                                    grade: string | null;
+                                    ead: number;
+                                    lgd: number;
+                                    el: number | null;
+                                    /** @description EL ÷ EAD */
+                                    elRate: number | null;
+                                    claimedCoverage: number | null;
+                                    verifiedCoverage: number | null;
+                                    /** @description policy checks that fail at the amount applied for */
+                                    checks: {
+                                        code: string;
+                                        message: string;
+                                        limit: number;
+                                        actual: number;
+                                    }[];
+                                    /** @description the largest amount whose EL and policy checks pass */
+                                    suggestedLimit: number;
+                                    /** @description plain words, most important first */
+                                    reasons: string[];
+                                    /** @description the model's PD-raising reason codes: a decline's adverse-action reasons */
+                                    adverseReasons: {
+                                        code: string;
+                                        text: string;
+                                    }[];
+                                    policyVersion: number;
                                 };
                                 /** @description filed, epoch ms */
                                 createdAt: number;
@@ -12529,6 +12685,8 @@ export interface paths {
                                 id: string;
                                 applicationId: string;
                                 approverKeyId: string;
+                                /** @description the approver key's name (who decided) */
+                                approverName?: string;
                                 outcome: "approve" | "approve-lower" | "decline" | "refer";
                                 amount?: number;
                                 reasons: string[];
