@@ -138,6 +138,16 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
 };
 
 /**
+ * The `METHOD path` keys a role may call, in the table's order: `GET /v1/me` sends them, so the dashboard
+ * shows a page or a button only when this table lets the caller use it (never a second copy of the table in
+ * web/). Pinned by api/test/dashboard.test.ts.
+ */
+export const routesFor = (role: ApiRole): string[] =>
+  Object.entries(PERMISSIONS)
+    .filter(([, access]) => access !== 'public' && access.includes(role))
+    .map(([route]) => route);
+
+/**
  * Paths under these prefixes are static assets: the documentation UI and the dashboard (api/dashboard.ts).
  * Public, since they hold no data: the dashboard's API calls carry the key its user types in.
  */

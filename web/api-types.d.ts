@@ -159,7 +159,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The calling API key: id, name and role (the dashboard shows what the role may do) */
+        /** The calling API key: id, name, role and the routes the role may call */
         get: {
             parameters: {
                 query?: never;
@@ -179,6 +179,8 @@ export interface paths {
                             id: string;
                             name: string;
                             role: "admin" | "officer" | "auditor" | "device-ops" | "approver";
+                            /** @description `METHOD /path` of every route the role may call (api/permissions.ts): the dashboard shows only these actions */
+                            may: string[];
                         };
                     };
                 };
@@ -6655,8 +6657,8 @@ export interface paths {
                     /** @description grade band, A (safest) to G */
                     grade?: "A" | "B" | "C" | "D" | "E" | "F" | "G";
                     /** @description rows without a value of the key come last in either order */
-                    sort: "pd" | "exposure" | "coverage" | "openAlerts" | "name";
-                    /** @description default: desc for pd, exposure and openAlerts; asc for coverage and name */
+                    sort: "pd" | "exposure" | "coverage" | "openAlerts" | "name" | "el" | "verifiedCoverage";
+                    /** @description default: desc for pd, exposure, openAlerts and el; asc for coverage, verifiedCoverage and name */
                     order?: "asc" | "desc";
                     /** @description page size */
                     limit: number;
@@ -11603,7 +11605,20 @@ export interface paths {
                                     actual: number;
                                 }[];
                                 lots: {
-                                    [key: string]: unknown;
+                                    lotId: string;
+                                    commodity: string;
+                                    currency: string;
+                                    haircut: number;
+                                    /** @description pledged weight × price × (1 − haircut) */
+                                    claimedValue: number;
+                                    /** @description the stake's last weight */
+                                    measuredWeightKg?: number;
+                                    /** @description min(measured, pledged) × price × (1 − haircut) × factor */
+                                    verifiedValue: number;
+                                    /** @description the status factor applied (1: counted in full) */
+                                    factor: number;
+                                    /** @description why the lot counts reduced; empty when it counts in full */
+                                    conditions: ("unverified" | "outside-geofence" | "tampered" | "offline")[];
                                 }[];
                                 /** @description when computed, epoch ms */
                                 computedAt: number;
@@ -11770,7 +11785,20 @@ export interface paths {
                                 actual: number;
                             }[];
                             lots: {
-                                [key: string]: unknown;
+                                lotId: string;
+                                commodity: string;
+                                currency: string;
+                                haircut: number;
+                                /** @description pledged weight × price × (1 − haircut) */
+                                claimedValue: number;
+                                /** @description the stake's last weight */
+                                measuredWeightKg?: number;
+                                /** @description min(measured, pledged) × price × (1 − haircut) × factor */
+                                verifiedValue: number;
+                                /** @description the status factor applied (1: counted in full) */
+                                factor: number;
+                                /** @description why the lot counts reduced; empty when it counts in full */
+                                conditions: ("unverified" | "outside-geofence" | "tampered" | "offline")[];
                             }[];
                             /** @description when computed, epoch ms */
                             computedAt: number;
@@ -12649,9 +12677,34 @@ export interface paths {
                                     sharePct: number;
                                 }[];
                                 status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
-                                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
                                 recommendation?: {
-                                    [key: string]: unknown;
+                                    outcome: "approve" | "approve-lower" | "decline" | "refer";
+                                    pd: number | null;
+                                    grade: string | null;
+                                    ead: number;
+                                    lgd: number;
+                                    el: number | null;
+                                    /** @description EL ÷ EAD */
+                                    elRate: number | null;
+                                    claimedCoverage: number | null;
+                                    verifiedCoverage: number | null;
+                                    /** @description policy checks that fail at the amount applied for */
+                                    checks: {
+                                        code: string;
+                                        message: string;
+                                        limit: number;
+                                        actual: number;
+                                    }[];
+                                    /** @description the largest amount whose EL and policy checks pass */
+                                    suggestedLimit: number;
+                                    /** @description plain words, most important first */
+                                    reasons: string[];
+                                    /** @description the model's PD-raising reason codes: a decline's adverse-action reasons */
+                                    adverseReasons: {
+                                        code: string;
+                                        text: string;
+                                    }[];
+                                    policyVersion: number;
                                 };
                                 /** @description filed, epoch ms */
                                 createdAt: number;
@@ -12810,9 +12863,34 @@ export interface paths {
                                 sharePct: number;
                             }[];
                             status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
-                            /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
                             recommendation?: {
-                                [key: string]: unknown;
+                                outcome: "approve" | "approve-lower" | "decline" | "refer";
+                                pd: number | null;
+                                grade: string | null;
+                                ead: number;
+                                lgd: number;
+                                el: number | null;
+                                /** @description EL ÷ EAD */
+                                elRate: number | null;
+                                claimedCoverage: number | null;
+                                verifiedCoverage: number | null;
+                                /** @description policy checks that fail at the amount applied for */
+                                checks: {
+                                    code: string;
+                                    message: string;
+                                    limit: number;
+                                    actual: number;
+                                }[];
+                                /** @description the largest amount whose EL and policy checks pass */
+                                suggestedLimit: number;
+                                /** @description plain words, most important first */
+                                reasons: string[];
+                                /** @description the model's PD-raising reason codes: a decline's adverse-action reasons */
+                                adverseReasons: {
+                                    code: string;
+                                    text: string;
+                                }[];
+                                policyVersion: number;
                             };
                             /** @description filed, epoch ms */
                             createdAt: number;
@@ -12964,14 +13042,40 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
+                /** @description Default Response */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": {
-                            [key: string]: unknown;
+                            outcome: "approve" | "approve-lower" | "decline" | "refer";
+                            pd: number | null;
+                            grade: string | null;
+                            ead: number;
+                            lgd: number;
+                            el: number | null;
+                            /** @description EL ÷ EAD */
+                            elRate: number | null;
+                            claimedCoverage: number | null;
+                            verifiedCoverage: number | null;
+                            /** @description policy checks that fail at the amount applied for */
+                            checks: {
+                                code: string;
+                                message: string;
+                                limit: number;
+                                actual: number;
+                            }[];
+                            /** @description the largest amount whose EL and policy checks pass */
+                            suggestedLimit: number;
+                            /** @description plain words, most important first */
+                            reasons: string[];
+                            /** @description the model's PD-raising reason codes: a decline's adverse-action reasons */
+                            adverseReasons: {
+                                code: string;
+                                text: string;
+                            }[];
+                            policyVersion: number;
                         };
                     };
                 };
@@ -13112,9 +13216,34 @@ export interface paths {
                                     sharePct: number;
                                 }[];
                                 status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
-                                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
                                 recommendation?: {
-                                    [key: string]: unknown;
+                                    outcome: "approve" | "approve-lower" | "decline" | "refer";
+                                    pd: number | null;
+                                    grade: string | null;
+                                    ead: number;
+                                    lgd: number;
+                                    el: number | null;
+                                    /** @description EL ÷ EAD */
+                                    elRate: number | null;
+                                    claimedCoverage: number | null;
+                                    verifiedCoverage: number | null;
+                                    /** @description policy checks that fail at the amount applied for */
+                                    checks: {
+                                        code: string;
+                                        message: string;
+                                        limit: number;
+                                        actual: number;
+                                    }[];
+                                    /** @description the largest amount whose EL and policy checks pass */
+                                    suggestedLimit: number;
+                                    /** @description plain words, most important first */
+                                    reasons: string[];
+                                    /** @description the model's PD-raising reason codes: a decline's adverse-action reasons */
+                                    adverseReasons: {
+                                        code: string;
+                                        text: string;
+                                    }[];
+                                    policyVersion: number;
                                 };
                                 /** @description filed, epoch ms */
                                 createdAt: number;
@@ -13129,6 +13258,8 @@ export interface paths {
                                 id: string;
                                 applicationId: string;
                                 approverKeyId: string;
+                                /** @description the approver key's name (who decided) */
+                                approverName?: string;
                                 outcome: "approve" | "approve-lower" | "decline" | "refer";
                                 amount?: number;
                                 reasons: string[];
@@ -13289,9 +13420,34 @@ export interface paths {
                                     sharePct: number;
                                 }[];
                                 status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
-                                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
                                 recommendation?: {
-                                    [key: string]: unknown;
+                                    outcome: "approve" | "approve-lower" | "decline" | "refer";
+                                    pd: number | null;
+                                    grade: string | null;
+                                    ead: number;
+                                    lgd: number;
+                                    el: number | null;
+                                    /** @description EL ÷ EAD */
+                                    elRate: number | null;
+                                    claimedCoverage: number | null;
+                                    verifiedCoverage: number | null;
+                                    /** @description policy checks that fail at the amount applied for */
+                                    checks: {
+                                        code: string;
+                                        message: string;
+                                        limit: number;
+                                        actual: number;
+                                    }[];
+                                    /** @description the largest amount whose EL and policy checks pass */
+                                    suggestedLimit: number;
+                                    /** @description plain words, most important first */
+                                    reasons: string[];
+                                    /** @description the model's PD-raising reason codes: a decline's adverse-action reasons */
+                                    adverseReasons: {
+                                        code: string;
+                                        text: string;
+                                    }[];
+                                    policyVersion: number;
                                 };
                                 /** @description filed, epoch ms */
                                 createdAt: number;
@@ -13306,6 +13462,8 @@ export interface paths {
                                 id: string;
                                 applicationId: string;
                                 approverKeyId: string;
+                                /** @description the approver key's name (who decided) */
+                                approverName?: string;
                                 outcome: "approve" | "approve-lower" | "decline" | "refer";
                                 amount?: number;
                                 reasons: string[];

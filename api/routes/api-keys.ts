@@ -3,6 +3,7 @@ import { issueApiKey } from '../../core/credentials.js';
 import { RiskfuseError } from '../../core/errors.js';
 import type { ApiKey as ApiKeyRecord } from '../../core/state/index.js';
 import type { ApiApp, RouteContext } from '../app.js';
+import { routesFor } from '../permissions.js';
 import { decodeCursor, isNumber, paged } from '../pagination.js';
 import { ERROR_RESPONSES } from '../problem.js';
 import { ApiKey, ApiRole, AuditEntry, Cursor, IssuedKey, Limit, Page } from '../schemas.js';
@@ -41,17 +42,25 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
     '/me',
     {
       schema: {
-        summary: 'The calling API key: id, name and role (the dashboard shows what the role may do)',
+        summary: 'The calling API key: id, name, role and the routes the role may call',
         tags: ['api-keys'],
         response: {
-          200: Type.Object({ id: Type.String(), name: Type.String(), role: ApiRole }),
+          200: Type.Object({
+            id: Type.String(),
+            name: Type.String(),
+            role: ApiRole,
+            may: Type.Array(Type.String(), {
+              description:
+                '`METHOD /path` of every route the role may call (api/permissions.ts): the dashboard shows only these actions',
+            }),
+          }),
           ...ERROR_RESPONSES,
         },
       },
     },
     async (request) => {
       const key = await mustGet(request.principal?.keyId ?? '');
-      return { id: key.id, name: key.name, role: key.role };
+      return { id: key.id, name: key.name, role: key.role, may: routesFor(key.role) };
     },
   );
 
