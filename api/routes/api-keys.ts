@@ -145,6 +145,8 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
         });
         return replacement;
       }, SERIALIZABLE);
+      // After the commit: forgotten before it, a request in between could cache the key as still active.
+      ctx.apiKeyRevoked(request.params.id);
       void reply.code(201);
       return { apiKey, key: issued.key };
     },
@@ -162,7 +164,7 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
     },
     async (request) => {
       const nowMs = ctx.now();
-      return state.transaction(async () => {
+      const revoked = await state.transaction(async () => {
         const old = await mustGet(request.params.id);
         if (old.revokedAt !== undefined)
           throw new RiskfuseError('CONFLICT', `API key ${old.id} is already revoked`);
@@ -178,6 +180,9 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
         });
         return after;
       }, SERIALIZABLE);
+      // After the commit (api/api-key-cache.ts): refused from the next request on.
+      ctx.apiKeyRevoked(revoked.id);
+      return revoked;
     },
   );
 
