@@ -44,6 +44,12 @@ export interface ElBand {
   readonly defaults: number;
   readonly el: number;
   readonly loss: number;
+  /**
+   * Where a gap comes from: Σ PD × EAD (the exposure expected to default) against Σ EAD of the rows that did,
+   * and the LGD each side implies (EL ÷ Σ PD × EAD against loss ÷ defaulted EAD).
+   */
+  readonly expectedDefaultedEad: number;
+  readonly defaultedEad: number;
   /** EL ÷ loss − 1 (undefined without loss). */
   readonly error?: number;
   /** Within ±`tolerance` — asked of bands with at least `minDefaults` defaults. */
@@ -67,6 +73,8 @@ export function elVsLoss(
   const band = (grade: string, rs: readonly CreditTestRow[]): ElBand => {
     const el = rs.reduce((s, r) => s + expectedLoss(r.pd, r.lgd, r.ead), 0);
     const loss = rs.reduce((s, r) => s + r.loss, 0);
+    const expectedDefaultedEad = rs.reduce((s, r) => s + r.pd * r.ead, 0);
+    const defaultedEad = rs.reduce((s, r) => s + (r.defaults ? r.ead : 0), 0);
     const defaults = new Set(rs.filter((r) => r.defaults).map((r) => r.borrowerId)).size;
     const error = loss > 0 ? el / loss - 1 : undefined;
     return {
@@ -75,6 +83,8 @@ export function elVsLoss(
       defaults,
       el,
       loss,
+      expectedDefaultedEad,
+      defaultedEad,
       ...(error === undefined ? {} : { error }),
       ...(defaults >= minDefaults && error !== undefined
         ? { withinTolerance: Math.abs(error) <= tolerance }

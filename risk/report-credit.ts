@@ -5,15 +5,15 @@ export function creditMarkdown(c: CreditEvaluation): string {
   const money = (x: number) => Math.round(x).toLocaleString('en');
   const pct = (x: number | undefined) => (x === undefined ? '–' : `${(x * 100).toFixed(1)} %`);
   const line = (b: ElBand) =>
-    `| ${b.grade} | ${b.rows} | ${b.defaults} | ${money(b.el)} | ${money(b.loss)} | ${b.error === undefined ? '–' : `${b.error >= 0 ? '+' : ''}${pct(b.error)}`} | ${b.withinTolerance === undefined ? `(< ${c.elVsLoss.minDefaults} defaults)` : b.withinTolerance ? 'yes' : 'no'} |`;
+    `| ${b.grade} | ${b.rows} | ${b.defaults} | ${money(b.el)} | ${money(b.loss)} | ${b.error === undefined ? '–' : `${b.error >= 0 ? '+' : ''}${pct(b.error)}`} | ${b.withinTolerance === undefined ? `(< ${c.elVsLoss.minDefaults} defaults)` : b.withinTolerance ? 'yes' : 'no'} | ${money(b.expectedDefaultedEad)} vs ${money(b.defaultedEad)} | ${pct(b.expectedDefaultedEad > 0 ? b.el / b.expectedDefaultedEad : undefined)} vs ${pct(b.defaultedEad > 0 ? b.loss / b.defaultedEad : undefined)} |`;
   const f = c.fraudLead;
   return [
     '## Expected loss against realised loss (out-of-time test rows)',
     '',
-    `EL = fused PD × LGD (verified collateral at t) × EAD at t, summed over the test rows of each grade band; loss = the borrower's realised loss when it defaults within the horizon of the row. Within ±${pct(c.elVsLoss.tolerance)} is asked of bands with ≥ ${c.elVsLoss.minDefaults} defaults.`,
+    `EL = fused PD × LGD (verified collateral at t) × EAD at t, summed over the test rows of each grade band; loss = the borrower's realised loss when it defaults within the horizon of the row. A borrower counts in every band its weekly rows fall in. The last two columns split a gap into its PD part (exposure expected to default against exposure that did) and its LGD part. Within ±${pct(c.elVsLoss.tolerance)} is asked of bands with ≥ ${c.elVsLoss.minDefaults} defaults.`,
     '',
-    '| grade | rows | defaulting borrowers | predicted EL | realised loss | EL vs loss | within tolerance |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| grade | rows | defaulting borrowers | predicted EL | realised loss | EL vs loss | within tolerance | Σ PD × EAD vs defaulted EAD | LGD predicted vs realised |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...c.elVsLoss.bands.map(line),
     line(c.elVsLoss.total),
     '',

@@ -67,6 +67,9 @@ describe('EL against realised loss', () => {
     expect(bandF?.loss).toBe(210_000);
     expect(bandF?.defaults).toBe(10);
     expect(bandF?.withinTolerance).toBe(true);
+    // Split of the gap: 100 × 0.1 × 50,000 expected to default against 10 × 50,000 that did.
+    expect(bandF?.expectedDefaultedEad).toBeCloseTo(500_000, 6);
+    expect(bandF?.defaultedEad).toBe(500_000);
     expect(r.total.el).toBeCloseTo(350_000, 6);
     expect(r.total.loss).toBe(390_000);
     expect(r.total.rows).toBe(1100);
