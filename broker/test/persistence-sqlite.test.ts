@@ -258,6 +258,38 @@ describe('broker SQLite persistence: durability and group commit', () => {
     expect(store.stats.commits - before).toBe(1);
   });
 
+  it('when a commit has to wait (another connection holds the write lock), then the event loop keeps running meanwhile, and everything written during it goes in one next commit', async () => {
+    const path = freshPath();
+    const store = await open(path);
+    await store.storeRetained(publish('warm-up', 'x', { retain: true }));
+    const before = store.stats.commits;
+    const lock = new Database(path);
+    lock.exec('BEGIN IMMEDIATE');
+    let resolvedFirst = false;
+    const first = store
+      .outgoingEnqueue({ clientId: 'ingest' }, publish('t', 'first', { brokerId: 'b', brokerCounter: 1 }))
+      .then(() => (resolvedFirst = true));
+    // Turns of the event loop while that commit waits: on the event loop it would block them all (and
+    // fail with SQLITE_BUSY, since the lock could not be released).
+    const later: Promise<void>[] = [];
+    for (let i = 2; i <= 50; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      later.push(
+        store.outgoingEnqueue(
+          { clientId: 'ingest' },
+          publish('t', `m${String(i)}`, { brokerId: 'b', brokerCounter: i }),
+        ),
+      );
+    }
+    expect(resolvedFirst).toBe(false);
+    lock.exec('COMMIT');
+    lock.close();
+    await first;
+    await Promise.all(later);
+    expect(committed<{ n: number }>(path, 'SELECT count(*) AS n FROM outgoing')).toEqual([{ n: 50 }]);
+    expect(store.stats.commits - before).toBe(2);
+  });
+
   it('when a message is acknowledged (PUBACK), then its row is deleted from the file in the next commit', async () => {
     const path = freshPath();
     const store = await open(path);
