@@ -9,6 +9,7 @@ import { borrowerPage } from './views/borrower.js';
 import { casesPage } from './views/cases.js';
 import { devicesPage } from './views/devices.js';
 import { loginPage } from './views/login.js';
+import { modelHealthPage } from './views/model-health.js';
 import { portfolioPage } from './views/portfolio.js';
 
 async function route() {
@@ -32,6 +33,7 @@ async function route() {
   else if (path === '/cases') await casesPage(params);
   // device-ops keys read devices only.
   else if (path === '/devices' || session.me.role === 'device-ops') await devicesPage(params);
+  else if (path === '/models') await modelHealthPage(params);
   else await portfolioPage(params);
   main.dataset.ready = path || '/portfolio';
 }
