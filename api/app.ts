@@ -44,6 +44,7 @@ import { loanRoutes } from './routes/loans.js';
 import { metaRoutes } from './routes/meta.js';
 import { portfolioRoutes } from './routes/portfolio.js';
 import { portfolioBorrowerRoutes } from './routes/portfolio-borrowers.js';
+import { modelHealthRoutes } from './routes/model-health.js';
 import { scoreRoutes, type ScoresService } from './routes/scores.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -333,6 +334,7 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
       telemetryRoutes(v1, ctx);
       if (deps.scores !== undefined) {
         scoreRoutes(v1, ctx, deps.scores);
+        modelHealthRoutes(v1, ctx, deps.scores);
         portfolioBorrowerRoutes(v1, ctx, deps.scores);
       }
       if (deps.alerts !== undefined) {

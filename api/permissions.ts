@@ -82,6 +82,10 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   'GET /v1/models': READ,
   'GET /v1/models/:version': READ,
   'POST /v1/models/:version/activate': ADMIN,
+  // Model monitoring (api/routes/model-health.ts): drift and backtests, read like the registry.
+  'GET /v1/models/health': READ,
+  'GET /v1/models/:version/drift': READ,
+  'GET /v1/models/:version/backtest': READ,
 
   // Registered only when the alerts component is wired in (`deps.alerts`, api/routes/alerts.ts).
   'GET /v1/alerts': READ,

@@ -34,7 +34,7 @@ export const riskConfigSpec = defineConfig({
   }),
   monitorMinPopulation: int('RISK_MONITOR_MIN_POPULATION', {
     doc: 'Fewest borrowers a model must have scored in the last day for its drift (PSI) to be computed',
-    default: 50,
+    default: 30,
     min: 1,
   }),
   backtestWindowDays: int('RISK_BACKTEST_WINDOW_DAYS', {

@@ -6641,6 +6641,547 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every model version’s health: training reference, latest drift and backtest (champion first) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                version: string;
+                                name: string;
+                                status: "champion" | "challenger" | "retired";
+                                /** @description when the model was trained, epoch ms */
+                                createdAt: number;
+                                reference: {
+                                    /** @description training: stored with the model; first-scored: built from its first scored population */
+                                    source: "training" | "first-scored";
+                                    /** @description when the reference population was observed, epoch ms */
+                                    at: number;
+                                } | null;
+                                /** @description the latest day; null before the first */
+                                drift: {
+                                    /** @description the UTC day, epoch ms */
+                                    day: number;
+                                    /** @description when it was computed, epoch ms */
+                                    computedAt: number;
+                                    /** @description borrowers the version scored in the day before */
+                                    population: number;
+                                    scorePsi: number;
+                                    worstInput?: string;
+                                    worstPsi?: number;
+                                    /** @description PSI band: stable < 0.1 ≤ moderate ≤ 0.25 < major */
+                                    band: "stable" | "moderate" | "major";
+                                    /** @description training: stored with the model; first-scored: built from its first scored population */
+                                    referenceSource: "training" | "first-scored";
+                                    /** @description inputs (and `score`) not stable, most shifted first */
+                                    shifted: string[];
+                                } | null;
+                                backtest: {
+                                    /** @description the UTC day, epoch ms */
+                                    day: number;
+                                    /** @description when it was computed, epoch ms */
+                                    computedAt: number;
+                                    /** @description one per borrower and day scored in the window */
+                                    observations: number;
+                                    /** @description observations whose outcome is known */
+                                    labelled: number;
+                                    /** @description horizon still open, no default yet */
+                                    pending: number;
+                                    defaults: number;
+                                    /** @description null until both outcomes are present */
+                                    auc: number | null;
+                                    ks: number | null;
+                                    brier: number | null;
+                                    meanPd: number | null;
+                                    observedRate: number | null;
+                                    horizonDays: number;
+                                    grades: {
+                                        grade: string;
+                                        count: number;
+                                        defaults: number;
+                                        /** @description mean predicted PD */
+                                        meanPd: number;
+                                        /** @description observed default rate */
+                                        observedRate: number;
+                                    }[];
+                                } | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{version}/drift": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A model version’s daily drift: PSI of the score and of each input, with bins, newest first */
+        get: {
+            parameters: {
+                query: {
+                    /** @description first day (inclusive), epoch ms */
+                    from?: number;
+                    /** @description last day (exclusive), epoch ms */
+                    to?: number;
+                    /** @description how many days, newest first */
+                    limit: number;
+                };
+                header?: never;
+                path: {
+                    version: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            version: string;
+                            status: "champion" | "challenger" | "retired";
+                            items: {
+                                /** @description the UTC day, epoch ms */
+                                day: number;
+                                /** @description when it was computed, epoch ms */
+                                computedAt: number;
+                                /** @description borrowers the version scored in the day before */
+                                population: number;
+                                scorePsi: number;
+                                worstInput?: string;
+                                worstPsi?: number;
+                                /** @description PSI band: stable < 0.1 ≤ moderate ≤ 0.25 < major */
+                                band: "stable" | "moderate" | "major";
+                                /** @description training: stored with the model; first-scored: built from its first scored population */
+                                referenceSource: "training" | "first-scored";
+                                /** @description inputs (and `score`) not stable, most shifted first */
+                                shifted: string[];
+                                score: {
+                                    psi: number;
+                                    /** @description PSI band: stable < 0.1 ≤ moderate ≤ 0.25 < major */
+                                    band: "stable" | "moderate" | "major";
+                                    bins: {
+                                        /** @description lower edge (null = −∞) */
+                                        from: number | null;
+                                        /** @description upper edge, exclusive (null = +∞) */
+                                        to: number | null;
+                                        referenceShare: number;
+                                        currentShare: number;
+                                        /** @description this bin’s term of the PSI */
+                                        contribution: number;
+                                    }[];
+                                };
+                                inputs: {
+                                    [key: string]: {
+                                        psi: number;
+                                        /** @description PSI band: stable < 0.1 ≤ moderate ≤ 0.25 < major */
+                                        band: "stable" | "moderate" | "major";
+                                        /** @description share with no value in the reference */
+                                        missingReference: number;
+                                        /** @description share with no value now */
+                                        missingCurrent: number;
+                                        bins: {
+                                            /** @description lower edge (null = −∞) */
+                                            from: number | null;
+                                            /** @description upper edge, exclusive (null = +∞) */
+                                            to: number | null;
+                                            referenceShare: number;
+                                            currentShare: number;
+                                            /** @description this bin’s term of the PSI */
+                                            contribution: number;
+                                        }[];
+                                    };
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{version}/backtest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A model version’s backtests on outcomes as they arrived, newest first */
+        get: {
+            parameters: {
+                query: {
+                    /** @description how many days, newest first */
+                    limit: number;
+                };
+                header?: never;
+                path: {
+                    version: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            version: string;
+                            status: "champion" | "challenger" | "retired";
+                            items: {
+                                /** @description the UTC day, epoch ms */
+                                day: number;
+                                /** @description when it was computed, epoch ms */
+                                computedAt: number;
+                                /** @description one per borrower and day scored in the window */
+                                observations: number;
+                                /** @description observations whose outcome is known */
+                                labelled: number;
+                                /** @description horizon still open, no default yet */
+                                pending: number;
+                                defaults: number;
+                                /** @description null until both outcomes are present */
+                                auc: number | null;
+                                ks: number | null;
+                                brier: number | null;
+                                meanPd: number | null;
+                                observedRate: number | null;
+                                horizonDays: number;
+                                grades: {
+                                    grade: string;
+                                    count: number;
+                                    defaults: number;
+                                    /** @description mean predicted PD */
+                                    meanPd: number;
+                                    /** @description observed default rate */
+                                    observedRate: number;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/portfolio/borrowers": {
         parameters: {
             query?: never;
@@ -6874,7 +7415,7 @@ export interface paths {
                                 ruleId: string;
                                 severity: "info" | "warning" | "critical";
                                 status: "open" | "acknowledged" | "resolved";
-                                subjectKind: "borrower" | "device" | "lot";
+                                subjectKind: "borrower" | "device" | "lot" | "model";
                                 subjectId: string;
                                 borrowerId?: string;
                                 deviceId?: string;
@@ -7035,7 +7576,7 @@ export interface paths {
                             ruleId: string;
                             severity: "info" | "warning" | "critical";
                             status: "open" | "acknowledged" | "resolved";
-                            subjectKind: "borrower" | "device" | "lot";
+                            subjectKind: "borrower" | "device" | "lot" | "model";
                             subjectId: string;
                             borrowerId?: string;
                             deviceId?: string;
@@ -7201,7 +7742,7 @@ export interface paths {
                             ruleId: string;
                             severity: "info" | "warning" | "critical";
                             status: "open" | "acknowledged" | "resolved";
-                            subjectKind: "borrower" | "device" | "lot";
+                            subjectKind: "borrower" | "device" | "lot" | "model";
                             subjectId: string;
                             borrowerId?: string;
                             deviceId?: string;
@@ -7365,7 +7906,7 @@ export interface paths {
                             ruleId: string;
                             severity: "info" | "warning" | "critical";
                             status: "open" | "acknowledged" | "resolved";
-                            subjectKind: "borrower" | "device" | "lot";
+                            subjectKind: "borrower" | "device" | "lot" | "model";
                             subjectId: string;
                             borrowerId?: string;
                             deviceId?: string;

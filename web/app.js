@@ -12,6 +12,7 @@ import { casesPage } from './views/cases.js';
 import { creditPage } from './views/credit.js';
 import { devicesPage } from './views/devices.js';
 import { loginPage } from './views/login.js';
+import { modelHealthPage } from './views/model-health.js';
 import { portfolioPage } from './views/portfolio.js';
 
 async function route() {
@@ -42,6 +43,7 @@ async function route() {
   else if (path === '/cases') await casesPage(params);
   // device-ops keys read devices only.
   else if (path === '/devices' || session.me.role === 'device-ops') await devicesPage(params);
+  else if (path === '/models') await modelHealthPage(params);
   else await portfolioPage(params);
   main.dataset.ready = path || '/portfolio';
 }

@@ -78,6 +78,22 @@ export interface MonitorRun {
   readonly versions: readonly VersionRun[];
 }
 
+/**
+ * A version without a training reference takes its first scored population as one only when at most this share
+ * of its input values is missing (a fresh install's first scores, before devices report, are mostly missing).
+ */
+const MAX_MISSING_FOR_REFERENCE = 0.5;
+
+function missingShare(pop: Population): number {
+  let missing = 0;
+  let all = 0;
+  for (const values of Object.values(pop.inputs)) {
+    all += values.length;
+    for (const v of values) if (v === null) missing++;
+  }
+  return all === 0 ? 0 : missing / all;
+}
+
 /** Retry delay after a run that found too small a population for some version. */
 const RETRY_MS = 3_600_000;
 
@@ -212,8 +228,12 @@ export class ModelMonitor {
     if (recent.length < this.opts.minPopulation) {
       skipped = `${recent.length} borrowers scored in the window (at least ${this.opts.minPopulation} needed)`;
     } else {
-      let stored = (await state.monitoring.getReference(m.version)) ?? (await this.trainingReference(m));
-      if (stored === undefined) {
+      const stored = (await state.monitoring.getReference(m.version)) ?? (await this.trainingReference(m));
+      const missing = missingShare(pop);
+      if (stored === undefined && missing > MAX_MISSING_FOR_REFERENCE) {
+        // A fresh install scores before its devices have reported: that population is no reference.
+        skipped = `no training reference, and ${(missing * 100).toFixed(0)} % of today's inputs are missing`;
+      } else if (stored === undefined) {
         const reference = buildReference(pop, 'first-scored', at);
         const record: StoredReference = {
           version: m.version,
@@ -222,12 +242,15 @@ export class ModelMonitor {
           reference: reference as unknown as Record<string, unknown>,
         };
         await state.monitoring.putReference(record);
-        stored = (await state.monitoring.getReference(m.version)) ?? record;
         log.warn(
           { model: m.version, population: recent.length },
           'model has no training reference: drift is measured against its first scored population',
         );
       }
+    }
+    if (skipped === undefined && recent.length >= this.opts.minPopulation) {
+      const stored = await state.monitoring.getReference(m.version);
+      if (stored === undefined) throw new Error(`model ${m.version}: reference not stored`);
       const ref = checkReference(stored.reference, `model ${m.version}`);
       const report = driftAgainst(ref, pop);
       drift = { ...report, referenceSource: ref.source };
