@@ -228,7 +228,11 @@ export class ModelMonitor {
     if (recent.length < this.opts.minPopulation) {
       skipped = `${recent.length} borrowers scored in the window (at least ${this.opts.minPopulation} needed)`;
     } else {
-      const stored = (await state.monitoring.getReference(m.version)) ?? (await this.trainingReference(m));
+      let stored = (await state.monitoring.getReference(m.version)) ?? (await this.trainingReference(m));
+      // A first-scored reference settles over its first day: a run within a day of it takes it afresh. On a
+      // fresh start the first scores come from devices' windows still filling (the demo scores while its replay
+      // runs), and a later run the same day would otherwise report that filling-up as drift and alert on it.
+      if (stored?.source === 'first-scored' && at - stored.at < DAY_MS) stored = undefined;
       const missing = missingShare(pop);
       if (stored === undefined && missing > MAX_MISSING_FOR_REFERENCE) {
         // A fresh install scores before its devices have reported: that population is no reference.

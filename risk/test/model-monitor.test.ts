@@ -94,9 +94,12 @@ async function scoreAndMonitor(w: TestWorld, file: RiskModelFile) {
   return { version: rec.version, run, service };
 }
 
+let firstScoredVersion = '';
+
 describe('model monitoring', () => {
   it('when a model without a training reference scores its first population, then that population becomes its reference (said so) and the day is stable, without alert', async () => {
     const { version, run } = await scoreAndMonitor(reference, shipped);
+    firstScoredVersion = version;
     const v = run.versions.find((x) => x.version === version);
     expect(v?.drift).toMatchObject({ band: 'stable', referenceSource: 'first-scored' });
     expect(v?.drift?.score.psi).toBe(0);
@@ -164,4 +167,41 @@ describe('model monitoring', () => {
     expect(await active()).toBeUndefined();
     expect((await drifted.state.alerts.getAlert(critical?.id ?? ''))?.resolvedBy).toBe('system');
   });
+
+  it('when a first-scored reference is under a day old, then the next run takes it afresh (a start-up population is no reference); once a day old it stays', async () => {
+    const version = firstScoredVersion;
+    expect(version).not.toBe('');
+    // A start-up population: every input missing and every PD high, nothing like the scored world.
+    const startUp = buildReference(
+      {
+        scores: Array.from({ length: 40 }, () => 0.9),
+        inputs: { [FEATURE_NAMES[0] ?? 'x']: Array(40).fill(null) },
+      },
+      'first-scored',
+      T,
+    );
+    const monitorAt = (at: number) =>
+      new ModelMonitor({
+        state: reference.state,
+        registry: new ModelRegistry(reference.state.models, join(reference.dir, 'models')),
+        log: silentLogger,
+        intervalMs: DAY_MS,
+        minPopulation: 20,
+        backtestWindowDays: 365,
+        now: () => at,
+      }).runOnce();
+    const put = (at: number) =>
+      reference.state.monitoring.putReference({
+        version,
+        source: 'first-scored',
+        at,
+        reference: { ...startUp, at } as unknown as Record<string, unknown>,
+      });
+    expect(await put(T)).toBe(true);
+    const young = (await monitorAt(T + 3_600_000)).versions.find((x) => x.version === version);
+    expect(young?.drift).toMatchObject({ band: 'stable', referenceSource: 'first-scored' });
+    expect(await put(T + 3_600_000 - 2 * DAY_MS)).toBe(true);
+    const settled = (await monitorAt(T + 3_600_000)).versions.find((x) => x.version === version);
+    expect(settled?.drift?.band).not.toBe('stable');
+  }, 300_000);
 });

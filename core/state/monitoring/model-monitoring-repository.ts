@@ -44,7 +44,11 @@ export interface BacktestRecord {
 }
 
 export interface ModelMonitoringRepository {
-  /** Stores a version's reference unless it has one; true when this call stored it (the first one wins). */
+  /**
+   * Stores a version's reference unless it has a training one; true when this call stored it. A training
+   * reference is never replaced; a `first-scored` one is (the monitor retakes it during its first day:
+   * risk/monitoring/monitor.ts).
+   */
   putReference(r: StoredReference): Promise<boolean>;
   getReference(version: string): Promise<StoredReference | undefined>;
   /** Stores a day's drift figures, replacing that version's figures of the same day. */

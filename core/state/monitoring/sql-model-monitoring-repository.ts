@@ -41,7 +41,8 @@ export class SqlModelMonitoringRepository implements ModelMonitoringRepository {
     try {
       const n = await this.db.run(
         `INSERT INTO model_references (version, source, at, body) VALUES (?, ?, ?, ?)
-         ON CONFLICT (version) DO NOTHING`,
+         ON CONFLICT (version) DO UPDATE SET source = excluded.source, at = excluded.at, body = excluded.body
+         WHERE model_references.source = 'first-scored'`,
         [r.version, r.source, r.at, JSON.stringify(r.reference)],
       );
       return n > 0;

@@ -53,7 +53,7 @@ async function withModels(state: State, ...versions: string[]): Promise<void> {
 }
 
 describe.each(STATE_BACKENDS)('model monitoring repository on %s', (backend) => {
-  it('when a reference is stored twice, then the first one stays; an unknown version is NOT_FOUND', async () => {
+  it('when a reference is stored twice, then a training one stays and a first-scored one is replaced; an unknown version is NOT_FOUND', async () => {
     const state = await backend.open();
     await withModels(state, 'v1');
     const first = {
@@ -68,6 +68,13 @@ describe.each(STATE_BACKENDS)('model monitoring repository on %s', (backend) => 
     ).toBe(false);
     expect(await state.monitoring.getReference('v1')).toEqual(first);
     expect(await state.monitoring.getReference('v2')).toBeUndefined();
+    // A first-scored reference is provisional: a later one replaces it.
+    await withModels(state, 'v3');
+    const provisional = { ...first, version: 'v3', source: 'first-scored' as const };
+    expect(await state.monitoring.putReference(provisional)).toBe(true);
+    const settled = { ...provisional, at: T0 + 1000, reference: { score: { cuts: [0.2] } } };
+    expect(await state.monitoring.putReference(settled)).toBe(true);
+    expect(await state.monitoring.getReference('v3')).toEqual(settled);
     const err = await state.monitoring.putReference({ ...first, version: 'nope' }).catch((e: unknown) => e);
     expect(err instanceof RiskfuseError && err.code).toBe('NOT_FOUND');
   });
