@@ -133,7 +133,7 @@ describe.skipIf(requireChromiumOrSkip())(
         const s = shown[i];
         const c = r.credit;
         if (c === null) {
-          expect(s?.el, r.borrowerId).toBe('—');
+          expect(s, r.borrowerId).toMatchObject({ ead: '—', el: '—', lgd: '—', coverage: '—', policy: '—' });
           return;
         }
         expect(s, r.borrowerId).toMatchObject({
