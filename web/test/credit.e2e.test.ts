@@ -80,7 +80,9 @@ describe.skipIf(requireChromiumOrSkip())(
     beforeAll(async () => {
       mkdirSync(SCREENSHOTS, { recursive: true });
       // Four-eyes above 250,000 (the default, set here so the test says what it relies on).
-      p = await startPlatform({ CREDIT_FOUR_EYES_ABOVE: '250000' });
+      // The credit monitor loads the lots at start, before the demo world has registered them, and again at each
+      // refresh: every 20 s here instead of every 5 min, so pledged lots are in the figures within the wait.
+      p = await startPlatform({ CREDIT_FOUR_EYES_ABOVE: '250000', CREDIT_REFRESH_INTERVAL_MS: '20000' });
     }, 90_000);
     afterAll(() => p?.close());
 
@@ -154,9 +156,17 @@ describe.skipIf(requireChromiumOrSkip())(
 
       // The borrower page of a secured borrower: the one with most lots counting reduced, whichever the world
       // yields today (any secured one when all lots count in full).
-      const all = (
-        await p.api<{ items: (BorrowerCredit & { borrowerId: string })[] }>('/v1/credit/exposures')
-      ).items;
+      type Exposure = BorrowerCredit & { borrowerId: string };
+      let all: Exposure[] = [];
+      await expect
+        .poll(
+          async () => {
+            all = (await p.api<{ items: Exposure[] }>('/v1/credit/exposures')).items;
+            return all.filter((e) => e.lots.length > 0).length;
+          },
+          { timeout: 90_000, interval: 2000 },
+        )
+        .toBeGreaterThan(0);
       const secured = all.filter((e) => e.lots.length > 0);
       expect(secured.length).toBeGreaterThan(0);
       const reduced = (f: BorrowerCredit) => f.lots.filter((l) => l.conditions.length > 0).length;
