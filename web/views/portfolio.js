@@ -288,7 +288,10 @@ function portfolioRow(r, rank, sparks) {
  * under 1×) and policy status (the breached codes), as the credit monitor last computed them.
  */
 function creditCells(c) {
-  if (c === null) return [0, 1, 2, 3, 4].map((i) => h('td', { class: i < 4 ? 'num' : undefined }, '—'));
+  if (c === null)
+    return ['num ead', 'num el', 'num lgd', 'num coverage', 'policy'].map((cls) =>
+      h('td', { class: cls }, '—'),
+    );
   const short =
     c.verifiedCoverage !== null && (c.verifiedCoverage < 1 || c.verifiedCoverage < (c.claimedCoverage ?? 0));
   return [
