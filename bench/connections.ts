@@ -203,11 +203,18 @@ runBench(async () => {
     const probes = new Map([...tokens].filter(([id]) => id.startsWith('stk-p-')));
     const common = { DATA_DIR: dir, MQTT_SERVICE_TOKEN: issueToken() };
 
+    const report = (label: string, r: PhaseResult): void => {
+      console.log(
+        `${label.padEnd(27)} ${r.connections} connected (${r.failed} failed${r.firstError ? `: ${r.firstError}` : ''}) at ${r.connectPerS}/s; brokers' RSS ${r.brokersRssIdleMiB} → ${r.brokersRssConnectedMiB} MiB = ${r.bytesPerConnection} B/connection; ${r.readingsPerS} readings/s stored; PUBACK p99 ${r.pubackP99Ms} ms; publish→stored p50 ${r.storedP50Ms} ms p99 ${r.storedP99Ms} ms (${r.storedSamples} probes); ${r.closedDuringWindow} dropped during the window`,
+      );
+    };
     const single = await phase('single', devices.slice(0, SINGLE_MAX), probes, 1, {
       common,
       broker: {},
       influxd,
     });
+    // Each phase is printed as it ends: the full size runs for a long time on a shared machine.
+    report('1 broker (SQLite sessions)', single);
     const brokers = Math.max(2, Math.ceil(CONNECTIONS / PER_BROKER));
     const cluster = await phase('cluster', devices, probes, brokers, {
       common,
@@ -215,14 +222,7 @@ runBench(async () => {
       influxd,
     });
 
-    for (const [label, r] of [
-      ['1 broker (SQLite sessions)', single],
-      [`${cluster.brokers} brokers (Redis)`, cluster],
-    ] as const) {
-      console.log(
-        `${label.padEnd(27)} ${r.connections} connected (${r.failed} failed${r.firstError ? `: ${r.firstError}` : ''}) at ${r.connectPerS}/s; brokers' RSS ${r.brokersRssIdleMiB} → ${r.brokersRssConnectedMiB} MiB = ${r.bytesPerConnection} B/connection; ${r.readingsPerS} readings/s stored; PUBACK p99 ${r.pubackP99Ms} ms; publish→stored p50 ${r.storedP50Ms} ms p99 ${r.storedP99Ms} ms (${r.storedSamples} probes); ${r.closedDuringWindow} dropped during the window`,
-      );
-    }
+    report(`${cluster.brokers} brokers (Redis)`, cluster);
     const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
     console.log(
       `ratios (cluster / one broker): bytes per connection ${ratio(cluster.bytesPerConnection, single.bytesPerConnection)}, publish→stored p99 ${ratio(cluster.storedP99Ms, single.storedP99Ms)}, connect rate ${ratio(cluster.connectPerS, single.connectPerS)}`,
