@@ -233,6 +233,8 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     });
     const world = generateWorld({ seed: config.seed, borrowers: config.borrowers, startMs, scenarios });
     const provisioned = await provisionWorld(world, state);
+    // The credit monitor started on the registry as it was; the world's lots and stakes count from now.
+    await credit.monitor.reload();
     demo = { startMs, borrowers: provisioned.borrowers };
     // Scores made while the demo replays past days see days that are still arriving: stored, not announced.
     risk.scoring.holdChanges(true);

@@ -100,7 +100,7 @@ export class CreditMonitor extends EventEmitter<{ refreshed: [CreditExposure[]] 
    * After `stop()` it may start again (an elected job: core/state/leader.ts `runElected`).
    */
   async start(): Promise<void> {
-    await this.loadRegistry();
+    await this.loadRegistry(false);
     await this.observations.load(this.o.telemetry, this.o.state, this.now(), this.o.tamperHoldMs);
     await this.refresh();
     if (this.interval !== undefined) clearInterval(this.interval);
@@ -120,8 +120,23 @@ export class CreditMonitor extends EventEmitter<{ refreshed: [CreditExposure[]] 
     return this.interval !== undefined;
   }
 
-  /** Which lot each stake sits on, and the lot's site (its geofence); new stakes' latest state is loaded. */
-  async loadRegistry(): Promise<void> {
+  /**
+   * Lots, sites or stakes registered since (a world provisioned after start, an import): loaded and everyone
+   * recomputed now rather than at the next periodic refresh. Pinned by risk/test/credit/credit-monitor.test.ts.
+   */
+  async reload(): Promise<void> {
+    await this.serial(async () => {
+      await this.loadRegistry();
+      await this.refresh();
+    });
+  }
+
+  /**
+   * Which lot each stake sits on, and the lot's site (its geofence). Stakes not seen before get their latest
+   * state loaded from the store (`start()` loads everyone's itself and passes false) — also when none was
+   * known before: a monitor started on an empty registry would otherwise never load its stakes' readings.
+   */
+  async loadRegistry(loadAdded = true): Promise<void> {
     const { portfolio, devices } = this.o.state;
     const [lots, sites, stakes] = await Promise.all([
       portfolio.listLots(),
@@ -146,7 +161,7 @@ export class CreditMonitor extends EventEmitter<{ refreshed: [CreditExposure[]] 
       .map((d) => ({ deviceId: d.id, pledged: pledgedById.get(d.lotId as string) as PledgedLot }));
     this.observations.register(registered);
     const added = registered.map((r) => r.deviceId).filter((id) => !known.has(id));
-    if (known.size > 0 && added.length > 0)
+    if (loadAdded && added.length > 0)
       await this.observations.load(this.o.telemetry, this.o.state, this.now(), this.o.tamperHoldMs, added);
     this.lotsByBorrower = byBorrower;
   }
