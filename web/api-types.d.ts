@@ -8206,7 +8206,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The case inbox: by default cases not closed, most money at risk first */
+        /** The case inbox: by default cases not closed, by money at risk: expected loss where computed (largest first), then outstanding exposure */
         get: {
             parameters: {
                 query?: {
@@ -8245,10 +8245,12 @@ export interface paths {
                                 maxSeverity: string;
                                 /** @description latest alert, epoch ms */
                                 lastAlertAt: number;
-                                /** @description the borrower's outstanding exposure (what is still due on its active loans) */
+                                /** @description the borrower's expected loss where the credit figures have it, else its outstanding exposure */
                                 moneyAtRisk?: {
                                     amount: number;
                                     currency: string;
+                                    /** @description expected-loss: the credit monitor's PD × LGD × EAD; exposure: what is still due on its active loans (no credit figures yet) */
+                                    basis: "expected-loss" | "exposure";
                                 };
                             }[];
                         };
@@ -8399,10 +8401,12 @@ export interface paths {
                                 maxSeverity: string;
                                 /** @description latest alert, epoch ms */
                                 lastAlertAt: number;
-                                /** @description the borrower's outstanding exposure (what is still due on its active loans) */
+                                /** @description the borrower's expected loss where the credit figures have it, else its outstanding exposure */
                                 moneyAtRisk?: {
                                     amount: number;
                                     currency: string;
+                                    /** @description expected-loss: the credit monitor's PD × LGD × EAD; exposure: what is still due on its active loans (no credit figures yet) */
+                                    basis: "expected-loss" | "exposure";
                                 };
                             };
                             timeline: {
@@ -8576,10 +8580,12 @@ export interface paths {
                             maxSeverity: string;
                             /** @description latest alert, epoch ms */
                             lastAlertAt: number;
-                            /** @description the borrower's outstanding exposure (what is still due on its active loans) */
+                            /** @description the borrower's expected loss where the credit figures have it, else its outstanding exposure */
                             moneyAtRisk?: {
                                 amount: number;
                                 currency: string;
+                                /** @description expected-loss: the credit monitor's PD × LGD × EAD; exposure: what is still due on its active loans (no credit figures yet) */
+                                basis: "expected-loss" | "exposure";
                             };
                         };
                     };
