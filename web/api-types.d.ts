@@ -8749,7 +8749,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The case inbox: by default cases not closed, most money at risk first */
+        /** The case inbox: by default cases not closed, by money at risk: expected loss where computed (largest first), then outstanding exposure */
         get: {
             parameters: {
                 query?: {
@@ -8788,10 +8788,12 @@ export interface paths {
                                 maxSeverity: string;
                                 /** @description latest alert, epoch ms */
                                 lastAlertAt: number;
-                                /** @description the borrower's outstanding exposure (what is still due on its active loans) */
+                                /** @description the borrower's expected loss where the credit figures have it, else its outstanding exposure */
                                 moneyAtRisk?: {
                                     amount: number;
                                     currency: string;
+                                    /** @description expected-loss: the credit monitor's PD × LGD × EAD; exposure: what is still due on its active loans (no credit figures yet) */
+                                    basis: "expected-loss" | "exposure";
                                 };
                             }[];
                         };
@@ -8942,10 +8944,12 @@ export interface paths {
                                 maxSeverity: string;
                                 /** @description latest alert, epoch ms */
                                 lastAlertAt: number;
-                                /** @description the borrower's outstanding exposure (what is still due on its active loans) */
+                                /** @description the borrower's expected loss where the credit figures have it, else its outstanding exposure */
                                 moneyAtRisk?: {
                                     amount: number;
                                     currency: string;
+                                    /** @description expected-loss: the credit monitor's PD × LGD × EAD; exposure: what is still due on its active loans (no credit figures yet) */
+                                    basis: "expected-loss" | "exposure";
                                 };
                             };
                             timeline: {
@@ -9119,10 +9123,12 @@ export interface paths {
                             maxSeverity: string;
                             /** @description latest alert, epoch ms */
                             lastAlertAt: number;
-                            /** @description the borrower's outstanding exposure (what is still due on its active loans) */
+                            /** @description the borrower's expected loss where the credit figures have it, else its outstanding exposure */
                             moneyAtRisk?: {
                                 amount: number;
                                 currency: string;
+                                /** @description expected-loss: the credit monitor's PD × LGD × EAD; exposure: what is still due on its active loans (no credit figures yet) */
+                                basis: "expected-loss" | "exposure";
                             };
                         };
                     };
