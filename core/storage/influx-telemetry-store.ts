@@ -10,7 +10,6 @@ import type {
   FieldStats,
   FieldsAggregateQuery,
   FieldsAggregateRow,
-  PruneResult,
   RangeQuery,
   SeriesFilter,
   TelemetryStore,
@@ -684,14 +683,6 @@ export function createInfluxTelemetryStore(
         }
       }
       return total;
-    },
-
-    prune(): Promise<PruneResult> {
-      // This adapter keeps no hourly/daily measurements yet: deleting raw points would lose what features
-      // and charts read. Retention stays with the database's own retention policy until it does.
-      return Promise.reject(
-        rejected('retention by the application is not available on InfluxDB; use a retention policy'),
-      );
     },
 
     async ping(): Promise<void> {

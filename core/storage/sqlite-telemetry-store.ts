@@ -3,14 +3,6 @@ import type { DeviceKind, FieldValue, Reading } from '../contracts/index.js';
 import { DEVICE_KINDS } from '../contracts/index.js';
 import { RiskfuseError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { DAY_MS, PartialTable, planSegments, type Partial, type Segment } from './resolution.js';
-import {
-  forEachRollupPartial,
-  planSlots,
-  rollupReady,
-  ROLLUP_MIGRATION,
-  type SlotPlan,
-} from './sqlite-rollup.js';
 import { SqliteWriter, type WriterError } from './sqlite-writer.js';
 import type {
   AggregateQuery,
@@ -18,9 +10,7 @@ import type {
   FieldStats,
   FieldsAggregateQuery,
   FieldsAggregateRow,
-  PruneResult,
   RangeQuery,
-  RetentionCuts,
   SeriesFilter,
   TelemetryStore,
   WriteResult,
@@ -32,7 +22,6 @@ import {
   checkFilter,
   checkRangeQuery,
   checkReadings,
-  checkRetentionCuts,
   compareText,
   matchesNothing,
 } from './telemetry-validation.js';
@@ -45,15 +34,6 @@ import {
 export interface SqliteTelemetryStore extends TelemetryStore {
   readonly backend: 'sqlite';
   readonly path: string;
-  /** Resolves once the hourly and daily aggregates hold every stored reading (at once, unless the file
-   * predates them and they are being built). */
-  rollupsBuilt(): Promise<void>;
-}
-
-export interface SqliteTelemetryOptions {
-  readonly log?: Logger;
-  /** Read aggregates from raw readings only (default false): the reference the aggregates are tested against. */
-  readonly rawOnly?: boolean;
 }
 
 /** How long the in-memory device-by-kind index is trusted before a rebuild (other processes may write). */
@@ -73,7 +53,6 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX readings_borrower_ts ON readings (borrower_id, ts);
    CREATE INDEX readings_kind_ts ON readings (kind, ts);`,
-  ROLLUP_MIGRATION,
 ];
 
 interface ReadingRow {
@@ -90,30 +69,12 @@ interface AggregateSqlRow {
   g: string;
   b: number;
   n: number;
-  total: number;
+  mean: number;
   mn: number;
   mx: number;
-  fts: number;
-  fseq: number;
   fv: number;
-  lts: number;
-  lseq: number;
   lv: number;
 }
-
-/** A partial without first/last (an order-free pass): never wins a first/last comparison. */
-const orderFree = (n: number, sum: number, min: number, max: number): Partial => ({
-  n,
-  sum,
-  min,
-  max,
-  firstTs: Number.POSITIVE_INFINITY,
-  firstSeq: 0,
-  first: Number.NaN,
-  lastTs: Number.NEGATIVE_INFINITY,
-  lastSeq: 0,
-  last: Number.NaN,
-});
 
 const READING_COLUMNS = 'device_id, ts, seq, kind, borrower_id, site_id, fields';
 const ALL_KINDS_SQL = `kind IN (${DEVICE_KINDS.map((k) => `'${k}'`).join(', ')})`;
@@ -247,10 +208,7 @@ function groupSql(groupBy: AggregateQuery['groupBy']): string {
   }
 }
 
-export function openSqliteTelemetryStore(
-  path: string,
-  opts: SqliteTelemetryOptions = {},
-): SqliteTelemetryStore {
+export function openSqliteTelemetryStore(path: string, opts: { log?: Logger } = {}): SqliteTelemetryStore {
   const log = opts.log ?? silentLogger;
   let db: Database.Database;
   try {
@@ -347,105 +305,11 @@ export function openSqliteTelemetryStore(
     }
   };
 
-  // Raw segments (`resolution.ts`): the readings themselves, summed rather than averaged so segments merge.
-  const rawAggregate = (
-    q: AggregateQuery,
-    f: SeriesFilter,
-    seg: Segment,
-    ordered: boolean,
-  ): AggregateSqlRow[] => {
-    const where = whereSql(f, seg);
-    const path = `$.${q.field}`;
-    if (!ordered) {
-      // count/sum/min/max need no order inside a bucket: a plain GROUP BY, several times faster.
-      return prepared<AggregateSqlRow>(
-        `SELECT ${groupSql(q.groupBy)} AS g, ts - (ts % ?) AS b, count(*) AS n,
-                sum(json_extract(fields, ?)) AS total, min(json_extract(fields, ?)) AS mn,
-                max(json_extract(fields, ?)) AS mx
-         FROM readings
-         WHERE ${where.sql} AND json_type(fields, ?) IN ('integer', 'real')
-         GROUP BY g, b ORDER BY g, b`,
-      ).all(q.intervalMs, path, path, path, ...where.params, path);
-    }
-    // Window functions give first/last by (ts, seq) inside each (group, bucket) in one pass; row_number keeps
-    // one row per partition. Only numeric JSON values count (a reading without the field is skipped).
-    return prepared<AggregateSqlRow>(
-      `WITH r AS (
-         SELECT ${groupSql(q.groupBy)} AS g, ts - (ts % ?) AS b, ts, seq, json_extract(fields, ?) AS v
-         FROM readings
-         WHERE ${where.sql} AND json_type(fields, ?) IN ('integer', 'real')
-       ),
-       w AS (
-         SELECT g, b,
-                count(*) OVER p AS n, sum(v) OVER p AS total, min(v) OVER p AS mn, max(v) OVER p AS mx,
-                first_value(v) OVER o AS fv, first_value(ts) OVER o AS fts, first_value(seq) OVER o AS fseq,
-                last_value(v) OVER o AS lv, last_value(ts) OVER o AS lts, last_value(seq) OVER o AS lseq,
-                row_number() OVER o AS rn
-         FROM r
-         WINDOW p AS (PARTITION BY g, b),
-                o AS (PARTITION BY g, b ORDER BY ts, seq ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-       )
-       SELECT g, b, n, total, mn, mx, fts, fseq, fv, lts, lseq, lv FROM w WHERE rn = 1 ORDER BY g, b`,
-    ).all(q.intervalMs, path, ...where.params, path);
-  };
-
-  const rawFieldsAggregate = (
-    q: FieldsAggregateQuery,
-    f: SeriesFilter,
-    seg: Segment,
-  ): Record<string, number | string | null>[] => {
-    const where = whereSql(f, seg);
-    // Each field is extracted once per row into a materialised CTE (a flattened one repeats the JSON work in
-    // every aggregate: 14 s against 8 s for 4 fields over 1.8 M readings); non-numeric values and absent
-    // fields count as no data.
-    const cols = q.fields.map((_, i) => `json_extract(fields, ?) AS v${i}`).join(', ');
-    const num = (i: number): string => `CASE WHEN typeof(v${i}) IN ('integer', 'real') THEN v${i} END`;
-    const aggs = q.fields
-      .map(
-        (_, i) =>
-          `count(${num(i)}) AS n${i}, sum(${num(i)}) AS s${i}, min(${num(i)}) AS lo${i}, max(${num(i)}) AS hi${i}`,
-      )
-      .join(', ');
-    return prepared<Record<string, number | string | null>>(
-      `WITH r AS MATERIALIZED (
-         SELECT ${groupSql(q.groupBy)} AS g, ts - (ts % ?) AS b, ${cols} FROM readings WHERE ${where.sql}
-       )
-       SELECT g, b, ${aggs} FROM r GROUP BY g, b ORDER BY g, b`,
-    ).all(q.intervalMs, ...q.fields.map((name) => `$.${name}`), ...where.params);
-  };
-
-  // The aggregates are read once they are complete; a store that predates them builds them on the writer thread.
-  let rollupsComplete = rollupReady(db);
-  const isRollupReady = (): boolean =>
-    opts.rawOnly !== true && (rollupsComplete || (rollupsComplete = rollupReady(db)));
-  const slotPlan = (kind: DeviceKind, fields: readonly string[]): SlotPlan =>
-    isRollupReady() ? planSlots(prepared, kind, fields) : 'raw';
-  // A raw segment of less than a day (a window's edge) reads a kind through the (kind, ts) index; a longer one
-  // walks each device's key range (see byKindOnly).
-  const rawFilter = <Q extends SeriesFilter>(q: Q, seg: Segment): Q =>
-    seg.toMs - seg.fromMs < DAY_MS ? q : byKindOnly(q);
-  let built: Promise<void> = Promise.resolve();
-  if (!rollupsComplete) {
-    log.info(
-      { path },
-      'telemetry store (sqlite): building hourly and daily aggregates of the stored readings',
-    );
-    built = writer.backfill().then(
-      () => log.info({ path }, 'telemetry store (sqlite): aggregates built'),
-      (err: unknown) =>
-        log.error(
-          { err: errorMessage(err) },
-          'telemetry store (sqlite): building aggregates failed; queries read raw readings',
-        ),
-    );
-  }
-
   log.info({ path }, 'telemetry store (sqlite) open');
 
   return {
     backend: 'sqlite',
     path,
-    rollupsBuilt: () => built,
 
     async writeReadings(readings: readonly Reading[]): Promise<WriteResult> {
       try {
@@ -508,54 +372,59 @@ export function openSqliteTelemetryStore(
       return query(() => {
         checkAggregateQuery(q);
         if (matchesNothing(q)) return [];
+        const where = whereSql(byKindOnly(q), q);
+        const path = `$.${q.field}`;
         const ordered = q.fns === undefined || q.fns.includes('first') || q.fns.includes('last');
-        const table = new PartialTable(q.intervalMs);
-        const slots = slotPlan(q.kind, [q.field]);
-        for (const seg of planSegments(q.fromMs, q.toMs, q.intervalMs, slots !== 'raw')) {
-          if (seg.resMs !== 0 && slots !== 'raw') {
-            forEachRollupPartial(prepared, q, q.groupBy, seg, slots, ordered, (g, start, _, p) =>
-              table.add(g, start, q.field, p),
-            );
-            continue;
-          }
-          for (const r of rawAggregate(q, rawFilter(q, seg), seg, ordered)) {
-            table.add(
-              r.g,
-              r.b,
-              q.field,
-              ordered
-                ? {
-                    n: r.n,
-                    sum: r.total,
-                    min: r.mn,
-                    max: r.mx,
-                    firstTs: r.fts,
-                    firstSeq: r.fseq,
-                    first: r.fv,
-                    lastTs: r.lts,
-                    lastSeq: r.lseq,
-                    last: r.lv,
-                  }
-                : orderFree(r.n, r.total, r.mn, r.mx),
-            );
-          }
+        if (!ordered) {
+          // count/mean/min/max need no order inside a bucket: a plain GROUP BY, several times faster.
+          const plain = prepared<AggregateSqlRow>(
+            `SELECT ${groupSql(q.groupBy)} AS g, ts - (ts % ?) AS b, count(*) AS n,
+                    avg(json_extract(fields, ?)) AS mean, min(json_extract(fields, ?)) AS mn,
+                    max(json_extract(fields, ?)) AS mx
+             FROM readings
+             WHERE ${where.sql} AND json_type(fields, ?) IN ('integer', 'real')
+             GROUP BY g, b ORDER BY g, b`,
+          ).all(q.intervalMs, path, path, path, ...where.params, path);
+          return plain.map((r) => ({
+            group: r.g,
+            startMs: r.b,
+            count: r.n,
+            mean: r.mean,
+            min: r.mn,
+            max: r.mx,
+            first: Number.NaN,
+            last: Number.NaN,
+          }));
         }
-        return table.sorted().flatMap(({ group, startMs, fields }) => {
-          const p = fields.get(q.field);
-          if (p === undefined) return [];
-          return [
-            {
-              group,
-              startMs,
-              count: p.n,
-              mean: p.sum / p.n,
-              min: p.min,
-              max: p.max,
-              first: ordered ? p.first : Number.NaN,
-              last: ordered ? p.last : Number.NaN,
-            },
-          ];
-        });
+        // Window functions give first/last by (ts, seq) inside each (group, bucket) in one pass; row_number
+        // keeps one row per partition. Only numeric JSON values count (a reading without the field is skipped).
+        const rows = prepared<AggregateSqlRow>(
+          `WITH r AS (
+             SELECT ${groupSql(q.groupBy)} AS g, ts - (ts % ?) AS b, ts, seq, json_extract(fields, ?) AS v
+             FROM readings
+             WHERE ${where.sql} AND json_type(fields, ?) IN ('integer', 'real')
+           ),
+           w AS (
+             SELECT g, b,
+                    count(*) OVER p AS n, avg(v) OVER p AS mean, min(v) OVER p AS mn, max(v) OVER p AS mx,
+                    first_value(v) OVER o AS fv, last_value(v) OVER o AS lv,
+                    row_number() OVER o AS rn
+             FROM r
+             WINDOW p AS (PARTITION BY g, b),
+                    o AS (PARTITION BY g, b ORDER BY ts, seq ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+           )
+           SELECT g, b, n, mean, mn, mx, fv, lv FROM w WHERE rn = 1 ORDER BY g, b`,
+        ).all(q.intervalMs, path, ...where.params, path);
+        return rows.map((r) => ({
+          group: r.g,
+          startMs: r.b,
+          count: r.n,
+          mean: r.mean,
+          min: r.mn,
+          max: r.mx,
+          first: r.fv,
+          last: r.lv,
+        }));
       });
     },
 
@@ -563,52 +432,41 @@ export function openSqliteTelemetryStore(
       return query(() => {
         checkFieldsAggregateQuery(q);
         if (matchesNothing(q)) return [];
-        const table = new PartialTable(q.intervalMs);
-        const slots = slotPlan(q.kind, q.fields);
-        for (const seg of planSegments(q.fromMs, q.toMs, q.intervalMs, slots !== 'raw')) {
-          if (seg.resMs !== 0 && slots !== 'raw') {
-            forEachRollupPartial(prepared, q, q.groupBy, seg, slots, false, (g, start, i, p) =>
-              table.add(g, start, q.fields[i] as string, p),
-            );
-            continue;
-          }
-          for (const r of rawFieldsAggregate(q, rawFilter(q, seg), seg)) {
-            q.fields.forEach((field, i) => {
-              const n = Number(r[`n${i}`]);
-              if (n > 0) {
-                table.add(
-                  String(r.g),
-                  Number(r.b),
-                  field,
-                  orderFree(n, Number(r[`s${i}`]), Number(r[`lo${i}`]), Number(r[`hi${i}`])),
-                );
-              }
-            });
-          }
-        }
+        const where = whereSql(byKindOnly(q), q);
+        // Each field is extracted once per row into a materialised CTE (a flattened one repeats the JSON work in
+        // every aggregate: 14 s against 8 s for 4 fields over 1.8 M readings); non-numeric values and absent
+        // fields count as no data.
+        const cols = q.fields.map((_, i) => `json_extract(fields, ?) AS v${i}`).join(', ');
+        const num = (i: number): string => `CASE WHEN typeof(v${i}) IN ('integer', 'real') THEN v${i} END`;
+        const aggs = q.fields
+          .map(
+            (_, i) =>
+              `count(${num(i)}) AS n${i}, avg(${num(i)}) AS a${i}, min(${num(i)}) AS lo${i}, max(${num(i)}) AS hi${i}`,
+          )
+          .join(', ');
+        const rows = prepared<Record<string, number | string | null>>(
+          `WITH r AS MATERIALIZED (
+             SELECT ${groupSql(q.groupBy)} AS g, ts - (ts % ?) AS b, ${cols} FROM readings WHERE ${where.sql}
+           )
+           SELECT g, b, ${aggs} FROM r GROUP BY g, b ORDER BY g, b`,
+        ).all(q.intervalMs, ...q.fields.map((f) => `$.${f}`), ...where.params);
         const out: FieldsAggregateRow[] = [];
-        for (const { group, startMs, fields: partials } of table.sorted()) {
+        for (const r of rows) {
           const fields: Record<string, FieldStats> = {};
-          for (const field of q.fields) {
-            const p = partials.get(field);
-            if (p !== undefined && p.n > 0)
-              fields[field] = { count: p.n, mean: p.sum / p.n, min: p.min, max: p.max };
-          }
-          if (Object.keys(fields).length > 0) out.push({ group, startMs, fields });
+          q.fields.forEach((f, i) => {
+            const n = Number(r[`n${i}`]);
+            if (n > 0) {
+              fields[f] = {
+                count: n,
+                mean: Number(r[`a${i}`]),
+                min: Number(r[`lo${i}`]),
+                max: Number(r[`hi${i}`]),
+              };
+            }
+          });
+          if (Object.keys(fields).length > 0) out.push({ group: String(r.g), startMs: Number(r.b), fields });
         }
         return out;
-      });
-    },
-
-    prune(cuts: RetentionCuts): Promise<PruneResult> {
-      try {
-        ensureOpen();
-        checkRetentionCuts(cuts);
-      } catch (err) {
-        return Promise.reject(toStoreError(err, 'write'));
-      }
-      return writer.prune({ kinds: DEVICE_KINDS, ...cuts }).catch((err: unknown) => {
-        throw toStoreError(err, 'write');
       });
     },
 

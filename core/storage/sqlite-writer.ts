@@ -3,8 +3,6 @@ import { Worker } from 'node:worker_threads';
 import type { Reading } from '../contracts/index.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { DAY_MS, HOUR_MS } from './resolution.js';
-import { ROLLUP_WRITER_SOURCE } from './sqlite-rollup.js';
 
 /**
  * Runs the SQLite telemetry store's inserts on a thread of their own, over a second connection to the
@@ -48,28 +46,11 @@ db.pragma('journal_mode = WAL');
 // Per connection, and what makes a resolved write durable: see sqlite-telemetry-store.ts.
 db.pragma('synchronous = FULL');
 const insert = db.prepare(workerData.insertSql);
-${ROLLUP_WRITER_SOURCE}
-// Only readings really inserted reach the aggregates: a redelivered one is ignored by the primary key.
 const insertBatch = db.transaction((readings) => {
-  const inserted = [];
   for (const r of readings) {
-    if (insert.run(r.deviceId, r.ts, r.seq, r.kind, r.borrowerId, r.siteId, JSON.stringify(r.fields)).changes === 1) inserted.push(r);
+    insert.run(r.deviceId, r.ts, r.seq, r.kind, r.borrowerId, r.siteId, JSON.stringify(r.fields));
   }
-  rollUp(inserted);
 });
-// Retention: one transaction per chunk, so writes queued behind a large cut wait for a chunk, not the cut.
-const pruneRaw = db.prepare('DELETE FROM readings WHERE (device_id, ts, seq) IN (SELECT device_id, ts, seq FROM readings WHERE kind IN (SELECT value FROM json_each(?)) AND ts < ? LIMIT 20000)');
-function prune(m) {
-  let raw = 0;
-  for (;;) {
-    const n = pruneRaw.run(JSON.stringify(m.kinds), m.rawBeforeMs).changes;
-    raw += n;
-    if (n === 0) break;
-  }
-  const hourly = pruneRollup(${HOUR_MS}, m.kinds, m.hourlyBeforeMs);
-  const daily = pruneRollup(${DAY_MS}, m.kinds, m.dailyBeforeMs);
-  return { raw, hourly, daily };
-}
 parentPort.on('message', (m) => {
   if (m.type === 'close') {
     db.close();
@@ -77,42 +58,20 @@ parentPort.on('message', (m) => {
     return;
   }
   try {
-    if (m.type === 'backfill') backfill();
-    if (m.type === 'prune') {
-      parentPort.postMessage({ id: m.id, result: prune(m) });
-      return;
-    }
-    if (m.type === 'write') insertBatch(m.readings);
+    insertBatch(m.readings);
     parentPort.postMessage({ id: m.id });
   } catch (err) {
-    // The transaction rolled back, and with it any rollup slot it assigned.
-    reloadSlots();
     const code = err && typeof err.code === 'string' ? err.code : '';
     parentPort.postMessage({ id: m.id, error: { code, message: String(err && err.message ? err.message : err) } });
   }
 });
 `;
 
-type Reply = { readonly id: number; readonly error?: WriterError; readonly result?: PruneResult };
+type Reply = { readonly id: number; readonly error?: WriterError };
 
 interface Waiter {
-  resolve(result: PruneResult | undefined): void;
+  resolve(): void;
   reject(err: Error | WriterError): void;
-}
-
-/** Cut-offs of a retention pass: what lies before each is deleted. */
-export interface PruneRequest {
-  readonly kinds: readonly string[];
-  readonly rawBeforeMs: number;
-  readonly hourlyBeforeMs: number;
-  readonly dailyBeforeMs: number;
-}
-
-/** Rows deleted by a retention pass. */
-export interface PruneResult {
-  readonly raw: number;
-  readonly hourly: number;
-  readonly daily: number;
 }
 
 export class SqliteWriter {
@@ -129,36 +88,21 @@ export class SqliteWriter {
    * or with an `Error` when the thread itself failed (nothing of the batch is then known to be stored).
    */
   write(readings: readonly Reading[]): Promise<void> {
-    return this.request({ type: 'write', readings }).then(() => undefined);
-  }
-
-  /** Builds the hourly and daily aggregates of a store that predates them (`sqlite-rollup.ts`), once. */
-  backfill(): Promise<void> {
-    return this.request({ type: 'backfill' }).then(() => undefined);
-  }
-
-  /** Deletes raw readings and aggregates older than their cut-offs (retention). */
-  async prune(req: PruneRequest): Promise<PruneResult> {
-    const result = await this.request({ type: 'prune', ...req });
-    return result ?? { raw: 0, hourly: 0, daily: 0 };
-  }
-
-  private request(message: Record<string, unknown>): Promise<PruneResult | undefined> {
     const worker = this.worker ?? this.start();
-    const done = new Promise<PruneResult | undefined>((resolve, reject) => {
+    const written = new Promise<void>((resolve, reject) => {
       const id = this.nextId++;
       this.waiting.set(id, { resolve, reject });
-      // Only an outstanding request keeps the process alive.
+      // Only an outstanding write keeps the process alive.
       if (this.waiting.size === 1) worker.ref();
-      worker.postMessage({ ...message, id });
+      worker.postMessage({ type: 'write', id, readings });
     });
-    const settled = done.then(
+    const settled = written.then(
       () => undefined,
       () => undefined,
     );
     this.inFlight.add(settled);
     void settled.then(() => this.inFlight.delete(settled));
-    return done;
+    return written;
   }
 
   /** Waits for the writes in flight, then ends the thread. */
@@ -189,7 +133,7 @@ export class SqliteWriter {
       if (waiter === undefined) return;
       this.waiting.delete(reply.id);
       if (this.waiting.size === 0) worker.unref();
-      if (reply.error === undefined) waiter.resolve(reply.result);
+      if (reply.error === undefined) waiter.resolve();
       else waiter.reject(reply.error);
     });
     worker.on('error', (err) => this.failed(worker, err));

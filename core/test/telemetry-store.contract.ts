@@ -150,7 +150,7 @@ interface ExpectedRow extends Omit<AggregateRow, 'first' | 'last'> {
  * readings of different devices in one group tie on both, the port does not say which wins, so every tied
  * value is accepted.
  */
-export function expectedAggregates(world: readonly Reading[], q: AggregateQuery): ExpectedRow[] {
+function expectedAggregates(world: readonly Reading[], q: AggregateQuery): ExpectedRow[] {
   const buckets = new Map<string, { group: string; startMs: number; points: Reading[] }>();
   for (const r of world) {
     if (!matches(r, q) || typeof r.fields[q.field] !== 'number') continue;
@@ -184,7 +184,7 @@ export function expectedAggregates(world: readonly Reading[], q: AggregateQuery)
     .sort((a, b) => cmpText(a.group, b.group) || a.startMs - b.startMs);
 }
 
-export function expectAggregatesEqual(
+function expectAggregatesEqual(
   actual: readonly AggregateRow[],
   expected: readonly ExpectedRow[],
   fns: readonly AggregateFn[] = AGGREGATE_FNS,

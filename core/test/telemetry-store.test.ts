@@ -15,7 +15,6 @@ import { openTelemetryStore } from '../storage/open-telemetry-store.js';
 import { openSqliteTelemetryStore } from '../storage/sqlite-telemetry-store.js';
 import { telemetryConfigSpec } from '../storage/telemetry-config.js';
 import { silentLogger } from '../logger.js';
-import { telemetryResolutionsContract } from './telemetry-resolutions.contract.js';
 import { telemetryStoreContract } from './telemetry-store.contract.js';
 
 const T0 = 1_700_000_000_000;
@@ -66,22 +65,6 @@ telemetryStoreContract('sqlite', async () => {
   };
 });
 
-telemetryResolutionsContract(
-  'sqlite',
-  async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'rf-telemetry-'));
-    const store = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
-    return {
-      store,
-      cleanup: async () => {
-        await store.close();
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
-  },
-  { retention: true },
-);
-
 describe('SQLite telemetry store', () => {
   let dir: string;
   beforeEach(async () => {
@@ -100,7 +83,7 @@ describe('SQLite telemetry store', () => {
 
     const raw = new Database(path, { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    expect(raw.pragma('user_version', { simple: true })).toBe(1);
     raw.close();
 
     const second = openSqliteTelemetryStore(path);
@@ -213,7 +196,6 @@ describe.skipIf(requireInfluxOrSkip())('InfluxDB telemetry store', () => {
   };
 
   telemetryStoreContract('influxdb', () => openInflux());
-  telemetryResolutionsContract('influxdb', () => openInflux(), { retention: false });
 
   describe('adapter', () => {
     it('when influxd is down, then writeReadings rejects with retryable STORE_UNAVAILABLE, and works again once it is back', async () => {
