@@ -42,6 +42,8 @@ import { apiKeyRoutes } from './routes/api-keys.js';
 import { deviceRoutes } from './routes/devices.js';
 import { loanRoutes } from './routes/loans.js';
 import { metaRoutes } from './routes/meta.js';
+import { lotRoutes } from './routes/portfolio-lots.js';
+import { siteRoutes } from './routes/portfolio-sites.js';
 import { portfolioRoutes } from './routes/portfolio.js';
 import { portfolioBorrowerRoutes } from './routes/portfolio-borrowers.js';
 import { modelHealthRoutes } from './routes/model-health.js';
@@ -329,6 +331,8 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
     (v1: ApiApp, _opts, done) => {
       apiKeyRoutes(v1, ctx);
       portfolioRoutes(v1, ctx);
+      siteRoutes(v1, ctx);
+      lotRoutes(v1, ctx);
       deviceRoutes(v1, ctx);
       loanRoutes(v1, ctx);
       telemetryRoutes(v1, ctx);
