@@ -1,69 +1,35 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnRiskfuse, type RiskfuseProcess } from '../../test/support/riskfuse-process.js';
+import { requireChromiumOrSkip, startPlatform, type Platform } from './support/platform.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = fileURLToPath(new URL('../../reports/screenshots/', import.meta.url));
 
-/**
- * Skips outside CI when Debian's `chromium` is missing (with a note); in CI (`CI` set) the suite must run, so
- * a missing browser fails it at launch — the same rule as the InfluxDB suites (test/support/influxd.ts).
- */
-function requireChromiumOrSkip(): boolean {
-  if (existsSync(CHROMIUM)) return false;
-  if (process.env.CI !== undefined && process.env.CI !== '') return false;
-  console.warn('chromium not found: dashboard e2e test skipped (install Debian package `chromium`)');
-  return true;
-}
-
 describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against `riskfuse start`', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rf-dash-'));
-  let proc: RiskfuseProcess;
+  let platform: Platform;
+  let proc: Platform['proc'];
   let browser: Browser;
   let apiUrl = '';
   let adminKey = '';
 
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    proc = spawnRiskfuse(['start'], {
-      DATA_DIR: dir,
-      MQTT_PORT: '0',
-      MQTT_HOST: '127.0.0.1',
-      API_PORT: '0',
-      API_HOST: '127.0.0.1',
-    });
-    await proc.waitFor(/Ctrl-C to stop\./, 60_000);
-    apiUrl = /API\s+(http:\/\/127\.0\.0\.1:\d+)\/v1 · docs/.exec(proc.output())?.[1] ?? '';
-    adminKey = /admin key \(shown once, store it now\): (rfk_\S+)/.exec(proc.output())?.[1] ?? '';
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    platform = await startPlatform();
+    ({ proc, browser, apiUrl, adminKey } = platform);
   }, 90_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await proc?.kill('SIGINT');
-    rmSync(dir, { recursive: true, force: true });
+    await platform?.close();
   });
 
   const shot = (page: Page, name: string) =>
     page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
   /** The API as the admin: the test's source of truth for what the page shows. */
-  async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-    const res = await fetch(`${apiUrl}${path}`, {
-      method: init.method ?? 'GET',
-      headers: {
-        authorization: `Bearer ${adminKey}`,
-        ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-    });
-    if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
+  const api = <T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> =>
+    platform.api<T>(path, init);
 
   interface PortfolioRow {
     borrowerId: string;
