@@ -31,7 +31,7 @@ export const telemetryConfigSpec = defineConfig({
     min: 100,
   }),
   telemetryRawRetentionDays: int('TELEMETRY_RAW_RETENTION_DAYS', {
-    doc: 'Days raw readings are kept (SQLite); their hourly and daily aggregates outlive them. 0 = forever',
+    doc: 'Days raw readings are kept (SQLite: the retention job; InfluxDB: the default retention policy); their hourly and daily aggregates outlive them. 0 = forever',
     unit: 'days',
     default: 90,
     min: 0,
@@ -59,6 +59,10 @@ export const telemetryConfigSpec = defineConfig({
     unit: 'ms',
     default: 3_600_000,
     min: 1_000,
+  }),
+  influxDownsample: oneOf('INFLUX_DOWNSAMPLE', ['auto', 'off'] as const, {
+    doc: 'InfluxDB 1.x: create retention policies rf_hourly/rf_daily and continuous queries on start, and read whole hours and days from them (off: raw points only, retention left to the server)',
+    default: 'auto',
   }),
   influxCreateDatabase: oneOf('INFLUX_CREATE_DATABASE', ['auto', 'never'] as const, {
     doc: 'Create the database on start when missing (1.x `CREATE DATABASE`; ignored when not permitted)',

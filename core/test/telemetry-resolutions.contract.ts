@@ -97,6 +97,7 @@ export function telemetryResolutionsContract(
 
     it('when windows span hours and days with edges inside both, then aggregates equal the plain computation, late and repeated readings included', async () => {
       await writeLate(store(), world);
+      await subject?.settle?.();
       for (const q of queries()) {
         expectAggregatesEqual(await store().aggregate(q), expectedAggregates(world, q));
         const fields = await store().aggregateFields({ ...q, fields: ['weightKg', 'tamper'] });
@@ -122,6 +123,7 @@ export function telemetryResolutionsContract(
         groupBy: 'device',
         deviceIds: ['res-stake-1'],
       };
+      await subject?.settle?.();
       const before = await store().aggregate(q);
       const late: Reading = {
         kind: 'stake',
@@ -133,6 +135,7 @@ export function telemetryResolutionsContract(
         fields: { weightKg: 1, tamper: 7 },
       };
       await store().writeReadings([late]);
+      await subject?.settle?.();
       const after = await store().aggregate(q);
       expect(before[1]?.max).toBeLessThan(7);
       expect(after[1]).toMatchObject({ startMs: D0 + DAY_MS, max: 7, count: (before[1]?.count ?? 0) + 1 });

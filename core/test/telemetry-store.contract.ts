@@ -21,6 +21,8 @@ import {
 export interface ContractSubject {
   store: TelemetryStore;
   cleanup(): Promise<void>;
+  /** Brings aggregates maintained apart from writes up to date (InfluxDB: what its continuous queries do hourly). */
+  settle?(): Promise<void>;
 }
 
 /** Not aligned to a minute (T0 mod 60 000 = 20 000), so bucket alignment is visible. */
