@@ -11,11 +11,10 @@ import {
   ensureDownsampling,
   type InfluxRetention,
 } from './influx-downsampling.js';
-import { HOUR_MS, PartialTable, planSegments, type Partial, type Segment } from './resolution.js';
+import { fieldsRows, HOUR_MS, PartialTable, planSegments, type Partial, type Segment } from './resolution.js';
 import type {
   AggregateQuery,
   AggregateRow,
-  FieldStats,
   FieldsAggregateQuery,
   FieldsAggregateRow,
   PruneResult,
@@ -724,17 +723,7 @@ export function createInfluxTelemetryStore(
       checkFieldsAggregateQuery(q);
       if (matchesNothing(q)) return [];
       const table = await partials(q, q.fields, false);
-      const rows: FieldsAggregateRow[] = [];
-      for (const { group, startMs, fields: partial } of table.sorted()) {
-        const fields: Record<string, FieldStats> = {};
-        for (const f of q.fields) {
-          const p = partial.get(f);
-          if (p !== undefined && p.n > 0)
-            fields[f] = { count: p.n, mean: p.sum / p.n, min: p.min, max: p.max };
-        }
-        if (Object.keys(fields).length > 0) rows.push({ group, startMs, fields });
-      }
-      return rows;
+      return fieldsRows(table, q.fields);
     },
 
     async ensureDownsampling(retention: InfluxRetention): Promise<boolean> {

@@ -1,3 +1,4 @@
+import type { FieldStats, FieldsAggregateRow } from './telemetry-store.js';
 import { compareText } from './telemetry-validation.js';
 
 /**
@@ -115,4 +116,19 @@ export class PartialTable {
     }
     return out;
   }
+}
+
+/** The port's rows of a one-pass aggregate of several fields (count/mean/min/max), from merged partials. */
+export function fieldsRows(table: PartialTable, wanted: readonly string[]): FieldsAggregateRow[] {
+  const out: FieldsAggregateRow[] = [];
+  for (const { group, startMs, fields: partials } of table.sorted()) {
+    const fields: Record<string, FieldStats> = {};
+    for (const field of wanted) {
+      const p = partials.get(field);
+      if (p !== undefined && p.n > 0)
+        fields[field] = { count: p.n, mean: p.sum / p.n, min: p.min, max: p.max };
+    }
+    if (Object.keys(fields).length > 0) out.push({ group, startMs, fields });
+  }
+  return out;
 }

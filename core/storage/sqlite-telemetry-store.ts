@@ -3,7 +3,7 @@ import type { DeviceKind, FieldValue, Reading } from '../contracts/index.js';
 import { DEVICE_KINDS } from '../contracts/index.js';
 import { RiskfuseError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { DAY_MS, PartialTable, planSegments, type Partial, type Segment } from './resolution.js';
+import { DAY_MS, fieldsRows, PartialTable, planSegments, type Partial, type Segment } from './resolution.js';
 import {
   forEachRollupPartial,
   planSlots,
@@ -15,7 +15,6 @@ import { SqliteWriter, type WriterError } from './sqlite-writer.js';
 import type {
   AggregateQuery,
   AggregateRow,
-  FieldStats,
   FieldsAggregateQuery,
   FieldsAggregateRow,
   PruneResult,
@@ -586,17 +585,7 @@ export function openSqliteTelemetryStore(
             });
           }
         }
-        const out: FieldsAggregateRow[] = [];
-        for (const { group, startMs, fields: partials } of table.sorted()) {
-          const fields: Record<string, FieldStats> = {};
-          for (const field of q.fields) {
-            const p = partials.get(field);
-            if (p !== undefined && p.n > 0)
-              fields[field] = { count: p.n, mean: p.sum / p.n, min: p.min, max: p.max };
-          }
-          if (Object.keys(fields).length > 0) out.push({ group, startMs, fields });
-        }
-        return out;
+        return fieldsRows(table, q.fields);
       });
     },
 
