@@ -1,11 +1,14 @@
 import type { PlatformEvent } from '../core/contracts/events.js';
 import type { SubjectKind } from '../core/state/index.js';
 import type { AlertService, OpenAlertInput } from './alert-service.js';
+import type { Hold } from './suppressions.js';
 
 /** An alert change a rule decided. */
 export type AlertChange =
   | { readonly kind: 'events'; readonly events: readonly PlatformEvent[] }
   | { readonly kind: 'open'; readonly input: OpenAlertInput }
+  /** An opening held back (flapping hold, maintenance window, snooze): stored as a suppressed alert. */
+  | { readonly kind: 'held'; readonly input: OpenAlertInput; readonly hold: Hold }
   | {
       readonly kind: 'clear';
       readonly ruleId: string;
@@ -28,12 +31,12 @@ export class AlertPlan {
   private readonly active = new Map<string, Readonly<Record<string, unknown>> | null>();
 
   /**
-   * @param admit decides whether an opening goes ahead (flapping hold, maintenance windows, snoozes); one that
-   *   does not is dropped here, before anything is stored.
+   * @param holdOf decides whether an opening is held back (flapping hold, maintenance windows, snoozes) and why;
+   *   one that is becomes a suppressed alert instead of an alert.
    */
   constructor(
     private readonly service: AlertService,
-    private readonly admit: (input: OpenAlertInput) => boolean = () => true,
+    private readonly holdOf: (input: OpenAlertInput) => Hold | undefined = () => undefined,
   ) {}
 
   events(events: readonly PlatformEvent[]): void {
@@ -41,13 +44,14 @@ export class AlertPlan {
   }
 
   open(input: OpenAlertInput): void {
-    if (
-      this.activeEvidence(input.ruleId, input.subjectKind, input.subjectId) === undefined &&
-      !this.admit(input)
-    )
-      return;
-    if (this.activeEvidence(input.ruleId, input.subjectKind, input.subjectId) === undefined)
+    if (this.activeEvidence(input.ruleId, input.subjectKind, input.subjectId) === undefined) {
+      const hold = this.holdOf(input);
+      if (hold !== undefined) {
+        this.changes.push({ kind: 'held', input, hold });
+        return;
+      }
       this.active.set(keyOf(input.ruleId, input.subjectKind, input.subjectId), input.evidence);
+    }
     this.changes.push({ kind: 'open', input });
   }
 
@@ -81,6 +85,7 @@ export class AlertPlan {
       for (const c of this.changes) {
         if (c.kind === 'events') await service.appendEvents(c.events);
         else if (c.kind === 'open') await service.open(c.input);
+        else if (c.kind === 'held') await service.hold(c.input, c.hold);
         else await service.clear(c.ruleId, c.subjectKind, c.subjectId, c.at, c.evidence);
       }
     });

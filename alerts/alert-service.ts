@@ -12,6 +12,7 @@ import type {
   StoredEvent,
   SubjectKind,
 } from '../core/state/index.js';
+import { suppressedAlert, type Hold } from './suppressions.js';
 
 /**
  * Alerts and their lifecycle: open → acknowledged → resolved, with who and a comment. At most one
@@ -42,6 +43,8 @@ export interface AlertCounters {
   autoResolved: number;
   eventsWritten: number;
   openedByRule: Record<string, number>;
+  /** Openings held back and recorded as suppressed alerts, by rule. */
+  suppressedByRule: Record<string, number>;
 }
 
 /** The alert as events and the API show it. */
@@ -80,6 +83,7 @@ export class AlertService extends EventEmitter<{ appended: [] }> {
     autoResolved: 0,
     eventsWritten: 0,
     openedByRule: {},
+    suppressedByRule: {},
   };
   /** Not-resolved alerts by rule and subject: the engine's cheap "is it already open?" check. */
   private readonly active = new Map<string, Alert>();
@@ -197,6 +201,20 @@ export class AlertService extends EventEmitter<{ appended: [] }> {
         this.counters.openedByRule[alert.ruleId] = (this.counters.openedByRule[alert.ruleId] ?? 0) + 1;
       });
       return alert;
+    });
+  }
+
+  /**
+   * Records an opening the engine held back (flapping hold, maintenance window, snooze) as a suppressed alert,
+   * counted on its suppression: visible and audited, never silently dropped (alerts/suppressions.ts).
+   */
+  async hold(input: OpenAlertInput, hold: Hold): Promise<void> {
+    await this.transaction(async () => {
+      await this.state.suppressions.recordSuppressed(suppressedAlert(input, hold));
+      this.afterCommit(() => {
+        this.counters.suppressedByRule[input.ruleId] =
+          (this.counters.suppressedByRule[input.ruleId] ?? 0) + 1;
+      });
     });
   }
 

@@ -6,6 +6,7 @@ import type { AlertSeverity, State } from '../core/state/index.js';
 import { AlertService } from './alert-service.js';
 import { loadRulesFile, type AlertsConfig } from './config.js';
 import { AlertEngine } from './engine.js';
+import { SuppressionGate, SuppressionService } from './suppressions.js';
 import {
   buildRuleSet,
   isRuleId,
@@ -141,6 +142,8 @@ export interface AlertsComponent {
   readonly rules: AlertRules;
   /** Alerts grouped per borrower into cases (alerts/cases.ts). */
   readonly cases: CaseService;
+  /** Maintenance windows and snoozes (alerts/suppressions.ts). */
+  readonly suppressions: SuppressionService;
   readonly config: AlertsConfig;
   readonly log: Logger;
   /** Stops the engine's timer; resolves once the inputs handed to it are evaluated and stored. */
@@ -157,10 +160,12 @@ export async function createAlerts(deps: {
   const rulesFile = loadRulesFile(deps.config.alertRulesFile);
   const log = deps.log.child({ component: 'alerts' });
   const service = new AlertService(deps.state, deps.now === undefined ? {} : { now: deps.now });
+  const gate = new SuppressionGate(deps.state, deps.now);
   const engine = new AlertEngine({
     service,
     state: deps.state,
     log,
+    gate,
     silenceCheckIntervalMs: deps.config.alertSilenceCheckIntervalMs,
     ...(deps.now === undefined ? {} : { now: deps.now }),
   });
@@ -168,7 +173,17 @@ export async function createAlerts(deps: {
   await engine.load();
   const rules = await AlertRules.load(service, engine, rulesFile);
   const cases = new CaseService(deps.state, service);
-  return { service, engine, rules, cases, config: deps.config, log, close: () => engine.stop() };
+  const suppressions = new SuppressionService(deps.state, gate);
+  return {
+    service,
+    engine,
+    rules,
+    cases,
+    suppressions,
+    config: deps.config,
+    log,
+    close: () => engine.stop(),
+  };
 }
 
 /**

@@ -11,6 +11,7 @@ import * as deviceOffline from './rules/device-offline.js';
 import { READING_RULES } from './rules/index.js';
 import type { DeviceMemory, ReadingRule, RuleContext } from './rules/rule.js';
 import { onScoreChange } from './rules/score-rules.js';
+import type { Hold, SuppressionGate } from './suppressions.js';
 
 /**
  * The rule engine: dispatches what arrives to the built-in rules (each in its own file under rules/) — readings just stored by the ingest, presence
@@ -46,15 +47,10 @@ export interface EngineCounters {
   errors: number;
   /** Wall time spent evaluating, ms (for the per-reading cost). */
   evalMs: number;
-  /** Openings held back because the rule resolved on that subject less than flapHoldMs before. */
+  /** Openings held back because the rule resolved on that subject less than flapHoldMs before (recorded as suppressed alerts). */
   flapsHeld: number;
-  /** Openings held back by a maintenance window or snooze. */
+  /** Openings held back by a maintenance window or snooze (recorded as suppressed alerts). */
   suppressed: number;
-}
-
-/** Decides whether an alert may open now (maintenance windows, snoozes); counts what it holds back. */
-export interface AlertGate {
-  admit(input: OpenAlertInput): boolean;
 }
 
 interface DeviceState {
@@ -82,7 +78,7 @@ export interface AlertEngineOptions {
    */
   readonly flapHoldMs?: number;
   /** Maintenance windows and snoozes (alerts/suppressions.ts); none by default. */
-  readonly gate?: AlertGate;
+  readonly gate?: SuppressionGate;
   /** How long registry rows (devices, lots, sites) are cached, ms; default 60,000 (an evaluation on simulated time raises it). */
   readonly registryCacheMs?: number;
 }
@@ -256,13 +252,18 @@ export class AlertEngine {
   /** Queues a job; a failure (a store that is down) is logged and counted, and the next job runs. */
   private serial(context: Record<string, unknown>, job: () => Promise<void>): Promise<void> {
     const run = this.queue.then(() =>
-      this.context.runInAsyncScope(job).catch((err: unknown) => {
-        this.counters.errors += 1;
-        this.opts.log.error(
-          { err: errorMessage(err), ...context },
-          'alert evaluation failed; its alert changes are not stored',
-        );
-      }),
+      this.context
+        .runInAsyncScope(async () => {
+          await this.opts.gate?.prepare();
+          await job();
+        })
+        .catch((err: unknown) => {
+          this.counters.errors += 1;
+          this.opts.log.error(
+            { err: errorMessage(err), ...context },
+            'alert evaluation failed; its alert changes are not stored',
+          );
+        }),
     );
     this.queue = run;
     return run;
@@ -280,18 +281,24 @@ export class AlertEngine {
     return plan;
   }
 
-  private admit(input: OpenAlertInput): boolean {
+  /**
+   * Why an opening is held back, if it is: the flapping hold, else a maintenance window or snooze in force at the
+   * alert's time. The plan stores it as a suppressed alert (visible, never silently dropped).
+   * Pinned by alerts/test/suppressions.test.ts and 'when a condition flaps' in alerts/test/engine.test.ts.
+   */
+  private admit(input: OpenAlertInput): Hold | undefined {
     const hold = this.opts.flapHoldMs ?? 6 * 3_600_000;
     const since = this.resolvedAt.get(`${input.ruleId}\u0000${input.subjectKind}\u0000${input.subjectId}`);
     if (hold > 0 && since !== undefined && input.at - since < hold) {
       this.counters.flapsHeld += 1;
-      return false;
+      return { cause: 'flapping' };
     }
-    if (this.opts.gate !== undefined && !this.opts.gate.admit(input)) {
+    const s = this.opts.gate?.holding(input, (deviceId) => this.registry.device(deviceId)?.lotId);
+    if (s !== undefined) {
       this.counters.suppressed += 1;
-      return false;
+      return { cause: s.kind, suppressionId: s.id };
     }
-    return true;
+    return undefined;
   }
 
   /** Notes the automatic resolutions a stored plan made (for the flapping hold). */

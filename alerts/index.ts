@@ -6,6 +6,12 @@ export { Hysteresis, StreamingDetector, type DetectorParams } from './detector.j
 export { AlertEngine, type ScoreChangeInput } from './engine.js';
 export { POLICY_BREACH_RULE, policyBreachAlerts, type PolicyBreachInput } from './policy-breach.js';
 export {
+  MODEL_DRIFT_RULE,
+  modelDriftAlerts,
+  type ModelDriftAlerts,
+  type ModelDriftInput,
+} from './rules/model-drift.js';
+export {
   buildRuleSet,
   parseRulesDocument,
   RULE_DOCS,
@@ -17,4 +23,11 @@ export {
   type RuleSettings,
   type RulesDocument,
 } from './rules.js';
+export {
+  MAX_SUPPRESSION_MS,
+  SuppressionGate,
+  SuppressionService,
+  type Hold,
+  type NewSuppression,
+} from './suppressions.js';
 export { CaseService, type CaseDetail, type CaseTransition, type RulePrecision } from './cases.js';

@@ -3,6 +3,7 @@ import { credentialsOfApiKey, issueApiKey, parseApiKey, verifyApiKeySecret } fro
 import { RiskfuseError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ApiKey, ApiKeyRepository, ApiRole, State } from '../core/state/index.js';
+import type { ApiKeyCache } from './api-key-cache.js';
 import { accessFor } from './permissions.js';
 
 /** The caller of a request, once its API key is verified. */
@@ -20,7 +21,7 @@ declare module 'fastify' {
 /** `last_used_at` is written at most this often per key, so reads do not each cost a durable write. */
 const TOUCH_INTERVAL_MS = 60_000;
 
-type KeyStore = Pick<ApiKeyRepository, 'getActiveApiKey' | 'touchApiKey'>;
+type KeyStore = Pick<ApiKeyRepository, 'touchApiKey'>;
 
 /** The presented key: `Authorization: Bearer <key>`, else `X-API-Key: <key>`. */
 function presentedKey(request: FastifyRequest): string | undefined {
@@ -34,11 +35,16 @@ function presentedKey(request: FastifyRequest): string | undefined {
 }
 
 /**
- * The onRequest hook: resolves the route's access from the permission table, verifies the key (constant-time
- * hash comparison, revocation checked on every request) and the role. 401 without a valid key, 403 with one
+ * The onRequest hook: resolves the route's access from the permission table, verifies the key (its secret
+ * hashed with the stored salt and compared in constant time on every request; the stored key from `active`,
+ * which honours revocation as api/api-key-cache.ts says) and the role. 401 without a valid key, 403 with one
  * whose role is not allowed.
  */
-export function createAuthHook(keys: KeyStore, log: Logger): (request: FastifyRequest) => Promise<void> {
+export function createAuthHook(
+  active: Pick<ApiKeyCache, 'active'>,
+  keys: KeyStore,
+  log: Logger,
+): (request: FastifyRequest) => Promise<void> {
   const touchedAt = new Map<string, number>();
   return async (request) => {
     const url = request.routeOptions.url;
@@ -51,16 +57,16 @@ export function createAuthHook(keys: KeyStore, log: Logger): (request: FastifyRe
       throw new RiskfuseError('UNAUTHENTICATED', 'an API key is required: `Authorization: Bearer <key>`');
     }
     const parsed = parseApiKey(key);
-    // One read for the key and its credentials: on PostgreSQL every request pays each round trip.
-    const active = parsed === undefined ? undefined : await keys.getActiveApiKey(parsed.id);
+    // The key and its credentials in one read, and that read cached for API_KEY_CACHE_MS.
+    const found = parsed === undefined ? undefined : await active.active(parsed.id);
     if (
       parsed === undefined ||
-      active === undefined ||
-      !verifyApiKeySecret(parsed.secret, active.credentials)
+      found === undefined ||
+      !verifyApiKeySecret(parsed.secret, found.credentials)
     ) {
       throw new RiskfuseError('UNAUTHENTICATED', 'the API key is not valid or has been revoked');
     }
-    const stored = active.key;
+    const stored = found.key;
     request.principal = { keyId: stored.id, role: stored.role };
     const nowMs = Date.now();
     if (nowMs - (touchedAt.get(stored.id) ?? 0) >= TOUCH_INTERVAL_MS) {

@@ -20,6 +20,13 @@ export const apiConfigSpec = defineConfig({
     default: 600,
     min: 1,
   }),
+  apiKeyCacheMs: int('API_KEY_CACHE_MS', {
+    doc: 'How long an API key verified against the state store is trusted without reading it again: a key revoked through this process is refused at once, one revoked by another API process sharing the store within this time; 0 = read on every request',
+    unit: 'ms',
+    default: 1000,
+    min: 0,
+    max: 60_000,
+  }),
   apiBodyLimitBytes: int('API_BODY_LIMIT_BYTES', {
     doc: 'Largest JSON request body; larger ones get 413',
     unit: 'bytes',

@@ -82,6 +82,10 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   'GET /v1/models': READ,
   'GET /v1/models/:version': READ,
   'POST /v1/models/:version/activate': ADMIN,
+  // Model monitoring (api/routes/model-health.ts): drift and backtests, read like the registry.
+  'GET /v1/models/health': READ,
+  'GET /v1/models/:version/drift': READ,
+  'GET /v1/models/:version/backtest': READ,
 
   // Registered only when the alerts component is wired in (`deps.alerts`, api/routes/alerts.ts).
   'GET /v1/alerts': READ,
@@ -99,6 +103,13 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   'POST /v1/cases/:id/transition': IMPORT,
   'POST /v1/cases/:id/notes': IMPORT,
   'GET /v1/alerts/rules/precision': READ,
+  // Maintenance windows and snoozes (api/routes/suppressions.ts): officers set and end them (audited), every
+  // reader sees them and what they held back.
+  'GET /v1/alerts/suppressions': READ,
+  'POST /v1/alerts/suppressions': IMPORT,
+  'GET /v1/alerts/suppressions/:id': READ,
+  'POST /v1/alerts/suppressions/:id/end': IMPORT,
+  'GET /v1/alerts/suppressed': READ,
   // Webhooks (api/routes/webhooks.ts, when wired in): admins manage them; officers and auditors read
   // subscriptions (never secrets), delivery logs and dead letters.
   'GET /v1/webhooks/subscriptions': READ,
@@ -129,6 +140,16 @@ export const PERMISSIONS: Readonly<Record<string, Access>> = {
   'GET /v1/applications/:id': READ,
   'POST /v1/applications/:id/decisions': APPROVE,
 };
+
+/**
+ * The `METHOD path` keys a role may call, in the table's order: `GET /v1/me` sends them, so the dashboard
+ * shows a page or a button only when this table lets the caller use it (never a second copy of the table in
+ * web/). Pinned by api/test/dashboard.test.ts.
+ */
+export const routesFor = (role: ApiRole): string[] =>
+  Object.entries(PERMISSIONS)
+    .filter(([, access]) => access !== 'public' && access.includes(role))
+    .map(([route]) => route);
 
 /**
  * Paths under these prefixes are static assets: the documentation UI and the dashboard (api/dashboard.ts).

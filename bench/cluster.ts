@@ -9,12 +9,18 @@
  * - CPU µs per reading of each process (brokers, workers, Redis), from /proc/<pid>/stat over the window;
  * - PUBACK p99: publish → PUBACK, which the broker sends only once the reading is in its session store
  *   (broker/publish-before-ack.ts), so it is the publish → durably queued latency;
- * - drain ms: after the devices stop, how long until every PUBACKed reading is in InfluxDB (publish → stored
- *   of the last reading, the tail of publish → stored).
+ * - drain ms: after the devices stop, how long until every PUBACKed reading is in InfluxDB;
+ * - publish → stored p50/p99, measured after the saturation window in a paced phase where the devices offer
+ *   BENCH_PACED_RATE readings/s (the same for both setups) and probe devices publish one reading every 50 ms;
+ *   the store is polled for them (bench/stored-latency.ts): PUBLISH → readable in InfluxDB, what the PUBACK
+ *   p99 leaves out (the ingest's batching, the partition hop through Redis, the InfluxDB write).
+ * Memory per connection is measured by `npm run bench:connections` (thousands of connections; a few hundred
+ * are lost in the brokers' garbage-collection noise).
  * On a 2-core machine the cluster runs 2× the processes on the same cores: it cannot be faster here; the
  * ratios show what clustering costs per reading, which the README's capacity model projects from.
  *
- * Environment: BENCH_DEVICES (200), BENCH_DURATION_MS (8000), BENCH_INFLIGHT (2).
+ * Environment: BENCH_DEVICES (200), BENCH_DURATION_MS (8000), BENCH_INFLIGHT (2), BENCH_PROBES (4),
+ * BENCH_PACED_RATE (100 readings/s), BENCH_PACED_MS (6000).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -32,11 +38,18 @@ import { startPostgres } from '../test/support/postgres.js';
 import { provisionStakes } from '../test/support/provision.js';
 import { startRedis, type RedisServer } from '../test/support/redis.js';
 import { spawnRiskfuse, type RiskfuseProcess } from '../test/support/riskfuse-process.js';
+import { quantileMs, stakePayload, startStoredProbe } from './stored-latency.js';
 import { envInt, runBench } from './support.js';
 
 const DEVICES = envInt('BENCH_DEVICES', 200);
 const DURATION_MS = envInt('BENCH_DURATION_MS', 8000);
 const INFLIGHT = envInt('BENCH_INFLIGHT', 2);
+const PROBES = envInt('BENCH_PROBES', 4);
+const PROBE_INTERVAL_MS = 50;
+const PROBE_POLL_MS = 20;
+const PACED_MS = envInt('BENCH_PACED_MS', 6000);
+/** Readings/s offered in the paced phase of both setups: well under what 1 + 1 sustains on a shared 2-core machine. */
+const PACED_RATE = envInt('BENCH_PACED_RATE', 100);
 const PARTITIONS = 8;
 const CLOCK_TICKS_PER_S = 100;
 
@@ -52,6 +65,9 @@ interface Result {
   readonly cpuUsPerReading: Record<string, number>;
   readonly pubackP99Ms: number;
   readonly drainMs: number;
+  readonly storedP50Ms: number;
+  readonly storedP99Ms: number;
+  readonly storedSamples: number;
 }
 
 /** CPU seconds (user + system) a process has used so far. */
@@ -84,7 +100,14 @@ async function waitStarted(p: RiskfuseProcess, pattern: RegExp): Promise<number>
   return pid;
 }
 
-async function run(setup: Setup, tokens: Map<string, string>, influxd: Influxd): Promise<Result> {
+async function run(
+  setup: Setup,
+  tokens: Map<string, string>,
+  probes: Map<string, string>,
+  influxd: Influxd,
+  /** Readings/s the devices offer in the paced phase where publish → stored is measured. */
+  pacedRate: number,
+): Promise<Result> {
   const store = await openTelemetryStore(
     parseConfig(telemetryConfigSpec, { INFLUX_URL: influxd.url, INFLUX_DATABASE: setup.database }),
     silentLogger,
@@ -99,25 +122,16 @@ async function run(setup: Setup, tokens: Map<string, string>, influxd: Influxd):
   let running = true;
   let acked = 0;
   let measuring = false;
+  const ids = [...tokens.keys()];
+  const nextSeq = new Array<number>(ids.length).fill(0);
+  const payload = (seq: number): string => stakePayload(base + seq, seq);
   const loops = clients.flatMap((client, i) =>
-    Array.from({ length: INFLIGHT }, async (_, lane) => {
-      const id = [...tokens.keys()][i] as string;
-      for (let n = 0; running; n++) {
-        const seq = n * INFLIGHT + lane + 1;
-        const payload = JSON.stringify({
-          ts: base + seq,
-          seq,
-          weightKg: 5000,
-          itemCount: 100,
-          lat: 1,
-          lon: 2,
-          tamper: false,
-          temperatureC: 20,
-          humidityPct: 50,
-          batteryPct: 80,
-        });
+    Array.from({ length: INFLIGHT }, async () => {
+      const id = ids[i] as string;
+      while (running) {
+        const seq = (nextSeq[i] = (nextSeq[i] ?? 0) + 1);
         const t0 = performance.now();
-        await client.publishAsync(telemetryTopic(id), payload, { qos: 1 });
+        await client.publishAsync(telemetryTopic(id), payload(seq), { qos: 1 });
         acked += 1;
         if (measuring) latencies.push(performance.now() - t0);
       }
@@ -143,6 +157,32 @@ async function run(setup: Setup, tokens: Map<string, string>, influxd: Influxd):
   await Promise.all(loops);
   while ((await store.count({ fromMs: base })) < acked) await new Promise((r) => setTimeout(r, 50));
   const drainMs = Date.now() - stoppedAt;
+
+  // Paced phase: the devices offer `pacedRate` readings/s (round robin, QoS 1) while the probes measure
+  // publish → stored. Saturation would measure only the queue the closed loop builds, not the path.
+  const probe = await startStoredProbe({
+    store,
+    mqttUrl: setup.mqttUrl,
+    probes,
+    intervalMs: PROBE_INTERVAL_MS,
+    pollMs: PROBE_POLL_MS,
+    baseMs: base,
+  });
+  let next = 0;
+  let owed = 0;
+  const pacer = setInterval(() => {
+    owed += pacedRate / 100;
+    for (; owed >= 1; owed -= 1) {
+      const i = next++ % clients.length;
+      const seq = (nextSeq[i] = (nextSeq[i] ?? 0) + 1);
+      clients[i]?.publish(telemetryTopic(ids[i] as string), payload(seq), { qos: 1 });
+    }
+  }, 10);
+  await new Promise((r) => setTimeout(r, 1000));
+  probe.measure();
+  await new Promise((r) => setTimeout(r, PACED_MS));
+  clearInterval(pacer);
+  const stored = await probe.stop();
   await Promise.all(clients.map((c) => c.endAsync()));
   await store.close();
   const readings = storedAfter - storedBefore;
@@ -155,8 +195,11 @@ async function run(setup: Setup, tokens: Map<string, string>, influxd: Influxd):
         Math.round((((cpuAfter[k] ?? 0) - (cpuBefore[k] ?? 0)) * 1e6) / Math.max(1, readings)),
       ]),
     ),
-    pubackP99Ms: Math.round((latencies[Math.floor(latencies.length * 0.99)] ?? NaN) * 10) / 10,
+    pubackP99Ms: quantileMs(latencies, 0.99),
     drainMs,
+    storedP50Ms: quantileMs(stored, 0.5),
+    storedP99Ms: quantileMs(stored, 0.99),
+    storedSamples: stored.length,
   };
 }
 
@@ -170,10 +213,12 @@ runBench(async () => {
   const state = stateOn(
     await openDatabase(parseConfig(stateConfigSpec, { STATE_DB_URL: url }), silentLogger, 'bench'),
   );
-  const tokens = await provisionStakes(
-    state,
-    Array.from({ length: DEVICES }, (_, i) => `stk-bench-${String(i).padStart(4, '0')}`),
-  );
+  const all = await provisionStakes(state, [
+    ...Array.from({ length: DEVICES }, (_, i) => `stk-bench-${String(i).padStart(4, '0')}`),
+    ...Array.from({ length: PROBES }, (_, i) => `stk-probe-${i}`),
+  ]);
+  const tokens = new Map([...all].filter(([id]) => id.startsWith('stk-bench-')));
+  const probes = new Map([...all].filter(([id]) => id.startsWith('stk-probe-')));
   const serviceToken = issueToken();
   const common = {
     STATE_DB_URL: url,
@@ -214,7 +259,9 @@ runBench(async () => {
       database: 'single',
     },
     tokens,
+    probes,
     influxd,
+    PACED_RATE,
   );
   await singleIngest.kill('SIGTERM');
   await single.kill('SIGTERM');
@@ -261,7 +308,10 @@ runBench(async () => {
       database: 'cluster',
     },
     tokens,
+    probes,
     influxd,
+    // The same offered load as the 1 + 1 run, so the two latencies compare.
+    PACED_RATE,
   );
 
   const sum = (r: Result, prefix: string) =>
@@ -272,6 +322,7 @@ runBench(async () => {
     bench: 'cluster',
     devices: DEVICES,
     inflight: INFLIGHT,
+    pacedRatePerS: PACED_RATE,
     singleReadingsPerS: baseline.readingsPerS,
     clusterReadingsPerS: cluster.readingsPerS,
     throughputRatio: Math.round((cluster.readingsPerS / baseline.readingsPerS) * 100) / 100,
@@ -286,19 +337,28 @@ runBench(async () => {
     clusterPubackP99Ms: cluster.pubackP99Ms,
     singleDrainMs: baseline.drainMs,
     clusterDrainMs: cluster.drainMs,
+    singleStoredP50Ms: baseline.storedP50Ms,
+    singleStoredP99Ms: baseline.storedP99Ms,
+    clusterStoredP50Ms: cluster.storedP50Ms,
+    clusterStoredP99Ms: cluster.storedP99Ms,
+    storedP99Ratio: Math.round((cluster.storedP99Ms / baseline.storedP99Ms) * 100) / 100,
+    storedSamples: { single: baseline.storedSamples, cluster: cluster.storedSamples },
+
     perProcessCpuUsPerReading: { single: baseline.cpuUsPerReading, cluster: cluster.cpuUsPerReading },
   };
-  console.log(`devices ${DEVICES}, ${INFLIGHT} publishes in flight each, window ${DURATION_MS} ms`);
+  console.log(
+    `devices ${DEVICES}, ${INFLIGHT} publishes in flight each, window ${DURATION_MS} ms; publish→stored at ${PACED_RATE} readings/s offered for ${PACED_MS} ms`,
+  );
   for (const [name, r] of [
     ['1 broker + 1 ingest', baseline],
     ['2 brokers + 2 workers', cluster],
   ] as const) {
     console.log(
-      `${name.padEnd(22)} ${String(r.readingsPerS).padStart(7)} readings/s  PUBACK p99 ${r.pubackP99Ms} ms  drain ${r.drainMs} ms  CPU µs/reading ${JSON.stringify(r.cpuUsPerReading)}`,
+      `${name.padEnd(22)} ${String(r.readingsPerS).padStart(7)} readings/s  PUBACK p99 ${r.pubackP99Ms} ms  publish→stored p50 ${r.storedP50Ms} ms p99 ${r.storedP99Ms} ms (${r.storedSamples} probes)  drain ${r.drainMs} ms  CPU µs/reading ${JSON.stringify(r.cpuUsPerReading)}`,
     );
   }
   console.log(
-    `ratios (cluster / single): throughput ${figures.throughputRatio}, broker CPU per reading ${figures.brokerCpuRatio}, ingest CPU per reading ${figures.ingestCpuRatio}`,
+    `ratios (cluster / single): throughput ${figures.throughputRatio}, broker CPU per reading ${figures.brokerCpuRatio}, ingest CPU per reading ${figures.ingestCpuRatio}, publish→stored p99 ${figures.storedP99Ratio}`,
   );
   for (const w of workers) await w.kill('SIGTERM');
   for (const b of brokers) await b.kill('SIGTERM');

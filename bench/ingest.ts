@@ -14,7 +14,8 @@
  *
  * Environment: BENCH_DEVICES (2000), BENCH_DURATION_MS (window of each phase, 10000), BENCH_INFLIGHT (4),
  * BENCH_RAMP_MS (connection ramp, 4000), BENCH_RATE_PER_S (5000), BENCH_WARMUP_MS (paced warm-up, 1000),
- * BENCH_BROKER_PERSISTENCE (the riskfuse broker's session store: sqlite, the product default, or memory).
+ * BENCH_BROKER_PERSISTENCE (the riskfuse broker's session store: sqlite, the product default, or memory),
+ * BENCH_BACKENDS (telemetry stores to run, comma-separated: sqlite,influxdb; influxdb only with influxd on PATH).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -47,6 +48,7 @@ const RAMP_MS = envInt('BENCH_RAMP_MS', 4000);
 const RATE_PER_S = envInt('BENCH_RATE_PER_S', 5000);
 const WARMUP_MS = envInt('BENCH_WARMUP_MS', 1000);
 const BROKER_PERSISTENCE = process.env.BENCH_BROKER_PERSISTENCE === 'memory' ? 'memory' : 'sqlite';
+const BACKENDS = new Set((process.env.BENCH_BACKENDS ?? 'sqlite,influxdb').split(',').map((b) => b.trim()));
 /** How long the paced phase waits for messages stamped in its window that have not arrived yet. */
 const LATE_TIMEOUT_MS = 10_000;
 /** Samples kept per phase for quantiles (the closed loop at 30,000/s for 10 s fits). */
@@ -413,9 +415,11 @@ async function main(): Promise<void> {
       `riskfuse broker session store: ${BROKER_PERSISTENCE} (BENCH_BROKER_PERSISTENCE)\n`,
   );
   const base = await baseline();
-  const sqlite = await platform('sqlite');
+  const sqlite = BACKENDS.has('sqlite') ? await platform('sqlite') : undefined;
   let influx: BackendResult | undefined;
-  if (influxdAvailable()) {
+  if (!BACKENDS.has('influxdb')) {
+    process.stdout.write('influxdb: skipped (BENCH_BACKENDS)\n');
+  } else if (influxdAvailable()) {
     const influxd = await startInfluxd();
     try {
       influx = await platform('influxdb', influxd.url);
@@ -429,7 +433,7 @@ async function main(): Promise<void> {
 
   process.stdout.write(`\n${header()}\n`);
   process.stdout.write(`${row('raw Aedes pub→sub (base)', base, base)}\n`);
-  process.stdout.write(`${row('riskfuse → SQLite', sqlite, base)}\n`);
+  if (sqlite) process.stdout.write(`${row('riskfuse → SQLite', sqlite, base)}\n`);
   if (influx) process.stdout.write(`${row('riskfuse → InfluxDB', influx, base)}\n`);
   process.stdout.write(
     `closed-loop latency is mostly queueing (the load saturates the node); paced latency is service time.\n` +

@@ -1,11 +1,13 @@
 import type { CommandHelp } from '../core/cli.js';
 import { stateCommand, stateHelp } from '../core/state/state-cli.js';
+import type { State } from '../core/state/index.js';
 import { apiEnvSpecs, apiMain } from '../api/index.js';
 import { brokerEnvSpecs, brokerMain } from '../broker/index.js';
 import { ingestEnvSpecs, ingestMain } from '../ingest/main.js';
 import { simulateCommand, simulateHelp } from '../simulators/cli.js';
 import { modelsCommand, modelsHelp, scoreCommand, scoreHelp } from '../risk/cli.js';
 import { riskEnvSpecs, riskMain } from '../risk/main.js';
+import { AlertService, modelDriftAlerts, policyBreachAlerts } from '../alerts/index.js';
 import { trainCommand, trainHelp } from '../risk/tabular/index.js';
 import { evaluateCommand, evaluateHelp } from './evaluate.js';
 import { startEnvSpecs, startMain } from './start.js';
@@ -84,7 +86,20 @@ export const COMMANDS: Record<string, Command> = {
       env: riskEnvSpecs,
     },
     async run(_argv, env) {
-      await riskMain(env);
+      // A new policy breach and the champion's drift open their alerts here too (the risk component may not
+      // import alerts), like the API's and start's.
+      // One alert service for both, loaded once.
+      let service: Promise<AlertService> | undefined;
+      const alertService = (state: State): Promise<AlertService> =>
+        (service ??= (async () => {
+          const s = new AlertService(state);
+          await s.load();
+          return s;
+        })());
+      await riskMain(env, {
+        creditHooks: async (state) => policyBreachAlerts(await alertService(state)),
+        driftAlerts: async (state) => modelDriftAlerts(await alertService(state)),
+      });
       return 'running';
     },
   },

@@ -5,8 +5,13 @@ import { parseConfig } from '../core/config.js';
 import { errorMessage, RiskfuseError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import { openState, stateConfigSpec } from '../core/state/index.js';
+import { creditGroundTruth } from '../simulators/index.js';
 import {
+  creditConfigSpec,
+  creditMarkdown,
+  creditParams,
   evaluate,
+  evaluateCredit,
   FEATURE_NAMES,
   FEATURE_SPEC_VERSION,
   initBackend,
@@ -20,7 +25,7 @@ import {
   type FeatureRow,
   type RiskModelFile,
 } from '../risk/index.js';
-import { openTrainingWorld } from './training-world.js';
+import { DEFAULT_FRAUD_RATE_PER_YEAR, openTrainingWorld } from './training-world.js';
 
 function writeRows(path: string, rows: readonly FeatureRow[]): void {
   const tmp = `${path}.tmp`;
@@ -47,6 +52,7 @@ function readRows(path: string): FeatureRow[] {
 export const evaluateHelp: CommandHelp = {
   usage:
     'riskfuse evaluate [--borrowers N] [--months M] [--seed N] [--horizon-days H] [--population performing|all]\n' +
+    '                         [--fraud-rate X]\n' +
     '                         [--out DIR] [--cache-dir DIR] [--register] [--write-default FILE]',
   brief:
     'train the fused, online-only and logistic models on a simulated history and write the evaluation report',
@@ -60,6 +66,7 @@ export const evaluateHelp: CommandHelp = {
     ['--months M', 'months of history (default 18)'],
     ['--seed N', 'world and training seed (default 42)'],
     ['--horizon-days H', 'default within H days is the event (default 180)'],
+    ['--fraud-rate X', 'collateral frauds per borrower-year in the simulated world (default 0.05; 0 = none)'],
     ['--population P', 'performing (≤ 30 days past due at t, default) or all (not yet in default)'],
     ['--out DIR', 'report folder (default reports)'],
     ['--cache-dir DIR', 'where simulated histories are kept (default DATA_DIR/eval)'],
@@ -71,7 +78,7 @@ export const evaluateHelp: CommandHelp = {
     ['--write-default FILE', 'also write the fused model file (the shipped default model)'],
     ['-h, --help', 'show this help'],
   ],
-  env: [stateConfigSpec, riskConfigSpec, riskBackendConfigSpec],
+  env: [stateConfigSpec, riskConfigSpec, riskBackendConfigSpec, creditConfigSpec],
 };
 
 const FLAGS = {
@@ -79,6 +86,7 @@ const FLAGS = {
   months: { type: 'string' },
   seed: { type: 'string' },
   'horizon-days': { type: 'string' },
+  'fraud-rate': { type: 'string' },
   population: { type: 'string' },
   out: { type: 'string' },
   'cache-dir': { type: 'string' },
@@ -134,7 +142,13 @@ export async function evaluateCommand(
         throw new UsageError(`--${key} must be a number in [0, 1), got ${raw}`);
       network[key] = v;
     }
+    const fraudRaw = values['fraud-rate'];
+    const fraudRate = fraudRaw === undefined ? DEFAULT_FRAUD_RATE_PER_YEAR : Number(fraudRaw);
+    if (!(fraudRate >= 0 && fraudRate <= 1)) {
+      throw new UsageError(`--fraud-rate must be a number from 0 to 1, got ${JSON.stringify(fraudRaw)}`);
+    }
     opts = {
+      fraudRate,
       borrowers: intFlag('borrowers', values.borrowers, 2000, 20, 100_000),
       months: intFlag('months', values.months, 18, 8, 60),
       seed: intFlag('seed', values.seed, 42, 0, 2 ** 31 - 1),
@@ -156,7 +170,10 @@ export async function evaluateCommand(
   }
   let config;
   try {
-    config = parseConfig({ ...stateConfigSpec, ...riskConfigSpec, ...riskBackendConfigSpec }, env);
+    config = parseConfig(
+      { ...stateConfigSpec, ...riskConfigSpec, ...riskBackendConfigSpec, ...creditConfigSpec },
+      env,
+    );
   } catch (e) {
     err(`riskfuse evaluate: ${errorMessage(e)}`);
     return EXIT.failure;
@@ -168,6 +185,7 @@ export async function evaluateCommand(
     seed: opts.seed,
     borrowers: opts.borrowers,
     months: opts.months,
+    fraudRatePerYear: opts.fraudRate,
     cacheDir: opts.cacheDir ?? join(config.dataDir, 'eval'),
     log: silentLogger,
     onProgress: err,
@@ -178,7 +196,7 @@ export async function evaluateCommand(
     const cachePath = join(world.dir, `features-v${FEATURE_SPEC_VERSION}-${FEATURE_NAMES.length}.json`);
     const cached = existsSync(cachePath) ? readRows(cachePath) : undefined;
     if (cached !== undefined) err(`reusing feature rows from ${cachePath}`);
-    const { result, models, rows } = await evaluate({
+    const { result, models, rows, test } = await evaluate({
       ...(cached === undefined ? {} : { rows: cached }),
       telemetryStore: world.telemetryStore,
       portfolio,
@@ -192,11 +210,28 @@ export async function evaluateCommand(
       onProgress: err,
     });
     if (cached === undefined) writeRows(cachePath, rows);
+    // Credit: EL against the losses the world really realised (its ground truth), and what the stakes saw of
+    // the frauds before their defaults.
+    err('computing the credit figures (EL vs realised loss, fraud coverage lead)');
+    const truth = creditGroundTruth(world.world, world.toMs);
+    const credit = await evaluateCredit({
+      telemetry: world.telemetryStore,
+      portfolio,
+      testRows: test.rows,
+      fusedPd: test.fusedPd,
+      truth: truth.defaults,
+      horizonDays: opts.horizonDays,
+      splitMs: result.setup.splitMs,
+      toMs: world.toMs,
+      params: creditParams(config),
+    });
     const paths = writeEvaluationReport(opts.out, result, {
       notes: [
         `Simulated lender: ${opts.borrowers} borrowers, ${opts.months} months from ${new Date(world.fromMs).toISOString().slice(0, 10)}, seed ${opts.seed}, ${world.readings.toLocaleString('en')} readings (stakes every 6 h, helmets every 2 h).`,
+        `Collateral frauds per borrower-year: ${opts.fraudRate} (${truth.frauds.size} frauds in the history).`,
         `TensorFlow.js backend: ${backend}. Wall time ${Math.round((Date.now() - started) / 1000)} s.`,
       ],
+      credit: { json: credit, markdown: creditMarkdown(credit) },
     });
     const fused = models.find((m) => m.name === 'fused-mlp');
     const files: RiskModelFile[] = models.map((m) => ({
@@ -208,6 +243,7 @@ export async function evaluateCommand(
       artifact: m.classifier.toArtifact(),
       calibration: m.calibration,
       pdFloor: m.pdFloor,
+      reference: m.reference,
       dataHash: result.setup.dataHash,
       backend,
       createdAt: Date.now(),
@@ -252,6 +288,12 @@ export async function evaluateCommand(
       [
         `fused-mlp AUC ${f?.auc.toFixed(3)}  online-mlp AUC ${o?.auc.toFixed(3)}  lift ${result.lift.estimate.toFixed(3)} [${result.lift.lo.toFixed(3)}, ${result.lift.hi.toFixed(3)}]`,
         `median lead time (sustained): fused ${f?.leadTime.medianSustainedDays} d, online ${o?.leadTime.medianSustainedDays} d`,
+        ...credit.elVsLoss.bands.map(
+          (b) =>
+            `EL vs realised loss, grade ${b.grade}: ${Math.round(b.el).toLocaleString('en')} vs ${Math.round(b.loss).toLocaleString('en')} (${b.defaults} defaulting borrowers${b.error === undefined ? '' : `, ${b.error >= 0 ? '+' : ''}${(b.error * 100).toFixed(1)} %`})`,
+        ),
+        `EL vs realised loss, total: ${Math.round(credit.elVsLoss.total.el).toLocaleString('en')} vs ${Math.round(credit.elVsLoss.total.loss).toLocaleString('en')}${credit.elVsLoss.total.error === undefined ? '' : ` (${(credit.elVsLoss.total.error * 100).toFixed(1)} %)`}`,
+        `fraud defaulters whose verified coverage dropped before default: ${credit.fraudLead.droppedBefore}/${credit.fraudLead.fraudDefaulters}, median lead ${credit.fraudLead.medianLeadDays} d`,
         `report: ${paths.markdown}`,
         `        ${paths.json}`,
         `plots:  ${paths.roc}`,

@@ -1,5 +1,11 @@
 import { join, resolve } from 'node:path';
-import { alertMetrics, alertsConfigSpec, createAlerts, policyBreachAlerts } from '../alerts/index.js';
+import {
+  alertMetrics,
+  alertsConfigSpec,
+  createAlerts,
+  modelDriftAlerts,
+  policyBreachAlerts,
+} from '../alerts/index.js';
 import { apiConfigSpec, riskScores, startApi } from '../api/index.js';
 import { createCredit } from '../risk/credit/credit-app.js';
 import { creditConfigSpec } from '../risk/credit/config.js';
@@ -227,6 +233,8 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     });
     const world = generateWorld({ seed: config.seed, borrowers: config.borrowers, startMs, scenarios });
     const provisioned = await provisionWorld(world, state);
+    // The credit monitor started on the registry as it was; the world's lots and stakes count from now.
+    await credit.monitor.reload();
     demo = { startMs, borrowers: provisioned.borrowers };
     // Scores made while the demo replays past days see days that are still arriving: stored, not announced.
     risk.scoring.holdChanges(true);
@@ -254,10 +262,15 @@ export async function startMain(env: Record<string, string | undefined>): Promis
           const times: number[] = [];
           for (let at = startMs + DAY_MS; at < p.simNowMs; at += DAY_MS) times.push(at);
           void risk.scoring.backtest(times).then(
-            (run) =>
+            (run) => {
+              // The replayed days are scored: the model monitoring has a population and a history to judge.
+              void risk.monitor
+                .runOnce()
+                .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'model monitoring failed'));
               out(
                 `  risk scoring  backtested the replayed days: ${fmt(run.borrowers)} borrowers at the end of each of ${fmt(times.length)} days (score history)`,
-              ),
+              );
+            },
             (err: unknown) => log.warn({ err: errorMessage(err) }, 'backtest of the replayed days failed'),
           );
         }
@@ -270,6 +283,10 @@ export async function startMain(env: Record<string, string | undefined>): Promis
 
   const scoring = runElected(state.db, 'periodic-scoring', risk, config, log);
   shutdown.add('scoring leadership', () => scoring.stop());
+  // Model monitoring (drift against the training reference, backtests), daily; the champion's drift is alerted.
+  risk.monitor.alertTo(modelDriftAlerts(alerts.service));
+  const monitoring = runElected(state.db, 'model-monitoring', risk.monitor, config, log);
+  shutdown.add('model monitoring leadership', () => monitoring.stop());
   const champion = await risk.registry.championRecord();
   const riskLine =
     champion === undefined

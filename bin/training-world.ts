@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.js';
 import { openSqliteState, type State } from '../core/state/index.js';
 import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
-import { backfill, generateWorld, provisionWorld } from '../simulators/index.js';
+import { backfill, fraudScenarios, generateWorld, provisionWorld, type World } from '../simulators/index.js';
 
 /**
  * The simulated lender whose history `riskfuse evaluate` learns from: a seeded world backfilled into its own
@@ -26,12 +26,19 @@ export interface TrainingWorldOptions {
   readonly cacheDir: string;
   readonly stakeIntervalMs?: number;
   readonly helmetIntervalMs?: number;
+  /**
+   * Collateral frauds per borrower-year (simulators/fraud-credit.ts `fraudScenarios`); default
+   * DEFAULT_FRAUD_RATE_PER_YEAR. 0 gives the fraud-free world of earlier reports.
+   */
+  readonly fraudRatePerYear?: number;
   readonly log: Logger;
   readonly onProgress?: (line: string) => void;
 }
 
 export interface TrainingWorld {
   readonly dir: string;
+  /** The generated world the history was simulated from (pure: regenerated when the history is reused). */
+  readonly world: World;
   /** The world's own embedded state (a SQLite file in `dir`). */
   readonly stateStore: State;
   readonly telemetryStore: TelemetryStore;
@@ -41,6 +48,13 @@ export interface TrainingWorld {
   readonly reused: boolean;
   close(): Promise<void>;
 }
+
+/**
+ * Collateral frauds per borrower-year in the training world: enough that a few dozen of a 2,000-borrower
+ * lender's defaults follow one, so that the model can learn what stakes see before them and the evaluation
+ * can measure it. An assumption of the simulation, not an industry figure (none is published per kind).
+ */
+export const DEFAULT_FRAUD_RATE_PER_YEAR = 0.05;
 
 /** History starts here (UTC): fixed, so a report is reproducible whatever day it runs. */
 export const TRAINING_START_MS = Date.UTC(2024, 0, 1);
@@ -52,6 +66,7 @@ interface Marker {
   readonly months: number;
   readonly stakeIntervalMs: number;
   readonly helmetIntervalMs: number;
+  readonly fraudRatePerYear: number;
   readonly fromMs: number;
   readonly toMs: number;
   readonly readings: number;
@@ -71,9 +86,13 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
   }
   const stakeIntervalMs = opts.stakeIntervalMs ?? 6 * 3_600_000;
   const helmetIntervalMs = opts.helmetIntervalMs ?? 2 * 3_600_000;
+  const fraudRatePerYear = opts.fraudRatePerYear ?? DEFAULT_FRAUD_RATE_PER_YEAR;
+  if (!(fraudRatePerYear >= 0 && fraudRatePerYear <= 1)) {
+    throw new RiskfuseError('VALIDATION_FAILED', `fraud rate must be in [0, 1], got ${fraudRatePerYear}`);
+  }
   const dir = join(
     opts.cacheDir,
-    `seed${opts.seed}-b${opts.borrowers}-${opts.days === undefined ? `m${opts.months}` : `d${opts.days}`}-s${stakeIntervalMs / 60_000}-h${helmetIntervalMs / 60_000}`,
+    `seed${opts.seed}-b${opts.borrowers}-${opts.days === undefined ? `m${opts.months}` : `d${opts.days}`}-s${stakeIntervalMs / 60_000}-h${helmetIntervalMs / 60_000}${fraudRatePerYear > 0 ? `-f${fraudRatePerYear}` : ''}`,
   );
   const markerPath = join(dir, 'complete.json');
   const fromMs = TRAINING_START_MS;
@@ -82,6 +101,23 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
   else end.setTime(fromMs + opts.days * DAY_MS);
   const toMs = end.getTime();
 
+  // The world is a pure function of these options: generated first without scenarios for its borrower ids,
+  // then with the frauds drawn over them.
+  const base = {
+    seed: opts.seed,
+    borrowers: opts.borrowers,
+    startMs: fromMs,
+    stakeIntervalMs,
+    helmetIntervalMs,
+  };
+  const world = generateWorld({
+    ...base,
+    scenarios: fraudScenarios(
+      generateWorld(base).borrowers.map((b) => b.id),
+      { seed: opts.seed, ratePerYear: fraudRatePerYear, days: Math.round((toMs - fromMs) / DAY_MS) - 30 },
+    ),
+  });
+
   if (existsSync(markerPath)) {
     const marker = JSON.parse(readFileSync(markerPath, 'utf8')) as Marker;
     const stateStore = openSqliteState(join(dir, 'state.db'));
@@ -89,19 +125,12 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
     opts.onProgress?.(
       `reusing the simulated history in ${dir} (${marker.readings.toLocaleString('en')} readings)`,
     );
-    return opened(dir, stateStore, telemetryStore, fromMs, toMs, marker.readings, true);
+    return opened(world, dir, stateStore, telemetryStore, fromMs, toMs, marker.readings, true);
   }
 
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const started = Date.now();
-  const world = generateWorld({
-    seed: opts.seed,
-    borrowers: opts.borrowers,
-    startMs: fromMs,
-    stakeIntervalMs,
-    helmetIntervalMs,
-  });
   const stateStore = openSqliteState(join(dir, 'state.db'));
   const telemetryStore = openSqliteTelemetryStore(join(dir, 'telemetry.db'), { log: opts.log });
   try {
@@ -130,6 +159,7 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
       months: opts.months,
       stakeIntervalMs,
       helmetIntervalMs,
+      fraudRatePerYear,
       fromMs,
       toMs,
       readings: result.readingsWritten,
@@ -137,7 +167,7 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
       buildMs: Date.now() - started,
     };
     writeFileSync(markerPath, JSON.stringify(marker, null, 2));
-    return opened(dir, stateStore, telemetryStore, fromMs, toMs, result.readingsWritten, false);
+    return opened(world, dir, stateStore, telemetryStore, fromMs, toMs, result.readingsWritten, false);
   } catch (err) {
     await telemetryStore.close().catch(() => undefined);
     await stateStore.close();
@@ -146,6 +176,7 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
 }
 
 function opened(
+  world: World,
   dir: string,
   stateStore: State,
   telemetryStore: TelemetryStore,
@@ -155,6 +186,7 @@ function opened(
   reused: boolean,
 ): TrainingWorld {
   return {
+    world,
     dir,
     stateStore,
     telemetryStore,

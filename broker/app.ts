@@ -17,6 +17,7 @@ import { createHooks, installDropGate, type Sessions } from './aedes-hooks.js';
 import type { DeviceRegistry } from './authenticate.js';
 import type { BrokerConfig } from './config.js';
 import { CounterSet, type BrokerCounters } from './counters.js';
+import { fileLimitedConnections, isFileLimitError, openFileLimit } from './file-limit.js';
 import { guardPacketSize, maxRemainingLengthFor, type FrameProblem } from './limits.js';
 import { attachPresence } from './presence.js';
 import {
@@ -166,13 +167,37 @@ export function createBroker({
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error'));
 
   const connections = new Set<Duplex>();
+  /** Connections the open-file limit leaves room for, set when the listeners are bound (broker/file-limit.ts). */
+  let fileCeiling = Infinity;
+  let lastFileLimitWarningMs = -Infinity;
+  const overFileLimit = (transport: Transport): void => {
+    counters.connectionsOverFileLimit += 1;
+    // One warning a minute: at the limit every reconnecting device would otherwise log one.
+    const now = Date.now();
+    if (now - lastFileLimitWarningMs < 60_000) return;
+    lastFileLimitWarningMs = now;
+    log.error(
+      {
+        transport,
+        openFileLimit: openFileLimit(),
+        connections: connections.size,
+        connectionsOverFileLimit: counters.connectionsOverFileLimit,
+      },
+      'open-file limit reached (EMFILE): closing new connections — raise the limit (ulimit -n, LimitNOFILE, ulimits in compose) or add brokers',
+    );
+  };
 
   const accept: Accept = (stream, transport, socket) => {
     if (closing) {
       stream.destroy();
       return;
     }
-    if (connections.size >= config.maxConnections) {
+    if (connections.size >= fileCeiling) {
+      overFileLimit(transport);
+      stream.destroy();
+      return;
+    }
+    if (config.maxConnections !== undefined && connections.size >= config.maxConnections) {
       counters.connectionsOverLimit += 1;
       log.warn(
         { transport, maxConnections: config.maxConnections },
@@ -246,6 +271,7 @@ export function createBroker({
       ports = { ...ports, tlsPort: await bind(tls, config.tlsPort, 'MQTT_TLS_PORT') };
     }
 
+    watchFileLimit();
     if (config.serviceToken === undefined) {
       log.warn('MQTT_SERVICE_TOKEN is not set: no platform service (svc:<name>) can log in');
     }
@@ -262,6 +288,30 @@ export function createBroker({
       );
     }
     return ports;
+  }
+
+  /** Sets the connection ceiling the open-file limit allows and keeps listener errors from ending the process. */
+  function watchFileLimit(): void {
+    const allowed = fileLimitedConnections();
+    if (allowed !== undefined) fileCeiling = allowed;
+    const configured = config.maxConnections;
+    if (configured !== undefined && allowed !== undefined && configured > allowed) {
+      log.warn(
+        { maxConnections: configured, openFileLimit: openFileLimit(), connectionsAllowed: allowed },
+        'MQTT_MAX_CONNECTIONS is above what the open-file limit allows; connections stop at the file limit',
+      );
+    } else {
+      log.info(
+        { maxConnections: configured ?? allowed ?? 'unlimited', openFileLimit: openFileLimit() ?? 'unknown' },
+        'connection limit',
+      );
+    }
+    for (const server of servers) {
+      server.on('error', (err: Error) => {
+        if (isFileLimitError(err)) overFileLimit('tcp');
+        else log.error({ err: errorMessage(err) }, 'listener error');
+      });
+    }
   }
 
   async function bind(server: Server | HttpServer, port: number, variable: string): Promise<number> {

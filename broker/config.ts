@@ -48,9 +48,8 @@ export const brokerConfigSpec = defineConfig({
     max: 300_000,
   }),
   maxConnections: int('MQTT_MAX_CONNECTIONS', {
-    doc: 'Open network connections across all listeners; further ones are closed on accept',
+    doc: 'Open network connections across all listeners; further ones are closed on accept. Unset = as many as the process’s open-file limit allows (`ulimit -n` less the files open at start-up and 64 spare; logged at start); a larger value is capped there too',
     unit: 'connections',
-    default: 10_000,
     min: 1,
   }),
 });

@@ -6,6 +6,8 @@ export interface BrokerCounters {
   readonly connectionsRefused: Readonly<Record<RefusalReason, number>>;
   /** Network connections closed on accept because MQTT_MAX_CONNECTIONS were open. */
   readonly connectionsOverLimit: number;
+  /** Network connections closed on accept because the process's open-file limit was reached (broker/file-limit.ts). */
+  readonly connectionsOverFileLimit: number;
   /** PUBLISH packets acknowledged but not delivered because the ACL forbids the topic. */
   readonly publishesDroppedUnauthorised: number;
   /** Topic filters answered with SUBACK 0x80. */
@@ -39,6 +41,7 @@ export class CounterSet {
     other: 0,
   };
   connectionsOverLimit = 0;
+  connectionsOverFileLimit = 0;
   publishesDroppedUnauthorised = 0;
   subscriptionsRefused = 0;
   oversizedPackets = 0;
@@ -53,6 +56,7 @@ export class CounterSet {
       connectionsAccepted: this.connectionsAccepted,
       connectionsRefused: Object.freeze({ ...this.connectionsRefused }),
       connectionsOverLimit: this.connectionsOverLimit,
+      connectionsOverFileLimit: this.connectionsOverFileLimit,
       publishesDroppedUnauthorised: this.publishesDroppedUnauthorised,
       subscriptionsRefused: this.subscriptionsRefused,
       oversizedPackets: this.oversizedPackets,

@@ -8,6 +8,7 @@ import type { ScoreRepository, State } from '../core/state/index.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { modelDir, type riskConfigSpec } from './config.js';
 import { initBackend, type BackendPreference } from './model/backend.js';
+import { ModelMonitor } from './monitoring/monitor.js';
 import { ModelRegistry } from './registry.js';
 import { ScoringService } from './scoring-service.js';
 
@@ -32,6 +33,8 @@ export interface RiskComponent {
   /** The state's scores (what the API reads). */
   readonly scores: ScoreRepository;
   readonly scoring: ScoringService;
+  /** The daily model-monitoring job (drift, backtests); elected like the periodic scoring. */
+  readonly monitor: ModelMonitor;
   readonly backend: string;
   /** The default model registered on this start, if the registry was empty. */
   readonly installedDefault?: string;
@@ -82,14 +85,27 @@ export async function createRisk(deps: RiskDeps): Promise<RiskComponent> {
     pdChangeThreshold: config.pdChangeThreshold,
     ...(deps.now === undefined ? {} : { now: deps.now }),
   });
+  const monitor = new ModelMonitor({
+    state: deps.state,
+    registry,
+    log: log.child({ component: 'model-monitoring' }),
+    intervalMs: config.monitorIntervalMs,
+    minPopulation: config.monitorMinPopulation,
+    backtestWindowDays: config.backtestWindowDays,
+    ...(deps.now === undefined ? {} : { now: deps.now }),
+  });
   return {
     registry,
     scores: deps.state.scores,
     scoring,
+    monitor,
     backend,
     ...(installedDefault === undefined ? {} : { installedDefault }),
     start: () => scoring.start(),
     stop: () => scoring.stop(),
-    close: () => scoring.close(),
+    close: async () => {
+      await monitor.stop();
+      await scoring.close();
+    },
   };
 }

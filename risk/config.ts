@@ -26,6 +26,23 @@ export const riskConfigSpec = defineConfig({
     min: 0,
     max: 0.5,
   }),
+  monitorIntervalMs: int('RISK_MONITOR_INTERVAL_MS', {
+    doc: 'How often model monitoring runs (drift of inputs and score against the training reference, backtests)',
+    unit: 'ms',
+    default: 86_400_000,
+    min: 60_000,
+  }),
+  monitorMinPopulation: int('RISK_MONITOR_MIN_POPULATION', {
+    doc: 'Fewest borrowers a model must have scored in the last day for its drift (PSI) to be computed',
+    default: 30,
+    min: 1,
+  }),
+  backtestWindowDays: int('RISK_BACKTEST_WINDOW_DAYS', {
+    doc: 'How far back model monitoring backtests a model’s scores against outcomes',
+    unit: 'days',
+    default: 730,
+    min: 1,
+  }),
   modelDir: str('RISK_MODEL_DIR', { doc: 'Folder of model artifacts; default DATA_DIR/models' }),
 });
 

@@ -35,6 +35,7 @@ import {
   type CalibrationMethod,
 } from './model/calibration.js';
 import { trainClassifier } from './model/train.js';
+import { buildReference, type ModelReference } from './monitoring/reference.js';
 import {
   alertThreshold,
   leadTimes,
@@ -120,6 +121,8 @@ export interface TrainedModel {
   readonly epochs: readonly EpochReport[];
   readonly calibration: CalibrationJson;
   readonly pdFloor: number;
+  /** PSI bins of the training rows' inputs and PDs: what model monitoring measures drift against. */
+  readonly reference: ModelReference;
 }
 
 export interface EvaluationResult {
@@ -184,9 +187,30 @@ export function dataHash(rows: readonly LabelledRow[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
-export async function evaluate(
-  opts: EvaluateOptions,
-): Promise<{ result: EvaluationResult; models: TrainedModel[]; rows: readonly FeatureRow[] }> {
+/** The training rows' population for drift monitoring: raw inputs (missing = null) and calibrated PDs. */
+function trainingReference(
+  rows: readonly LabelledRow[],
+  features: readonly string[],
+  pds: (rows: readonly LabelledRow[]) => ArrayLike<number>,
+): ModelReference {
+  const inputs: Record<string, (number | null)[]> = {};
+  for (const f of features) {
+    const j = FEATURE_NAMES.indexOf(f);
+    inputs[f] = rows.map((r) => {
+      const v = r.values[j];
+      return v === undefined || Number.isNaN(v) ? null : v;
+    });
+  }
+  return buildReference({ inputs, scores: Array.from(pds(rows)) }, 'training', Date.now());
+}
+
+export async function evaluate(opts: EvaluateOptions): Promise<{
+  result: EvaluationResult;
+  models: TrainedModel[];
+  rows: readonly FeatureRow[];
+  /** The out-of-time test rows and the fused network's PD of each (for the credit figures). */
+  test: { rows: readonly LabelledRow[]; fusedPd: Float32Array };
+}> {
   const horizonDays = opts.horizonDays ?? 180;
   const population = opts.population ?? 'performing';
   const seed = opts.seed ?? 42;
@@ -344,6 +368,9 @@ export async function evaluate(
       epochs: trained.epochs,
       calibration,
       pdFloor,
+      reference: trainingReference(train, imputer.features, (rows) =>
+        applyCalibration(trained.model.predictLogit(toMatrix(rows, imputer)), calibration, pdFloor),
+      ),
     });
     say(
       `${spec.name}: test AUC ${a.toFixed(4)} [${ci.lo.toFixed(4)}, ${ci.hi.toFixed(4)}], median lead ${lead.medianSustainedDays} d`,
@@ -380,5 +407,5 @@ export async function evaluate(
     lift: { estimate: lift.estimate, lo: lift.lo, hi: lift.hi, iterations: lift.iterations },
     leadTimeGainDays: fusedReport.leadTime.medianSustainedDays - onlineReport.leadTime.medianSustainedDays,
   };
-  return { result, models, rows: all };
+  return { result, models, rows: all, test: { rows: test, fusedPd: pf } };
 }

@@ -19,6 +19,10 @@ export {
   type ModelReport,
 } from './evaluate.js';
 export { writeEvaluationReport, type ReportPaths } from './report.js';
+export { evaluateCredit, type CreditEvaluation, type TruthDefault } from './evaluate-credit.js';
+export { creditMarkdown } from './report-credit.js';
+export { creditParams } from './credit/credit-app.js';
+export { creditConfigSpec } from './credit/config.js';
 export { ModelRegistry, readModelFile } from './registry.js';
 export { RiskModel, RISK_MODEL_FORMAT, type RiskModelFile, type Scored } from './scorer.js';
 export { gradeFor, pointsFor, GRADE_BANDS } from './grades.js';

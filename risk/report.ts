@@ -28,7 +28,7 @@ const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 export function writeEvaluationReport(
   dir: string,
   result: EvaluationResult,
-  extra: { title?: string; notes?: string[] } = {},
+  extra: { title?: string; notes?: string[]; credit?: { json: unknown; markdown: string } } = {},
 ): ReportPaths {
   const out = resolve(dir);
   mkdirSync(out, { recursive: true });
@@ -38,7 +38,8 @@ export function writeEvaluationReport(
     roc: join(out, 'evaluation-roc.svg'),
     reliability: join(out, 'evaluation-reliability.svg'),
   };
-  writeAtomic(paths.json, `${JSON.stringify(result, null, 2)}\n`);
+  const json = extra.credit === undefined ? result : { ...result, credit: extra.credit.json };
+  writeAtomic(paths.json, `${JSON.stringify(json, null, 2)}\n`);
   writeAtomic(
     paths.roc,
     rocSvg(
@@ -64,7 +65,10 @@ export function writeEvaluationReport(
   return paths;
 }
 
-function markdown(r: EvaluationResult, extra: { title?: string; notes?: string[] }): string {
+function markdown(
+  r: EvaluationResult,
+  extra: { title?: string; notes?: string[]; credit?: { markdown: string } },
+): string {
   const s = r.setup;
   const lines: string[] = [];
   lines.push(`# ${extra.title ?? 'riskfuse model evaluation'}`, '');
@@ -129,6 +133,7 @@ function markdown(r: EvaluationResult, extra: { title?: string; notes?: string[]
   lines.push('## Calibration (reliability, quantile bins)', '');
   for (const m of r.models) lines.push(...reliabilityLines(m));
   lines.push('Plots: `evaluation-roc.svg`, `evaluation-reliability.svg`.', '');
+  if (extra.credit !== undefined) lines.push(extra.credit.markdown);
   if (extra.notes !== undefined && extra.notes.length > 0)
     lines.push('## Notes', '', ...extra.notes.map((n) => `- ${n}`), '');
   return lines.join('\n');

@@ -12,6 +12,7 @@ import {
   type CalibrationJson,
 } from './model/calibration.js';
 import type { Classifier, ModelArtifact } from './model/types.js';
+import type { ModelReference } from './monitoring/reference.js';
 
 /**
  * A loadable risk model: the trained network plus everything needed to turn feature rows into its inputs
@@ -37,6 +38,11 @@ export interface RiskModelFile {
   readonly calibration?: CalibrationJson;
   /** Lowest PD the model reports; absent = the scorer's floor (RISK_PD_FLOOR, default 0.03 %). */
   readonly pdFloor?: number;
+  /**
+   * The training population's bins per input and for the PD (monitoring/reference.ts), what drift is measured
+   * against; files written before monitoring have none and get one from their first scored population.
+   */
+  readonly reference?: ModelReference;
 }
 
 export interface RiskModelOptions {

@@ -1,7 +1,11 @@
 import { DAY_MS, localDay } from './calendar.js';
 import { REGIONS } from './catalog.js';
 import { Rng } from './random.js';
-import type { ScenarioEffects } from './scenario-effects.js';
+import { FRAUD_CREDIT_EFFECTS, isFraudKind, WORLD_RECOVERY, type FraudKind } from './fraud-credit.js';
+import { HealthModel } from './health.js';
+import { LoanBook } from './loan-book.js';
+import { LotModel } from './lots.js';
+import { scenarioEffects, type ScenarioEffects } from './scenario-effects.js';
 import { SCENARIO_KINDS, type ScenarioKind, type ScenarioSpec } from './scenarios.js';
 import { naturalOutages } from './signals/common.js';
 import type { World } from './world.js';
@@ -173,4 +177,95 @@ export function groundTruth(world: World, effects: ScenarioEffects, toMs: number
     }
   }
   return events;
+}
+
+/**
+ * A borrower's default as it really happened in the world, with what the lender lost.
+ * - `ead`: what the defaulted loans still had due at the default instant (scheduled instalments less what was
+ *   paid by then: the platform's outstanding, core/state/loans/sql-loan-repository.ts).
+ * - `collateralValue`: market value of the pledged goods actually at their pledged spot at default (weight up
+ *   to the pledge × unit price; a lot driven away and not back counts nothing).
+ * - `recovery` = collateralValue × recovery rate × (1 − liquidation cost) × the title recovery of the worst
+ *   fraud committed before the default (fraud-credit.ts), at most the EAD; `loss` = ead − recovery.
+ */
+export interface CreditOutcome {
+  readonly borrowerId: string;
+  readonly defaultedAt: number;
+  readonly currency: string;
+  readonly ead: number;
+  readonly collateralValue: number;
+  readonly recovery: number;
+  readonly loss: number;
+  /** The borrower's collateral fraud that began before the default (the earliest), if any. */
+  readonly fraud?: { readonly kind: FraudKind; readonly onsetMs: number };
+}
+
+export interface CreditGroundTruth {
+  readonly defaults: readonly CreditOutcome[];
+  /** Every collateral fraud that began before `toMs`, by borrower (the earliest), defaulting or not. */
+  readonly frauds: ReadonlyMap<string, { readonly kind: FraudKind; readonly onsetMs: number }>;
+}
+
+/** The defaults of [world start, toMs), with EAD and realised loss. Pinned by test/credit-outcomes.test.ts. */
+export function creditGroundTruth(world: World, toMs: number): CreditGroundTruth {
+  const health = new HealthModel(world);
+  const effects = scenarioEffects(world);
+  const book = new LoanBook(world, health);
+  const lots = new LotModel(world, health, effects);
+  const snapshot = book.snapshotAt(toMs);
+  const frauds = new Map<string, { kind: FraudKind; onsetMs: number }>();
+  for (const e of groundTruth(world, effects, toMs)) {
+    if (!e.fraud || !isFraudKind(e.kind as FraudKind)) continue;
+    for (const b of e.borrowerIds) {
+      const seen = frauds.get(b);
+      if (seen === undefined || e.onsetMs < seen.onsetMs)
+        frauds.set(b, { kind: e.kind as FraudKind, onsetMs: e.onsetMs });
+    }
+  }
+  const dueByLoan = new Map<string, { amountDue: number; amountPaid: number; paidAt?: number }[]>();
+  for (const r of snapshot.repayments) {
+    const list = dueByLoan.get(r.loanId) ?? [];
+    list.push(r);
+    dueByLoan.set(r.loanId, list);
+  }
+  const byBorrower = new Map<string, { at: number; currency: string; ead: number }>();
+  for (const l of snapshot.loans) {
+    if (l.status !== 'defaulted' || l.defaultedAt === undefined) continue;
+    const at = l.defaultedAt;
+    let owed = 0;
+    for (const r of dueByLoan.get(l.id) ?? [])
+      owed += r.amountDue - (r.paidAt !== undefined && r.paidAt <= at ? r.amountPaid : 0);
+    const acc = byBorrower.get(l.borrowerId) ?? { at, currency: l.currency, ead: 0 };
+    acc.ead += owed;
+    byBorrower.set(l.borrowerId, acc);
+  }
+  const defaults: CreditOutcome[] = [];
+  for (const bp of world.profiles.borrowers) {
+    const d = byBorrower.get(bp.id);
+    if (d === undefined) continue;
+    let collateralValue = 0;
+    for (const li of bp.lotIndexes) {
+      const lp = world.profiles.lots[li];
+      if (lp === undefined || lots.positionAt(li, d.at).where !== 'home') continue;
+      collateralValue += Math.min(lots.weightAt(li, d.at), lp.lot.pledgedWeightKg) * lp.lot.unitPricePerKg;
+    }
+    const f = frauds.get(bp.id);
+    const fraud = f !== undefined && f.onsetMs < d.at ? f : undefined;
+    const title = fraud === undefined ? 1 : FRAUD_CREDIT_EFFECTS[fraud.kind].titleRecovery;
+    const recovery = Math.min(
+      d.ead,
+      collateralValue * WORLD_RECOVERY.recoveryRate * (1 - WORLD_RECOVERY.liquidationCost) * title,
+    );
+    defaults.push({
+      borrowerId: bp.id,
+      defaultedAt: d.at,
+      currency: d.currency,
+      ead: d.ead,
+      collateralValue,
+      recovery,
+      loss: d.ead - recovery,
+      ...(fraud === undefined ? {} : { fraud }),
+    });
+  }
+  return { defaults, frauds };
 }

@@ -48,3 +48,13 @@ export { simulateConfigSpec } from './config.js';
 export { ndviSeasonal } from './ndvi-curve.js';
 export { REGIONS } from './catalog.js';
 export { demoScenarios } from './demo-scenarios.js';
+export {
+  applyFraudDistress,
+  FRAUD_CREDIT_EFFECTS,
+  FRAUD_DISTRESS,
+  FRAUD_KIND_WEIGHTS,
+  fraudScenarios,
+  WORLD_RECOVERY,
+  type FraudKind,
+} from './fraud-credit.js';
+export { creditGroundTruth, type CreditGroundTruth, type CreditOutcome } from './ground-truth.js';

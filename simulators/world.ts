@@ -2,10 +2,22 @@ import { isDeviceId } from '../core/contracts/topics.js';
 import { RiskfuseError } from '../core/errors.js';
 import type { Borrower, CollateralLot, Device, LatLon, Loan, Sector, Site } from '../core/state/index.js';
 import { DAY_MS, localDay } from './calendar.js';
-import { borrowerName, COMMODITIES, REGIONS, SITE_SIZE_M, type Commodity } from './catalog.js';
+import { borrowerName, COMMODITIES, REGIONS, SITE_SIZE_M } from './catalog.js';
 import { fencePolygon, offsetMeters } from './geo.js';
 import { hash2, hash3, hashString, Rng } from './random.js';
-import { DEFAULT_DURATION_DAYS, type ScenarioKind, type ScenarioSpec } from './scenarios.js';
+import { applyFraudDistress } from './fraud-credit.js';
+import { resolveScenario } from './world-scenarios.js';
+import type {
+  BorrowerProfile,
+  DeclineEvent,
+  DeviceProfile,
+  DeviceRole,
+  LotProfile,
+  SatelliteProduct,
+  SiteProfile,
+  World,
+  WorldOptions,
+} from './world-types.js';
 
 /**
  * The simulated world, generated purely from a seed: borrowers across three sectors, their sites (with
@@ -15,150 +27,18 @@ import { DEFAULT_DURATION_DAYS, type ScenarioKind, type ScenarioSpec } from './s
  * Each borrower is generated from its own random stream (seed, borrower number), so a world of 500 borrowers
  * starts with the same 50 as a world of 50, and every device's noise is keyed by its id.
  */
-export interface WorldOptions {
-  readonly seed: number;
-  readonly borrowers: number;
-  /** Devices are installed and readings start here (epoch ms). */
-  readonly startMs: number;
-  /** Relative share of each sector; default 40 % agriculture, 30 % manufacturing, 30 % trading. */
-  readonly sectorWeights?: Readonly<Record<Sector, number>>;
-  /**
-   * Hazard of a sustained business decline, per borrower-year; default 0.07. About two in three declines do
-   * not recover; with the financial shocks below the portfolio's annual default rate settles near 5–7 %
-   * (see test/loan-book.test.ts).
-   */
-  readonly declineRatePerYear?: number;
-  /** Hazard of a purely financial shock (invisible to devices), per borrower-year; default 0.015. */
-  readonly cashShockRatePerYear?: number;
-  readonly scenarios?: readonly ScenarioSpec[];
-  /** How far ahead decline events are drawn, days; default 3,650. */
-  readonly horizonDays?: number;
-  /**
-   * Reporting interval of collateral stakes, ms; default 900,000 (15 min). Longer intervals model a
-   * battery-saving deployment and keep multi-year training histories small.
-   */
-  readonly stakeIntervalMs?: number;
-  /** Reporting interval of helmets while worn, ms; default 300,000 (5 min). */
-  readonly helmetIntervalMs?: number;
-}
-
-/** A sustained drop of latent health: ramps down over `rampDays`, optionally recovers. Days are local epoch days. */
-export interface DeclineEvent {
-  readonly startDay: number;
-  readonly depth: number;
-  readonly rampDays: number;
-  /** Days spent at the bottom before recovering; absent = never recovers. */
-  readonly recoverAfterDays?: number;
-  readonly recoverDays: number;
-  readonly cause: 'natural' | 'scenario';
-}
-
-export interface BorrowerProfile {
-  readonly index: number;
-  readonly id: string;
-  readonly sector: Sector;
-  readonly regionIndex: number;
-  readonly tzOffsetH: number;
-  /** Long-run mean of latent health (0 is an ordinary business; sd across borrowers 0.3). */
-  readonly quality: number;
-  /** Repayments follow business health this many days late: the cash buffer that hides trouble online. */
-  readonly paymentLagDays: number;
-  /** Probability per day of a sudden, recoverable shock (lost customer, breakdown, a bad month). */
-  readonly shockRatePerDay: number;
-  readonly declines: readonly DeclineEvent[];
-  /**
-   * Purely financial distress (a large customer that does not pay, a tax claim, a call from another lender):
-   * it hits repayments directly and leaves operations — and so every device — untouched. These defaults give
-   * offline data nothing to see, as in real portfolios.
-   */
-  readonly cashShocks: readonly DeclineEvent[];
-  /** Planned annual shutdown (manufacturing: two summer weeks), as [first day of year, days]. */
-  readonly shutdown?: readonly [startDoy: number, days: number];
-  readonly mainSiteIndex: number;
-  readonly siteIndexes: readonly number[];
-  readonly lotIndexes: readonly number[];
-  readonly deviceIndexes: readonly number[];
-}
-
-export interface SiteProfile {
-  readonly index: number;
-  readonly site: Site;
-  readonly borrowerIndex: number;
-  readonly heated: boolean;
-}
-
-export interface LotProfile {
-  readonly index: number;
-  readonly lot: CollateralLot;
-  readonly borrowerIndex: number;
-  readonly siteIndex: number;
-  readonly commodity: Commodity;
-  /** Where the lot sits inside its site, metres from the site centre. */
-  readonly offsetEastM: number;
-  readonly offsetNorthM: number;
-  /** Stock at the world's start relative to the pledged weight. */
-  readonly initialFill: number;
-}
-
-export type DeviceRole = 'stake' | 'worker' | 'inspector' | 'satellite';
-/** What a satellite feed observes: optical NDVI of a parcel, night-light activity of a building, optical yard stockpile. */
-export type SatelliteProduct = 'ndvi' | 'nightlight' | 'yard';
-
-export interface DeviceProfile {
-  readonly index: number;
-  readonly device: Device;
-  readonly role: DeviceRole;
-  readonly borrowerIndex: number;
-  readonly siteIndex: number;
-  /** Index into `profiles.lots` for stakes, -1 otherwise. */
-  readonly lotIndex: number;
-  /** Stream key of all the device's randomness. */
-  readonly key: number;
-  /** Device clock error (device time − true time), ms. */
-  readonly skewMs: number;
-  /** Offset of the device's reporting grid within its interval, ms. */
-  readonly phaseMs: number;
-  /** Reporting interval while on, ms (satellite: one scene a day at most). */
-  readonly intervalMs: number;
-  /** 1-sigma horizontal GNSS error of this unit where it usually sits, m. */
-  readonly gpsSigmaM: number;
-  readonly product?: SatelliteProduct;
-  /** Parcel crop calendar: phase shift, days, and peak-height factor. */
-  readonly ndviShiftDays: number;
-  readonly ndviAmplitude: number;
-  /** A worker's habitual shift start, local hours. */
-  readonly shiftStartH: number;
-}
-
-export interface ResolvedScenario {
-  readonly spec: ScenarioSpec;
-  readonly kind: ScenarioKind;
-  readonly startMs: number;
-  readonly endMs: number;
-  readonly borrowerIndexes: readonly number[];
-  readonly lotIndexes: readonly number[];
-  readonly deviceIndexes: readonly number[];
-  readonly regionIndexes: readonly number[];
-}
-
-export interface World {
-  readonly seed: number;
-  readonly startMs: number;
-  readonly declineRatePerYear: number;
-  readonly borrowers: readonly Borrower[];
-  readonly sites: readonly Site[];
-  readonly lots: readonly CollateralLot[];
-  readonly devices: readonly Device[];
-  /** The loans outstanding when the world starts; the loan book renews them as simulated time passes. */
-  readonly loans: readonly Loan[];
-  readonly profiles: {
-    readonly borrowers: readonly BorrowerProfile[];
-    readonly sites: readonly SiteProfile[];
-    readonly lots: readonly LotProfile[];
-    readonly devices: readonly DeviceProfile[];
-  };
-  readonly scenarios: readonly ResolvedScenario[];
-}
+export type {
+  WorldOptions,
+  DeclineEvent,
+  BorrowerProfile,
+  SiteProfile,
+  LotProfile,
+  DeviceRole,
+  SatelliteProduct,
+  DeviceProfile,
+  ResolvedScenario,
+  World,
+} from './world-types.js';
 
 const DEFAULT_SECTORS: Readonly<Record<Sector, number>> = {
   agriculture: 0.4,
@@ -465,9 +345,9 @@ export function generateWorld(options: WorldOptions): World {
   }
 
   const partial = { borrowers, sites, lots, devices, bProfiles, sProfiles, lProfiles, dProfiles };
-  const scenarios = (options.scenarios ?? []).map((spec) => resolveScenario(spec, startMs, partial));
+  const resolved = (options.scenarios ?? []).map((spec) => resolveScenario(spec, startMs, partial));
   // A decline scenario is a decline event the borrower would not otherwise have had.
-  for (const s of scenarios) {
+  for (const s of resolved) {
     if (s.kind !== 'decline') continue;
     for (const bi of s.borrowerIndexes) {
       const bp = bProfiles[bi] as BorrowerProfile;
@@ -486,6 +366,10 @@ export function generateWorld(options: WorldOptions): World {
     }
   }
 
+  // A collateral fraud is often followed by the borrower's financial failure (fraud-credit.ts).
+  const scenarios =
+    options.fraudDefaults === false ? resolved : applyFraudDistress(seed, resolved, bProfiles);
+
   return {
     seed,
     startMs,
@@ -502,105 +386,6 @@ export function generateWorld(options: WorldOptions): World {
 
 function localDayStart(ms: number, tzOffsetH: number): number {
   return localDay(ms, tzOffsetH) * DAY_MS - tzOffsetH * 3_600_000;
-}
-
-function resolveScenario(
-  spec: ScenarioSpec,
-  worldStartMs: number,
-  w: {
-    borrowers: readonly Borrower[];
-    sites: readonly Site[];
-    lots: readonly CollateralLot[];
-    devices: readonly Device[];
-    bProfiles: readonly BorrowerProfile[];
-    lProfiles: readonly LotProfile[];
-    dProfiles: readonly DeviceProfile[];
-  },
-): ResolvedScenario {
-  const startMs = worldStartMs + Math.round(spec.startDay * DAY_MS);
-  const duration = spec.durationDays ?? DEFAULT_DURATION_DAYS[spec.kind];
-  const endMs = Number.isFinite(duration)
-    ? startMs + Math.round(duration * DAY_MS)
-    : Number.POSITIVE_INFINITY;
-  const t = spec.target;
-  const bIndex = w.borrowers.findIndex((b) => b.id === t);
-  const lIndex = w.lots.findIndex((l) => l.id === t);
-  const sIndex = w.sites.findIndex((s) => s.id === t);
-  const dIndex = w.devices.findIndex((d) => d.id === t);
-  const rIndex = REGIONS.findIndex((r) => r.code === t);
-  const unknown = (what: string): never => {
-    throw new RiskfuseError(
-      'VALIDATION_FAILED',
-      `scenario ${spec.kind}: target ${JSON.stringify(t)} is not ${what} in this world`,
-    );
-  };
-  const out = {
-    spec,
-    kind: spec.kind,
-    startMs,
-    endMs,
-    borrowerIndexes: [] as number[],
-    lotIndexes: [] as number[],
-    deviceIndexes: [] as number[],
-    regionIndexes: [] as number[],
-  };
-  const lotsOf = (bi: number): readonly number[] => (w.bProfiles[bi] as BorrowerProfile).lotIndexes;
-  switch (spec.kind) {
-    case 'removal':
-    case 'moved':
-    case 'tamper':
-    case 'spoof': {
-      const stakeLot = dIndex >= 0 ? (w.dProfiles[dIndex] as DeviceProfile).lotIndex : -1;
-      const lotIdx = lIndex >= 0 ? [lIndex] : stakeLot >= 0 ? [stakeLot] : [];
-      if (lotIdx.length === 0 && bIndex >= 0) {
-        const all = lotsOf(bIndex);
-        lotIdx.push(...(spec.kind === 'removal' ? all : all.slice(0, 1)));
-      }
-      if (lotIdx.length === 0) unknown('a borrower, lot or stake');
-      out.lotIndexes = lotIdx;
-      out.borrowerIndexes = [...new Set(lotIdx.map((li) => (w.lProfiles[li] as LotProfile).borrowerIndex))];
-      out.deviceIndexes = w.dProfiles.filter((d) => lotIdx.includes(d.lotIndex)).map((d) => d.index);
-      break;
-    }
-    case 'outage': {
-      if (dIndex >= 0) out.deviceIndexes = [dIndex];
-      else if (sIndex >= 0)
-        out.deviceIndexes = w.dProfiles.filter((d) => d.siteIndex === sIndex).map((d) => d.index);
-      else if (bIndex >= 0) out.deviceIndexes = [...(w.bProfiles[bIndex] as BorrowerProfile).deviceIndexes];
-      else unknown('a device, site or borrower');
-      out.borrowerIndexes = [
-        ...new Set(out.deviceIndexes.map((di) => (w.dProfiles[di] as DeviceProfile).borrowerIndex)),
-      ];
-      break;
-    }
-    case 'inspection-offsite': {
-      const inspector =
-        dIndex >= 0 && (w.dProfiles[dIndex] as DeviceProfile).role === 'inspector'
-          ? dIndex
-          : bIndex >= 0
-            ? w.dProfiles.findIndex((d) => d.borrowerIndex === bIndex && d.role === 'inspector')
-            : -1;
-      if (inspector < 0) unknown("a borrower or an inspector's helmet");
-      out.deviceIndexes = [inspector];
-      out.borrowerIndexes = [(w.dProfiles[inspector] as DeviceProfile).borrowerIndex];
-      break;
-    }
-    case 'drought': {
-      if (rIndex >= 0) out.regionIndexes = [rIndex];
-      else if (bIndex >= 0) out.regionIndexes = [(w.bProfiles[bIndex] as BorrowerProfile).regionIndex];
-      else unknown(`a region code (${REGIONS.map((r) => r.code).join(', ')}) or a borrower`);
-      out.borrowerIndexes = w.bProfiles
-        .filter((b) => out.regionIndexes.includes(b.regionIndex))
-        .map((b) => b.index);
-      break;
-    }
-    case 'decline': {
-      if (bIndex < 0) unknown('a borrower');
-      out.borrowerIndexes = [bIndex];
-      break;
-    }
-  }
-  return out;
 }
 
 /** The site centre as a point. */

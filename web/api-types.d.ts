@@ -159,7 +159,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The calling API key: id, name and role (the dashboard shows what the role may do) */
+        /** The calling API key: id, name, role and the routes the role may call */
         get: {
             parameters: {
                 query?: never;
@@ -179,6 +179,8 @@ export interface paths {
                             id: string;
                             name: string;
                             role: "admin" | "officer" | "auditor" | "device-ops" | "approver";
+                            /** @description `METHOD /path` of every route the role may call (api/permissions.ts): the dashboard shows only these actions */
+                            may: string[];
                         };
                     };
                 };
@@ -6639,6 +6641,547 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every model version’s health: training reference, latest drift and backtest (champion first) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                version: string;
+                                name: string;
+                                status: "champion" | "challenger" | "retired";
+                                /** @description when the model was trained, epoch ms */
+                                createdAt: number;
+                                reference: {
+                                    /** @description training: stored with the model; first-scored: built from its first scored population */
+                                    source: "training" | "first-scored";
+                                    /** @description when the reference population was observed, epoch ms */
+                                    at: number;
+                                } | null;
+                                /** @description the latest day; null before the first */
+                                drift: {
+                                    /** @description the UTC day, epoch ms */
+                                    day: number;
+                                    /** @description when it was computed, epoch ms */
+                                    computedAt: number;
+                                    /** @description borrowers the version scored in the day before */
+                                    population: number;
+                                    scorePsi: number;
+                                    worstInput?: string;
+                                    worstPsi?: number;
+                                    /** @description PSI band: stable < 0.1 ≤ moderate ≤ 0.25 < major */
+                                    band: "stable" | "moderate" | "major";
+                                    /** @description training: stored with the model; first-scored: built from its first scored population */
+                                    referenceSource: "training" | "first-scored";
+                                    /** @description inputs (and `score`) not stable, most shifted first */
+                                    shifted: string[];
+                                } | null;
+                                backtest: {
+                                    /** @description the UTC day, epoch ms */
+                                    day: number;
+                                    /** @description when it was computed, epoch ms */
+                                    computedAt: number;
+                                    /** @description one per borrower and day scored in the window */
+                                    observations: number;
+                                    /** @description observations whose outcome is known */
+                                    labelled: number;
+                                    /** @description horizon still open, no default yet */
+                                    pending: number;
+                                    defaults: number;
+                                    /** @description null until both outcomes are present */
+                                    auc: number | null;
+                                    ks: number | null;
+                                    brier: number | null;
+                                    meanPd: number | null;
+                                    observedRate: number | null;
+                                    horizonDays: number;
+                                    grades: {
+                                        grade: string;
+                                        count: number;
+                                        defaults: number;
+                                        /** @description mean predicted PD */
+                                        meanPd: number;
+                                        /** @description observed default rate */
+                                        observedRate: number;
+                                    }[];
+                                } | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{version}/drift": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A model version’s daily drift: PSI of the score and of each input, with bins, newest first */
+        get: {
+            parameters: {
+                query: {
+                    /** @description first day (inclusive), epoch ms */
+                    from?: number;
+                    /** @description last day (exclusive), epoch ms */
+                    to?: number;
+                    /** @description how many days, newest first */
+                    limit: number;
+                };
+                header?: never;
+                path: {
+                    version: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            version: string;
+                            status: "champion" | "challenger" | "retired";
+                            items: {
+                                /** @description the UTC day, epoch ms */
+                                day: number;
+                                /** @description when it was computed, epoch ms */
+                                computedAt: number;
+                                /** @description borrowers the version scored in the day before */
+                                population: number;
+                                scorePsi: number;
+                                worstInput?: string;
+                                worstPsi?: number;
+                                /** @description PSI band: stable < 0.1 ≤ moderate ≤ 0.25 < major */
+                                band: "stable" | "moderate" | "major";
+                                /** @description training: stored with the model; first-scored: built from its first scored population */
+                                referenceSource: "training" | "first-scored";
+                                /** @description inputs (and `score`) not stable, most shifted first */
+                                shifted: string[];
+                                score: {
+                                    psi: number;
+                                    /** @description PSI band: stable < 0.1 ≤ moderate ≤ 0.25 < major */
+                                    band: "stable" | "moderate" | "major";
+                                    bins: {
+                                        /** @description lower edge (null = −∞) */
+                                        from: number | null;
+                                        /** @description upper edge, exclusive (null = +∞) */
+                                        to: number | null;
+                                        referenceShare: number;
+                                        currentShare: number;
+                                        /** @description this bin’s term of the PSI */
+                                        contribution: number;
+                                    }[];
+                                };
+                                inputs: {
+                                    [key: string]: {
+                                        psi: number;
+                                        /** @description PSI band: stable < 0.1 ≤ moderate ≤ 0.25 < major */
+                                        band: "stable" | "moderate" | "major";
+                                        /** @description share with no value in the reference */
+                                        missingReference: number;
+                                        /** @description share with no value now */
+                                        missingCurrent: number;
+                                        bins: {
+                                            /** @description lower edge (null = −∞) */
+                                            from: number | null;
+                                            /** @description upper edge, exclusive (null = +∞) */
+                                            to: number | null;
+                                            referenceShare: number;
+                                            currentShare: number;
+                                            /** @description this bin’s term of the PSI */
+                                            contribution: number;
+                                        }[];
+                                    };
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{version}/backtest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A model version’s backtests on outcomes as they arrived, newest first */
+        get: {
+            parameters: {
+                query: {
+                    /** @description how many days, newest first */
+                    limit: number;
+                };
+                header?: never;
+                path: {
+                    version: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            version: string;
+                            status: "champion" | "challenger" | "retired";
+                            items: {
+                                /** @description the UTC day, epoch ms */
+                                day: number;
+                                /** @description when it was computed, epoch ms */
+                                computedAt: number;
+                                /** @description one per borrower and day scored in the window */
+                                observations: number;
+                                /** @description observations whose outcome is known */
+                                labelled: number;
+                                /** @description horizon still open, no default yet */
+                                pending: number;
+                                defaults: number;
+                                /** @description null until both outcomes are present */
+                                auc: number | null;
+                                ks: number | null;
+                                brier: number | null;
+                                meanPd: number | null;
+                                observedRate: number | null;
+                                horizonDays: number;
+                                grades: {
+                                    grade: string;
+                                    count: number;
+                                    defaults: number;
+                                    /** @description mean predicted PD */
+                                    meanPd: number;
+                                    /** @description observed default rate */
+                                    observedRate: number;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/portfolio/borrowers": {
         parameters: {
             query?: never;
@@ -6655,8 +7198,8 @@ export interface paths {
                     /** @description grade band, A (safest) to G */
                     grade?: "A" | "B" | "C" | "D" | "E" | "F" | "G";
                     /** @description rows without a value of the key come last in either order */
-                    sort: "pd" | "exposure" | "coverage" | "openAlerts" | "name";
-                    /** @description default: desc for pd, exposure and openAlerts; asc for coverage and name */
+                    sort: "pd" | "exposure" | "coverage" | "openAlerts" | "name" | "el" | "verifiedCoverage";
+                    /** @description default: desc for pd, exposure, openAlerts and el; asc for coverage, verifiedCoverage and name */
                     order?: "asc" | "desc";
                     /** @description page size */
                     limit: number;
@@ -6872,7 +7415,7 @@ export interface paths {
                                 ruleId: string;
                                 severity: "info" | "warning" | "critical";
                                 status: "open" | "acknowledged" | "resolved";
-                                subjectKind: "borrower" | "device" | "lot";
+                                subjectKind: "borrower" | "device" | "lot" | "model";
                                 subjectId: string;
                                 borrowerId?: string;
                                 deviceId?: string;
@@ -7033,7 +7576,7 @@ export interface paths {
                             ruleId: string;
                             severity: "info" | "warning" | "critical";
                             status: "open" | "acknowledged" | "resolved";
-                            subjectKind: "borrower" | "device" | "lot";
+                            subjectKind: "borrower" | "device" | "lot" | "model";
                             subjectId: string;
                             borrowerId?: string;
                             deviceId?: string;
@@ -7199,7 +7742,7 @@ export interface paths {
                             ruleId: string;
                             severity: "info" | "warning" | "critical";
                             status: "open" | "acknowledged" | "resolved";
-                            subjectKind: "borrower" | "device" | "lot";
+                            subjectKind: "borrower" | "device" | "lot" | "model";
                             subjectId: string;
                             borrowerId?: string;
                             deviceId?: string;
@@ -7363,7 +7906,7 @@ export interface paths {
                             ruleId: string;
                             severity: "info" | "warning" | "critical";
                             status: "open" | "acknowledged" | "resolved";
-                            subjectKind: "borrower" | "device" | "lot";
+                            subjectKind: "borrower" | "device" | "lot" | "model";
                             subjectId: string;
                             borrowerId?: string;
                             deviceId?: string;
@@ -8206,7 +8749,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The case inbox: by default cases not closed, most money at risk first */
+        /** The case inbox: by default cases not closed, by money at risk: expected loss where computed (largest first), then outstanding exposure */
         get: {
             parameters: {
                 query?: {
@@ -8245,10 +8788,12 @@ export interface paths {
                                 maxSeverity: string;
                                 /** @description latest alert, epoch ms */
                                 lastAlertAt: number;
-                                /** @description the borrower's outstanding exposure (what is still due on its active loans) */
+                                /** @description the borrower's expected loss where the credit figures have it, else its outstanding exposure */
                                 moneyAtRisk?: {
                                     amount: number;
                                     currency: string;
+                                    /** @description expected-loss: the credit monitor's PD × LGD × EAD; exposure: what is still due on its active loans (no credit figures yet) */
+                                    basis: "expected-loss" | "exposure";
                                 };
                             }[];
                         };
@@ -8399,10 +8944,12 @@ export interface paths {
                                 maxSeverity: string;
                                 /** @description latest alert, epoch ms */
                                 lastAlertAt: number;
-                                /** @description the borrower's outstanding exposure (what is still due on its active loans) */
+                                /** @description the borrower's expected loss where the credit figures have it, else its outstanding exposure */
                                 moneyAtRisk?: {
                                     amount: number;
                                     currency: string;
+                                    /** @description expected-loss: the credit monitor's PD × LGD × EAD; exposure: what is still due on its active loans (no credit figures yet) */
+                                    basis: "expected-loss" | "exposure";
                                 };
                             };
                             timeline: {
@@ -8576,10 +9123,12 @@ export interface paths {
                             maxSeverity: string;
                             /** @description latest alert, epoch ms */
                             lastAlertAt: number;
-                            /** @description the borrower's outstanding exposure (what is still due on its active loans) */
+                            /** @description the borrower's expected loss where the credit figures have it, else its outstanding exposure */
                             moneyAtRisk?: {
                                 amount: number;
                                 currency: string;
+                                /** @description expected-loss: the credit monitor's PD × LGD × EAD; exposure: what is still due on its active loans (no credit figures yet) */
+                                basis: "expected-loss" | "exposure";
                             };
                         };
                     };
@@ -8857,6 +9406,783 @@ export interface paths {
                                     observedPrecision: number | null;
                                 };
                             };
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts/suppressions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Maintenance windows and snoozes: by default those in force now, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    state?: "active" | "all";
+                    scopeKind?: "device" | "lot" | "borrower";
+                    /** @description device, lot or borrower id */
+                    scopeId?: string;
+                    /** @description page size */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                kind: "maintenance" | "snooze";
+                                scopeKind: "device" | "lot" | "borrower";
+                                scopeId: string;
+                                ruleId?: string;
+                                reason: string;
+                                /** @description in force from (alert time), epoch ms */
+                                fromMs: number;
+                                /** @description in force until, exclusive (alert time), epoch ms */
+                                untilMs: number;
+                                /** @description API key id */
+                                createdBy: string;
+                                /** @description created, epoch ms */
+                                createdAt: number;
+                                /** @description ended early, epoch ms */
+                                revokedAt?: number;
+                                /** @description API key id */
+                                revokedBy?: string;
+                                /** @description alert openings it held back */
+                                suppressed: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a maintenance window or snooze on a device, lot or borrower (optionally one rule); openings inside it are recorded as suppressed */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        kind: "maintenance" | "snooze";
+                        scopeKind: "device" | "lot" | "borrower";
+                        /** @description device, lot or borrower id */
+                        scopeId: string;
+                        /** @description rule id (all rules when absent) */
+                        ruleId?: string;
+                        /** @description why (shown to officers) */
+                        reason: string;
+                        /** @description in force from; default now, epoch ms */
+                        fromMs?: number;
+                        /** @description in force until (exclusive); at most 90 days after fromMs, epoch ms */
+                        untilMs: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            kind: "maintenance" | "snooze";
+                            scopeKind: "device" | "lot" | "borrower";
+                            scopeId: string;
+                            ruleId?: string;
+                            reason: string;
+                            /** @description in force from (alert time), epoch ms */
+                            fromMs: number;
+                            /** @description in force until, exclusive (alert time), epoch ms */
+                            untilMs: number;
+                            /** @description API key id */
+                            createdBy: string;
+                            /** @description created, epoch ms */
+                            createdAt: number;
+                            /** @description ended early, epoch ms */
+                            revokedAt?: number;
+                            /** @description API key id */
+                            revokedBy?: string;
+                            /** @description alert openings it held back */
+                            suppressed: number;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts/suppressions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A suppression with the alert openings it held back (newest first) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description page size */
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    /** @description resource id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            suppression: {
+                                id: string;
+                                kind: "maintenance" | "snooze";
+                                scopeKind: "device" | "lot" | "borrower";
+                                scopeId: string;
+                                ruleId?: string;
+                                reason: string;
+                                /** @description in force from (alert time), epoch ms */
+                                fromMs: number;
+                                /** @description in force until, exclusive (alert time), epoch ms */
+                                untilMs: number;
+                                /** @description API key id */
+                                createdBy: string;
+                                /** @description created, epoch ms */
+                                createdAt: number;
+                                /** @description ended early, epoch ms */
+                                revokedAt?: number;
+                                /** @description API key id */
+                                revokedBy?: string;
+                                /** @description alert openings it held back */
+                                suppressed: number;
+                            };
+                            suppressed: {
+                                id: string;
+                                cause: ("maintenance" | "snooze") | "flapping";
+                                suppressionId?: string;
+                                ruleId: string;
+                                severity: "info" | "warning" | "critical";
+                                subjectKind: "borrower" | "device" | "lot";
+                                subjectId: string;
+                                borrowerId?: string;
+                                deviceId?: string;
+                                lotId?: string;
+                                title: string;
+                                evidence: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description when it would have opened (reading time), epoch ms */
+                                at: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts/suppressions/{id}/end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End a maintenance window or snooze now (409 when it has already ended) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description resource id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            kind: "maintenance" | "snooze";
+                            scopeKind: "device" | "lot" | "borrower";
+                            scopeId: string;
+                            ruleId?: string;
+                            reason: string;
+                            /** @description in force from (alert time), epoch ms */
+                            fromMs: number;
+                            /** @description in force until, exclusive (alert time), epoch ms */
+                            untilMs: number;
+                            /** @description API key id */
+                            createdBy: string;
+                            /** @description created, epoch ms */
+                            createdAt: number;
+                            /** @description ended early, epoch ms */
+                            revokedAt?: number;
+                            /** @description API key id */
+                            revokedBy?: string;
+                            /** @description alert openings it held back */
+                            suppressed: number;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts/suppressed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alert openings held back by a maintenance window, a snooze or the flapping hold, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description borrower id */
+                    borrowerId?: string;
+                    /** @description page size */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                cause: ("maintenance" | "snooze") | "flapping";
+                                suppressionId?: string;
+                                ruleId: string;
+                                severity: "info" | "warning" | "critical";
+                                subjectKind: "borrower" | "device" | "lot";
+                                subjectId: string;
+                                borrowerId?: string;
+                                deviceId?: string;
+                                lotId?: string;
+                                title: string;
+                                evidence: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description when it would have opened (reading time), epoch ms */
+                                at: number;
+                            }[];
                         };
                     };
                 };
@@ -10826,7 +12152,20 @@ export interface paths {
                                     actual: number;
                                 }[];
                                 lots: {
-                                    [key: string]: unknown;
+                                    lotId: string;
+                                    commodity: string;
+                                    currency: string;
+                                    haircut: number;
+                                    /** @description pledged weight × price × (1 − haircut) */
+                                    claimedValue: number;
+                                    /** @description the stake's last weight */
+                                    measuredWeightKg?: number;
+                                    /** @description min(measured, pledged) × price × (1 − haircut) × factor */
+                                    verifiedValue: number;
+                                    /** @description the status factor applied (1: counted in full) */
+                                    factor: number;
+                                    /** @description why the lot counts reduced; empty when it counts in full */
+                                    conditions: ("unverified" | "outside-geofence" | "tampered" | "offline")[];
                                 }[];
                                 /** @description when computed, epoch ms */
                                 computedAt: number;
@@ -10993,7 +12332,20 @@ export interface paths {
                                 actual: number;
                             }[];
                             lots: {
-                                [key: string]: unknown;
+                                lotId: string;
+                                commodity: string;
+                                currency: string;
+                                haircut: number;
+                                /** @description pledged weight × price × (1 − haircut) */
+                                claimedValue: number;
+                                /** @description the stake's last weight */
+                                measuredWeightKg?: number;
+                                /** @description min(measured, pledged) × price × (1 − haircut) × factor */
+                                verifiedValue: number;
+                                /** @description the status factor applied (1: counted in full) */
+                                factor: number;
+                                /** @description why the lot counts reduced; empty when it counts in full */
+                                conditions: ("unverified" | "outside-geofence" | "tampered" | "offline")[];
                             }[];
                             /** @description when computed, epoch ms */
                             computedAt: number;
@@ -11872,9 +13224,34 @@ export interface paths {
                                     sharePct: number;
                                 }[];
                                 status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
-                                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
                                 recommendation?: {
-                                    [key: string]: unknown;
+                                    outcome: "approve" | "approve-lower" | "decline" | "refer";
+                                    pd: number | null;
+                                    grade: string | null;
+                                    ead: number;
+                                    lgd: number;
+                                    el: number | null;
+                                    /** @description EL ÷ EAD */
+                                    elRate: number | null;
+                                    claimedCoverage: number | null;
+                                    verifiedCoverage: number | null;
+                                    /** @description policy checks that fail at the amount applied for */
+                                    checks: {
+                                        code: string;
+                                        message: string;
+                                        limit: number;
+                                        actual: number;
+                                    }[];
+                                    /** @description the largest amount whose EL and policy checks pass */
+                                    suggestedLimit: number;
+                                    /** @description plain words, most important first */
+                                    reasons: string[];
+                                    /** @description the model's PD-raising reason codes: a decline's adverse-action reasons */
+                                    adverseReasons: {
+                                        code: string;
+                                        text: string;
+                                    }[];
+                                    policyVersion: number;
                                 };
                                 /** @description filed, epoch ms */
                                 createdAt: number;
@@ -12033,9 +13410,34 @@ export interface paths {
                                 sharePct: number;
                             }[];
                             status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
-                            /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
                             recommendation?: {
-                                [key: string]: unknown;
+                                outcome: "approve" | "approve-lower" | "decline" | "refer";
+                                pd: number | null;
+                                grade: string | null;
+                                ead: number;
+                                lgd: number;
+                                el: number | null;
+                                /** @description EL ÷ EAD */
+                                elRate: number | null;
+                                claimedCoverage: number | null;
+                                verifiedCoverage: number | null;
+                                /** @description policy checks that fail at the amount applied for */
+                                checks: {
+                                    code: string;
+                                    message: string;
+                                    limit: number;
+                                    actual: number;
+                                }[];
+                                /** @description the largest amount whose EL and policy checks pass */
+                                suggestedLimit: number;
+                                /** @description plain words, most important first */
+                                reasons: string[];
+                                /** @description the model's PD-raising reason codes: a decline's adverse-action reasons */
+                                adverseReasons: {
+                                    code: string;
+                                    text: string;
+                                }[];
+                                policyVersion: number;
                             };
                             /** @description filed, epoch ms */
                             createdAt: number;
@@ -12187,14 +13589,40 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
+                /** @description Default Response */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": {
-                            [key: string]: unknown;
+                            outcome: "approve" | "approve-lower" | "decline" | "refer";
+                            pd: number | null;
+                            grade: string | null;
+                            ead: number;
+                            lgd: number;
+                            el: number | null;
+                            /** @description EL ÷ EAD */
+                            elRate: number | null;
+                            claimedCoverage: number | null;
+                            verifiedCoverage: number | null;
+                            /** @description policy checks that fail at the amount applied for */
+                            checks: {
+                                code: string;
+                                message: string;
+                                limit: number;
+                                actual: number;
+                            }[];
+                            /** @description the largest amount whose EL and policy checks pass */
+                            suggestedLimit: number;
+                            /** @description plain words, most important first */
+                            reasons: string[];
+                            /** @description the model's PD-raising reason codes: a decline's adverse-action reasons */
+                            adverseReasons: {
+                                code: string;
+                                text: string;
+                            }[];
+                            policyVersion: number;
                         };
                     };
                 };
@@ -12335,9 +13763,34 @@ export interface paths {
                                     sharePct: number;
                                 }[];
                                 status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
-                                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
                                 recommendation?: {
-                                    [key: string]: unknown;
+                                    outcome: "approve" | "approve-lower" | "decline" | "refer";
+                                    pd: number | null;
+                                    grade: string | null;
+                                    ead: number;
+                                    lgd: number;
+                                    el: number | null;
+                                    /** @description EL ÷ EAD */
+                                    elRate: number | null;
+                                    claimedCoverage: number | null;
+                                    verifiedCoverage: number | null;
+                                    /** @description policy checks that fail at the amount applied for */
+                                    checks: {
+                                        code: string;
+                                        message: string;
+                                        limit: number;
+                                        actual: number;
+                                    }[];
+                                    /** @description the largest amount whose EL and policy checks pass */
+                                    suggestedLimit: number;
+                                    /** @description plain words, most important first */
+                                    reasons: string[];
+                                    /** @description the model's PD-raising reason codes: a decline's adverse-action reasons */
+                                    adverseReasons: {
+                                        code: string;
+                                        text: string;
+                                    }[];
+                                    policyVersion: number;
                                 };
                                 /** @description filed, epoch ms */
                                 createdAt: number;
@@ -12352,6 +13805,8 @@ export interface paths {
                                 id: string;
                                 applicationId: string;
                                 approverKeyId: string;
+                                /** @description the approver key's name (who decided) */
+                                approverName?: string;
                                 outcome: "approve" | "approve-lower" | "decline" | "refer";
                                 amount?: number;
                                 reasons: string[];
@@ -12512,9 +13967,34 @@ export interface paths {
                                     sharePct: number;
                                 }[];
                                 status: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
-                                /** @description outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons */
                                 recommendation?: {
-                                    [key: string]: unknown;
+                                    outcome: "approve" | "approve-lower" | "decline" | "refer";
+                                    pd: number | null;
+                                    grade: string | null;
+                                    ead: number;
+                                    lgd: number;
+                                    el: number | null;
+                                    /** @description EL ÷ EAD */
+                                    elRate: number | null;
+                                    claimedCoverage: number | null;
+                                    verifiedCoverage: number | null;
+                                    /** @description policy checks that fail at the amount applied for */
+                                    checks: {
+                                        code: string;
+                                        message: string;
+                                        limit: number;
+                                        actual: number;
+                                    }[];
+                                    /** @description the largest amount whose EL and policy checks pass */
+                                    suggestedLimit: number;
+                                    /** @description plain words, most important first */
+                                    reasons: string[];
+                                    /** @description the model's PD-raising reason codes: a decline's adverse-action reasons */
+                                    adverseReasons: {
+                                        code: string;
+                                        text: string;
+                                    }[];
+                                    policyVersion: number;
                                 };
                                 /** @description filed, epoch ms */
                                 createdAt: number;
@@ -12529,6 +14009,8 @@ export interface paths {
                                 id: string;
                                 applicationId: string;
                                 approverKeyId: string;
+                                /** @description the approver key's name (who decided) */
+                                approverName?: string;
                                 outcome: "approve" | "approve-lower" | "decline" | "refer";
                                 amount?: number;
                                 reasons: string[];

@@ -118,6 +118,10 @@ describe('alert rules on crafted readings', () => {
     await episode();
     expect(await alerts('tamper')).toHaveLength(1);
     expect(w.alerts.engine.counters.flapsHeld).toBe(1);
+    // The held-back opening is not dropped: it is a suppressed alert, cause flapping, with its evidence.
+    expect(await w.state.suppressions.listSuppressed({ limit: 10 })).toMatchObject([
+      { cause: 'flapping', ruleId: 'tamper', subjectId: 'stk-l1', borrowerId: 'b1' },
+    ]);
     // Quiet for longer than the hold (6 h): the next opening is a new alert.
     t += 7 * HOUR;
     await episode();

@@ -25,7 +25,7 @@ export interface World {
 }
 
 /** A real state with borrower b1: site s1 (geofenced), lot l1 (10 t pledged), stake, helmets, satellite. */
-export async function world(env: { rulesFile?: string } = {}): Promise<World> {
+export async function world(env: { rulesFile?: string; now?: () => number } = {}): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'rf-alerts-'));
   const state = await openTestState(dir);
   let alerts: AlertsComponent;
@@ -44,7 +44,10 @@ async function closeWorld(state: State, dir: string, alerts?: AlertsComponent): 
   rmSync(dir, { recursive: true, force: true });
 }
 
-async function seededAlerts(state: State, env: { rulesFile?: string }): Promise<AlertsComponent> {
+async function seededAlerts(
+  state: State,
+  env: { rulesFile?: string; now?: () => number },
+): Promise<AlertsComponent> {
   await state.portfolio.upsertBorrowers([
     { id: 'b1', name: 'Grain Co', sector: 'trading', region: 'north', createdAt: T0 },
   ]);
@@ -91,6 +94,7 @@ async function seededAlerts(state: State, env: { rulesFile?: string }): Promise<
   return createAlerts({
     state,
     log: silentLogger,
+    ...(env.now === undefined ? {} : { now: env.now }),
     config: {
       alertSilenceCheckIntervalMs: 0,
       alertStreamHeartbeatMs: 15_000,

@@ -3,6 +3,7 @@ import { issueApiKey } from '../../core/credentials.js';
 import { RiskfuseError } from '../../core/errors.js';
 import type { ApiKey as ApiKeyRecord } from '../../core/state/index.js';
 import type { ApiApp, RouteContext } from '../app.js';
+import { routesFor } from '../permissions.js';
 import { decodeCursor, isNumber, paged } from '../pagination.js';
 import { ERROR_RESPONSES } from '../problem.js';
 import { ApiKey, ApiRole, AuditEntry, Cursor, IssuedKey, Limit, Page } from '../schemas.js';
@@ -41,17 +42,25 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
     '/me',
     {
       schema: {
-        summary: 'The calling API key: id, name and role (the dashboard shows what the role may do)',
+        summary: 'The calling API key: id, name, role and the routes the role may call',
         tags: ['api-keys'],
         response: {
-          200: Type.Object({ id: Type.String(), name: Type.String(), role: ApiRole }),
+          200: Type.Object({
+            id: Type.String(),
+            name: Type.String(),
+            role: ApiRole,
+            may: Type.Array(Type.String(), {
+              description:
+                '`METHOD /path` of every route the role may call (api/permissions.ts): the dashboard shows only these actions',
+            }),
+          }),
           ...ERROR_RESPONSES,
         },
       },
     },
     async (request) => {
       const key = await mustGet(request.principal?.keyId ?? '');
-      return { id: key.id, name: key.name, role: key.role };
+      return { id: key.id, name: key.name, role: key.role, may: routesFor(key.role) };
     },
   );
 
@@ -136,6 +145,8 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
         });
         return replacement;
       }, SERIALIZABLE);
+      // After the commit: forgotten before it, a request in between could cache the key as still active.
+      ctx.apiKeyRevoked(request.params.id);
       void reply.code(201);
       return { apiKey, key: issued.key };
     },
@@ -153,7 +164,7 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
     },
     async (request) => {
       const nowMs = ctx.now();
-      return state.transaction(async () => {
+      const revoked = await state.transaction(async () => {
         const old = await mustGet(request.params.id);
         if (old.revokedAt !== undefined)
           throw new RiskfuseError('CONFLICT', `API key ${old.id} is already revoked`);
@@ -169,6 +180,9 @@ export function apiKeyRoutes(app: ApiApp, ctx: RouteContext): void {
         });
         return after;
       }, SERIALIZABLE);
+      // After the commit (api/api-key-cache.ts): refused from the next request on.
+      ctx.apiKeyRevoked(revoked.id);
+      return revoked;
     },
   );
 

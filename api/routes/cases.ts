@@ -27,8 +27,18 @@ const CaseSchema = Type.Object({
   lastAlertAt: EpochMs('latest alert'),
   moneyAtRisk: Type.Optional(
     Type.Object(
-      { amount: Type.Number(), currency: Type.String() },
-      { description: "the borrower's outstanding exposure (what is still due on its active loans)" },
+      {
+        amount: Type.Number(),
+        currency: Type.String(),
+        basis: Type.Union([Type.Literal('expected-loss'), Type.Literal('exposure')], {
+          description:
+            "expected-loss: the credit monitor's PD × LGD × EAD; exposure: what is still due on its active loans (no credit figures yet)",
+        }),
+      },
+      {
+        description:
+          "the borrower's expected loss where the credit figures have it, else its outstanding exposure",
+      },
     ),
   ),
 });
@@ -56,23 +66,44 @@ export function caseRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompone
   const cases = alerts.cases;
   const who = (request: { principal: { keyId: string } | null }): string =>
     request.principal?.keyId ?? 'unknown';
+  /**
+   * Money at risk per case: the borrower's expected loss where the credit monitor has computed it (risk/credit,
+   * credit_exposures), else its outstanding exposure. Pinned by api/test/case-inbox.test.ts.
+   */
   const withMoney = async (list: readonly Case[]) => {
-    const exposures = await ctx.state.loans.borrowerExposures([...new Set(list.map((c) => c.borrowerId))]);
+    const ids = [...new Set(list.map((c) => c.borrowerId))];
+    const [exposures, credit] = await Promise.all([
+      ctx.state.loans.borrowerExposures(ids),
+      ctx.state.credit.getExposures(ids),
+    ]);
     return list.map((c) => {
+      const figures = credit.get(c.borrowerId);
+      if (figures?.el !== undefined)
+        return {
+          ...c,
+          moneyAtRisk: { amount: figures.el, currency: figures.currency, basis: 'expected-loss' as const },
+        };
       const e = exposures.get(c.borrowerId);
       // One currency per borrower in practice; the largest line stands for the case when there are several.
       const top = e?.slice().sort((a, b) => b.outstanding - a.outstanding)[0];
       return top === undefined
         ? c
-        : { ...c, moneyAtRisk: { amount: top.outstanding, currency: top.currency } };
+        : {
+            ...c,
+            moneyAtRisk: { amount: top.outstanding, currency: top.currency, basis: 'exposure' as const },
+          };
     });
   };
+  /** Expected loss first (largest first), then exposure where there is no expected loss, then neither. */
+  const rank = (c: Case & { moneyAtRisk?: { basis: string } }): number =>
+    c.moneyAtRisk === undefined ? 2 : c.moneyAtRisk.basis === 'expected-loss' ? 0 : 1;
 
   app.get(
     '/cases',
     {
       schema: {
-        summary: 'The case inbox: by default cases not closed, most money at risk first',
+        summary:
+          'The case inbox: by default cases not closed, by money at risk: expected loss where computed (largest first), then outstanding exposure',
         tags: ['cases'],
         querystring: Type.Object(
           {
@@ -97,8 +128,10 @@ export function caseRoutes(app: ApiApp, ctx: RouteContext, alerts: AlertsCompone
       const items = (await withMoney(list))
         .sort(
           (a, b) =>
+            rank(a) - rank(b) ||
             ('moneyAtRisk' in b ? (b.moneyAtRisk?.amount ?? 0) : 0) -
-              ('moneyAtRisk' in a ? (a.moneyAtRisk?.amount ?? 0) : 0) || b.updatedAt - a.updatedAt,
+              ('moneyAtRisk' in a ? (a.moneyAtRisk?.amount ?? 0) : 0) ||
+            b.updatedAt - a.updatedAt,
         )
         .slice(0, limit);
       return { items };

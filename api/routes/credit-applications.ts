@@ -34,9 +34,30 @@ const NewApplication = Type.Object(
   },
   { additionalProperties: false },
 );
-const Recommendation = Type.Record(Type.String(), Type.Unknown(), {
-  description:
-    'outcome, pd, grade, ead, lgd, el, elRate, claimed/verifiedCoverage, checks, suggestedLimit, reasons',
+const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
+/** The platform's recommendation (risk/decisions/recommend.ts `Recommendation`), stored with the application. */
+const Recommendation = Type.Object({
+  outcome: Type.Union(
+    (['approve', 'approve-lower', 'decline', 'refer'] as const).map((o) => Type.Literal(o)),
+  ),
+  pd: NullableNumber,
+  grade: Type.Union([Type.String(), Type.Null()]),
+  ead: Type.Number(),
+  lgd: Type.Number(),
+  el: NullableNumber,
+  elRate: Type.Union([Type.Number(), Type.Null()], { description: 'EL ÷ EAD' }),
+  claimedCoverage: NullableNumber,
+  verifiedCoverage: NullableNumber,
+  checks: Type.Array(
+    Type.Object({ code: Type.String(), message: Type.String(), limit: Type.Number(), actual: Type.Number() }),
+    { description: 'policy checks that fail at the amount applied for' },
+  ),
+  suggestedLimit: Type.Number({ description: 'the largest amount whose EL and policy checks pass' }),
+  reasons: Type.Array(Type.String(), { description: 'plain words, most important first' }),
+  adverseReasons: Type.Array(Type.Object({ code: Type.String(), text: Type.String() }), {
+    description: "the model's PD-raising reason codes: a decline's adverse-action reasons",
+  }),
+  policyVersion: Type.Integer(),
 });
 const STATUSES = ['pending', 'awaiting-second', 'approved', 'declined', 'referred'] as const;
 const OUTCOMES = ['approve', 'approve-lower', 'decline', 'refer'] as const;
@@ -59,6 +80,7 @@ const DecisionSchema = Type.Object({
   id: Type.String(),
   applicationId: Type.String(),
   approverKeyId: Type.String(),
+  approverName: Type.Optional(Type.String({ description: "the approver key's name (who decided)" })),
   outcome: Type.Union(OUTCOMES.map((o) => Type.Literal(o))),
   amount: Type.Optional(Type.Number()),
   reasons: Type.Array(Type.String()),
@@ -72,7 +94,9 @@ const appView = (a: CreditApplication): Static<typeof ApplicationSchema> => {
     ...rest,
     lotIds: [...a.lotIds],
     funders: a.funders.map((f) => ({ ...f })),
-    ...(recommendation === undefined ? {} : { recommendation: recommendation as Record<string, unknown> }),
+    ...(recommendation === undefined
+      ? {}
+      : { recommendation: structuredClone(recommendation) as Static<typeof Recommendation> }),
   };
 };
 const decisionView = (d: CreditDecision): Static<typeof DecisionSchema> => ({
@@ -127,7 +151,8 @@ export function creditApplicationRoutes(
     },
     async (request) => {
       const b = request.body;
-      return { ...(await applications.recommend({ ...b, funders: b.funders ?? [] })) };
+      const r = await applications.recommend({ ...b, funders: b.funders ?? [] });
+      return structuredClone(r) as Static<typeof Recommendation>;
     },
   );
 
@@ -183,7 +208,21 @@ export function creditApplicationRoutes(
       const a = await ctx.state.credit.getApplication(request.params.id);
       if (a === undefined) throw new RiskfuseError('NOT_FOUND', `no application ${request.params.id}`);
       const decisions = await ctx.state.credit.listDecisions(a.id);
-      return { application: appView(a), decisions: decisions.map(decisionView) };
+      // Who decided, by name: approvers cannot list API keys, yet four-eyes is about people (two at most).
+      const names = new Map<string, string>();
+      for (const d of decisions) {
+        const key = names.has(d.approverKeyId)
+          ? undefined
+          : await ctx.state.apiKeys.getApiKey(d.approverKeyId);
+        if (key !== undefined) names.set(key.id, key.name);
+      }
+      return {
+        application: appView(a),
+        decisions: decisions.map((d) => {
+          const name = names.get(d.approverKeyId);
+          return { ...decisionView(d), ...(name === undefined ? {} : { approverName: name }) };
+        }),
+      };
     },
   );
 

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { RiskfuseError } from '../../core/errors.js';
 import type { CreditExposure } from '../../core/state/index.js';
 import { portfolioCredit } from '../../risk/credit/borrower-credit.js';
+import type { LotValuation } from '../../risk/credit/collateral.js';
 import type { CreditComponent } from '../../risk/credit/credit-app.js';
 import { LendingPolicySchema } from '../../risk/policy/policy.js';
 import type { ApiApp, RouteContext } from '../app.js';
@@ -14,6 +15,23 @@ import { EpochMs, Id, IdParams, Limit } from '../schemas.js';
  * policy in force and its versions (every change audited), and limit reviews. Pinned by
  * api/test/credit-applications.test.ts.
  */
+/** One pledged lot as risk/credit/collateral.ts valued it (`LotValuation`). */
+const LotValuationSchema = Type.Object({
+  lotId: Type.String(),
+  commodity: Type.String(),
+  currency: Type.String(),
+  haircut: Type.Number(),
+  claimedValue: Type.Number({ description: 'pledged weight × price × (1 − haircut)' }),
+  measuredWeightKg: Type.Optional(Type.Number({ description: "the stake's last weight" })),
+  verifiedValue: Type.Number({ description: 'min(measured, pledged) × price × (1 − haircut) × factor' }),
+  factor: Type.Number({ description: 'the status factor applied (1: counted in full)' }),
+  conditions: Type.Array(
+    Type.Union(
+      (['unverified', 'outside-geofence', 'tampered', 'offline'] as const).map((c) => Type.Literal(c)),
+    ),
+    { description: 'why the lot counts reduced; empty when it counts in full' },
+  ),
+});
 const ExposureSchema = Type.Object({
   borrowerId: Type.String(),
   currency: Type.String(),
@@ -31,7 +49,7 @@ const ExposureSchema = Type.Object({
   breaches: Type.Array(
     Type.Object({ code: Type.String(), message: Type.String(), limit: Type.Number(), actual: Type.Number() }),
   ),
-  lots: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+  lots: Type.Array(LotValuationSchema),
   computedAt: EpochMs('when computed'),
 });
 const PolicyVersionSchema = Type.Object({
@@ -55,7 +73,7 @@ export const exposureView = (e: CreditExposure) => ({
   ...e,
   policyStatus: e.breaches.length > 0 ? ('breached' as const) : ('ok' as const),
   breaches: e.breaches.map((b) => ({ ...b })),
-  lots: e.lots.map((l) => ({ ...(l as Record<string, unknown>) })),
+  lots: e.lots.map((l) => ({ ...(l as LotValuation), conditions: [...(l as LotValuation).conditions] })),
 });
 
 export function creditRoutes(app: ApiApp, ctx: RouteContext, credit: CreditComponent): void {

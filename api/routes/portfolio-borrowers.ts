@@ -11,7 +11,7 @@ const DAY_MS = 86_400_000;
 /** The model input shown as coverage (risk/features/spec.ts). */
 const COVERAGE = 'collateral_coverage';
 
-const SORTS = ['pd', 'exposure', 'coverage', 'openAlerts', 'name'] as const;
+const SORTS = ['pd', 'exposure', 'coverage', 'openAlerts', 'name', 'el', 'verifiedCoverage'] as const;
 type SortKey = (typeof SORTS)[number];
 type Order = 'asc' | 'desc';
 /** Riskiest first by default: high PD, large exposure, many alerts, thin coverage. */
@@ -21,6 +21,8 @@ const DEFAULT_ORDER: Record<SortKey, Order> = {
   coverage: 'asc',
   openAlerts: 'desc',
   name: 'asc',
+  el: 'desc',
+  verifiedCoverage: 'asc',
 };
 
 const Row = Type.Object({
@@ -102,7 +104,8 @@ const Query = Type.Object(
     ),
     order: Type.Optional(
       Type.Union([Type.Literal('asc'), Type.Literal('desc')], {
-        description: 'default: desc for pd, exposure and openAlerts; asc for coverage and name',
+        description:
+          'default: desc for pd, exposure, openAlerts and el; asc for coverage, verifiedCoverage and name',
       }),
     ),
     limit: Limit,
@@ -131,7 +134,12 @@ interface Draft {
 
 type Exposures = Map<string, { currency: string; outstanding: number }[]>;
 
-function keyOf(d: Draft, sort: SortKey, exposures: Exposures | undefined): number | string | null {
+function keyOf(
+  d: Draft,
+  sort: SortKey,
+  exposures: Exposures | undefined,
+  credit: Map<string, CreditExposure> | undefined,
+): number | string | null {
   switch (sort) {
     case 'pd':
       return d.score?.pd ?? null;
@@ -146,6 +154,10 @@ function keyOf(d: Draft, sort: SortKey, exposures: Exposures | undefined): numbe
       return d.openAlerts;
     case 'name':
       return d.borrower.name;
+    case 'el':
+      return credit?.get(d.borrower.id)?.el ?? null;
+    case 'verifiedCoverage':
+      return credit?.get(d.borrower.id)?.verifiedCoverage ?? null;
   }
 }
 
@@ -206,6 +218,9 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
       const latest = new Map((await scores.heads([COVERAGE])).map((s) => [s.borrowerId, s]));
       // Every borrower's exposure only to sort by it; otherwise the page's, once it is known.
       const exposures = sort === 'exposure' ? await state.loans.borrowerExposures() : undefined;
+      // Likewise the credit figures: every borrower's (one query) to sort by EL or verified coverage.
+      const creditAll =
+        sort === 'el' || sort === 'verifiedCoverage' ? await state.credit.getExposures() : undefined;
       const alerts = await ctx.activeAlertsByBorrower?.();
       const drafts: Draft[] = [];
       for (const b of await state.portfolio.listBorrowers()) {
@@ -226,7 +241,7 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
           openAlerts: alerts === undefined ? null : (alerts.get(b.id) ?? 0),
         });
       }
-      const keyed = drafts.map((d) => ({ d, key: keyOf(d, sort, exposures) }));
+      const keyed = drafts.map((d) => ({ d, key: keyOf(d, sort, exposures, creditAll) }));
       keyed.sort((a, b) => compareKeys(a.key, a.d.borrower.id, b.key, b.d.borrower.id, order));
       const start =
         after === undefined
@@ -245,7 +260,7 @@ export function portfolioBorrowerRoutes(app: ApiApp, ctx: RouteContext, scores: 
             toMs: r.d.score?.at ?? 0,
           })),
       );
-      const credit = await state.credit.getExposures(page.map((r) => r.d.borrower.id));
+      const credit = creditAll ?? (await state.credit.getExposures(page.map((r) => r.d.borrower.id)));
       const items: Row[] = page.map(({ d }) => ({
         borrowerId: d.borrower.id,
         name: d.borrower.name,

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseApiKey } from '../../core/credentials.js';
 import { silentLogger } from '../../core/logger.js';
 import { API_ROLES } from '../../core/state/index.js';
 import { openTestState } from '../../core/state/test/backends.js';
@@ -143,6 +144,10 @@ describe('API keys', () => {
       payload: { name: 'to rotate', role: 'auditor' },
     });
     const old = created.json<{ apiKey: { id: string }; key: string }>();
+    // Used before the rotation, so this process has verified (and cached) it.
+    expect(
+      (await t.app.inject({ url: '/v1/audit', headers: { authorization: `Bearer ${old.key}` } })).statusCode,
+    ).toBe(200);
     const rotated = await t.app.inject({
       method: 'POST',
       url: `/v1/api-keys/${old.apiKey.id}/rotate`,
@@ -202,6 +207,56 @@ describe('API keys', () => {
     expect(res.statusCode).toBe(409);
     expect(res.json<{ detail: string }>().detail).toMatch(/last active admin key/);
     expect((await t.app.inject({ url: '/v1/api-keys', headers: t.auth('admin') })).statusCode).toBe(200);
+  });
+});
+
+describe('API key cache (api/api-key-cache.ts)', () => {
+  /** Revokes the role's key straight in the shared store, as another API process would. */
+  const revokeElsewhere = async (t: TestApi, role: 'auditor' | 'device-ops') => {
+    const id = parseApiKey(t.keys[role])?.id ?? '';
+    expect(await t.state.apiKeys.revokeApiKey(id, Date.now())).toBe(true);
+  };
+  const status = async (t: TestApi, key: string) =>
+    (await t.app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${key}` } })).statusCode;
+
+  it('when a key is revoked by another process sharing the store, then this one refuses it within API_KEY_CACHE_MS', async () => {
+    const t = await startTestApi({ env: { API_KEY_CACHE_MS: '500' } });
+    try {
+      expect(await status(t, t.keys.auditor)).toBe(200);
+      const revokedAt = performance.now();
+      await revokeElsewhere(t, 'auditor');
+      while ((await status(t, t.keys.auditor)) === 200) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      // The bound, plus room for a slow request on a loaded machine.
+      expect(performance.now() - revokedAt).toBeLessThan(500 + 1000);
+      expect(await status(t, t.keys.auditor)).toBe(401);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('when API_KEY_CACHE_MS is 0 and a key is revoked by another process, then the very next request is refused', async () => {
+    const t = await startTestApi({ env: { API_KEY_CACHE_MS: '0' } });
+    try {
+      expect(await status(t, t.keys['device-ops'])).toBe(200);
+      await revokeElsewhere(t, 'device-ops');
+      expect(await status(t, t.keys['device-ops'])).toBe(401);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('when a cached key id comes with another secret, then 401: the secret is checked on every request', async () => {
+    const t = await startTestApi({ env: { API_KEY_CACHE_MS: '60000' } });
+    try {
+      expect(await status(t, t.keys.officer)).toBe(200);
+      const id = parseApiKey(t.keys.officer)?.id ?? '';
+      expect(await status(t, `rfk_${id}_${'A'.repeat(43)}`)).toBe(401);
+      expect(await status(t, t.keys.officer)).toBe(200);
+    } finally {
+      await t.close();
+    }
   });
 });
 

@@ -584,6 +584,60 @@ const CASES: Case[] = [
     what: 'unknown id',
     payload: { body: 'seen on site' },
   },
+  // Suppressions: a window must end after it starts, in the future, within 90 days, on a known scope and rule.
+  ...[
+    { what: 'an unknown scope kind', payload: { scopeKind: 'site' }, status: 400 },
+    { what: 'a window ending before it starts', payload: { fromMs: 4_000_000_000_000 }, status: 400 },
+    { what: 'a window over by now', payload: { untilMs: 1 }, status: 400 },
+    { what: 'a window over 90 days', payload: { untilMs: 4_000_000_000_000 }, status: 400 },
+    { what: 'an unknown rule', payload: { ruleId: 'no-such-rule' }, status: 400 },
+    { what: 'an empty reason', payload: { reason: '' }, status: 400 },
+    { what: 'an unknown lot', payload: { scopeId: 'l-none' }, status: 404 },
+    { what: 'SQL in the scope id', payload: { scopeId: SQL }, status: 400 },
+  ].map((c) => ({
+    route: 'POST /v1/alerts/suppressions',
+    url: '/v1/alerts/suppressions',
+    status: c.status,
+    what: c.what,
+    payload: {
+      kind: 'maintenance',
+      scopeKind: 'lot',
+      scopeId: 'l1',
+      reason: 'recalibration',
+      untilMs: Date.now() + 3_600_000,
+      ...c.payload,
+    },
+  })),
+  {
+    route: 'GET /v1/alerts/suppressions',
+    url: '/v1/alerts/suppressions?state=expired',
+    status: 400,
+    what: 'an unknown state',
+  },
+  {
+    route: 'GET /v1/alerts/suppressions/:id',
+    url: `/v1/alerts/suppressions/${SQLQ}`,
+    status: 400,
+    what: 'SQL in id',
+  },
+  {
+    route: 'GET /v1/alerts/suppressions/:id',
+    url: '/v1/alerts/suppressions/sup_none',
+    status: 404,
+    what: 'unknown id',
+  },
+  {
+    route: 'POST /v1/alerts/suppressions/:id/end',
+    url: '/v1/alerts/suppressions/sup_none/end',
+    status: 404,
+    what: 'unknown id',
+  },
+  {
+    route: 'GET /v1/alerts/suppressed',
+    url: `/v1/alerts/suppressed?borrowerId=${SQLQ}`,
+    status: 400,
+    what: 'SQL in the borrower id',
+  },
   // Alerts: ids, lifecycle bodies, rule settings (a bad setting names the rule and field; nothing is saved).
   { route: 'GET /v1/alerts/:id', url: `/v1/alerts/${SQLQ}`, status: 400, what: 'SQL in id' },
   { route: 'GET /v1/alerts/:id', url: '/v1/alerts/alt_none', status: 404, what: 'unknown id' },
@@ -856,6 +910,88 @@ describe('bad input', () => {
           ].includes(r.url),
       )
       .map((r) => `${r.method} ${r.url}`);
+    expect(needing.filter((r) => !covered.has(r))).toEqual([]);
+  });
+});
+
+/** The model-monitoring routes exist only with the risk component wired in (api/routes/model-health.ts). */
+const MODEL_CASES: Case[] = [
+  ...['drift', 'backtest'].flatMap((what) => [
+    {
+      route: `GET /v1/models/:version/${what}`,
+      url: `/v1/models/${SQLQ}/${what}`,
+      status: 400,
+      what: 'SQL in version',
+    },
+    {
+      route: `GET /v1/models/:version/${what}`,
+      url: `/v1/models/v99/${what}`,
+      status: 404,
+      what: 'an unknown version',
+    },
+    {
+      route: `GET /v1/models/:version/${what}`,
+      url: `/v1/models/v1/${what}?limit=0`,
+      status: 400,
+      what: 'limit 0',
+    },
+    {
+      route: `GET /v1/models/:version/${what}`,
+      url: `/v1/models/v1/${what}?limit=367`,
+      status: 400,
+      what: 'limit over a year',
+    },
+    {
+      route: `GET /v1/models/:version/${what}`,
+      url: `/v1/models/v1/${what}?band=${SQLQ}`,
+      status: 400,
+      what: 'an unknown query parameter',
+    },
+  ]),
+  {
+    route: 'GET /v1/models/:version/drift',
+    url: '/v1/models/v1/drift?from=5&to=5',
+    status: 400,
+    what: 'from = to',
+  },
+  {
+    route: 'GET /v1/models/:version/drift',
+    url: '/v1/models/v1/drift?from=-1',
+    status: 400,
+    what: 'a negative from',
+  },
+  {
+    route: 'GET /v1/models/:version/drift',
+    url: '/v1/models/v1/drift?to=soon',
+    status: 400,
+    what: 'a non-numeric to',
+  },
+];
+
+describe('bad input on the model-monitoring routes', () => {
+  let t: TestApi;
+  beforeAll(async () => {
+    t = await startTestApi({ withRisk: true });
+  }, 120_000);
+  afterAll(() => t.close());
+
+  for (const c of MODEL_CASES) {
+    it(`when ${c.route} gets ${c.what}, then ${c.status} problem and nothing changes`, async () => {
+      const before = await snapshot(t.state);
+      const res = await t.app.inject({ url: c.url, headers: t.auth('admin') });
+      expect(res.statusCode, res.body.slice(0, 300)).toBe(c.status);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.json<{ status: number }>().status).toBe(c.status);
+      expect(await snapshot(t.state)).toEqual(before);
+    });
+  }
+
+  it('when the model-monitoring cases are compared with the routes, then every one of them has cases', () => {
+    const covered = new Set(MODEL_CASES.map((c) => c.route));
+    const needing = registeredRoutes(t.app)
+      .map((r) => `${r.method} ${r.url}`)
+      .filter((r) => /^GET \/v1\/models\/:version\/(drift|backtest)$/.test(r));
+    expect(needing).toHaveLength(2);
     expect(needing.filter((r) => !covered.has(r))).toEqual([]);
   });
 });

@@ -129,7 +129,12 @@ describe('credit applications, recommendations and decisions', () => {
       url: `/v1/applications/${app.id}`,
       headers: t.auth('auditor'),
     });
-    expect(read.json<{ decisions: unknown[] }>().decisions).toHaveLength(2);
+    // Each decision names its approver (by key name, which approvers cannot look up themselves).
+    const decisions = read.json<{ decisions: { approverName?: string }[] }>().decisions;
+    expect(decisions).toHaveLength(2);
+    expect(decisions[1]?.approverName).toBe('approver-2');
+    expect(decisions[0]?.approverName).toEqual(expect.any(String));
+    expect(decisions[0]?.approverName).not.toBe('approver-2');
   });
 
   it('when an approver declines without reasons, then the adverse-action reasons are the model’s reason codes; below four-eyes one approval suffices', async () => {

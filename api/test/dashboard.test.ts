@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from './support.js';
+import type { ApiRole } from '../../core/state/index.js';
+import { PERMISSIONS } from '../permissions.js';
 
 describe('dashboard assets and GET /v1/me', () => {
   let t: TestApi;
@@ -39,14 +41,20 @@ describe('dashboard assets and GET /v1/me', () => {
     }
   });
 
-  it('when each role calls GET /v1/me, then it gets its own key id, name and role, never the secret', async () => {
+  it('when each role calls GET /v1/me, then it gets its own key id, name, role and the routes the permission table lets it call, never the secret', async () => {
     for (const [role, key] of Object.entries(t.keys)) {
       const res = await t.app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${key}` } });
       expect(res.statusCode, role).toBe(200);
-      const body = res.json<{ id: string; name: string; role: string }>();
+      const body = res.json<{ id: string; name: string; role: string; may: string[] }>();
       expect(body.role).toBe(role);
-      expect(Object.keys(body).sort()).toEqual(['id', 'name', 'role']);
+      expect(Object.keys(body).sort()).toEqual(['id', 'may', 'name', 'role']);
       expect(key).toContain(body.id);
+      const table = Object.entries(PERMISSIONS).filter(
+        ([, a]) => a !== 'public' && a.includes(role as ApiRole),
+      );
+      expect(body.may, role).toEqual(table.map(([r]) => r));
+      // The dashboard shows the decision form from this list: only approvers may decide.
+      expect(body.may.includes('POST /v1/applications/:id/decisions'), role).toBe(role === 'approver');
     }
   });
 });

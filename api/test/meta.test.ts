@@ -23,6 +23,35 @@ describe('health, readiness, metrics, docs', () => {
     });
   });
 
+  it("when any route answers (a read, a 401, a 404, a dashboard file), then it carries helmet's security headers", async () => {
+    // Helmet 8's defaults, CSP without upgrade-insecure-requests (api/app.ts, api/security-headers.ts).
+    const expected = {
+      'content-security-policy':
+        "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline'",
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-resource-policy': 'same-origin',
+      'origin-agent-cluster': '?1',
+      'referrer-policy': 'no-referrer',
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      'x-content-type-options': 'nosniff',
+      'x-dns-prefetch-control': 'off',
+      'x-download-options': 'noopen',
+      'x-frame-options': 'SAMEORIGIN',
+      'x-permitted-cross-domain-policies': 'none',
+      'x-xss-protection': '0',
+    };
+    for (const [url, headers, code] of [
+      ['/v1/me', t.auth('officer'), 200],
+      ['/v1/me', {}, 401],
+      ['/v1/nothing-here', t.auth('officer'), 404],
+      ['/dashboard/app.js', {}, 200],
+    ] as const) {
+      const res = await t.app.inject({ url, headers });
+      expect(res.statusCode, url).toBe(code);
+      expect(res.headers, `${url} ${code}`).toMatchObject(expected);
+    }
+  });
+
   it('when /metrics is scraped, then it is Prometheus text with request counts and latency histograms by route', async () => {
     await t.app.inject({ url: '/v1/borrowers/b1', headers: t.auth('officer') });
     await t.app.inject({ url: '/v1/borrowers/nope', headers: t.auth('officer') });

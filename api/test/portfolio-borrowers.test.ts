@@ -161,7 +161,7 @@ describe('GET /v1/portfolio/borrowers (the dashboard’s portfolio table)', () =
     expect(res.json<{ features: Record<string, number | null> }>().features).toEqual(s.features);
   });
 
-  it('when sorted by exposure, coverage or name in either order, then the rows follow the key with missing values last, across pages', async () => {
+  it('when sorted by exposure, coverage, name, EL or verified coverage in either order, then the rows follow the key with missing values last, across pages', async () => {
     const check = async (query: string, key: (r: Row) => number | string | null, asc: boolean) => {
       const rows = await all(query);
       expect(rows).toHaveLength((await w.state.portfolio.listBorrowers()).length);
@@ -184,6 +184,12 @@ describe('GET /v1/portfolio/borrowers (the dashboard’s portfolio table)', () =
     await check('sort=coverage&order=desc', (r) => r.coverage, false);
     await check('sort=name', (r) => r.name, true);
     await check('sort=pd&order=asc', (r) => r.score?.pd ?? null, true);
+    // The credit figures (computed by the monitor in the test before): EL riskiest first, verified coverage
+    // thinnest first, borrowers without figures last.
+    const byEl = await check('sort=el', (r) => r.credit?.el ?? null, false);
+    expect(byEl.filter((r) => r.credit?.el !== undefined && r.credit.el !== null).length).toBeGreaterThan(5);
+    await check('sort=el&order=asc', (r) => r.credit?.el ?? null, true);
+    await check('sort=verifiedCoverage', (r) => r.credit?.verifiedCoverage ?? null, true);
   });
 
   it('when searched by part of a name (any case) or filtered by grade, then only matching borrowers are listed and counted', async () => {

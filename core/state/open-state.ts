@@ -12,12 +12,14 @@ import { SqlLendingRepository } from './lending/sql-lending-repository.js';
 import { SqlLoanRepository } from './loans/sql-loan-repository.js';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite/index.js';
 import { SqlModelRepository } from './models/sql-model-repository.js';
+import { SqlModelMonitoringRepository } from './monitoring/sql-model-monitoring-repository.js';
 import { openDatabase } from './open-database.js';
 import { SqlEventOutbox } from './outbox/sql-event-outbox.js';
 import { SqlPortfolioRepository } from './portfolio/sql-portfolio-repository.js';
 import { SqlPresenceRepository } from './presence/sql-presence-repository.js';
 import { SqlScoreRepository } from './scores/sql-score-repository.js';
 import { SqliteDatabase } from './sqlite/sqlite-database.js';
+import { SqlSuppressionRepository } from './suppressions/sql-suppression-repository.js';
 import type { stateConfigSpec } from './state-config.js';
 import type { State } from './state.js';
 import { SqlWebhookRepository } from './webhooks/sql-webhook-repository.js';
@@ -41,9 +43,11 @@ export function stateOn(db: Database, options: StateOptions = {}): State {
     audit: new SqlAuditRepository(db),
     outbox: new SqlEventOutbox(db),
     models: new SqlModelRepository(db),
+    monitoring: new SqlModelMonitoringRepository(db),
     scores: new SqlScoreRepository(db),
     alerts: new SqlAlertRepository(db),
     cases: new SqlCaseRepository(db),
+    suppressions: new SqlSuppressionRepository(db),
     webhooks: new SqlWebhookRepository(db, now),
     lending: new SqlLendingRepository(db),
     credit: new SqlCreditRepository(db),

@@ -9,10 +9,12 @@ import type { DeviceRepository } from './devices/device-repository.js';
 import type { LendingRepository } from './lending/lending-repository.js';
 import type { LoanRepository } from './loans/loan-repository.js';
 import type { ModelRepository } from './models/model-repository.js';
+import type { ModelMonitoringRepository } from './monitoring/model-monitoring-repository.js';
 import type { EventOutbox } from './outbox/event-outbox.js';
 import type { PortfolioRepository } from './portfolio/portfolio-repository.js';
 import type { PresenceRepository } from './presence/presence-repository.js';
 import type { ScoreRepository } from './scores/score-repository.js';
+import type { SuppressionRepository } from './suppressions/suppression-repository.js';
 import type { WebhookRepository } from './webhooks/webhook-repository.js';
 
 /**
@@ -30,9 +32,12 @@ export interface State {
   readonly audit: AuditRepository;
   readonly outbox: EventOutbox;
   readonly models: ModelRepository;
+  /** Training references, drift and backtests per model version. */
+  readonly monitoring: ModelMonitoringRepository;
   readonly scores: ScoreRepository;
   readonly alerts: AlertRepository;
   readonly cases: CaseRepository;
+  readonly suppressions: SuppressionRepository;
   readonly webhooks: WebhookRepository;
   readonly lending: LendingRepository;
   readonly credit: CreditRepository;

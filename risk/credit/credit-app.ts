@@ -46,6 +46,8 @@ export function createCredit(deps: {
   telemetry: TelemetryStore;
   log: Logger;
   now?: () => number;
+  /** See CreditMonitorOptions.reloadObservations (`riskfuse risk`). */
+  reloadObservations?: boolean;
   onBreach?: CreditMonitorOptions['onBreach'];
   onCleared?: CreditMonitorOptions['onCleared'];
 }): CreditComponent {
@@ -62,6 +64,7 @@ export function createCredit(deps: {
     refreshIntervalMs: deps.config.refreshIntervalMs,
     tamperHoldMs: deps.config.tamperHoldMs,
     now,
+    ...(deps.reloadObservations === undefined ? {} : { reloadObservations: deps.reloadObservations }),
     ...(deps.onBreach === undefined ? {} : { onBreach: deps.onBreach }),
     ...(deps.onCleared === undefined ? {} : { onCleared: deps.onCleared }),
   });

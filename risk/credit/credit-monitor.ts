@@ -37,6 +37,12 @@ export interface CreditMonitorOptions {
   readonly debounceMs: number;
   readonly refreshIntervalMs: number;
   readonly tamperHoldMs: number;
+  /**
+   * Re-read every stake's latest state from the telemetry store at each periodic refresh. For a process that
+   * is not handed the ingest's stored readings (`riskfuse risk` in a split deployment): its figures then
+   * follow the readings within `refreshIntervalMs` instead of within `debounceMs`.
+   */
+  readonly reloadObservations?: boolean;
   readonly now?: () => number;
   /** Called inside the transaction that records a new breach (open the alert there). */
   readonly onBreach?: (change: BreachChange) => Promise<void>;
@@ -80,7 +86,7 @@ export class CreditMonitor extends EventEmitter<{ refreshed: [CreditExposure[]] 
   private readonly dirty = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private interval: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> = Promise.resolve();
+  private pending: Promise<unknown> = Promise.resolve();
   private readonly now: () => number;
 
   constructor(private readonly o: CreditMonitorOptions) {
@@ -89,22 +95,48 @@ export class CreditMonitor extends EventEmitter<{ refreshed: [CreditExposure[]] 
     this.now = o.now ?? Date.now;
   }
 
-  /** Loads the registry and the lots' latest observations, recomputes everyone, then refreshes periodically. */
+  /**
+   * Loads the registry and the lots' latest observations, recomputes everyone, then refreshes periodically.
+   * After `stop()` it may start again (an elected job: core/state/leader.ts `runElected`).
+   */
   async start(): Promise<void> {
-    await this.loadRegistry();
+    await this.loadRegistry(false);
     await this.observations.load(this.o.telemetry, this.o.state, this.now(), this.o.tamperHoldMs);
     await this.refresh();
+    if (this.interval !== undefined) clearInterval(this.interval);
     this.interval = setInterval(() => {
       void this.serial(async () => {
         await this.loadRegistry();
+        if (this.o.reloadObservations === true)
+          await this.observations.load(this.o.telemetry, this.o.state, this.now(), this.o.tamperHoldMs);
         await this.refresh();
       });
     }, this.o.refreshIntervalMs);
     this.interval.unref();
   }
 
-  /** Which lot each stake sits on, and the lot's site (its geofence); new stakes' latest state is loaded. */
-  async loadRegistry(): Promise<void> {
+  /** Whether the periodic refresh runs (started and not stopped). */
+  get running(): boolean {
+    return this.interval !== undefined;
+  }
+
+  /**
+   * Lots, sites or stakes registered since (a world provisioned after start, an import): loaded and everyone
+   * recomputed now rather than at the next periodic refresh. Pinned by risk/test/credit/credit-monitor.test.ts.
+   */
+  async reload(): Promise<void> {
+    await this.serial(async () => {
+      await this.loadRegistry();
+      await this.refresh();
+    });
+  }
+
+  /**
+   * Which lot each stake sits on, and the lot's site (its geofence). Stakes not seen before get their latest
+   * state loaded from the store (`start()` loads everyone's itself and passes false) — also when none was
+   * known before: a monitor started on an empty registry would otherwise never load its stakes' readings.
+   */
+  async loadRegistry(loadAdded = true): Promise<void> {
     const { portfolio, devices } = this.o.state;
     const [lots, sites, stakes] = await Promise.all([
       portfolio.listLots(),
@@ -129,7 +161,7 @@ export class CreditMonitor extends EventEmitter<{ refreshed: [CreditExposure[]] 
       .map((d) => ({ deviceId: d.id, pledged: pledgedById.get(d.lotId as string) as PledgedLot }));
     this.observations.register(registered);
     const added = registered.map((r) => r.deviceId).filter((id) => !known.has(id));
-    if (known.size > 0 && added.length > 0)
+    if (loadAdded && added.length > 0)
       await this.observations.load(this.o.telemetry, this.o.state, this.now(), this.o.tamperHoldMs, added);
     this.lotsByBorrower = byBorrower;
   }
@@ -203,11 +235,11 @@ export class CreditMonitor extends EventEmitter<{ refreshed: [CreditExposure[]] 
 
   /** Runs refreshes one at a time; a failure is logged and counted, never thrown at the caller. */
   private serial(fn: () => Promise<unknown>): Promise<unknown> {
-    this.running = this.running.then(fn).catch((err: unknown) => {
+    this.pending = this.pending.then(fn).catch((err: unknown) => {
       this.counters.failures += 1;
       this.o.log.error({ err: errorMessage(err) }, 'credit exposure refresh failed');
     });
-    return this.running;
+    return this.pending;
   }
 
   /** Resolves once the pending debounced refresh (if any) and the running one are done. */
@@ -219,7 +251,7 @@ export class CreditMonitor extends EventEmitter<{ refreshed: [CreditExposure[]] 
       this.dirty.clear();
       void this.serial(() => this.refresh(batch));
     }
-    await this.running;
+    await this.pending;
   }
 
   /** The figures of these borrowers (all with loans or lots when omitted), computed now, not stored. */
@@ -353,11 +385,18 @@ export class CreditMonitor extends EventEmitter<{ refreshed: [CreditExposure[]] 
     return exposures;
   }
 
-  async close(): Promise<void> {
+  /** Stops the periodic and debounced refreshes; resolves once the one under way is stored. */
+  async stop(): Promise<void> {
     if (this.interval !== undefined) clearInterval(this.interval);
+    this.interval = undefined;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    await this.running;
+    this.dirty.clear();
+    await this.pending;
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
   }
 }
 

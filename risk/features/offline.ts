@@ -21,8 +21,11 @@ export interface BorrowerAssets {
   readonly siteFeeds: readonly Device[];
 }
 
-/** The inspector's helmet is registered as `hlm-…-insp` (the registry has no device role yet). */
-export const isInspectorHelmet = (d: Device): boolean => d.kind === 'helmet' && d.id.endsWith('-insp');
+/**
+ * The lender's inspector's helmet, as the registry records the wearer's role (migration 010), never from the
+ * device's name. Pinned by risk/test/inspector-role.test.ts.
+ */
+export const isInspectorHelmet = (d: Device): boolean => d.kind === 'helmet' && d.role === 'inspector';
 
 /**
  * The daily aggregates the offline features read. For a whole portfolio, whole device kinds: the stores make

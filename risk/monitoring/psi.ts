@@ -86,13 +86,21 @@ function binOf(cuts: readonly number[], x: number): number {
   return lo;
 }
 
-function sharesOf(cuts: readonly number[], xs: readonly number[]): number[] {
+/** Each bin's share of `xs` under `cuts` (see PsiReference). */
+export function sharesOf(cuts: readonly number[], xs: readonly number[]): number[] {
   const counts = new Array<number>(cuts.length + 1).fill(0);
   for (const x of xs) {
     const b = binOf(cuts, x);
     counts[b] = (counts[b] ?? 0) + 1;
   }
   return counts.map((c) => c / xs.length);
+}
+
+/** One bin's term (a − e)·ln(a/e), both shares floored at `epsilon`. */
+export function psiTerm(referenceShare: number, currentShare: number, epsilon = PSI_DEFAULT_EPSILON): number {
+  const e = Math.max(referenceShare, epsilon);
+  const a = Math.max(currentShare, epsilon);
+  return (a - e) * Math.log(a / e);
 }
 
 export const psiBand = (psi: number): PsiResult['band'] =>
@@ -110,9 +118,7 @@ export function psiAgainst(
   const shares = sharesOf(ref.cuts, finiteValues(name, current));
   let psi = 0;
   const bins = shares.map((a, i): PsiBin => {
-    const e = Math.max(ref.shares[i] ?? 0, epsilon);
-    const aa = Math.max(a, epsilon);
-    const contribution = (aa - e) * Math.log(aa / e);
+    const contribution = psiTerm(ref.shares[i] ?? 0, a, epsilon);
     psi += contribution;
     return {
       from: i === 0 ? -Infinity : (ref.cuts[i - 1] as number),

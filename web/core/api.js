@@ -4,6 +4,13 @@ export const KEY = 'riskfuse.apiKey';
 /** Who is logged in (GET /v1/me) and the live alert feed, shared by the views. */
 export const session = { me: null, stream: null };
 
+/**
+ * Whether the caller's role may call `METHOD /path` (as keyed in api/permissions.ts, e.g.
+ * 'POST /v1/applications/:id/decisions'): GET /v1/me sends the table's routes for the role, so a page shows an
+ * action only when the API would let the caller take it.
+ */
+export const can = (route) => session.me !== null && session.me.may.includes(route);
+
 export const canAct = () =>
   session.me !== null && (session.me.role === 'admin' || session.me.role === 'officer');
 

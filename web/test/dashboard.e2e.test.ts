@@ -475,7 +475,73 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     }
   }, 120_000);
 
-  it('when an auditor logs in, then alerts are listed without acknowledge or resolve buttons', async () => {
+  it('when an auditor opens Model health, then every model version is listed as the API reports it, and the champion shows its drift per input and its backtest per grade', async () => {
+    interface Health {
+      version: string;
+      status: string;
+      drift: { band: string; scorePsi: number } | null;
+      backtest: { labelled: number; auc: number | null } | null;
+    }
+    // The monitoring runs at start (nothing scored yet), again once the demo's replayed days are scored
+    // (bin/start.ts): then the champion has a population, a first-scored reference and a drift figure.
+    await expect
+      .poll(async () => (await api<{ items: Health[] }>('/v1/models/health')).items[0]?.drift != null, {
+        timeout: 150_000,
+        interval: 2000,
+      })
+      .toBe(true);
+    const { items } = await api<{ items: Health[] }>('/v1/models/health');
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`${apiUrl}/dashboard/`);
+    await page.evaluate(`sessionStorage.setItem('riskfuse.apiKey', ${JSON.stringify(adminKey)})`);
+    await page.goto(`${apiUrl}/dashboard/#/portfolio`);
+    await page.waitForSelector('main[data-ready="/portfolio"]');
+    await page.click('a[href="#/models"]');
+    await page.waitForSelector('main[data-ready="/models"] #model-health');
+    const rows = await page.locator('#model-health tbody tr').all();
+    const shown = await Promise.all(
+      rows.map(async (r) => [
+        await r.getAttribute('data-version'),
+        await r.getAttribute('data-status'),
+        await r.getAttribute('data-band'),
+        await r.locator('[data-field="scorePsi"]').textContent(),
+        await r.locator('[data-field="labelled"]').textContent(),
+      ]),
+    );
+    expect(shown).toEqual(
+      items.map((m) => [
+        m.version,
+        m.status,
+        m.drift?.band ?? '',
+        m.drift === null ? '—' : m.drift.scorePsi.toFixed(3),
+        m.backtest === null ? '—' : m.backtest.labelled.toLocaleString('en-US'),
+      ]),
+    );
+    const champion = items.find((m) => m.status === 'champion');
+    expect(await page.locator('#model-detail').getAttribute('data-version')).toBe(champion?.version);
+    // The detail card shows the champion's latest drift per input when the monitoring had a population.
+    if (champion?.drift !== null)
+      expect(await page.locator('#drift-inputs tbody tr').count()).toBeGreaterThan(5);
+    await shot(page, '8-model-health');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 210_000);
+
+  it('when an auditor logs in, then alerts and the snoozes in force are listed without acknowledge, resolve or end buttons', async () => {
+    const [first] = (await api<{ items: { id: string }[] }>('/v1/borrowers?limit=1')).items;
+    const snooze = await api<{ id: string }>('/v1/alerts/suppressions', {
+      method: 'POST',
+      body: {
+        kind: 'snooze',
+        scopeKind: 'borrower',
+        scopeId: first?.id ?? '',
+        ruleId: 'battery-low',
+        reason: 'e2e: spare batteries on their way',
+        untilMs: Date.now() + 3_600_000,
+      },
+    });
     const created = await fetch(`${apiUrl}/v1/api-keys`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
@@ -493,6 +559,9 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     await page.waitForSelector('main[data-ready="/alerts"]');
     expect(await page.locator('#alerts tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('button.ack, button.resolve').count()).toBe(0);
+    const row = page.locator(`#suppressions tr#suppression-${snooze.id}`);
+    expect(await row.textContent()).toContain('e2e: spare batteries on their way');
+    expect(await page.locator('#suppressions button').count()).toBe(0);
     await shot(page, '7-alerts-auditor');
   }, 60_000);
 

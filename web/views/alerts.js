@@ -3,6 +3,7 @@ import { api, KEY, session } from '../core/api.js';
 import { h, page } from '../core/dom.js';
 import { hashOf } from '../core/router.js';
 import { alertRow, alertTable } from './alert-table.js';
+import { suppressionsCard } from './suppressions.js';
 
 /** The alerts page's status filter: '' is every alert not yet resolved. */
 const ALERT_FILTERS = [
@@ -32,6 +33,7 @@ export async function alertsPage(params) {
     .sort((a, b) => b.openedAt - a.openedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   const more = merged.length > ALERT_LIMIT || lists.some((l) => l.nextCursor !== undefined);
   const table = alertTable(merged.slice(0, ALERT_LIMIT), 'alerts');
+  const suppressions = await suppressionsCard();
 
   const statusSel = h(
     'select',
@@ -72,6 +74,7 @@ export async function alertsPage(params) {
       table,
       more ? h('p', {}, `The newest ${ALERT_LIMIT} are shown: narrow the filter to see older ones.`) : null,
     ),
+    suppressions,
   );
   const tbody = table.querySelector('tbody');
   follow(

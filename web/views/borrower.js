@@ -1,16 +1,17 @@
-// A borrower's page: score, reasons and inputs, history, map, readings, worker-hours, loans, alerts.
+// A borrower's page: score, reasons and inputs, history, credit (EL, coverage, lots), map, readings, worker-hours, loans, alerts.
 import { get, optional } from '../core/api.js';
 import { plot } from '../core/charts.js';
 import { gradeEl, h, page } from '../core/dom.js';
 import { DAY_MS, fmtPd, fmtTime } from '../core/format.js';
 import { hashOf } from '../core/router.js';
 import { alertTable } from './alert-table.js';
+import { creditCard } from './borrower-credit.js';
 import { readingsChart, workerHoursChart } from './borrower-charts.js';
 import { drawMap } from './borrower-map.js';
 
 export async function borrowerPage(id) {
   page(`Borrower ${id}`, h('p', {}, 'Loading…'));
-  const [borrower, score, history, sites, lots, devices, loans, alerts] = await Promise.all([
+  const [borrower, score, history, sites, lots, devices, loans, alerts, credit] = await Promise.all([
     get('/v1/borrowers/{id}', { id }),
     optional(get('/v1/borrowers/{id}/score', { id })),
     scoreHistory(id),
@@ -20,6 +21,8 @@ export async function borrowerPage(id) {
     get('/v1/loans', { borrowerId: id, limit: 100 }),
     // 404 when the alerts component is not wired into this API (`riskfuse api` without it).
     optional(get('/v1/alerts', { borrowerId: id, limit: 20 })),
+    // 404 likewise when the credit component is not wired in.
+    optional(get('/v1/borrowers/{id}/credit', { id })),
   ]);
   const scoreCard = h('div', { class: 'card', id: 'score' }, h('h2', {}, 'Latest score'));
   if (score === undefined) scoreCard.append(h('p', {}, 'Not scored yet.'));
@@ -71,6 +74,7 @@ export async function borrowerPage(id) {
     `${borrower.name} (${borrower.id})`,
     h('p', {}, `${borrower.sector} · ${borrower.region}`),
     h('div', { class: 'grid' }, scoreCard, historyCard),
+    creditCard(credit),
     // Alerts full width: their action buttons need the room; loans below.
     alertsCard,
     mapCard,

@@ -11,7 +11,11 @@ const OUTCOMES = [
   ['operational-issue', 'operational issue'],
 ];
 
-const money = (c) => (c.moneyAtRisk ? fmtMoney(c.moneyAtRisk.currency, c.moneyAtRisk.amount) : '—');
+/** The amount and what it is: expected loss (EL) where the credit figures have one, else the exposure. */
+const money = (c) =>
+  c.moneyAtRisk
+    ? `${fmtMoney(c.moneyAtRisk.currency, c.moneyAtRisk.amount)} ${c.moneyAtRisk.basis === 'expected-loss' ? 'EL' : 'exposure'}`
+    : '—';
 
 export async function casesPage(params) {
   const id = params.get('id');
@@ -35,7 +39,11 @@ export async function casesPage(params) {
     h(
       'div',
       { class: 'card' },
-      h('p', {}, 'Cases not closed, the borrower with the most money at risk (outstanding exposure) first.'),
+      h(
+        'p',
+        { id: 'inbox-order' },
+        'Cases not closed, by money at risk: expected loss (EL = PD × LGD × EAD) where the credit figures have it, largest first; then, for borrowers without them, outstanding exposure.',
+      ),
       h(
         'table',
         { id: 'case-inbox' },

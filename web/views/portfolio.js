@@ -2,11 +2,19 @@
 import uPlot from '../vendor/uplot/uPlot.esm.js';
 import { get } from '../core/api.js';
 import { gradeEl, h, onLeave, page, pagerLinks, showError, timeCell } from '../core/dom.js';
+import { breachLabel, fmtCoverage, fmtShare } from '../core/credit.js';
 import { fmtCount, fmtMoney, fmtPd } from '../core/format.js';
 import { hashOf } from '../core/router.js';
 
 /** The API's sort keys and the order each starts in (riskiest, largest, worst first). */
-const SORT_ORDER = { pd: 'desc', exposure: 'desc', openAlerts: 'desc', coverage: 'asc', name: 'asc' };
+const SORT_ORDER = {
+  pd: 'desc',
+  exposure: 'desc',
+  el: 'desc',
+  verifiedCoverage: 'asc',
+  openAlerts: 'desc',
+  name: 'asc',
+};
 
 const PAGE_SIZE = 50;
 
@@ -19,7 +27,11 @@ const COLUMNS = [
   { label: 'Grade' },
   { label: `Trend (${TREND_DAYS} d)` },
   { label: 'Exposure', sort: 'exposure', class: 'num' },
-  { label: 'Coverage', sort: 'coverage', class: 'num' },
+  { label: 'EAD', class: 'num' },
+  { label: 'EL', sort: 'el', class: 'num' },
+  { label: 'LGD', class: 'num' },
+  { label: 'Coverage verified / claimed', sort: 'verifiedCoverage', class: 'num' },
+  { label: 'Policy' },
   { label: 'Open alerts', sort: 'openAlerts', class: 'num' },
   { label: 'Scored' },
 ];
@@ -238,10 +250,6 @@ export async function portfolioPage(params) {
 function portfolioRow(r, rank, sparks) {
   const s = r.score;
   const enc = encodeURIComponent(r.borrowerId);
-  const coverage =
-    r.coverage === null || r.coverage === undefined
-      ? h('td', { class: 'num' }, '—')
-      : h('td', { class: r.coverage < 1 ? 'num low' : 'num' }, `${r.coverage.toFixed(2)}×`);
   return h(
     'tr',
     { 'data-borrower': r.borrowerId },
@@ -263,7 +271,7 @@ function portfolioRow(r, rank, sparks) {
         ? '—'
         : r.exposure.flatMap((e, i) => [i > 0 ? h('br') : null, fmtMoney(e.currency, e.outstanding)]),
     ),
-    coverage,
+    ...creditCells(r.credit),
     h(
       'td',
       { class: 'num' },
@@ -273,6 +281,40 @@ function portfolioRow(r, rank, sparks) {
     ),
     s ? timeCell(s.at) : h('td', {}, 'not scored'),
   );
+}
+
+/**
+ * EAD, EL, LGD, verified beside claimed coverage (red when the devices verify less than the file claims, or
+ * under 1×) and policy status (the breached codes), as the credit monitor last computed them.
+ */
+function creditCells(c) {
+  if (c === null)
+    return ['num ead', 'num el', 'num lgd', 'num coverage', 'policy'].map((cls) =>
+      h('td', { class: cls }, '—'),
+    );
+  const short =
+    c.verifiedCoverage !== null && (c.verifiedCoverage < 1 || c.verifiedCoverage < (c.claimedCoverage ?? 0));
+  return [
+    h('td', { class: 'num ead' }, fmtMoney(c.currency, c.ead)),
+    h('td', { class: 'num el' }, c.el === null ? '—' : fmtMoney(c.currency, c.el)),
+    h('td', { class: 'num lgd' }, fmtShare(c.lgd)),
+    h(
+      'td',
+      { class: short ? 'num coverage low' : 'num coverage' },
+      `${fmtCoverage(c.verifiedCoverage)} / ${fmtCoverage(c.claimedCoverage)}`,
+    ),
+    h(
+      'td',
+      { class: 'policy' },
+      c.policyStatus === 'ok'
+        ? h('span', { class: 'ok' }, 'ok')
+        : h(
+            'span',
+            { class: 'breach', title: c.breaches.join(', ') },
+            c.breaches.map(breachLabel).join(', '),
+          ),
+    ),
+  ];
 }
 
 /** A PD sparkline: uPlot with no axes, legend or cursor on a small canvas; red when the PD rose. */

@@ -7,7 +7,8 @@ export const ALERT_SEVERITIES = ['info', 'warning', 'critical'] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
 export const ALERT_STATUSES = ['open', 'acknowledged', 'resolved'] as const;
 export type AlertStatus = (typeof ALERT_STATUSES)[number];
-export const SUBJECT_KINDS = ['borrower', 'device', 'lot'] as const;
+/** `model`: a model version (its drift, risk/monitoring/), subject id = the version. */
+export const SUBJECT_KINDS = ['borrower', 'device', 'lot', 'model'] as const;
 export type SubjectKind = (typeof SUBJECT_KINDS)[number];
 
 export interface Alert {

@@ -39,8 +39,9 @@ export interface LoanRepository {
   queryLoans(query: ListQuery & { borrowerId?: string; status?: Loan['status'] }): Promise<Loan[]>;
 
   /**
-   * Per borrower with active loans: what is still due on their schedules (due − paid), per currency; of every
-   * borrower, or of the ones named.
+   * Per borrower with active loans: what is still due on their schedules (due − paid), per currency; a loan
+   * without a schedule counts its principal less the repayments received. Of every borrower, or of the ones
+   * named.
    */
   borrowerExposures(
     borrowerIds?: readonly string[],

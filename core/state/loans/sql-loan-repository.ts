@@ -47,10 +47,20 @@ const upsertRepaymentRows = upsertRows({
   update: ['due_at', 'amount_due', 'paid_at', 'amount_paid'],
 });
 
-/** What active loans still have due (due − paid), per borrower and currency; `where` narrows the loans. */
+/**
+ * What active loans still owe, per borrower and currency; `where` narrows the loans. A loan with a repayment
+ * schedule owes what its schedule still has due (due − paid); a loan without one (a bullet loan or a revolving
+ * draw imported with no instalments, or instalments all of amount 0) owes its principal less the repayments
+ * received, never below 0 — without this its EAD was 0. Pinned by core/state/test/loans.contract.test.ts
+ * ("a loan without a schedule owes its principal less what was repaid").
+ */
 const exposuresSql = (where: string): string =>
-  `SELECT l.borrower_id, l.currency, coalesce(sum(r.amount_due - r.amount_paid), 0) AS outstanding
-   FROM loans l LEFT JOIN repayments r ON r.loan_id = l.id
+  `SELECT l.borrower_id, l.currency,
+     coalesce(sum(CASE WHEN coalesce(r.due, 0) > 0 THEN r.due - r.paid
+                       WHEN l.principal > coalesce(r.paid, 0) THEN l.principal - coalesce(r.paid, 0)
+                       ELSE 0 END), 0) AS outstanding
+   FROM loans l LEFT JOIN (SELECT loan_id, sum(amount_due) AS due, sum(amount_paid) AS paid
+                           FROM repayments GROUP BY loan_id) r ON r.loan_id = l.id
    WHERE l.status = 'active'${where} GROUP BY l.borrower_id, l.currency ORDER BY l.borrower_id, l.currency`;
 
 /** The loan book on the state database (SQLite or PostgreSQL). */

@@ -46,6 +46,15 @@ export interface PdPoint {
   readonly pd: number;
 }
 
+/** One score, light: what backtests and drift need. */
+export interface ScoreObservation {
+  readonly borrowerId: string;
+  readonly at: number;
+  readonly pd: number;
+  readonly grade: string;
+  readonly shadow: boolean;
+}
+
 export interface ScoreQuery {
   readonly borrowerId?: string;
   readonly modelVersion?: string;
@@ -74,6 +83,11 @@ export interface ScoreRepository {
    * one, newest first, at most `limit` days.
    */
   dailyScores(borrowerId: string, fromMs: number, toMs: number, limit: number): Promise<ScoreRecord[]>;
+  /**
+   * A model version's scores in [fromMs, toMs) (official, shadow and backtest alike), light, by borrower then
+   * time: the observations model monitoring judges against outcomes.
+   */
+  scoreObservations(modelVersion: string, fromMs: number, toMs: number): Promise<ScoreObservation[]>;
   /** Scores in time order (newest first), at most `limit` (default 1,000). */
   scoreHistory(q: ScoreQuery): Promise<ScoreRecord[]>;
   /**

@@ -1,7 +1,14 @@
 import type { Database, Row, SqlValue } from '../database.js';
 import { dailyPdTrends, dailyScores } from './daily-scores.js';
 import { HEAD_COLUMNS, headValues, SCORE_COLUMNS, scoreValues, toScore } from './score-rows.js';
-import type { PdPoint, ScoreHead, ScoreQuery, ScoreRecord, ScoreRepository } from './score-repository.js';
+import type {
+  PdPoint,
+  ScoreHead,
+  ScoreObservation,
+  ScoreQuery,
+  ScoreRecord,
+  ScoreRepository,
+} from './score-repository.js';
 
 /** Borrowers up to which `latestScores` seeks each one's latest score instead of reading every borrower's. */
 const FEW_BORROWERS = 1000;
@@ -183,6 +190,27 @@ export class SqlScoreRepository implements ScoreRepository {
     windows: readonly { borrowerId: string; fromMs: number; toMs: number }[],
   ): Promise<Map<string, PdPoint[]>> {
     return dailyPdTrends(this.db, windows);
+  }
+
+  async scoreObservations(modelVersion: string, fromMs: number, toMs: number): Promise<ScoreObservation[]> {
+    const rows = await this.db.all<{
+      borrower_id: string;
+      at: number;
+      pd: number;
+      grade: string;
+      shadow: number;
+    }>(
+      `SELECT borrower_id, at, pd, grade, shadow FROM scores
+       WHERE model_version = ? AND at >= ? AND at < ? ORDER BY borrower_id, at`,
+      [modelVersion, fromMs, toMs],
+    );
+    return rows.map((r) => ({
+      borrowerId: String(r.borrower_id),
+      at: Number(r.at),
+      pd: Number(r.pd),
+      grade: String(r.grade),
+      shadow: Number(r.shadow) === 1,
+    }));
   }
 
   async scoreHistory(q: ScoreQuery): Promise<ScoreRecord[]> {

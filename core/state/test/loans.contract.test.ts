@@ -176,11 +176,29 @@ describe.each(STATE_BACKENDS)('loan repository on %s', (backend) => {
           { currency: 'USD', outstanding: 0 },
         ],
       ],
-      ['b2', [{ currency: 'EUR', outstanding: 0 }]],
+      ['b2', [{ currency: 'EUR', outstanding: 1e5 }]],
     ]);
     const named = await state.loans.borrowerExposures(['b2', 'b3', 'nope', 'b2']);
-    expect([...named.entries()]).toEqual([['b2', [{ currency: 'EUR', outstanding: 0 }]]]);
+    expect([...named.entries()]).toEqual([['b2', [{ currency: 'EUR', outstanding: 1e5 }]]]);
     expect((await state.loans.borrowerExposures(['b1'])).get('b1')).toEqual(whole.get('b1'));
     expect((await state.loans.borrowerExposures([])).size).toBe(0);
+  });
+
+  it('when a loan has no repayment schedule, then it owes its principal less what was repaid', async () => {
+    const state = await open();
+    await state.loans.upsertLoans([
+      loan('ln1', { principal: 80_000 }),
+      loan('ln2', { principal: 50_000 }),
+      loan('ln3', { borrowerId: 'b2', principal: 10_000 }),
+    ]);
+    // ln1: no rows at all; ln2: unscheduled repayments (amount due 0); ln3 repaid more than its principal.
+    await state.loans.upsertRepayments([
+      { id: 'p1', loanId: 'ln2', dueAt: T0 + 1, amountDue: 0, paidAt: T0 + 1, amountPaid: 15_000 },
+      { id: 'p2', loanId: 'ln2', dueAt: T0 + 2, amountDue: 0, paidAt: T0 + 2, amountPaid: 5_000 },
+      { id: 'p3', loanId: 'ln3', dueAt: T0 + 1, amountDue: 0, paidAt: T0 + 1, amountPaid: 12_000 },
+    ]);
+    const got = await state.loans.borrowerExposures();
+    expect(got.get('b1')).toEqual([{ currency: 'EUR', outstanding: 80_000 + 30_000 }]);
+    expect(got.get('b2')).toEqual([{ currency: 'EUR', outstanding: 0 }]);
   });
 });

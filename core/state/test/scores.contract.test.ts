@@ -176,6 +176,22 @@ describe.each(STATE_BACKENDS)('score repository on %s', (backend) => {
     expect((await scores.scoreHistory({ shadow: true }))[0]).toEqual(shadowScore('b1', T0 + 3, 0.9));
   });
 
+  it('when the observations of a model version are read, then they are its scores in the window (official, shadow and backtest), light, by borrower then time', async () => {
+    const { scores } = await openWithModels(backend);
+    await scores.addScores([score('b2', T0 + HOUR_MS, 0.2), score('b1', T0 + 2 * HOUR_MS, 0.01)]);
+    await scores.addScores([score('b1', T0, 0.02, { trigger: 'backtest' })], { history: true });
+    await scores.addScores([shadowScore('b1', T0 + HOUR_MS, 0.4), score('b1', T0 + DAY_MS, 0.03)]);
+    expect(await scores.scoreObservations('v1', T0, T0 + DAY_MS)).toEqual([
+      { borrowerId: 'b1', at: T0, pd: 0.02, grade: 'B', shadow: false },
+      { borrowerId: 'b1', at: T0 + 2 * HOUR_MS, pd: 0.01, grade: 'B', shadow: false },
+      { borrowerId: 'b2', at: T0 + HOUR_MS, pd: 0.2, grade: 'E', shadow: false },
+    ]);
+    expect(await scores.scoreObservations('v2', T0, T0 + DAY_MS)).toEqual([
+      { borrowerId: 'b1', at: T0 + HOUR_MS, pd: 0.4, grade: 'E', shadow: true },
+    ]);
+    expect(await scores.scoreObservations('v1', T0 + DAY_MS + 1, T0 + 2 * DAY_MS)).toEqual([]);
+  });
+
   it('when a borrower is scored many times a day, then its daily trend holds the last score of each day in the window, oldest first', async () => {
     const { scores } = await openWithModels(backend);
     const items: ScoreRecord[] = [];

@@ -27,6 +27,7 @@ export const TABLE_ORDER: readonly string[] = [
   'case_alerts',
   'case_notes',
   'alert_suppressions',
+  'suppressed_alerts',
   'webhook_subscriptions',
   'webhook_deliveries',
   'webhook_attempts',
@@ -38,6 +39,9 @@ export const TABLE_ORDER: readonly string[] = [
   'credit_decisions',
   'limit_reviews',
   'credit_exposures',
+  'model_references',
+  'model_drift',
+  'model_backtests',
 ];
 
 /** Tables whose rows refer to rows of the same table: copied parents first (column → referenced column). */

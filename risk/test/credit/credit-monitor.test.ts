@@ -60,6 +60,44 @@ async function world(state: State) {
   ]);
 }
 
+/** A monitor with every collateral rule at a simple factor; breaches into `breaches`. */
+function monitorOn(
+  state: State,
+  telemetry: ReturnType<typeof openSqliteTelemetryStore>,
+  now: () => number,
+  breaches: BreachChange[] = [],
+): CreditMonitor {
+  return new CreditMonitor({
+    state,
+    telemetry,
+    params: {
+      ccf: 0.75,
+      unsecuredLgd: 0.45,
+      recoveryRate: 0.9,
+      liquidationCost: 0.05,
+      collateral: {
+        staleAfterMs: 24 * HOUR,
+        staleFactor: 0,
+        outsideFenceFactor: 0,
+        tamperFactor: 0.5,
+        tamperHoldMs: 7 * 24 * HOUR,
+        offlineFactor: 0.5,
+        haircut: parseHaircuts('{"*":0}'),
+      },
+    },
+    policies: new PolicyStore(state, () => now),
+    log: silentLogger,
+    debounceMs: 10,
+    refreshIntervalMs: 3_600_000,
+    tamperHoldMs: 7 * 24 * HOUR,
+    now,
+    onBreach: (c) => {
+      breaches.push(c);
+      return Promise.resolve();
+    },
+  });
+}
+
 describe.each(STATE_BACKENDS)('credit monitor on %s', (backend) => {
   it('when a stake reports its lot outside the fence, then verified coverage and LGD move, EL rises, and one policy.breached event and a review commit with the figures', async () => {
     const state = await backend.open();
@@ -68,35 +106,7 @@ describe.each(STATE_BACKENDS)('credit monitor on %s', (backend) => {
     await telemetry.writeReadings([stake(NOW - HOUR, 1)]);
     let now = NOW;
     const breaches: BreachChange[] = [];
-    const monitor = new CreditMonitor({
-      state,
-      telemetry,
-      params: {
-        ccf: 0.75,
-        unsecuredLgd: 0.45,
-        recoveryRate: 0.9,
-        liquidationCost: 0.05,
-        collateral: {
-          staleAfterMs: 24 * HOUR,
-          staleFactor: 0,
-          outsideFenceFactor: 0,
-          tamperFactor: 0.5,
-          tamperHoldMs: 7 * 24 * HOUR,
-          offlineFactor: 0.5,
-          haircut: parseHaircuts('{"*":0}'),
-        },
-      },
-      policies: new PolicyStore(state, () => now),
-      log: silentLogger,
-      debounceMs: 10,
-      refreshIntervalMs: 3_600_000,
-      tamperHoldMs: 7 * 24 * HOUR,
-      now: () => now,
-      onBreach: (c) => {
-        breaches.push(c);
-        return Promise.resolve();
-      },
-    });
+    const monitor = monitorOn(state, telemetry, () => now, breaches);
     await state.models.addModel({
       version: 'm1',
       name: 'm',
@@ -159,6 +169,21 @@ describe.each(STATE_BACKENDS)('credit monitor on %s', (backend) => {
     await monitor.settled();
     expect((await state.credit.getExposures(['b1'])).get('b1')?.verifiedCoverage).toBe(0);
     await monitor.close();
+    await telemetry.close();
+  });
+  it('when the world is registered after the monitor started on an empty registry, then reload() counts its lots at the value their stakes last reported', async () => {
+    const state = await backend.open();
+    const telemetry = openSqliteTelemetryStore(join(mkdtempSync(join(tmpdir(), 'rf-credit-')), 't.db'));
+    const monitor = monitorOn(state, telemetry, () => NOW);
+    await monitor.start();
+    expect((await state.credit.getExposures(['b1'])).get('b1')).toBeUndefined();
+    await world(state);
+    await telemetry.writeReadings([stake(NOW - HOUR, 1)]);
+    await monitor.reload();
+    const figures = (await state.credit.getExposures(['b1'])).get('b1');
+    expect(figures?.claimedCoverage).toBeCloseTo(100_000 / 60_000);
+    expect(figures?.verifiedCoverage).toBeCloseTo(100_000 / 60_000);
+    await monitor.stop();
     await telemetry.close();
   });
 });

@@ -10,6 +10,8 @@ import m008 from './008-score-inputs-heads.js';
 import m009 from './009-model-artifacts.js';
 import m010 from './010-helmet-roles-cases-suppressions.js';
 import m011 from './011-credit-decisions.js';
+import m012 from './012-model-monitoring.js';
+import m013 from './013-suppressed-alerts.js';
 
 /** The PostgreSQL schema's migrations in order (`postgres-migrate.ts` applies them). Append; never edit or renumber. */
 export const POSTGRES_MIGRATIONS: readonly Migration[] = checkMigrations([
@@ -24,4 +26,6 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = checkMigrations([
   { version: 9, name: 'model-artifacts', sql: m009 },
   { version: 10, name: 'helmet-roles-cases-suppressions', sql: m010 },
   { version: 11, name: 'credit-decisions', sql: m011 },
+  { version: 12, name: 'model-monitoring', sql: m012 },
+  { version: 13, name: 'suppressed-alerts', sql: m013 },
 ]);

@@ -1,0 +1,419 @@
+import type { CollateralLot, Device, Site } from '../core/state/index.js';
+import type { TelemetryStore } from '../core/storage/telemetry-store.js';
+import { pointInPolygon } from '../core/geo.js';
+import type { CreditParams } from './credit/borrower-credit.js';
+import { coverage, valueLot, type LotObservation } from './credit/collateral.js';
+import { exposureAtDefault, expectedLoss, lossGivenDefault } from './credit/expected-loss.js';
+import type { Portfolio } from './features/extract.js';
+import type { BorrowerBook } from './features/online.js';
+import { gradeFor, GRADE_BANDS } from './grades.js';
+
+/**
+ * The credit half of `riskfuse evaluate`: on the out-of-time test rows, does the platform's expected loss
+ * (fused PD × LGD from the collateral as the stakes saw it at t × EAD at t) match the losses the borrowers
+ * really caused, by grade and in total; and did the stakes see a fraudster's collateral go before it defaulted?
+ *
+ * Predicted vs realised is compared row by row, as a PD is against the default rate: a test row (borrower,
+ * weekly date t) predicts EL(t) over the model's horizon and realises the borrower's loss if it defaults in
+ * (t, t + horizon], else 0; each grade band sums both over its rows. A borrower appears in a band once per
+ * week, its default as often: both sides are weighted alike. The verified collateral at t is valued by
+ * risk/credit/collateral.ts from the stakes' daily aggregates: weight last reported within a day of t,
+ * position inside the fence, tamper within the hold; broker presence has no history and is left out.
+ * Pinned by risk/test/evaluate-credit.test.ts.
+ */
+export const DAY_MS = 86_400_000;
+
+/** A relative fall of verified collateral value that counts as "coverage dropped". */
+export const COVERAGE_DROP_SHARE = 0.2;
+
+export interface CreditTestRow {
+  readonly borrowerId: string;
+  readonly t: number;
+  readonly pd: number;
+  readonly lgd: number;
+  readonly ead: number;
+  /** The borrower's realised loss if it defaults within the horizon after t, else 0. */
+  readonly loss: number;
+  readonly defaults: boolean;
+}
+
+export interface ElBand {
+  readonly grade: string;
+  readonly rows: number;
+  /** Distinct borrowers defaulting within the horizon of one of the band's rows. */
+  readonly defaults: number;
+  readonly el: number;
+  readonly loss: number;
+  /**
+   * Where a gap comes from: Σ PD × EAD (the exposure expected to default) against Σ EAD of the rows that did,
+   * and the LGD each side implies (EL ÷ Σ PD × EAD against loss ÷ defaulted EAD).
+   */
+  readonly expectedDefaultedEad: number;
+  readonly defaultedEad: number;
+  /** EL ÷ loss − 1 (undefined without loss). */
+  readonly error?: number;
+  /** Within ±`tolerance` — asked of bands with at least `minDefaults` defaults. */
+  readonly withinTolerance?: boolean;
+}
+
+export interface ElVsLoss {
+  readonly bands: readonly ElBand[];
+  readonly total: ElBand;
+  readonly tolerance: number;
+  readonly minDefaults: number;
+}
+
+/** Sums predicted EL and realised loss per grade band (by the row's PD) and in total. */
+export function elVsLoss(
+  rows: readonly CreditTestRow[],
+  opts: { tolerance?: number; minDefaults?: number } = {},
+): ElVsLoss {
+  const tolerance = opts.tolerance ?? 0.2;
+  const minDefaults = opts.minDefaults ?? 10;
+  const band = (grade: string, rs: readonly CreditTestRow[]): ElBand => {
+    const el = rs.reduce((s, r) => s + expectedLoss(r.pd, r.lgd, r.ead), 0);
+    const loss = rs.reduce((s, r) => s + r.loss, 0);
+    const expectedDefaultedEad = rs.reduce((s, r) => s + r.pd * r.ead, 0);
+    const defaultedEad = rs.reduce((s, r) => s + (r.defaults ? r.ead : 0), 0);
+    const defaults = new Set(rs.filter((r) => r.defaults).map((r) => r.borrowerId)).size;
+    const error = loss > 0 ? el / loss - 1 : undefined;
+    return {
+      grade,
+      rows: rs.length,
+      defaults,
+      el,
+      loss,
+      expectedDefaultedEad,
+      defaultedEad,
+      ...(error === undefined ? {} : { error }),
+      ...(defaults >= minDefaults && error !== undefined
+        ? { withinTolerance: Math.abs(error) <= tolerance }
+        : {}),
+    };
+  };
+  const bands = GRADE_BANDS.map((b) =>
+    band(
+      b.grade,
+      rows.filter((r) => gradeFor(r.pd) === b.grade),
+    ),
+  ).filter((b) => b.rows > 0);
+  return { bands, total: band('all', rows), tolerance, minDefaults };
+}
+
+/**
+ * What the borrower owed at t: of the loans started by t and not in default before t, each scheduled
+ * instalment's amount less what was paid by t; a loan without a schedule owes its principal less what was
+ * repaid by t (as core/state/loans/sql-loan-repository.ts counts the live book).
+ */
+export function outstandingAt(book: BorrowerBook, t: number): number {
+  let total = 0;
+  for (const loan of book.loans) {
+    if (loan.startAt > t) continue;
+    if (loan.defaultedAt !== undefined && loan.defaultedAt <= t) continue;
+    const rs = book.repayments.get(loan.id) ?? [];
+    const paidBy = (r: { paidAt?: number; amountPaid: number }) =>
+      r.paidAt !== undefined && r.paidAt <= t ? r.amountPaid : 0;
+    const due = rs.reduce((s, r) => s + r.amountDue, 0);
+    const paid = rs.reduce((s, r) => s + paidBy(r), 0);
+    total += due > 0 ? due - paid : Math.max(0, loan.principal - paid);
+  }
+  return Math.max(0, total);
+}
+
+/** One stake's daily aggregates: last weight and position of the day, whether its tamper switch opened. */
+interface StakeDay {
+  weightKg?: number;
+  lat?: number;
+  lon?: number;
+  tamper?: boolean;
+}
+
+/** Daily stake aggregates over [fromMs, toMs) (UTC days), by device then day start. */
+export async function stakeDays(
+  telemetry: TelemetryStore,
+  deviceIds: readonly string[],
+  fromMs: number,
+  toMs: number,
+): Promise<Map<string, Map<number, StakeDay>>> {
+  const out = new Map<string, Map<number, StakeDay>>();
+  const from = Math.floor(fromMs / DAY_MS) * DAY_MS;
+  const days = Math.max(1, Math.ceil((toMs - from) / DAY_MS));
+  // Buckets per query stay under the store's cap (MAX_AGGREGATE_BUCKETS).
+  const chunk = Math.max(1, Math.floor(50_000 / days));
+  for (let i = 0; i < deviceIds.length; i += chunk) {
+    const ids = deviceIds.slice(i, i + chunk);
+    for (const [field, fn] of [
+      ['weightKg', 'last'],
+      ['lat', 'last'],
+      ['lon', 'last'],
+      ['tamper', 'max'],
+    ] as const) {
+      const rows = await telemetry.aggregate({
+        kind: 'stake',
+        deviceIds: ids,
+        field,
+        fromMs: from,
+        toMs,
+        intervalMs: DAY_MS,
+        groupBy: 'device',
+        fns: [fn],
+      });
+      for (const r of rows) {
+        if (r.count === 0) continue;
+        const v = r[fn];
+        if (!Number.isFinite(v)) continue;
+        let byDay = out.get(r.group);
+        if (byDay === undefined) out.set(r.group, (byDay = new Map<number, StakeDay>()));
+        const d = byDay.get(r.startMs) ?? {};
+        if (field === 'tamper') d.tamper = v >= 1;
+        else d[field] = v;
+        byDay.set(r.startMs, d);
+      }
+    }
+  }
+  return out;
+}
+
+/** What a lot's stake had said by t (a UTC midnight), from its daily aggregates. */
+export function observationAt(
+  days: ReadonlyMap<number, StakeDay> | undefined,
+  site: Site,
+  t: number,
+  tamperHoldMs: number,
+): { observation: LotObservation; at: number } {
+  const day = t - DAY_MS;
+  const d = days?.get(day);
+  let lastTamperAt: number | undefined;
+  for (let k = day; k >= t - tamperHoldMs; k -= DAY_MS) {
+    if (days?.get(k)?.tamper === true) {
+      lastTamperAt = k + DAY_MS - 1;
+      break;
+    }
+  }
+  const inside =
+    d?.lat !== undefined && d.lon !== undefined && site.geofence.length >= 3
+      ? pointInPolygon([d.lat, d.lon], site.geofence)
+      : undefined;
+  return {
+    at: t,
+    observation: {
+      ...(d?.weightKg === undefined ? {} : { lastWeightKg: d.weightKg, lastWeightAt: t - 1 }),
+      ...(inside === undefined ? {} : { insideFence: inside }),
+      ...(lastTamperAt === undefined ? {} : { lastTamperAt }),
+    },
+  };
+}
+
+export type StakeOf = { readonly device: Device; readonly lot: CollateralLot; readonly site: Site };
+
+/** A borrower's verified collateral value and LGD and EAD at t. */
+export function creditAt(
+  stakes: readonly StakeOf[],
+  book: BorrowerBook | undefined,
+  days: ReadonlyMap<string, ReadonlyMap<number, StakeDay>>,
+  t: number,
+  p: CreditParams,
+): { ead: number; verifiedValue: number; lgd: number } {
+  const ead = exposureAtDefault(book === undefined ? 0 : outstandingAt(book, t), 0, p.ccf);
+  const currency = book?.loans[0]?.currency ?? stakes[0]?.lot.currency ?? 'CAD';
+  const lots = stakes.map((s) => {
+    const { observation } = observationAt(days.get(s.device.id), s.site, t, p.collateral.tamperHoldMs);
+    return valueLot(s.lot, observation, p.collateral, t);
+  });
+  const verifiedValue = coverage(lots, ead, currency).verifiedValue;
+  return { ead, verifiedValue, lgd: lossGivenDefault(ead, verifiedValue, p).lgd };
+}
+
+export interface TruthDefault {
+  readonly borrowerId: string;
+  readonly defaultedAt: number;
+  readonly ead: number;
+  readonly loss: number;
+  readonly fraud?: { readonly kind: string; readonly onsetMs: number };
+}
+
+/**
+ * The credit rows of the test set: each (borrower, t) with its fused PD, LGD and EAD at t, and the loss it
+ * realises within `horizonDays`.
+ */
+export async function creditTestRows(opts: {
+  readonly telemetry: TelemetryStore;
+  readonly portfolio: Portfolio;
+  readonly rows: readonly { borrowerId: string; t: number }[];
+  readonly pd: ArrayLike<number>;
+  readonly truth: readonly TruthDefault[];
+  readonly horizonDays: number;
+  readonly params: CreditParams;
+}): Promise<CreditTestRow[]> {
+  const ts = opts.rows.map((r) => r.t);
+  if (ts.length === 0) return [];
+  const fromMs = Math.min(...ts) - opts.params.collateral.tamperHoldMs - DAY_MS;
+  const toMs = Math.max(...ts);
+  const borrowers = new Set(opts.rows.map((r) => r.borrowerId));
+  const stakeIds = [...borrowers].flatMap(
+    (b) => opts.portfolio.assets.get(b)?.stakes.map((s) => s.device.id) ?? [],
+  );
+  const days = await stakeDays(opts.telemetry, stakeIds, fromMs, toMs);
+  const truth = new Map(opts.truth.map((d) => [d.borrowerId, d]));
+  return opts.rows.map((r, i) => {
+    const c = creditAt(
+      opts.portfolio.assets.get(r.borrowerId)?.stakes ?? [],
+      opts.portfolio.books.get(r.borrowerId),
+      days,
+      r.t,
+      opts.params,
+    );
+    const d = truth.get(r.borrowerId);
+    const defaults =
+      d !== undefined && d.defaultedAt > r.t && d.defaultedAt <= r.t + opts.horizonDays * DAY_MS;
+    return {
+      borrowerId: r.borrowerId,
+      t: r.t,
+      pd: opts.pd[i] as number,
+      lgd: c.lgd,
+      ead: c.ead,
+      loss: defaults ? d.loss : 0,
+      defaults,
+    };
+  });
+}
+
+export interface FraudLead {
+  /** Fraud borrowers defaulting in the period (after their fraud began). */
+  readonly fraudDefaulters: number;
+  /** Of them, those whose verified collateral fell by COVERAGE_DROP_SHARE before the default. */
+  readonly droppedBefore: number;
+  readonly share: number;
+  /** Days from the first such drop to the default. */
+  readonly leadDays: readonly number[];
+  readonly medianLeadDays: number;
+}
+
+/**
+ * First day on which a borrower's verified collateral value fell below (1 − COVERAGE_DROP_SHARE) of its
+ * highest value over the `baselineDays` before; a series of [dayStart, value] in time order.
+ */
+export function firstDrop(
+  series: readonly (readonly [number, number])[],
+  baselineDays = 30,
+  dropShare = COVERAGE_DROP_SHARE,
+): number | undefined {
+  for (let i = 0; i < series.length; i++) {
+    const [t, v] = series[i] as readonly [number, number];
+    let peak = 0;
+    for (
+      let k = i - 1;
+      k >= 0 && t - (series[k] as readonly [number, number])[0] <= baselineDays * DAY_MS;
+      k--
+    )
+      peak = Math.max(peak, (series[k] as readonly [number, number])[1]);
+    if (peak > 0 && v < (1 - dropShare) * peak) return t;
+  }
+  return undefined;
+}
+
+const median = (xs: readonly number[]): number => {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+/**
+ * For the fraud borrowers defaulting in [fromMs, toMs): did their verified collateral drop (firstDrop), from
+ * 60 days before the fraud began up to the default; and how many days ahead of the default.
+ */
+export async function fraudCoverageLead(opts: {
+  readonly telemetry: TelemetryStore;
+  readonly portfolio: Portfolio;
+  readonly truth: readonly TruthDefault[];
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly params: CreditParams;
+}): Promise<FraudLead> {
+  const cases = opts.truth.filter(
+    (d) =>
+      d.fraud !== undefined &&
+      d.fraud.onsetMs < d.defaultedAt &&
+      d.defaultedAt >= opts.fromMs &&
+      d.defaultedAt < opts.toMs,
+  );
+  const leadDays: number[] = [];
+  for (const d of cases) {
+    const stakes = opts.portfolio.assets.get(d.borrowerId)?.stakes ?? [];
+    const start = Math.floor(((d.fraud?.onsetMs ?? d.defaultedAt) - 60 * DAY_MS) / DAY_MS) * DAY_MS;
+    const days = await stakeDays(
+      opts.telemetry,
+      stakes.map((s) => s.device.id),
+      start - opts.params.collateral.tamperHoldMs,
+      d.defaultedAt,
+    );
+    const series: [number, number][] = [];
+    for (let t = start + DAY_MS; t <= d.defaultedAt; t += DAY_MS) {
+      series.push([t, creditAt(stakes, undefined, days, t, opts.params).verifiedValue]);
+    }
+    const drop = firstDrop(series);
+    if (drop !== undefined) leadDays.push(Math.round((d.defaultedAt - drop) / DAY_MS));
+  }
+  return {
+    fraudDefaulters: cases.length,
+    droppedBefore: leadDays.length,
+    share: cases.length === 0 ? 0 : leadDays.length / cases.length,
+    leadDays,
+    medianLeadDays: median(leadDays),
+  };
+}
+
+export interface CreditEvaluation {
+  readonly elVsLoss: ElVsLoss;
+  readonly fraudLead: FraudLead;
+  /** Defaults in the test period (any borrower), with and without a fraud before them, and their loss rates. */
+  readonly defaults: {
+    readonly fraud: { readonly n: number; readonly lossRate: number };
+    readonly clean: { readonly n: number; readonly lossRate: number };
+  };
+}
+
+/** The credit figures of an evaluation (see the top of this file). */
+export async function evaluateCredit(opts: {
+  readonly telemetry: TelemetryStore;
+  readonly portfolio: Portfolio;
+  readonly testRows: readonly { borrowerId: string; t: number }[];
+  readonly fusedPd: ArrayLike<number>;
+  readonly truth: readonly TruthDefault[];
+  readonly horizonDays: number;
+  readonly splitMs: number;
+  readonly toMs: number;
+  readonly params: CreditParams;
+}): Promise<CreditEvaluation> {
+  const rows = await creditTestRows({
+    telemetry: opts.telemetry,
+    portfolio: opts.portfolio,
+    rows: opts.testRows,
+    pd: opts.fusedPd,
+    truth: opts.truth,
+    horizonDays: opts.horizonDays,
+    params: opts.params,
+  });
+  const fraudLead = await fraudCoverageLead({
+    telemetry: opts.telemetry,
+    portfolio: opts.portfolio,
+    truth: opts.truth,
+    fromMs: opts.splitMs,
+    toMs: opts.toMs,
+    params: opts.params,
+  });
+  const inPeriod = opts.truth.filter((d) => d.defaultedAt >= opts.splitMs && d.defaultedAt < opts.toMs);
+  const rate = (xs: readonly TruthDefault[]) => {
+    const ead = xs.reduce((s, d) => s + d.ead, 0);
+    return { n: xs.length, lossRate: ead > 0 ? xs.reduce((s, d) => s + d.loss, 0) / ead : 0 };
+  };
+  return {
+    elVsLoss: elVsLoss(rows),
+    fraudLead,
+    defaults: {
+      fraud: rate(inPeriod.filter((d) => d.fraud !== undefined)),
+      clean: rate(inPeriod.filter((d) => d.fraud === undefined)),
+    },
+  };
+}

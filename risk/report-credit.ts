@@ -1,0 +1,25 @@
+import { COVERAGE_DROP_SHARE, type CreditEvaluation, type ElBand } from './evaluate-credit.js';
+
+/** The credit figures as Markdown (appended to the evaluation report). */
+export function creditMarkdown(c: CreditEvaluation): string {
+  const money = (x: number) => Math.round(x).toLocaleString('en');
+  const pct = (x: number | undefined) => (x === undefined ? '–' : `${(x * 100).toFixed(1)} %`);
+  const line = (b: ElBand) =>
+    `| ${b.grade} | ${b.rows} | ${b.defaults} | ${money(b.el)} | ${money(b.loss)} | ${b.error === undefined ? '–' : `${b.error >= 0 ? '+' : ''}${pct(b.error)}`} | ${b.withinTolerance === undefined ? `(< ${c.elVsLoss.minDefaults} defaults)` : b.withinTolerance ? 'yes' : 'no'} | ${money(b.expectedDefaultedEad)} vs ${money(b.defaultedEad)} | ${pct(b.expectedDefaultedEad > 0 ? b.el / b.expectedDefaultedEad : undefined)} vs ${pct(b.defaultedEad > 0 ? b.loss / b.defaultedEad : undefined)} |`;
+  const f = c.fraudLead;
+  return [
+    '## Expected loss against realised loss (out-of-time test rows)',
+    '',
+    `EL = fused PD × LGD (verified collateral at t) × EAD at t, summed over the test rows of each grade band; loss = the borrower's realised loss when it defaults within the horizon of the row. A borrower counts in every band its weekly rows fall in. The last two columns split a gap into its PD part (exposure expected to default against exposure that did) and its LGD part. Within ±${pct(c.elVsLoss.tolerance)} is asked of bands with ≥ ${c.elVsLoss.minDefaults} defaults.`,
+    '',
+    '| grade | rows | defaulting borrowers | predicted EL | realised loss | EL vs loss | within tolerance | Σ PD × EAD vs defaulted EAD | LGD predicted vs realised |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...c.elVsLoss.bands.map(line),
+    line(c.elVsLoss.total),
+    '',
+    `Defaults in the test period: ${c.defaults.fraud.n} after a collateral fraud (loss ${pct(c.defaults.fraud.lossRate)} of EAD), ${c.defaults.clean.n} without (loss ${pct(c.defaults.clean.lossRate)} of EAD).`,
+    '',
+    `Fraud borrowers defaulting in the test period whose verified collateral dropped by ≥ ${pct(COVERAGE_DROP_SHARE)} before their default: ${f.droppedBefore} of ${f.fraudDefaulters} (${pct(f.share)}), median lead ${f.medianLeadDays} days.`,
+    '',
+  ].join('\n');
+}
