@@ -9871,7 +9871,7 @@ export interface paths {
                                 suppressionId?: string;
                                 ruleId: string;
                                 severity: "info" | "warning" | "critical";
-                                subjectKind: "borrower" | "device" | "lot";
+                                subjectKind: "borrower" | "device" | "lot" | "model";
                                 subjectId: string;
                                 borrowerId?: string;
                                 deviceId?: string;
@@ -10171,7 +10171,7 @@ export interface paths {
                                 suppressionId?: string;
                                 ruleId: string;
                                 severity: "info" | "warning" | "critical";
-                                subjectKind: "borrower" | "device" | "lot";
+                                subjectKind: "borrower" | "device" | "lot" | "model";
                                 subjectId: string;
                                 borrowerId?: string;
                                 deviceId?: string;

@@ -4,16 +4,22 @@
 // This file routes a hash to its view (views/*.js); what the views share lives in core/*.js.
 import { get, KEY, logout, session } from './core/api.js';
 import { main, showError } from './core/dom.js';
-import { alertsPage } from './views/alerts.js';
-import { applicationPage } from './views/application.js';
-import { applicationsPage } from './views/applications.js';
-import { borrowerPage } from './views/borrower.js';
-import { casesPage } from './views/cases.js';
-import { creditPage } from './views/credit.js';
-import { devicesPage } from './views/devices.js';
 import { loginPage } from './views/login.js';
-import { modelHealthPage } from './views/model-health.js';
-import { portfolioPage } from './views/portfolio.js';
+
+// Each page's module is loaded when the page is first opened (dynamic import), so the login form does not wait
+// for the map and chart libraries (Leaflet alone is 425 kB of JavaScript to parse), nor the portfolio for the
+// borrower page's (bench:dashboard). The browser keeps a loaded module for the next visit.
+const views = {
+  alerts: () => import('./views/alerts.js'),
+  application: () => import('./views/application.js'),
+  applications: () => import('./views/applications.js'),
+  borrower: () => import('./views/borrower.js'),
+  cases: () => import('./views/cases.js'),
+  credit: () => import('./views/credit.js'),
+  devices: () => import('./views/devices.js'),
+  models: () => import('./views/model-health.js'),
+  portfolio: () => import('./views/portfolio.js'),
+};
 
 async function route() {
   const [path = '', query = ''] = location.hash.slice(1).split('?');
@@ -27,24 +33,32 @@ async function route() {
     loginPage();
     return;
   }
-  if (session.me === null) session.me = await get('/v1/me');
+  // Who is calling and the page's module, fetched side by side.
+  const borrower = /^\/borrower\/(.+)$/.exec(path);
+  const application = /^\/application\/(.+)$/.exec(path);
+  const me = session.me === null ? get('/v1/me') : Promise.resolve(session.me);
+  /** @returns {Promise<(arg: any) => Promise<void>>} */
+  const pageOf = async () => {
+    if (borrower) return (await views.borrower()).borrowerPage;
+    if (application) return (await views.application()).applicationPage;
+    if (path === '/applications') return (await views.applications()).applicationsPage;
+    if (path === '/credit') return (await views.credit()).creditPage;
+    if (path === '/alerts') return (await views.alerts()).alertsPage;
+    if (path === '/cases') return (await views.cases()).casesPage;
+    // device-ops keys read devices only.
+    if (path === '/devices' || (await me).role === 'device-ops') return (await views.devices()).devicesPage;
+    if (path === '/models') return (await views.models()).modelHealthPage;
+    return (await views.portfolio()).portfolioPage;
+  };
+  const [who, view] = await Promise.all([me, pageOf()]);
+  session.me = who;
   document.getElementById('nav').hidden = false;
   document.getElementById('who').textContent = `${session.me.name} (${session.me.role})`;
   // A nav entry shows only when the role may call the route its page reads (api/permissions.ts via /v1/me).
   for (const a of document.querySelectorAll('#nav a[data-needs]'))
     /** @type {HTMLElement} */ (a).hidden = !session.me.may.includes(a.getAttribute('data-needs') ?? '');
-  const borrower = /^\/borrower\/(.+)$/.exec(path);
-  const application = /^\/application\/(.+)$/.exec(path);
-  if (borrower) await borrowerPage(decodeURIComponent(borrower[1]));
-  else if (application) await applicationPage(decodeURIComponent(application[1]));
-  else if (path === '/applications') await applicationsPage(params);
-  else if (path === '/credit') await creditPage(params);
-  else if (path === '/alerts') await alertsPage(params);
-  else if (path === '/cases') await casesPage(params);
-  // device-ops keys read devices only.
-  else if (path === '/devices' || session.me.role === 'device-ops') await devicesPage(params);
-  else if (path === '/models') await modelHealthPage(params);
-  else await portfolioPage(params);
+  const id = borrower ?? application;
+  await view(id ? decodeURIComponent(id[1]) : params);
   main.dataset.ready = path || '/portfolio';
 }
 

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import { detectorOf } from './detectors.js';
+import { detectOnDevice } from './detectors.js';
 import { detectorParams } from './params.js';
-import { readingEvidence, transition, type ReadingRule } from './rule.js';
+import type { ReadingRule } from './rule.js';
 
 /**
  * anomaly: a streaming robust, seasonal anomaly detector on any numeric series named in its parameters,
@@ -60,17 +60,15 @@ export const anomaly: ReadingRule = {
       }
       const x = r.fields[s.field];
       if (typeof x !== 'number') continue;
-      const d = detectorOf(mem, `any:${s.field}`, a.params);
-      const step = d.det.step(r.ts, x);
-      transition(
+      detectOnDevice(
         ctx,
-        d.hyst.step(step.flagged),
+        mem,
         rule,
-        a.severity,
+        a,
         r,
-        { kind: 'device', id: r.deviceId },
-        `${s.field} of ${r.deviceId} anomalous: ${x.toFixed(2)}, expected ${step.expected.toFixed(2)}`,
-        { reading: readingEvidence(r), field: s.field, value: x, expected: step.expected, z: step.z },
+        { key: `any:${s.field}`, field: s.field, x },
+        (expected) =>
+          `${s.field} of ${r.deviceId} anomalous: ${x.toFixed(2)}, expected ${expected.toFixed(2)}`,
       );
     }
   },

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import { detectorOf } from './detectors.js';
+import { detectOnDevice } from './detectors.js';
 import { Count, DAY, detectorParams, Ms, Pct } from './params.js';
-import { readingEvidence, transition, type ReadingRule } from './rule.js';
+import type { ReadingRule } from './rule.js';
 
 /**
  * satellite-anomaly: NDVI or activity index far below the series' seasonal baseline (streaming detector),
@@ -48,17 +48,14 @@ export const satelliteAnomaly: ReadingRule = {
     for (const field of ['ndvi', 'activityIndex'] as const) {
       const x = r.fields[field];
       if (typeof x !== 'number') continue;
-      const d = detectorOf(mem, `sat:${field}`, s.params);
-      const step = d.det.step(r.ts, x);
-      transition(
+      detectOnDevice(
         ctx,
-        d.hyst.step(step.flagged),
+        mem,
         rule,
-        s.severity,
+        s,
         r,
-        { kind: 'device', id: r.deviceId },
-        `${field} of ${r.deviceId} at ${x.toFixed(2)}, expected ${step.expected.toFixed(2)}`,
-        { reading: readingEvidence(r), field, value: x, expected: step.expected, z: step.z },
+        { key: `sat:${field}`, field, x },
+        (expected) => `${field} of ${r.deviceId} at ${x.toFixed(2)}, expected ${expected.toFixed(2)}`,
       );
     }
   },

@@ -2,14 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../core/logger.js';
 import type { State } from '../../core/state/index.js';
 import { openTestState } from '../../core/state/test/backends.js';
 import { openSqliteTelemetryStore } from '../../core/storage/sqlite-telemetry-store.js';
 import type { TelemetryStore } from '../../core/storage/telemetry-store.js';
-import { IngestPipeline } from '../../ingest/pipeline.js';
 import { createEngine, generateWorld, parseScenario, provisionWorld } from '../../simulators/index.js';
-import { createAlerts, type AlertsComponent } from '../app.js';
+import type { AlertsComponent } from '../app.js';
+import { alertsOverIngest } from './support.js';
 
 const DAY = 86_400_000;
 
@@ -38,28 +37,10 @@ describe('silent collateral removal, end to end', () => {
     state = await openTestState(dir);
     telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
     await provisionWorld(world, state);
-    alerts = await createAlerts({
-      state,
-      log: silentLogger,
-      config: { alertSilenceCheckIntervalMs: 0, alertStreamHeartbeatMs: 15_000, alertStreamPollMs: 50 },
-    });
-    const pipeline = new IngestPipeline({
-      telemetry,
-      state,
-      log: silentLogger,
-      batchMaxReadings: 500,
-      flushIntervalMs: 5,
-      maxBufferedReadings: 1_000_000,
-      writeConcurrency: 1,
-      maxFutureSkewMs: 300_000,
-      maxPayloadBytes: 65_536,
-      registryCacheMs: 60_000,
-      retryMinMs: 5,
-      retryMaxMs: 50,
-      // The engine queues each batch; `idle()` below waits for them all to be evaluated and stored.
-      onStored: (readings) => void alerts.engine.onReadings(readings),
-      onPresence: (presence) => void alerts.engine.onPresence(presence),
-    });
+    // The engine queues each batch; `idle()` below waits for them all to be evaluated and stored.
+    const wired = await alertsOverIngest(state, telemetry);
+    alerts = wired.alerts;
+    const pipeline = wired.pipeline;
     const engine = createEngine(world);
     let acked = 0;
     let sent = 0;

@@ -5,6 +5,8 @@ import type { Reading } from '../../core/contracts/index.js';
 import { silentLogger } from '../../core/logger.js';
 import type { State } from '../../core/state/index.js';
 import { openTestState } from '../../core/state/test/backends.js';
+import type { TelemetryStore } from '../../core/storage/telemetry-store.js';
+import { IngestPipeline } from '../../ingest/pipeline.js';
 import { createAlerts, type AlertsComponent } from '../app.js';
 
 export const T0 = Date.UTC(2026, 0, 5);
@@ -150,4 +152,37 @@ export function satellite(ts: number, fields: Record<string, number | string>): 
     seq: seq++,
     fields: { cloudPct: 5, sceneId: `scene-${seq}`, ...fields },
   };
+}
+
+/**
+ * The alert engine fed by the real ingest pipeline (validation, the telemetry store) as `npm start` wires them:
+ * each stored batch and presence change goes to the engine, which queues it (`alerts.engine.idle()` waits for
+ * them all). Used by alerts/test/removal.e2e.test.ts and the per-rule tests (alerts/rules/test/pipeline.ts).
+ */
+export async function alertsOverIngest(
+  state: State,
+  telemetry: TelemetryStore,
+): Promise<{ alerts: AlertsComponent; pipeline: IngestPipeline }> {
+  const alerts = await createAlerts({
+    state,
+    log: silentLogger,
+    config: { alertSilenceCheckIntervalMs: 0, alertStreamHeartbeatMs: 15_000, alertStreamPollMs: 50 },
+  });
+  const pipeline = new IngestPipeline({
+    telemetry,
+    state,
+    log: silentLogger,
+    batchMaxReadings: 500,
+    flushIntervalMs: 5,
+    maxBufferedReadings: 1_000_000,
+    writeConcurrency: 1,
+    maxFutureSkewMs: 300_000,
+    maxPayloadBytes: 65_536,
+    registryCacheMs: 60_000,
+    retryMinMs: 5,
+    retryMaxMs: 50,
+    onStored: (readings) => void alerts.engine.onReadings(readings),
+    onPresence: (presence) => void alerts.engine.onPresence(presence),
+  });
+  return { alerts, pipeline };
 }

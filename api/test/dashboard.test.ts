@@ -35,6 +35,36 @@ describe('dashboard assets and GET /v1/me', () => {
     }
   });
 
+  it('when the page is loaded, then it names its files under a version the browser may keep for good, and a 404 there is not kept', async () => {
+    const page = await t.app.inject('/dashboard/');
+    expect(page.headers['cache-control']).toBe('no-cache');
+    const version = /src="r\/([\w-]+)\/app\.js"/.exec(page.body)?.[1] ?? '';
+    expect(version).not.toBe('');
+    // Every relative link of the page is versioned; anchors are not.
+    expect(page.body).not.toMatch(/(src|href)="(?!r\/|#)/);
+    for (const file of ['app.js', 'core/api.js', 'vendor/uplot/uPlot.esm.js', 'vendor/leaflet/leaflet.css']) {
+      const res = await t.app.inject(`/dashboard/r/${version}/${file}`);
+      expect(res.statusCode, file).toBe(200);
+      expect(res.headers['cache-control'], file).toBe('public, max-age=31536000, immutable');
+    }
+    // Another version's link (a page loaded before a release) still works, revalidated.
+    const old = await t.app.inject('/dashboard/r/0ld/app.js');
+    expect(old.statusCode).toBe(200);
+    expect(old.headers['cache-control']).toBe('no-cache');
+    for (const file of [
+      'test/dashboard.e2e.test.ts',
+      'tsconfig.json',
+      'api-types.d.ts',
+      '%2e%2e/package.json',
+      'vendor/uplot/%2e%2e/package.json',
+      'nothing.js',
+    ]) {
+      const res = await t.app.inject(`/dashboard/r/${version}/${file}`);
+      expect(res.statusCode, file).toBe(404);
+      expect(res.headers['cache-control'], file).toBeUndefined();
+    }
+  });
+
   it('when the test folder or a path outside web/ is asked for, then 404', async () => {
     for (const url of ['/dashboard/test/dashboard.e2e.test.ts', '/dashboard/../package.json']) {
       expect((await t.app.inject(url)).statusCode, url).toBe(404);

@@ -58,7 +58,8 @@ export class LotObservations {
     this.applyReadings(await telemetry.latest({ kind: 'stake', deviceIds }));
     if (tamperHoldMs > 0) {
       const hourMs = 3_600_000;
-      const fromMs = Math.floor((nowMs - tamperHoldMs) / hourMs) * hourMs;
+      // Never before the epoch (a simulated clock that has not started reads 0; the store refuses negative times).
+      const fromMs = Math.max(0, Math.floor((nowMs - tamperHoldMs) / hourMs) * hourMs);
       const rows = await telemetry.aggregate({
         kind: 'stake',
         deviceIds,

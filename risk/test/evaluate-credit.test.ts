@@ -8,6 +8,7 @@ import { borrower, device, lot, site } from '../../core/state/test/portfolio-fix
 import { openSqliteTelemetryStore } from '../../core/storage/sqlite-telemetry-store.js';
 import { creditConfigSpec } from '../credit/config.js';
 import { creditParams } from '../credit/credit-app.js';
+import { stakeReading } from './credit/fixtures.js';
 import {
   creditTestRows,
   DAY_MS,
@@ -176,24 +177,6 @@ describe('credit figures from the stored stake readings', () => {
       ]),
     };
   };
-  const reading = (ts: number, seq: number, weightKg: number): Reading => ({
-    kind: 'stake',
-    deviceId: 'stk-1',
-    borrowerId: 'b1',
-    siteId: 's1',
-    ts,
-    seq,
-    fields: {
-      weightKg,
-      itemCount: 100,
-      lat: 0.3,
-      lon: 0.6,
-      tamper: 0,
-      temperatureC: 10,
-      humidityPct: 40,
-      batteryPct: 90,
-    },
-  });
 
   it('when a fraudster’s stake shows its lot emptied weeks before the default, then the test rows price the loss and the coverage drop leads the default', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rf-evcredit-'));
@@ -204,7 +187,9 @@ describe('credit figures from the stored stake readings', () => {
     for (let day = 0; day < 100; day++) {
       for (let h = 0; h < 24; h += 6)
         readings.push(
-          reading(T0 + day * DAY_MS + h * 3_600_000, readings.length + 1, day < 40 ? 100_000 : 10_000),
+          stakeReading(T0 + day * DAY_MS + h * 3_600_000, readings.length + 1, {
+            weightKg: day < 40 ? 100_000 : 10_000,
+          }),
         );
     }
     await telemetry.writeReadings(readings);

@@ -51,10 +51,26 @@ export function drawMap(card, sites, lots, devices) {
     map.getContainer().dataset.zoom = String(map.getZoom());
   };
   map.on('zoomend', resize);
-  const all = () => {
-    if (bounds.length > 0) map.fitBounds(bounds, { padding: [20, 20], maxZoom: 17 });
-    else map.setView([0, 0], 2);
+  // For the e2e test: the view a zoom button led to, once it is reached (`data-fit` names the button's target:
+  // `all` or a site id; `data-view` the view's south,west,north,east). Leaflet ends every fit with `moveend`,
+  // also one that leaves the view where it was.
+  const container = map.getContainer();
+  let fitting = '';
+  map.on('moveend', () => {
+    const b = map.getBounds();
+    container.dataset.view = [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()].join(',');
+    container.dataset.fit = fitting;
+  });
+  const fit = (target, fn) => {
+    container.dataset.fit = '';
+    fitting = target;
+    fn();
   };
+  const all = () =>
+    fit('all', () => {
+      if (bounds.length > 0) map.fitBounds(bounds, { padding: [20, 20], maxZoom: 17 });
+      else map.setView([0, 0], 2);
+    });
   all();
   resize();
   // Sites can lie hundreds of kilometres apart: one button per site zooms to its fence, stock and helmets.
@@ -69,7 +85,9 @@ export function drawMap(card, sites, lots, devices) {
           'button',
           {
             type: 'button',
-            onclick: () => map.fitBounds(siteBounds.get(s.id), { padding: [30, 30], maxZoom: 18 }),
+            'data-site': s.id,
+            onclick: () =>
+              fit(s.id, () => map.fitBounds(siteBounds.get(s.id), { padding: [30, 30], maxZoom: 18 })),
           },
           s.name,
         ),

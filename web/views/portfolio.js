@@ -1,5 +1,4 @@
 // The portfolio table: sortable columns, cursor paging, search as you type, PD sparklines.
-import uPlot from '../vendor/uplot/uPlot.esm.js';
 import { get } from '../core/api.js';
 import { gradeEl, h, onLeave, page, pagerLinks, showError, timeCell } from '../core/dom.js';
 import { breachLabel, fmtCoverage, fmtShare } from '../core/credit.js';
@@ -100,12 +99,6 @@ export async function portfolioPage(params) {
   const pager = h('div');
   page('Portfolio', summaryEl, h('div', { class: 'card' }, find, table, pager));
 
-  const sparks = [];
-  const clearSparks = () => {
-    for (const u of sparks.splice(0)) u.destroy();
-  };
-  onLeave(clearSparks);
-
   const drawHead = () => {
     headRow.replaceChildren(
       ...COLUMNS.map((c) => {
@@ -157,8 +150,7 @@ export async function portfolioPage(params) {
     if (state.cursor !== '') q.set('cursor', state.cursor);
     const res = await get('/v1/portfolio/borrowers', q);
     if (mine !== seq) return res;
-    clearSparks();
-    tbody.replaceChildren(...res.items.map((r, i) => portfolioRow(r, state.offset + i + 1, sparks)));
+    tbody.replaceChildren(...res.items.map((r, i) => portfolioRow(r, state.offset + i + 1)));
     if (res.items.length === 0) {
       const empty = state.q !== '' || state.grade !== '' ? 'No borrower matches.' : 'No borrowers yet.';
       tbody.append(h('tr', {}, h('td', { colspan: COLUMNS.length }, empty)));
@@ -247,7 +239,7 @@ export async function portfolioPage(params) {
   );
 }
 
-function portfolioRow(r, rank, sparks) {
+function portfolioRow(r, rank) {
   const s = r.score;
   const enc = encodeURIComponent(r.borrowerId);
   return h(
@@ -263,7 +255,7 @@ function portfolioRow(r, rank, sparks) {
     ),
     h('td', { class: 'num' }, s ? fmtPd(s.pd) : '—'),
     h('td', {}, s ? gradeEl(s.grade) : '—'),
-    h('td', {}, sparkline(r.trend ?? [], sparks)),
+    h('td', {}, sparkline(r.trend ?? [])),
     h(
       'td',
       { class: 'num' },
@@ -317,8 +309,12 @@ function creditCells(c) {
   ];
 }
 
-/** A PD sparkline: uPlot with no axes, legend or cursor on a small canvas; red when the PD rose. */
-function sparkline(trend, sparks) {
+/**
+ * A PD sparkline: the trend as a line on a small canvas, red when the PD rose, dots when there are under three
+ * points. Drawn directly: a uPlot chart per row (50 a page) cost about a second of the page's time on a busy
+ * machine (bench:dashboard), for a picture with no axes, legend or cursor.
+ */
+function sparkline(trend) {
   const el = h('div', { class: 'spark' });
   if (trend.length === 0) {
     el.textContent = '—';
@@ -328,18 +324,38 @@ function sparkline(trend, sparks) {
   const last = trend[trend.length - 1].pd;
   el.title = `PD ${fmtPd(first)} → ${fmtPd(last)} over ${trend.length} day${trend.length === 1 ? '' : 's'}`;
   const color = last > first ? '#c62828' : last < first ? '#2e7d32' : '#1d5fbf';
-  /** @type {import('uplot').Options} */
-  const opts = {
-    width: 96,
-    height: 24,
-    padding: [3, 3, 3, 3],
-    cursor: { show: false },
-    legend: { show: false },
-    select: { show: false, left: 0, top: 0, width: 0, height: 0 },
-    axes: [{ show: false }, { show: false }],
-    scales: { x: { time: false } },
-    series: [{}, { stroke: color, width: 1.5, points: { show: trend.length < 3, size: 4, fill: color } }],
-  };
-  sparks.push(new uPlot(opts, [trend.map((p) => p.at / 1000), trend.map((p) => p.pd * 100)], el));
+  const width = 96;
+  const height = 24;
+  const pad = 3;
+  const ratio = window.devicePixelRatio || 1;
+  const canvas = h('canvas', { width: Math.round(width * ratio), height: Math.round(height * ratio) });
+  canvas.style.width = `${width}px`;
+  canvas.style.height = `${height}px`;
+  el.append(canvas);
+  const ctx = canvas.getContext('2d');
+  if (ctx === null) return el;
+  ctx.scale(ratio, ratio);
+  const t0 = trend[0].at;
+  const tSpan = trend[trend.length - 1].at - t0 || 1;
+  const pds = trend.map((p) => p.pd);
+  const lo = Math.min(...pds);
+  const pdSpan = Math.max(...pds) - lo;
+  const x = (p) => (trend.length === 1 ? width / 2 : pad + ((p.at - t0) / tSpan) * (width - 2 * pad));
+  // A flat trend sits mid-height; otherwise the lowest PD at the bottom, the highest at the top.
+  const y = (p) => (pdSpan === 0 ? height / 2 : height - pad - ((p.pd - lo) / pdSpan) * (height - 2 * pad));
+  ctx.strokeStyle = color;
+  ctx.fillStyle = color;
+  ctx.lineWidth = 1.5;
+  ctx.lineJoin = 'round';
+  if (trend.length < 3) {
+    for (const p of trend) {
+      ctx.beginPath();
+      ctx.arc(x(p), y(p), 2, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+  }
+  ctx.beginPath();
+  trend.forEach((p, i) => (i === 0 ? ctx.moveTo(x(p), y(p)) : ctx.lineTo(x(p), y(p))));
+  ctx.stroke();
   return el;
 }

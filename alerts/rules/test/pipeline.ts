@@ -1,11 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '../../../core/logger.js';
 import type { Alert, State } from '../../../core/state/index.js';
 import { openTestState } from '../../../core/state/test/backends.js';
 import { openSqliteTelemetryStore } from '../../../core/storage/sqlite-telemetry-store.js';
-import { IngestPipeline } from '../../../ingest/pipeline.js';
 import {
   createEngine,
   generateWorld,
@@ -13,7 +11,7 @@ import {
   provisionWorld,
   type World,
 } from '../../../simulators/index.js';
-import { createAlerts } from '../../app.js';
+import { alertsOverIngest } from '../../test/support.js';
 
 export const DAY = 86_400_000;
 
@@ -39,26 +37,7 @@ export async function runWorld(opts: {
   const telemetry = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
   try {
     await provisionWorld(world, state);
-    const alerts = await createAlerts({
-      state,
-      log: silentLogger,
-      config: { alertSilenceCheckIntervalMs: 0, alertStreamHeartbeatMs: 15_000, alertStreamPollMs: 50 },
-    });
-    const pipeline = new IngestPipeline({
-      telemetry,
-      state,
-      log: silentLogger,
-      batchMaxReadings: 500,
-      flushIntervalMs: 5,
-      maxBufferedReadings: 1_000_000,
-      writeConcurrency: 1,
-      maxFutureSkewMs: 300_000,
-      maxPayloadBytes: 65_536,
-      registryCacheMs: 60_000,
-      retryMinMs: 5,
-      retryMaxMs: 50,
-      onStored: (readings) => void alerts.engine.onReadings(readings),
-    });
+    const { alerts, pipeline } = await alertsOverIngest(state, telemetry);
     const engine = createEngine(world);
     for (let d = 0; d < opts.days; d++) {
       const day = engine.readings(startMs + d * DAY, startMs + (d + 1) * DAY);

@@ -5,11 +5,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../core/config.js';
 import { silentLogger } from '../../../core/logger.js';
-import { openState, stateConfigSpec, type State } from '../../../core/state/index.js';
-import { borrower, device, lot, site } from '../../../core/state/test/portfolio-fixtures.js';
+import { openState, stateConfigSpec } from '../../../core/state/index.js';
 import { openSqliteTelemetryStore } from '../../../core/storage/sqlite-telemetry-store.js';
 import { freshPostgresDatabase } from '../../../test/support/postgres.js';
 import { riskMain } from '../../main.js';
+import { HOUR, seedSecuredBorrower, stakeReading } from './fixtures.js';
 
 /**
  * Split deployment: two `riskfuse risk` processes on one PostgreSQL. The credit monitor is an elected job
@@ -22,8 +22,6 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const HOUR = 3_600_000;
-
 async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
@@ -32,45 +30,6 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, timeo
   }
   throw new Error(`timed out waiting until ${what}`);
 }
-
-async function seed(state: State, now: number): Promise<void> {
-  await state.portfolio.upsertBorrowers([borrower('b1')]);
-  await state.portfolio.upsertSites([site('s1', 'b1')]);
-  await state.portfolio.upsertLots([lot('l1', 'b1', 's1', { pledgedWeightKg: 100_000, unitPricePerKg: 1 })]);
-  await state.devices.upsertDevices([device('stk-1', { lotId: 'l1' })]);
-  // No repayment schedule: the EAD is the principal (core/state/loans/sql-loan-repository.ts).
-  await state.loans.upsertLoans([
-    {
-      id: 'ln1',
-      borrowerId: 'b1',
-      principal: 60_000,
-      currency: 'EUR',
-      annualRatePct: 8,
-      startAt: now - 30 * 24 * HOUR,
-      termDays: 365,
-      status: 'active',
-    },
-  ]);
-}
-
-const stakeReading = (ts: number, seq: number, weightKg: number) => ({
-  kind: 'stake' as const,
-  deviceId: 'stk-1',
-  borrowerId: 'b1',
-  siteId: 's1',
-  ts,
-  seq,
-  fields: {
-    weightKg,
-    itemCount: 100,
-    lat: 0.3,
-    lon: 0.6,
-    tamper: 0,
-    temperatureC: 10,
-    humidityPct: 40,
-    batteryPct: 90,
-  },
-});
 
 describe('credit monitor in a split deployment', () => {
   it('when two risk processes share one PostgreSQL, then one computes the credit figures, and the other takes over when it stops', async () => {
@@ -81,13 +40,13 @@ describe('credit monitor in a split deployment', () => {
     const now = Date.now();
     const telemetryPath = join(dataDir, 'telemetry.db');
     const telemetry = openSqliteTelemetryStore(telemetryPath);
-    await telemetry.writeReadings([stakeReading(now - HOUR, 1, 90_000)]);
+    await telemetry.writeReadings([stakeReading(now - HOUR, 1, { weightKg: 90_000 })]);
     const state = await openState(
       parseConfig(stateConfigSpec, { STATE_DB_URL: url }),
       silentLogger,
       'credit-elected-test',
     );
-    await seed(state, now);
+    await seedSecuredBorrower(state, now);
     const env = {
       STATE_DB_URL: url,
       DATA_DIR: dataDir,
@@ -114,7 +73,7 @@ describe('credit monitor in a split deployment', () => {
       expect((await exposure())?.verifiedValue).toBeCloseTo(90_000 * 0.7, 6);
 
       // A reading stored by an ingest elsewhere reaches the leader through the telemetry store.
-      await telemetry.writeReadings([stakeReading(Date.now(), 2, 30_000)]);
+      await telemetry.writeReadings([stakeReading(Date.now(), 2, { weightKg: 30_000 })]);
       await until(
         'the lot weight is re-read',
         async () => (await exposure())?.verifiedValue === 30_000 * 0.7,

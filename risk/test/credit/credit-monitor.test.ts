@@ -2,59 +2,21 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Reading } from '../../../core/contracts/index.js';
 import { silentLogger } from '../../../core/logger.js';
 import { closeAll, STATE_BACKENDS } from '../../../core/state/test/backends.js';
-import { borrower, device, lot, site } from '../../../core/state/test/portfolio-fixtures.js';
 import type { State } from '../../../core/state/index.js';
 import { openSqliteTelemetryStore } from '../../../core/storage/sqlite-telemetry-store.js';
 import { parseHaircuts } from '../../credit/collateral.js';
 import { CreditMonitor, type BreachChange } from '../../credit/credit-monitor.js';
 import { PolicyStore } from '../../policy/policy-store.js';
+import { HOUR, seedSecuredBorrower, stakeReading as stake } from './fixtures.js';
 
 afterAll(closeAll);
 
 const NOW = Date.UTC(2026, 5, 1);
-const HOUR = 3_600_000;
-/** The site fence is the triangle (0,0) (0,1) (1,1) of the portfolio fixtures; the lot sits inside it. */
-const stake = (ts: number, seq: number, over: Record<string, number> = {}): Reading => ({
-  kind: 'stake',
-  deviceId: 'stk-1',
-  borrowerId: 'b1',
-  siteId: 's1',
-  ts,
-  seq,
-  fields: {
-    weightKg: 100_000,
-    itemCount: 100,
-    lat: 0.3,
-    lon: 0.6,
-    tamper: 0,
-    temperatureC: 10,
-    humidityPct: 40,
-    batteryPct: 90,
-    ...over,
-  },
-});
 
 async function world(state: State) {
-  await state.portfolio.upsertBorrowers([borrower('b1')]);
-  await state.portfolio.upsertSites([site('s1', 'b1')]);
-  // 100 t at 1 EUR/kg, haircut 0 below: 100,000 EUR of collateral against a 60,000 EUR loan.
-  await state.portfolio.upsertLots([lot('l1', 'b1', 's1', { pledgedWeightKg: 100_000, unitPricePerKg: 1 })]);
-  await state.devices.upsertDevices([device('stk-1', { lotId: 'l1' })]);
-  await state.loans.upsertLoans([
-    {
-      id: 'ln1',
-      borrowerId: 'b1',
-      principal: 60_000,
-      currency: 'EUR',
-      annualRatePct: 8,
-      startAt: NOW - 30 * 24 * HOUR,
-      termDays: 365,
-      status: 'active',
-    },
-  ]);
+  await seedSecuredBorrower(state, NOW);
   await state.loans.upsertRepayments([
     { id: 'r1', loanId: 'ln1', dueAt: NOW + HOUR, amountDue: 60_000, amountPaid: 0 },
   ]);
