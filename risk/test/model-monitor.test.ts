@@ -195,7 +195,7 @@ describe('model monitoring', () => {
         version,
         source: 'first-scored',
         at,
-        reference: { ...startUp, at } as unknown as Record<string, unknown>,
+        reference: { ...startUp, at },
       });
     expect(await put(T)).toBe(true);
     const young = (await monitorAt(T + 3_600_000)).versions.find((x) => x.version === version);

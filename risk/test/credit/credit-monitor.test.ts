@@ -47,7 +47,7 @@ function monitorOn(
         haircut: parseHaircuts('{"*":0}'),
       },
     },
-    policies: new PolicyStore(state, () => now),
+    policies: new PolicyStore(state, now),
     log: silentLogger,
     debounceMs: 10,
     refreshIntervalMs: 3_600_000,
