@@ -25,13 +25,13 @@ import type { SeriesFilter } from './telemetry-store.js';
  * duplicate is ignored by the primary key and does not count twice), one upsert per (resolution, device,
  * bucket) touched by a batch, merged in SQL, so an acknowledged reading is in its aggregates as durably as in
  * the readings table, and a late one (a device's offline queue, a replay) updates the hour and day it belongs
- * to. A store that predates this table fills it once on the writer thread (`rollup_backfill` marks it
- * pending; queries read raw readings until it is done).
+ * to. A store that predates this table builds it once on the writer thread, page by page and resumable
+ * (`rollup_build`; queries read raw readings until it is done).
  */
 export const ROLLUP_SLOTS = 16;
 
 /** The ten columns of a slot, in the tuple order above. */
-const slotColumns = (i: number): string[] =>
+export const slotColumns = (i: number): string[] =>
   ['c', 's', 'lo', 'hi', 'ft', 'fq', 'fv', 'lt', 'lq', 'lv'].map((p) => `${p}${i}`);
 const SLOT_INDEXES = Array.from({ length: ROLLUP_SLOTS }, (_, i) => i);
 
@@ -57,6 +57,24 @@ export const ROLLUP_MIGRATION = `
   CREATE INDEX readings_rollup_borrower ON readings_rollup (res_ms, borrower_id, start_ms);
   CREATE TABLE rollup_backfill (pending INTEGER NOT NULL);
   INSERT INTO rollup_backfill SELECT 1 WHERE EXISTS (SELECT 1 FROM readings);`;
+
+/**
+ * The build of the aggregates of readings stored before they existed becomes resumable: `rollup_build` holds
+ * the primary key of the last reading built (its row is gone once the build is complete). A file at version 2
+ * whose build had not run keeps no partial aggregates: only writes since had rolled up, and the build counts
+ * every reading from the start again.
+ */
+export const ROLLUP_BUILD_MIGRATION = `
+  CREATE TABLE rollup_build (
+    after_device TEXT    NOT NULL,
+    after_ts     INTEGER NOT NULL,
+    after_seq    INTEGER NOT NULL,
+    done         INTEGER NOT NULL, -- readings built so far
+    total        INTEGER           -- readings when the build started (NULL until counted)
+  );
+  DELETE FROM readings_rollup WHERE EXISTS (SELECT 1 FROM rollup_backfill);
+  INSERT INTO rollup_build SELECT '', -1, -1, 0, NULL WHERE EXISTS (SELECT 1 FROM rollup_backfill);
+  DROP TABLE rollup_backfill;`;
 
 /**
  * The SET clause that merges a slot of the incoming partial (`excluded`) into the stored row: SQLite evaluates
@@ -103,9 +121,9 @@ const UPSERT_SQL =
 
 /**
  * The writer thread's part, as source text (the thread runs an eval'd script, see `sqlite-writer.ts`):
- * `rollUp(readings)` folds inserted readings into their rows, `backfill()` builds every row from the readings
- * table once, `pruneRollup(res, kinds, beforeMs)` deletes old rows. All in the caller's transaction;
- * `reloadSlots()` after a failed one (a slot it assigned was rolled back).
+ * `rollUpWritten(readings)` folds newly inserted readings into their rows (in the caller's transaction),
+ * `buildStep(limit)` builds the next page of a pending build in its own, `pruneRollup(res, kinds, beforeMs)`
+ * deletes old rows; `reloadSlots()` after a failed transaction (a slot it assigned was rolled back).
  */
 export const ROLLUP_WRITER_SOURCE = `
 const ROLLUP_RES = [${HOUR_MS}, ${DAY_MS}];
@@ -174,20 +192,48 @@ function rollUp(readings) {
   }
   for (const acc of buckets.values()) upsertRollup.run(acc);
 }
-const backfillPage = db.prepare('SELECT device_id, ts, seq, kind, borrower_id, site_id, fields FROM readings WHERE (device_id, ts, seq) > (?, ?, ?) ORDER BY device_id, ts, seq LIMIT 20000');
-const backfill = db.transaction(() => {
-  if (db.prepare('SELECT count(*) AS c FROM rollup_backfill').get().c === 0) return;
-  db.exec('DELETE FROM readings_rollup');
-  let after = ['', -1, -1];
-  for (;;) {
-    const rows = backfillPage.all(after[0], after[1], after[2]);
-    if (rows.length === 0) break;
-    rollUp(rows.map((row) => ({ deviceId: row.device_id, ts: row.ts, seq: row.seq, kind: row.kind, borrowerId: row.borrower_id, siteId: row.site_id, fields: JSON.parse(row.fields) })));
-    const last = rows[rows.length - 1];
-    after = [last.device_id, last.ts, last.seq];
+// The one-time build of a file that predates the aggregates (rollup_build holds its cursor): pages of readings
+// in primary-key order, one transaction each, so the readings written meanwhile wait for a page, not the build,
+// and a stopped build resumes where it was. A reading written during the build is rolled up by its write when
+// the build has passed its key, else by the build when it gets there: never both, never neither.
+const buildRow = db.prepare('SELECT after_device, after_ts, after_seq, done, total FROM rollup_build');
+const buildPage = db.prepare('SELECT device_id, ts, seq, kind, borrower_id, site_id, fields FROM readings WHERE (device_id, ts, seq) > (?, ?, ?) ORDER BY device_id, ts, seq LIMIT ?');
+const buildAdvance = db.prepare('UPDATE rollup_build SET after_device = ?, after_ts = ?, after_seq = ?, done = done + ?');
+let building = true;
+function buildCursor() {
+  if (!building) return undefined;
+  const c = buildRow.get();
+  if (c === undefined) building = false;
+  return c;
+}
+function passedBy(c) {
+  return (r) => r.deviceId < c.after_device || (r.deviceId === c.after_device && (r.ts < c.after_ts || (r.ts === c.after_ts && r.seq <= c.after_seq)));
+}
+function rollUpWritten(readings) {
+  const c = buildCursor();
+  rollUp(c === undefined ? readings : readings.filter(passedBy(c)));
+}
+const buildStep = db.transaction((limit) => {
+  const c = buildCursor();
+  if (c === undefined) return undefined;
+  const rows = buildPage.all(c.after_device, c.after_ts, c.after_seq, limit);
+  if (rows.length === 0) {
+    db.exec('DELETE FROM rollup_build');
+    building = false;
+    return { done: c.done, total: c.total, finished: true };
   }
-  db.exec('DELETE FROM rollup_backfill');
+  rollUp(rows.map((row) => ({ deviceId: row.device_id, ts: row.ts, seq: row.seq, kind: row.kind, borrowerId: row.borrower_id, siteId: row.site_id, fields: JSON.parse(row.fields) })));
+  const last = rows[rows.length - 1];
+  buildAdvance.run(last.device_id, last.ts, last.seq, rows.length);
+  return { done: c.done + rows.length, total: c.total, finished: false };
 });
+function buildTotal() {
+  const c = buildCursor();
+  if (c === undefined || c.total !== null) return;
+  // Counted once, outside a write transaction (it reads the whole primary key).
+  const total = db.prepare('SELECT count(*) FROM readings').pluck().get();
+  db.prepare('UPDATE rollup_build SET total = ? WHERE total IS NULL').run(total);
+}
 const pruneRollupStmt = db.prepare('DELETE FROM readings_rollup WHERE res_ms = ? AND kind IN (SELECT value FROM json_each(?)) AND start_ms < ?');
 function pruneRollup(res, kinds, beforeMs) { return pruneRollupStmt.run(res, JSON.stringify(kinds), beforeMs).changes; }
 `;
@@ -199,7 +245,7 @@ const ALL_KINDS_SQL = `kind IN (${DEVICE_KINDS.map((k) => `'${k}'`).join(', ')})
  * device list uses the device index, a borrower list the borrower index — the unary `+` keeps the less
  * selective terms out of index selection, as for the readings table.
  */
-function rollupWhere(f: SeriesFilter): { sql: string; params: (string | number)[] } {
+export function rollupWhere(f: SeriesFilter): { sql: string; params: (string | number)[] } {
   const conds: string[] = ['res_ms = ?', 'start_ms >= ?', 'start_ms < ?'];
   const params: (string | number)[] = [];
   const byDevice = f.deviceIds !== undefined;
@@ -293,7 +339,7 @@ export function forEachRollupPartial(
   }
 }
 
-/** Whether the rollup is complete (no backfill pending); once true it stays true. */
+/** Whether the rollup is complete (no build pending); once true it stays true. */
 export function rollupReady(db: Database.Database): boolean {
-  return (db.prepare('SELECT count(*) FROM rollup_backfill').pluck().get() as number) === 0;
+  return (db.prepare('SELECT count(*) FROM rollup_build').pluck().get() as number) === 0;
 }

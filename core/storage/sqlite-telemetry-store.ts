@@ -3,15 +3,17 @@ import type { DeviceKind, FieldValue, Reading } from '../contracts/index.js';
 import { DEVICE_KINDS } from '../contracts/index.js';
 import { RiskfuseError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { DAY_MS, fieldsRows, PartialTable, planSegments, type Partial, type Segment } from './resolution.js';
+import { DAY_MS, PartialTable, planSegments, type Partial, type Segment } from './resolution.js';
 import {
   forEachRollupPartial,
   planSlots,
   rollupReady,
+  ROLLUP_BUILD_MIGRATION,
   ROLLUP_MIGRATION,
   type SlotPlan,
 } from './sqlite-rollup.js';
-import { SqliteWriter, type WriterError } from './sqlite-writer.js';
+import { fieldsAggregateRows, fieldsAggregateSql } from './sqlite-fields-aggregate.js';
+import { SqliteWriter, type BuildProgress, type WriterError } from './sqlite-writer.js';
 import type {
   AggregateQuery,
   AggregateRow,
@@ -53,6 +55,10 @@ export interface SqliteTelemetryOptions {
   readonly log?: Logger;
   /** Read aggregates from raw readings only (default false): the reference the aggregates are tested against. */
   readonly rawOnly?: boolean;
+  /** Readings per transaction of the one-time aggregates build (tests use small pages). */
+  readonly rollupBuildPage?: number;
+  /** Called after each page of the one-time aggregates build. */
+  readonly onRollupBuild?: (p: BuildProgress) => void;
 }
 
 /** How long the in-memory device-by-kind index is trusted before a rebuild (other processes may write). */
@@ -73,6 +79,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX readings_borrower_ts ON readings (borrower_id, ts);
    CREATE INDEX readings_kind_ts ON readings (kind, ts);`,
   ROLLUP_MIGRATION,
+  ROLLUP_BUILD_MIGRATION,
 ];
 
 interface ReadingRow {
@@ -246,6 +253,67 @@ function groupSql(groupBy: AggregateQuery['groupBy']): string {
   }
 }
 
+/** How often the aggregates build logs its progress. */
+const BUILD_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * The one-time build of the aggregates of a file written before they existed, in the background: the store
+ * opens at once, queries read raw readings until the build is complete, writes go on between its pages, and a
+ * restart resumes it. Logs its progress (readings built, rate, time left) every BUILD_LOG_INTERVAL_MS.
+ */
+function buildRollups(
+  writer: SqliteWriter,
+  path: string,
+  log: Logger,
+  onProgress: ((p: BuildProgress) => void) | undefined,
+): Promise<void> {
+  const started = Date.now();
+  let first: BuildProgress | undefined;
+  let lastLog = 0;
+  log.info(
+    { path },
+    'telemetry store (sqlite): building hourly and daily aggregates of the stored readings in the background ' +
+      '(once; queries read raw readings until it is done, writes go on, a restart resumes it)',
+  );
+  return writer
+    .buildRollups((p) => {
+      onProgress?.(p);
+      first ??= p;
+      const now = Date.now();
+      if (now - lastLog < BUILD_LOG_INTERVAL_MS) return;
+      lastLog = now;
+      const rate = ((p.done - first.done) * 1000) / Math.max(1, now - started);
+      log.info(
+        {
+          path,
+          readingsBuilt: p.done,
+          readingsTotal: p.total,
+          percent: p.total > 0 ? Math.round((100 * p.done) / p.total) : 100,
+          readingsPerS: Math.round(rate),
+          secondsLeft: rate > 0 ? Math.round(Math.max(0, p.total - p.done) / rate) : null,
+        },
+        'telemetry store (sqlite): building aggregates',
+      );
+    })
+    .then(
+      (p) =>
+        p.finished
+          ? log.info(
+              { path, readingsBuilt: p.done, seconds: Math.round((Date.now() - started) / 1000) },
+              'telemetry store (sqlite): aggregates built',
+            )
+          : log.info(
+              { path, readingsBuilt: p.done, readingsTotal: p.total },
+              'telemetry store (sqlite): aggregates build stopped with the store; it resumes at the next start',
+            ),
+      (err: unknown) =>
+        log.error(
+          { err: errorMessage(err) },
+          'telemetry store (sqlite): building aggregates failed; queries read raw readings, the build resumes at the next start',
+        ),
+    );
+}
+
 export function openSqliteTelemetryStore(
   path: string,
   opts: SqliteTelemetryOptions = {},
@@ -287,6 +355,7 @@ export function openSqliteTelemetryStore(
     insertSql: `INSERT OR IGNORE INTO readings (${READING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     busyTimeoutMs: BUSY_TIMEOUT_MS,
     log,
+    ...(opts.rollupBuildPage === undefined ? {} : { buildPage: opts.rollupBuildPage }),
   });
   let closed = false;
   // Distinct device ids by hopping through the primary key (a loose index scan): O(devices × log n), not O(n).
@@ -388,31 +457,6 @@ export function openSqliteTelemetryStore(
     ).all(q.intervalMs, path, ...where.params, path);
   };
 
-  const rawFieldsAggregate = (
-    q: FieldsAggregateQuery,
-    f: SeriesFilter,
-    seg: Segment,
-  ): Record<string, number | string | null>[] => {
-    const where = whereSql(f, seg);
-    // Each field is extracted once per row into a materialised CTE (a flattened one repeats the JSON work in
-    // every aggregate: 14 s against 8 s for 4 fields over 1.8 M readings); non-numeric values and absent
-    // fields count as no data.
-    const cols = q.fields.map((_, i) => `json_extract(fields, ?) AS v${i}`).join(', ');
-    const num = (i: number): string => `CASE WHEN typeof(v${i}) IN ('integer', 'real') THEN v${i} END`;
-    const aggs = q.fields
-      .map(
-        (_, i) =>
-          `count(${num(i)}) AS n${i}, sum(${num(i)}) AS s${i}, min(${num(i)}) AS lo${i}, max(${num(i)}) AS hi${i}`,
-      )
-      .join(', ');
-    return prepared<Record<string, number | string | null>>(
-      `WITH r AS MATERIALIZED (
-         SELECT ${groupSql(q.groupBy)} AS g, ts - (ts % ?) AS b, ${cols} FROM readings WHERE ${where.sql}
-       )
-       SELECT g, b, ${aggs} FROM r GROUP BY g, b ORDER BY g, b`,
-    ).all(q.intervalMs, ...q.fields.map((name) => `$.${name}`), ...where.params);
-  };
-
   // The aggregates are read once they are complete; a store that predates them builds them on the writer thread.
   let rollupsComplete = rollupReady(db);
   const isRollupReady = (): boolean =>
@@ -424,20 +468,7 @@ export function openSqliteTelemetryStore(
   const rawFilter = <Q extends SeriesFilter>(q: Q, seg: Segment): Q =>
     seg.toMs - seg.fromMs < DAY_MS ? q : byKindOnly(q);
   let built: Promise<void> = Promise.resolve();
-  if (!rollupsComplete) {
-    log.info(
-      { path },
-      'telemetry store (sqlite): building hourly and daily aggregates of the stored readings',
-    );
-    built = writer.backfill().then(
-      () => log.info({ path }, 'telemetry store (sqlite): aggregates built'),
-      (err: unknown) =>
-        log.error(
-          { err: errorMessage(err) },
-          'telemetry store (sqlite): building aggregates failed; queries read raw readings',
-        ),
-    );
-  }
+  if (!rollupsComplete && opts.rawOnly !== true) built = buildRollups(writer, path, log, opts.onRollupBuild);
 
   log.info({ path }, 'telemetry store (sqlite) open');
 
@@ -562,30 +593,23 @@ export function openSqliteTelemetryStore(
       return query(() => {
         checkFieldsAggregateQuery(q);
         if (matchesNothing(q)) return [];
-        const table = new PartialTable(q.intervalMs);
+        // Every segment is merged by one statement (sqlite-fields-aggregate.ts).
         const slots = slotPlan(q.kind, q.fields);
-        for (const seg of planSegments(q.fromMs, q.toMs, q.intervalMs, slots !== 'raw')) {
-          if (seg.resMs !== 0 && slots !== 'raw') {
-            forEachRollupPartial(prepared, q, q.groupBy, seg, slots, false, (g, start, i, p) =>
-              table.add(g, start, q.fields[i] as string, p),
-            );
-            continue;
-          }
-          for (const r of rawFieldsAggregate(q, rawFilter(q, seg), seg)) {
-            q.fields.forEach((field, i) => {
-              const n = Number(r[`n${i}`]);
-              if (n > 0) {
-                table.add(
-                  String(r.g),
-                  Number(r.b),
-                  field,
-                  orderFree(n, Number(r[`s${i}`]), Number(r[`lo${i}`]), Number(r[`hi${i}`])),
-                );
-              }
-            });
-          }
-        }
-        return fieldsRows(table, q.fields);
+        const segments = planSegments(q.fromMs, q.toMs, q.intervalMs, slots !== 'raw');
+        if (segments.length === 0) return [];
+        const { sql, params } = fieldsAggregateSql(
+          q,
+          segments,
+          slots === 'raw' ? [] : slots,
+          (seg) => whereSql(rawFilter(q, seg), seg),
+          q,
+        );
+        // Iterated, not fetched whole: each row's array dies young (a whole result of a portfolio's panel
+        // held at once is promoted out of the young generation and costs more to collect than to read).
+        const rows = prepared(sql)
+          .raw()
+          .iterate(...params) as Iterable<unknown[]>;
+        return fieldsAggregateRows(rows, q.fields);
       });
     },
 
