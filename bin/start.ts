@@ -21,6 +21,7 @@ import { Shutdown } from '../core/shutdown.js';
 import { openState, stateConfigSpec } from '../core/state/index.js';
 import { runElected } from '../core/state/leader.js';
 import { openTelemetryStore } from '../core/storage/open-telemetry-store.js';
+import { RetentionJob } from '../core/storage/retention.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import { createIngest } from '../ingest/app.js';
 import { ingestConfigSpec } from '../ingest/config.js';
@@ -135,6 +136,15 @@ export async function startMain(env: Record<string, string | undefined>): Promis
 
   const risk = await createRisk({ config, state, telemetry, log });
   shutdown.add('risk scoring', () => risk.close());
+  // Retention of raw readings, aggregates and scores: one replica runs it (core/storage/retention.ts).
+  const retention = runElected(
+    state.db,
+    'retention',
+    new RetentionJob({ config, telemetry, scores: state.scores, log }),
+    config,
+    log,
+  );
+  shutdown.add('retention', () => retention.stop());
 
   // Alerts: the rule engine evaluates readings and presence as the ingest stores them, and score changes as
   // the scoring service makes them; alerts and their events go to the state store's outbox.

@@ -5,6 +5,7 @@ import { Shutdown } from '../core/shutdown.js';
 import { runElected } from '../core/state/leader.js';
 import { stateConfigSpec, type State } from '../core/state/index.js';
 import { openStores } from '../core/storage/open-stores.js';
+import { RetentionJob } from '../core/storage/retention.js';
 import { telemetryConfigSpec } from '../core/storage/telemetry-config.js';
 import { createRisk, type RiskComponent } from './app.js';
 import { riskConfigSpec } from './config.js';
@@ -61,6 +62,15 @@ export async function riskMain(
   const { state, telemetry } = await openStores(config, log, shutdown, 'riskfuse-risk');
   const risk = await createRisk({ config, state, telemetry, log });
   shutdown.add('scoring', () => risk.close());
+  // Retention of raw readings, aggregates and scores: one replica runs it (core/storage/retention.ts).
+  const retention = runElected(
+    state.db,
+    'retention',
+    new RetentionJob({ config, telemetry, scores: state.scores, log }),
+    config,
+    log,
+  );
+  shutdown.add('retention', () => retention.stop());
   // The periodic portfolio run is one per deployment: with several `riskfuse risk` processes on one PostgreSQL,
   // the holder of the `periodic-scoring` lock runs it and the others stand by (core/state/leader.ts).
   const election = runElected(state.db, 'periodic-scoring', risk, config, log);

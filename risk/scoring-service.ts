@@ -8,7 +8,6 @@ import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { extractFeatures, loadPortfolio, type FeatureRow } from './features/extract.js';
 import { FEATURE_NAMES } from './features/spec.js';
 import type { RegionBaselines } from './features/offline.js';
-import { PanelCache } from './features/panel.js';
 import { gradeFor, gradeSteps, pointsFor } from './grades.js';
 import type { ModelRegistry } from './registry.js';
 import type { RiskModel } from './scorer.js';
@@ -93,8 +92,6 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
   private closed = false;
   private changesHeld = false;
   private readonly now: () => number;
-  /** Whole past days of the portfolio's daily panel, kept between periodic runs. */
-  private readonly panelCache = new PanelCache();
   /** Region NDVI baselines of the last whole-portfolio run, for single-borrower runs. */
   private baselines: RegionBaselines = { ndvi: new Map() };
 
@@ -269,7 +266,7 @@ export class ScoringService extends EventEmitter<{ 'score-changed': [ScoreChange
           // A few borrowers are not their region: reuse the last portfolio run's baselines (NDVI anomaly
           // is missing until there is one, never computed against the borrower's own parcels).
           ...(ids === undefined
-            ? { onBaselines: (_t, b) => (this.baselines = b), panelCache: this.panelCache }
+            ? { onBaselines: (_t, b) => (this.baselines = b) }
             : { regionBaselines: this.baselines }),
         })
       ).filter((r) => r.status.defaultedBy === undefined && r.status.active);

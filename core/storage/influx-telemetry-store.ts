@@ -4,12 +4,20 @@ import { DEVICE_KINDS, type DeviceKind, type FieldValue, type Reading } from '..
 import { RiskfuseError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { telemetryConfigSpec } from './telemetry-config.js';
+import {
+  DOWNSAMPLE_LAG_MS,
+  DOWNSAMPLE_RP,
+  downsampleStatements,
+  ensureDownsampling,
+  type InfluxRetention,
+} from './influx-downsampling.js';
+import { fieldsRows, HOUR_MS, PartialTable, planSegments, type Partial, type Segment } from './resolution.js';
 import type {
   AggregateQuery,
   AggregateRow,
-  FieldStats,
   FieldsAggregateQuery,
   FieldsAggregateRow,
+  PruneResult,
   RangeQuery,
   SeriesFilter,
   TelemetryStore,
@@ -53,6 +61,14 @@ export interface InfluxTelemetryStore extends TelemetryStore {
   /** `CREATE DATABASE` when `influxCreateDatabase` is `auto` (a no-op when it exists); logs and goes on when
    * the server forbids it. Throws STORE_UNAVAILABLE when the server cannot be reached. */
   ensureDatabase(): Promise<void>;
+  /**
+   * Creates the retention policies and continuous queries of `influx-downsampling.ts` (idempotent; history stored
+   * before them is downsampled once) and from then on serves windows from the coarsest measurement that tiles
+   * them. Logs and keeps reading raw points where the server has no continuous queries (2.x, 3.x).
+   */
+  ensureDownsampling(retention: InfluxRetention): Promise<boolean>;
+  /** Recomputes the hourly and daily aggregates of `[fromMs, toMs)` (what the continuous queries do every hour). */
+  downsample(fromMs: number, toMs: number): Promise<void>;
 }
 
 /** At most this many points per HTTP write body … */
@@ -319,8 +335,6 @@ function kindsOf(f: SeriesFilter): readonly DeviceKind[] {
   return f.kind === undefined ? DEVICE_KINDS : [f.kind];
 }
 
-const AGGREGATE_COLUMNS = ['mean', 'min', 'max', 'count', 'first', 'last'] as const;
-
 /** Maps a client-library write failure: 4xx other than 408/429 is the data's fault, the rest is the server's. */
 function clientWriteError(err: unknown): RiskfuseError {
   if (err instanceof HttpError) {
@@ -506,6 +520,96 @@ export function createInfluxTelemetryStore(
   const readingsOf = (results: readonly StatementResult[]): Reading[][] =>
     results.map((r) => r.series.flatMap(seriesReadings));
 
+  // Windows are served from the downsampled measurements up to the freshness cut (see influx-downsampling.ts),
+  // from raw points after it; segments as in resolution.ts.
+  let downsampled = false;
+  const segmentsOf = (q: { fromMs: number; toMs: number; intervalMs: number }): Segment[] => {
+    const whole: Segment = { fromMs: q.fromMs, toMs: q.toMs, resMs: 0 };
+    if (!downsampled) return [whole];
+    const cut = Math.min(q.toMs, Math.floor((Date.now() - DOWNSAMPLE_LAG_MS) / HOUR_MS) * HOUR_MS);
+    if (cut <= q.fromMs) return [whole];
+    const tail: Segment[] = cut < q.toMs ? [{ fromMs: cut, toMs: q.toMs, resMs: 0 }] : [];
+    return [...planSegments(q.fromMs, cut, q.intervalMs), ...tail];
+  };
+
+  /**
+   * Partial aggregates of the fields per (group, bucket), one statement per segment in one request. Segments are
+   * disjoint in time and in order, so a segment's bounds stand for its first/last points' times when merging.
+   */
+  const partials = async (
+    q: SeriesFilter & {
+      kind: DeviceKind;
+      fromMs: number;
+      toMs: number;
+      intervalMs: number;
+      groupBy: 'device' | 'borrower' | 'none';
+    },
+    fields: readonly string[],
+    ordered: boolean,
+  ): Promise<PartialTable> => {
+    const groupTag =
+      q.groupBy === 'device' ? TAG_DEVICE : q.groupBy === 'borrower' ? TAG_BORROWER : undefined;
+    const groupBy = `GROUP BY time(${q.intervalMs}ms)${groupTag === undefined ? '' : `, ${influxqlIdent(groupTag)}`} fill(none)`;
+    const segments = segmentsOf(q);
+    const statements = segments.map((seg) => {
+      const rollup = seg.resMs !== 0;
+      const col = (fn: string, f: string): string => influxqlIdent(rollup ? `${fn}_${f}` : f);
+      const select = fields
+        .flatMap((f, i) => [
+          `${rollup ? 'sum' : 'count'}(${col('count', f)}) AS "n_${i}"`,
+          `sum(${col('sum', f)}) AS "s_${i}"`,
+          `min(${col('min', f)}) AS "lo_${i}"`,
+          `max(${col('max', f)}) AS "hi_${i}"`,
+          ...(ordered
+            ? [`first(${col('first', f)}) AS "fv_${i}"`, `last(${col('last', f)}) AS "lv_${i}"`]
+            : []),
+        ])
+        .join(', ');
+      const from = rollup
+        ? `${influxqlIdent(database)}.${influxqlIdent(DOWNSAMPLE_RP[seg.resMs] as string)}.${influxqlIdent(q.kind)}`
+        : influxqlIdent(q.kind);
+      return `SELECT ${select} FROM ${from}${conditions(q, seg, 'all')} ${groupBy}`;
+    });
+    const results = await influxql(statements);
+    const table = new PartialTable(q.intervalMs);
+    results.forEach((result, k) => {
+      const seg = segments[k] as Segment;
+      for (const s of result.series) {
+        const group = groupTag === undefined ? '*' : (s.tags?.[groupTag] ?? '');
+        const iTime = s.columns.indexOf('time');
+        const idx = fields.map((_, i) =>
+          ['n', 's', 'lo', 'hi', 'fv', 'lv'].map((p) => s.columns.indexOf(`${p}_${i}`)),
+        );
+        for (const v of s.values) {
+          fields.forEach((f, i) => {
+            const [n, sum, lo, hi, fv, lv] = (idx[i] as number[]).map((j) => (j < 0 ? null : v[j]));
+            // A field without points in a bucket other fields fill comes back with null stats; strings have no sum.
+            if (n === null || Number(n) === 0 || sum === null || sum === undefined) return;
+            const p: Partial = {
+              n: Number(n),
+              sum: Number(sum),
+              min: Number(lo),
+              max: Number(hi),
+              firstTs: seg.fromMs,
+              firstSeq: 0,
+              first: ordered ? Number(fv) : Number.NaN,
+              lastTs: seg.toMs,
+              lastSeq: 0,
+              last: ordered ? Number(lv) : Number.NaN,
+            };
+            table.add(group, Number(v[iTime]), f, p);
+          });
+        }
+      }
+    });
+    return table;
+  };
+
+  const downsample = async (fromMs: number, toMs: number): Promise<void> => {
+    ensureOpen();
+    await influxql(downsampleStatements(database, fromMs, toMs));
+  };
+
   return {
     backend: 'influxdb',
     url: shownUrl,
@@ -595,76 +699,98 @@ export function createInfluxTelemetryStore(
       ensureOpen();
       checkAggregateQuery(q);
       if (matchesNothing(q)) return [];
-      const f = influxqlIdent(q.field);
-      const select = AGGREGATE_COLUMNS.map((fn) => `${fn}(${f}) AS ${influxqlIdent(fn)}`).join(', ');
-      const groupTag =
-        q.groupBy === 'device' ? TAG_DEVICE : q.groupBy === 'borrower' ? TAG_BORROWER : undefined;
-      // GROUP BY time() buckets start at multiples of the interval since the epoch, as the port requires;
-      // fill(none) leaves out buckets without data.
-      const groupBy = `GROUP BY time(${q.intervalMs}ms)${groupTag === undefined ? '' : `, ${influxqlIdent(groupTag)}`} fill(none)`;
-      const [result] = await influxql([
-        `SELECT ${select} FROM ${influxqlIdent(q.kind)}${conditions(q, q, 'all')} ${groupBy}`,
-      ]);
-      const rows: AggregateRow[] = [];
-      for (const s of result?.series ?? []) {
-        const group = groupTag === undefined ? '*' : (s.tags?.[groupTag] ?? '');
-        const at = (name: string): number => s.columns.indexOf(name);
-        const [iTime, iMean, iMin, iMax, iCount, iFirst, iLast] = ['time', ...AGGREGATE_COLUMNS].map(at);
-        for (const v of s.values) {
-          const num = (i: number | undefined): number => Number(i === undefined ? NaN : v[i]);
-          rows.push({
-            group,
-            startMs: num(iTime),
-            count: num(iCount),
-            mean: num(iMean),
-            min: num(iMin),
-            max: num(iMax),
-            first: num(iFirst),
-            last: num(iLast),
-          });
-        }
-      }
-      return rows.sort((a, b) => compareText(a.group, b.group) || a.startMs - b.startMs);
+      const ordered = q.fns === undefined || q.fns.includes('first') || q.fns.includes('last');
+      const table = await partials(q, [q.field], ordered);
+      return table.sorted().flatMap(({ group, startMs, fields }) => {
+        const p = fields.get(q.field);
+        if (p === undefined || p.n === 0) return [];
+        const row: AggregateRow = {
+          group,
+          startMs,
+          count: p.n,
+          mean: p.sum / p.n,
+          min: p.min,
+          max: p.max,
+          first: ordered ? p.first : Number.NaN,
+          last: ordered ? p.last : Number.NaN,
+        };
+        return [row];
+      });
     },
 
     async aggregateFields(q: FieldsAggregateQuery): Promise<FieldsAggregateRow[]> {
       ensureOpen();
       checkFieldsAggregateQuery(q);
       if (matchesNothing(q)) return [];
-      const stats = ['count', 'mean', 'min', 'max'] as const;
-      const select = q.fields
-        .flatMap((f, i) => stats.map((fn) => `${fn}(${influxqlIdent(f)}) AS ${influxqlIdent(`${fn}_${i}`)}`))
-        .join(', ');
-      const groupTag =
-        q.groupBy === 'device' ? TAG_DEVICE : q.groupBy === 'borrower' ? TAG_BORROWER : undefined;
-      const groupBy = `GROUP BY time(${q.intervalMs}ms)${groupTag === undefined ? '' : `, ${influxqlIdent(groupTag)}`} fill(none)`;
-      const [result] = await influxql([
-        `SELECT ${select} FROM ${influxqlIdent(q.kind)}${conditions(q, q, 'all')} ${groupBy}`,
-      ]);
-      const rows: FieldsAggregateRow[] = [];
-      for (const s of result?.series ?? []) {
-        const group = groupTag === undefined ? '*' : (s.tags?.[groupTag] ?? '');
-        const iTime = s.columns.indexOf('time');
-        for (const v of s.values) {
-          const fields: Record<string, FieldStats> = {};
-          q.fields.forEach((f, i) => {
-            const col = (fn: string): unknown => v[s.columns.indexOf(`${fn}_${i}`)];
-            const n = Number(col('count') ?? 0);
-            // A field without points in a bucket other fields fill comes back as count 0 and null stats.
-            if (n > 0 && col('mean') !== null) {
-              fields[f] = {
-                count: n,
-                mean: Number(col('mean')),
-                min: Number(col('min')),
-                max: Number(col('max')),
-              };
-            }
-          });
-          if (Object.keys(fields).length > 0) rows.push({ group, startMs: Number(v[iTime]), fields });
-        }
-      }
-      return rows.sort((a, b) => compareText(a.group, b.group) || a.startMs - b.startMs);
+      const table = await partials(q, q.fields, false);
+      return fieldsRows(table, q.fields);
     },
+
+    async ensureDownsampling(retention: InfluxRetention): Promise<boolean> {
+      ensureOpen();
+      const run = async (statements: readonly string[]): Promise<(string | undefined)[]> => {
+        const res = await http(
+          'POST',
+          '/query',
+          {},
+          {
+            text: new URLSearchParams({ db: database, q: statements.join(';\n') }).toString(),
+            contentType: 'application/x-www-form-urlencoded',
+          },
+        );
+        if (res.status >= 500) throw statusError(res.status, res.text);
+        if (res.status !== 200) return statements.map(() => errorText(res.text));
+        const parsed = JSON.parse(res.text) as { results?: { error?: string }[] };
+        return statements.map((_, i) => parsed.results?.[i]?.error);
+      };
+      const show = async (): Promise<{
+        policies: { name: string; isDefault: boolean }[];
+        queries: Map<string, string>;
+      }> => {
+        // Parsed here: these answers are not the point series parseSeries expects.
+        type Shown = { name?: string; columns?: string[]; values?: unknown[][] };
+        const res = await http(
+          'POST',
+          '/query',
+          {},
+          {
+            text: new URLSearchParams({
+              q: `SHOW RETENTION POLICIES ON ${influxqlIdent(database)};\nSHOW CONTINUOUS QUERIES`,
+            }).toString(),
+            contentType: 'application/x-www-form-urlencoded',
+          },
+        );
+        if (res.status !== 200) throw statusError(res.status, res.text);
+        const parsed = JSON.parse(res.text) as { results?: { series?: Shown[]; error?: string }[] };
+        const [rps, cqs] = parsed.results ?? [];
+        if (rps?.error !== undefined) throw rejected(rps.error);
+        const policies = (rps?.series ?? []).flatMap((s) =>
+          (s.values ?? []).map((v) => ({
+            name: String(v[(s.columns ?? []).indexOf('name')]),
+            isDefault: v[(s.columns ?? []).indexOf('default')] === true,
+          })),
+        );
+        const queries = new Map<string, string>();
+        for (const s of cqs?.series ?? []) {
+          if (s.name !== database) continue;
+          for (const v of s.values ?? []) queries.set(String(v[0]), String(v[1]));
+        }
+        return { policies, queries };
+      };
+      try {
+        await ensureDownsampling(run, show, database, retention, () => downsample(0, Date.now()), log);
+        downsampled = true;
+      } catch (err) {
+        if (err instanceof RiskfuseError && err.code === 'STORE_UNAVAILABLE') throw err;
+        log.warn(
+          { err: errorMessage(err) },
+          'InfluxDB downsampling not available (continuous queries are a 1.x feature); reading raw points',
+        );
+      }
+      return downsampled;
+    },
+
+    downsample,
 
     async count(q: SeriesFilter & { readonly fromMs?: number; readonly toMs?: number }): Promise<number> {
       ensureOpen();
@@ -683,6 +809,14 @@ export function createInfluxTelemetryStore(
         }
       }
       return total;
+    },
+
+    prune(): Promise<PruneResult> {
+      // This adapter keeps no hourly/daily measurements yet: deleting raw points would lose what features
+      // and charts read. Retention stays with the database's own retention policy until it does.
+      return Promise.reject(
+        rejected('retention by the application is not available on InfluxDB; use a retention policy'),
+      );
     },
 
     async ping(): Promise<void> {

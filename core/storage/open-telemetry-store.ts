@@ -25,6 +25,21 @@ export async function openTelemetryStore(
       // database is created on the first write that finds it missing.
       log.warn({ url: store.url, err: errorMessage(err) }, 'InfluxDB not reachable at start-up; continuing');
     }
+    if (cfg.influxDownsample === 'auto') {
+      // Retention policies and continuous queries (influx-downsampling.ts); until they exist, raw points answer.
+      await store
+        .ensureDownsampling({
+          rawDays: cfg.telemetryRawRetentionDays,
+          hourlyDays: cfg.telemetryHourlyRetentionDays,
+          dailyDays: cfg.telemetryDailyRetentionDays,
+        })
+        .catch((err: unknown) =>
+          log.warn(
+            { err: errorMessage(err) },
+            'InfluxDB downsampling not set up at start-up; reading raw points',
+          ),
+        );
+    }
     log.info(
       { url: store.url, database: store.database, writeApi: cfg.influxWriteApi },
       'telemetry store: InfluxDB',

@@ -30,6 +30,40 @@ export const telemetryConfigSpec = defineConfig({
     default: 10_000,
     min: 100,
   }),
+  telemetryRawRetentionDays: int('TELEMETRY_RAW_RETENTION_DAYS', {
+    doc: 'Days raw readings are kept (SQLite: the retention job; InfluxDB: the default retention policy); their hourly and daily aggregates outlive them. 0 = forever',
+    unit: 'days',
+    default: 90,
+    min: 0,
+  }),
+  telemetryHourlyRetentionDays: int('TELEMETRY_HOURLY_RETENTION_DAYS', {
+    doc: 'Days hourly aggregates are kept (at least the raw window). 0 = forever',
+    unit: 'days',
+    default: 730,
+    min: 0,
+  }),
+  telemetryDailyRetentionDays: int('TELEMETRY_DAILY_RETENTION_DAYS', {
+    doc: 'Days daily aggregates are kept (at least the hourly window). 0 = forever',
+    unit: 'days',
+    default: 0,
+    min: 0,
+  }),
+  scoresThinAfterDays: int('SCORES_THIN_AFTER_DAYS', {
+    doc: 'Scores older than this keep only the last of each borrower, model and day. 0 = never thin',
+    unit: 'days',
+    default: 30,
+    min: 0,
+  }),
+  retentionIntervalMs: int('RETENTION_INTERVAL_MS', {
+    doc: 'How often the retention job runs (one replica runs it, elected)',
+    unit: 'ms',
+    default: 3_600_000,
+    min: 1_000,
+  }),
+  influxDownsample: oneOf('INFLUX_DOWNSAMPLE', ['auto', 'off'] as const, {
+    doc: 'InfluxDB 1.x: create retention policies rf_hourly/rf_daily and continuous queries on start, and read whole hours and days from them (off: raw points only, retention left to the server)',
+    default: 'auto',
+  }),
   influxCreateDatabase: oneOf('INFLUX_CREATE_DATABASE', ['auto', 'never'] as const, {
     doc: 'Create the database on start when missing (1.x `CREATE DATABASE`; ignored when not permitted)',
     default: 'auto',

@@ -92,6 +92,24 @@ export interface WriteResult {
   readonly written: number;
 }
 
+/**
+ * Retention cut-offs (epoch ms): raw readings before `rawBeforeMs`, hourly aggregates before `hourlyBeforeMs`
+ * and daily aggregates before `dailyBeforeMs` are deleted. The aggregates of a deleted reading stay as long
+ * as their own cut-off allows, so features and charts over days keep their values across the cut.
+ */
+export interface RetentionCuts {
+  readonly rawBeforeMs: number;
+  readonly hourlyBeforeMs: number;
+  readonly dailyBeforeMs: number;
+}
+
+/** Rows (SQLite) or series points deleted by a retention pass, per resolution. */
+export interface PruneResult {
+  readonly raw: number;
+  readonly hourly: number;
+  readonly daily: number;
+}
+
 export const MAX_RANGE_LIMIT = 10_000;
 export const MAX_AGGREGATE_BUCKETS = 100_000;
 
@@ -113,6 +131,12 @@ export interface TelemetryStore {
   aggregateFields(query: FieldsAggregateQuery): Promise<FieldsAggregateRow[]>;
   /** Number of stored readings matching the filter in `[fromMs, toMs)`. */
   count(query: SeriesFilter & { readonly fromMs?: number; readonly toMs?: number }): Promise<number>;
+  /**
+   * Applies retention (see RetentionCuts). Cut-offs must be UTC midnights with raw ≥ hourly ≥ daily (a coarser
+   * resolution is kept at least as long as a finer one); STORE_QUERY_INVALID otherwise. Adapters without
+   * aggregates of their own refuse with STORE_REJECTED rather than delete what nothing else holds.
+   */
+  prune(cuts: RetentionCuts): Promise<PruneResult>;
   /** Resolves when the store answers; throws STORE_UNAVAILABLE otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -8,6 +8,7 @@ import {
   type AggregateQuery,
   type FieldsAggregateQuery,
   type RangeQuery,
+  type RetentionCuts,
   type SeriesFilter,
 } from './telemetry-store.js';
 
@@ -234,4 +235,24 @@ export function compareText(a: string, b: string): number {
 /** The port's reading order: ts, then deviceId, then seq. */
 export function compareReadings(a: Reading, b: Reading): number {
   return a.ts - b.ts || compareText(a.deviceId, b.deviceId) || a.seq - b.seq;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Retention cut-offs: whole UTC days (a resolution is then cut at a bucket edge of every coarser one), and
+ * each resolution kept at least as long as the finer one before it, so what a query reads from a coarser
+ * resolution is never gone while the finer one still has it.
+ */
+export function checkRetentionCuts(c: RetentionCuts): void {
+  for (const [name, v] of Object.entries(c)) {
+    if (!Number.isSafeInteger(v) || v < 0 || v % DAY_MS !== 0) {
+      throw invalid(`${name} must be a UTC midnight in epoch ms, got ${String(v)}`);
+    }
+  }
+  if (!(c.rawBeforeMs >= c.hourlyBeforeMs && c.hourlyBeforeMs >= c.dailyBeforeMs)) {
+    throw invalid(
+      'retention must keep raw readings no longer than hourly aggregates, and those no longer than daily ones',
+    );
+  }
 }

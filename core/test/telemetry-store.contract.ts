@@ -21,6 +21,8 @@ import {
 export interface ContractSubject {
   store: TelemetryStore;
   cleanup(): Promise<void>;
+  /** Brings aggregates maintained apart from writes up to date (InfluxDB: what its continuous queries do hourly). */
+  settle?(): Promise<void>;
 }
 
 /** Not aligned to a minute (T0 mod 60 000 = 20 000), so bucket alignment is visible. */
@@ -150,7 +152,7 @@ interface ExpectedRow extends Omit<AggregateRow, 'first' | 'last'> {
  * readings of different devices in one group tie on both, the port does not say which wins, so every tied
  * value is accepted.
  */
-function expectedAggregates(world: readonly Reading[], q: AggregateQuery): ExpectedRow[] {
+export function expectedAggregates(world: readonly Reading[], q: AggregateQuery): ExpectedRow[] {
   const buckets = new Map<string, { group: string; startMs: number; points: Reading[] }>();
   for (const r of world) {
     if (!matches(r, q) || typeof r.fields[q.field] !== 'number') continue;
@@ -184,7 +186,7 @@ function expectedAggregates(world: readonly Reading[], q: AggregateQuery): Expec
     .sort((a, b) => cmpText(a.group, b.group) || a.startMs - b.startMs);
 }
 
-function expectAggregatesEqual(
+export function expectAggregatesEqual(
   actual: readonly AggregateRow[],
   expected: readonly ExpectedRow[],
   fns: readonly AggregateFn[] = AGGREGATE_FNS,

@@ -15,6 +15,7 @@ import { openTelemetryStore } from '../storage/open-telemetry-store.js';
 import { openSqliteTelemetryStore } from '../storage/sqlite-telemetry-store.js';
 import { telemetryConfigSpec } from '../storage/telemetry-config.js';
 import { silentLogger } from '../logger.js';
+import { telemetryResolutionsContract } from './telemetry-resolutions.contract.js';
 import { telemetryStoreContract } from './telemetry-store.contract.js';
 
 const T0 = 1_700_000_000_000;
@@ -45,6 +46,8 @@ function influxConfig(
   return { ...cfg, influxUrl: url };
 }
 
+const DAY = 86_400_000;
+
 async function influxql(url: string, q: string): Promise<unknown> {
   const res = await fetch(`${url}/query`, { method: 'POST', body: new URLSearchParams({ q }) });
   return res.json();
@@ -65,6 +68,22 @@ telemetryStoreContract('sqlite', async () => {
   };
 });
 
+telemetryResolutionsContract(
+  'sqlite',
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rf-telemetry-'));
+    const store = openSqliteTelemetryStore(join(dir, 'telemetry.db'));
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  { retention: true },
+);
+
 describe('SQLite telemetry store', () => {
   let dir: string;
   beforeEach(async () => {
@@ -83,7 +102,7 @@ describe('SQLite telemetry store', () => {
 
     const raw = new Database(path, { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    expect(raw.pragma('user_version', { simple: true })).toBe(3);
     raw.close();
 
     const second = openSqliteTelemetryStore(path);
@@ -196,8 +215,54 @@ describe.skipIf(requireInfluxOrSkip())('InfluxDB telemetry store', () => {
   };
 
   telemetryStoreContract('influxdb', () => openInflux());
+  // Downsampled: windows read rf_hourly/rf_daily where they tile them; settle runs what the continuous queries
+  // run every hour (the history is months old, past the freshness cut).
+  telemetryResolutionsContract(
+    'influxdb',
+    async () => {
+      const subject = await openInflux();
+      expect(await subject.store.ensureDownsampling({ rawDays: 0, hourlyDays: 0, dailyDays: 0 })).toBe(true);
+      return { ...subject, settle: () => subject.store.downsample(0, Date.now()) };
+    },
+    { retention: false },
+  );
 
   describe('adapter', () => {
+    it('when downsampling is on, then past days are read from rf_daily, a late reading reaches them at the next continuous-query run, and ensuring again changes nothing', async () => {
+      const subject = await openInflux();
+      const { store } = subject;
+      try {
+        const retention = { rawDays: 0, hourlyDays: 400, dailyDays: 0 };
+        expect(await store.ensureDownsampling(retention)).toBe(true);
+        expect(await store.ensureDownsampling(retention)).toBe(true);
+        const shown = JSON.stringify(await influxql(influxd().url, 'SHOW CONTINUOUS QUERIES'));
+        expect(shown.match(/\["rf1_stake_1d",/g)).toHaveLength(1);
+        const day = Date.UTC(2026, 0, 10);
+        const base = { kind: 'stake', deviceId: 'ds-1', borrowerId: 'ds-b', siteId: 'ds-s' } as const;
+        await store.writeReadings([
+          { ...base, ts: day + 1_000, seq: 1, fields: { weightKg: 10 } },
+          { ...base, ts: day + 7_200_000, seq: 2, fields: { weightKg: 20 } },
+        ]);
+        await store.downsample(day - DAY, day + 2 * DAY);
+        const q = {
+          kind: 'stake',
+          field: 'weightKg',
+          fromMs: day,
+          toMs: day + DAY,
+          intervalMs: DAY,
+          groupBy: 'device',
+        } as const;
+        expect(await store.aggregate(q)).toMatchObject([{ count: 2, mean: 15, first: 10, last: 20 }]);
+        // Late, and no continuous query has run since: the day still answers from rf_daily.
+        await store.writeReadings([{ ...base, ts: day + 3_600_000, seq: 3, fields: { weightKg: 60 } }]);
+        expect(await store.aggregate(q)).toMatchObject([{ count: 2, max: 20 }]);
+        await store.downsample(day - DAY, day + 2 * DAY);
+        expect(await store.aggregate(q)).toMatchObject([{ count: 3, mean: 30, max: 60, last: 20 }]);
+      } finally {
+        await subject.cleanup();
+      }
+    });
+
     it('when influxd is down, then writeReadings rejects with retryable STORE_UNAVAILABLE, and works again once it is back', async () => {
       const { store, cleanup } = await openInflux();
       try {

@@ -10,7 +10,7 @@ import {
   type BorrowerAssets,
   type RegionBaselines,
 } from './offline.js';
-import { loadPanel, type LoadPanelOptions, type PanelCache } from './panel.js';
+import { loadPanel } from './panel.js';
 
 /** Up to this many borrowers, the panel asks for their devices by id rather than whole device kinds. */
 const FEW_BORROWERS = 50;
@@ -143,8 +143,6 @@ export interface ExtractOptions {
    * Only with a single observation time.
    */
   readonly regionBaselines?: RegionBaselines;
-  /** Reuse whole past days between runs (periodic scoring of the whole portfolio). */
-  readonly panelCache?: PanelCache;
   /** Hears the region baselines computed at each time (to reuse for single-borrower runs). */
   readonly onBaselines?: (t: number, baselines: RegionBaselines) => void;
 }
@@ -156,11 +154,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<FeatureRow[
   if (first === undefined || last === undefined) return [];
   const { portfolio } = opts;
   const fromMs = Math.floor(first / DAY_MS) * DAY_MS - (LOOKBACK_DAYS + 1) * DAY_MS;
-  const load =
-    opts.panelCache === undefined
-      ? loadPanel
-      : (o: LoadPanelOptions) => opts.panelCache?.load(o) ?? loadPanel(o);
-  const panel = await load({
+  const panel = await loadPanel({
     store: opts.telemetryStore,
     // A few borrowers: their own devices; the whole book: whole kinds.
     fields: panelFields([...portfolio.assets.values()], portfolio.borrowers.length <= FEW_BORROWERS),

@@ -9,6 +9,11 @@ import { DAY_MS } from './online.js';
  * device and aggregate (NaN = no data that day). Feature extraction for a whole portfolio at many observation
  * times reads from one panel instead of querying per borrower.
  *
+ * Whole days come from the store's daily aggregates (core/storage/resolution.ts), which a late reading updates
+ * as it is written, so every run reads the days as they are now: no panel is kept between runs. (A cache that
+ * trusted days older than two for six hours gave a periodic score right after a device's offline queue drained
+ * a tamper share of 0 where a rescore a minute later saw 0.125; pinned by risk/test/features.test.ts, "late".)
+ *
  * Point-in-time rule: day d covers [fromMs + d·DAY, +DAY) clipped to `toMs`. At an observation time t only
  * days that end by t may be read — or, when t is the panel's own `toMs`, the partial day that ends at t. `daysBefore(t)`
  * enforces it and throws otherwise, so a feature can never see data from after t.
@@ -55,19 +60,6 @@ export class DailyPanel {
 
   get(kind: DeviceKind, field: string, fn: AggregateFn, deviceId: string): Float64Array | undefined {
     return this.data.get(`${kind}.${field}.${fn}`)?.get(deviceId);
-  }
-
-  /** Copies every series of `other` into this panel, for the days both cover. */
-  copyDaysFrom(other: DailyPanel): void {
-    const offset = Math.round((other.fromMs - this.fromMs) / DAY_MS);
-    const srcFrom = Math.max(0, -offset);
-    const srcTo = Math.min(other.days, this.days - offset);
-    if (srcTo <= srcFrom) return;
-    for (const [key, byDevice] of other.data) {
-      for (const [deviceId, src] of byDevice) {
-        this.series(key, deviceId).set(src.subarray(srcFrom, srcTo), srcFrom + offset);
-      }
-    }
   }
 
   private series(key: PanelKey, deviceId: string): Float64Array {
@@ -135,48 +127,4 @@ export async function loadPanel(opts: LoadPanelOptions): Promise<DailyPanel> {
     }
   }
   return panel;
-}
-
-/**
- * Keeps the daily aggregates of whole past days between scoring runs, so a periodic run queries only the
- * last `refreshDays` days (where late readings from devices' offline queues still land) instead of the whole
- * lookback. Rebuilt from scratch every `rebuildEveryMs`, which bounds how long a reading older than the
- * refresh window can be missed. Same panel as `loadPanel` would return.
- */
-export class PanelCache {
-  private cached: { key: string; panel: DailyPanel; builtAt: number } | undefined;
-
-  constructor(
-    private readonly refreshDays = 2,
-    private readonly rebuildEveryMs = 6 * 3_600_000,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  async load(opts: LoadPanelOptions): Promise<DailyPanel> {
-    const sealedEnd = Math.floor(opts.toMs / DAY_MS) * DAY_MS - this.refreshDays * DAY_MS;
-    if (sealedEnd <= opts.fromMs) return loadPanel(opts);
-    const key = JSON.stringify(opts.fields);
-    let c = this.cached;
-    if (
-      c === undefined ||
-      c.key !== key ||
-      c.panel.fromMs > opts.fromMs ||
-      c.panel.toMs > sealedEnd ||
-      this.now() - c.builtAt > this.rebuildEveryMs
-    ) {
-      c = { key, panel: await loadPanel({ ...opts, toMs: sealedEnd }), builtAt: this.now() };
-    } else if (c.panel.toMs < sealedEnd) {
-      const added = await loadPanel({ ...opts, fromMs: c.panel.toMs, toMs: sealedEnd });
-      const grown = new DailyPanel(opts.fromMs, sealedEnd);
-      grown.copyDaysFrom(c.panel);
-      grown.copyDaysFrom(added);
-      c = { key, panel: grown, builtAt: c.builtAt };
-    }
-    this.cached = c;
-    const fresh = await loadPanel({ ...opts, fromMs: sealedEnd });
-    const out = new DailyPanel(opts.fromMs, opts.toMs);
-    out.copyDaysFrom(c.panel);
-    out.copyDaysFrom(fresh);
-    return out;
-  }
 }

@@ -97,4 +97,10 @@ export interface ScoreRepository {
   dailyPdTrends(
     windows: readonly { borrowerId: string; fromMs: number; toMs: number }[],
   ): Promise<Map<string, PdPoint[]>>;
+  /**
+   * Retention: of the scores before `beforeMs`, keeps the last of each (borrower, model, UTC day) and deletes
+   * the rest — what `dailyScores` and `dailyPdTrends` read, and every borrower's latest score, stay. Returns
+   * how many were deleted.
+   */
+  thinScores(beforeMs: number): Promise<number>;
 }

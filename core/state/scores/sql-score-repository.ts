@@ -12,6 +12,7 @@ import type {
 
 /** Borrowers up to which `latestScores` seeks each one's latest score instead of reading every borrower's. */
 const FEW_BORROWERS = 1000;
+const DAY_MS = 86_400_000;
 
 const SCORE_UPSERT = `ON CONFLICT (borrower_id, model_version, at) DO UPDATE SET pd = excluded.pd,
   score = excluded.score, grade = excluded.grade, reasons = excluded.reasons, contributions = excluded.contributions,
@@ -241,5 +242,17 @@ export class SqlScoreRepository implements ScoreRepository {
       params,
     );
     return rows.map(toScore);
+  }
+
+  async thinScores(beforeMs: number): Promise<number> {
+    // A score goes when a later one of its borrower, model and UTC day exists: a probe of the primary key
+    // (borrower_id, model_version, at) per candidate, on both engines. Candidates come from the scores_at index.
+    return this.db.run(
+      `DELETE FROM scores WHERE at < ? AND EXISTS (
+         SELECT 1 FROM scores later
+         WHERE later.borrower_id = scores.borrower_id AND later.model_version = scores.model_version
+           AND later.at > scores.at AND later.at < scores.at - (scores.at % ${DAY_MS}) + ${DAY_MS})`,
+      [beforeMs],
+    );
   }
 }

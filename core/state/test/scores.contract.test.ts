@@ -251,4 +251,34 @@ describe.each(STATE_BACKENDS)('score repository on %s', (backend) => {
     ]);
     expect(latest[0]?.features).toBeUndefined();
   });
+
+  it('when scores older than the thinning age are thinned, then each borrower keeps its latest and the last of every older day, per model', async () => {
+    const { scores } = await openWithModels(backend);
+    const every15Min = (borrowerId: string, fromMs: number, days: number): ScoreRecord[] =>
+      Array.from({ length: days * 96 }, (_, i) =>
+        score(borrowerId, fromMs + i * 900_000, 0.01 + (i % 96) / 1_000),
+      );
+    await scores.addScores([...every15Min('b1', T0, 4), ...every15Min('b2', T0, 1)]);
+    await scores.addScores([shadowScore('b1', T0 + HOUR_MS, 0.5), shadowScore('b1', T0 + 2 * HOUR_MS, 0.6)]);
+    const dailyBefore = await scores.dailyScores('b1', T0, T0 + 4 * DAY_MS, 10);
+    const latestBefore = await scores.latestScores();
+
+    // Thin the first two days: b1 keeps one score per day there, b2 (all on day one) keeps its last one.
+    const deleted = await scores.thinScores(T0 + 2 * DAY_MS);
+    expect(deleted).toBe(2 * 95 + 95 + 1);
+    const b1 = await scores.scoreHistory({ borrowerId: 'b1', shadow: false, limit: 1_000 });
+    expect(b1.filter((s) => s.at < T0 + 2 * DAY_MS).map((s) => s.at)).toEqual([
+      T0 + 2 * DAY_MS - 900_000,
+      T0 + DAY_MS - 900_000,
+    ]);
+    expect(b1.filter((s) => s.at >= T0 + 2 * DAY_MS)).toHaveLength(2 * 96);
+    expect(await scores.dailyScores('b1', T0, T0 + 4 * DAY_MS, 10)).toEqual(dailyBefore);
+    expect(await scores.latestScores()).toEqual(latestBefore);
+    // The challenger's shadow scores are thinned within their own model: one a day.
+    const shadow = await scores.scoreHistory({ borrowerId: 'b1', modelVersion: 'v2', limit: 10 });
+    expect(shadow.map((s) => s.at)).toEqual([T0 + 2 * HOUR_MS]);
+
+    // Thinning again deletes nothing more.
+    expect(await scores.thinScores(T0 + 2 * DAY_MS)).toBe(0);
+  });
 });
