@@ -95,15 +95,31 @@ function markdown(
     );
   }
   const observed = s.positives.test / Math.max(1, s.rows.test);
+  const first = r.models[0];
   lines.push(
     '',
-    `PDs are recalibrated on the validation borrowers (${r.models[0]?.calibration.method ?? 'none'}) and floored at ${((r.models[0]?.pdFloor ?? 0) * 100).toFixed(2)} %; observed test default rate ${observed.toFixed(4)}. Worst decile × = the largest factor between predicted and observed default rate over the test PD deciles. Before recalibration:`,
+    `PDs are recalibrated (${first?.calibration.method ?? 'none'}) on the calibration slice — the validation borrowers' rows at every weekly date before the split` +
+      (first === undefined
+        ? ''
+        : ` (${first.calibrationSlice.rows} rows, ${first.calibrationSlice.defaults} positive)`) +
+      ` — and floored at ${((first?.pdFloor ?? 0) * 100).toFixed(2)} %; observed test default rate ${observed.toFixed(4)}. Worst decile × = the largest factor between predicted and observed default rate over the test PD deciles (deciles with a default); intervals are 95 % bootstrap intervals by borrower. Before recalibration (the network's own PD) and after:`,
     '',
-    '| model | ECE | mean PD | worst decile × |',
-    '| --- | --- | --- | --- |',
+    '| model | ECE before | mean PD before | worst decile × before | ECE after (95 % CI) | mean PD after | worst decile × after (95 % CI) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...r.models.map(
       (m) =>
-        `| ${m.name} | ${m.eceRaw.toFixed(4)} | ${m.meanPdRaw.toFixed(4)} | ${m.maxDecileRatioRaw.toFixed(2)} |`,
+        `| ${m.name} | ${m.eceRaw.toFixed(4)} | ${m.meanPdRaw.toFixed(4)} | ${m.maxDecileRatioRaw.toFixed(2)} | ${m.ece.toFixed(4)} (${m.eceCi[0].toFixed(4)}–${m.eceCi[1].toFixed(4)}) | ${m.meanPd.toFixed(4)} | ${m.maxDecileRatio.toFixed(2)} (${m.maxDecileRatioCi[0].toFixed(2)}–${m.maxDecileRatioCi[1].toFixed(2)}) |`,
+    ),
+    '',
+    'Every recalibration method fitted on the same slice, on the same test rows (the method is chosen before the test, with `--calibration`; this table shows what another would have given):',
+    '',
+    '| model | method | ECE | worst decile × | AUC | mean PD |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...r.models.flatMap((m) =>
+      m.calibrationMethods.map(
+        (c) =>
+          `| ${m.name} | ${c.method}${c.method === m.calibration.method ? ' (used)' : ''} | ${c.ece.toFixed(4)} | ${c.maxDecileRatio.toFixed(2)} | ${f3(c.auc)} | ${c.meanPd.toFixed(4)} |`,
+      ),
     ),
     '',
   );
@@ -130,7 +146,13 @@ function markdown(
     );
   }
   lines.push('', `Median sustained lead-time gain of fusion: **${r.leadTimeGainDays} days**.`, '');
-  lines.push('## Calibration (reliability, quantile bins)', '');
+  lines.push('## Calibration per decile (quantile bins of the test PDs)', '');
+  lines.push(
+    'Each decile of the test PDs: defaults seen against the mean PD, the 95 % Jeffreys interval of the default rate ' +
+      '(Beta(D + ½, N − D + ½), the ECB’s per-grade test) and whether the PD lies inside it (`under` = PD too low), ' +
+      'and whether the observed rate rises with the deciles.',
+    '',
+  );
   for (const m of r.models) lines.push(...reliabilityLines(m));
   lines.push('Plots: `evaluation-roc.svg`, `evaluation-reliability.svg`.', '');
   if (extra.credit !== undefined) lines.push(extra.credit.markdown);
@@ -140,14 +162,19 @@ function markdown(
 }
 
 function reliabilityLines(m: ModelReport): string[] {
+  const d = m.deciles;
   return [
-    `**${m.name}** — ECE ${m.ece.toFixed(4)}`,
+    `**${m.name}** — ECE ${m.ece.toFixed(4)}, worst decile × ${d.worstRatio.toFixed(2)}; observed rate rises with the deciles: ` +
+      (d.monotone
+        ? 'yes'
+        : `no (${d.inversions} inversion${d.inversions === 1 ? '' : 's'}, ${d.significantInversions} with disjoint intervals)`) +
+      `; PD outside the interval: ${d.under} decile${d.under === 1 ? '' : 's'} under, ${d.over} over`,
     '',
-    '| PD bin | rows | mean predicted | observed |',
-    '| --- | --- | --- | --- |',
-    ...m.reliability.map(
+    '| PD bin | rows | defaults | mean predicted | observed | 95 % Jeffreys interval | × | check |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...d.deciles.map(
       (b) =>
-        `| ${b.lo.toFixed(4)}–${b.hi.toFixed(4)} | ${b.count} | ${b.meanPredicted.toFixed(4)} | ${b.observedRate.toFixed(4)} |`,
+        `| ${b.lo.toFixed(4)}–${b.hi.toFixed(4)} | ${b.count} | ${b.defaults} | ${b.meanPredicted.toFixed(4)} | ${b.observedRate.toFixed(4)} | ${b.interval[0].toFixed(4)}–${b.interval[1].toFixed(4)} | ${b.ratio === undefined ? '–' : b.ratio.toFixed(2)} | ${b.verdict} |`,
     ),
     '',
   ];
