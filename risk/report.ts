@@ -1,6 +1,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { EvaluationResult, ModelReport } from './evaluate.js';
+import { FEATURE_NAMES, ONLINE_FEATURES } from './features/spec.js';
 import { reliabilitySvg, rocSvg } from './plots.js';
 
 /**
@@ -158,6 +159,7 @@ function markdown(
   if (extra.credit !== undefined) lines.push(extra.credit.markdown);
   if (extra.notes !== undefined && extra.notes.length > 0)
     lines.push('## Notes', '', ...extra.notes.map((n) => `- ${n}`), '');
+  lines.push('## For the README', '', ...readmeTable(r), '');
   return lines.join('\n');
 }
 
@@ -178,4 +180,35 @@ function reliabilityLines(m: ModelReport): string[] {
     ),
     '',
   ];
+}
+
+const README_NAMES: Record<string, string> = {
+  'fused-mlp': 'fused network',
+  'online-mlp': 'online-only network',
+  'fused-logistic': 'fused logistic regression',
+  'online-logistic': 'online logistic regression',
+};
+
+/**
+ * The README's evaluation table in its own shape, every figure from this run, so the front door is updated by
+ * copying rather than retyping.
+ */
+export function readmeTable(r: EvaluationResult): string[] {
+  const s = r.setup;
+  return [
+    `| model (out-of-time test: ${s.rows.test.toLocaleString('en')} rows, ${s.positives.test} positive, ${s.testDefaulters} defaulting borrowers) | AUC (95 % CI by borrower) | KS | Brier | PR-AUC | ECE |`,
+    '| --- | --- | --- | --- | --- | --- |',
+    ...r.models.map((m, i) => {
+      const name = README_NAMES[m.name] ?? m.name;
+      const label = m.kind === 'mlp' ? `${name} (${inputsLabel(m)})` : name;
+      const a = i === 0 ? `**${f3(m.auc)}**` : f3(m.auc);
+      return `| ${label} | ${a} (${f3(m.aucCi[0])}–${f3(m.aucCi[1])}) | ${f3(m.ks)} | ${m.brier.toFixed(4)} | ${f3(m.prAuc)} | ${m.ece.toFixed(4)} |`;
+    }),
+  ];
+}
+
+function inputsLabel(m: ModelReport): string {
+  const base = (m.inputs === 'fused' ? FEATURE_NAMES : ONLINE_FEATURES).length;
+  const flags = m.features - base;
+  return flags > 0 ? `${base} features + ${flags} missing flags` : `${m.features} features`;
 }
