@@ -103,7 +103,7 @@ function markdown(
       (first === undefined
         ? ''
         : ` (${first.calibrationSlice.rows} rows, ${first.calibrationSlice.defaults} positive)`) +
-      ` — and floored at ${((first?.pdFloor ?? 0) * 100).toFixed(2)} %; observed test default rate ${observed.toFixed(4)}. Worst decile × = the largest factor between predicted and observed default rate over the test PD deciles (deciles with a default); intervals are 95 % bootstrap intervals by borrower. Before recalibration (the network's own PD) and after:`,
+      ` — and floored at ${((first?.pdFloor ?? 0) * 100).toFixed(2)} %; observed test default rate ${observed.toFixed(4)}. Worst decile × = the largest factor between predicted and observed default rate over the test PD deciles (deciles with a default); intervals are 95 % bootstrap intervals by borrower (a resample's ECE carries its own sampling noise, so the ECE interval can sit above the estimate). Before recalibration (the network's own PD) and after:`,
     '',
     '| model | ECE before | mean PD before | worst decile × before | ECE after (95 % CI) | mean PD after | worst decile × after (95 % CI) |',
     '| --- | --- | --- | --- | --- | --- | --- |',
