@@ -5,6 +5,7 @@ import { parseConfig } from '../core/config.js';
 import { errorMessage, RiskfuseError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import { openState, stateConfigSpec } from '../core/state/index.js';
+import { calibrationFlags } from '../risk/calibration-flags.js';
 import { creditGroundTruth } from '../simulators/index.js';
 import {
   creditConfigSpec,
@@ -52,7 +53,7 @@ function readRows(path: string): FeatureRow[] {
 export const evaluateHelp: CommandHelp = {
   usage:
     'riskfuse evaluate [--borrowers N] [--months M] [--seed N] [--horizon-days H] [--population performing|all]\n' +
-    '                         [--fraud-rate X]\n' +
+    '                         [--fraud-rate X] [--calibration platt|isotonic|none] [--pd-floor P]\n' +
     '                         [--out DIR] [--cache-dir DIR] [--register] [--write-default FILE]',
   brief:
     'train the fused, online-only and logistic models on a simulated history and write the evaluation report',
@@ -74,6 +75,11 @@ export const evaluateHelp: CommandHelp = {
     ['--hidden A,B', 'hidden layer widths of the networks (default 32,16)'],
     ['--l2 X', 'L2 penalty on the networks’ weights (default 1e-4)'],
     ['--dropout X', 'dropout rate of the networks (default 0)'],
+    [
+      '--calibration M',
+      'recalibration fitted on the validation borrowers before the split: platt (default), isotonic or none',
+    ],
+    ['--pd-floor P', 'lowest PD the models report (default RISK_PD_FLOOR: 0.0003, the Basel 0.03 % floor)'],
     ['--register', 'add the trained models to the registry'],
     ['--write-default FILE', 'also write the fused model file (the shipped default model)'],
     ['-h, --help', 'show this help'],
@@ -94,6 +100,8 @@ const FLAGS = {
   hidden: { type: 'string' },
   l2: { type: 'string' },
   dropout: { type: 'string' },
+  calibration: { type: 'string' },
+  'pd-floor': { type: 'string' },
   register: { type: 'boolean' },
   'write-default': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -147,7 +155,12 @@ export async function evaluateCommand(
     if (!(fraudRate >= 0 && fraudRate <= 1)) {
       throw new UsageError(`--fraud-rate must be a number from 0 to 1, got ${JSON.stringify(fraudRaw)}`);
     }
+    const calibrationRaw = typeof values.calibration === 'string' ? values.calibration : undefined;
+    const floorRaw = typeof values['pd-floor'] === 'string' ? values['pd-floor'] : undefined;
+    calibrationFlags(calibrationRaw, floorRaw); // refused here, before the config is read
     opts = {
+      calibrationRaw,
+      floorRaw,
       fraudRate,
       borrowers: intFlag('borrowers', values.borrowers, 2000, 20, 100_000),
       months: intFlag('months', values.months, 18, 8, 60),
@@ -178,6 +191,8 @@ export async function evaluateCommand(
     err(`riskfuse evaluate: ${errorMessage(e)}`);
     return EXIT.failure;
   }
+  // RISK_PD_FLOOR is the floor unless --pd-floor says otherwise (values checked with the flags above).
+  const { calibration, pdFloor } = calibrationFlags(opts.calibrationRaw, opts.floorRaw, config.pdFloor);
   const started = Date.now();
   const backend = await initBackend(config.tfBackend, (note) => err(note));
   err(`riskfuse evaluate: TensorFlow.js backend ${backend}`);
@@ -207,6 +222,8 @@ export async function evaluateCommand(
       seed: opts.seed,
       maxEpochs: opts.maxEpochs,
       network: opts.network,
+      calibration,
+      pdFloor,
       onProgress: err,
     });
     if (cached === undefined) writeRows(cachePath, rows);

@@ -14,23 +14,22 @@ import { extractFeatures, type FeatureRow, type Portfolio } from './features/ext
 import { LOOKBACK_DAYS } from './features/offline.js';
 import { DAY_MS } from './features/online.js';
 import { FEATURE_NAMES, ONLINE_FEATURES } from './features/spec.js';
+import type { DecileCheck } from './decile-check.js';
+import { calibrationFigures, type MethodFigures } from './evaluate-calibration.js';
 import {
   auc,
   bootstrapCi,
   bootstrapDiff,
   brier,
-  expectedCalibrationError,
   ks,
   pick,
   prAuc,
-  reliabilityTable,
   rocCurve,
   type ReliabilityBin,
 } from './metrics.js';
 import {
   applyCalibration,
   DEFAULT_PD_FLOOR,
-  fitCalibration,
   type CalibrationJson,
   type CalibrationMethod,
 } from './model/calibration.js';
@@ -55,6 +54,9 @@ import type { Classifier, EpochReport, ModelKind } from './model/types.js';
  * Split: borrowers are assigned by a seeded hash to train (50 %), validation (15 %, early stopping) and test
  * (35 %). Train and validation rows are observed before the split date; test rows at or after it. Rows are
  * observed every `stepDays` at UTC midnights; a row is labelled only when its whole horizon is in the data.
+ * Recalibration is fitted on the calibration slice: the validation borrowers' rows at every weekly date before
+ * the split (twice the early-stopping rows at the default 14-day step, none of them trained on, none in the
+ * test period).
  */
 export interface EvaluateOptions {
   readonly telemetryStore: TelemetryStore;
@@ -76,7 +78,7 @@ export interface EvaluateOptions {
   readonly onProgress?: (line: string) => void;
   /** Network settings for the MLPs (defaults: model/train.ts TRAIN_DEFAULTS). */
   readonly network?: { readonly hidden?: readonly number[]; readonly l2?: number; readonly dropout?: number };
-  /** Recalibration fitted on the validation borrowers; default 'platt'. */
+  /** Recalibration fitted on the calibration slice (validation borrowers, weekly, before the split); default 'platt'. */
   readonly calibration?: CalibrationMethod;
   /** Lowest PD; default DEFAULT_PD_FLOOR. */
   readonly pdFloor?: number;
@@ -106,6 +108,15 @@ export interface ModelReport {
   /** Largest factor between predicted and observed default rate over the test PD deciles (with defaults). */
   readonly maxDecileRatio: number;
   readonly maxDecileRatioRaw: number;
+  /** 95 % borrower-bootstrap intervals of `ece` and `maxDecileRatio`. */
+  readonly eceCi: [number, number];
+  readonly maxDecileRatioCi: [number, number];
+  /** Per-decile Jeffreys check of the test PDs (decile-check.ts). */
+  readonly deciles: DecileCheck;
+  /** Every recalibration method fitted on the same slice, judged on the same test rows. */
+  readonly calibrationMethods: MethodFigures[];
+  /** Rows and defaults the recalibration was fitted on. */
+  readonly calibrationSlice: { readonly rows: number; readonly defaults: number };
   readonly calibration: CalibrationJson;
   readonly pdFloor: number;
   readonly reliability: ReliabilityBin[];
@@ -255,6 +266,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
     (r) => r.t < splitMs && trainTimes.has(r.t) && group(r.borrowerId) === 'validation',
   );
   const test = labelled.filter((r) => r.t >= splitMs && group(r.borrowerId) === 'test');
+  const calibrationSlice = labelled.filter((r) => r.t < splitMs && group(r.borrowerId) === 'validation');
   const pos = (rows: readonly LabelledRow[]): number => rows.reduce((s, r) => s + r.label, 0);
   for (const [name, rows] of [
     ['train', train],
@@ -312,16 +324,19 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
         ),
     });
     const trainMs = Date.now() - started;
-    // Recalibrated on the validation borrowers (never the test ones), then floored: see model/calibration.ts.
-    const calibration = fitCalibration(
-      opts.calibration ?? 'platt',
-      trained.model.predictLogit(toMatrix(validation, imputer)),
-      labels(validation),
-    );
-    const pRaw = trained.model.predict(toMatrix(test, imputer));
-    const p = Float32Array.from(
-      applyCalibration(trained.model.predictLogit(toMatrix(test, imputer)), calibration, pdFloor),
-    );
+    // Recalibrated on the calibration slice (never the test period), then floored: see model/calibration.ts.
+    const cal = calibrationFigures({
+      method: opts.calibration ?? 'platt',
+      pdFloor,
+      zCal: trained.model.predictLogit(toMatrix(calibrationSlice, imputer)),
+      yCal: labels(calibrationSlice),
+      zTest: trained.model.predictLogit(toMatrix(test, imputer)),
+      yTest: testLabels,
+      groups: testGroups,
+      seed,
+      iterations,
+    });
+    const { calibration, p } = cal;
     predictions.set(spec.name, p);
     const a = auc(p, testLabels);
     const ci = bootstrapCi((rows) => auc(pick(p, rows), pick(testLabels, rows)), test.length, {
@@ -348,15 +363,20 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
       gini: 2 * a - 1,
       brier: brier(p, testLabels),
       prAuc: prAuc(p, testLabels),
-      ece: expectedCalibrationError(p, testLabels, 10, 'quantile'),
-      meanPd: p.reduce((s, v) => s + v, 0) / p.length,
-      eceRaw: expectedCalibrationError(pRaw, testLabels, 10, 'quantile'),
-      meanPdRaw: pRaw.reduce((s, v) => s + v, 0) / pRaw.length,
-      maxDecileRatio: maxDecileRatio(reliabilityTable(p, testLabels, 10, 'quantile')),
-      maxDecileRatioRaw: maxDecileRatio(reliabilityTable(pRaw, testLabels, 10, 'quantile')),
+      ece: cal.ece,
+      meanPd: cal.meanPd,
+      eceRaw: cal.eceRaw,
+      meanPdRaw: cal.meanPdRaw,
+      maxDecileRatio: cal.maxDecileRatio,
+      maxDecileRatioRaw: cal.maxDecileRatioRaw,
+      eceCi: cal.eceCi,
+      maxDecileRatioCi: cal.maxDecileRatioCi,
+      deciles: cal.deciles,
+      calibrationMethods: cal.methods,
+      calibrationSlice: cal.slice,
       calibration,
       pdFloor,
-      reliability: reliabilityTable(p, testLabels, 10, 'quantile'),
+      reliability: cal.reliability,
       alertThreshold: threshold,
       leadTime: lead,
       roc: thinRoc(roc.fpr, roc.tpr, 200),

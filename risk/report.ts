@@ -1,6 +1,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { EvaluationResult, ModelReport } from './evaluate.js';
+import { FEATURE_NAMES, ONLINE_FEATURES } from './features/spec.js';
 import { reliabilitySvg, rocSvg } from './plots.js';
 
 /**
@@ -95,15 +96,31 @@ function markdown(
     );
   }
   const observed = s.positives.test / Math.max(1, s.rows.test);
+  const first = r.models[0];
   lines.push(
     '',
-    `PDs are recalibrated on the validation borrowers (${r.models[0]?.calibration.method ?? 'none'}) and floored at ${((r.models[0]?.pdFloor ?? 0) * 100).toFixed(2)} %; observed test default rate ${observed.toFixed(4)}. Worst decile × = the largest factor between predicted and observed default rate over the test PD deciles. Before recalibration:`,
+    `PDs are recalibrated (${first?.calibration.method ?? 'none'}) on the calibration slice — the validation borrowers' rows at every weekly date before the split` +
+      (first === undefined
+        ? ''
+        : ` (${first.calibrationSlice.rows} rows, ${first.calibrationSlice.defaults} positive)`) +
+      ` — and floored at ${((first?.pdFloor ?? 0) * 100).toFixed(2)} %; observed test default rate ${observed.toFixed(4)}. Worst decile × = the largest factor between predicted and observed default rate over the test PD deciles (deciles with a default); intervals are 95 % bootstrap intervals by borrower (a resample's ECE carries its own sampling noise, so the ECE interval can sit above the estimate). Before recalibration (the network's own PD) and after:`,
     '',
-    '| model | ECE | mean PD | worst decile × |',
-    '| --- | --- | --- | --- |',
+    '| model | ECE before | mean PD before | worst decile × before | ECE after (95 % CI) | mean PD after | worst decile × after (95 % CI) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...r.models.map(
       (m) =>
-        `| ${m.name} | ${m.eceRaw.toFixed(4)} | ${m.meanPdRaw.toFixed(4)} | ${m.maxDecileRatioRaw.toFixed(2)} |`,
+        `| ${m.name} | ${m.eceRaw.toFixed(4)} | ${m.meanPdRaw.toFixed(4)} | ${m.maxDecileRatioRaw.toFixed(2)} | ${m.ece.toFixed(4)} (${m.eceCi[0].toFixed(4)}–${m.eceCi[1].toFixed(4)}) | ${m.meanPd.toFixed(4)} | ${m.maxDecileRatio.toFixed(2)} (${m.maxDecileRatioCi[0].toFixed(2)}–${m.maxDecileRatioCi[1].toFixed(2)}) |`,
+    ),
+    '',
+    'Every recalibration method fitted on the same slice, on the same test rows (the method is chosen before the test, with `--calibration`; this table shows what another would have given):',
+    '',
+    '| model | method | ECE | worst decile × | AUC | mean PD |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...r.models.flatMap((m) =>
+      m.calibrationMethods.map(
+        (c) =>
+          `| ${m.name} | ${c.method}${c.method === m.calibration.method ? ' (used)' : ''} | ${c.ece.toFixed(4)} | ${c.maxDecileRatio.toFixed(2)} | ${f3(c.auc)} | ${c.meanPd.toFixed(4)} |`,
+      ),
     ),
     '',
   );
@@ -130,25 +147,68 @@ function markdown(
     );
   }
   lines.push('', `Median sustained lead-time gain of fusion: **${r.leadTimeGainDays} days**.`, '');
-  lines.push('## Calibration (reliability, quantile bins)', '');
+  lines.push('## Calibration per decile (quantile bins of the test PDs)', '');
+  lines.push(
+    'Each decile of the test PDs: defaults seen against the mean PD, the 95 % Jeffreys interval of the default rate ' +
+      '(Beta(D + ½, N − D + ½), the ECB’s per-grade test) and whether the PD lies inside it (`under` = PD too low), ' +
+      'and whether the observed rate rises with the deciles.',
+    '',
+  );
   for (const m of r.models) lines.push(...reliabilityLines(m));
   lines.push('Plots: `evaluation-roc.svg`, `evaluation-reliability.svg`.', '');
   if (extra.credit !== undefined) lines.push(extra.credit.markdown);
   if (extra.notes !== undefined && extra.notes.length > 0)
     lines.push('## Notes', '', ...extra.notes.map((n) => `- ${n}`), '');
+  lines.push('## For the README', '', ...readmeTable(r), '');
   return lines.join('\n');
 }
 
 function reliabilityLines(m: ModelReport): string[] {
+  const d = m.deciles;
   return [
-    `**${m.name}** — ECE ${m.ece.toFixed(4)}`,
+    `**${m.name}** — ECE ${m.ece.toFixed(4)}, worst decile × ${d.worstRatio.toFixed(2)}; observed rate rises with the deciles: ` +
+      (d.monotone
+        ? 'yes'
+        : `no (${d.inversions} inversion${d.inversions === 1 ? '' : 's'}, ${d.significantInversions} with disjoint intervals)`) +
+      `; PD outside the interval: ${d.under} decile${d.under === 1 ? '' : 's'} under, ${d.over} over`,
     '',
-    '| PD bin | rows | mean predicted | observed |',
-    '| --- | --- | --- | --- |',
-    ...m.reliability.map(
+    '| PD bin | rows | defaults | mean predicted | observed | 95 % Jeffreys interval | × | check |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...d.deciles.map(
       (b) =>
-        `| ${b.lo.toFixed(4)}–${b.hi.toFixed(4)} | ${b.count} | ${b.meanPredicted.toFixed(4)} | ${b.observedRate.toFixed(4)} |`,
+        `| ${b.lo.toFixed(4)}–${b.hi.toFixed(4)} | ${b.count} | ${b.defaults} | ${b.meanPredicted.toFixed(4)} | ${b.observedRate.toFixed(4)} | ${b.interval[0].toFixed(4)}–${b.interval[1].toFixed(4)} | ${b.ratio === undefined ? '–' : b.ratio.toFixed(2)} | ${b.verdict} |`,
     ),
     '',
   ];
+}
+
+const README_NAMES: Record<string, string> = {
+  'fused-mlp': 'fused network',
+  'online-mlp': 'online-only network',
+  'fused-logistic': 'fused logistic regression',
+  'online-logistic': 'online logistic regression',
+};
+
+/**
+ * The README's evaluation table in its own shape, every figure from this run, so the front door is updated by
+ * copying rather than retyping.
+ */
+export function readmeTable(r: EvaluationResult): string[] {
+  const s = r.setup;
+  return [
+    `| model (out-of-time test: ${s.rows.test.toLocaleString('en')} rows, ${s.positives.test} positive, ${s.testDefaulters} defaulting borrowers) | AUC (95 % CI by borrower) | KS | Brier | PR-AUC | ECE |`,
+    '| --- | --- | --- | --- | --- | --- |',
+    ...r.models.map((m, i) => {
+      const name = README_NAMES[m.name] ?? m.name;
+      const label = m.kind === 'mlp' ? `${name} (${inputsLabel(m)})` : name;
+      const a = i === 0 ? `**${f3(m.auc)}**` : f3(m.auc);
+      return `| ${label} | ${a} (${f3(m.aucCi[0])}–${f3(m.aucCi[1])}) | ${f3(m.ks)} | ${m.brier.toFixed(4)} | ${f3(m.prAuc)} | ${m.ece.toFixed(4)} |`;
+    }),
+  ];
+}
+
+function inputsLabel(m: ModelReport): string {
+  const base = (m.inputs === 'fused' ? FEATURE_NAMES : ONLINE_FEATURES).length;
+  const flags = m.features - base;
+  return flags > 0 ? `${base} features + ${flags} missing flags` : `${m.features} features`;
 }

@@ -9,7 +9,10 @@ import { RiskfuseError } from '../../core/errors.js';
  * function fitted on held-out rows (the early-stopping holdout, or the validation borrowers of `riskfuse
  * evaluate`), never on the rows the model was fitted on:
  * - 'platt' (Platt 1999): PD = σ(a + b·logit), two parameters, stable on a few hundred rows; corrects a
- *   shifted intercept and over- or under-confident slopes;
+ *   shifted intercept and over- or under-confident slopes. The slope is kept at b ≥ 0: a PD must not fall as
+ *   the model's risk rises. Where the held-out rows say b < 0 (the logit ranks them the wrong way, as a weak
+ *   model's can on a small slice), the fit is the intercept alone: one PD for all, the slice's smoothed rate,
+ *   rather than an inverted ranking;
  * - 'isotonic' (Zadrozny & Elkan 2002): the pool-adjacent-violators fit of the observed default rate on the
  *   sorted logits, interpolated linearly between block centres; free-form, needs thousands of rows.
  * Then the floor: no PD below `pdFloor` (Basel III/CRR art. 160(1): 0.03 % for corporate and retail
@@ -50,19 +53,34 @@ function fitPlatt(logits: ArrayLike<number>, y: ArrayLike<number>): CalibrationJ
   // Platt's targets: (N+ + 1)/(N+ + 2) and 1/(N− + 2) instead of 1 and 0.
   const hiT = (pos + 1) / (pos + 2);
   const loT = 1 / (n - pos + 2);
-  let a = 0;
-  let b = 1;
+  const target = (i: number): number => ((y[i] as number) === 1 ? hiT : loT);
+  // log(1 + e^x) without overflow.
+  const softplus = (x: number): number => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
+  const loss = (a: number, b: number): number => {
+    let l = 0;
+    for (let i = 0; i < n; i++) {
+      const f = a + b * (logits[i] as number);
+      const t = target(i);
+      l += t * softplus(-f) + (1 - t) * softplus(f);
+    }
+    return l;
+  };
+  // Newton with a backtracking line search from the prior's intercept (Lin, Lin & Weng 2007, "A note on
+  // Platt's probabilistic outputs for support vector machines", Algorithm 1): plain Newton from b = 1 can
+  // run off to |b| ~ 1e6 on a slice the logit (nearly) separates.
+  let a = Math.log((pos + 1) / (n - pos + 1));
+  let b = 0;
+  let current = loss(a, b);
   for (let iter = 0; iter < 100; iter++) {
     let ga = 0;
     let gb = 0;
-    let haa = 1e-9;
+    let haa = 1e-12;
     let hab = 0;
-    let hbb = 1e-9;
+    let hbb = 1e-12;
     for (let i = 0; i < n; i++) {
       const z = logits[i] as number;
       const p = sigmoid(a + b * z);
-      const t = (y[i] as number) === 1 ? hiT : loT;
-      const e = p - t;
+      const e = p - target(i);
       const s = p * (1 - p);
       ga += e;
       gb += e * z;
@@ -70,13 +88,28 @@ function fitPlatt(logits: ArrayLike<number>, y: ArrayLike<number>): CalibrationJ
       hab += s * z;
       hbb += s * z * z;
     }
+    if (Math.abs(ga) < 1e-9 * n && Math.abs(gb) < 1e-9 * n) break;
     const det = haa * hbb - hab * hab;
     if (!(Math.abs(det) > 1e-18)) break;
     const da = (hbb * ga - hab * gb) / det;
     const db = (haa * gb - hab * ga) / det;
-    a -= da;
-    b -= db;
-    if (Math.abs(da) < 1e-10 && Math.abs(db) < 1e-10) break;
+    let step = 1;
+    let next = loss(a - da, b - db);
+    // Armijo condition with the Newton direction: sufficient decrease, else halve the step.
+    while (next > current - 1e-4 * step * (ga * da + gb * db) && step > 1e-10) {
+      step /= 2;
+      next = loss(a - step * da, b - step * db);
+    }
+    if (step <= 1e-10) break;
+    a -= step * da;
+    b -= step * db;
+    current = next;
+    if (Math.abs(step * da) < 1e-10 && Math.abs(step * db) < 1e-10) break;
+  }
+  if (!(b >= 0)) {
+    // Constrained optimum on the boundary b = 0: σ(a) = the mean smoothed target.
+    const rate = (pos * hiT + (n - pos) * loT) / n;
+    return { method: 'platt', a: Math.log(rate / (1 - rate)), b: 0 };
   }
   return { method: 'platt', a, b };
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { EXIT, formatHelp, parseFlags, UsageError, type CommandHelp } from '../../core/cli.js';
 import { parseConfig } from '../../core/config.js';
 import { errorMessage, RiskfuseError } from '../../core/errors.js';
+import { calibrationFlags } from '../calibration-flags.js';
 import { initBackend, riskBackendConfigSpec } from '../model/backend.js';
 import { DEFAULT_PD_FLOOR, type CalibrationMethod } from '../model/calibration.js';
 import { crossValidate, DEFAULT_KINDS, type CvProgress, type TrainSettings } from './cross-validate.js';
@@ -132,13 +133,7 @@ function parseArgs(argv: string[]): Args | 'help' {
     throw new UsageError(
       `--kinds takes a comma-separated list of ${TABULAR_KINDS.join(', ')}, got ${JSON.stringify(str(values.kinds))}`,
     );
-  const calibration = str(values.calibration) ?? 'platt';
-  if (calibration !== 'platt' && calibration !== 'isotonic' && calibration !== 'none')
-    throw new UsageError(`--calibration must be platt, isotonic or none, got ${JSON.stringify(calibration)}`);
-  const floorRaw = str(values['pd-floor']);
-  const pdFloor = floorRaw === undefined ? DEFAULT_PD_FLOOR : Number(floorRaw);
-  if (floorRaw?.trim() === '' || !(pdFloor >= 0 && pdFloor < 0.5))
-    throw new UsageError(`--pd-floor must be a probability in [0, 0.5), got ${JSON.stringify(floorRaw)}`);
+  const { calibration, pdFloor } = calibrationFlags(str(values.calibration), str(values['pd-floor']));
   const label = str(values.label);
   const spec = str(values.spec);
   const positive = str(values.positive);

@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { expectedCalibrationError, mulberry32, reliabilityTable } from '../metrics.js';
+import { expectedCalibrationError, reliabilityTable } from '../metrics.js';
 import { applyCalibration, calibratedPd, checkCalibration, fitCalibration } from '../model/calibration.js';
+import { miscalibrated } from './synthetic.js';
 
 /** Recalibration on held-out rows and the PD floor (model/calibration.ts). */
 
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
-
-/**
- * Rows whose true PD is σ(2·z − 3) while the model says σ(z): overconfident in slope and 20× too high at the
- * low end — the shape of an MLP picked by validation AUC.
- */
-function sample(n: number, seed: number): { z: Float64Array; y: Uint8Array } {
-  const random = mulberry32(seed);
-  const z = Float64Array.from({ length: n }, () => -4 + 5 * random());
-  const y = Uint8Array.from(z, (v) => (random() < sigmoid(2 * v - 3) ? 1 : 0));
-  return { z, y };
-}
 
 describe('ECE and the reliability table', () => {
   it('when PDs are known, then the table and the ECE are the hand-computed ones', () => {
@@ -33,8 +23,8 @@ describe('ECE and the reliability table', () => {
 });
 
 describe('recalibration', () => {
-  const fit = sample(20_000, 1);
-  const test = sample(20_000, 2);
+  const fit = miscalibrated(20_000, 1);
+  const test = miscalibrated(20_000, 2);
   const ece = (p: ArrayLike<number>) => expectedCalibrationError(p, test.y, 10, 'quantile');
   const before = ece(applyCalibration(test.z, undefined));
 
@@ -54,6 +44,18 @@ describe('recalibration', () => {
     const pds = grid.map((z) => calibratedPd(z, c));
     pds.forEach((p, i) => i > 0 && expect(p).toBeGreaterThanOrEqual(pds[i - 1] as number));
     expect(ece(applyCalibration(test.z, c))).toBeLessThan(0.015);
+  });
+
+  it('when the held-out logits rank the wrong way, then Platt keeps the slope at 0 (one PD, the smoothed rate) rather than inverting the ranking', () => {
+    // Defaults at the low logits: the unconstrained fit has b < 0.
+    const z = Float64Array.from({ length: 400 }, (_, i) => i / 100);
+    const y = Uint8Array.from(z, (v, i) => (v < 1 && i % 5 === 0 ? 1 : 0));
+    const c = fitCalibration('platt', z, y);
+    if (c.method !== 'platt') throw new Error('expected platt');
+    expect(c.b).toBe(0);
+    // 20 defaults in 400 with Platt's targets: (20·21/22 + 380·1/382) / 400.
+    expect(calibratedPd(0, c)).toBeCloseTo((20 * (21 / 22) + 380 / 382) / 400, 12);
+    expect(calibratedPd(3, c)).toBe(calibratedPd(0, c));
   });
 
   it('when a PD floor is set, then no PD is below it and higher PDs are unchanged', () => {

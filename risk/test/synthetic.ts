@@ -48,3 +48,15 @@ export function featureNames(cols: number): string[] {
 export function rowsOf(m: Matrix, from: number, to: number): Matrix {
   return { rows: to - from, cols: m.cols, data: m.data.slice(from * m.cols, to * m.cols) };
 }
+
+/**
+ * Logits and labels whose true PD is σ(2·z − 3) while the model says σ(z): overconfident in slope and 20× too
+ * high at the low end — the shape of an MLP picked by validation AUC (for the recalibration tests).
+ */
+export function miscalibrated(n: number, seed: number): { z: Float64Array; y: Uint8Array } {
+  const random = mulberry32(seed);
+  const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
+  const z = Float64Array.from({ length: n }, () => -4 + 5 * random());
+  const y = Uint8Array.from(z, (v) => (random() < sigmoid(2 * v - 3) ? 1 : 0));
+  return { z, y };
+}
