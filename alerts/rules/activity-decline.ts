@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { Hysteresis } from '../detector.js';
+import { median } from './median.js';
 import { Count, DAY, Ms, Pct } from './params.js';
 import { readingEvidence, remember, transition, type ReadingRule } from './rule.js';
 
@@ -35,12 +36,6 @@ interface ActivityState {
   readonly dq: { ts: number; level: number }[];
   readonly hyst: Hysteresis;
 }
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 export const activityDecline: ReadingRule = {
   id: 'activity-decline',

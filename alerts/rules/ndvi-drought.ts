@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { distanceM } from '../../core/geo.js';
 import { Hysteresis } from '../detector.js';
 import { alphaOf } from '../anomaly/likelihood.js';
+import { median } from './median.js';
 import { Count, DAY, Ms, Pct } from './params.js';
 import { readingEvidence, remember, transition, type ReadingRule } from './rule.js';
 
@@ -55,12 +56,6 @@ interface ParcelState {
   scenes: number;
   readonly hyst: Hysteresis;
 }
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 export const ndviDrought: ReadingRule = {
   id: 'ndvi-drought',
