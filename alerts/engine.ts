@@ -98,6 +98,8 @@ export class AlertEngine {
   private readonly resolvedAt = new Map<string, number>();
   private rules: RuleSet;
   private readonly devices = new Map<string, DeviceState>();
+  /** State a rule keeps across devices (alerts/rules/rule.ts RuleContext.shared). */
+  private readonly shared: DeviceMemory = new Map();
   private readonly presence = new Map<string, Presence['status']>();
   private readonly registry: RegistryCache;
   private timer: NodeJS.Timeout | undefined;
@@ -135,6 +137,7 @@ export class AlertEngine {
   setRules(rules: RuleSet): void {
     this.rules = rules;
     for (const d of this.devices.values()) d.memory.clear();
+    this.shared.clear();
   }
 
   start(): void {
@@ -272,7 +275,7 @@ export class AlertEngine {
   /** Runs the rules of one job (synchronously): the alert changes they decided, to be stored. */
   private decide(run: (plan: AlertPlan) => void): AlertPlan {
     const plan = new AlertPlan(this.service, (input) => this.admit(input));
-    this.ctx = { rules: this.rules, registry: this.registry, plan };
+    this.ctx = { rules: this.rules, registry: this.registry, plan, shared: this.shared };
     try {
       run(plan);
     } finally {

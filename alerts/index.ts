@@ -31,3 +31,4 @@ export {
   type NewSuppression,
 } from './suppressions.js';
 export { CaseService, type CaseDetail, type CaseTransition, type RulePrecision } from './cases.js';
+export { per100BorrowersWeek } from './quality.js';

@@ -198,11 +198,15 @@ export interface NabReport {
   readonly loco: Record<string, { params: DetectorParams; scores: Record<ProfileName, number | null> }>;
   /** All five held-out categories' raw scores pooled and normalised over the corpus. */
   readonly locoOverall: Record<ProfileName, number>;
-  /** The `anomaly` rule's defaults (z 5, persist 2, clear 6), and the same without the z path. */
+  /** The shared detector defaults (z 5, persist 2, clear 6), and the same without the z path. */
   readonly alerts: { readonly ruleDefaults: AlertFigures; readonly scoreOnly: AlertFigures };
 }
 
-/** The `anomaly` rule's default detector parameters (alerts/rules.ts). */
+/**
+ * The shared detector parameters' defaults (alerts/rules/params.ts detectorParams: z 5, persist 2, clear 6, score
+ * path on). The `anomaly` rule's own defaults on heated-plant temperature are z 6 alone over 4 readings (README
+ * "Alert rules"): what NAB rewards, any change of a series, is not what a lender acts on there.
+ */
 const RULE_DEFAULTS = { zThreshold: 5, halfLifeReadings: 200, warmupReadings: 48, persist: 2, clear: 6 };
 
 const PROFILE_LIST = PROFILE_NAMES;

@@ -84,13 +84,27 @@ const onSubject = (a: ScoredAlert, e: GroundTruthEvent): boolean =>
 const inWindow = (a: ScoredAlert, e: GroundTruthEvent): boolean =>
   a.openedAt >= e.startMs && a.openedAt <= e.endMs + GRACE_MS;
 
+/**
+ * Alerts per 100 borrowers per week over [fromMs, toMs): the figure an officer's workload is judged by, printed by
+ * `npm start`'s progress line (over the simulated time so far) and reported by `npm run eval:alerts`; undefined
+ * before any time has passed. Pinned by alerts/test/quality.test.ts ('per 100 borrowers per week').
+ */
+export function per100BorrowersWeek(
+  count: number,
+  run: { borrowers: number; fromMs: number; toMs: number },
+): number | undefined {
+  const weeks = (run.toMs - run.fromMs) / WEEK_MS;
+  if (!(weeks > 0) || !(run.borrowers > 0)) return undefined;
+  return count / (run.borrowers / 100) / weeks;
+}
+
 export function scoreAlerts(
   alerts: readonly ScoredAlert[],
   events: readonly GroundTruthEvent[],
   run: { borrowers: number; fromMs: number; toMs: number },
 ): QualityReport {
   const weeks = (run.toMs - run.fromMs) / WEEK_MS;
-  const per100w = (n: number) => n / (run.borrowers / 100) / weeks;
+  const per100w = (n: number) => per100BorrowersWeek(n, run) ?? 0;
   const byBorrower = new Map<string, GroundTruthEvent[]>();
   const bySubject = new Map<string, GroundTruthEvent[]>();
   const index = (m: Map<string, GroundTruthEvent[]>, k: string, e: GroundTruthEvent) => {

@@ -2,12 +2,14 @@ import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { RiskfuseError } from '../core/errors.js';
 import { ALERT_SEVERITIES, type AlertSeverity } from '../core/state/index.js';
+import * as activityDecline from './rules/activity-decline.js';
 import * as anomaly from './rules/anomaly.js';
 import * as batteryLow from './rules/battery-low.js';
 import * as deviceOffline from './rules/device-offline.js';
 import * as geofence from './rules/geofence.js';
 import * as gpsFrozen from './rules/gps-frozen.js';
 import * as inspectionOffsite from './rules/inspection-offsite.js';
+import * as ndviDrought from './rules/ndvi-drought.js';
 import * as satelliteAnomaly from './rules/satellite-anomaly.js';
 import * as scoreRules from './rules/score-rules.js';
 import * as tamper from './rules/tamper.js';
@@ -28,6 +30,8 @@ export const RULE_PARAMS = {
   'battery-low': batteryLow.params,
   'inspection-offsite': inspectionOffsite.params,
   'satellite-anomaly': satelliteAnomaly.params,
+  'ndvi-drought': ndviDrought.params,
+  'activity-decline': activityDecline.params,
   'pd-threshold': scoreRules.pdThresholdParams,
   'grade-downgrade': scoreRules.gradeDowngradeParams,
   anomaly: anomaly.params,
@@ -46,6 +50,8 @@ export const RULE_DOCS: Record<RuleId, { description: string; severity: AlertSev
   'battery-low': batteryLow.doc,
   'inspection-offsite': inspectionOffsite.doc,
   'satellite-anomaly': satelliteAnomaly.doc,
+  'ndvi-drought': ndviDrought.doc,
+  'activity-decline': activityDecline.doc,
   'pd-threshold': scoreRules.pdThresholdDoc,
   'grade-downgrade': scoreRules.gradeDowngradeDoc,
   anomaly: anomaly.doc,

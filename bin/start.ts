@@ -3,6 +3,7 @@ import {
   alertMetrics,
   alertsConfigSpec,
   createAlerts,
+  per100BorrowersWeek,
   modelDriftAlerts,
   policyBreachAlerts,
 } from '../alerts/index.js';
@@ -334,11 +335,15 @@ export async function startMain(env: Record<string, string | undefined>): Promis
       ? ` · sim ${new Date(lastProgress.simNowMs).toISOString().slice(0, 16).replace('T', ' ')}${lastProgress.caughtUp ? ' (live)' : ' (replaying)'}`
       : '';
     // The figure `npm run eval:alerts` reports too (alertsPer100BorrowersWeek), over the simulated time so far.
-    const simWeeks = lastProgress && demo ? (lastProgress.simNowMs - demo.startMs) / (7 * DAY_MS) : 0;
-    const per100w =
-      demo && simWeeks > 1 / 7
-        ? ` (${(alerts.service.counters.opened / (demo.borrowers / 100) / simWeeks).toFixed(1)} per 100 borrowers per week)`
-        : '';
+    const per100 =
+      lastProgress && demo && lastProgress.simNowMs - demo.startMs > DAY_MS
+        ? per100BorrowersWeek(alerts.service.counters.opened, {
+            borrowers: demo.borrowers,
+            fromMs: demo.startMs,
+            toMs: lastProgress.simNowMs,
+          })
+        : undefined;
+    const per100w = per100 === undefined ? '' : ` (${per100.toFixed(1)} per 100 borrowers per week)`;
     const line = `stored ${fmt(total)} readings (stake ${fmt(storedByKind.stake)} · helmet ${fmt(storedByKind.helmet)} · satellite ${fmt(storedByKind.satellite)}) · ${fmt(ratePerS)}/s · dead letters ${fmt(c.readingsRejected)} · buffered ${fmt(c.bufferedReadings)} · scores ${fmt(risk.scoring.counters.borrowersScored)} · alerts opened ${fmt(alerts.service.counters.opened)}${per100w}${sim}`;
     if (tty) process.stderr.write(`\r\x1b[2K${line}`);
     else if (t - lastPrinted >= 5000 || lastPrinted === 0) {

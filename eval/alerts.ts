@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AlertEngine, AlertService } from '../alerts/index.js';
-import { scoreAlerts, type QualityReport, type ScoredAlert } from '../alerts/quality.js';
+import { per100BorrowersWeek, scoreAlerts, type QualityReport, type ScoredAlert } from '../alerts/quality.js';
 import type { Reading } from '../core/contracts/index.js';
 import { silentLogger } from '../core/logger.js';
 import { openSqliteState } from '../core/state/index.js';
@@ -101,7 +101,8 @@ try {
     ...(a.lotId === undefined ? {} : { lotId: a.lotId }),
   }));
   const report = scoreAlerts(alerts, events, { borrowers: BORROWERS, fromMs: START_MS, toMs: END_MS });
-  const alertsPer100BorrowersWeek = report.alerts / (BORROWERS / 100) / report.weeks;
+  const alertsPer100BorrowersWeek =
+    per100BorrowersWeek(report.alerts, { borrowers: BORROWERS, fromMs: START_MS, toMs: END_MS }) ?? 0;
   const seconds = (performance.now() - t0) / 1000;
   mkdirSync('reports', { recursive: true });
   const full = {

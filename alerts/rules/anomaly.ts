@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { detectOnDevice } from './detectors.js';
-import { detectorParams } from './params.js';
+import { Count, detectorParams, FlagOnScore } from './params.js';
 import type { ReadingRule } from './rule.js';
 
 /**
@@ -29,6 +29,9 @@ const SeriesRef = Type.Object(
 export const params = Type.Object(
   {
     ...detectorParams,
+    flagOnScore: FlagOnScore(false),
+    zThreshold: Type.Number({ minimum: 1, maximum: 100, default: 6, description: 'robust z-score to flag' }),
+    persistReadings: Count('consecutive flagged readings to open', 4),
     series: Type.Array(SeriesRef, {
       maxItems: 50,
       // An unheated warehouse or yard follows the weather (a cold front is a 'temperature anomaly' in every

@@ -6,6 +6,7 @@ import { readingEvidence, remember, transition, type DeviceMemory, type RuleCont
 type DetectorParams = ConstructorParameters<typeof StreamingDetector>[0] & {
   persistReadings: number;
   clearReadings: number;
+  flagOnScore: boolean;
 };
 
 /** The device's streaming detector and its hysteresis for one series, created on first use. */
@@ -15,7 +16,8 @@ function detectorOf(
   params: DetectorParams,
 ): { det: StreamingDetector; hyst: Hysteresis } {
   return remember(mem, key, () => ({
-    det: new StreamingDetector(params),
+    // Without the score path only the magnitude (z) flags: a score above 1 is never reached.
+    det: new StreamingDetector(params.flagOnScore ? params : { ...params, scoreThreshold: Infinity }),
     hyst: new Hysteresis(params.persistReadings, params.clearReadings),
   }));
 }

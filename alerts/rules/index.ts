@@ -1,8 +1,10 @@
+import { activityDecline } from './activity-decline.js';
 import { anomaly } from './anomaly.js';
 import { batteryLow } from './battery-low.js';
 import { geofence } from './geofence.js';
 import { gpsFrozen } from './gps-frozen.js';
 import { inspectionOffsite } from './inspection-offsite.js';
+import { ndviDrought } from './ndvi-drought.js';
 import type { ReadingRule } from './rule.js';
 import { satelliteAnomaly } from './satellite-anomaly.js';
 import { tamper } from './tamper.js';
@@ -17,5 +19,7 @@ export const READING_RULES: readonly ReadingRule[] = [
   weightDrop,
   inspectionOffsite,
   satelliteAnomaly,
+  ndviDrought,
+  activityDecline,
   anomaly,
 ];

@@ -11,9 +11,17 @@ export const Ms = (description: string, d: number) =>
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
 
+export const FlagOnScore = (d: boolean) =>
+  Type.Boolean({
+    default: d,
+    description:
+      "also flag when the detector's anomaly score reaches its NAB-optimal threshold (else: z only)",
+  });
+
 /** Streaming detector parameters, shared by the anomaly rules. */
 export const detectorParams = {
   zThreshold: Type.Number({ minimum: 1, maximum: 100, default: 5, description: 'robust z-score to flag' }),
+  flagOnScore: FlagOnScore(true),
   persistReadings: Count('consecutive flagged readings to open', 2),
   clearReadings: Count('consecutive normal readings to clear', 6),
   seasonPeriodMs: Ms('seasonal period (0 = none)', DAY),

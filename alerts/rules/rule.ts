@@ -15,6 +15,11 @@ export interface RuleContext {
   readonly registry: RegistryCache;
   /** The alert changes this job decides (open, clear; "is it open?" as the job leaves it). */
   readonly plan: AlertPlan;
+  /**
+   * State a rule keeps across devices, under its own key (ndvi-drought's reference of far-away parcels), dropped
+   * with the devices' memory when the rules are reconfigured.
+   */
+  readonly shared: DeviceMemory;
 }
 
 /** One device's rule state, by key (a rule's id, or `id:series`). */

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { median } from './median.js';
 import { Count, DAY, Ms, Pct } from './params.js';
 import { readingEvidence, remember, stakeSubject, transition, type ReadingRule } from './rule.js';
 
@@ -30,12 +31,6 @@ interface WeightState {
   readonly dq: { ts: number; kg: number }[];
   referenceKg?: number;
 }
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 export const weightDrop: ReadingRule = {
   id: 'weight-drop',

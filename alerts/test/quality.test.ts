@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { GRACE_MS, scoreAlerts, type GroundTruthEvent, type ScoredAlert } from '../quality.js';
+import {
+  GRACE_MS,
+  per100BorrowersWeek,
+  scoreAlerts,
+  type GroundTruthEvent,
+  type ScoredAlert,
+} from '../quality.js';
 
 const H = 3_600_000;
 const WEEK = 7 * 24 * H;
@@ -62,5 +68,20 @@ describe('alert quality against ground truth', () => {
     });
     expect(r.byKind.removal?.recall).toBe(1);
     expect(r.fraudRecallWithin6h).toBe(0);
+  });
+
+  it('when 30 alerts open among 500 borrowers over two weeks, then that is 3 per 100 borrowers per week (the figure npm start and eval:alerts print); before any time has passed there is none', () => {
+    expect(per100BorrowersWeek(30, { borrowers: 500, fromMs: WEEK, toMs: 3 * WEEK })).toBeCloseTo(3);
+    expect(per100BorrowersWeek(30, { borrowers: 500, fromMs: WEEK, toMs: WEEK })).toBeUndefined();
+    expect(per100BorrowersWeek(30, { borrowers: 0, fromMs: 0, toMs: WEEK })).toBeUndefined();
+    // The report's noise is the same figure over the alerts outside true events.
+    const r = scoreAlerts([alert({ openedAt: 5 * WEEK })], [removal], {
+      borrowers: 50,
+      fromMs: 0,
+      toMs: 2 * WEEK,
+    });
+    expect(r.noisePer100BorrowersWeek).toBeCloseTo(
+      per100BorrowersWeek(1, { borrowers: 50, fromMs: 0, toMs: 2 * WEEK }) ?? NaN,
+    );
   });
 });

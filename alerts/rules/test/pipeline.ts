@@ -24,8 +24,12 @@ export async function runWorld(opts: {
   days: number;
   scenarios?: readonly string[];
   seed?: number;
+  /** The world's first day (default: `days` + 2 days ago), e.g. a growing season for NDVI. */
+  startMs?: number;
+  /** Only these devices' payloads are sent (default all): a rule over satellite scenes needs no stakes. */
+  kinds?: readonly string[];
 }): Promise<{ world: World; alerts: Alert[]; startMs: number }> {
-  const startMs = Math.floor((Date.now() - (opts.days + 2) * DAY) / DAY) * DAY;
+  const startMs = opts.startMs ?? Math.floor((Date.now() - (opts.days + 2) * DAY) / DAY) * DAY;
   const world = generateWorld({
     seed: opts.seed ?? 7,
     borrowers: opts.borrowers,
@@ -43,7 +47,9 @@ export async function runWorld(opts: {
       const day = engine.readings(startMs + d * DAY, startMs + (d + 1) * DAY);
       day.sort((a, b) => a.trueMs - b.trueMs);
       for (const g of day) {
-        const id = world.devices[g.deviceIndex]?.id ?? '';
+        const device = world.devices[g.deviceIndex];
+        if (opts.kinds !== undefined && !opts.kinds.includes(device?.kind ?? '')) continue;
+        const id = device?.id ?? '';
         pipeline.accept(`rf/v1/${id}/telemetry`, Buffer.from(JSON.stringify(g.payload)), () => undefined);
       }
     }
