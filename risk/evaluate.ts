@@ -210,6 +210,8 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
   rows: readonly FeatureRow[];
   /** The out-of-time test rows and the fused network's PD of each (for the credit figures). */
   test: { rows: readonly LabelledRow[]; fusedPd: Float32Array };
+  /** Every labelled row before the split, any borrower (the workout rows of the LGD fit come from them). */
+  history: readonly LabelledRow[];
 }> {
   const horizonDays = opts.horizonDays ?? 180;
   const population = opts.population ?? 'performing';
@@ -407,5 +409,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
     lift: { estimate: lift.estimate, lo: lift.lo, hi: lift.hi, iterations: lift.iterations },
     leadTimeGainDays: fusedReport.leadTime.medianSustainedDays - onlineReport.leadTime.medianSustainedDays,
   };
-  return { result, models, rows: all, test: { rows: test, fusedPd: pf } };
+  return {
+    result,
+    models,
+    rows: all,
+    test: { rows: test, fusedPd: pf },
+    history: labelled.filter((r) => r.t < splitMs),
+  };
 }

@@ -34,6 +34,12 @@ export const creditConfigSpec = defineConfig({
     min: 0,
     max: 1,
   }),
+  collateralAtDefault: num('CREDIT_COLLATERAL_AT_DEFAULT', {
+    doc: "Share of today's verified collateral value expected to be there when a borrower defaults: LGD and EL are conditional on default, and a failing borrower's stock runs down first (fitted on realised defaults by riskfuse evaluate; the default is its figure on the reference world)",
+    default: 1,
+    min: 0,
+    max: 1,
+  }),
   haircuts: str('CREDIT_HAIRCUTS', {
     doc: 'Per-commodity haircuts as JSON {"commodity": share, "*": default}; unlisted commodities take "*" (built-in: grains 0.20, metals 0.15, others 0.25, "*" 0.30)',
   }),

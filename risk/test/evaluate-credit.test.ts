@@ -34,6 +34,7 @@ const row = (over: Partial<CreditTestRow>): CreditTestRow => ({
   pd: 0.001,
   lgd: 0.5,
   ead: 100_000,
+  verifiedValue: 0,
   loss: 0,
   defaults: false,
   ...over,
