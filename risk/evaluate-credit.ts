@@ -14,9 +14,9 @@ import { gradeFor, GRADE_BANDS } from './grades.js';
  * (fused PD × LGD at default × EAD at t) match the losses the borrowers really caused, by grade and in total;
  * and did the stakes see a fraudster's collateral go before it defaulted?
  *
- * The LGD at default is fitted (risk/credit/lgd-at-default.ts) on the workout rows of the defaults that
- * happened before the split date — any borrower's, as a lender's own default history would be — and applied
- * to the test rows after it, so the comparison is out of time. The same rows are also valued with the
+ * The LGD at default is fitted (risk/credit/lgd-at-default.ts) on the workout rows of the defaults whose loss
+ * the test does not score — any borrower's before the split date, and the non-test borrowers' after it — and
+ * applied to the test rows, so no test outcome enters the fit. The same rows are also valued with the
  * configured parameters (what the live platform shows) and with the collateral as the stakes saw it at t
  * (c = 1), so a report shows what conditioning on default changes.
  *
@@ -400,7 +400,7 @@ export async function evaluateCredit(opts: {
   readonly telemetry: TelemetryStore;
   readonly portfolio: Portfolio;
   readonly testRows: readonly { borrowerId: string; t: number }[];
-  /** Observations before the split (any borrower): the workout rows of the LGD fit are taken from them. */
+  /** Labelled observations of any borrower and date: the workout rows of the LGD fit are taken from them. */
   readonly historyRows: readonly { borrowerId: string; t: number }[];
   readonly fusedPd: ArrayLike<number>;
   readonly truth: readonly TruthDefault[];
@@ -418,10 +418,14 @@ export async function evaluateCredit(opts: {
     horizonDays: opts.horizonDays,
     params: opts.params,
   });
-  // Workout data: defaults completed before the split, each seen at its observations within the horizon.
-  const before = opts.truth.filter((d) => d.defaultedAt < opts.splitMs);
+  // Workout data: every default whose loss the test does not score — any borrower's before the split, and a
+  // non-test borrower's at any time — each seen at its observations within the horizon before it. A lender's
+  // training period holds few defaults (2 before the split of a 400-borrower, 15-month world); the borrowers
+  // the PD model trained or stopped on add theirs without showing the fit a single test outcome.
+  const testBorrowers = new Set(opts.testRows.map((r) => r.borrowerId));
+  const before = opts.truth.filter((d) => d.defaultedAt < opts.splitMs || !testBorrowers.has(d.borrowerId));
   const defaulted = new Set(before.map((d) => d.borrowerId));
-  const history = opts.historyRows.filter((r) => r.t < opts.splitMs && defaulted.has(r.borrowerId));
+  const history = opts.historyRows.filter((r) => defaulted.has(r.borrowerId));
   const workout = (
     await creditTestRows({
       telemetry: opts.telemetry,

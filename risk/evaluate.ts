@@ -210,8 +210,8 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
   rows: readonly FeatureRow[];
   /** The out-of-time test rows and the fused network's PD of each (for the credit figures). */
   test: { rows: readonly LabelledRow[]; fusedPd: Float32Array };
-  /** Every labelled row before the split, any borrower (the workout rows of the LGD fit come from them). */
-  history: readonly LabelledRow[];
+  /** Every labelled row, any borrower and date (the credit figures take the LGD fit's workout rows from them). */
+  labelled: readonly LabelledRow[];
 }> {
   const horizonDays = opts.horizonDays ?? 180;
   const population = opts.population ?? 'performing';
@@ -414,6 +414,6 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
     models,
     rows: all,
     test: { rows: test, fusedPd: pf },
-    history: labelled.filter((r) => r.t < splitMs),
+    labelled,
   };
 }

@@ -18,8 +18,8 @@ export function creditMarkdown(c: CreditEvaluation): string {
     line(c.elVsLoss.total),
     '',
     c.lgdFit === undefined
-      ? 'LGD at default: no default before the split to fit on; the configured parameters were used.'
-      : `LGD at default (risk/credit/lgd-at-default.ts), fitted on ${c.lgdFit.rows} observations of the ${c.lgdFit.defaults} defaults before the split: a defaulter keeps ${pct(c.lgdFit.collateralAtDefault)} of the verified collateral it had at t, the unsecured part loses ${pct(c.lgdFit.unsecuredLgd)} (realised LGD on them ${pct(c.lgdFit.realisedLgd)}, fitted ${pct(c.lgdFit.fittedLgd)}).`,
+      ? 'LGD at default: no default to fit on; the configured parameters were used.'
+      : `LGD at default (risk/credit/lgd-at-default.ts), fitted on ${c.lgdFit.rows} observations of ${c.lgdFit.defaults} defaults none of which the test scores (any borrower's before the split, the other borrowers' after it): a defaulter keeps ${pct(c.lgdFit.collateralAtDefault)} of the verified collateral it had at t, the unsecured part loses ${pct(c.lgdFit.unsecuredLgd)} (realised LGD on them ${pct(c.lgdFit.realisedLgd)}, fitted ${pct(c.lgdFit.fittedLgd)}).`,
     '',
     `Total EL on the same rows with the configured LGD parameters: ${money(c.configured.el)}; with the collateral as the stakes saw it at t (no run-down before default): ${money(c.collateralAsSeen.el)}; realised loss ${money(c.elVsLoss.total.loss)}.`,
     '',
