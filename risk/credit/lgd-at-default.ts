@@ -1,4 +1,4 @@
-import { lossGivenDefault, type LgdParams } from './expected-loss.js';
+import { lossGivenDefault, securedLgd, type LgdParams } from './expected-loss.js';
 
 /**
  * The LGD-at-default model estimated on realised defaults (workout data), as an advanced-IRB bank estimates
@@ -12,8 +12,11 @@ import { lossGivenDefault, type LgdParams } from './expected-loss.js';
  *   LGD(t) = [min(EAD, V(t) × c) × securedLgd + (EAD − min(EAD, V(t) × c)) × u] ÷ EAD
  *
  * c = `collateralAtDefault` (share of today's verified value still there at default) and u = `unsecuredLgd`
- * (loss on the part it does not cover), chosen on a 0.01 grid to minimise Σ (loss − EAD × LGD)² — squared
- * error in money, because expected loss is summed in money.
+ * (loss on the part it does not cover). The fit is calibrated to the realised total first, as the estimates
+ * must be (EBA GL/2017/16 § 6.3.2: calibrated to the long-run default-weighted average realised LGD): for
+ * each c on a 0.01 grid, u is the value at which Σ EAD × LGD = Σ loss; of those, the c with the least
+ * Σ (loss − EAD × LGD)² — squared error in money, because expected loss is summed in money. Plain least
+ * squares without the constraint let a few large exposures pull the total 8 points below the realised LGD.
  *
  * Why this and not a richer model (coverage trend, tamper and geofence history, fraud flags as inputs): the
  * training period of a lender this size holds a few dozen defaults, each seen at ~25 weekly dates that are
@@ -51,19 +54,37 @@ const GRID = 100;
 export function fitLgdAtDefault(rows: readonly WorkoutRow[], base: LgdParams): LgdFit | undefined {
   const rs = rows.filter((r) => r.ead > 0 && Number.isFinite(r.loss));
   if (rs.length === 0) return undefined;
-  let best = { sse: Number.POSITIVE_INFINITY, c: 1, u: base.unsecuredLgd };
+  const s = securedLgd(base);
+  const totalLoss = rs.reduce((acc, r) => acc + r.loss, 0);
+  let best: { sse: number; c: number; u: number } | undefined;
   for (let ci = 0; ci <= GRID; ci++) {
-    for (let ui = 0; ui <= GRID; ui++) {
-      const p = { ...base, collateralAtDefault: ci / GRID, unsecuredLgd: ui / GRID };
-      let sse = 0;
-      for (const r of rs) {
-        const e = r.loss - r.ead * lossGivenDefault(r.ead, r.verifiedValue, p).lgd;
-        sse += e * e;
-      }
-      // Ties (e.g. no collateral at all leaves c free) keep the earlier, lower-c point: the prudent one.
-      if (sse < best.sse) best = { sse, c: ci / GRID, u: ui / GRID };
+    const c = ci / GRID;
+    // u that calibrates the total: Σ EAD × LGD = s × Σ secured + u × Σ unsecured = Σ loss (LGD is linear in u).
+    let secured = 0;
+    let unsecured = 0;
+    for (const r of rs) {
+      const part = Math.min(r.ead, Math.max(0, r.verifiedValue * c));
+      secured += part;
+      unsecured += r.ead - part;
     }
+    const u = unsecured > 0 ? (totalLoss - s * secured) / unsecured : base.unsecuredLgd;
+    if (!(u >= 0 && u <= 1)) continue;
+    const p = { ...base, collateralAtDefault: c, unsecuredLgd: u };
+    let sse = 0;
+    for (const r of rs) {
+      const e = r.loss - r.ead * lossGivenDefault(r.ead, r.verifiedValue, p).lgd;
+      sse += e * e;
+    }
+    // Ties (e.g. no collateral at all leaves c free) keep the earlier, lower-c point: the prudent one.
+    if (best === undefined || sse < best.sse) best = { sse, c, u };
   }
+  // No c calibrates the total within u ∈ [0, 1] (losses beyond even a fully unsecured loss, or below the
+  // secured LGD): the nearest bound of each.
+  best ??= {
+    sse: Number.NaN,
+    c: totalLoss > s * rs.reduce((acc, r) => acc + r.ead, 0) ? 0 : 1,
+    u: totalLoss > s * rs.reduce((acc, r) => acc + r.ead, 0) ? 1 : 0,
+  };
   const fitted = { ...base, collateralAtDefault: best.c, unsecuredLgd: best.u };
   const ead = rs.reduce((s, r) => s + r.ead, 0);
   return {

@@ -43,6 +43,14 @@ describe('LGD at default fitted on workout data', () => {
     expect(asSeen).toBeLessThan((fit?.realisedLgd ?? 0) * 0.6);
   });
 
+  it('when a few large exposures lost less than the rest, then the fitted LGD still adds up to the realised total loss', () => {
+    const rows = workout(0.5, 0.9).map((r, i) =>
+      i % 7 === 0 ? { ...r, ead: r.ead * 8, loss: r.loss * 2 } : r,
+    );
+    const fit = fitLgdAtDefault(rows, base);
+    expect(fit?.fittedLgd).toBeCloseTo(fit?.realisedLgd ?? 0, 9);
+  });
+
   it('when the stock is all there at default, then the fit keeps it whole', () => {
     expect(fitLgdAtDefault(workout(1, 0.45), base)?.collateralAtDefault).toBe(1);
   });
