@@ -26,7 +26,10 @@ afterAll(() => {
 });
 
 const T0 = Date.UTC(2025, 0, 1);
-const params = creditParams(parseConfig(creditConfigSpec, {}));
+// The collateral as the stakes see it at t and the F-IRB unsecured LGD, so that the LGDs below are hand-checkable.
+const params = creditParams(
+  parseConfig(creditConfigSpec, { CREDIT_COLLATERAL_AT_DEFAULT: '1', CREDIT_UNSECURED_LGD: '0.45' }),
+);
 
 const row = (over: Partial<CreditTestRow>): CreditTestRow => ({
   borrowerId: 'b1',

@@ -1,26 +1,11 @@
 // The form to file a credit application (POST /v1/applications): borrower, amount, currency, tenor, the lots
-// pledged for it (the borrower's lots, as GET /v1/borrowers/{id}/credit lists them) and the co-lending
+// pledged for it (the borrower's lots, as GET /v1/lots lists them) and the co-lending
 // shares. What the API refuses is shown under the form in its own words; a filed application opens its
 // decision page, with the platform's recommendation.
 import { api, get } from '../core/api.js';
+import { parseFunders } from '../core/credit.js';
 import { h } from '../core/dom.js';
 import { hashOf } from '../core/router.js';
-
-/**
- * "lender 40, bank-b 60" → [{ funderId: 'lender', sharePct: 40 }, …]; an empty text is the lender alone.
- * Throws with the piece that does not read as "funder share".
- */
-export function parseFunders(text) {
-  const parts = text
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p !== '');
-  return parts.map((p) => {
-    const m = /^(\S+)\s+(\d+(?:\.\d+)?)\s*%?$/.exec(p);
-    if (m === null) throw new Error(`"${p}" is not "funder share" (e.g. "lender 40")`);
-    return { funderId: m[1], sharePct: Number(m[2]) };
-  });
-}
 
 export function applicationForm(borrowerId) {
   const borrower = h('input', {
@@ -72,27 +57,28 @@ export function applicationForm(borrowerId) {
   const error = h('p', { id: 'apply-error', class: 'error', role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit', id: 'apply-submit' }, 'File application');
 
-  // The borrower's lots as checkboxes, and its currency as the default one.
+  // The borrower's lots as checkboxes, and their currency as the default one.
   let loadedFor = '';
   const loadLots = () => {
     const id = borrower.value.trim();
     if (id === loadedFor) return;
     loadedFor = id;
     if (id === '') return;
-    get('/v1/borrowers/{id}/credit', { id }).then(
-      (c) => {
+    // The registry's lots (what the API checks a pledge against), up to the page size a borrower needs.
+    get('/v1/lots', { borrowerId: id, limit: 100 }).then(
+      (page) => {
         if (loadedFor !== id) return;
-        if (currency.value === '') currency.value = c.currency;
+        if (currency.value === '' && page.items[0] !== undefined) currency.value = page.items[0].currency;
         lots.replaceChildren(
           h('legend', {}, 'Pledged lots'),
-          c.lots.length === 0
+          page.items.length === 0
             ? h('small', {}, 'This borrower has no lots.')
-            : c.lots.map((l) =>
+            : page.items.map((l) =>
                 h(
                   'label',
                   { class: 'lot' },
-                  h('input', { type: 'checkbox', value: l.lotId }),
-                  ` ${l.lotId} (${l.commodity})`,
+                  h('input', { type: 'checkbox', value: l.id }),
+                  ` ${l.id} (${l.commodity})`,
                 ),
               ),
         );
