@@ -366,7 +366,9 @@ describe.skipIf(requireChromiumOrSkip())(
       // A lower-case currency: the API's schema error.
       await page.fill('#apply-borrower', borrowerId);
       await page.press('#apply-borrower', 'Tab');
-      await page.waitForSelector('#apply-lots input[type=checkbox]');
+      await expect
+        .poll(() => page.locator('#apply-lots').textContent(), { timeout: 30_000 })
+        .toContain(lots[0]?.id ?? '?');
       await page.fill('#apply-currency', 'cad');
       await page.click('#apply-submit');
       await expect.poll(() => page.locator('#apply-error').textContent()).toMatch(/^Refused: .*currency/);

@@ -90,7 +90,13 @@ export function applicationForm(borrowerId) {
         ),
     );
   };
+  // On leaving the field, and shortly after typing stops (a pasted id need not leave the field).
+  let typing;
   borrower.addEventListener('change', loadLots);
+  borrower.addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(loadLots, 400);
+  });
   if (borrowerId !== '') loadLots();
 
   const refuse = (text) => {
