@@ -71,8 +71,8 @@ export function applicationForm(borrowerId) {
         if (currency.value === '' && page.items[0] !== undefined) currency.value = page.items[0].currency;
         lots.replaceChildren(
           h('legend', {}, 'Pledged lots'),
-          page.items.length === 0
-            ? h('small', {}, 'This borrower has no lots.')
+          ...(page.items.length === 0
+            ? [h('small', {}, 'This borrower has no lots.')]
             : page.items.map((l) =>
                 h(
                   'label',
@@ -80,7 +80,7 @@ export function applicationForm(borrowerId) {
                   h('input', { type: 'checkbox', value: l.id }),
                   ` ${l.id} (${l.commodity})`,
                 ),
-              ),
+              )),
         );
       },
       (err) =>
