@@ -107,6 +107,8 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+const pct = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(1)} %` : '–');
+
 function intFlag(name: string, v: unknown, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
@@ -211,7 +213,7 @@ export async function evaluateCommand(
     const cachePath = join(world.dir, `features-v${FEATURE_SPEC_VERSION}-${FEATURE_NAMES.length}.json`);
     const cached = existsSync(cachePath) ? readRows(cachePath) : undefined;
     if (cached !== undefined) err(`reusing feature rows from ${cachePath}`);
-    const { result, models, rows, test } = await evaluate({
+    const { result, models, rows, test, labelled } = await evaluate({
       ...(cached === undefined ? {} : { rows: cached }),
       telemetryStore: world.telemetryStore,
       portfolio,
@@ -235,6 +237,7 @@ export async function evaluateCommand(
       telemetry: world.telemetryStore,
       portfolio,
       testRows: test.rows,
+      historyRows: labelled,
       fusedPd: test.fusedPd,
       truth: truth.defaults,
       horizonDays: opts.horizonDays,
@@ -310,6 +313,11 @@ export async function evaluateCommand(
             `EL vs realised loss, grade ${b.grade}: ${Math.round(b.el).toLocaleString('en')} vs ${Math.round(b.loss).toLocaleString('en')} (${b.defaults} defaulting borrowers${b.error === undefined ? '' : `, ${b.error >= 0 ? '+' : ''}${(b.error * 100).toFixed(1)} %`})`,
         ),
         `EL vs realised loss, total: ${Math.round(credit.elVsLoss.total.el).toLocaleString('en')} vs ${Math.round(credit.elVsLoss.total.loss).toLocaleString('en')}${credit.elVsLoss.total.error === undefined ? '' : ` (${(credit.elVsLoss.total.error * 100).toFixed(1)} %)`}`,
+        `  PD part: Σ PD × EAD ${Math.round(credit.elVsLoss.total.expectedDefaultedEad).toLocaleString('en')} vs defaulted EAD ${Math.round(credit.elVsLoss.total.defaultedEad).toLocaleString('en')}; LGD part: ${pct(credit.elVsLoss.total.el / credit.elVsLoss.total.expectedDefaultedEad)} predicted vs ${pct(credit.elVsLoss.total.loss / credit.elVsLoss.total.defaultedEad)} realised`,
+        credit.lgdFit === undefined
+          ? 'LGD at default: no default to fit on (configured parameters used)'
+          : `LGD at default fitted on ${credit.lgdFit.defaults} defaults (none of a test borrower after the split): collateral at default ${credit.lgdFit.collateralAtDefault.toFixed(2)} of verified, unsecured LGD ${credit.lgdFit.unsecuredLgd.toFixed(2)}`,
+        `EL total with the configured LGD ${Math.round(credit.configured.el).toLocaleString('en')}, with the collateral as seen at t ${Math.round(credit.collateralAsSeen.el).toLocaleString('en')}`,
         `fraud defaulters whose verified coverage dropped before default: ${credit.fraudLead.droppedBefore}/${credit.fraudLead.fraudDefaulters}, median lead ${credit.fraudLead.medianLeadDays} d`,
         `report: ${paths.markdown}`,
         `        ${paths.json}`,

@@ -157,10 +157,24 @@ export async function startMain(env: Record<string, string | undefined>): Promis
 
   // Credit: coverage, LGD and EL move with the stakes' readings and presence and with score changes; a new
   // policy breach opens its alert through the alert service, in the transaction that records it.
-  const credit = createCredit({ config, state, telemetry, log, ...policyBreachAlerts(alerts.service) });
+  // Elected (`credit-monitor` lock), as in `riskfuse risk`: with several `riskfuse start` on one PostgreSQL,
+  // one recomputes the figures and announces each breach once; the others only stand by (their ingests'
+  // readings reach the leader through the telemetry store, re-read at each refresh). On SQLite this process
+  // always leads. Pinned by test/start-credit-elected.e2e.test.ts.
+  const credit = createCredit({
+    config,
+    state,
+    telemetry,
+    log,
+    reloadObservations: state.db.dialect === 'postgres',
+    ...policyBreachAlerts(alerts.service),
+  });
   shutdown.add('credit', () => credit.close());
-  await credit.monitor.start();
-  risk.scoring.on('score-changed', (change) => credit.monitor.onScoreChange(change));
+  const creditElection = runElected(state.db, 'credit-monitor', credit.monitor, config, log);
+  shutdown.add('credit leadership', () => creditElection.stop());
+  risk.scoring.on('score-changed', (change) => {
+    if (credit.monitor.started) credit.monitor.onScoreChange(change);
+  });
 
   const storedByKind: Record<DeviceKind, number> = { stake: 0, helmet: 0, satellite: 0 };
   const ingest = createIngest({
@@ -172,11 +186,11 @@ export async function startMain(env: Record<string, string | undefined>): Promis
       for (const r of readings) storedByKind[r.kind] += 1;
       risk.scoring.notifyReadings(readings);
       void alerts.engine.onReadings(readings);
-      credit.monitor.onReadings(readings);
+      if (credit.monitor.started) credit.monitor.onReadings(readings);
     },
     onPresence: (presence) => {
       void alerts.engine.onPresence(presence);
-      credit.monitor.onPresence(presence);
+      if (credit.monitor.started) credit.monitor.onPresence(presence);
     },
   });
   shutdown.add('ingest', () => ingest.stop());
@@ -235,7 +249,7 @@ export async function startMain(env: Record<string, string | undefined>): Promis
     const world = generateWorld({ seed: config.seed, borrowers: config.borrowers, startMs, scenarios });
     const provisioned = await provisionWorld(world, state);
     // The credit monitor started on the registry as it was; the world's lots and stakes count from now.
-    await credit.monitor.reload();
+    if (credit.monitor.started) await credit.monitor.reload();
     demo = { startMs, borrowers: provisioned.borrowers };
     // Scores made while the demo replays past days see days that are still arriving: stored, not announced.
     risk.scoring.holdChanges(true);

@@ -3,15 +3,22 @@ import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { pointInPolygon } from '../core/geo.js';
 import type { CreditParams } from './credit/borrower-credit.js';
 import { coverage, valueLot, type LotObservation } from './credit/collateral.js';
-import { exposureAtDefault, expectedLoss, lossGivenDefault } from './credit/expected-loss.js';
+import { exposureAtDefault, expectedLoss, lossGivenDefault, type LgdParams } from './credit/expected-loss.js';
+import { fitLgdAtDefault, type LgdFit } from './credit/lgd-at-default.js';
 import type { Portfolio } from './features/extract.js';
 import type { BorrowerBook } from './features/online.js';
 import { gradeFor, GRADE_BANDS } from './grades.js';
 
 /**
  * The credit half of `riskfuse evaluate`: on the out-of-time test rows, does the platform's expected loss
- * (fused PD × LGD from the collateral as the stakes saw it at t × EAD at t) match the losses the borrowers
- * really caused, by grade and in total; and did the stakes see a fraudster's collateral go before it defaulted?
+ * (fused PD × LGD at default × EAD at t) match the losses the borrowers really caused, by grade and in total;
+ * and did the stakes see a fraudster's collateral go before it defaulted?
+ *
+ * The LGD at default is fitted (risk/credit/lgd-at-default.ts) on the workout rows of the defaults whose loss
+ * the test does not score — any borrower's before the split date, and the non-test borrowers' after it — and
+ * applied to the test rows, so no test outcome enters the fit. The same rows are also valued with the
+ * configured parameters (what the live platform shows) and with the collateral as the stakes saw it at t
+ * (c = 1), so a report shows what conditioning on default changes.
  *
  * Predicted vs realised is compared row by row, as a PD is against the default rate: a test row (borrower,
  * weekly date t) predicts EL(t) over the model's horizon and realises the borrower's loss if it defaults in
@@ -32,6 +39,8 @@ export interface CreditTestRow {
   readonly pd: number;
   readonly lgd: number;
   readonly ead: number;
+  /** Verified collateral value at t (what the stakes saw). */
+  readonly verifiedValue: number;
   /** The borrower's realised loss if it defaults within the horizon after t, else 0. */
   readonly loss: number;
   readonly defaults: boolean;
@@ -272,6 +281,7 @@ export async function creditTestRows(opts: {
       pd: opts.pd[i] as number,
       lgd: c.lgd,
       ead: c.ead,
+      verifiedValue: c.verifiedValue,
       loss: defaults ? d.loss : 0,
       defaults,
     };
@@ -364,8 +374,19 @@ export async function fraudCoverageLead(opts: {
   };
 }
 
+/** The rows revalued with other LGD parameters. */
+export function withLgd(rows: readonly CreditTestRow[], p: LgdParams): CreditTestRow[] {
+  return rows.map((r) => ({ ...r, lgd: lossGivenDefault(r.ead, r.verifiedValue, p).lgd }));
+}
+
 export interface CreditEvaluation {
+  /** EL with the LGD at default fitted before the split (the configured one when no default preceded it). */
   readonly elVsLoss: ElVsLoss;
+  /** The fit, on the workout rows of the defaults before the split. */
+  readonly lgdFit?: LgdFit;
+  /** Totals with the configured LGD parameters, and with the collateral as seen at t (c = 1). */
+  readonly configured: ElBand;
+  readonly collateralAsSeen: ElBand;
   readonly fraudLead: FraudLead;
   /** Defaults in the test period (any borrower), with and without a fraud before them, and their loss rates. */
   readonly defaults: {
@@ -379,6 +400,8 @@ export async function evaluateCredit(opts: {
   readonly telemetry: TelemetryStore;
   readonly portfolio: Portfolio;
   readonly testRows: readonly { borrowerId: string; t: number }[];
+  /** Labelled observations of any borrower and date: the workout rows of the LGD fit are taken from them. */
+  readonly historyRows: readonly { borrowerId: string; t: number }[];
   readonly fusedPd: ArrayLike<number>;
   readonly truth: readonly TruthDefault[];
   readonly horizonDays: number;
@@ -395,6 +418,34 @@ export async function evaluateCredit(opts: {
     horizonDays: opts.horizonDays,
     params: opts.params,
   });
+  // Workout data: every default whose loss the test does not score — any borrower's before the split, and a
+  // non-test borrower's at any time — each seen at its observations within the horizon before it. A lender's
+  // training period holds few defaults (2 before the split of a 400-borrower, 15-month world); the borrowers
+  // the PD model trained or stopped on add theirs without showing the fit a single test outcome.
+  const testBorrowers = new Set(opts.testRows.map((r) => r.borrowerId));
+  const before = opts.truth.filter((d) => d.defaultedAt < opts.splitMs || !testBorrowers.has(d.borrowerId));
+  const defaulted = new Set(before.map((d) => d.borrowerId));
+  const history = opts.historyRows.filter((r) => defaulted.has(r.borrowerId));
+  const workout = (
+    await creditTestRows({
+      telemetry: opts.telemetry,
+      portfolio: opts.portfolio,
+      rows: history,
+      pd: new Float64Array(history.length),
+      truth: before,
+      horizonDays: opts.horizonDays,
+      params: opts.params,
+    })
+  ).filter((r) => r.defaults);
+  const lgdFit = fitLgdAtDefault(workout, opts.params);
+  const fitted =
+    lgdFit === undefined
+      ? opts.params
+      : {
+          ...opts.params,
+          collateralAtDefault: lgdFit.collateralAtDefault,
+          unsecuredLgd: lgdFit.unsecuredLgd,
+        };
   const fraudLead = await fraudCoverageLead({
     telemetry: opts.telemetry,
     portfolio: opts.portfolio,
@@ -409,7 +460,10 @@ export async function evaluateCredit(opts: {
     return { n: xs.length, lossRate: ead > 0 ? xs.reduce((s, d) => s + d.loss, 0) / ead : 0 };
   };
   return {
-    elVsLoss: elVsLoss(rows),
+    elVsLoss: elVsLoss(withLgd(rows, fitted)),
+    ...(lgdFit === undefined ? {} : { lgdFit }),
+    configured: elVsLoss(rows).total,
+    collateralAsSeen: elVsLoss(withLgd(rows, { ...opts.params, collateralAtDefault: 1 })).total,
     fraudLead,
     defaults: {
       fraud: rate(inPeriod.filter((d) => d.fraud !== undefined)),

@@ -221,6 +221,8 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
   rows: readonly FeatureRow[];
   /** The out-of-time test rows and the fused network's PD of each (for the credit figures). */
   test: { rows: readonly LabelledRow[]; fusedPd: Float32Array };
+  /** Every labelled row, any borrower and date (the credit figures take the LGD fit's workout rows from them). */
+  labelled: readonly LabelledRow[];
 }> {
   const horizonDays = opts.horizonDays ?? 180;
   const population = opts.population ?? 'performing';
@@ -427,5 +429,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
     lift: { estimate: lift.estimate, lo: lift.lo, hi: lift.hi, iterations: lift.iterations },
     leadTimeGainDays: fusedReport.leadTime.medianSustainedDays - onlineReport.leadTime.medianSustainedDays,
   };
-  return { result, models, rows: all, test: { rows: test, fusedPd: pf } };
+  return {
+    result,
+    models,
+    rows: all,
+    test: { rows: test, fusedPd: pf },
+    labelled,
+  };
 }

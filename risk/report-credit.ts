@@ -10,12 +10,18 @@ export function creditMarkdown(c: CreditEvaluation): string {
   return [
     '## Expected loss against realised loss (out-of-time test rows)',
     '',
-    `EL = fused PD × LGD (verified collateral at t) × EAD at t, summed over the test rows of each grade band; loss = the borrower's realised loss when it defaults within the horizon of the row. A borrower counts in every band its weekly rows fall in. The last two columns split a gap into its PD part (exposure expected to default against exposure that did) and its LGD part. Within ±${pct(c.elVsLoss.tolerance)} is asked of bands with ≥ ${c.elVsLoss.minDefaults} defaults.`,
+    `EL = fused PD × LGD at default × EAD at t, summed over the test rows of each grade band; loss = the borrower's realised loss when it defaults within the horizon of the row. A borrower counts in every band its weekly rows fall in. The last two columns split a gap into its PD part (exposure expected to default against exposure that did) and its LGD part. Within ±${pct(c.elVsLoss.tolerance)} is asked of bands with ≥ ${c.elVsLoss.minDefaults} defaults.`,
     '',
     '| grade | rows | defaulting borrowers | predicted EL | realised loss | EL vs loss | within tolerance | Σ PD × EAD vs defaulted EAD | LGD predicted vs realised |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...c.elVsLoss.bands.map(line),
     line(c.elVsLoss.total),
+    '',
+    c.lgdFit === undefined
+      ? 'LGD at default: no default to fit on; the configured parameters were used.'
+      : `LGD at default (risk/credit/lgd-at-default.ts), fitted on ${c.lgdFit.rows} observations of ${c.lgdFit.defaults} defaults none of which the test scores (any borrower's before the split, the other borrowers' after it): a defaulter keeps ${pct(c.lgdFit.collateralAtDefault)} of the verified collateral it had at t, the unsecured part loses ${pct(c.lgdFit.unsecuredLgd)} (realised LGD on them ${pct(c.lgdFit.realisedLgd)}, fitted ${pct(c.lgdFit.fittedLgd)}).`,
+    '',
+    `Total EL on the same rows with the configured LGD parameters: ${money(c.configured.el)}; with the collateral as the stakes saw it at t (no run-down before default): ${money(c.collateralAsSeen.el)}; realised loss ${money(c.elVsLoss.total.loss)}.`,
     '',
     `Defaults in the test period: ${c.defaults.fraud.n} after a collateral fraud (loss ${pct(c.defaults.fraud.lossRate)} of EAD), ${c.defaults.clean.n} without (loss ${pct(c.defaults.clean.lossRate)} of EAD).`,
     '',

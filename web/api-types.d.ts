@@ -13187,13 +13187,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The applications queue (by id), optionally by status or borrower */
+        /** The applications queue, optionally by status (open: still to decide) or borrower, by id, largest amount or oldest first */
         get: {
             parameters: {
                 query: {
-                    status?: "pending" | "awaiting-second" | "approved" | "declined" | "referred";
+                    /** @description open = pending, awaiting-second and referred */
+                    status?: "pending" | "awaiting-second" | "approved" | "declined" | "referred" | "open";
                     /** @description borrower id */
                     borrowerId?: string;
+                    /** @description id; amount: largest first; age: oldest first (ties by id) */
+                    sort?: "id" | "amount" | "age";
                     /** @description page size */
                     limit: number;
                     /** @description opaque: the `nextCursor` of the previous page */
@@ -13814,6 +13817,8 @@ export interface paths {
                                 /** @description decided, epoch ms */
                                 at: number;
                             }[];
+                            /** @description an approval of more than this amount needs two different approvers (CREDIT_FOUR_EYES_ABOVE) */
+                            fourEyesAbove: number;
                         };
                     };
                 };

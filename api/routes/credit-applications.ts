@@ -3,7 +3,7 @@ import { RiskfuseError } from '../../core/errors.js';
 import type { CreditApplication, CreditDecision } from '../../core/state/index.js';
 import type { CreditApplications } from '../../risk/decisions/applications.js';
 import type { ApiApp, RouteContext } from '../app.js';
-import { decodeCursor, isString, paged } from '../pagination.js';
+import { decodeCursor, encodeCursor, isString, paged } from '../pagination.js';
 import { ERROR_RESPONSES } from '../problem.js';
 import { Cursor, EpochMs, Id, IdParams, Limit, Page } from '../schemas.js';
 
@@ -60,6 +60,15 @@ const Recommendation = Type.Object({
   policyVersion: Type.Integer(),
 });
 const STATUSES = ['pending', 'awaiting-second', 'approved', 'declined', 'referred'] as const;
+const OPEN = ['pending', 'awaiting-second', 'referred'] as const;
+const SORTS = ['id', 'amount', 'age'] as const;
+const isSortCursor = (v: unknown): v is [string, number, string] =>
+  Array.isArray(v) &&
+  v.length === 3 &&
+  typeof v[0] === 'string' &&
+  typeof v[1] === 'number' &&
+  Number.isFinite(v[1]) &&
+  isString(v[2]);
 const OUTCOMES = ['approve', 'approve-lower', 'decline', 'refer'] as const;
 const ApplicationSchema = Type.Object({
   id: Type.String(),
@@ -160,12 +169,29 @@ export function creditApplicationRoutes(
     '/applications',
     {
       schema: {
-        summary: 'The applications queue (by id), optionally by status or borrower',
+        summary:
+          'The applications queue, optionally by status (open: still to decide) or borrower, by id, largest amount or oldest first',
         tags: ['credit'],
         querystring: Type.Object(
           {
-            status: Type.Optional(Type.Union(STATUSES.map((s) => Type.Literal(s)))),
+            status: Type.Optional(
+              Type.Union(
+                [...STATUSES, 'open' as const].map((s) => Type.Literal(s)),
+                {
+                  description: 'open = pending, awaiting-second and referred',
+                },
+              ),
+            ),
             borrowerId: Type.Optional(Id('borrower id')),
+            sort: Type.Optional(
+              Type.Union(
+                SORTS.map((s) => Type.Literal(s)),
+                {
+                  default: 'id',
+                  description: 'id; amount: largest first; age: oldest first (ties by id)',
+                },
+              ),
+            ),
             limit: Limit,
             cursor: Type.Optional(Cursor),
           },
@@ -176,17 +202,39 @@ export function creditApplicationRoutes(
     },
     async (request) => {
       const q = request.query;
-      const afterId = q.cursor === undefined ? undefined : decodeCursor(q.cursor, isString);
+      const sort = q.sort ?? 'id';
+      // A cursor continues the list it came from: [sort, key, id] (or the id alone under sort=id).
+      let afterId: string | undefined;
+      let after: { key: number; id: string } | undefined;
+      if (q.cursor !== undefined) {
+        if (sort === 'id') afterId = decodeCursor(q.cursor, isString);
+        else {
+          const c = decodeCursor(q.cursor, isSortCursor);
+          if (c[0] !== sort) {
+            throw new RiskfuseError('VALIDATION_FAILED', 'invalid cursor: it belongs to another sort', {
+              details: { errors: [{ path: 'querystring/cursor', message: 'is a cursor of another sort' }] },
+            });
+          }
+          after = { key: c[1], id: c[2] };
+        }
+      }
       const rows = await ctx.state.credit.queryApplications({
         limit: q.limit + 1,
-        ...(q.status === undefined ? {} : { status: q.status }),
+        sort,
+        ...(q.status === undefined ? {} : { status: q.status === 'open' ? OPEN : q.status }),
         ...(q.borrowerId === undefined ? {} : { borrowerId: q.borrowerId }),
         ...(afterId === undefined ? {} : { afterId }),
+        ...(after === undefined ? {} : { after }),
       });
       const page = paged(rows, q.limit, (a) => a.id);
+      const last = page.items[page.items.length - 1];
+      const nextCursor =
+        page.nextCursor === undefined || last === undefined || sort === 'id'
+          ? page.nextCursor
+          : encodeCursor([sort, sort === 'amount' ? last.amount : last.createdAt, last.id]);
       return {
         items: page.items.map(appView),
-        ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
+        ...(nextCursor === undefined ? {} : { nextCursor }),
       };
     },
   );
@@ -199,7 +247,14 @@ export function creditApplicationRoutes(
         tags: ['credit'],
         params: IdParams,
         response: {
-          200: Type.Object({ application: ApplicationSchema, decisions: Type.Array(DecisionSchema) }),
+          200: Type.Object({
+            application: ApplicationSchema,
+            decisions: Type.Array(DecisionSchema),
+            fourEyesAbove: Type.Number({
+              description:
+                'an approval of more than this amount needs two different approvers (CREDIT_FOUR_EYES_ABOVE)',
+            }),
+          }),
           ...ERROR_RESPONSES,
         },
       },
@@ -218,6 +273,7 @@ export function creditApplicationRoutes(
       }
       return {
         application: appView(a),
+        fourEyesAbove: applications.fourEyesAbove,
         decisions: decisions.map((d) => {
           const name = names.get(d.approverKeyId);
           return { ...decisionView(d), ...(name === undefined ? {} : { approverName: name }) };

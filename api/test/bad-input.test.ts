@@ -521,6 +521,25 @@ const CASES: Case[] = [
       { route, url, status: 400, what: 'an unknown field', payload: { ...good, rate: 0.1 } },
     ];
   }),
+  { route: 'GET /v1/applications', url: '/v1/applications?sort=risk', status: 400, what: 'an unknown sort' },
+  {
+    route: 'GET /v1/applications',
+    url: '/v1/applications?status=lost',
+    status: 400,
+    what: 'an unknown status',
+  },
+  {
+    route: 'GET /v1/applications',
+    url: `/v1/applications?sort=amount&cursor=${Buffer.from(JSON.stringify(['age', 1, 'app_1'])).toString('base64url')}`,
+    status: 400,
+    what: 'a cursor of another sort',
+  },
+  {
+    route: 'GET /v1/applications',
+    url: `/v1/applications?sort=age&cursor=${Buffer.from(JSON.stringify(['age', 'DROP TABLE', 'app_1'])).toString('base64url')}`,
+    status: 400,
+    what: 'a cursor whose key is not a number',
+  },
   { route: 'GET /v1/applications/:id', url: `/v1/applications/${SQLQ}`, status: 400, what: 'SQL in id' },
   { route: 'GET /v1/applications/:id', url: '/v1/applications/app_none', status: 404, what: 'unknown id' },
   {

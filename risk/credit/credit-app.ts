@@ -28,6 +28,7 @@ export function creditParams(config: CreditConfig): CreditParams {
     unsecuredLgd: config.unsecuredLgd,
     recoveryRate: config.recoveryRate,
     liquidationCost: config.liquidationCost,
+    collateralAtDefault: config.collateralAtDefault,
     collateral: {
       staleAfterMs: config.staleAfterMs,
       staleFactor: config.staleFactor,

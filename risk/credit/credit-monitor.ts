@@ -88,6 +88,7 @@ export class CreditMonitor extends EventEmitter<{ refreshed: [CreditExposure[]] 
   private interval: NodeJS.Timeout | undefined;
   private pending: Promise<unknown> = Promise.resolve();
   private readonly now: () => number;
+  private startedFlag = false;
 
   constructor(private readonly o: CreditMonitorOptions) {
     super();
@@ -100,6 +101,7 @@ export class CreditMonitor extends EventEmitter<{ refreshed: [CreditExposure[]] 
    * After `stop()` it may start again (an elected job: core/state/leader.ts `runElected`).
    */
   async start(): Promise<void> {
+    this.startedFlag = true;
     await this.loadRegistry(false);
     await this.observations.load(this.o.telemetry, this.o.state, this.now(), this.o.tamperHoldMs);
     await this.refresh();
@@ -113,6 +115,15 @@ export class CreditMonitor extends EventEmitter<{ refreshed: [CreditExposure[]] 
       });
     }, this.o.refreshIntervalMs);
     this.interval.unref();
+  }
+
+  /**
+   * Whether start() was called and stop() not since — true from the first moment of start(), so that a process
+   * feeding the monitor in-process readings only while it leads (`riskfuse start`) misses none applied during
+   * its start-up.
+   */
+  get started(): boolean {
+    return this.startedFlag;
   }
 
   /** Whether the periodic refresh runs (started and not stopped). */
@@ -387,6 +398,7 @@ export class CreditMonitor extends EventEmitter<{ refreshed: [CreditExposure[]] 
 
   /** Stops the periodic and debounced refreshes; resolves once the one under way is stored. */
   async stop(): Promise<void> {
+    this.startedFlag = false;
     if (this.interval !== undefined) clearInterval(this.interval);
     this.interval = undefined;
     if (this.timer !== undefined) clearTimeout(this.timer);

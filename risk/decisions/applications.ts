@@ -28,6 +28,11 @@ export class CreditApplications {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** An approval of more than this needs two different approvers (CREDIT_FOUR_EYES_ABOVE). */
+  get fourEyesAbove(): number {
+    return this.credit.config.fourEyesAbove;
+  }
+
   /** The recommendation for an application (filed or not) from the borrower's figures now. */
   async recommend(a: NewApplication): Promise<Recommendation> {
     const { state, credit } = this;

@@ -26,7 +26,10 @@ afterAll(() => {
 });
 
 const T0 = Date.UTC(2025, 0, 1);
-const params = creditParams(parseConfig(creditConfigSpec, {}));
+// The collateral as the stakes see it at t and the F-IRB unsecured LGD, so that the LGDs below are hand-checkable.
+const params = creditParams(
+  parseConfig(creditConfigSpec, { CREDIT_COLLATERAL_AT_DEFAULT: '1', CREDIT_UNSECURED_LGD: '0.45' }),
+);
 
 const row = (over: Partial<CreditTestRow>): CreditTestRow => ({
   borrowerId: 'b1',
@@ -34,6 +37,7 @@ const row = (over: Partial<CreditTestRow>): CreditTestRow => ({
   pd: 0.001,
   lgd: 0.5,
   ead: 100_000,
+  verifiedValue: 0,
   loss: 0,
   defaults: false,
   ...over,

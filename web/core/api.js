@@ -15,8 +15,10 @@ export const canAct = () =>
   session.me !== null && (session.me.role === 'admin' || session.me.role === 'officer');
 
 class HttpError extends Error {
-  constructor(status, detail) {
-    super(`${status}: ${detail}`);
+  /** `errors`: the problem's per-field list (validation), in the message after the detail. */
+  constructor(status, detail, errors = []) {
+    const fields = errors.map((e) => `${e.path} ${e.message}`).join('; ');
+    super(`${status}: ${detail}${fields === '' ? '' : ` (${fields})`}`);
     this.status = status;
   }
 }
@@ -32,7 +34,12 @@ export async function api(path, init = {}) {
     throw new HttpError(401, 'the API key is not valid');
   }
   const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new HttpError(res.status, body.detail ?? res.statusText);
+  if (!res.ok)
+    throw new HttpError(
+      res.status,
+      body.detail ?? res.statusText,
+      Array.isArray(body.errors) ? body.errors : [],
+    );
   return body;
 }
 

@@ -43,14 +43,19 @@ export function lotWhy(lot) {
 export const OPEN_STATUSES = ['pending', 'awaiting-second', 'referred'];
 
 /**
- * The queue's order: by amount (largest first) or by age (oldest first); ties by the other key, then id, so the
- * order is the same on every load.
+ * Co-lending shares as typed in the filing form: "lender 40, bank-b 60" → [{ funderId: 'lender', sharePct: 40 },
+ * …]; an empty text is the lender alone. Throws naming the piece that does not read as "funder share".
  */
-export function queueOrder(items, by) {
-  const byAge = (a, b) => a.createdAt - b.createdAt;
-  const byAmount = (a, b) => b.amount - a.amount;
-  const [first, second] = by === 'age' ? [byAge, byAmount] : [byAmount, byAge];
-  return [...items].sort((a, b) => first(a, b) || second(a, b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+export function parseFunders(text) {
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  return parts.map((p) => {
+    const m = /^(\S+)\s+(\d+(?:\.\d+)?)\s*%?$/.exec(p);
+    if (m === null) throw new Error(`"${p}" is not "funder share" (e.g. "lender 40")`);
+    return { funderId: m[1], sharePct: Number(m[2]) };
+  });
 }
 
 const who = (d, meId) => (d.approverKeyId === meId ? 'you' : (d.approverName ?? d.approverKeyId));

@@ -308,6 +308,10 @@ describe.skipIf(requireChromiumOrSkip())(
       await pageB.goto(`${p.apiUrl}/dashboard/#/application/${filed.id}`);
       await pageB.waitForSelector('#decision-form');
       expect(await pageB.locator('#four-eyes').textContent()).toContain('First approval by e2e approver A');
+      // The threshold is on the page: 300,000 is above it, so two approvers are needed.
+      expect(await pageB.locator('#four-eyes-rule').textContent()).toBe(
+        `Needs two approvers above ${money(currency, 250_000)}: approving the amount applied for takes two different approvers.`,
+      );
       await pageB.selectOption('#decision-outcome', 'approve');
       await pageB.click('#decision-submit');
       await pageB.waitForSelector('#application[data-status="approved"]');
@@ -321,6 +325,100 @@ describe.skipIf(requireChromiumOrSkip())(
       expect(errors).toEqual([]);
       await ctxA.close();
       await ctxB.close();
+    }, 180_000);
+
+    it('when an officer files an application with the dashboard form, then a refusal of the API shows under the form and files nothing, and a valid one is filed with its lots and co-lending shares and opens its decision page', async () => {
+      const officer = await newKey('officer', 'e2e officer');
+      // A borrower of today's world with credit figures and lots of its own to pledge.
+      let row: Row | undefined;
+      let lots: { id: string }[] = [];
+      for (const r of (await p.api<{ items: Row[] }>('/v1/portfolio/borrowers?limit=50')).items) {
+        if (r.credit === null || r.credit === undefined) continue;
+        lots = (
+          await p.api<{ items: { id: string }[] }>(`/v1/lots?borrowerId=${encodeURIComponent(r.borrowerId)}`)
+        ).items;
+        if (lots.length > 0) {
+          row = r;
+          break;
+        }
+      }
+      expect(row).toBeDefined();
+      const borrowerId = row?.borrowerId ?? '';
+      const count = async () =>
+        (await p.api<{ items: Application[] }>('/v1/applications?limit=500')).items.length;
+      const before = await count();
+
+      const ctx = await p.loggedIn(officer);
+      const page = await ctx.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      await page.goto(`${p.apiUrl}/dashboard/#/applications`);
+      await page.waitForSelector('main[data-ready="/applications"] #apply-form');
+
+      // An unknown borrower: the API's 404 in its own words, under the form; nothing filed.
+      await page.fill('#apply-borrower', 'b-none');
+      await page.press('#apply-borrower', 'Tab');
+      await page.fill('#apply-amount', '1000');
+      await page.fill('#apply-currency', 'CAD');
+      await page.click('#apply-submit');
+      await page.waitForSelector('#apply-error:not([hidden])');
+      expect(await page.locator('#apply-error').textContent()).toBe('Refused: no borrower b-none');
+      // A lower-case currency: the API's schema error.
+      await page.fill('#apply-borrower', borrowerId);
+      await page.press('#apply-borrower', 'Tab');
+      await expect
+        .poll(() => page.locator('#apply-lots').textContent(), { timeout: 30_000 })
+        .toContain(lots[0]?.id ?? '?');
+      await page.fill('#apply-currency', 'cad');
+      await page.click('#apply-submit');
+      await expect.poll(() => page.locator('#apply-error').textContent()).toMatch(/^Refused: .*currency/);
+      // Shares that do not read as "funder share": refused on the page before any request.
+      await page.fill('#apply-currency', row?.credit?.currency ?? 'CAD');
+      await page.fill('#apply-funders', 'lender forty');
+      await page.click('#apply-submit');
+      await expect
+        .poll(() => page.locator('#apply-error').textContent())
+        .toBe('Refused: "lender forty" is not "funder share" (e.g. "lender 40")');
+      expect(await count()).toBe(before);
+      await shot(page, 'credit-7-form-refused');
+
+      // The borrower's lots are listed to pick from; two of them, and two funders.
+      const listed = await Promise.all(
+        (await page.locator('#apply-lots input[type=checkbox]').all()).map(
+          async (c) => (await c.getAttribute('value')) ?? '',
+        ),
+      );
+      expect([...listed].sort()).toEqual(lots.map((l) => l.id).sort());
+      const pledged = listed.slice(0, 2);
+      for (const id of pledged) await page.check(`#apply-lots input[value="${id}"]`);
+      await page.fill('#apply-amount', '120000');
+      await page.fill('#apply-tenor', '90');
+      await page.fill('#apply-funders', 'lender 40, bank-b 60');
+      await page.click('#apply-submit');
+      await page.waitForSelector('main[data-ready^="/application/"] #application');
+      const id = decodeURIComponent(new URL(page.url()).hash.replace('#/application/', ''));
+      const filed = await p.api<{ application: Application & Record<string, unknown> }>(
+        `/v1/applications/${encodeURIComponent(id)}`,
+      );
+      expect(filed.application).toMatchObject({
+        borrowerId,
+        amount: 120_000,
+        currency: row?.credit?.currency ?? 'CAD',
+        tenorDays: 90,
+        lotIds: pledged,
+        funders: [
+          { funderId: 'lender', sharePct: 40 },
+          { funderId: 'bank-b', sharePct: 60 },
+        ],
+        status: 'pending',
+      });
+      expect(await count()).toBe(before + 1);
+      expect(await page.locator('#four-eyes-rule').textContent()).toContain(
+        'one approver can approve the amount applied for',
+      );
+      await shot(page, 'credit-8-form-filed');
+      expect(errors).toEqual([]);
+      await ctx.close();
     }, 180_000);
   },
 );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { breachLabel, fmtCoverage, fourEyesState, lotWhy, queueOrder } from '../core/credit.js';
+import { breachLabel, fmtCoverage, fourEyesState, lotWhy, parseFunders } from '../core/credit.js';
 
 const lot = (over: Record<string, unknown>) => ({
   lotId: 'l1',
@@ -41,16 +41,15 @@ describe('the dashboard’s credit helpers', () => {
     ).toBe('weight unverified (no recent reading): counts at 0 %');
   });
 
-  it('when the queue is ordered by amount or by age, then largest or oldest come first, ties by the other key', () => {
-    const items = [
-      app({ id: 'a', amount: 100, createdAt: 3 }),
-      app({ id: 'b', amount: 500, createdAt: 2 }),
-      app({ id: 'c', amount: 500, createdAt: 1 }),
-      app({ id: 'd', amount: 50, createdAt: 0 }),
-    ];
-    expect((queueOrder(items, 'amount') as { id: string }[]).map((a) => a.id)).toEqual(['c', 'b', 'a', 'd']);
-    expect((queueOrder(items, 'age') as { id: string }[]).map((a) => a.id)).toEqual(['d', 'c', 'b', 'a']);
-    expect(items.map((a) => a.id)).toEqual(['a', 'b', 'c', 'd']);
+  it('when co-lending shares are typed as "funder share" pairs, then they become the API\'s funders, and a malformed pair is named', () => {
+    expect(parseFunders('lender 40, bank-b 60 %')).toEqual([
+      { funderId: 'lender', sharePct: 40 },
+      { funderId: 'bank-b', sharePct: 60 },
+    ]);
+    expect(parseFunders('  ')).toEqual([]);
+    expect(() => {
+      parseFunders('lender 40, bank-b sixty');
+    }).toThrow('"bank-b sixty" is not "funder share"');
   });
 
   it('when an application awaits a second approver, then the first approver is named and may not decide again; another may', () => {

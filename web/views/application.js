@@ -15,7 +15,7 @@ const OUTCOMES = [
 ];
 
 export async function applicationPage(id) {
-  const { application: a, decisions } = await get('/v1/applications/{id}', { id });
+  const { application: a, decisions, fourEyesAbove } = await get('/v1/applications/{id}', { id });
   const borrower = await get('/v1/borrowers/{id}', { id: a.borrowerId }).catch(() => undefined);
   const money = (n) => (n === null || n === undefined ? '—' : fmtMoney(a.currency, n));
   const state = fourEyesState(a, decisions, session.me?.id);
@@ -44,6 +44,15 @@ export async function applicationPage(id) {
         }`,
       ),
       h('p', { id: 'four-eyes', class: `state state-${a.status}` }, state.text),
+      h(
+        'p',
+        { id: 'four-eyes-rule' },
+        `Needs two approvers above ${money(fourEyesAbove)}: ${
+          a.amount > fourEyesAbove
+            ? 'approving the amount applied for takes two different approvers.'
+            : 'one approver can approve the amount applied for.'
+        }`,
+      ),
     ),
     r === undefined ? h('div', { class: 'card' }, 'No recommendation stored.') : recommendationCard(r, money),
     decisionsCard(decisions, money),

@@ -1,11 +1,12 @@
 // The applications queue: credit applications still taking a decision (pending, awaiting a second approver,
-// referred), largest amount or oldest first, each with the platform's recommendation in short; decided ones
-// by status. A row opens the decision page (views/application.js).
-import { get } from '../core/api.js';
-import { OPEN_STATUSES, queueOrder } from '../core/credit.js';
+// referred), largest amount or oldest first as the API orders them (GET /v1/applications?sort=), each with
+// the platform's recommendation in short; decided ones by status. A row opens the decision page
+// (views/application.js). Callers who may file see the form to file one (views/application-form.js).
+import { can, get } from '../core/api.js';
 import { gradeEl, h, page, timeCell } from '../core/dom.js';
 import { fmtMoney, fmtPd } from '../core/format.js';
 import { hashOf } from '../core/router.js';
+import { applicationForm } from './application-form.js';
 
 const VIEWS = [
   ['open', 'to decide'],
@@ -13,17 +14,15 @@ const VIEWS = [
   ['declined', 'declined'],
 ];
 
+/** The queue is what is still to decide: one page of this many is read, in the API's order. */
+const QUEUE_MAX = 200;
+
 export async function applicationsPage(params) {
   const view = VIEWS.some(([v]) => v === params.get('status')) ? params.get('status') : 'open';
   const by = params.get('by') === 'age' ? 'age' : 'amount';
-  const statuses = view === 'open' ? OPEN_STATUSES : [view];
-  // The API lists by id; the queue is small (what is still to decide), so it is read whole and ordered here.
-  const pages = await Promise.all(statuses.map((status) => get('/v1/applications', { status, limit: 500 })));
-  const items = queueOrder(
-    pages.flatMap((p) => p.items),
-    by,
-  );
-  const truncated = pages.some((p) => p.nextCursor !== undefined);
+  const answer = await get('/v1/applications', { status: view, sort: by, limit: QUEUE_MAX });
+  const items = answer.items;
+  const truncated = answer.nextCursor !== undefined;
   const names = await borrowerNames(items.map((a) => a.borrowerId));
   const statusSelect = h(
     'select',
@@ -46,6 +45,7 @@ export async function applicationsPage(params) {
   orderSelect.addEventListener('change', go);
   page(
     'Credit applications',
+    can('POST /v1/applications') ? applicationForm(params.get('borrower') ?? '') : null,
     h(
       'div',
       { class: 'card' },

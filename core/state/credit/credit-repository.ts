@@ -71,12 +71,22 @@ export interface CreditExposure {
   readonly computedAt: number;
 }
 
+/**
+ * The order of an applications list: by id (default), by amount (largest first) or by age (oldest first); ties
+ * by id, so a page boundary is exact (keyset pagination).
+ */
+export type ApplicationSort = 'id' | 'amount' | 'age';
+
 export interface ApplicationQuery {
   readonly limit: number;
-  readonly status?: ApplicationStatus;
+  /** One status, or several (the open queue: pending, awaiting-second, referred). */
+  readonly status?: ApplicationStatus | readonly ApplicationStatus[];
   readonly borrowerId?: string;
-  /** Applications with an id greater than this (lists are ordered by id). */
+  readonly sort?: ApplicationSort;
+  /** Applications with an id greater than this (sort by id). */
   readonly afterId?: string;
+  /** Applications after this one in the list's order (sort by amount or age): its sort key and id. */
+  readonly after?: { readonly key: number; readonly id: string };
 }
 
 export interface CreditRepository {

@@ -138,16 +138,35 @@ export class SqlCreditRepository implements CreditRepository {
   }
 
   async queryApplications(q: ApplicationQuery): Promise<CreditApplication[]> {
+    const statuses = q.status === undefined ? [] : typeof q.status === 'string' ? [q.status] : [...q.status];
+    const sort = q.sort ?? 'id';
+    // Keyset pagination in the list's order; the key column is a fixed identifier, never user text.
+    const order =
+      sort === 'amount'
+        ? { by: 'amount DESC, id', after: '(amount < @afterKey OR (amount = @afterKey AND id > @afterId))' }
+        : sort === 'age'
+          ? {
+              by: 'created_at, id',
+              after: '(created_at > @afterKey OR (created_at = @afterKey AND id > @afterId))',
+            }
+          : { by: 'id', after: 'id > @afterId' };
+    const afterId = sort === 'id' ? q.afterId : q.after?.id;
     const rows = await this.db.all(
       `SELECT * FROM credit_applications
-       WHERE (CAST(@status AS TEXT) IS NULL OR status = @status)
+       WHERE (CAST(@s0 AS TEXT) IS NULL OR status IN (@s0, @s1, @s2, @s3, @s4))
          AND (CAST(@borrowerId AS TEXT) IS NULL OR borrower_id = @borrowerId)
-         AND (CAST(@afterId AS TEXT) IS NULL OR id > @afterId)
-       ORDER BY id LIMIT @limit`,
+         AND (CAST(@afterId AS TEXT) IS NULL OR ${order.after})
+       ORDER BY ${order.by} LIMIT @limit`,
       {
-        status: q.status ?? null,
+        // At most the five statuses there are; the unused places repeat the first.
+        s0: statuses[0] ?? null,
+        s1: statuses[1] ?? statuses[0] ?? null,
+        s2: statuses[2] ?? statuses[0] ?? null,
+        s3: statuses[3] ?? statuses[0] ?? null,
+        s4: statuses[4] ?? statuses[0] ?? null,
         borrowerId: q.borrowerId ?? null,
-        afterId: q.afterId ?? null,
+        afterId: afterId ?? null,
+        afterKey: q.after?.key ?? null,
         limit: q.limit,
       },
     );

@@ -42,6 +42,45 @@ async function withBorrowers(state: State): Promise<State> {
 }
 
 describe.each(STATE_BACKENDS)('credit repository on %s', (backend) => {
+  it('when the queue is listed by amount or by age over several statuses, then each page continues the order exactly where the last one ended', async () => {
+    const state = await withBorrowers(await backend.open());
+    const apps = [
+      application('a1', { amount: 100, createdAt: T0 + 3 }),
+      application('a2', { amount: 300, createdAt: T0 + 1, status: 'referred' }),
+      application('a3', { amount: 300, createdAt: T0 + 2, status: 'awaiting-second' }),
+      application('a4', { amount: 200, createdAt: T0 + 1 }),
+      application('a5', { amount: 900, createdAt: T0, status: 'approved' }),
+    ];
+    for (const a of apps) await state.credit.insertApplication(a);
+    const open = ['pending', 'awaiting-second', 'referred'] as const;
+    const walk = async (sort: 'amount' | 'age') => {
+      const ids: string[] = [];
+      let after: { key: number; id: string } | undefined;
+      for (;;) {
+        const page = await state.credit.queryApplications({
+          limit: 2,
+          status: open,
+          sort,
+          ...(after === undefined ? {} : { after }),
+        });
+        ids.push(...page.map((a) => a.id));
+        const last = page[page.length - 1];
+        if (page.length < 2 || last === undefined) return ids;
+        after = { key: sort === 'amount' ? last.amount : last.createdAt, id: last.id };
+      }
+    };
+    expect(await walk('amount')).toEqual(['a2', 'a3', 'a4', 'a1']);
+    expect(await walk('age')).toEqual(['a2', 'a4', 'a3', 'a1']);
+    expect((await state.credit.queryApplications({ limit: 10 })).map((a) => a.id)).toEqual([
+      'a1',
+      'a2',
+      'a3',
+      'a4',
+      'a5',
+    ]);
+    await state.close();
+  });
+
   it('when an application is filed and decided, then it reads back whole and the status moves only from the status read', async () => {
     const state = await withBorrowers(await backend.open());
     await state.credit.insertApplication(application('app-1'));

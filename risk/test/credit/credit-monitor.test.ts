@@ -37,6 +37,7 @@ function monitorOn(
       unsecuredLgd: 0.45,
       recoveryRate: 0.9,
       liquidationCost: 0.05,
+      collateralAtDefault: 1,
       collateral: {
         staleAfterMs: 24 * HOUR,
         staleFactor: 0,

@@ -10,6 +10,7 @@ const params: CreditParams = {
   unsecuredLgd: 0.45,
   recoveryRate: 0.9,
   liquidationCost: 0.05,
+  collateralAtDefault: 1,
   collateral: {
     staleAfterMs: 86_400_000,
     staleFactor: 0,
@@ -42,6 +43,27 @@ describe('expected loss', () => {
     expect(lossGivenDefault(200, 100, params).lgd).toBeCloseTo((100 * s + 100 * 0.45) / 200);
     expect(lossGivenDefault(200, 1_000, params).lgd).toBeCloseTo(s);
     expect(lossGivenDefault(200, 0, params).lgd).toBeCloseTo(0.45);
+  });
+
+  it('when a defaulter is expected to keep 40 % of its verified collateral, then LGD secures only that part, and coverage is still what the stakes see', () => {
+    const atDefault = { ...params, collateralAtDefault: 0.4 };
+    const s = securedLgd(params);
+    // 250 verified today → 100 expected at default on an exposure of 200.
+    expect(lossGivenDefault(200, 250, atDefault).lgd).toBeCloseTo((100 * s + 100 * 0.45) / 200);
+    expect(lossGivenDefault(200, 250, params).lgd).toBeCloseTo(s);
+    const input = {
+      borrowerId: 'b1',
+      pd: 0.02,
+      exposures: [{ currency: 'CAD', outstanding: 200_000 }],
+      lots: [{ lot, observation: { lastWeightKg: 1_000, lastWeightAt: NOW, insideFence: true } }],
+    };
+    const today = borrowerCredit(input, params, NOW);
+    const conditional = borrowerCredit(input, atDefault, NOW);
+    expect(conditional.verifiedCoverage).toBe(today.verifiedCoverage);
+    expect(conditional.verifiedValue).toBe(100_000);
+    expect(conditional.lgd).toBeCloseTo((40_000 * s + 160_000 * 0.45) / 200_000);
+    expect(conditional.el).toBeCloseTo(0.02 * conditional.lgd * 200_000);
+    expect(conditional.lgd).toBeGreaterThan(today.lgd);
   });
 
   it('when the stake leaves its fence, then verified coverage drops to 0, LGD to the unsecured 45 % and EL rises', () => {
