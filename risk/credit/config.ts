@@ -17,8 +17,8 @@ export const creditConfigSpec = defineConfig({
     max: 1,
   }),
   unsecuredLgd: num('CREDIT_UNSECURED_LGD', {
-    doc: 'LGD of the part of the exposure that the collateral expected at default does not cover (fitted on realised defaults by riskfuse evaluate: 0.99 on the reference world, where nothing unsecured is recovered; Basel F-IRB senior unsecured is 0.45)',
-    default: 0.99,
+    doc: "LGD of the part of the exposure that the collateral expected at default does not cover (Basel F-IRB's 0.45 for senior unsecured claims until the lender's own workout data says otherwise; riskfuse evaluate fits it on realised defaults: 0.99 on the simulated reference world, which recovers nothing unsecured)",
+    default: 0.45,
     min: 0,
     max: 1,
   }),
