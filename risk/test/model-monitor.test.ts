@@ -101,6 +101,11 @@ async function scoreAndMonitor(w: TestWorld, file: RiskModelFile) {
 let firstScoredVersion = '';
 
 describe('model monitoring', () => {
+  it('when the shipped model is read as it is, then it carries the training reference riskfuse evaluate wrote (every input it scores on), so a fresh install measures drift from its first day', () => {
+    expect(shipped.reference?.source).toBe('training');
+    expect(Object.keys(shipped.reference?.inputs ?? {}).sort()).toEqual([...shipped.imputer.features].sort());
+  });
+
   it('when a model without a training reference scores its first population, then that population becomes its reference (said so) and the day is stable, without alert', async () => {
     const { version, run } = await scoreAndMonitor(reference, withoutReference);
     firstScoredVersion = version;
