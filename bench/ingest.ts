@@ -18,7 +18,7 @@
  * BENCH_HANDOFF_MS (the SQLite session store's MQTT_HANDOFF_MS; default the product's, 0 = write every message),
  * BENCH_BACKENDS (telemetry stores to run, comma-separated: sqlite,influxdb; influxdb only with influxd on PATH).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +40,7 @@ import { createIngest } from '../ingest/app.js';
 import { ingestConfigSpec } from '../ingest/config.js';
 import { influxdAvailable, startInfluxd } from '../test/support/influxd.js';
 import type { LoadCommand, LoadReport, LoadSpec } from './load-worker.js';
-import { envInt, runBench, tsxWorker } from './support.js';
+import { cpuSeconds, envInt, runBench, tsxWorker } from './support.js';
 
 const DEVICES = envInt('BENCH_DEVICES', 2000);
 const DURATION_MS = envInt('BENCH_DURATION_MS', 10_000);
@@ -58,17 +58,6 @@ const MAX_SAMPLES = 2_000_000;
 
 let peakRss = 0;
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
-
-/** CPU seconds (user + system) of this process, or of the calling thread; undefined off Linux. */
-function cpuSeconds(which: 'self' | 'thread-self'): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${which}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Every message that arrived at the end of the path: its device timestamp and when it arrived. */
 class Arrivals {

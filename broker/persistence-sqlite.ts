@@ -337,6 +337,12 @@ function* retainedMatching(retained: Map<string, StoredPacket>, pattern: string)
   }
 }
 
+/**
+ * Whether a message's copies may wait for their subscribers: its claim is found by its payload object, so only
+ * a non-empty Buffer (one per PUBLISH parsed; an empty one might be a shared constant) qualifies.
+ */
+const handsOff = (payload: unknown): payload is Buffer => Buffer.isBuffer(payload) && payload.length > 0;
+
 /** A copy waiting for its subscriber's PUBACK: what its `outgoing` row needs if it is written after all. */
 interface HandedOff {
   readonly slot: Slot;
@@ -557,11 +563,7 @@ class SqliteAedesPersistence implements SqlitePersistence {
       row ??= { ...packet };
       const slot: Slot = { seq: this.#nextSeq++, packet };
       this.#queue(sub.clientId).enqueue(slot);
-      if (
-        this.#handoff !== undefined &&
-        this.#connected(sub.clientId) &&
-        typeof packet.payload === 'object'
-      ) {
+      if (this.#handoff !== undefined && this.#connected(sub.clientId) && handsOff(packet.payload)) {
         // Resolved now, so that Aedes goes on to deliver it; the device's PUBACK waits for the claim.
         claim ??= new Claim();
         this.#handoff.defer(slot, { slot, clientId: sub.clientId, row }, claim);
