@@ -78,6 +78,8 @@ export class HandoffWindow<K, V> {
   readonly #write: (value: V) => Promise<void>;
   readonly #deferred = new Map<K, Deferred<K, V>>();
   #timer: NodeJS.Timeout | undefined;
+  /** Until then copies are not deferred: a copy went unacknowledged for a whole window (the subscriber lags). */
+  #lateUntilMs = 0;
 
   /** `write(value)` queues the copy's row and resolves once it is committed. */
   constructor(windowMs: number, write: (value: V) => Promise<void>) {
@@ -94,12 +96,25 @@ export class HandoffWindow<K, V> {
     return this.#deferred.get(key)?.value;
   }
 
-  defer(key: K, value: V, claim: Claim): void {
+  /** False for a window after a copy went unacknowledged for a whole one (see `defer`). */
+  accepts(): boolean {
+    return performance.now() >= this.#lateUntilMs;
+  }
+
+  /**
+   * Defers the copy, or returns false when the store should write it now: for a window after a copy was
+   * written for want of its PUBACK, so that a lagging subscriber costs devices no more than the file's commit
+   * (deferring would only delay the same write and slow the devices down).
+   */
+  defer(key: K, value: V, claim: Claim): boolean {
+    const nowMs = performance.now();
+    if (nowMs < this.#lateUntilMs) return false;
     claim.add();
-    this.#deferred.set(key, { key, value, claim, dueMs: performance.now() + this.#windowMs });
+    this.#deferred.set(key, { key, value, claim, dueMs: nowMs + this.#windowMs });
     // Checked a few times per window: a copy is written at most a quarter window late.
     this.#timer ??= setInterval(() => this.#sweep(performance.now()), Math.max(5, this.#windowMs / 4));
     this.#timer.unref();
+    return true;
   }
 
   /** The subscriber acknowledged the copy: nothing to write. False when it was not waiting here. */
@@ -126,6 +141,7 @@ export class HandoffWindow<K, V> {
     for (const entry of this.#deferred.values()) {
       if (entry.dueMs > nowMs) break;
       this.#flush(entry);
+      if (Number.isFinite(nowMs)) this.#lateUntilMs = nowMs + this.#windowMs;
     }
     // The timer stops at the first sweep that finds nothing waiting (not on every PUBACK that empties it).
     if (this.#deferred.size === 0 && this.#timer !== undefined) {

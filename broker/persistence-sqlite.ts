@@ -563,11 +563,13 @@ class SqliteAedesPersistence implements SqlitePersistence {
       row ??= { ...packet };
       const slot: Slot = { seq: this.#nextSeq++, packet };
       this.#queue(sub.clientId).enqueue(slot);
-      if (this.#handoff !== undefined && this.#connected(sub.clientId) && handsOff(packet.payload)) {
+      if (this.#handoff?.accepts() === true && this.#connected(sub.clientId) && handsOff(packet.payload)) {
         // Resolved now, so that Aedes goes on to deliver it; the device's PUBACK waits for the claim.
-        claim ??= new Claim();
-        this.#handoff.defer(slot, { slot, clientId: sub.clientId, row }, claim);
-        continue;
+        const pending = claim ?? new Claim();
+        if (this.#handoff?.defer(slot, { slot, clientId: sub.clientId, row }, pending)) {
+          claim = pending;
+          continue;
+        }
       }
       // All in the same batch: one promise.
       committed = this.#writer.write('insertOutgoing', slot.seq, sub.clientId, null, row);
