@@ -22,7 +22,7 @@ import type { MetricsSource } from '../core/metrics.js';
 import type { NewAuditEntry, State } from '../core/state/index.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { ApiKeyCache } from './api-key-cache.js';
-import { createAuthHook } from './auth.js';
+import { createAuthHook, LastUsedRecorder } from './auth.js';
 import { dashboardRoutes } from './dashboard.js';
 import type { ApiConfig } from './config.js';
 import { readCsv } from './csv.js';
@@ -264,7 +264,9 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
   // each (bench:api, 16 connections: score read p50 6.9 ms with gzip, 3.7 ms without). Lists, telemetry and
   // docs still compress.
   await app.register(compress, { global: true, threshold: 8192, encodings: ['gzip', 'deflate'] });
-  app.addHook('onRequest', createAuthHook(apiKeys, deps.state.apiKeys, log));
+  const lastUsed = new LastUsedRecorder(deps.state.apiKeys, (fn) => deps.state.transaction(fn), log);
+  app.addHook('onClose', () => lastUsed.flush());
+  app.addHook('onRequest', createAuthHook(apiKeys, lastUsed, log));
   await app.register(rateLimit, {
     max: config.apiRateLimitPerMin,
     timeWindow: 60_000,

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { credentialsOfApiKey, issueApiKey, parseApiKey, verifyApiKeySecret } from '../core/credentials.js';
-import { RiskfuseError } from '../core/errors.js';
+import { RiskfuseError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ApiKey, ApiKeyRepository, ApiRole, State } from '../core/state/index.js';
 import type { ApiKeyCache } from './api-key-cache.js';
@@ -20,8 +20,70 @@ declare module 'fastify' {
 
 /** `last_used_at` is written at most this often per key, so reads do not each cost a durable write. */
 const TOUCH_INTERVAL_MS = 60_000;
+/** Last-used times waiting to be written are written together this often (one transaction). */
+const TOUCH_FLUSH_MS = 5_000;
 
 type KeyStore = Pick<ApiKeyRepository, 'touchApiKey'>;
+
+/**
+ * Keys' last-used times, written off the request path: a request only notes the time (at most once a
+ * minute per key), and the notes are written together every few seconds in one transaction, so no request
+ * waits for a durable write (with SQLite's fsync, that request's latency was the API's p99 in
+ * `npm run bench:api`). A failed write is logged and the time noted again on the key's next use; `flush()`
+ * on close writes what is pending. Pinned by api/test/auth.test.ts ("when a key is used…").
+ */
+export class LastUsedRecorder {
+  readonly #keys: KeyStore;
+  readonly #transaction: <T>(fn: () => Promise<T>) => Promise<T>;
+  readonly #log: Logger;
+  readonly #notedAt = new Map<string, number>();
+  #pending = new Map<string, number>();
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    keys: KeyStore,
+    transaction: <T>(fn: () => Promise<T>) => Promise<T>,
+    log: Logger,
+    private readonly flushMs = TOUCH_FLUSH_MS,
+  ) {
+    this.#keys = keys;
+    this.#transaction = transaction;
+    this.#log = log;
+  }
+
+  /** The key was used at `nowMs`. */
+  used(id: string, nowMs: number): void {
+    if (nowMs - (this.#notedAt.get(id) ?? Number.NEGATIVE_INFINITY) < TOUCH_INTERVAL_MS) return;
+    this.#notedAt.set(id, nowMs);
+    this.#pending.set(id, nowMs);
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      void this.flush();
+    }, this.flushMs).unref();
+  }
+
+  /** Writes every pending last-used time; resolves when written (or failed, logged). */
+  flush(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#pending;
+    this.#pending = new Map();
+    this.#flushing = this.#flushing.then(async () => {
+      if (batch.size === 0) return;
+      try {
+        await this.#transaction(async () => {
+          for (const [id, at] of batch) await this.#keys.touchApiKey(id, at);
+        });
+      } catch (err) {
+        // Noted again on the next use; the time is informative, not an audit record.
+        for (const id of batch.keys()) this.#notedAt.delete(id);
+        this.#log.warn({ err: errorMessage(err), keys: batch.size }, 'API key last-used times not written');
+      }
+    });
+    return this.#flushing;
+  }
+}
 
 /** The presented key: `Authorization: Bearer <key>`, else `X-API-Key: <key>`. */
 function presentedKey(request: FastifyRequest): string | undefined {
@@ -42,10 +104,9 @@ function presentedKey(request: FastifyRequest): string | undefined {
  */
 export function createAuthHook(
   active: Pick<ApiKeyCache, 'active'>,
-  keys: KeyStore,
+  lastUsed: Pick<LastUsedRecorder, 'used'>,
   log: Logger,
 ): (request: FastifyRequest) => Promise<void> {
-  const touchedAt = new Map<string, number>();
   return async (request) => {
     const url = request.routeOptions.url;
     // No route matched: the not-found handler answers (404 problem), nothing to protect.
@@ -68,11 +129,7 @@ export function createAuthHook(
     }
     const stored = found.key;
     request.principal = { keyId: stored.id, role: stored.role };
-    const nowMs = Date.now();
-    if (nowMs - (touchedAt.get(stored.id) ?? 0) >= TOUCH_INTERVAL_MS) {
-      touchedAt.set(stored.id, nowMs);
-      await keys.touchApiKey(stored.id, nowMs);
-    }
+    lastUsed.used(stored.id, Date.now());
     if (access === undefined) {
       log.error({ method: request.method, url }, 'route missing from the permission table; refused');
       throw new RiskfuseError('FORBIDDEN', 'this route is not open to any role');

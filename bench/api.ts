@@ -29,7 +29,7 @@ import { openSqliteState } from '../core/state/index.js';
 import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
 import { listenApi } from './api-server.js';
 import type { HttpLoadReport } from './http-load-worker.js';
-import { envInt, httpLoad, runBench } from './support.js';
+import { cpuSeconds, envInt, httpLoad, runBench } from './support.js';
 
 const CONNECTIONS = envInt('BENCH_CONNECTIONS', 16);
 const DURATION_MS = envInt('BENCH_DURATION_MS', 5000);
@@ -166,8 +166,28 @@ async function main(): Promise<void> {
     { key: 'score', name: 'GET /v1/borrowers/:id/score', path: '/v1/borrowers/b0001/score' },
   ];
 
-  const run = (url: string, headers: Record<string, string> = {}) =>
-    httpLoad({ url, headers, connections: CONNECTIONS, warmupMs: WARMUP_MS, durationMs: DURATION_MS });
+  /**
+   * A load run, with the CPU the server side spent per request: this thread's CPU (the servers; the load runs in
+   * a worker) over warm-up and window, per request at the window's rate. Less sensitive to a busy machine than
+   * latency, which includes waiting for a core.
+   */
+  const run = async (url: string, headers: Record<string, string> = {}) => {
+    const cpuStart = cpuSeconds('thread-self');
+    const r = await httpLoad({
+      url,
+      headers,
+      connections: CONNECTIONS,
+      warmupMs: WARMUP_MS,
+      durationMs: DURATION_MS,
+    });
+    const cpuEnd = cpuSeconds('thread-self');
+    const served = (r.requests * (WARMUP_MS + DURATION_MS)) / DURATION_MS;
+    const cpuUs =
+      cpuStart === undefined || cpuEnd === undefined || served === 0
+        ? null
+        : Math.round(((cpuEnd - cpuStart) * 1e6) / served);
+    return { ...r, cpuUs };
+  };
 
   process.stdout.write(
     `data: 1 borrower, ${DEVICES} stakes, ${readings.length} readings over 7 days (SQLite); the aggregate asks hourly mean/min/max of weightKg\n`,
@@ -175,10 +195,10 @@ async function main(): Promise<void> {
   process.stdout.write(
     `bench:api — ${CONNECTIONS} keep-alive connections, closed loop, ${WARMUP_MS} ms warm-up + ${DURATION_MS} ms measured per target, Node ${process.version}\n`,
   );
-  const row = (name: string, r: HttpLoadReport, ratio: string, p99Ratio: string) =>
-    `${name.padEnd(44).slice(0, 44)} ${String(r.perS).padStart(8)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${ratio.padStart(8)} ${p99Ratio.padStart(8)}${r.errors + r.non2xx > 0 ? `  (${r.errors} errors, ${r.non2xx} non-2xx)` : ''}\n`;
+  const row = (name: string, r: HttpLoadReport & { cpuUs: number | null }, ratio: string, p99Ratio: string) =>
+    `${name.padEnd(44).slice(0, 44)} ${String(r.perS).padStart(8)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${ratio.padStart(8)} ${p99Ratio.padStart(8)} ${String(r.cpuUs ?? '–').padStart(10)}${r.errors + r.non2xx > 0 ? `  (${r.errors} errors, ${r.non2xx} non-2xx)` : ''}\n`;
   process.stdout.write(
-    `${'target'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'req/s ×'.padStart(8)} ${'p99 ×'.padStart(8)}\n`,
+    `${'target'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'req/s ×'.padStart(8)} ${'p99 ×'.padStart(8)} ${'CPU µs/req'.padStart(10)}\n`,
   );
   const base = await run(trivialUrl);
   process.stdout.write(row('trivial Fastify route (baseline)', base, '1.00', '1.00'));
@@ -189,6 +209,7 @@ async function main(): Promise<void> {
     baselinePerS: base.perS,
     baselineP50Ms: base.p50Ms,
     baselineP99Ms: base.p99Ms,
+    baselineCpuUsPerRequest: base.cpuUs ?? 'n/a',
   };
   for (const target of TARGETS.filter((t) => ONLY.length === 0 || ONLY.includes(t.key))) {
     const r = await run(`${api.url}${target.path}`, api.headers);
@@ -204,6 +225,7 @@ async function main(): Promise<void> {
       [`${target.key}P99Ms`]: r.p99Ms,
       [`${target.key}Ratio`]: Number(ratio.toFixed(3)),
       [`${target.key}P99Ratio`]: Number(p99Ratio.toFixed(3)),
+      [`${target.key}CpuUsPerRequest`]: r.cpuUs ?? 'n/a',
     });
   }
   figures.peakRssMb = Math.round(process.memoryUsage().rss / 1048576);

@@ -15,9 +15,10 @@
  * Environment: BENCH_DEVICES (2000), BENCH_DURATION_MS (window of each phase, 10000), BENCH_INFLIGHT (4),
  * BENCH_RAMP_MS (connection ramp, 4000), BENCH_RATE_PER_S (5000), BENCH_WARMUP_MS (paced warm-up, 1000),
  * BENCH_BROKER_PERSISTENCE (the riskfuse broker's session store: sqlite, the product default, or memory),
+ * BENCH_HANDOFF_MS (the SQLite session store's MQTT_HANDOFF_MS; default the product's, 0 = write every message),
  * BENCH_BACKENDS (telemetry stores to run, comma-separated: sqlite,influxdb; influxdb only with influxd on PATH).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +40,7 @@ import { createIngest } from '../ingest/app.js';
 import { ingestConfigSpec } from '../ingest/config.js';
 import { influxdAvailable, startInfluxd } from '../test/support/influxd.js';
 import type { LoadCommand, LoadReport, LoadSpec } from './load-worker.js';
-import { envInt, runBench, tsxWorker } from './support.js';
+import { cpuSeconds, envInt, runBench, tsxWorker } from './support.js';
 
 const DEVICES = envInt('BENCH_DEVICES', 2000);
 const DURATION_MS = envInt('BENCH_DURATION_MS', 10_000);
@@ -48,6 +49,7 @@ const RAMP_MS = envInt('BENCH_RAMP_MS', 4000);
 const RATE_PER_S = envInt('BENCH_RATE_PER_S', 5000);
 const WARMUP_MS = envInt('BENCH_WARMUP_MS', 1000);
 const BROKER_PERSISTENCE = process.env.BENCH_BROKER_PERSISTENCE === 'memory' ? 'memory' : 'sqlite';
+const HANDOFF_MS = process.env.BENCH_HANDOFF_MS;
 const BACKENDS = new Set((process.env.BENCH_BACKENDS ?? 'sqlite,influxdb').split(',').map((b) => b.trim()));
 /** How long the paced phase waits for messages stamped in its window that have not arrived yet. */
 const LATE_TIMEOUT_MS = 10_000;
@@ -56,17 +58,6 @@ const MAX_SAMPLES = 2_000_000;
 
 let peakRss = 0;
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
-
-/** CPU seconds (user + system) of this process, or of the calling thread; undefined off Linux. */
-function cpuSeconds(which: 'self' | 'thread-self'): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${which}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Every message that arrived at the end of the path: its device timestamp and when it arrived. */
 class Arrivals {
@@ -126,6 +117,8 @@ interface BackendResult {
   readonly closed: ClosedResult;
   /** Device errors, lost connections, missing messages, and what the system under test refused or retried. */
   readonly errors: number;
+  /** Rows the broker's SQLite session store wrote per reading stored (inserts, updates, deletes), if SQLite. */
+  readonly sessionWritesPerReading?: number;
 }
 
 /** A system under test: where devices connect, what arrives at its end, how many connections it holds. */
@@ -315,7 +308,11 @@ async function platform(backend: 'sqlite' | 'influxdb', influxUrl?: string): Pro
   const serviceToken = issueToken();
   // The broker's session store as the product runs it (SQLite, durable before PUBACK) unless asked otherwise.
   const persistence = openBrokerPersistence(
-    parseConfig(brokerPersistenceConfigSpec, { DATA_DIR: dir, MQTT_PERSISTENCE: BROKER_PERSISTENCE }),
+    parseConfig(brokerPersistenceConfigSpec, {
+      DATA_DIR: dir,
+      MQTT_PERSISTENCE: BROKER_PERSISTENCE,
+      ...(HANDOFF_MS === undefined ? {} : { MQTT_HANDOFF_MS: HANDOFF_MS }),
+    }),
     silentLogger,
   );
   const broker = createBroker({
@@ -354,7 +351,7 @@ async function platform(backend: 'sqlite' | 'influxdb', influxUrl?: string): Pro
   });
   await ingest.start();
   try {
-    return await measure({
+    const result = await measure({
       url,
       devices,
       arrivals,
@@ -365,6 +362,14 @@ async function platform(backend: 'sqlite' | 'influxdb', influxUrl?: string): Pro
         return c.readingsRejected + c.storeErrors + b.publishesDroppedUnauthorised + b.oversizedPackets;
       },
     });
+    const stats = (persistence as { stats?: { operations: number } }).stats;
+    const stored = ingest.counters.readingsStored;
+    if (stats === undefined || stored === 0) return result;
+    const sessionWritesPerReading = Math.round((stats.operations / stored) * 100) / 100;
+    process.stdout.write(
+      `  broker session store: ${sessionWritesPerReading} rows written per reading stored\n`,
+    );
+    return { ...result, sessionWritesPerReading };
   } finally {
     await ingest.stop();
     await broker.close();
@@ -454,10 +459,12 @@ async function main(): Promise<void> {
     [`${prefix}PacedCpuUsPerReading`]: r?.paced.cpuUsPerReading ?? null,
     [`${prefix}PacedMainThreadCpuUsPerReading`]: r?.paced.mainCpuUsPerReading ?? null,
     [`${prefix}Errors`]: r?.errors ?? null,
+    [`${prefix}SessionWritesPerReading`]: r?.sessionWritesPerReading ?? null,
   });
   const figures = {
     bench: 'ingest',
     brokerPersistence: BROKER_PERSISTENCE,
+    handoffMs: HANDOFF_MS === undefined ? 'default' : Number(HANDOFF_MS),
     devices: DEVICES,
     inflightPerDevice: INFLIGHT,
     windowMs: DURATION_MS,

@@ -3,6 +3,7 @@
  * reports its peak RSS reports its own): integer settings from the environment, the run of a bench's `main`,
  * worker threads running this folder's TypeScript, and the HTTP load generator (bench/http-load-worker.ts).
  */
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { HttpLoadReport, HttpLoadSpec } from './http-load-worker.js';
 
@@ -23,6 +24,17 @@ export function runBench(main: () => Promise<void>): void {
       process.exit(1);
     },
   );
+}
+
+/** CPU seconds (user + system) of this process, or of the calling thread; undefined off Linux. */
+export function cpuSeconds(which: 'self' | 'thread-self'): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${which}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The middle value of `xs` (the upper one of an even count); NaN when empty. */

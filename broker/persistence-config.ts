@@ -30,6 +30,13 @@ export const brokerPersistenceConfigSpec = defineConfig({
   persistencePath: str('MQTT_PERSISTENCE_PATH', {
     doc: 'SQLite file of the broker session store (MQTT_PERSISTENCE=sqlite); default DATA_DIR/broker.db',
   }),
+  handoffMs: int('MQTT_HANDOFF_MS', {
+    doc: 'MQTT_PERSISTENCE=sqlite: a QoS 1 message queued for a connected persistent session (the ingest) is written to the session store only if that session has not acknowledged it within this time (or disconnects first); the device’s PUBACK waits for one or the other. 0 = write every message before its PUBACK',
+    unit: 'ms',
+    default: 5000,
+    min: 0,
+    max: 60_000,
+  }),
 });
 
 export type BrokerPersistenceConfig = ConfigOf<typeof brokerPersistenceConfigSpec>;
@@ -45,7 +52,8 @@ export function brokerPersistencePath(
  * (`destroy()`) after the broker has closed.
  */
 export function openBrokerPersistence(
-  cfg: Pick<BrokerPersistenceConfig, 'dataDir' | 'persistence' | 'persistencePath'>,
+  cfg: Pick<BrokerPersistenceConfig, 'dataDir' | 'persistence' | 'persistencePath'> &
+    Partial<Pick<BrokerPersistenceConfig, 'handoffMs'>>,
   log: Logger,
 ): AedesPersistence {
   if (cfg.persistence === 'redis') {
@@ -61,7 +69,11 @@ export function openBrokerPersistence(
     // The stock in-memory store typed as the port it implements (its contract suite: test/persistence.test.ts).
     return new BrokerPersistence() as unknown as AedesPersistence;
   }
-  return createSqlitePersistence({ path: brokerPersistencePath(cfg), log });
+  return createSqlitePersistence({
+    path: brokerPersistencePath(cfg),
+    log,
+    ...(cfg.handoffMs === undefined ? {} : { handoffMs: cfg.handoffMs }),
+  });
 }
 
 /** The session store and, for `redis`, the cluster's shared emitter: `persistence` and `cluster` of `BrokerDeps`. */
@@ -69,7 +81,8 @@ export function openBrokerBackend(
   cfg: Pick<
     BrokerPersistenceConfig,
     'dataDir' | 'persistence' | 'persistencePath' | 'redisUrl' | 'heartbeatIntervalMs'
-  >,
+  > &
+    Partial<Pick<BrokerPersistenceConfig, 'handoffMs'>>,
   concurrency: number,
   log: Logger,
 ): Required<Pick<BrokerDeps, 'persistence'>> & Pick<BrokerDeps, 'cluster'> {

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -15,6 +16,7 @@ import type {
   StoredSubscription,
   SubscriberRef,
 } from './persistence-port.js';
+import { Claim, HandoffWindow } from './handoff.js';
 import { SessionWriter, type SessionWriterStats } from './session-writer.js';
 
 /**
@@ -69,6 +71,11 @@ export interface SqlitePersistenceOptions {
    * fsynced only at checkpoints — survives a crash of the broker process, not of the machine.
    */
   readonly synchronous?: SqliteSynchronous;
+  /**
+   * MQTT_HANDOFF_MS (handoff.ts): a copy queued for a connected persistent session is written only if that
+   * session has not acknowledged it within this time. 0 (default here): every copy is written at once.
+   */
+  readonly handoffMs?: number;
 }
 
 /** What the store has done since it was opened. */
@@ -77,6 +84,11 @@ export type SqlitePersistenceStats = SessionWriterStats;
 export interface SqlitePersistence extends AedesPersistence {
   readonly broker: BrokerRef | undefined;
   readonly stats: SqlitePersistenceStats;
+  /**
+   * Settles once every copy of the message a client published with this packet is owned — committed, or
+   * acknowledged by its subscriber (handoff.ts); undefined when none waits. Read by publish-before-ack.ts.
+   */
+  owned(packet: { payload?: unknown }): Promise<void> | undefined;
 }
 
 /** Opens (creating or migrating) the store at `path` and loads its state; pass it as Aedes' `persistence`. */
@@ -325,9 +337,31 @@ function* retainedMatching(retained: Map<string, StoredPacket>, pattern: string)
   }
 }
 
+/**
+ * Whether a message's copies may wait for their subscribers: its claim is found by its payload object, so only
+ * a non-empty Buffer (one per PUBLISH parsed; an empty one might be a shared constant) qualifies.
+ */
+const handsOff = (payload: unknown): payload is Buffer => Buffer.isBuffer(payload) && payload.length > 0;
+
+/** A copy waiting for its subscriber's PUBACK: what its `outgoing` row needs if it is written after all. */
+interface HandedOff {
+  readonly slot: Slot;
+  readonly clientId: string;
+  row: object;
+}
+
+/** Aedes' map of connected clients (Aedes 1.2 `broker.clients`), read to defer only copies for live sessions. */
+type BrokerClients = { readonly clients?: Readonly<Record<string, unknown>> };
+
 class SqliteAedesPersistence implements SqlitePersistence {
   readonly #log: Logger;
   readonly #writer: SessionWriter<StatementName>;
+  readonly #handoff: HandoffWindow<Slot, HandedOff> | undefined;
+  /**
+   * The claim of each message with a copy handed off, by its payload: the one object the client's PUBLISH
+   * packet, Aedes' copy of it (aedes-packet keeps `payload` by reference) and the queued copies share.
+   */
+  readonly #claims = new WeakMap<object, Claim>();
 
   // The state, as aedes-persistence's memory store keeps it.
   readonly #retained = new Map<string, StoredPacket>();
@@ -341,7 +375,7 @@ class SqliteAedesPersistence implements SqlitePersistence {
 
   #destroyed: Promise<void> | undefined;
 
-  constructor({ path, log, synchronous = 'FULL' }: SqlitePersistenceOptions) {
+  constructor({ path, log, synchronous = 'FULL', handoffMs = 0 }: SqlitePersistenceOptions) {
     this.#log = log.child({ component: 'broker-persistence' });
     let db: Database.Database;
     try {
@@ -361,10 +395,17 @@ class SqliteAedesPersistence implements SqlitePersistence {
       db.close();
     }
     this.#writer = new SessionWriter({ path, synchronous, statements: STATEMENTS, log: this.#log });
+    this.#handoff =
+      handoffMs > 0
+        ? new HandoffWindow(handoffMs, ({ slot, clientId, row }) =>
+            this.#writer.write('insertOutgoing', slot.seq, clientId, slot.packet.messageId ?? null, row),
+          )
+        : undefined;
     this.#log.info(
       {
         path,
         synchronous,
+        handoffMs,
         retained: this.#retained.size,
         sessions: this.#subscriptions.size,
         queued: this.#queuedCount(),
@@ -382,10 +423,21 @@ class SqliteAedesPersistence implements SqlitePersistence {
     return this.#writer.stats;
   }
 
+  owned(packet: { payload?: unknown }): Promise<void> | undefined {
+    const { payload } = packet;
+    return typeof payload === 'object' && payload !== null ? this.#claims.get(payload)?.settled : undefined;
+  }
+
   // Aedes refuses a persistence whose setup is not an AsyncFunction; there is nothing to wait for here.
   // eslint-disable-next-line @typescript-eslint/require-await
   async setup(broker: BrokerRef): Promise<void> {
     this.#broker = broker;
+    const handoff = this.#handoff;
+    if (handoff === undefined || typeof (broker as Partial<EventEmitter>).on !== 'function') return;
+    // A session that disconnects will not acknowledge what it was sent: write its waiting copies now.
+    (broker as unknown as EventEmitter).on('clientDisconnect', (client: ClientRef) => {
+      if (this.#outgoing.has(client.id)) handoff.flushWhere((copy) => copy.clientId === client.id);
+    });
   }
 
   // --- retained messages ---
@@ -504,16 +556,41 @@ class SqliteAedesPersistence implements SqlitePersistence {
     if (subs.length === 0) return Promise.resolve();
     let row: object | undefined;
     let committed: Promise<void> | undefined;
+    let claim: Claim | undefined;
     for (const sub of subs) {
       const packet = new Packet(original);
       // aedes-packet copies data fields only; one copy of the row for every subscriber of the message.
       row ??= { ...packet };
       const slot: Slot = { seq: this.#nextSeq++, packet };
       this.#queue(sub.clientId).enqueue(slot);
+      if (this.#handoff?.accepts() === true && this.#connected(sub.clientId) && handsOff(packet.payload)) {
+        // Resolved now, so that Aedes goes on to deliver it; the device's PUBACK waits for the claim.
+        const pending = claim ?? new Claim();
+        if (this.#handoff?.defer(slot, { slot, clientId: sub.clientId, row }, pending)) {
+          claim = pending;
+          continue;
+        }
+      }
       // All in the same batch: one promise.
       committed = this.#writer.write('insertOutgoing', slot.seq, sub.clientId, null, row);
     }
+    if (claim !== undefined) {
+      if (committed !== undefined) {
+        claim.add();
+        committed.then(
+          () => claim.done(),
+          (err: unknown) => claim.failed(err instanceof Error ? err : new Error(String(err))),
+        );
+      }
+      claim.sealed();
+      this.#claims.set(original.payload as object, claim);
+      return Promise.resolve();
+    }
     return committed ?? Promise.resolve();
+  }
+
+  #connected(clientId: string): boolean {
+    return (this.#broker as BrokerClients | undefined)?.clients?.[clientId] !== undefined;
   }
 
   outgoingUpdate(client: ClientRef, packet: StoredPacket): Promise<void> {
@@ -521,6 +598,12 @@ class SqliteAedesPersistence implements SqlitePersistence {
     if (change === undefined) return Promise.reject(new Error('no such packet'));
     const { seq } = change.slot;
     const messageId = change.slot.packet.messageId ?? null;
+    const handedOff = this.#handoff?.waiting(change.slot);
+    if (handedOff !== undefined) {
+      // Not in the file: if it is written after all, it is written as it is then.
+      if (change.kind === 'replaced') handedOff.row = plain(packet);
+      return Promise.resolve();
+    }
     if (change.kind === 'messageId') {
       this.#writer.writeBehind('setOutgoingMessageId', messageId, seq);
     } else {
@@ -538,7 +621,8 @@ class SqliteAedesPersistence implements SqlitePersistence {
     const slot = queue?.clear(typeof packet === 'object' ? packet.messageId : undefined);
     if (queue?.size === 0) this.#outgoing.delete(client.id);
     if (slot === undefined) return Promise.resolve(undefined);
-    this.#writer.writeBehind('deleteOutgoing', slot.seq);
+    // Acknowledged within the hand-off window: never written, nothing to delete.
+    if (this.#handoff?.acknowledged(slot) !== true) this.#writer.writeBehind('deleteOutgoing', slot.seq);
     return Promise.resolve(slot.packet);
   }
 
@@ -625,6 +709,8 @@ class SqliteAedesPersistence implements SqlitePersistence {
 
   /** Commits what is queued, then closes the file. Later writes are refused. */
   destroy(): Promise<void> {
+    // Copies still waiting for their subscriber are written before the file closes.
+    if (this.#destroyed === undefined) this.#handoff?.flushAll();
     this.#destroyed ??= this.#writer.close().then(() => {
       this.#log.info({ ...this.#writer.stats }, 'broker session store closed');
     });

@@ -1,6 +1,7 @@
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { SqlitePersistence } from './persistence-sqlite.js';
 
 /**
  * Makes the broker acknowledge a QoS 1 PUBLISH only once the message is stored.
@@ -18,6 +19,10 @@ import type { Logger } from '../core/logger.js';
  * that fails (the store refused it) fails the PUBLISH: Aedes closes the connection without PUBACK, and
  * the device sends it again.
  *
+ * With a session store that hands copies off to connected subscribers (persistence-sqlite.ts with
+ * MQTT_HANDOFF_MS, handoff.ts), "stored" means owned: each copy committed to the file or acknowledged by
+ * its subscriber; the store's `owned(packet)` says when, and the PUBACK waits for that too.
+ *
  * QoS 2 needs none of this (Aedes stores the packet and publishes it before PUBREC), and QoS 0 has no
  * acknowledgement. Install after `installDropGate`: a dropped packet goes through the gate here too.
  * This relies on the same Aedes internals as the drop gate (the packet object handed from
@@ -28,6 +33,7 @@ export function installPublishBeforeAck(aedes: Aedes, log: Logger): void {
   const target = aedes as unknown as {
     publish: InternalPublish;
     authorizePublish: Aedes['authorizePublish'];
+    persistence?: Partial<Pick<SqlitePersistence, 'owned'>>;
   };
   const publish = target.publish.bind(aedes);
   const authorize = target.authorizePublish.bind(aedes);
@@ -42,7 +48,16 @@ export function installPublishBeforeAck(aedes: Aedes, log: Logger): void {
         return;
       }
       const stored = new Promise<Error | undefined>((resolve) => {
-        publish(packet, client, (publishErr) => resolve(publishErr ?? undefined));
+        publish(packet, client, (publishErr) => {
+          // Read here: Aedes sets `persistence` in listen(), after this is installed.
+          const owned = publishErr ? undefined : target.persistence?.owned?.(packet);
+          if (owned === undefined) resolve(publishErr ?? undefined);
+          else
+            owned.then(
+              () => resolve(undefined),
+              (err: unknown) => resolve(asError(err)),
+            );
+        });
       });
       const previous = lastAck.get(client);
       const acked = (previous ?? Promise.resolve())
@@ -68,6 +83,8 @@ export function installPublishBeforeAck(aedes: Aedes, log: Logger): void {
     if (finished) setImmediate(finished);
   };
 }
+
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
 const installed = new WeakSet<Aedes>();
 

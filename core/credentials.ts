@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { DeviceCredentials } from './state/index.js';
 
 /**
@@ -11,7 +11,9 @@ export function issueToken(): string {
 }
 
 export function hashToken(token: string, salt: string): string {
-  return createHash('sha256').update(salt).update('\0').update(token).digest('hex');
+  // One-shot `hash` (no Hash object): the same digest as update(salt), update('\0'), update(token), in about
+  // half the time — it is paid on every API request and every MQTT CONNECT.
+  return hash('sha256', `${salt}\0${token}`, 'hex');
 }
 
 export function makeCredentials(deviceId: string, token: string): DeviceCredentials {

@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseApiKey } from '../../core/credentials.js';
+import { issueApiKey, parseApiKey } from '../../core/credentials.js';
 import { silentLogger } from '../../core/logger.js';
 import { API_ROLES } from '../../core/state/index.js';
 import { openTestState } from '../../core/state/test/backends.js';
 import { registeredRoutes } from '../app.js';
-import { bootstrapAdminKey } from '../auth.js';
+import { bootstrapAdminKey, LastUsedRecorder } from '../auth.js';
 import { apiMain } from '../main.js';
 import { PERMISSIONS, PUBLIC_PREFIXES, accessFor } from '../permissions.js';
 import { seedPortfolio, startTestApi, T0, type TestApi } from './support.js';
@@ -256,6 +256,64 @@ describe('API key cache (api/api-key-cache.ts)', () => {
       expect(await status(t, t.keys.officer)).toBe(200);
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('last-used times (LastUsedRecorder)', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('when a key is used, then the caller does not wait for the write, the time is written in one batch within the flush interval, and a failed write is noted again on the next use', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riskfuse-last-used-'));
+    const state = await openTestState(dir);
+    try {
+      const ids: string[] = [];
+      for (const name of ['a', 'b']) {
+        const issued = issueApiKey();
+        await state.apiKeys.createApiKey({ id: issued.id, name, role: 'auditor', createdAt: T0 }, issued);
+        ids.push(issued.id);
+      }
+      const [a = '', b = ''] = ids;
+      let failNext = false;
+      let transactions = 0;
+      const recorder = new LastUsedRecorder(
+        state.apiKeys,
+        async (fn) => {
+          transactions += 1;
+          if (failNext) {
+            failNext = false;
+            throw new Error('disk full');
+          }
+          return state.transaction(fn);
+        },
+        silentLogger,
+        100,
+      );
+      recorder.used(a, T0 + 1000);
+      recorder.used(b, T0 + 2000);
+      // Noted, not written: nothing a request would have waited for.
+      expect((await state.apiKeys.getApiKey(a))?.lastUsedAt).toBeUndefined();
+      await sleep(400);
+      expect((await state.apiKeys.getApiKey(a))?.lastUsedAt).toBe(T0 + 1000);
+      expect((await state.apiKeys.getApiKey(b))?.lastUsedAt).toBe(T0 + 2000);
+      expect(transactions).toBe(1);
+
+      // Within the minute: not noted again.
+      recorder.used(a, T0 + 30_000);
+      await recorder.flush();
+      expect((await state.apiKeys.getApiKey(a))?.lastUsedAt).toBe(T0 + 1000);
+
+      // A failed write is not lost for good: the next use notes the key again.
+      failNext = true;
+      recorder.used(a, T0 + 70_000);
+      await recorder.flush();
+      expect((await state.apiKeys.getApiKey(a))?.lastUsedAt).toBe(T0 + 1000);
+      recorder.used(a, T0 + 71_000);
+      await recorder.flush();
+      expect((await state.apiKeys.getApiKey(a))?.lastUsedAt).toBe(T0 + 71_000);
+    } finally {
+      await state.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
