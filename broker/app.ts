@@ -2,13 +2,14 @@ import { readFile } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Aedes } from 'aedes';
+import { Aedes, type Client } from 'aedes';
 import type { MQEmitter } from 'mqemitter';
 import { ClusterClients, installStaleWillGate } from './cluster-clients.js';
 import { coalesceWrites } from './coalesce-writes.js';
 import { createMq } from './mq.js';
 import { BrokerPersistence } from './persistence.js';
 import type { AedesPersistence } from './persistence-port.js';
+import type { SqlitePersistence } from './persistence-sqlite.js';
 import { installPartitionedSessions } from './partitioned-sessions.js';
 import { installPublishBeforeAck } from './publish-before-ack.js';
 import { RiskfuseError, errorMessage } from '../core/errors.js';
@@ -112,6 +113,15 @@ export function createBroker({
     maxClientsIdLength: 128,
   });
   installDropGate(aedes, dropped);
+  // The hand-off (handoff.ts) lets a subscriber's PUBACK stand for storage: only the ingest's, which follows
+  // its durable commit. Pinned by broker/test/handoff.test.ts and test/paho-interop.e2e.test.ts (s4_4).
+  const handOff = (persistence as Partial<SqlitePersistence>).handOffOnlyTo;
+  if (typeof handOff === 'function') {
+    handOff.call(persistence, (client) => {
+      const principal = sessions.get(client as Client)?.principal;
+      return principal?.kind === 'service' && principal.name === 'ingest';
+    });
+  }
   // Ingest partition sessions get only their devices' messages (core/contracts/ingest-partitions.ts).
   installPartitionedSessions(aedes, persistence);
   const clusterClients = cluster === undefined ? undefined : new ClusterClients(aedes, cluster.mq);

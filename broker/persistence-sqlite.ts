@@ -89,6 +89,14 @@ export interface SqlitePersistence extends AedesPersistence {
    * acknowledged by its subscriber (handoff.ts); undefined when none waits. Read by publish-before-ack.ts.
    */
   owned(packet: { payload?: unknown }): Promise<void> | undefined;
+  /**
+   * Hands off only to connected sessions `accept` admits (default: every connected persistent session). The
+   * broker admits only the ingest service (app.ts): its PUBACK follows its own durable commit, so it can take
+   * ownership; any other subscriber's PUBACK says nothing about storage, and one that is slow to acknowledge
+   * would hold every device's PUBACK for up to the window (Paho's s4_4 redelivery scenario failed on that:
+   * test/paho-interop.e2e.test.ts).
+   */
+  handOffOnlyTo(accept: (client: object) => boolean): void;
 }
 
 /** Opens (creating or migrating) the store at `path` and loads its state; pass it as Aedes' `persistence`. */
@@ -351,7 +359,7 @@ interface HandedOff {
 }
 
 /** Aedes' map of connected clients (Aedes 1.2 `broker.clients`), read to defer only copies for live sessions. */
-type BrokerClients = { readonly clients?: Readonly<Record<string, unknown>> };
+type BrokerClients = { readonly clients?: Readonly<Record<string, object>> };
 
 class SqliteAedesPersistence implements SqlitePersistence {
   readonly #log: Logger;
@@ -372,6 +380,7 @@ class SqliteAedesPersistence implements SqlitePersistence {
   readonly #wills = new Map<string, StoredPacket>();
   #nextSeq = 1;
   #broker: BrokerRef | undefined;
+  #handOffTo: (client: object) => boolean = () => true;
 
   #destroyed: Promise<void> | undefined;
 
@@ -589,8 +598,14 @@ class SqliteAedesPersistence implements SqlitePersistence {
     return committed ?? Promise.resolve();
   }
 
+  handOffOnlyTo(accept: (client: object) => boolean): void {
+    this.#handOffTo = accept;
+  }
+
+  /** The session is connected and may take ownership of its copies (handOffOnlyTo). */
   #connected(clientId: string): boolean {
-    return (this.#broker as BrokerClients | undefined)?.clients?.[clientId] !== undefined;
+    const client = (this.#broker as BrokerClients | undefined)?.clients?.[clientId];
+    return client !== undefined && this.#handOffTo(client);
   }
 
   outgoingUpdate(client: ClientRef, packet: StoredPacket): Promise<void> {
