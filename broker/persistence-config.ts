@@ -31,7 +31,7 @@ export const brokerPersistenceConfigSpec = defineConfig({
     doc: 'SQLite file of the broker session store (MQTT_PERSISTENCE=sqlite); default DATA_DIR/broker.db',
   }),
   handoffMs: int('MQTT_HANDOFF_MS', {
-    doc: 'MQTT_PERSISTENCE=sqlite: a QoS 1 message queued for a connected persistent session (the ingest) is written to the session store only if that session has not acknowledged it within this time (or disconnects first); the device’s PUBACK waits for one or the other. 0 = write every message before its PUBACK',
+    doc: 'MQTT_PERSISTENCE=sqlite: a QoS 1 message queued for the connected ingest service’s session (svc:ingest) is written to the session store only if that session has not acknowledged it within this time (or disconnects first); the device’s PUBACK waits for one or the other. 0 = write every message before its PUBACK',
     unit: 'ms',
     default: 5000,
     min: 0,
