@@ -11,7 +11,15 @@ import {
   ensureDownsampling,
   type InfluxRetention,
 } from './influx-downsampling.js';
-import { fieldsRows, HOUR_MS, PartialTable, planSegments, type Partial, type Segment } from './resolution.js';
+import {
+  aggregateRows,
+  fieldsRows,
+  HOUR_MS,
+  PartialTable,
+  planSegments,
+  type Partial,
+  type Segment,
+} from './resolution.js';
 import type {
   AggregateQuery,
   AggregateRow,
@@ -701,21 +709,7 @@ export function createInfluxTelemetryStore(
       if (matchesNothing(q)) return [];
       const ordered = q.fns === undefined || q.fns.includes('first') || q.fns.includes('last');
       const table = await partials(q, [q.field], ordered);
-      return table.sorted().flatMap(({ group, startMs, fields }) => {
-        const p = fields.get(q.field);
-        if (p === undefined || p.n === 0) return [];
-        const row: AggregateRow = {
-          group,
-          startMs,
-          count: p.n,
-          mean: p.sum / p.n,
-          min: p.min,
-          max: p.max,
-          first: ordered ? p.first : Number.NaN,
-          last: ordered ? p.last : Number.NaN,
-        };
-        return [row];
-      });
+      return aggregateRows(table, q.field, ordered);
     },
 
     async aggregateFields(q: FieldsAggregateQuery): Promise<FieldsAggregateRow[]> {

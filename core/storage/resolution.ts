@@ -1,4 +1,4 @@
-import type { FieldStats, FieldsAggregateRow } from './telemetry-store.js';
+import type { AggregateRow, FieldStats, FieldsAggregateRow } from './telemetry-store.js';
 import { compareText } from './telemetry-validation.js';
 
 /**
@@ -116,6 +116,29 @@ export class PartialTable {
     }
     return out;
   }
+}
+
+/**
+ * The port's rows of a one-field aggregate from merged partials; `first`/`last` are NaN unless the partials were
+ * read in order (`ordered`).
+ */
+export function aggregateRows(table: PartialTable, field: string, ordered: boolean): AggregateRow[] {
+  const out: AggregateRow[] = [];
+  for (const { group, startMs, fields } of table.sorted()) {
+    const p = fields.get(field);
+    if (p === undefined || p.n === 0) continue;
+    out.push({
+      group,
+      startMs,
+      count: p.n,
+      mean: p.sum / p.n,
+      min: p.min,
+      max: p.max,
+      first: ordered ? p.first : Number.NaN,
+      last: ordered ? p.last : Number.NaN,
+    });
+  }
+  return out;
 }
 
 /** The port's rows of a one-pass aggregate of several fields (count/mean/min/max), from merged partials. */

@@ -3,7 +3,14 @@ import type { DeviceKind, FieldValue, Reading } from '../contracts/index.js';
 import { DEVICE_KINDS } from '../contracts/index.js';
 import { RiskfuseError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { DAY_MS, PartialTable, planSegments, type Partial, type Segment } from './resolution.js';
+import {
+  aggregateRows,
+  DAY_MS,
+  PartialTable,
+  planSegments,
+  type Partial,
+  type Segment,
+} from './resolution.js';
 import {
   forEachRollupPartial,
   planSlots,
@@ -570,22 +577,7 @@ export function openSqliteTelemetryStore(
             );
           }
         }
-        return table.sorted().flatMap(({ group, startMs, fields }) => {
-          const p = fields.get(q.field);
-          if (p === undefined) return [];
-          return [
-            {
-              group,
-              startMs,
-              count: p.n,
-              mean: p.sum / p.n,
-              min: p.min,
-              max: p.max,
-              first: ordered ? p.first : Number.NaN,
-              last: ordered ? p.last : Number.NaN,
-            },
-          ];
-        });
+        return aggregateRows(table, q.field, ordered);
       });
     },
 
