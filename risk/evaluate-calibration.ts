@@ -10,6 +10,7 @@ import {
 } from './metrics.js';
 import {
   applyCalibration,
+  CALIBRATION_METHOD_NAMES,
   fitCalibration,
   type CalibrationJson,
   type CalibrationMethod,
@@ -26,7 +27,7 @@ import {
  * 20-odd of them in the test period, a perfectly calibrated model's worst decile is often 1.5–2× off by chance.
  * Pinned by risk/test/evaluate-calibration.test.ts.
  */
-export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['platt', 'isotonic', 'none'];
+export const CALIBRATION_METHODS: readonly CalibrationMethod[] = CALIBRATION_METHOD_NAMES;
 
 export interface MethodFigures {
   readonly method: CalibrationMethod;

@@ -29,6 +29,7 @@ import {
 } from './metrics.js';
 import {
   applyCalibration,
+  DEFAULT_CALIBRATION,
   DEFAULT_PD_FLOOR,
   type CalibrationJson,
   type CalibrationMethod,
@@ -78,7 +79,7 @@ export interface EvaluateOptions {
   readonly onProgress?: (line: string) => void;
   /** Network settings for the MLPs (defaults: model/train.ts TRAIN_DEFAULTS). */
   readonly network?: { readonly hidden?: readonly number[]; readonly l2?: number; readonly dropout?: number };
-  /** Recalibration fitted on the calibration slice (validation borrowers, weekly, before the split); default 'platt'. */
+  /** Recalibration fitted on the calibration slice (validation borrowers, weekly, before the split); default DEFAULT_CALIBRATION. */
   readonly calibration?: CalibrationMethod;
   /** Lowest PD; default DEFAULT_PD_FLOOR. */
   readonly pdFloor?: number;
@@ -328,7 +329,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
     const trainMs = Date.now() - started;
     // Recalibrated on the calibration slice (never the test period), then floored: see model/calibration.ts.
     const cal = calibrationFigures({
-      method: opts.calibration ?? 'platt',
+      method: opts.calibration ?? DEFAULT_CALIBRATION,
       pdFloor,
       zCal: trained.model.predictLogit(toMatrix(calibrationSlice, imputer)),
       yCal: labels(calibrationSlice),

@@ -41,8 +41,10 @@ describe('calibration figures', () => {
   });
 
   it('when every method is fitted on the same slice, then the table lists each once, the chosen one with the same figures, and monotone maps keep the AUC', () => {
-    expect(figures.methods.map((m) => m.method)).toEqual(['platt', 'isotonic', 'none']);
-    const [platt, isotonic, none] = figures.methods;
+    expect(figures.methods.map((m) => m.method)).toEqual(['platt-hazard', 'platt', 'isotonic', 'none']);
+    const [hazard, platt, isotonic, none] = figures.methods;
+    // A background hazard is a monotone map too: same ranking.
+    expect(hazard?.auc).toBeCloseTo(none?.auc ?? 0, 12);
     expect(platt?.ece).toBe(figures.ece);
     expect(platt?.auc).toBeCloseTo(none?.auc ?? 0, 12);
     // Isotonic ties rows inside a block: its AUC may differ slightly, never much.
