@@ -15,7 +15,7 @@ import { LOOKBACK_DAYS } from './features/offline.js';
 import { DAY_MS } from './features/online.js';
 import { FEATURE_NAMES, ONLINE_FEATURES } from './features/spec.js';
 import type { DecileCheck } from './decile-check.js';
-import { calibrationFigures, type MethodFigures } from './evaluate-calibration.js';
+import { calibrationFigures, type CohortFigures, type MethodFigures } from './evaluate-calibration.js';
 import {
   auc,
   bootstrapCi,
@@ -114,6 +114,8 @@ export interface ModelReport {
   readonly maxDecileRatioCi: [number, number];
   /** Per-decile Jeffreys check of the test PDs (decile-check.ts). */
   readonly deciles: DecileCheck;
+  /** The same check on the cohort of test borrowers performing at the split date, each once. */
+  readonly cohort?: CohortFigures;
   /** Every recalibration method fitted on the same slice, judged on the same test rows. */
   readonly calibrationMethods: MethodFigures[];
   /** Rows and defaults the recalibration was fitted on. */
@@ -304,6 +306,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
   const reports: ModelReport[] = [];
   const testLabels = labels(test);
   const testGroups = test.map((r) => r.borrowerId);
+  const testTimes = test.map((r) => r.t);
   const iterations = opts.bootstrapIterations ?? 1000;
   const predictions = new Map<string, Float32Array>();
   for (const spec of MODEL_SPECS) {
@@ -338,6 +341,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
       groups: testGroups,
       seed,
       iterations,
+      cohort: { t: testTimes, atMs: splitMs },
     });
     const { calibration, p } = cal;
     predictions.set(spec.name, p);
@@ -375,6 +379,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
       eceCi: cal.eceCi,
       maxDecileRatioCi: cal.maxDecileRatioCi,
       deciles: cal.deciles,
+      ...(cal.cohort === undefined ? {} : { cohort: cal.cohort }),
       calibrationMethods: cal.methods,
       calibrationSlice: cal.slice,
       calibration,
