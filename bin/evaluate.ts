@@ -6,6 +6,7 @@ import { errorMessage, RiskfuseError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import { openState, stateConfigSpec } from '../core/state/index.js';
 import { calibrationFlags } from '../risk/calibration-flags.js';
+import { DEFAULT_CALIBRATION, DEFAULT_PD_FLOOR } from '../risk/model/calibration.js';
 import { creditGroundTruth } from '../simulators/index.js';
 import {
   creditConfigSpec,
@@ -53,7 +54,7 @@ function readRows(path: string): FeatureRow[] {
 export const evaluateHelp: CommandHelp = {
   usage:
     'riskfuse evaluate [--borrowers N] [--months M] [--seed N] [--horizon-days H] [--population performing|all]\n' +
-    '                         [--fraud-rate X] [--calibration platt|isotonic|none] [--pd-floor P]\n' +
+    '                         [--fraud-rate X] [--calibration platt-hazard|platt|isotonic|none] [--pd-floor P]\n' +
     '                         [--out DIR] [--cache-dir DIR] [--register] [--write-default FILE]',
   brief:
     'train the fused, online-only and logistic models on a simulated history and write the evaluation report',
@@ -77,7 +78,7 @@ export const evaluateHelp: CommandHelp = {
     ['--dropout X', 'dropout rate of the networks (default 0)'],
     [
       '--calibration M',
-      'recalibration fitted on the validation borrowers before the split: platt (default), isotonic or none',
+      'recalibration fitted on the validation borrowers before the split: platt-hazard (Platt with a background hazard for causes not yet visible at t; default), platt, isotonic or none',
     ],
     ['--pd-floor P', 'lowest PD the models report (default RISK_PD_FLOOR: 0.0003, the Basel 0.03 % floor)'],
     ['--register', 'add the trained models to the registry'],
@@ -159,7 +160,7 @@ export async function evaluateCommand(
     }
     const calibrationRaw = typeof values.calibration === 'string' ? values.calibration : undefined;
     const floorRaw = typeof values['pd-floor'] === 'string' ? values['pd-floor'] : undefined;
-    calibrationFlags(calibrationRaw, floorRaw); // refused here, before the config is read
+    calibrationFlags(calibrationRaw, floorRaw, DEFAULT_PD_FLOOR, DEFAULT_CALIBRATION); // refused here, before the config is read
     opts = {
       calibrationRaw,
       floorRaw,
@@ -194,7 +195,12 @@ export async function evaluateCommand(
     return EXIT.failure;
   }
   // RISK_PD_FLOOR is the floor unless --pd-floor says otherwise (values checked with the flags above).
-  const { calibration, pdFloor } = calibrationFlags(opts.calibrationRaw, opts.floorRaw, config.pdFloor);
+  const { calibration, pdFloor } = calibrationFlags(
+    opts.calibrationRaw,
+    opts.floorRaw,
+    config.pdFloor,
+    DEFAULT_CALIBRATION,
+  );
   const started = Date.now();
   const backend = await initBackend(config.tfBackend, (note) => err(note));
   err(`riskfuse evaluate: TensorFlow.js backend ${backend}`);

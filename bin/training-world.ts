@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RiskfuseError } from '../core/errors.js';
@@ -67,6 +68,8 @@ interface Marker {
   readonly stakeIntervalMs: number;
   readonly helmetIntervalMs: number;
   readonly fraudRatePerYear: number;
+  /** `worldHash` of the world the history was simulated from (absent in markers written before it existed). */
+  readonly worldHash?: string;
   readonly fromMs: number;
   readonly toMs: number;
   readonly readings: number;
@@ -118,8 +121,16 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
     ),
   });
 
-  if (existsSync(markerPath)) {
-    const marker = JSON.parse(readFileSync(markerPath, 'utf8')) as Marker;
+  const hash = worldHash(world);
+  const marker = existsSync(markerPath)
+    ? (JSON.parse(readFileSync(markerPath, 'utf8')) as Marker)
+    : undefined;
+  if (marker !== undefined && marker.worldHash !== hash) {
+    opts.onProgress?.(
+      `the simulated history in ${dir} was built from another world (the simulator's rates changed since): rebuilding it`,
+    );
+  }
+  if (marker !== undefined && marker.worldHash === hash) {
     const stateStore = openSqliteState(join(dir, 'state.db'));
     const telemetryStore = openSqliteTelemetryStore(join(dir, 'telemetry.db'), { log: opts.log });
     opts.onProgress?.(
@@ -153,26 +164,41 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
         );
       },
     });
-    const marker: Marker = {
+    const built: Marker = {
       seed: opts.seed,
       borrowers: opts.borrowers,
       months: opts.months,
       stakeIntervalMs,
       helmetIntervalMs,
       fraudRatePerYear,
+      worldHash: hash,
       fromMs,
       toMs,
       readings: result.readingsWritten,
       builtAt: new Date().toISOString(),
       buildMs: Date.now() - started,
     };
-    writeFileSync(markerPath, JSON.stringify(marker, null, 2));
+    writeFileSync(markerPath, JSON.stringify(built, null, 2));
     return opened(world, dir, stateStore, telemetryStore, fromMs, toMs, result.readingsWritten, false);
   } catch (err) {
     await telemetryStore.close().catch(() => undefined);
     await stateStore.close();
     throw err;
   }
+}
+
+/**
+ * Hash of what the history is simulated from beyond the folder name's options: the borrowers' latent profiles
+ * (with the cash shocks that frauds bring on, simulators/fraud-credit.ts FRAUD_CREDIT_EFFECTS) and the resolved
+ * scenarios. A change of the simulator's rates — a fraud's default probability, the cash-shock rate — changes
+ * it, so a cached history simulated under the old rates is rebuilt instead of silently reused.
+ * Pinned by bin/test/training-world.test.ts.
+ */
+export function worldHash(world: World): string {
+  const json = JSON.stringify({ profiles: world.profiles, scenarios: world.scenarios }, (_k, v: unknown) =>
+    typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
+  );
+  return createHash('sha256').update(json).digest('hex').slice(0, 16);
 }
 
 function opened(

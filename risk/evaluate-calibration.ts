@@ -10,6 +10,7 @@ import {
 } from './metrics.js';
 import {
   applyCalibration,
+  CALIBRATION_METHOD_NAMES,
   fitCalibration,
   type CalibrationJson,
   type CalibrationMethod,
@@ -26,7 +27,7 @@ import {
  * 20-odd of them in the test period, a perfectly calibrated model's worst decile is often 1.5–2× off by chance.
  * Pinned by risk/test/evaluate-calibration.test.ts.
  */
-export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['platt', 'isotonic', 'none'];
+export const CALIBRATION_METHODS: readonly CalibrationMethod[] = CALIBRATION_METHOD_NAMES;
 
 export interface MethodFigures {
   readonly method: CalibrationMethod;
@@ -54,6 +55,50 @@ export interface CalibrationFigures {
   readonly methods: MethodFigures[];
   /** Rows and defaults of the calibration slice. */
   readonly slice: { readonly rows: number; readonly defaults: number };
+  /** The cohort view of the same PDs (when the test rows' dates and a reference date are given). */
+  readonly cohort?: CohortFigures;
+}
+
+/**
+ * The cohort method of PD back-testing (EBA GL/2017/16 § 5.3.2 and the ECB's validation instructions § 2.5.3:
+ * the obligors performing at a reference date, each once, their default rate over the following horizon
+ * against their PD at that date). The weekly test rows repeat a borrower up to a dozen times, so a decile of
+ * rows can rest on a handful of borrowers; the cohort counts each borrower once. An additional view, not a
+ * replacement: both are reported.
+ */
+export interface CohortFigures {
+  readonly atMs: number;
+  readonly borrowers: number;
+  readonly defaults: number;
+  readonly meanPd: number;
+  readonly observedRate: number;
+  readonly ece: number;
+  readonly deciles: DecileCheck;
+}
+
+export function cohortFigures(
+  p: ArrayLike<number>,
+  y: ArrayLike<number>,
+  t: ArrayLike<number>,
+  atMs: number,
+): CohortFigures {
+  const pc: number[] = [];
+  const yc: number[] = [];
+  for (let i = 0; i < p.length; i++) {
+    if (t[i] !== atMs) continue;
+    pc.push(p[i] as number);
+    yc.push(y[i] as number);
+  }
+  const defaults = yc.reduce((a, b) => a + b, 0);
+  return {
+    atMs,
+    borrowers: pc.length,
+    defaults,
+    meanPd: mean(pc),
+    observedRate: defaults / Math.max(1, pc.length),
+    ece: pc.length === 0 ? Number.NaN : ece(pc, yc),
+    deciles: decileCheck(pc, yc),
+  };
 }
 
 export interface CalibrationInput {
@@ -68,6 +113,8 @@ export interface CalibrationInput {
   readonly groups: readonly string[];
   readonly seed: number;
   readonly iterations: number;
+  /** The test rows' dates and the cohort's reference date (one row per borrower at that date). */
+  readonly cohort?: { readonly t: ArrayLike<number>; readonly atMs: number };
 }
 
 const mean = (p: ArrayLike<number>): number => {
@@ -120,5 +167,8 @@ export function calibrationFigures(input: CalibrationInput): CalibrationFigures 
       };
     }),
     slice: { rows: yCal.length, defaults },
+    ...(input.cohort === undefined
+      ? {}
+      : { cohort: cohortFigures(p, yTest, input.cohort.t, input.cohort.atMs) }),
   };
 }

@@ -15,7 +15,7 @@ import { LOOKBACK_DAYS } from './features/offline.js';
 import { DAY_MS } from './features/online.js';
 import { FEATURE_NAMES, ONLINE_FEATURES } from './features/spec.js';
 import type { DecileCheck } from './decile-check.js';
-import { calibrationFigures, type MethodFigures } from './evaluate-calibration.js';
+import { calibrationFigures, type CohortFigures, type MethodFigures } from './evaluate-calibration.js';
 import {
   auc,
   bootstrapCi,
@@ -29,6 +29,7 @@ import {
 } from './metrics.js';
 import {
   applyCalibration,
+  DEFAULT_CALIBRATION,
   DEFAULT_PD_FLOOR,
   type CalibrationJson,
   type CalibrationMethod,
@@ -78,7 +79,7 @@ export interface EvaluateOptions {
   readonly onProgress?: (line: string) => void;
   /** Network settings for the MLPs (defaults: model/train.ts TRAIN_DEFAULTS). */
   readonly network?: { readonly hidden?: readonly number[]; readonly l2?: number; readonly dropout?: number };
-  /** Recalibration fitted on the calibration slice (validation borrowers, weekly, before the split); default 'platt'. */
+  /** Recalibration fitted on the calibration slice (validation borrowers, weekly, before the split); default DEFAULT_CALIBRATION. */
   readonly calibration?: CalibrationMethod;
   /** Lowest PD; default DEFAULT_PD_FLOOR. */
   readonly pdFloor?: number;
@@ -113,6 +114,8 @@ export interface ModelReport {
   readonly maxDecileRatioCi: [number, number];
   /** Per-decile Jeffreys check of the test PDs (decile-check.ts). */
   readonly deciles: DecileCheck;
+  /** The same check on the cohort of test borrowers performing at the split date, each once. */
+  readonly cohort?: CohortFigures;
   /** Every recalibration method fitted on the same slice, judged on the same test rows. */
   readonly calibrationMethods: MethodFigures[];
   /** Rows and defaults the recalibration was fitted on. */
@@ -303,6 +306,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
   const reports: ModelReport[] = [];
   const testLabels = labels(test);
   const testGroups = test.map((r) => r.borrowerId);
+  const testTimes = test.map((r) => r.t);
   const iterations = opts.bootstrapIterations ?? 1000;
   const predictions = new Map<string, Float32Array>();
   for (const spec of MODEL_SPECS) {
@@ -328,7 +332,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
     const trainMs = Date.now() - started;
     // Recalibrated on the calibration slice (never the test period), then floored: see model/calibration.ts.
     const cal = calibrationFigures({
-      method: opts.calibration ?? 'platt',
+      method: opts.calibration ?? DEFAULT_CALIBRATION,
       pdFloor,
       zCal: trained.model.predictLogit(toMatrix(calibrationSlice, imputer)),
       yCal: labels(calibrationSlice),
@@ -337,6 +341,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
       groups: testGroups,
       seed,
       iterations,
+      cohort: { t: testTimes, atMs: splitMs },
     });
     const { calibration, p } = cal;
     predictions.set(spec.name, p);
@@ -374,6 +379,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
       eceCi: cal.eceCi,
       maxDecileRatioCi: cal.maxDecileRatioCi,
       deciles: cal.deciles,
+      ...(cal.cohort === undefined ? {} : { cohort: cal.cohort }),
       calibrationMethods: cal.methods,
       calibrationSlice: cal.slice,
       calibration,

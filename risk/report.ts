@@ -155,6 +155,7 @@ function markdown(
     '',
   );
   for (const m of r.models) lines.push(...reliabilityLines(m));
+  lines.push(...cohortLines(r));
   lines.push('Plots: `evaluation-roc.svg`, `evaluation-reliability.svg`.', '');
   if (extra.credit !== undefined) lines.push(extra.credit.markdown);
   if (extra.notes !== undefined && extra.notes.length > 0)
@@ -180,6 +181,44 @@ function reliabilityLines(m: ModelReport): string[] {
     ),
     '',
   ];
+}
+
+/**
+ * The cohort view (risk/evaluate-calibration.ts cohortFigures): each test borrower once, at the split date.
+ * Shown beside the weekly rows' deciles, never instead of them.
+ */
+function cohortLines(r: EvaluationResult): string[] {
+  const withCohort = r.models.filter((m) => m.cohort !== undefined);
+  if (withCohort.length === 0) return [];
+  const at = new Date(r.setup.splitMs).toISOString().slice(0, 10);
+  const out = [
+    `## Calibration per borrower (cohort at ${at})`,
+    '',
+    `The weekly test rows repeat a borrower up to a dozen times, so a decile of rows can rest on a few borrowers. The cohort method (EBA GL/2017/16 § 5.3.2) counts each borrower performing at ${at} once: its PD that day against default within the horizon.`,
+    '',
+    '| model | borrowers | defaults | mean PD | observed | ECE | worst decile × | deciles under / over |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...withCohort.map((m) => {
+      const c = m.cohort as NonNullable<ModelReport['cohort']>;
+      return `| ${m.name} | ${c.borrowers} | ${c.defaults} | ${c.meanPd.toFixed(4)} | ${c.observedRate.toFixed(4)} | ${c.ece.toFixed(4)} | ${c.deciles.worstRatio.toFixed(2)} | ${c.deciles.under} / ${c.deciles.over} |`;
+    }),
+    '',
+  ];
+  const fused = withCohort[0];
+  if (fused?.cohort !== undefined) {
+    out.push(
+      `**${fused.name}**, cohort deciles:`,
+      '',
+      '| PD bin | borrowers | defaults | mean predicted | observed | 95 % Jeffreys interval | × | check |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...fused.cohort.deciles.deciles.map(
+        (b) =>
+          `| ${b.lo.toFixed(4)}–${b.hi.toFixed(4)} | ${b.count} | ${b.defaults} | ${b.meanPredicted.toFixed(4)} | ${b.observedRate.toFixed(4)} | ${b.interval[0].toFixed(4)}–${b.interval[1].toFixed(4)} | ${b.ratio === undefined ? '–' : b.ratio.toFixed(2)} | ${b.verdict} |`,
+      ),
+      '',
+    );
+  }
+  return out;
 }
 
 const README_NAMES: Record<string, string> = {

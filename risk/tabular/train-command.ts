@@ -50,7 +50,10 @@ export const trainHelp: CommandHelp = {
       '--final KIND',
       `model saved at the end: best (default: highest OOF AUC) or one of ${TABULAR_KINDS.join(', ')}`,
     ],
-    ['--calibration M', 'recalibration fitted on the holdout: platt (default), isotonic or none'],
+    [
+      '--calibration M',
+      'recalibration fitted on the holdout: platt (default), platt-hazard, isotonic or none',
+    ],
     ['--pd-floor P', `lowest PD reported (default ${DEFAULT_PD_FLOOR}, the Basel 0.03 % floor)`],
     ['--max-epochs N', 'cap on training epochs per model (default: the model layer’s)'],
     ['--out DIR', 'where to write the report and the model (default reports/)'],

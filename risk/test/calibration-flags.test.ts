@@ -7,6 +7,10 @@ describe('calibration flags', () => {
   it('when no flag is given, then Platt and the configured floor (RISK_PD_FLOOR) are used', () => {
     expect(calibrationFlags(undefined, undefined, 0.0005)).toEqual({ calibration: 'platt', pdFloor: 0.0005 });
     expect(calibrationFlags(undefined, undefined)).toEqual({ calibration: 'platt', pdFloor: 0.0003 });
+    expect(calibrationFlags(undefined, undefined, 0.0003, 'platt-hazard')).toEqual({
+      calibration: 'platt-hazard',
+      pdFloor: 0.0003,
+    });
   });
 
   it('when the flags are given, then they win over the configured floor', () => {
@@ -20,7 +24,7 @@ describe('calibration flags', () => {
   it('when a flag is bad, then a usage error names it and its value', () => {
     expect(() => calibrationFlags('beta', undefined)).toThrow(UsageError);
     expect(() => calibrationFlags('beta', undefined)).toThrow(
-      /--calibration must be platt, isotonic or none, got "beta"/,
+      /--calibration must be platt-hazard, platt, isotonic, none, got "beta"/,
     );
     for (const bad of ['', ' ', '-0.1', '0.5', 'abc', 'NaN'])
       expect(() => calibrationFlags(undefined, bad)).toThrow(

@@ -72,6 +72,15 @@ describe('recalibration', () => {
   });
 
   it('when a saved calibration is malformed, then checking it names the problem', () => {
+    expect(() => checkCalibration({ method: 'platt-hazard', a: -3, b: 2, h0: -0.01 }, 'm')).toThrow(
+      /platt-hazard needs/,
+    );
+    expect(checkCalibration({ method: 'platt-hazard', a: -3, b: 2, h0: 0.01 }, 'm')).toEqual({
+      method: 'platt-hazard',
+      a: -3,
+      b: 2,
+      h0: 0.01,
+    });
     expect(() => checkCalibration({ method: 'platt', a: 1 }, 'model x')).toThrow(
       /model x: calibration platt/,
     );
@@ -81,3 +90,55 @@ describe('recalibration', () => {
     expect(() => checkCalibration({ method: 'beta' }, 'm')).toThrow(/unknown/);
   });
 });
+
+describe('recalibration with a background hazard (platt-hazard)', () => {
+  /** Defaults the logit sees (σ(2z − 3)) plus, independently, 1 % whose cause the logit cannot see. */
+  function withBackground(n: number, seed: number, h0: number): { z: Float64Array; y: Uint8Array } {
+    const { z } = miscalibrated(n, seed);
+    let s = seed * 7919 + 17;
+    const random = (): number => {
+      s = (s * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return s / 2_147_483_648;
+    };
+    const y = Uint8Array.from(z, (v) => (random() < 1 - (1 - sigmoid(2 * v - 3)) * (1 - h0) ? 1 : 0));
+    return { z, y };
+  }
+  const lowestDecile = (p: ArrayLike<number>, y: ArrayLike<number>) =>
+    reliabilityTable(p, y, 10, 'quantile')[0] as { meanPredicted: number; observedRate: number };
+
+  it('when 1 % of defaults have a cause the logit cannot see, then h0 ≈ 0.01 is recovered and the safest decile is no longer under-predicted, where plain Platt is', () => {
+    const fit = withBackground(40_000, 3, 0.01);
+    const test = withBackground(40_000, 4, 0.01);
+    const c = fitCalibration('platt-hazard', fit.z, fit.y);
+    if (c.method !== 'platt-hazard') throw new Error('expected platt-hazard');
+    expect(c.h0).toBeGreaterThan(0.006);
+    expect(c.h0).toBeLessThan(0.014);
+    expect(c.b).toBeCloseTo(2, 0);
+    const low = lowestDecile(applyCalibration(test.z, c), test.y);
+    expect(low.observedRate / low.meanPredicted).toBeLessThan(1.5);
+    const plain = lowestDecile(applyCalibration(test.z, fitCalibration('platt', fit.z, fit.y)), test.y);
+    expect(plain.observedRate / plain.meanPredicted).toBeGreaterThan(2);
+  });
+
+  it('when there is no background hazard, then h0 stays near 0 and the map is Platt’s', () => {
+    const c = fitCalibration('platt-hazard', fit0.z, fit0.y);
+    const p = fitCalibration('platt', fit0.z, fit0.y);
+    if (c.method !== 'platt-hazard' || p.method !== 'platt') throw new Error('expected both fits');
+    expect(c.h0).toBeLessThan(0.002);
+    expect(c.b).toBeCloseTo(p.b, 1);
+  });
+
+  it('when fitted, then the PD is monotone in the logit and never below h0', () => {
+    const fit = withBackground(20_000, 5, 0.02);
+    const c = fitCalibration('platt-hazard', fit.z, fit.y);
+    if (c.method !== 'platt-hazard') throw new Error('expected platt-hazard');
+    const grid = Array.from({ length: 400 }, (_, i) => -20 + i * 0.1);
+    const pds = grid.map((z) => calibratedPd(z, c));
+    pds.forEach((v, i) => {
+      expect(v).toBeGreaterThanOrEqual(c.h0);
+      if (i > 0) expect(v).toBeGreaterThanOrEqual(pds[i - 1] as number);
+    });
+  });
+});
+
+const fit0 = miscalibrated(20_000, 1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { calibrationFigures } from '../evaluate-calibration.js';
+import { calibrationFigures, cohortFigures } from '../evaluate-calibration.js';
 import { miscalibrated } from './synthetic.js';
 
 /** The calibration figures of `riskfuse evaluate` per model (risk/evaluate-calibration.ts). */
@@ -41,12 +41,58 @@ describe('calibration figures', () => {
   });
 
   it('when every method is fitted on the same slice, then the table lists each once, the chosen one with the same figures, and monotone maps keep the AUC', () => {
-    expect(figures.methods.map((m) => m.method)).toEqual(['platt', 'isotonic', 'none']);
-    const [platt, isotonic, none] = figures.methods;
+    expect(figures.methods.map((m) => m.method)).toEqual(['platt-hazard', 'platt', 'isotonic', 'none']);
+    const [hazard, platt, isotonic, none] = figures.methods;
+    // A background hazard is a monotone map too: same ranking.
+    expect(hazard?.auc).toBeCloseTo(none?.auc ?? 0, 12);
     expect(platt?.ece).toBe(figures.ece);
     expect(platt?.auc).toBeCloseTo(none?.auc ?? 0, 12);
     // Isotonic ties rows inside a block: its AUC may differ slightly, never much.
     expect(Math.abs((isotonic?.auc ?? 0) - (none?.auc ?? 0))).toBeLessThan(0.01);
     expect(none?.ece).toBeGreaterThan(0.05);
+  });
+});
+
+describe('cohort view', () => {
+  it('when a defaulting borrower repeats at every weekly date, then the cohort counts it once, at the reference date only', () => {
+    const week = 7 * 86_400_000;
+    const at = 100 * week;
+    // b1 defaults and has 10 weekly rows; b2…b10 do not, one row each at the reference date.
+    const rows = [
+      ...Array.from({ length: 10 }, (_, k) => ({ p: 0.05, y: 1, t: at + k * week })),
+      ...Array.from({ length: 9 }, () => ({ p: 0.05, y: 0, t: at })),
+    ];
+    const c = cohortFigures(
+      rows.map((r) => r.p),
+      rows.map((r) => r.y),
+      rows.map((r) => r.t),
+      at,
+    );
+    expect(c.borrowers).toBe(10);
+    expect(c.defaults).toBe(1);
+    expect(c.observedRate).toBeCloseTo(0.1, 12);
+    expect(c.meanPd).toBeCloseTo(0.05, 12);
+    // The weekly rows say 10 defaults in 19 (0.53); the cohort says 1 in 10.
+    expect(c.deciles.deciles.reduce((s, d) => s + d.count, 0)).toBe(10);
+  });
+
+  it('when the reference date is given to the calibration figures, then they carry the cohort of the same PDs', () => {
+    const slice = miscalibrated(2_000, 3);
+    const test = miscalibrated(2_000, 4);
+    const t = Array.from(test.z, (_, i) => (i % 2 === 0 ? 0 : 1));
+    const f = calibrationFigures({
+      method: 'platt',
+      pdFloor: 0,
+      zCal: slice.z,
+      yCal: slice.y,
+      zTest: test.z,
+      yTest: test.y,
+      groups: Array.from(test.z, (_, i) => `b${i}`),
+      seed: 1,
+      iterations: 20,
+      cohort: { t, atMs: 0 },
+    });
+    expect(f.cohort?.borrowers).toBe(1_000);
+    expect(f.cohort?.defaults).toBe(test.y.filter((_, i) => i % 2 === 0).reduce((s, v) => s + v, 0));
   });
 });
