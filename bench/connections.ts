@@ -53,9 +53,13 @@ const CONNACK_TIMEOUT_MS = envInt('BENCH_CONNACK_TIMEOUT_MS', 30_000);
 /** `single`, `cluster` or both (default): the ratios need both. */
 const PHASES = (process.env.BENCH_PHASES ?? 'single,cluster').split(',');
 const SOURCES_PER_PROCESS = 4;
+const DRAIN_MS = envInt('BENCH_DRAIN_MS', 30_000);
+/** Cluster phase: ingest workers (each on its own broker) and the partitions they share. */
+const INGEST_WORKERS = envInt('BENCH_INGEST_WORKERS', 3);
+const INGEST_PARTITIONS = envInt('BENCH_INGEST_PARTITIONS', 12);
 const PROGRESS_MS = 10_000;
 /** Connections per broker of the cluster phase, under a process's file cap with room for the rest. */
-const PER_BROKER = 19_000;
+const PER_BROKER = envInt('BENCH_PER_BROKER', 19_000);
 const PROBES = 4;
 
 interface PhaseResult {
@@ -79,6 +83,8 @@ interface PhaseResult {
   readonly storedP50Ms: number;
   readonly storedP99Ms: number;
   readonly storedSamples: number;
+  /** Probe readings not stored within BENCH_DRAIN_MS after the window: the store lags behind the fleet. */
+  readonly storedMissing: number;
 }
 
 /** A load process (bench/connections-worker.ts) and its latest progress while connecting. */
@@ -176,7 +182,13 @@ async function phase(
   devices: readonly (readonly [string, string])[],
   probes: Map<string, string>,
   brokerCount: number,
-  env: { common: Record<string, string>; broker: Record<string, string>; influxd: Influxd },
+  env: {
+    common: Record<string, string>;
+    broker: Record<string, string>;
+    influxd: Influxd;
+    ingestWorkers: number;
+    redisUrl?: string;
+  },
 ): Promise<PhaseResult> {
   const started: RiskfuseProcess[] = [];
   const children: LoadProcess[] = [];
@@ -197,16 +209,29 @@ async function phase(
     for (const b of brokers) live.add(b.child);
     started.push(...brokers);
     await Promise.all(ports.map((port) => listening(port, 180_000)));
-    const ingest = spawnRiskfuse(['ingest'], {
-      ...env.common,
-      INFLUX_URL: env.influxd.url,
-      INFLUX_DATABASE: name,
-      LOG_LEVEL: 'info',
-      MQTT_URL: `mqtt://127.0.0.1:${ports[0]}`,
-    });
-    live.add(ingest.child);
-    started.push(ingest);
-    await ingest.waitFor(/"msg":"subscribed"/, 180_000);
+    // One ingest for one broker; in the cluster, INGEST_WORKERS workers sharing INGEST_PARTITIONS partition
+    // sessions through Redis, each on its own broker, so the brokers share the delivery to the ingest.
+    const ingests = Array.from({ length: env.ingestWorkers }, (_, w) =>
+      spawnRiskfuse(['ingest'], {
+        ...env.common,
+        ...(env.redisUrl !== undefined
+          ? {
+              INGEST_PARTITIONS: String(INGEST_PARTITIONS),
+              INGEST_REDIS_URL: env.redisUrl ?? '',
+              INGEST_WORKER_ID: `w${w}`,
+            }
+          : {}),
+        INFLUX_URL: env.influxd.url,
+        INFLUX_DATABASE: name,
+        LOG_LEVEL: 'info',
+        MQTT_URL: `mqtt://127.0.0.1:${ports[w % ports.length]}`,
+      }),
+    );
+    for (const i of ingests) live.add(i.child);
+    started.push(...ingests);
+    await Promise.all(ingests.map((i) => i.waitFor(/"msg":"subscribed"/, 180_000)));
+    // The workers' shares settle after a lease renewal.
+    if (ingests.length > 1) await new Promise((r) => setTimeout(r, 3000));
     const brokerPids = brokers.map((b) => b.child.pid as number);
     const rss = (): number => brokerPids.reduce((s, pid) => s + rssBytes(pid), 0);
     await new Promise((r) => setTimeout(r, 1000));
@@ -279,7 +304,7 @@ async function phase(
         ),
       ),
     );
-    const stored = await probe.stop();
+    const stored = await probe.stop(DRAIN_MS);
     const windowS = (performance.now() - w0) / 1000;
     const readingsPerS = Math.round(((await store.count({ fromMs: baseMs })) - before) / windowS);
     await store.close();
@@ -303,6 +328,7 @@ async function phase(
       storedP50Ms: quantileMs(stored, 0.5),
       storedP99Ms: quantileMs(stored, 0.99),
       storedSamples: stored.length,
+      storedMissing: probe.notStored(),
     };
   } finally {
     clearInterval(progressTimer);
@@ -336,11 +362,16 @@ runBench(async () => {
 
     const report = (label: string, r: PhaseResult): void => {
       console.log(
-        `${label.padEnd(27)} ${r.connections} connected (${r.failed} failed${r.failed > 0 ? ` ${JSON.stringify(r.failures)}` : ''}) at ${r.connectPerS}/s; brokers' RSS ${r.brokersRssIdleMiB} → ${r.brokersRssConnectedMiB} MiB (${r.brokerRssMiB.join(' + ')}) = ${r.bytesPerConnection} B/connection; ${r.readingsPerS} readings/s stored; PUBACK p99 ${r.pubackP99Ms} ms; publish→stored p50 ${r.storedP50Ms} ms p99 ${r.storedP99Ms} ms (${r.storedSamples} probes); ${r.closedDuringWindow} dropped during the window`,
+        `${label.padEnd(27)} ${r.connections} connected (${r.failed} failed${r.failed > 0 ? ` ${JSON.stringify(r.failures)}` : ''}) at ${r.connectPerS}/s; brokers' RSS ${r.brokersRssIdleMiB} → ${r.brokersRssConnectedMiB} MiB (${r.brokerRssMiB.join(' + ')}) = ${r.bytesPerConnection} B/connection; ${r.readingsPerS} readings/s stored; PUBACK p99 ${r.pubackP99Ms} ms; publish→stored p50 ${r.storedP50Ms} ms p99 ${r.storedP99Ms} ms (${r.storedSamples} probes, ${r.storedMissing} not stored within ${DRAIN_MS / 1000} s); ${r.closedDuringWindow} dropped during the window`,
       );
     };
     const single = PHASES.includes('single')
-      ? await phase('single', 1, devices.slice(0, SINGLE_MAX), probes, 1, { common, broker: {}, influxd })
+      ? await phase('single', 1, devices.slice(0, SINGLE_MAX), probes, 1, {
+          common,
+          broker: {},
+          influxd,
+          ingestWorkers: 1,
+        })
       : undefined;
     // Each phase is printed as it ends: the full size runs for a long time on a shared machine.
     if (single !== undefined) report('1 broker (SQLite sessions)', single);
@@ -350,6 +381,8 @@ runBench(async () => {
           common,
           broker: { MQTT_PERSISTENCE: 'redis', MQTT_REDIS_URL: redis.url },
           influxd,
+          ingestWorkers: Math.min(brokers, INGEST_WORKERS),
+          redisUrl: redis.url,
         })
       : undefined;
     if (cluster !== undefined) report(`${cluster.brokers} brokers (Redis)`, cluster);
