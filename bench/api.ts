@@ -17,10 +17,14 @@
  * stakes reporting every 5 minutes for 7 days. Load: a client in its own process (bench/http-load-process.ts),
  * BENCH_CONNECTIONS keep-alive connections per server kept across rounds, Nagle off on both sides, closed loop.
  *
+ * BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of the server under each route (one more round each, after
+ * the measured ones) as <dir>/api-<key>.cpuprofile.
+ *
  * A target is one line of TARGETS. The score route reads the borrower's latest score (scored once by the
  * shipped default model, as the scoring service stores it) with its reasons and contributions.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +48,8 @@ const ROUND_WARMUP_MS = envInt('BENCH_ROUND_WARMUP_MS', 100);
 const ROUNDS = envInt('BENCH_ROUNDS', 8);
 /** Unmeasured load per target before the first round (JIT, caches, connections). */
 const WARMUP_MS = envInt('BENCH_WARMUP_MS', 1000);
+/** When set, a directory: after the rounds, one more round per route under the V8 profiler, written there. */
+const PROFILE_DIR = process.env.BENCH_CPU_PROFILE === '' ? undefined : process.env.BENCH_CPU_PROFILE;
 const DEVICES = envInt('BENCH_DEVICES', 4);
 /** Comma-separated target keys to run (e.g. `score`); default all. */
 const ONLY = (process.env.BENCH_TARGETS ?? '').split(',').filter((k) => k !== '');
@@ -55,6 +61,22 @@ interface Target {
   readonly key: string;
   readonly name: string;
   readonly path: string;
+}
+
+/** Runs `fn` under this thread's V8 CPU profiler and writes the profile to `file` (Chrome DevTools format). */
+async function cpuProfile<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const session = new Session();
+  session.connect();
+  try {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+    const out = await fn();
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    return out;
+  } finally {
+    session.disconnect();
+  }
 }
 
 async function main(): Promise<void> {
@@ -217,6 +239,15 @@ async function main(): Promise<void> {
     const order = i % 2 === 0 ? [baseline, ...TARGETS] : [...TARGETS, baseline].reverse();
     for (const t of order) rounds.get(t)?.push(await round(t, ROUND_WARMUP_MS, ROUND_MS));
   }
+  if (PROFILE_DIR !== undefined) {
+    // After the measured rounds, so the profiler's overhead touches no figure.
+    mkdirSync(PROFILE_DIR, { recursive: true });
+    for (const t of [baseline, ...TARGETS]) {
+      const file = join(PROFILE_DIR, `api-${t.key}.cpuprofile`);
+      await cpuProfile(file, () => round(t, ROUND_WARMUP_MS, ROUND_MS * 3));
+      process.stdout.write(`CPU profile of the server under ${t.name}: ${file}\n`);
+    }
+  }
   await client.close();
   const loadEnd = loadavg()[0] ?? 0;
 
@@ -224,7 +255,9 @@ async function main(): Promise<void> {
   const summary = (rs: Round[]) => {
     const cpuUs = rs.reduce((a, r) => a + r.cpuUs, 0);
     const served = rs.reduce((a, r) => a + r.completed, 0);
+    const clientUs = rs.reduce((a, r) => a + (r.clientCpuUs ?? 0), 0);
     return {
+      clientCpuUsPerRequest: Math.round(clientUs / Math.max(1, served)),
       perS: median(rs.map((r) => r.perS)),
       p50Ms: median(rs.map((r) => r.p50Ms)),
       p99Ms: median(rs.map((r) => r.p99Ms)),
@@ -241,13 +274,14 @@ async function main(): Promise<void> {
     baselineP50Ms: baseSummary.p50Ms,
     baselineP99Ms: baseSummary.p99Ms,
     baselineCpuUsPerRequest: baseSummary.cpuUsPerRequest,
+    baselineClientCpuUsPerRequest: baseSummary.clientCpuUsPerRequest,
   };
   const cell = (v: string, w: number) => v.padStart(w);
   process.stdout.write(
-    `${'target (medians over rounds)'.padEnd(40)} ${cell('req/s', 7)} ${cell('p50 ms', 7)} ${cell('p99 ms', 7)} ${cell('p99 × (per-round median [min–max])', 34)} ${cell('CPU µs/req', 10)} ${cell('CPU ×', 6)}\n`,
+    `${'target (medians over rounds)'.padEnd(40)} ${cell('req/s', 7)} ${cell('p50 ms', 7)} ${cell('p99 ms', 7)} ${cell('p99 × (per-round median [min–max])', 34)} ${cell('CPU µs/req', 10)} ${cell('CPU ×', 6)} ${cell('client µs/req', 13)}\n`,
   );
   const line = (name: string, s: ReturnType<typeof summary>, p99x: string, cpux: string) =>
-    `${name.padEnd(40).slice(0, 40)} ${cell(String(s.perS), 7)} ${cell(s.p50Ms.toFixed(2), 7)} ${cell(s.p99Ms.toFixed(2), 7)} ${cell(p99x, 34)} ${cell(String(s.cpuUsPerRequest), 10)} ${cell(cpux, 6)}\n`;
+    `${name.padEnd(40).slice(0, 40)} ${cell(String(s.perS), 7)} ${cell(s.p50Ms.toFixed(2), 7)} ${cell(s.p99Ms.toFixed(2), 7)} ${cell(p99x, 34)} ${cell(String(s.cpuUsPerRequest), 10)} ${cell(cpux, 6)} ${cell(String(s.clientCpuUsPerRequest), 13)}\n`;
   process.stdout.write(line(baseline.name, baseSummary, '1.00', '1.00'));
   for (const t of TARGETS) {
     const rs = rounds.get(t) ?? [];
@@ -270,6 +304,7 @@ async function main(): Promise<void> {
       [`${t.key}P99RatioMax`]: Number(Math.max(...ratios).toFixed(3)),
       [`${t.key}CpuUsPerRequest`]: s.cpuUsPerRequest,
       [`${t.key}CpuRatio`]: Number(cpuRatio.toFixed(3)),
+      [`${t.key}ClientCpuUsPerRequest`]: s.clientCpuUsPerRequest,
     });
   }
   figures.loadAvgStart = Number(loadStart.toFixed(2));

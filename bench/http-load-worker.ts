@@ -1,19 +1,19 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadAgent, runLoad, type HttpLoadSpec } from './http-load.js';
+import { ConnectionPool, runLoad, type HttpLoadSpec } from './http-load.js';
 
 /**
  * One closed-loop HTTP load run (bench/http-load.ts) in a worker thread, so that it does not share an event loop
  * with the server it measures (bench/state.ts). bench/api.ts runs its client in a child process instead
- * (bench/http-load-process.ts): a worker still shares the server's process and cores' scheduling.
+ * (bench/http-load-process.ts): a worker still shares the server's process.
  */
 export type { HttpLoadReport, HttpLoadSpec } from './http-load.js';
 
 const spec = workerData as HttpLoadSpec;
-const agent = loadAgent(spec.connections);
+const pool = new ConnectionPool();
 
-runLoad(spec, agent).then(
+runLoad(spec, pool).then(
   (report) => {
-    agent.destroy();
+    pool.close();
     parentPort?.postMessage({ type: 'report', report });
   },
   (err: unknown) =>
