@@ -191,6 +191,9 @@ async function main(): Promise<void> {
   const trivialUrl = `http://127.0.0.1:${(trivial.server.address() as AddressInfo).port}/trivial`;
 
   const TARGETS: Target[] = [
+    // The API's own framework (plugins, hooks, security headers, metrics) without a key, a query or a body: what
+    // every route pays before its own work.
+    { key: 'health', name: 'GET /health (framework only)', path: '/health' },
     { key: 'borrower', name: 'GET /v1/borrowers/:id', path: '/v1/borrowers/b0001' },
     {
       key: 'aggregate7d',
