@@ -156,19 +156,30 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
         await borrowerOrThrow(request.params.id);
         throw new RiskfuseError('NOT_FOUND', `borrower ${request.params.id} has no score yet`);
       }
-      const contributions = { ...(s.contributions ?? {}) };
+      // Nothing here changes the record, so it is serialised as read, without copies (the response schema picks
+      // the fields).
+      const contributions = s.contributions ?? {};
       let online = 0;
       let offline = 0;
-      for (const [f, c] of Object.entries(contributions)) {
+      for (const f in contributions) {
+        const c = contributions[f] ?? 0;
         if (GROUP_OF.get(f) === 'online') online += c;
         else offline += c;
       }
       return {
-        ...view(s),
+        borrowerId: s.borrowerId,
+        at: s.at,
+        modelVersion: s.modelVersion,
+        pd: s.pd,
+        score: s.score,
+        grade: s.grade,
+        trigger: s.trigger,
+        // Readonly in the record, only read by the serialiser.
+        reasons: s.reasons as Score['reasons'],
         contributions,
         onlineContribution: online,
         offlineContribution: offline,
-        ...(s.features === undefined ? {} : { features: { ...s.features } }),
+        ...(s.features === undefined ? {} : { features: s.features }),
       };
     },
   );
