@@ -121,7 +121,8 @@ const view = (s: ScoreRecord): Score => ({
   score: s.score,
   grade: s.grade,
   trigger: s.trigger,
-  reasons: s.reasons.map((r) => ({ ...r })),
+  // Readonly in the record and only read by the serialiser: no copy per request.
+  reasons: s.reasons as Score['reasons'],
 });
 
 const modelView = ({ artifactPath: _path, ...m }: ModelRecord): Static<typeof ModelView> => ({
@@ -167,15 +168,7 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
         else offline += c;
       }
       return {
-        borrowerId: s.borrowerId,
-        at: s.at,
-        modelVersion: s.modelVersion,
-        pd: s.pd,
-        score: s.score,
-        grade: s.grade,
-        trigger: s.trigger,
-        // Readonly in the record, only read by the serialiser.
-        reasons: s.reasons as Score['reasons'],
+        ...view(s),
         contributions,
         onlineContribution: online,
         offlineContribution: offline,
