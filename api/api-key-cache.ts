@@ -38,6 +38,12 @@ export class ApiKeyCache {
     this.#nowMs = nowMs;
   }
 
+  /** The key with this id when the cache holds it as active, read at most `ttlMs` ago; else undefined (ask `active`). */
+  cached(id: string): ActiveApiKey | undefined {
+    const hit = this.#entries.get(id);
+    return hit !== undefined && this.#nowMs() - hit.readAtMs < this.#ttlMs ? hit : undefined;
+  }
+
   /** The key with this id when it is active (as of at most `ttlMs` ago), else undefined. */
   async active(id: string): Promise<ActiveApiKey | undefined> {
     const startMs = this.#nowMs();

@@ -246,7 +246,9 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
       reply.statusCode,
       reply.elapsedTime / 1000,
     );
-    log.debug(
+    // The line's fields are gathered only when debug is on: otherwise every request built them for nothing.
+    if (log.isLevelEnabled('debug'))
+      log.debug(
       {
         reqId: request.id,
         method: request.method,

@@ -103,7 +103,7 @@ function presentedKey(request: FastifyRequest): string | undefined {
  * whose role is not allowed.
  */
 export function createAuthHook(
-  active: Pick<ApiKeyCache, 'active'>,
+  active: Pick<ApiKeyCache, 'active' | 'cached'>,
   lastUsed: Pick<LastUsedRecorder, 'used'>,
   log: Logger,
 ): (request: FastifyRequest) => Promise<void> {
@@ -119,7 +119,9 @@ export function createAuthHook(
     }
     const parsed = parseApiKey(key);
     // The key and its credentials in one read, and that read cached for API_KEY_CACHE_MS.
-    const found = parsed === undefined ? undefined : await active.active(parsed.id);
+    // A cached key is taken without awaiting (no promise per request); a miss reads the store.
+    const found =
+      parsed === undefined ? undefined : (active.cached(parsed.id) ?? (await active.active(parsed.id)));
     if (
       parsed === undefined ||
       found === undefined ||

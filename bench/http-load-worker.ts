@@ -1,107 +1,21 @@
-import { Agent, request } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
+import { ConnectionPool, runLoad, type HttpLoadSpec } from './http-load.js';
 
 /**
- * HTTP load generator for bench/api.ts, in a worker thread so that it does not share an event loop with the
- * server it measures. `connections` keep-alive sockets (Nagle off), each sending its next request as soon as
- * the previous response has been read (closed loop). Requests sent during the first `warmupMs` are not
- * measured. Reports the measured count, errors, non-2xx statuses and latency quantiles.
+ * One closed-loop HTTP load run (bench/http-load.ts) in a worker thread, so that it does not share an event loop
+ * with the server it measures (bench/state.ts). bench/api.ts runs its client in a child process instead
+ * (bench/http-load-process.ts): a worker still shares the server's process.
  */
-export interface HttpLoadSpec {
-  readonly url: string;
-  readonly headers: Record<string, string>;
-  readonly connections: number;
-  readonly warmupMs: number;
-  readonly durationMs: number;
-}
-
-export interface HttpLoadReport {
-  readonly requests: number;
-  readonly perS: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-  readonly errors: number;
-  readonly non2xx: number;
-}
+export type { HttpLoadReport, HttpLoadSpec } from './http-load.js';
 
 const spec = workerData as HttpLoadSpec;
+const pool = new ConnectionPool();
 
-function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-}
-
-async function run(): Promise<HttpLoadReport> {
-  const agent = new Agent({
-    keepAlive: true,
-    maxSockets: spec.connections,
-    maxFreeSockets: spec.connections,
-  });
-  const target = new URL(spec.url);
-  const startMs = performance.now();
-  const measureFromMs = startMs + spec.warmupMs;
-  const endMs = measureFromMs + spec.durationMs;
-  let latencies = new Float64Array(1 << 16);
-  let measured = 0;
-  let errors = 0;
-  let non2xx = 0;
-
-  const once = (): Promise<void> =>
-    new Promise((resolve) => {
-      const sentMs = performance.now();
-      const req = request(
-        {
-          agent,
-          host: target.hostname,
-          port: target.port,
-          path: `${target.pathname}${target.search}`,
-          headers: spec.headers,
-        },
-        (res) => {
-          res.on('data', () => undefined);
-          res.on('end', () => {
-            const doneMs = performance.now();
-            if (sentMs >= measureFromMs && doneMs <= endMs) {
-              if (measured === latencies.length) {
-                const grown = new Float64Array(latencies.length * 2);
-                grown.set(latencies);
-                latencies = grown;
-              }
-              latencies[measured++] = doneMs - sentMs;
-              if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) non2xx += 1;
-            }
-            resolve();
-          });
-        },
-      );
-      req.on('socket', (socket) => socket.setNoDelay(true));
-      req.on('error', () => {
-        errors += 1;
-        resolve();
-      });
-      req.end();
-    });
-
-  const loop = async (): Promise<void> => {
-    while (performance.now() < endMs) await once();
-  };
-  await Promise.all(Array.from({ length: spec.connections }, loop));
-  agent.destroy();
-  const sorted = latencies.slice(0, measured).sort();
-  return {
-    requests: measured,
-    perS: Math.round((measured * 1000) / spec.durationMs),
-    p50Ms: Number(quantile(sorted, 0.5).toFixed(3)),
-    p99Ms: Number(quantile(sorted, 0.99).toFixed(3)),
-    maxMs: Number((sorted[sorted.length - 1] ?? 0).toFixed(3)),
-    errors,
-    non2xx,
-  };
-}
-
-run().then(
-  (report) => parentPort?.postMessage({ type: 'report', report }),
+runLoad(spec, pool).then(
+  (report) => {
+    pool.close();
+    parentPort?.postMessage({ type: 'report', report });
+  },
   (err: unknown) =>
     parentPort?.postMessage({ type: 'failed', message: err instanceof Error ? err.message : String(err) }),
 );

@@ -1,11 +1,14 @@
 /**
  * What the benchmarks share and that costs nothing to import (no component is loaded here, so a bench that
  * reports its peak RSS reports its own): integer settings from the environment, the run of a bench's `main`,
- * worker threads running this folder's TypeScript, and the HTTP load generator (bench/http-load-worker.ts).
+ * worker threads running this folder's TypeScript, and the HTTP load generator (bench/http-load.ts) in a worker
+ * thread or a child process.
  */
+import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { HttpLoadReport, HttpLoadSpec } from './http-load-worker.js';
+import type { HttpLoadReport, HttpLoadSpec } from './http-load.js';
 
 /** The positive integer in environment variable `name`, `fallback` when unset or empty; throws otherwise. */
 export function envInt(name: string, fallback: number): number {
@@ -62,4 +65,50 @@ export function httpLoad(spec: HttpLoadSpec): Promise<HttpLoadReport> {
     );
     worker.once('error', reject);
   });
+}
+
+/** An HTTP load client in its own process (bench/http-load-process.ts), for rounds against one or more servers. */
+export interface HttpLoadClient {
+  /** Runs one closed-loop round; the client keeps its connections to each origin between rounds. */
+  round(spec: HttpLoadSpec): Promise<HttpLoadReport>;
+  close(): Promise<void>;
+}
+
+/** Starts bench/http-load-process.ts as a child process (tsx loader, IPC channel). */
+export function httpLoadClient(): HttpLoadClient {
+  const child = fork(fileURLToPath(new URL('./http-load-process.ts', import.meta.url)), {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let next = 0;
+  const waiting = new Map<number, { resolve: (r: HttpLoadReport) => void; reject: (e: Error) => void }>();
+  const failAll = (err: Error) => {
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+  };
+  child.on('message', (m: { id: number; report?: HttpLoadReport; failed?: string }) => {
+    const w = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (m.report !== undefined) w?.resolve(m.report);
+    else w?.reject(new Error(`load client: ${m.failed ?? 'no report'}`));
+  });
+  child.on('error', failAll);
+  child.on('exit', (code) => failAll(new Error(`load client exited (${String(code)})`)));
+  return {
+    round: (spec) =>
+      new Promise((resolve, reject) => {
+        const id = next++;
+        waiting.set(id, { resolve, reject });
+        child.send({ id, spec });
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || !child.connected) {
+          resolve();
+          return;
+        }
+        child.once('exit', () => resolve());
+        child.disconnect();
+      }),
+  };
 }

@@ -121,7 +121,8 @@ const view = (s: ScoreRecord): Score => ({
   score: s.score,
   grade: s.grade,
   trigger: s.trigger,
-  reasons: s.reasons.map((r) => ({ ...r })),
+  // Readonly in the record and only read by the serialiser: no copy per request.
+  reasons: s.reasons as Score['reasons'],
 });
 
 const modelView = ({ artifactPath: _path, ...m }: ModelRecord): Static<typeof ModelView> => ({
@@ -156,10 +157,13 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
         await borrowerOrThrow(request.params.id);
         throw new RiskfuseError('NOT_FOUND', `borrower ${request.params.id} has no score yet`);
       }
-      const contributions = { ...(s.contributions ?? {}) };
+      // Nothing here changes the record, so it is serialised as read, without copies (the response schema picks
+      // the fields).
+      const contributions = s.contributions ?? {};
       let online = 0;
       let offline = 0;
-      for (const [f, c] of Object.entries(contributions)) {
+      for (const f in contributions) {
+        const c = contributions[f] ?? 0;
         if (GROUP_OF.get(f) === 'online') online += c;
         else offline += c;
       }
@@ -168,7 +172,7 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
         contributions,
         onlineContribution: online,
         offlineContribution: offline,
-        ...(s.features === undefined ? {} : { features: { ...s.features } }),
+        ...(s.features === undefined ? {} : { features: s.features }),
       };
     },
   );
