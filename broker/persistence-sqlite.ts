@@ -1,4 +1,3 @@
-import type { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -15,7 +14,6 @@ import type {
   StoredSubscription,
   SubscriberRef,
 } from './persistence-port.js';
-import { Claim, HandoffWindow } from './handoff.js';
 import { OutgoingQueue, type Slot } from './outgoing-queue.js';
 import {
   decode,
@@ -26,6 +24,8 @@ import {
   unavailable,
   type StatementName,
 } from './session-schema.js';
+import type { Claim } from './handoff.js';
+import { SessionHandoff } from './session-handoff.js';
 import { SessionWriter, type SessionWriterStats } from './session-writer.js';
 
 /**
@@ -151,31 +151,11 @@ function* retainedMatching(retained: Map<string, StoredPacket>, pattern: string)
   }
 }
 
-/**
- * Whether a message's copies may wait for their subscribers: its claim is found by its payload object, so only
- * a non-empty Buffer (one per PUBLISH parsed; an empty one might be a shared constant) qualifies.
- */
-const handsOff = (payload: unknown): payload is Buffer => Buffer.isBuffer(payload) && payload.length > 0;
-
-/** A copy waiting for its subscriber's PUBACK: what its `outgoing` row needs if it is written after all. */
-interface HandedOff {
-  readonly slot: Slot;
-  readonly clientId: string;
-  row: object;
-}
-
-/** Aedes' map of connected clients (Aedes 1.2 `broker.clients`), read to defer only copies for live sessions. */
-type BrokerClients = { readonly clients?: Readonly<Record<string, object>> };
-
 class SqliteAedesPersistence implements SqlitePersistence {
   readonly #log: Logger;
   readonly #writer: SessionWriter<StatementName>;
-  readonly #handoff: HandoffWindow<Slot, HandedOff> | undefined;
-  /**
-   * The claim of each message with a copy handed off, by its payload: the one object the client's PUBLISH
-   * packet, Aedes' copy of it (aedes-packet keeps `payload` by reference) and the queued copies share.
-   */
-  readonly #claims = new WeakMap<object, Claim>();
+  /** Copies that wait for their subscriber's PUBACK instead of the file (session-handoff.ts); none if 0 ms. */
+  readonly #handoff: SessionHandoff | undefined;
 
   // The state, as aedes-persistence's memory store keeps it.
   readonly #retained = new Map<string, StoredPacket>();
@@ -186,7 +166,6 @@ class SqliteAedesPersistence implements SqlitePersistence {
   readonly #wills = new Map<string, StoredPacket>();
   #nextSeq = 1;
   #broker: BrokerRef | undefined;
-  #handOffTo: (client: object) => boolean = () => true;
 
   #destroyed: Promise<void> | undefined;
 
@@ -212,7 +191,7 @@ class SqliteAedesPersistence implements SqlitePersistence {
     this.#writer = new SessionWriter({ path, synchronous, statements: STATEMENTS, log: this.#log });
     this.#handoff =
       handoffMs > 0
-        ? new HandoffWindow(handoffMs, ({ slot, clientId, row }) =>
+        ? new SessionHandoff(handoffMs, ({ slot, clientId, row }) =>
             this.#writer.write('insertOutgoing', slot.seq, clientId, slot.packet.messageId ?? null, row),
           )
         : undefined;
@@ -239,20 +218,14 @@ class SqliteAedesPersistence implements SqlitePersistence {
   }
 
   owned(packet: { payload?: unknown }): Promise<void> | undefined {
-    const { payload } = packet;
-    return typeof payload === 'object' && payload !== null ? this.#claims.get(payload)?.settled : undefined;
+    return this.#handoff?.owned(packet);
   }
 
   // Aedes refuses a persistence whose setup is not an AsyncFunction; there is nothing to wait for here.
   // eslint-disable-next-line @typescript-eslint/require-await
   async setup(broker: BrokerRef): Promise<void> {
     this.#broker = broker;
-    const handoff = this.#handoff;
-    if (handoff === undefined || typeof (broker as Partial<EventEmitter>).on !== 'function') return;
-    // A session that disconnects will not acknowledge what it was sent: write its waiting copies now.
-    (broker as unknown as EventEmitter).on('clientDisconnect', (client: ClientRef) => {
-      if (this.#outgoing.has(client.id)) handoff.flushWhere((copy) => copy.clientId === client.id);
-    });
+    this.#handoff?.attach(broker, (clientId) => this.#outgoing.has(clientId));
   }
 
   // --- retained messages ---
@@ -378,40 +351,24 @@ class SqliteAedesPersistence implements SqlitePersistence {
       row ??= { ...packet };
       const slot: Slot = { seq: this.#nextSeq++, packet };
       this.#queue(sub.clientId).enqueue(slot);
-      if (this.#handoff?.accepts() === true && this.#connected(sub.clientId) && handsOff(packet.payload)) {
-        // Resolved now, so that Aedes goes on to deliver it; the device's PUBACK waits for the claim.
-        const pending = claim ?? new Claim();
-        if (this.#handoff?.defer(slot, { slot, clientId: sub.clientId, row }, pending)) {
-          claim = pending;
-          continue;
-        }
+      // A deferred copy resolves now, so that Aedes goes on to deliver it; the device's PUBACK waits for the claim.
+      const deferred = this.#handoff?.defer(claim, { slot, clientId: sub.clientId, row });
+      if (deferred !== undefined) {
+        claim = deferred;
+        continue;
       }
       // All in the same batch: one promise.
       committed = this.#writer.write('insertOutgoing', slot.seq, sub.clientId, null, row);
     }
     if (claim !== undefined) {
-      if (committed !== undefined) {
-        claim.add();
-        committed.then(
-          () => claim.done(),
-          (err: unknown) => claim.failed(err instanceof Error ? err : new Error(String(err))),
-        );
-      }
-      claim.sealed();
-      this.#claims.set(original.payload as object, claim);
+      this.#handoff?.seal(original.payload as object, claim, committed);
       return Promise.resolve();
     }
     return committed ?? Promise.resolve();
   }
 
   handOffOnlyTo(accept: (client: object) => boolean): void {
-    this.#handOffTo = accept;
-  }
-
-  /** The session is connected and may take ownership of its copies (handOffOnlyTo). */
-  #connected(clientId: string): boolean {
-    const client = (this.#broker as BrokerClients | undefined)?.clients?.[clientId];
-    return client !== undefined && this.#handOffTo(client);
+    this.#handoff?.only(accept);
   }
 
   outgoingUpdate(client: ClientRef, packet: StoredPacket): Promise<void> {
