@@ -5,12 +5,13 @@ import type { StoredPacket } from './persistence-port.js';
  * aedes-persistence's memory store does with its array, but in O(1) per operation.
  *
  * Every message the broker delivers to a persistent session passes through here three times (enqueue, the
- * packet id Aedes gives it, the PUBACK that clears it), on the event loop Aedes and the ingest share. The
- * indexes therefore keep a key's only slot as itself and make a sorted array only when a second slot carries
- * the same key (rare: a packet id given out again), and a slot remembers its message key: a Set, a bucket
- * object and three key strings per message were about a fifth of the store's share of that loop in
- * `npm run bench:ingest` (CPU profile). Answers, including queue order, are checked against the stock store
- * by broker/test/persistence-sqlite.test.ts, with restarts in between.
+ * packet id Aedes gives it, the PUBACK that clears it), on the event loop Aedes and the ingest share, and these
+ * operations were the store's largest share of that loop in `npm run bench:ingest` (CPU profile). So a key's
+ * only slot is kept as itself (no Set and bucket per message id and per message), a Set only once a second
+ * slot shares the key (a packet id given out again; every slot not yet given one), and a slot remembers its
+ * message key instead of building it again on removal. Answers, including queue order, are checked against
+ * the stock store by broker/test/persistence-sqlite.test.ts (with restarts in between) and the shared-key
+ * paths by broker/test/outgoing-queue.test.ts.
  */
 export interface Slot {
   /** The row's key in `outgoing`; later packets have larger numbers. */
@@ -20,21 +21,31 @@ export interface Slot {
   key?: string;
 }
 
-/** Key → the slots carrying it, in queue (seq) order: the slot itself while it is the only one. */
+/** Two or more slots of one key: a Set (insertion order is seq order, delete is O(1)) and its largest seq. */
+interface Bucket {
+  slots: Set<Slot>;
+  lastSeq: number;
+}
+
+/**
+ * Key → the slots carrying it, in queue (seq) order: the slot itself while it is the only one, else a Bucket
+ * (every slot not yet given a packet id shares the key `undefined`: thousands of them under load).
+ */
 class OrderedIndex<K> {
-  readonly #entries = new Map<K, Slot | Slot[]>();
+  readonly #entries = new Map<K, Slot | Bucket>();
 
   first(key: K): Slot | undefined {
     const entry = this.#entries.get(key);
-    return Array.isArray(entry) ? entry[0] : entry;
+    if (entry === undefined || !('slots' in entry)) return entry;
+    return entry.slots.values().next().value;
   }
 
   /** The first slot of `key`, in queue order, whose packet another broker sent. */
   firstNotFrom(key: K, brokerId: unknown): Slot | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    if (!Array.isArray(entry)) return entry.packet.brokerId !== brokerId ? entry : undefined;
-    for (const slot of entry) if (slot.packet.brokerId !== brokerId) return slot;
+    if (!('slots' in entry)) return entry.packet.brokerId !== brokerId ? entry : undefined;
+    for (const slot of entry.slots) if (slot.packet.brokerId !== brokerId) return slot;
     return undefined;
   }
 
@@ -42,12 +53,15 @@ class OrderedIndex<K> {
     const entry = this.#entries.get(key);
     if (entry === undefined) {
       this.#entries.set(key, slot);
-    } else if (!Array.isArray(entry)) {
-      this.#entries.set(key, entry.seq < slot.seq ? [entry, slot] : [slot, entry]);
+    } else if (!('slots' in entry)) {
+      const [a, b] = entry.seq < slot.seq ? [entry, slot] : [slot, entry];
+      this.#entries.set(key, { slots: new Set([a, b]), lastSeq: b.seq });
+    } else if (slot.seq > entry.lastSeq) {
+      entry.slots.add(slot);
+      entry.lastSeq = slot.seq;
     } else {
-      let at = entry.length;
-      while (at > 0 && (entry[at - 1] as Slot).seq > slot.seq) at -= 1;
-      entry.splice(at, 0, slot);
+      // An earlier packet newly carrying this key (a packet id given out again): rare, so re-sort.
+      entry.slots = new Set([...entry.slots, slot].sort((x, y) => x.seq - y.seq));
     }
   }
 
@@ -55,13 +69,14 @@ class OrderedIndex<K> {
     const entry = this.#entries.get(key);
     if (entry === slot) {
       this.#entries.delete(key);
-      return;
+    } else if (
+      entry !== undefined &&
+      'slots' in entry &&
+      entry.slots.delete(slot) &&
+      entry.slots.size === 0
+    ) {
+      this.#entries.delete(key);
     }
-    if (!Array.isArray(entry)) return;
-    const at = entry.indexOf(slot);
-    if (at < 0) return;
-    entry.splice(at, 1);
-    if (entry.length === 1) this.#entries.set(key, entry[0] as Slot);
   }
 }
 
