@@ -1,11 +1,9 @@
-import type { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
-import { deserialize } from 'node:v8';
 import Database from 'better-sqlite3';
-import { RiskfuseError, errorMessage } from '../core/errors.js';
+import { RiskfuseError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type {
   AedesPersistence,
@@ -16,7 +14,18 @@ import type {
   StoredSubscription,
   SubscriberRef,
 } from './persistence-port.js';
-import { Claim, HandoffWindow } from './handoff.js';
+import { OutgoingQueue, type Slot } from './outgoing-queue.js';
+import {
+  decode,
+  migrate,
+  NO_INCOMING_ID,
+  plain,
+  STATEMENTS,
+  unavailable,
+  type StatementName,
+} from './session-schema.js';
+import type { Claim } from './handoff.js';
+import { SessionHandoff } from './session-handoff.js';
 import { SessionWriter, type SessionWriterStats } from './session-writer.js';
 
 /**
@@ -131,209 +140,6 @@ const { QlobberTrue } = require('qlobber') as {
 /** MQTT's topic syntax, as the stock store configures qlobber. */
 const QLOBBER_OPTIONS: QlobberOptions = { wildcard_one: '+', wildcard_some: '#', separator: '/' };
 
-/** No packet id yet: stored as NULL in `outgoing`, as this in `incoming` (part of its primary key). */
-const NO_INCOMING_ID = -1;
-
-/** Versioned migrations: entry i moves the schema from version i to i + 1. Never edit a shipped one. */
-const MIGRATIONS: readonly string[] = [
-  `
-  CREATE TABLE retained (topic TEXT NOT NULL UNIQUE, packet BLOB NOT NULL);
-  CREATE TABLE subscriptions (
-    client_id TEXT NOT NULL, topic TEXT NOT NULL, subscription BLOB NOT NULL, UNIQUE (client_id, topic)
-  );
-  CREATE TABLE outgoing (seq INTEGER PRIMARY KEY, client_id TEXT NOT NULL, message_id INTEGER, packet BLOB NOT NULL);
-  CREATE TABLE incoming (
-    client_id TEXT NOT NULL, message_id INTEGER NOT NULL, packet BLOB NOT NULL, PRIMARY KEY (client_id, message_id)
-  ) WITHOUT ROWID;
-  CREATE TABLE wills (client_id TEXT PRIMARY KEY, packet BLOB NOT NULL) WITHOUT ROWID;
-  `,
-];
-
-/** Every write the store makes, run on the writer thread (session-writer.ts). */
-const STATEMENTS = {
-  upsertRetained:
-    'INSERT INTO retained (topic, packet) VALUES (?, ?) ON CONFLICT (topic) DO UPDATE SET packet = excluded.packet',
-  deleteRetained: 'DELETE FROM retained WHERE topic = ?',
-  upsertSubscription:
-    'INSERT INTO subscriptions (client_id, topic, subscription) VALUES (?, ?, ?) ' +
-    'ON CONFLICT (client_id, topic) DO UPDATE SET subscription = excluded.subscription',
-  deleteSubscription: 'DELETE FROM subscriptions WHERE client_id = ? AND topic = ?',
-  deleteSubscriptions: 'DELETE FROM subscriptions WHERE client_id = ?',
-  insertOutgoing: 'INSERT INTO outgoing (seq, client_id, message_id, packet) VALUES (?, ?, ?, ?)',
-  setOutgoingMessageId: 'UPDATE outgoing SET message_id = ? WHERE seq = ?',
-  replaceOutgoing: 'UPDATE outgoing SET message_id = ?, packet = ? WHERE seq = ?',
-  deleteOutgoing: 'DELETE FROM outgoing WHERE seq = ?',
-  upsertIncoming:
-    'INSERT INTO incoming (client_id, message_id, packet) VALUES (?, ?, ?) ' +
-    'ON CONFLICT (client_id, message_id) DO UPDATE SET packet = excluded.packet',
-  deleteIncoming: 'DELETE FROM incoming WHERE client_id = ? AND message_id = ?',
-  deleteIncomingOf: 'DELETE FROM incoming WHERE client_id = ?',
-  upsertWill:
-    'INSERT INTO wills (client_id, packet) VALUES (?, ?) ON CONFLICT (client_id) DO UPDATE SET packet = excluded.packet',
-  deleteWill: 'DELETE FROM wills WHERE client_id = ?',
-} as const;
-type StatementName = keyof typeof STATEMENTS;
-
-/**
- * Packets and subscriptions are stored in V8's serialisation format (the writer thread serialises them):
- * Buffers (payload, MQTT 5 correlation data) and `undefined` fields come back as they went in. Functions
- * (Aedes hangs a write callback on the packets it delivers) are not data: a copy without them is stored,
- * taken when the write is queued, so later changes to the packet in memory do not reach the row.
- */
-function plain(value: object): Record<string, unknown> {
-  const copy: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(value)) {
-    if (typeof field !== 'function') copy[key] = field;
-  }
-  return copy;
-}
-
-/** Brings the file's schema to this build's version, or refuses a newer one. */
-function migrate(db: Database.Database): void {
-  const version = Number(db.pragma('user_version', { simple: true }));
-  if (version > MIGRATIONS.length) {
-    throw new RiskfuseError(
-      'MIGRATION_FAILED',
-      `broker session store schema version ${version} is newer than this riskfuse (${MIGRATIONS.length}); upgrade riskfuse`,
-    );
-  }
-  for (let v = version; v < MIGRATIONS.length; v += 1) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v] as string);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
-}
-
-function unavailable(path: string, err: unknown): RiskfuseError {
-  return new RiskfuseError(
-    'STORE_UNAVAILABLE',
-    `cannot open the broker session store ${path}: ${errorMessage(err)}`,
-    {
-      cause: err,
-      retryable: false,
-    },
-  );
-}
-
-function decode<T>(blob: Buffer): T {
-  return deserialize(blob) as T;
-}
-
-interface Slot {
-  /** The row's key in `outgoing`; later packets have larger numbers. */
-  readonly seq: number;
-  packet: StoredPacket;
-}
-
-/** Key → the slots carrying it, in queue order, each lookup O(1). */
-class OrderedIndex<K> {
-  readonly #buckets = new Map<K, { slots: Set<Slot>; lastSeq: number }>();
-
-  first(key: K): Slot | undefined {
-    return this.#buckets.get(key)?.slots.values().next().value;
-  }
-
-  slots(key: K): Iterable<Slot> {
-    return this.#buckets.get(key)?.slots ?? [];
-  }
-
-  add(key: K, slot: Slot): void {
-    const bucket = this.#buckets.get(key);
-    if (bucket === undefined) {
-      this.#buckets.set(key, { slots: new Set([slot]), lastSeq: slot.seq });
-    } else if (slot.seq > bucket.lastSeq) {
-      bucket.slots.add(slot);
-      bucket.lastSeq = slot.seq;
-    } else {
-      // An earlier packet newly carrying this key (a packet id given out again): rare, so re-sort.
-      bucket.slots = new Set([...bucket.slots, slot].sort((a, b) => a.seq - b.seq));
-    }
-  }
-
-  remove(key: K, slot: Slot): void {
-    const bucket = this.#buckets.get(key);
-    if (bucket === undefined) return;
-    bucket.slots.delete(slot);
-    if (bucket.slots.size === 0) this.#buckets.delete(key);
-  }
-}
-
-const messageKey = (packet: StoredPacket): string =>
-  `${typeof packet.brokerId}:${String(packet.brokerId)}/${typeof packet.brokerCounter}:${String(packet.brokerCounter)}`;
-
-type OutgoingChange =
-  { readonly kind: 'messageId'; readonly slot: Slot } | { readonly kind: 'replaced'; readonly slot: Slot };
-
-/**
- * One client's queue, answering as the stock store's array does but in O(1) per operation:
- * - `update` changes the first packet, in queue order, that is the same message (same broker id and
- *   counter: its packet id is set) or comes from another broker with the same packet id (it is replaced,
- *   as a PUBREL replaces its PUBLISH);
- * - `clear` removes the first packet with that packet id.
- */
-class OutgoingQueue {
-  /** seq → slot; a Map iterates in insertion order, which is seq order. */
-  readonly #slots = new Map<number, Slot>();
-  readonly #byMessageId = new OrderedIndex<number | undefined>();
-  readonly #byMessage = new OrderedIndex<string>();
-
-  get size(): number {
-    return this.#slots.size;
-  }
-
-  enqueue(slot: Slot): void {
-    this.#slots.set(slot.seq, slot);
-    this.#index(slot);
-  }
-
-  update(packet: StoredPacket): OutgoingChange | undefined {
-    const same = this.#byMessage.first(messageKey(packet));
-    let other: Slot | undefined;
-    for (const slot of this.#byMessageId.slots(packet.messageId)) {
-      if (slot.packet.brokerId !== packet.brokerId) {
-        other = slot;
-        break;
-      }
-    }
-    if (same !== undefined && (other === undefined || same.seq < other.seq)) {
-      this.#byMessageId.remove(same.packet.messageId, same);
-      same.packet.messageId = packet.messageId;
-      this.#byMessageId.add(same.packet.messageId, same);
-      return { kind: 'messageId', slot: same };
-    }
-    if (other !== undefined) {
-      this.#unindex(other);
-      other.packet = packet;
-      this.#index(other);
-      return { kind: 'replaced', slot: other };
-    }
-    return undefined;
-  }
-
-  clear(messageId: number | undefined): Slot | undefined {
-    const slot = this.#byMessageId.first(messageId);
-    if (slot === undefined) return undefined;
-    this.#unindex(slot);
-    this.#slots.delete(slot.seq);
-    return slot;
-  }
-
-  packets(): StoredPacket[] {
-    return Array.from(this.#slots.values(), (slot) => slot.packet);
-  }
-
-  #index(slot: Slot): void {
-    this.#byMessage.add(messageKey(slot.packet), slot);
-    this.#byMessageId.add(slot.packet.messageId, slot);
-  }
-
-  #unindex(slot: Slot): void {
-    this.#byMessage.remove(messageKey(slot.packet), slot);
-    this.#byMessageId.remove(slot.packet.messageId, slot);
-  }
-}
-
 /** What a subscription keeps per client (the topic is the key). */
 type SubscriptionRecord = Omit<StoredSubscription, 'topic'>;
 
@@ -345,31 +151,11 @@ function* retainedMatching(retained: Map<string, StoredPacket>, pattern: string)
   }
 }
 
-/**
- * Whether a message's copies may wait for their subscribers: its claim is found by its payload object, so only
- * a non-empty Buffer (one per PUBLISH parsed; an empty one might be a shared constant) qualifies.
- */
-const handsOff = (payload: unknown): payload is Buffer => Buffer.isBuffer(payload) && payload.length > 0;
-
-/** A copy waiting for its subscriber's PUBACK: what its `outgoing` row needs if it is written after all. */
-interface HandedOff {
-  readonly slot: Slot;
-  readonly clientId: string;
-  row: object;
-}
-
-/** Aedes' map of connected clients (Aedes 1.2 `broker.clients`), read to defer only copies for live sessions. */
-type BrokerClients = { readonly clients?: Readonly<Record<string, object>> };
-
 class SqliteAedesPersistence implements SqlitePersistence {
   readonly #log: Logger;
   readonly #writer: SessionWriter<StatementName>;
-  readonly #handoff: HandoffWindow<Slot, HandedOff> | undefined;
-  /**
-   * The claim of each message with a copy handed off, by its payload: the one object the client's PUBLISH
-   * packet, Aedes' copy of it (aedes-packet keeps `payload` by reference) and the queued copies share.
-   */
-  readonly #claims = new WeakMap<object, Claim>();
+  /** Copies that wait for their subscriber's PUBACK instead of the file (session-handoff.ts); none if 0 ms. */
+  readonly #handoff: SessionHandoff | undefined;
 
   // The state, as aedes-persistence's memory store keeps it.
   readonly #retained = new Map<string, StoredPacket>();
@@ -380,7 +166,6 @@ class SqliteAedesPersistence implements SqlitePersistence {
   readonly #wills = new Map<string, StoredPacket>();
   #nextSeq = 1;
   #broker: BrokerRef | undefined;
-  #handOffTo: (client: object) => boolean = () => true;
 
   #destroyed: Promise<void> | undefined;
 
@@ -406,7 +191,7 @@ class SqliteAedesPersistence implements SqlitePersistence {
     this.#writer = new SessionWriter({ path, synchronous, statements: STATEMENTS, log: this.#log });
     this.#handoff =
       handoffMs > 0
-        ? new HandoffWindow(handoffMs, ({ slot, clientId, row }) =>
+        ? new SessionHandoff(handoffMs, ({ slot, clientId, row }) =>
             this.#writer.write('insertOutgoing', slot.seq, clientId, slot.packet.messageId ?? null, row),
           )
         : undefined;
@@ -433,20 +218,14 @@ class SqliteAedesPersistence implements SqlitePersistence {
   }
 
   owned(packet: { payload?: unknown }): Promise<void> | undefined {
-    const { payload } = packet;
-    return typeof payload === 'object' && payload !== null ? this.#claims.get(payload)?.settled : undefined;
+    return this.#handoff?.owned(packet);
   }
 
   // Aedes refuses a persistence whose setup is not an AsyncFunction; there is nothing to wait for here.
   // eslint-disable-next-line @typescript-eslint/require-await
   async setup(broker: BrokerRef): Promise<void> {
     this.#broker = broker;
-    const handoff = this.#handoff;
-    if (handoff === undefined || typeof (broker as Partial<EventEmitter>).on !== 'function') return;
-    // A session that disconnects will not acknowledge what it was sent: write its waiting copies now.
-    (broker as unknown as EventEmitter).on('clientDisconnect', (client: ClientRef) => {
-      if (this.#outgoing.has(client.id)) handoff.flushWhere((copy) => copy.clientId === client.id);
-    });
+    this.#handoff?.attach(broker, (clientId) => this.#outgoing.has(clientId));
   }
 
   // --- retained messages ---
@@ -572,40 +351,24 @@ class SqliteAedesPersistence implements SqlitePersistence {
       row ??= { ...packet };
       const slot: Slot = { seq: this.#nextSeq++, packet };
       this.#queue(sub.clientId).enqueue(slot);
-      if (this.#handoff?.accepts() === true && this.#connected(sub.clientId) && handsOff(packet.payload)) {
-        // Resolved now, so that Aedes goes on to deliver it; the device's PUBACK waits for the claim.
-        const pending = claim ?? new Claim();
-        if (this.#handoff?.defer(slot, { slot, clientId: sub.clientId, row }, pending)) {
-          claim = pending;
-          continue;
-        }
+      // A deferred copy resolves now, so that Aedes goes on to deliver it; the device's PUBACK waits for the claim.
+      const deferred = this.#handoff?.defer(claim, { slot, clientId: sub.clientId, row });
+      if (deferred !== undefined) {
+        claim = deferred;
+        continue;
       }
       // All in the same batch: one promise.
       committed = this.#writer.write('insertOutgoing', slot.seq, sub.clientId, null, row);
     }
     if (claim !== undefined) {
-      if (committed !== undefined) {
-        claim.add();
-        committed.then(
-          () => claim.done(),
-          (err: unknown) => claim.failed(err instanceof Error ? err : new Error(String(err))),
-        );
-      }
-      claim.sealed();
-      this.#claims.set(original.payload as object, claim);
+      this.#handoff?.seal(original.payload as object, claim, committed);
       return Promise.resolve();
     }
     return committed ?? Promise.resolve();
   }
 
   handOffOnlyTo(accept: (client: object) => boolean): void {
-    this.#handOffTo = accept;
-  }
-
-  /** The session is connected and may take ownership of its copies (handOffOnlyTo). */
-  #connected(clientId: string): boolean {
-    const client = (this.#broker as BrokerClients | undefined)?.clients?.[clientId];
-    return client !== undefined && this.#handOffTo(client);
+    this.#handoff?.only(accept);
   }
 
   outgoingUpdate(client: ClientRef, packet: StoredPacket): Promise<void> {

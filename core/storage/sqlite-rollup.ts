@@ -112,12 +112,26 @@ function mergeSlotSql(i: number): string {
   ].join(', ');
 }
 
-const ALL_COLUMNS = SLOT_INDEXES.flatMap(slotColumns);
-const UPSERT_SQL =
-  `INSERT INTO readings_rollup (res_ms, kind, start_ms, device_id, borrower_id, site_id, n, ${ALL_COLUMNS.join(', ')}) ` +
-  `VALUES (${new Array(7 + ALL_COLUMNS.length).fill('?').join(', ')}) ` +
-  `ON CONFLICT (res_ms, kind, start_ms, device_id) DO UPDATE SET n = n + excluded.n, ` +
-  SLOT_INDEXES.map(mergeSlotSql).join(', ');
+/**
+ * The upsert of a row whose kind uses slots `0..width-1` (slots are assigned in order, see `slotOf` below):
+ * only those slots' columns are bound and merged; the others stay NULL on insert and untouched on update.
+ *
+ * Why not one statement over all ROLLUP_SLOTS slots: a stake uses 8 of the 16, and binding 167 values and
+ * evaluating 160 CASE merges per row, for two rows (hour, day) per reading, made the aggregates cost the
+ * writer thread three times what the reading's own insert does (`npm run bench:ingest`, CPU profile of the
+ * writer thread). Pinned by core/test/telemetry-rollup-width.test.ts (a kind gaining fields after rows exist).
+ */
+function upsertSql(width: number): string {
+  const slots = SLOT_INDEXES.slice(0, width);
+  const columns = slots.flatMap(slotColumns);
+  return (
+    `INSERT INTO readings_rollup (res_ms, kind, start_ms, device_id, borrower_id, site_id, n${columns.map((c) => `, ${c}`).join('')}) ` +
+    `VALUES (${new Array(7 + columns.length).fill('?').join(', ')}) ` +
+    `ON CONFLICT (res_ms, kind, start_ms, device_id) DO UPDATE SET n = n + excluded.n` +
+    slots.map((i) => `, ${mergeSlotSql(i)}`).join('')
+  );
+}
+const UPSERT_SQL = Array.from({ length: ROLLUP_SLOTS + 1 }, (_, w) => upsertSql(w));
 
 /**
  * The writer thread's part, as source text (the thread runs an eval'd script, see `sqlite-writer.ts`):
@@ -129,17 +143,37 @@ export const ROLLUP_WRITER_SOURCE = `
 const ROLLUP_RES = [${HOUR_MS}, ${DAY_MS}];
 const SLOTS = ${ROLLUP_SLOTS};
 const TUPLE = 10;
-const upsertRollup = db.prepare(${JSON.stringify(UPSERT_SQL)});
+// One statement per slot width, prepared on first use (see upsertSql).
+const UPSERT_SQL = ${JSON.stringify(UPSERT_SQL)};
+const upserts = [];
+function upsertFor(width) {
+  let s = upserts[width];
+  if (s === undefined) {
+    s = db.prepare(UPSERT_SQL[width]);
+    upserts[width] = s;
+  }
+  return s;
+}
 const slotsOfKind = db.prepare('SELECT field, slot FROM rollup_slots WHERE kind = ?');
 const addSlot = db.prepare('INSERT INTO rollup_slots (kind, field, slot) VALUES (?, ?, ?)');
 let slotMaps = new Map();
 function reloadSlots() { slotMaps = new Map(); }
-function slotOf(kind, field) {
+function slotMap(kind) {
   let m = slotMaps.get(kind);
   if (m === undefined) {
     m = new Map(slotsOfKind.all(kind).map((r) => [r.field, r.slot]));
     slotMaps.set(kind, m);
   }
+  return m;
+}
+// Slots a kind uses (they are assigned 0, 1, 2, … in order): the width of its rows' upsert.
+function widthOf(kind) {
+  let used = 0;
+  for (const v of slotMap(kind).values()) if (v >= 0) used += 1;
+  return used;
+}
+function slotOf(kind, field) {
+  let m = slotMap(kind);
   let s = m.get(field);
   if (s !== undefined) return s;
   // Another process may have assigned slots since: read them again inside this (write) transaction.
@@ -161,6 +195,8 @@ function addToSlots(acc, r) {
     const slot = slotOf(r.kind, k);
     if (slot < 0) continue;
     const o = 7 + slot * TUPLE;
+    // A slot assigned since the row's accumulator was made (a kind's new field) widens it.
+    while (acc.length < o + TUPLE) acc.push(null);
     if (acc[o] === null) {
       acc[o] = 1; acc[o + 1] = v; acc[o + 2] = v; acc[o + 3] = v;
       acc[o + 4] = r.ts; acc[o + 5] = r.seq; acc[o + 6] = v; acc[o + 7] = r.ts; acc[o + 8] = r.seq; acc[o + 9] = v;
@@ -176,13 +212,19 @@ function addToSlots(acc, r) {
 function rollUp(readings) {
   // One upsert per (resolution, device, bucket) the batch touches: its readings are merged here first.
   const buckets = new Map();
+  const widths = new Map();
   for (const r of readings) {
+    let width = widths.get(r.kind);
+    if (width === undefined) {
+      width = widthOf(r.kind);
+      widths.set(r.kind, width);
+    }
     for (const res of ROLLUP_RES) {
       const start = r.ts - (r.ts % res);
       const key = res + '\\u0000' + r.deviceId + '\\u0000' + start;
       let acc = buckets.get(key);
       if (acc === undefined) {
-        acc = new Array(7 + SLOTS * TUPLE).fill(null);
+        acc = new Array(7 + width * TUPLE).fill(null);
         acc[0] = res; acc[1] = r.kind; acc[2] = start; acc[3] = r.deviceId; acc[4] = r.borrowerId; acc[5] = r.siteId; acc[6] = 0;
         buckets.set(key, acc);
       }
@@ -190,7 +232,7 @@ function rollUp(readings) {
       addToSlots(acc, r);
     }
   }
-  for (const acc of buckets.values()) upsertRollup.run(acc);
+  for (const acc of buckets.values()) upsertFor((acc.length - 7) / TUPLE).run(acc);
 }
 // The one-time build of a file that predates the aggregates (rollup_build holds its cursor): pages of readings
 // in primary-key order, one transaction each, so the readings written meanwhile wait for a page, not the build,
