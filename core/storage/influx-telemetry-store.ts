@@ -3,6 +3,7 @@ import type { ConfigOf } from '../config.js';
 import { DEVICE_KINDS, type DeviceKind, type FieldValue, type Reading } from '../contracts/index.js';
 import { RiskfuseError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { GridBuilder } from './fields-grid.js';
 import type { telemetryConfigSpec } from './telemetry-config.js';
 import {
   DOWNSAMPLE_LAG_MS,
@@ -25,6 +26,8 @@ import type {
   AggregateRow,
   FieldsAggregateQuery,
   FieldsAggregateRow,
+  FieldsGrid,
+  FieldsGridQuery,
   PruneResult,
   RangeQuery,
   SeriesFilter,
@@ -35,6 +38,7 @@ import {
   checkAggregateQuery,
   checkCountQuery,
   checkFieldsAggregateQuery,
+  checkFieldsGridQuery,
   checkFilter,
   checkRangeQuery,
   checkReadings,
@@ -544,7 +548,7 @@ export function createInfluxTelemetryStore(
    * Partial aggregates of the fields per (group, bucket), one statement per segment in one request. Segments are
    * disjoint in time and in order, so a segment's bounds stand for its first/last points' times when merging.
    */
-  const partials = async (
+  const forEachPartial = async (
     q: SeriesFilter & {
       kind: DeviceKind;
       fromMs: number;
@@ -554,7 +558,8 @@ export function createInfluxTelemetryStore(
     },
     fields: readonly string[],
     ordered: boolean,
-  ): Promise<PartialTable> => {
+    each: (group: string, startMs: number, field: number, p: Partial) => void,
+  ): Promise<void> => {
     const groupTag =
       q.groupBy === 'device' ? TAG_DEVICE : q.groupBy === 'borrower' ? TAG_BORROWER : undefined;
     const groupBy = `GROUP BY time(${q.intervalMs}ms)${groupTag === undefined ? '' : `, ${influxqlIdent(groupTag)}`} fill(none)`;
@@ -579,7 +584,6 @@ export function createInfluxTelemetryStore(
       return `SELECT ${select} FROM ${from}${conditions(q, seg, 'all')} ${groupBy}`;
     });
     const results = await influxql(statements);
-    const table = new PartialTable(q.intervalMs);
     results.forEach((result, k) => {
       const seg = segments[k] as Segment;
       for (const s of result.series) {
@@ -589,7 +593,7 @@ export function createInfluxTelemetryStore(
           ['n', 's', 'lo', 'hi', 'fv', 'lv'].map((p) => s.columns.indexOf(`${p}_${i}`)),
         );
         for (const v of s.values) {
-          fields.forEach((f, i) => {
+          fields.forEach((_, i) => {
             const [n, sum, lo, hi, fv, lv] = (idx[i] as number[]).map((j) => (j < 0 ? null : v[j]));
             // A field without points in a bucket other fields fill comes back with null stats; strings have no sum.
             if (n === null || Number(n) === 0 || sum === null || sum === undefined) return;
@@ -605,11 +609,19 @@ export function createInfluxTelemetryStore(
               lastSeq: 0,
               last: ordered ? Number(lv) : Number.NaN,
             };
-            table.add(group, Number(v[iTime]), f, p);
+            each(group, Number(v[iTime]), i, p);
           });
         }
       }
     });
+  };
+  const partials = async (
+    q: Parameters<typeof forEachPartial>[0],
+    fields: readonly string[],
+    ordered: boolean,
+  ): Promise<PartialTable> => {
+    const table = new PartialTable(q.intervalMs);
+    await forEachPartial(q, fields, ordered, (g, start, i, p) => table.add(g, start, fields[i] as string, p));
     return table;
   };
 
@@ -718,6 +730,19 @@ export function createInfluxTelemetryStore(
       if (matchesNothing(q)) return [];
       const table = await partials(q, q.fields, false);
       return fieldsRows(table, q.fields);
+    },
+
+    async aggregateGrid(q: FieldsGridQuery): Promise<FieldsGrid> {
+      ensureOpen();
+      checkFieldsGridQuery(q);
+      const grid = new GridBuilder(q);
+      if (matchesNothing(q)) return grid.finish();
+      // One statement per resolution segment, each grouped by time and device tag (GROUP BY in InfluxDB).
+      const fields = q.fields.map((f) => f.field);
+      await forEachPartial({ ...q, groupBy: 'device' }, fields, false, (g, start, i, p) =>
+        grid.add(g, start, i, p.n, p.sum, p.min, p.max),
+      );
+      return grid.finish();
     },
 
     async ensureDownsampling(retention: InfluxRetention): Promise<boolean> {

@@ -19,13 +19,16 @@ import {
   ROLLUP_MIGRATION,
   type SlotPlan,
 } from './sqlite-rollup.js';
-import { fieldsAggregateRows, fieldsAggregateSql } from './sqlite-fields-aggregate.js';
+import { GridBuilder } from './fields-grid.js';
+import { fieldsAggregateRows, fieldsAggregateSql, fillGrid } from './sqlite-fields-aggregate.js';
 import { SqliteWriter, type BuildProgress, type WriterError } from './sqlite-writer.js';
 import type {
   AggregateQuery,
   AggregateRow,
   FieldsAggregateQuery,
   FieldsAggregateRow,
+  FieldsGrid,
+  FieldsGridQuery,
   PruneResult,
   RangeQuery,
   RetentionCuts,
@@ -37,6 +40,7 @@ import {
   checkAggregateQuery,
   checkCountQuery,
   checkFieldsAggregateQuery,
+  checkFieldsGridQuery,
   checkFilter,
   checkRangeQuery,
   checkReadings,
@@ -602,6 +606,35 @@ export function openSqliteTelemetryStore(
           .raw()
           .iterate(...params) as Iterable<unknown[]>;
         return fieldsAggregateRows(rows, q.fields);
+      });
+    },
+
+    aggregateGrid(q: FieldsGridQuery): Promise<FieldsGrid> {
+      return query(() => {
+        checkFieldsGridQuery(q);
+        const grid = new GridBuilder(q);
+        if (matchesNothing(q)) return grid.finish();
+        const fields = q.fields.map((f) => f.field);
+        const fq = { ...q, fields, groupBy: 'device' as const };
+        const slots = slotPlan(q.kind, fields);
+        const segments = planSegments(q.fromMs, q.toMs, q.intervalMs, slots !== 'raw');
+        if (segments.length === 0) return grid.finish();
+        const { sql, params } = fieldsAggregateSql(
+          fq,
+          segments,
+          slots === 'raw' ? [] : slots,
+          (seg) => whereSql(rawFilter(fq, seg), seg),
+          q,
+          false,
+        );
+        fillGrid(
+          prepared(sql)
+            .raw()
+            .iterate(...params) as Iterable<unknown[]>,
+          grid,
+          fields.length,
+        );
+        return grid.finish();
       });
     },
 
