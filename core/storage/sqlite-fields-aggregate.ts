@@ -1,3 +1,4 @@
+import type { GridBuilder } from './fields-grid.js';
 import type { Segment } from './resolution.js';
 import { rollupWhere, slotColumns } from './sqlite-rollup.js';
 import type {
@@ -39,8 +40,10 @@ export function fieldsAggregateSql(
   slots: readonly (number | 'none')[],
   rawWhere: (seg: Segment) => { sql: string; params: (string | number)[] },
   rollupFilter: SeriesFilter,
+  merged = true,
 ): FieldsAggregateSql {
   const g = groupColumn(q.groupBy);
+  const mergedCols = q.fields.map((_, i) => `sum(c${i}), sum(s${i}), min(lo${i}), max(hi${i})`).join(', ');
   const ctes: string[] = [];
   const cteParams: (string | number)[] = [];
   const arms: string[] = [];
@@ -61,7 +64,9 @@ export function fieldsAggregateSql(
           (e, j) => `${e} AS ${partCols(i)[j]}`,
         );
       });
-      arms.push(`SELECT g, b, ${cols.join(', ')} FROM r${k}`);
+      const arm = `SELECT g, b, ${cols.join(', ')} FROM r${k}`;
+      // Unmerged (a grid): a raw segment's readings are still grouped here, so rows are partials per bucket.
+      arms.push(merged ? arm : `SELECT g, b, ${mergedCols} FROM (${arm}) GROUP BY g, b`);
       return;
     }
     const where = rollupWhere(rollupFilter);
@@ -77,11 +82,29 @@ export function fieldsAggregateSql(
     );
     armParams.push(q.intervalMs, seg.resMs, seg.fromMs, seg.toMs, ...where.params);
   });
-  const merged = q.fields.map((_, i) => `sum(c${i}), sum(s${i}), min(lo${i}), max(hi${i})`).join(', ');
-  const sql =
-    `${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}` +
-    `SELECT g, b, ${merged} FROM (${arms.join(' UNION ALL ')}) GROUP BY g, b ORDER BY g, b`;
+  const with_ = ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : '';
+  const sql = merged
+    ? `${with_}SELECT g, b, ${mergedCols} FROM (${arms.join(' UNION ALL ')}) GROUP BY g, b ORDER BY g, b`
+    : `${with_}${arms.join(' UNION ALL ')}`;
   return { sql, params: [...cteParams, ...armParams] };
+}
+
+/**
+ * A grid (`fields-grid.ts`) from the unmerged statement (`merged` false): its rows are the segments' partials
+ * (`[device, bucket, n0, sum0, min0, max0, n1, …]`), each merged into its device's array as it streams by: no
+ * GROUP BY sort of the portfolio's rows in SQLite and no object per row in JavaScript.
+ */
+export function fillGrid(rows: Iterable<readonly unknown[]>, grid: GridBuilder, fields: number): void {
+  for (const row of rows) {
+    const g = row[0] as string;
+    const b = row[1] as number;
+    for (let i = 0; i < fields; i++) {
+      const o = 2 + i * 4;
+      const n = row[o] as number | null;
+      if (n === null || !(n > 0)) continue;
+      grid.add(g, b, i, n, row[o + 1] as number, row[o + 2] as number, row[o + 3] as number);
+    }
+  }
 }
 
 /** The port's rows from the statement's raw rows (`[g, b, n0, sum0, min0, max0, n1, …]`). */

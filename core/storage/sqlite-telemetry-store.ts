@@ -1,31 +1,32 @@
 import Database from 'better-sqlite3';
-import type { DeviceKind, FieldValue, Reading } from '../contracts/index.js';
+import type { DeviceKind, Reading } from '../contracts/index.js';
 import { DEVICE_KINDS } from '../contracts/index.js';
-import { RiskfuseError, errorMessage } from '../errors.js';
+import { RiskfuseError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { aggregateRows, DAY_MS, PartialTable, planSegments, type Segment } from './resolution.js';
+import { forEachRollupPartial, planSlots, rollupReady, type SlotPlan } from './sqlite-rollup.js';
+import { GridBuilder } from './fields-grid.js';
+import { fieldsAggregateRows, fieldsAggregateSql, fillGrid } from './sqlite-fields-aggregate.js';
+import { buildRollups, migrate } from './sqlite-telemetry-setup.js';
 import {
-  aggregateRows,
-  DAY_MS,
-  PartialTable,
-  planSegments,
-  type Partial,
-  type Segment,
-} from './resolution.js';
-import {
-  forEachRollupPartial,
-  planSlots,
-  rollupReady,
-  ROLLUP_BUILD_MIGRATION,
-  ROLLUP_MIGRATION,
-  type SlotPlan,
-} from './sqlite-rollup.js';
-import { fieldsAggregateRows, fieldsAggregateSql } from './sqlite-fields-aggregate.js';
-import { SqliteWriter, type BuildProgress, type WriterError } from './sqlite-writer.js';
+  BUSY_TIMEOUT_MS,
+  groupSql,
+  orderFree,
+  READING_COLUMNS,
+  toReading,
+  toStoreError,
+  whereSql,
+  type AggregateSqlRow,
+  type ReadingRow,
+} from './sqlite-telemetry-sql.js';
+import { SqliteWriter, type BuildProgress } from './sqlite-writer.js';
 import type {
   AggregateQuery,
   AggregateRow,
   FieldsAggregateQuery,
   FieldsAggregateRow,
+  FieldsGrid,
+  FieldsGridQuery,
   PruneResult,
   RangeQuery,
   RetentionCuts,
@@ -37,6 +38,7 @@ import {
   checkAggregateQuery,
   checkCountQuery,
   checkFieldsAggregateQuery,
+  checkFieldsGridQuery,
   checkFilter,
   checkRangeQuery,
   checkReadings,
@@ -70,256 +72,6 @@ export interface SqliteTelemetryOptions {
 
 /** How long the in-memory device-by-kind index is trusted before a rebuild (other processes may write). */
 const DEVICE_INDEX_TTL_MS = 60_000;
-
-/** Schema versions, applied in order; `PRAGMA user_version` records how many have run. Never edit a shipped one. */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE readings (
-     device_id   TEXT    NOT NULL,
-     ts          INTEGER NOT NULL,
-     seq         INTEGER NOT NULL,
-     kind        TEXT    NOT NULL,
-     borrower_id TEXT    NOT NULL,
-     site_id     TEXT    NOT NULL,
-     fields      TEXT    NOT NULL, -- JSON object: field name -> number | string
-     PRIMARY KEY (device_id, ts, seq)
-   ) WITHOUT ROWID;
-   CREATE INDEX readings_borrower_ts ON readings (borrower_id, ts);
-   CREATE INDEX readings_kind_ts ON readings (kind, ts);`,
-  ROLLUP_MIGRATION,
-  ROLLUP_BUILD_MIGRATION,
-];
-
-interface ReadingRow {
-  device_id: string;
-  ts: number;
-  seq: number;
-  kind: DeviceKind;
-  borrower_id: string;
-  site_id: string;
-  fields: string;
-}
-
-interface AggregateSqlRow {
-  g: string;
-  b: number;
-  n: number;
-  total: number;
-  mn: number;
-  mx: number;
-  fts: number;
-  fseq: number;
-  fv: number;
-  lts: number;
-  lseq: number;
-  lv: number;
-}
-
-/** A partial without first/last (an order-free pass): never wins a first/last comparison. */
-const orderFree = (n: number, sum: number, min: number, max: number): Partial => ({
-  n,
-  sum,
-  min,
-  max,
-  firstTs: Number.POSITIVE_INFINITY,
-  firstSeq: 0,
-  first: Number.NaN,
-  lastTs: Number.NEGATIVE_INFINITY,
-  lastSeq: 0,
-  last: Number.NaN,
-});
-
-const READING_COLUMNS = 'device_id, ts, seq, kind, borrower_id, site_id, fields';
-const ALL_KINDS_SQL = `kind IN (${DEVICE_KINDS.map((k) => `'${k}'`).join(', ')})`;
-
-/** SQLite result codes that mean "the store cannot serve this now", as opposed to "this request is wrong". */
-const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|PROTOCOL|NOMEM)/;
-
-/** SQLite busy timeout of both connections. */
-const BUSY_TIMEOUT_MS = 5_000;
-
-function isWriterError(err: unknown): err is WriterError {
-  return (
-    typeof err === 'object' && err !== null && !(err instanceof Error) && 'code' in err && 'message' in err
-  );
-}
-
-function toStoreError(err: unknown, op: 'write' | 'query'): RiskfuseError {
-  if (err instanceof RiskfuseError) return err;
-  if (isWriterError(err)) return toStoreError(Object.assign(new Error(err.message), { code: err.code }), op);
-  // The writer thread failed (crashed, or could not open the file): whether the batch landed is unknown,
-  // and writing it again is harmless (writes are idempotent), so it is worth retrying.
-  if (op === 'write' && err instanceof Error && !('code' in err)) {
-    return new RiskfuseError('STORE_UNAVAILABLE', `telemetry store (sqlite) writer failed: ${err.message}`, {
-      cause: err,
-    });
-  }
-  const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : '';
-  if (UNAVAILABLE_CODES.test(code)) {
-    return new RiskfuseError(
-      'STORE_UNAVAILABLE',
-      `telemetry store (sqlite) unavailable: ${errorMessage(err)}`,
-      { cause: err },
-    );
-  }
-  return op === 'write'
-    ? new RiskfuseError(
-        'STORE_REJECTED',
-        `telemetry store (sqlite) refused the write: ${errorMessage(err)}`,
-        { cause: err },
-      )
-    : new RiskfuseError('INTERNAL', `telemetry store (sqlite) query failed: ${errorMessage(err)}`, {
-        cause: err,
-      });
-}
-
-function toReading(row: ReadingRow): Reading {
-  return {
-    kind: row.kind,
-    deviceId: row.device_id,
-    borrowerId: row.borrower_id,
-    siteId: row.site_id,
-    ts: row.ts,
-    seq: row.seq,
-    // Our own JSON, written by writeReadings from validated fields.
-    fields: JSON.parse(row.fields) as Record<string, FieldValue>,
-  };
-}
-
-function migrate(db: Database.Database, log: Logger): void {
-  const step = db.transaction(() => {
-    // Read inside the (immediate) transaction, so two processes opening the file at once migrate only once.
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > MIGRATIONS.length) {
-      throw new RiskfuseError(
-        'MIGRATION_FAILED',
-        `telemetry db is at schema version ${version}, newer than this build knows (${MIGRATIONS.length})`,
-      );
-    }
-    for (let v = version; v < MIGRATIONS.length; v += 1) {
-      db.exec(MIGRATIONS[v] ?? '');
-      db.pragma(`user_version = ${v + 1}`);
-      log.info({ schemaVersion: v + 1 }, 'telemetry db migrated');
-    }
-  });
-  try {
-    step.immediate();
-  } catch (err) {
-    if (err instanceof RiskfuseError) throw err;
-    throw new RiskfuseError('MIGRATION_FAILED', `telemetry db migration failed: ${errorMessage(err)}`, {
-      cause: err,
-    });
-  }
-}
-
-/**
- * Builds the WHERE conditions of a filter; id lists travel as one JSON parameter so the SQL text stays fixed.
- * Without statistics SQLite's planner prefers the (kind, ts) index even when a device or borrower list is far
- * more selective, so the less selective terms get a unary `+`, which keeps them out of index selection:
- * devices use the primary key, else borrowers their index, else kind its index.
- */
-function whereSql(
-  f: SeriesFilter,
-  span: { fromMs: number; toMs: number } | undefined,
-): { sql: string; params: (string | number)[] } {
-  const conds: string[] = [];
-  const params: (string | number)[] = [];
-  const byDevice = f.deviceIds !== undefined;
-  const byBorrower = !byDevice && f.borrowerIds !== undefined;
-  if (f.kind !== undefined) {
-    conds.push(byDevice || byBorrower ? '+kind = ?' : 'kind = ?');
-    params.push(f.kind);
-  } else if (!byDevice && !byBorrower) {
-    // Naming every kind lets the (kind, ts) index serve a plain time range.
-    conds.push(ALL_KINDS_SQL);
-  }
-  if (span !== undefined) {
-    conds.push('ts >= ? AND ts < ?');
-    params.push(span.fromMs, span.toMs);
-  }
-  const lists: [string, readonly string[] | undefined][] = [
-    ['device_id', f.deviceIds],
-    [byDevice ? '+borrower_id' : 'borrower_id', f.borrowerIds],
-    ['+site_id', f.siteIds],
-  ];
-  for (const [column, ids] of lists) {
-    if (ids === undefined) continue;
-    conds.push(`${column} IN (SELECT value FROM json_each(?))`);
-    params.push(JSON.stringify(ids));
-  }
-  return { sql: conds.join(' AND '), params };
-}
-
-function groupSql(groupBy: AggregateQuery['groupBy']): string {
-  switch (groupBy) {
-    case 'device':
-      return 'device_id';
-    case 'borrower':
-      return 'borrower_id';
-    case 'none':
-      return "'*'";
-  }
-}
-
-/** How often the aggregates build logs its progress. */
-const BUILD_LOG_INTERVAL_MS = 10_000;
-
-/**
- * The one-time build of the aggregates of a file written before they existed, in the background: the store
- * opens at once, queries read raw readings until the build is complete, writes go on between its pages, and a
- * restart resumes it. Logs its progress (readings built, rate, time left) every BUILD_LOG_INTERVAL_MS.
- */
-function buildRollups(
-  writer: SqliteWriter,
-  path: string,
-  log: Logger,
-  onProgress: ((p: BuildProgress) => void) | undefined,
-): Promise<void> {
-  const started = Date.now();
-  let first: BuildProgress | undefined;
-  let lastLog = 0;
-  log.info(
-    { path },
-    'telemetry store (sqlite): building hourly and daily aggregates of the stored readings in the background ' +
-      '(once; queries read raw readings until it is done, writes go on, a restart resumes it)',
-  );
-  return writer
-    .buildRollups((p) => {
-      onProgress?.(p);
-      first ??= p;
-      const now = Date.now();
-      if (now - lastLog < BUILD_LOG_INTERVAL_MS) return;
-      lastLog = now;
-      const rate = ((p.done - first.done) * 1000) / Math.max(1, now - started);
-      log.info(
-        {
-          path,
-          readingsBuilt: p.done,
-          readingsTotal: p.total,
-          percent: p.total > 0 ? Math.round((100 * p.done) / p.total) : 100,
-          readingsPerS: Math.round(rate),
-          secondsLeft: rate > 0 ? Math.round(Math.max(0, p.total - p.done) / rate) : null,
-        },
-        'telemetry store (sqlite): building aggregates',
-      );
-    })
-    .then(
-      (p) =>
-        p.finished
-          ? log.info(
-              { path, readingsBuilt: p.done, seconds: Math.round((Date.now() - started) / 1000) },
-              'telemetry store (sqlite): aggregates built',
-            )
-          : log.info(
-              { path, readingsBuilt: p.done, readingsTotal: p.total },
-              'telemetry store (sqlite): aggregates build stopped with the store; it resumes at the next start',
-            ),
-      (err: unknown) =>
-        log.error(
-          { err: errorMessage(err) },
-          'telemetry store (sqlite): building aggregates failed; queries read raw readings, the build resumes at the next start',
-        ),
-    );
-}
 
 export function openSqliteTelemetryStore(
   path: string,
@@ -602,6 +354,35 @@ export function openSqliteTelemetryStore(
           .raw()
           .iterate(...params) as Iterable<unknown[]>;
         return fieldsAggregateRows(rows, q.fields);
+      });
+    },
+
+    aggregateGrid(q: FieldsGridQuery): Promise<FieldsGrid> {
+      return query(() => {
+        checkFieldsGridQuery(q);
+        const grid = new GridBuilder(q);
+        if (matchesNothing(q)) return grid.finish();
+        const fields = q.fields.map((f) => f.field);
+        const fq = { ...q, fields, groupBy: 'device' as const };
+        const slots = slotPlan(q.kind, fields);
+        const segments = planSegments(q.fromMs, q.toMs, q.intervalMs, slots !== 'raw');
+        if (segments.length === 0) return grid.finish();
+        const { sql, params } = fieldsAggregateSql(
+          fq,
+          segments,
+          slots === 'raw' ? [] : slots,
+          (seg) => whereSql(rawFilter(fq, seg), seg),
+          q,
+          false,
+        );
+        fillGrid(
+          prepared(sql)
+            .raw()
+            .iterate(...params) as Iterable<unknown[]>,
+          grid,
+          fields.length,
+        );
+        return grid.finish();
       });
     },
 

@@ -87,6 +87,50 @@ export interface FieldsAggregateRow {
 
 export const MAX_AGGREGATE_FIELDS = 16;
 
+/**
+ * `aggregateFields` grouped by device, laid out for a whole portfolio: every device's buckets in one typed array,
+ * no object per row. `fromMs` is a multiple of `intervalMs`; each field names the statistics wanted (a mean
+ * brings its count along, which it is computed from).
+ */
+export interface FieldsGridQuery extends SeriesFilter {
+  readonly kind: DeviceKind;
+  readonly fields: readonly { readonly field: string; readonly stats: readonly GridStat[] }[];
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly intervalMs: number;
+}
+
+export const GRID_STATS = ['count', 'mean', 'min', 'max'] as const;
+export type GridStat = (typeof GRID_STATS)[number];
+
+export interface FieldsGrid {
+  readonly fromMs: number;
+  readonly intervalMs: number;
+  /** ⌈(toMs − fromMs) / intervalMs⌉: bucket b starts at fromMs + b·intervalMs (the last one may end at toMs). */
+  readonly buckets: number;
+  /** The columns of every device's array, in order. */
+  readonly columns: readonly { readonly field: string; readonly stat: GridStat }[];
+  /**
+   * deviceId → its values, column c's bucket b at `c·buckets + b`; NaN where the field had no numeric reading in
+   * the bucket. Devices without any are absent. Bucket for bucket what `aggregateFields` gives for the same
+   * query grouped by device (pinned by the contract suite).
+   */
+  readonly devices: ReadonlyMap<string, Float64Array>;
+}
+
+/** One column of a device in a grid (a view, not a copy); undefined when the device has no data or no such column. */
+export function gridSeries(
+  grid: FieldsGrid,
+  deviceId: string,
+  field: string,
+  stat: GridStat,
+): Float64Array | undefined {
+  const all = grid.devices.get(deviceId);
+  if (all === undefined) return undefined;
+  const c = grid.columns.findIndex((col) => col.field === field && col.stat === stat);
+  return c < 0 ? undefined : all.subarray(c * grid.buckets, (c + 1) * grid.buckets);
+}
+
 export interface WriteResult {
   /** Readings accepted by the store (including ones it already had). */
   readonly written: number;
@@ -129,6 +173,11 @@ export interface TelemetryStore {
    * `aggregate`): what reading every field on its own would give, for the cost of one read of the rows.
    */
   aggregateFields(query: FieldsAggregateQuery): Promise<FieldsAggregateRow[]>;
+  /**
+   * The same figures per device as dense arrays (FieldsGrid), for a portfolio's features: the whole window of a
+   * kind's devices in one pass, each row merged straight into its device's array.
+   */
+  aggregateGrid(query: FieldsGridQuery): Promise<FieldsGrid>;
   /** Number of stored readings matching the filter in `[fromMs, toMs)`. */
   count(query: SeriesFilter & { readonly fromMs?: number; readonly toMs?: number }): Promise<number>;
   /**

@@ -2,11 +2,13 @@ import { DEVICE_KINDS, PAYLOAD_SCHEMAS, type DeviceKind, type Reading } from '..
 import { RiskfuseError } from '../errors.js';
 import {
   AGGREGATE_FNS,
+  GRID_STATS,
   MAX_AGGREGATE_BUCKETS,
   MAX_AGGREGATE_FIELDS,
   MAX_RANGE_LIMIT,
   type AggregateQuery,
   type FieldsAggregateQuery,
+  type FieldsGridQuery,
   type RangeQuery,
   type RetentionCuts,
   type SeriesFilter,
@@ -225,6 +227,18 @@ export function checkFieldsAggregateQuery(q: FieldsAggregateQuery): void {
   }
   if (new Set(fields).size !== fields.length) throw invalid('fields must not repeat');
   for (const field of fields) checkAggregateQuery({ ...q, field });
+}
+
+export function checkFieldsGridQuery(q: FieldsGridQuery): void {
+  const raw: unknown = q.fields;
+  if (!Array.isArray(raw)) throw invalid(`fields must list 1 to ${MAX_AGGREGATE_FIELDS} fields`);
+  checkFieldsAggregateQuery({ ...q, fields: q.fields.map((f) => f.field), groupBy: 'device' });
+  for (const f of q.fields) {
+    const stats: unknown = f.stats;
+    if (!Array.isArray(stats) || f.stats.length === 0 || f.stats.some((s) => !GRID_STATS.includes(s)))
+      throw invalid(`stats of ${f.field} must list some of ${GRID_STATS.join(', ')}`);
+  }
+  if (q.fromMs % q.intervalMs !== 0) throw invalid('fromMs must be a multiple of intervalMs');
 }
 
 /** Code-unit string order, the same for every adapter (SQLite's BINARY collation agrees on ASCII ids). */

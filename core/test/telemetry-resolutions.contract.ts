@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../contracts/index.js';
 import { DAY_MS, HOUR_MS } from '../storage/resolution.js';
-import type { AggregateQuery, TelemetryStore } from '../storage/telemetry-store.js';
+import type { AggregateQuery, FieldsGridQuery, TelemetryStore } from '../storage/telemetry-store.js';
 import {
   expectAggregatesEqual,
+  expectGridEqual,
   expectedAggregates,
   type ContractSubject,
 } from './telemetry-store.contract.js';
@@ -116,6 +117,21 @@ export function telemetryResolutionsContract(
           expect(r.fields.weightKg?.max).toBe(want[i]?.max);
           expect(r.fields.weightKg?.mean).toBeCloseTo(want[i]?.mean ?? Number.NaN, 9);
         });
+        if (q.groupBy !== 'device') continue;
+        // The same window per device as a grid (from its first whole bucket): what a portfolio's panel reads.
+        const g: FieldsGridQuery = {
+          kind: q.kind,
+          fields: [
+            { field: 'weightKg', stats: ['count', 'mean', 'min', 'max'] },
+            { field: 'tamper', stats: ['max'] },
+          ],
+          fromMs: Math.ceil(q.fromMs / q.intervalMs) * q.intervalMs,
+          toMs: q.toMs,
+          intervalMs: q.intervalMs,
+          ...(q.deviceIds === undefined ? {} : { deviceIds: q.deviceIds }),
+        };
+        const inFilter = world.filter((r) => q.deviceIds?.includes(r.deviceId) ?? true);
+        expect(expectGridEqual(await store().aggregateGrid(g), inFilter, g)).toBeGreaterThan(3);
       }
     });
 

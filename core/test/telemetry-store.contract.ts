@@ -8,6 +8,9 @@ import {
   type AggregateRow,
   type FieldStats,
   type FieldsAggregateQuery,
+  type FieldsGrid,
+  type FieldsGridQuery,
+  gridSeries,
   type RangeQuery,
   type SeriesFilter,
   type TelemetryStore,
@@ -226,6 +229,40 @@ function bulk(count: number, kind: DeviceKind = 'stake', fromTs = T0): Reading[]
 }
 
 const WIDE: { fromMs: number; toMs: number } = { fromMs: T0 - 3_600_000, toMs: T0 + 3_600_000 };
+
+/**
+ * A grid (`aggregateGrid`) equals the plain computation per device for every field and statistic it was asked
+ * for, bucket for bucket; buckets without a reading of the field are NaN. Returns how many buckets had data.
+ */
+export function expectGridEqual(grid: FieldsGrid, world: readonly Reading[], q: FieldsGridQuery): number {
+  let filled = 0;
+  expect(grid.buckets).toBe(Math.ceil((q.toMs - q.fromMs) / q.intervalMs));
+  const devices = new Set<string>();
+  for (const { field, stats } of q.fields) {
+    const want = expectedAggregates(world, { ...q, field, groupBy: 'device' });
+    const byKey = new Map(want.map((w) => [`${w.group}|${w.startMs}`, w]));
+    for (const w of want) devices.add(w.group);
+    for (const device of devices) {
+      for (const stat of stats) {
+        const series = gridSeries(grid, device, field, stat);
+        for (let b = 0; b < grid.buckets; b++) {
+          const w = byKey.get(`${device}|${q.fromMs + b * q.intervalMs}`);
+          const got = series?.[b] ?? Number.NaN;
+          if (w === undefined) {
+            expect(got, `${device} ${field} ${stat} bucket ${b}`).toBeNaN();
+            continue;
+          }
+          filled++;
+          if (stat === 'mean')
+            expect(Math.abs(got - w.mean)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(w.mean)));
+          else expect(got, `${device} ${field} ${stat} bucket ${b}`).toBe(w[stat]);
+        }
+      }
+    }
+  }
+  expect([...grid.devices.keys()].sort()).toEqual([...devices].sort());
+  return filled;
+}
 
 export function telemetryStoreContract(name: string, build: () => Promise<ContractSubject>): void {
   describe(`TelemetryStore contract: ${name}`, () => {
@@ -451,6 +488,33 @@ export function telemetryStoreContract(name: string, build: () => Promise<Contra
           expect(keys).toEqual(sorted);
         });
       }
+
+      it('when a grid of several fields is read per device, then each statistic equals the plain computation bucket for bucket', async () => {
+        await store().writeReadings(world);
+        const q: FieldsGridQuery = {
+          kind: 'stake',
+          fields: [
+            { field: 'weightKg', stats: ['mean', 'count'] },
+            { field: 'tamper', stats: ['max', 'min'] },
+          ],
+          fromMs: T0 - (T0 % 60_000),
+          toMs: T0 + 10 * 60_000 + 7,
+          intervalMs: 60_000,
+        };
+        expect(expectGridEqual(await store().aggregateGrid(q), world, q)).toBeGreaterThan(4);
+        const one = { ...q, deviceIds: ['stake-a1'] };
+        const grid = await store().aggregateGrid(one);
+        expect([...grid.devices.keys()]).toEqual(['stake-a1']);
+        expectGridEqual(
+          grid,
+          world.filter((r) => r.deviceId === 'stake-a1'),
+          one,
+        );
+        await expect(store().aggregateGrid({ ...q, fromMs: q.fromMs + 1 })).rejects.toMatchObject({
+          code: 'STORE_QUERY_INVALID',
+        });
+        expect((await store().aggregateGrid({ ...q, deviceIds: [] })).devices.size).toBe(0);
+      });
 
       it('when the fields of a one-pass aggregate are empty, repeated or not numeric, then it is refused', async () => {
         const base = { kind: 'stake' as const, ...WIDE, intervalMs: 60_000, groupBy: 'device' as const };

@@ -19,7 +19,7 @@ import { FEATURE_NAMES } from './spec.js';
 /**
  * Features for a portfolio at one or more observation times, from the two stores only (what a lender can
  * observe): the loan book and registry from the state store, device data from the telemetry store through one
- * daily panel (about ten aggregate queries per 60 days of history, whatever the number of borrowers).
+ * daily panel (one `aggregateGrid` query per device kind and device list, whatever the number of borrowers and days).
  *
  * Times must be UTC midnights, except the latest, which may be any instant (live scoring at "now").
  */
@@ -143,6 +143,11 @@ export interface ExtractOptions {
    * Only with a single observation time.
    */
   readonly regionBaselines?: RegionBaselines;
+  /**
+   * Read the borrowers' own devices (true) or whole device kinds (false); default: by device up to 50
+   * borrowers. Both give the same features (risk/test/features.test.ts), by different store query plans.
+   */
+  readonly byDevice?: boolean;
   /** Hears the region baselines computed at each time (to reuse for single-borrower runs). */
   readonly onBaselines?: (t: number, baselines: RegionBaselines) => void;
 }
@@ -157,7 +162,10 @@ export async function extractFeatures(opts: ExtractOptions): Promise<FeatureRow[
   const panel = await loadPanel({
     store: opts.telemetryStore,
     // A few borrowers: their own devices; the whole book: whole kinds.
-    fields: panelFields([...portfolio.assets.values()], portfolio.borrowers.length <= FEW_BORROWERS),
+    fields: panelFields(
+      [...portfolio.assets.values()],
+      opts.byDevice ?? portfolio.borrowers.length <= FEW_BORROWERS,
+    ),
     fromMs,
     toMs: last,
     onQuery: (done, total) => opts.onProgress?.(`features: telemetry query ${done}/${total}`),

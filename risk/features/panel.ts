@@ -1,12 +1,17 @@
 import type { DeviceKind } from '../../core/contracts/index.js';
 import { RiskfuseError } from '../../core/errors.js';
-import type { AggregateFn, FieldStats, TelemetryStore } from '../../core/storage/telemetry-store.js';
+import {
+  gridSeries,
+  type FieldsGrid,
+  type GridStat,
+  type TelemetryStore,
+} from '../../core/storage/telemetry-store.js';
 import { DAY_MS } from './online.js';
 
 /**
  * Daily aggregates of a few device fields over a span of days, fetched from the `TelemetryStore` port with a
- * handful of queries (one per field and chunk of days, grouped by device), held as one Float64Array per
- * device and aggregate (NaN = no data that day). Feature extraction for a whole portfolio at many observation
+ * handful of queries (`aggregateGrid`, one per device kind and device list), held as the store's per-device
+ * Float64Arrays (NaN = no data that day). Feature extraction for a whole portfolio at many observation
  * times reads from one panel instead of querying per borrower.
  *
  * Whole days come from the store's daily aggregates (core/storage/resolution.ts), which a late reading updates
@@ -19,9 +24,7 @@ import { DAY_MS } from './online.js';
  * enforces it and throws otherwise, so a feature can never see data from after t.
  */
 /** The order-free aggregates a panel holds (one grouped pass in every store). */
-export type PanelFn = 'count' | 'mean' | 'min' | 'max';
-
-const statOf = (s: FieldStats, fn: PanelFn): number => s[fn];
+export type PanelFn = GridStat;
 
 export interface PanelField {
   readonly kind: DeviceKind;
@@ -31,10 +34,9 @@ export interface PanelField {
   readonly deviceIds?: readonly string[];
 }
 
-export type PanelKey = `${string}.${string}.${AggregateFn}`;
-
 export class DailyPanel {
-  private readonly data = new Map<PanelKey, Map<string, Float64Array>>();
+  /** `kind.field` → the grid holding it (each field of a kind is read by one query). */
+  private readonly grids = new Map<string, FieldsGrid>();
 
   constructor(
     readonly fromMs: number,
@@ -58,20 +60,14 @@ export class DailyPanel {
     return (t - this.fromMs) / DAY_MS;
   }
 
-  get(kind: DeviceKind, field: string, fn: AggregateFn, deviceId: string): Float64Array | undefined {
-    return this.data.get(`${kind}.${field}.${fn}`)?.get(deviceId);
+  /** A device's daily values of an aggregate (NaN = no data that day), a view into the store's grid. */
+  get(kind: DeviceKind, field: string, fn: PanelFn, deviceId: string): Float64Array | undefined {
+    const grid = this.grids.get(`${kind}.${field}`);
+    return grid === undefined ? undefined : gridSeries(grid, deviceId, field, fn);
   }
 
-  private series(key: PanelKey, deviceId: string): Float64Array {
-    let byDevice = this.data.get(key);
-    if (byDevice === undefined) this.data.set(key, (byDevice = new Map<string, Float64Array>()));
-    let arr = byDevice.get(deviceId);
-    if (arr === undefined) byDevice.set(deviceId, (arr = new Float64Array(this.days).fill(Number.NaN)));
-    return arr;
-  }
-
-  set(key: PanelKey, deviceId: string, day: number, value: number): void {
-    this.series(key, deviceId)[day] = value;
+  add(kind: DeviceKind, grid: FieldsGrid): void {
+    for (const { field } of grid.columns) this.grids.set(`${kind}.${field}`, grid);
   }
 }
 
@@ -81,18 +77,18 @@ export interface LoadPanelOptions {
   /** Day-aligned (UTC midnight) start. */
   readonly fromMs: number;
   readonly toMs: number;
-  /** Days per query; default 60. */
-  readonly chunkDays?: number;
   readonly onQuery?: (done: number, total: number) => void;
 }
 
+/**
+ * One `aggregateGrid` query per device kind and device list, over the whole window: each store reads a kind's
+ * daily (and edge hourly/raw) aggregates in one pass and merges them into per-device arrays, which the panel
+ * keeps as they are.
+ */
 export async function loadPanel(opts: LoadPanelOptions): Promise<DailyPanel> {
   if (opts.fromMs % DAY_MS !== 0) throw new RiskfuseError('INTERNAL', 'panel start must be a UTC midnight');
   if (!(opts.toMs > opts.fromMs)) throw new RiskfuseError('INTERNAL', 'panel range is empty');
   const panel = new DailyPanel(opts.fromMs, opts.toMs);
-  const chunkMs = (opts.chunkDays ?? 60) * DAY_MS;
-  const chunks: [number, number][] = [];
-  for (let a = opts.fromMs; a < opts.toMs; a += chunkMs) chunks.push([a, Math.min(opts.toMs, a + chunkMs)]);
   // Fields of one kind and one device list share a query: the store reads those rows once for all of them.
   const groups = new Map<string, PanelField[]>();
   for (const f of opts.fields) {
@@ -100,31 +96,19 @@ export async function loadPanel(opts: LoadPanelOptions): Promise<DailyPanel> {
     const key = `${f.kind}|${f.deviceIds === undefined ? '*' : JSON.stringify(f.deviceIds)}`;
     groups.set(key, [...(groups.get(key) ?? []), f]);
   }
-  const total = chunks.length * groups.size;
   let done = 0;
   for (const group of groups.values()) {
     const first = group[0] as PanelField;
-    for (const [a, b] of chunks) {
-      const rows = await opts.store.aggregateFields({
-        kind: first.kind,
-        fields: group.map((f) => f.field),
-        fromMs: a,
-        toMs: b,
-        intervalMs: DAY_MS,
-        groupBy: 'device',
-        ...(first.deviceIds === undefined ? {} : { deviceIds: first.deviceIds }),
-      });
-      for (const r of rows) {
-        const day = Math.floor((r.startMs - opts.fromMs) / DAY_MS);
-        if (day < 0 || day >= panel.days) continue;
-        for (const f of group) {
-          const stats = r.fields[f.field];
-          if (stats === undefined) continue;
-          for (const fn of f.fns) panel.set(`${f.kind}.${f.field}.${fn}`, r.group, day, statOf(stats, fn));
-        }
-      }
-      opts.onQuery?.(++done, total);
-    }
+    const grid = await opts.store.aggregateGrid({
+      kind: first.kind,
+      fields: group.map((f) => ({ field: f.field, stats: f.fns })),
+      fromMs: opts.fromMs,
+      toMs: opts.toMs,
+      intervalMs: DAY_MS,
+      ...(first.deviceIds === undefined ? {} : { deviceIds: first.deviceIds }),
+    });
+    panel.add(first.kind, grid);
+    opts.onQuery?.(++done, groups.size);
   }
   return panel;
 }

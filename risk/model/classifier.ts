@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { RiskfuseError } from '../../core/errors.js';
+import { denseStackOf, pathGradientSums, type DenseLayer } from './dense-path-gradients.js';
 import { checkMatrix, standardise } from './matrix.js';
 import type { Classifier, Explanation, Matrix, ModelArtifact, ModelKind, Normalisation } from './types.js';
 
@@ -65,6 +66,8 @@ class TfClassifier implements Classifier {
   readonly baseline: readonly number[];
   private readonly baselineLogit: number;
   private readonly gradOfSum: (x: tf.Tensor) => tf.Tensor;
+  /** The network as dense layers when it is one (every network train.ts builds), for path gradients in JS. */
+  private readonly dense: readonly DenseLayer[] | undefined;
   private disposed = false;
 
   constructor(
@@ -82,6 +85,7 @@ class TfClassifier implements Classifier {
     // Rows do not interact (no batch statistics, dropout is off at inference), so the gradient of the
     // summed logits with respect to the input batch is each row's own gradient.
     this.gradOfSum = tf.grad((x: tf.Tensor) => (this.model.apply(x) as tf.Tensor).sum());
+    this.dense = denseStackOf(model);
     const base: Matrix = { rows: 1, cols: this.baseline.length, data: Float32Array.from(this.baseline) };
     this.baselineLogit = this.predictLogit(base)[0] as number;
   }
@@ -146,6 +150,13 @@ class TfClassifier implements Classifier {
 
   private integratedGradients(z: Float32Array, cols: number, rows: readonly number[], m: number): number[][] {
     const { nodes, weights } = gaussLegendre(m);
+    if (this.dense !== undefined) {
+      // A dense stack: the path sums in float64 JavaScript (dense-path-gradients.ts), far cheaper than autodiff.
+      return pathGradientSums(this.dense, z, cols, rows, nodes, weights).map((g, k) => {
+        const o = (rows[k] as number) * cols;
+        return Array.from(g, (v, c) => v * (z[o + c] as number));
+      });
+    }
     const rowsPerCall = Math.max(1, Math.floor(IG_POINTS_PER_CALL / m));
     const result: number[][] = [];
     for (let start = 0; start < rows.length; start += rowsPerCall) {

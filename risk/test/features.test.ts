@@ -94,9 +94,13 @@ describe('feature extraction from the stores', () => {
       portfolio: await loadPortfolio(w.state),
       times: [t],
       onBaselines: (_t, b) => (baselines = b),
+      // As for a whole book: kind-wide reads, where one borrower reads its own devices.
+      byDevice: false,
     });
     expect(baselines?.ndvi.size).toBeGreaterThan(0);
-    for (const row of all.slice(0, 5)) {
+    // Every borrower: the portfolio reads whole kinds, one borrower its own devices (another store query plan).
+    expect(all.length).toBeGreaterThan(20);
+    for (const row of all) {
       const [one] = await extractFeatures({
         telemetryStore: w.telemetry,
         portfolio: await loadPortfolio(w.state, [row.borrowerId]),
