@@ -249,15 +249,15 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
     // The line's fields are gathered only when debug is on: otherwise every request built them for nothing.
     if (log.isLevelEnabled('debug'))
       log.debug(
-      {
-        reqId: request.id,
-        method: request.method,
-        route: request.routeOptions.url,
-        status: reply.statusCode,
-        ms: reply.elapsedTime,
-      },
-      'request',
-    );
+        {
+          reqId: request.id,
+          method: request.method,
+          route: request.routeOptions.url,
+          status: reply.statusCode,
+          ms: reply.elapsedTime,
+        },
+        'request',
+      );
     done();
   });
 
