@@ -1,3 +1,4 @@
+import { worstDecileUnderCalibration, type WorstDecileNull } from './calibration-null.js';
 import { decileCheck, type DecileCheck } from './decile-check.js';
 import { maxDecileRatio } from './evaluate-figures.js';
 import {
@@ -57,6 +58,8 @@ export interface CalibrationFigures {
   readonly slice: { readonly rows: number; readonly defaults: number };
   /** The cohort view of the same PDs (when the test rows' dates and a reference date are given). */
   readonly cohort?: CohortFigures;
+  /** The worst decile's factor if these PDs were exactly right (risk/calibration-null.ts), with the dates. */
+  readonly worstUnderCalibration?: WorstDecileNull;
 }
 
 /**
@@ -115,6 +118,8 @@ export interface CalibrationInput {
   readonly iterations: number;
   /** The test rows' dates and the cohort's reference date (one row per borrower at that date). */
   readonly cohort?: { readonly t: ArrayLike<number>; readonly atMs: number };
+  /** The PD horizon, for the worst decile under perfect calibration (needs `cohort`'s dates). */
+  readonly horizonMs?: number;
 }
 
 const mean = (p: ArrayLike<number>): number => {
@@ -170,5 +175,18 @@ export function calibrationFigures(input: CalibrationInput): CalibrationFigures 
     ...(input.cohort === undefined
       ? {}
       : { cohort: cohortFigures(p, yTest, input.cohort.t, input.cohort.atMs) }),
+    ...(input.cohort === undefined || input.horizonMs === undefined
+      ? {}
+      : {
+          worstUnderCalibration: worstDecileUnderCalibration({
+            p,
+            groups: input.groups,
+            t: input.cohort.t,
+            horizonMs: input.horizonMs,
+            observed: worst(p, yTest),
+            draws: input.iterations,
+            seed: input.seed,
+          }),
+        }),
   };
 }

@@ -14,6 +14,7 @@ import { extractFeatures, type FeatureRow, type Portfolio } from './features/ext
 import { LOOKBACK_DAYS } from './features/offline.js';
 import { DAY_MS } from './features/online.js';
 import { FEATURE_NAMES, ONLINE_FEATURES } from './features/spec.js';
+import type { WorstDecileNull } from './calibration-null.js';
 import type { DecileCheck } from './decile-check.js';
 import { calibrationFigures, type CohortFigures, type MethodFigures } from './evaluate-calibration.js';
 import {
@@ -116,6 +117,8 @@ export interface ModelReport {
   readonly deciles: DecileCheck;
   /** The same check on the cohort of test borrowers performing at the split date, each once. */
   readonly cohort?: CohortFigures;
+  /** The worst decile's factor if the PDs were exactly right, on the same rows (risk/calibration-null.ts). */
+  readonly worstUnderCalibration?: WorstDecileNull;
   /** Every recalibration method fitted on the same slice, judged on the same test rows. */
   readonly calibrationMethods: MethodFigures[];
   /** Rows and defaults the recalibration was fitted on. */
@@ -342,6 +345,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
       seed,
       iterations,
       cohort: { t: testTimes, atMs: splitMs },
+      horizonMs: horizonDays * DAY_MS,
     });
     const { calibration, p } = cal;
     predictions.set(spec.name, p);
@@ -380,6 +384,9 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
       maxDecileRatioCi: cal.maxDecileRatioCi,
       deciles: cal.deciles,
       ...(cal.cohort === undefined ? {} : { cohort: cal.cohort }),
+      ...(cal.worstUnderCalibration === undefined
+        ? {}
+        : { worstUnderCalibration: cal.worstUnderCalibration }),
       calibrationMethods: cal.methods,
       calibrationSlice: cal.slice,
       calibration,

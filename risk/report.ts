@@ -173,12 +173,26 @@ function reliabilityLines(m: ModelReport): string[] {
         : `no (${d.inversions} inversion${d.inversions === 1 ? '' : 's'}, ${d.significantInversions} with disjoint intervals)`) +
       `; PD outside the interval: ${d.under} decile${d.under === 1 ? '' : 's'} under, ${d.over} over`,
     '',
+    ...nullLines(m),
     '| PD bin | rows | defaults | mean predicted | observed | 95 % Jeffreys interval | × | check |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...d.deciles.map(
       (b) =>
         `| ${b.lo.toFixed(4)}–${b.hi.toFixed(4)} | ${b.count} | ${b.defaults} | ${b.meanPredicted.toFixed(4)} | ${b.observedRate.toFixed(4)} | ${b.interval[0].toFixed(4)}–${b.interval[1].toFixed(4)} | ${b.ratio === undefined ? '–' : b.ratio.toFixed(2)} | ${b.verdict} |`,
     ),
+    '',
+  ];
+}
+
+/** The worst decile if the PDs were exactly right (risk/calibration-null.ts), beside the observed one. */
+function nullLines(m: ModelReport): string[] {
+  const w = m.worstUnderCalibration;
+  if (w === undefined) return [];
+  return [
+    `If these PDs were exactly right, the worst decile of these rows would be off by a median ${w.median.toFixed(2)}× ` +
+      `(95th percentile ${w.p95.toFixed(2)}×; more than 2× in ${(100 * w.shareOver2x).toFixed(1)} % of ${w.draws} draws, ` +
+      `each borrower defaulting by its own PDs). Draws at least as far off as the observed ${w.observed.toFixed(2)}×: ` +
+      `${(100 * w.pValue).toFixed(1)} %${w.pValue < 0.05 ? ' — more than chance: the PDs miss somewhere' : ' — within chance'}.`,
     '',
   ];
 }
