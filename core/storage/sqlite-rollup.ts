@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import { DEVICE_KINDS } from '../contracts/index.js';
 import { DAY_MS, HOUR_MS, type Partial } from './resolution.js';
+import { filterConditions } from './sqlite-telemetry-sql.js';
 import type { SeriesFilter } from './telemetry-store.js';
 
 /**
@@ -280,8 +280,6 @@ const pruneRollupStmt = db.prepare('DELETE FROM readings_rollup WHERE res_ms = ?
 function pruneRollup(res, kinds, beforeMs) { return pruneRollupStmt.run(res, JSON.stringify(kinds), beforeMs).changes; }
 `;
 
-const ALL_KINDS_SQL = `kind IN (${DEVICE_KINDS.map((k) => `'${k}'`).join(', ')})`;
-
 /**
  * WHERE conditions on the rollup table for a filter. A kind alone (or no filter) is a primary-key range; a
  * device list uses the device index, a borrower list the borrower index — the unary `+` keeps the less
@@ -290,22 +288,7 @@ const ALL_KINDS_SQL = `kind IN (${DEVICE_KINDS.map((k) => `'${k}'`).join(', ')})
 export function rollupWhere(f: SeriesFilter): { sql: string; params: (string | number)[] } {
   const conds: string[] = ['res_ms = ?', 'start_ms >= ?', 'start_ms < ?'];
   const params: (string | number)[] = [];
-  const byDevice = f.deviceIds !== undefined;
-  const byBorrower = !byDevice && f.borrowerIds !== undefined;
-  if (f.kind !== undefined) {
-    conds.push(byDevice || byBorrower ? '+kind = ?' : 'kind = ?');
-    params.push(f.kind);
-  } else if (!byDevice && !byBorrower) conds.push(ALL_KINDS_SQL);
-  const lists: [string, readonly string[] | undefined][] = [
-    ['device_id', f.deviceIds],
-    [byDevice ? '+borrower_id' : 'borrower_id', f.borrowerIds],
-    ['+site_id', f.siteIds],
-  ];
-  for (const [column, ids] of lists) {
-    if (ids === undefined) continue;
-    conds.push(`${column} IN (SELECT value FROM json_each(?))`);
-    params.push(JSON.stringify(ids));
-  }
+  filterConditions(f, conds, params);
   return { sql: conds.join(' AND '), params };
 }
 

@@ -118,6 +118,19 @@ export function whereSql(
 ): { sql: string; params: (string | number)[] } {
   const conds: string[] = [];
   const params: (string | number)[] = [];
+  if (span !== undefined) {
+    conds.push('ts >= ? AND ts < ?');
+    params.push(span.fromMs, span.toMs);
+  }
+  filterConditions(f, conds, params);
+  return { sql: conds.join(' AND '), params };
+}
+
+/**
+ * A filter's kind and id-list conditions (see whereSql for the unary `+`), appended to `conds` and `params`: the
+ * readings table and the rollup table (sqlite-rollup.ts rollupWhere) share them.
+ */
+export function filterConditions(f: SeriesFilter, conds: string[], params: (string | number)[]): void {
   const byDevice = f.deviceIds !== undefined;
   const byBorrower = !byDevice && f.borrowerIds !== undefined;
   if (f.kind !== undefined) {
@@ -126,10 +139,6 @@ export function whereSql(
   } else if (!byDevice && !byBorrower) {
     // Naming every kind lets the (kind, ts) index serve a plain time range.
     conds.push(ALL_KINDS_SQL);
-  }
-  if (span !== undefined) {
-    conds.push('ts >= ? AND ts < ?');
-    params.push(span.fromMs, span.toMs);
   }
   const lists: [string, readonly string[] | undefined][] = [
     ['device_id', f.deviceIds],
@@ -141,7 +150,6 @@ export function whereSql(
     conds.push(`${column} IN (SELECT value FROM json_each(?))`);
     params.push(JSON.stringify(ids));
   }
-  return { sql: conds.join(' AND '), params };
 }
 
 export function groupSql(groupBy: AggregateQuery['groupBy']): string {
