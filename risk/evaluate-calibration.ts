@@ -146,6 +146,7 @@ export function calibrationFigures(input: CalibrationInput): CalibrationFigures 
   const boot = { seed: input.seed, iterations: input.iterations, groups: input.groups };
   const eceCi = bootstrapCi((rows) => ece(pick(p, rows), pick(yTest, rows)), p.length, boot);
   const worstCi = bootstrapCi((rows) => worst(pick(p, rows), pick(yTest, rows)), p.length, boot);
+  const maxDecileRatio = worst(p, yTest);
   let defaults = 0;
   for (let i = 0; i < yCal.length; i++) defaults += yCal[i] as number;
   return {
@@ -154,7 +155,7 @@ export function calibrationFigures(input: CalibrationInput): CalibrationFigures 
     ece: ece(p, yTest),
     eceCi: [eceCi.lo, eceCi.hi],
     meanPd: mean(p),
-    maxDecileRatio: worst(p, yTest),
+    maxDecileRatio,
     maxDecileRatioCi: [worstCi.lo, worstCi.hi],
     eceRaw: ece(pRaw, yTest),
     meanPdRaw: mean(pRaw),
@@ -183,7 +184,7 @@ export function calibrationFigures(input: CalibrationInput): CalibrationFigures 
             groups: input.groups,
             t: input.cohort.t,
             horizonMs: input.horizonMs,
-            observed: worst(p, yTest),
+            observed: maxDecileRatio,
             draws: input.iterations,
             seed: input.seed,
           }),
