@@ -11,17 +11,24 @@ import { closeAll } from './backends.js';
 
 afterAll(closeAll);
 
-/** Runs `riskfuse state …` in-process; resolves its exit code and what it printed to stdout. */
-async function run(argv: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
+/** Runs `riskfuse state …` in-process; resolves its exit code and what it printed to stdout and stderr. */
+async function run(
+  argv: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; out: string; err: string }> {
   let out = '';
+  let errOut = '';
   const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     out += String(chunk);
     return true;
   });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    errOut += String(chunk);
+    return true;
+  });
   try {
     const code = await stateCommand(argv, { LOG_LEVEL: 'silent', ...env });
-    return { code, out };
+    return { code, out, err: errOut };
   } finally {
     write.mockRestore();
     err.mockRestore();
@@ -44,7 +51,9 @@ describe('riskfuse state', () => {
 
     const url = await freshPostgresDatabase('statecli');
     if (url === undefined) throw new Error('PostgreSQL is not available');
-    expect((await run(['import', '--file', file], { STATE_DB_URL: url })).code).toBe(0);
+    // Its stderr in the message: the import's own reason when it fails (seen once in a full CI run).
+    const imported = await run(['import', '--file', file], { STATE_DB_URL: url });
+    expect(imported.code, imported.err).toBe(0);
     const status = await run(['status'], { STATE_DB_URL: url });
     expect(JSON.parse(status.out)).toMatchObject({
       backend: 'postgres',
