@@ -363,9 +363,9 @@ export class AlertEngine {
   private evaluate(r: Reading): void {
     const st = this.stateOf(r.deviceId);
     st.lastSeenMs = this.now();
-    // The rules' windows and hysteresis are steps in time: a reading older than one already evaluated (the
-    // ingest writes batches concurrently and hands them over as each commits; a device's offline queue
-    // arrives after its live readings) would step them backwards, e.g. put pre-removal weights back into
+    // The rules' windows and hysteresis are steps in time: a reading older than one already evaluated (a
+    // device's offline queue arriving after its live readings, a replay; the ingest hands batches over in
+    // arrival order, ingest/pipeline.ts writeBatch) would step them backwards, e.g. put pre-removal weights back into
     // the weight-drop median and clear a removal. It is stored, counted and not evaluated.
     // Pinned by 'when a device's older reading arrives after a newer one' in alerts/test/engine.test.ts.
     if (r.ts < st.lastTs) {

@@ -106,6 +106,8 @@ export class IngestPipeline {
   private unflushedReadings = 0;
   private inFlight = 0;
   private readonly writes = new Set<Promise<void>>();
+  /** Settles once the last batch taken has handed its readings over (or failed): the next one waits for it. */
+  private handoverTail: Promise<void> = Promise.resolve();
   private paused = false;
   private stopping = false;
   private timer: NodeJS.Timeout | undefined;
@@ -267,7 +269,10 @@ export class IngestPipeline {
       if (!timed && this.unflushedReadings < this.opts.batchMaxReadings) return;
       const batch = this.takeBatch();
       this.inFlight += 1;
-      const write = this.writeBatch(batch)
+      const previous = this.handoverTail;
+      let handedOver!: () => void;
+      this.handoverTail = new Promise<void>((resolve) => (handedOver = resolve));
+      const write = this.writeBatch(batch, previous)
         .catch((err: unknown) => {
           // writeBatch retries until it succeeds or the pipeline stops; reaching here means stopping.
           this.opts.log.warn(
@@ -276,6 +281,7 @@ export class IngestPipeline {
           );
         })
         .finally(() => {
+          handedOver();
           this.inFlight -= 1;
           this.writes.delete(write);
           if (!this.stopping) this.pump(this.unflushedReadings === 0 ? false : true);
@@ -296,7 +302,17 @@ export class IngestPipeline {
     return batch;
   }
 
-  private async writeBatch(batch: Pending[]): Promise<void> {
+  /**
+   * Stores a batch, then hands it to the callbacks once `previous` (the batch taken before it) has been handed
+   * over. Batches are written concurrently (writeConcurrency) and may commit out of order — one that also writes
+   * presence to the state store commits after a later one without — but the callbacks see them in the order the
+   * messages arrived, so each device's readings reach them in its own order. The alert engine does not evaluate a
+   * reading older than one it has seen (alerts/engine.ts): handed over by commit order, a device's batch of the
+   * days before a removal that committed after the batch of the days after it was skipped, and the weight drop
+   * never opened. Acks are released in arrival order already (releaseAcks), so this adds no ack latency.
+   * Pinned by 'when concurrent batches commit out of order' in ingest/test/pipeline.test.ts.
+   */
+  private async writeBatch(batch: Pending[], previous: Promise<void>): Promise<void> {
     const readings = batch.flatMap((p) => p.readings);
     const rejected = readings.length > 0 ? await this.writeIsolating(readings) : [];
     const deadLetters = batch.flatMap((p) => p.deadLetters);
@@ -325,6 +341,7 @@ export class IngestPipeline {
     c.lastStoredAtMs = this.now();
     if (readings.length > 0) c.lagMs = c.lastStoredAtMs - oldestTs(readings);
     // Awaited before the acks, so what the callbacks store (the alert engine's alerts) is durable first too.
+    await previous;
     try {
       if (readings.length > 0) await this.opts.onStored?.(readings);
       if (presence.length > 0) await this.opts.onPresence?.(presence);

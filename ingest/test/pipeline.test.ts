@@ -187,6 +187,32 @@ describe('ingest pipeline', () => {
     ]);
   });
 
+  it('when concurrent batches commit out of order, then the callbacks still get each batch in arrival order', async () => {
+    // The first batch's write is held until the second has committed: the second commits first.
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    let writes = 0;
+    const store = Object.create(telemetry) as TelemetryStore;
+    store.writeReadings = async (readings) => {
+      writes += 1;
+      if (writes === 1) await firstHeld;
+      const out = await telemetry.writeReadings(readings);
+      if (writes === 2) releaseFirst();
+      return out;
+    };
+    const handed: number[][] = [];
+    pipeline = make({
+      telemetry: store,
+      onStored: (readings) => void handed.push(readings.map((r) => r.seq ?? -1)),
+    });
+    let acks = 0;
+    // Two full batches (batchMaxReadings 100), written at once (writeConcurrency 2).
+    for (let i = 1; i <= 200; i++) pipeline.accept(topic, json(reading(i)), () => (acks += 1));
+    await until(() => acks === 200);
+    expect(writes).toBe(2);
+    expect(handed.flat()).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+  });
+
   it('when status messages arrive, then presence is recorded', async () => {
     pipeline = make();
     let acks = 0;
