@@ -4,7 +4,7 @@ import type { ScoreKey } from '../core/state/index.js';
  * The serialised body of each borrower's latest score detail (`GET /v1/borrowers/:id/score`), kept for the
  * next read of the same score. A read still asks the state which score is the latest (its head's narrow
  * columns, `ScoreRepository.latestKey`) and serves the kept body only when it is that very score — same model,
- * time, PD, points and trigger — so a score stored by another process (the elected scorer on PostgreSQL) is
+ * time, PD and points — so a score stored by another process (the elected scorer on PostgreSQL) is
  * served at once, never a stale one. What it saves is the wide read of the score's reasons, contributions and
  * inputs, their JSON parse, and the response's serialisation (bench:api: ~30 µs of ~165 µs of server CPU per
  * read). Least recently used bodies go first beyond `capacity` (a detail is ~5 kB: 2,000 hold ~10 MB).
@@ -39,5 +39,4 @@ export class ScoreBodyCache {
   }
 }
 
-const keyText = (k: ScoreKey): string =>
-  `${k.modelVersion}\u0000${k.at}\u0000${k.pd}\u0000${k.score}\u0000${k.trigger}`;
+const keyText = (k: ScoreKey): string => `${k.modelVersion}\u0000${k.at}\u0000${k.pd}\u0000${k.score}`;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ScoreBodyCache } from '../score-body-cache.js';
 
-const key = (at: number, pd = 0.01) => ({ at, modelVersion: 'v1', pd, score: 640, trigger: 'periodic' });
+const key = (at: number, pd = 0.01) => ({ at, modelVersion: 'v1', pd, score: 640 });
 
 describe('ScoreBodyCache', () => {
   it('when the latest score is another one than the body kept, then nothing is served', () => {
@@ -11,7 +11,7 @@ describe('ScoreBodyCache', () => {
     expect(cache.get('b1', key(2))).toBeUndefined();
     expect(cache.get('b1', key(1, 0.02))).toBeUndefined();
     expect(cache.get('b1', { ...key(1), modelVersion: 'v2' })).toBeUndefined();
-    expect(cache.get('b1', { ...key(1), trigger: 'on-demand' })).toBeUndefined();
+    expect(cache.get('b1', { ...key(1), score: 641 })).toBeUndefined();
     expect(cache.get('b2', key(1))).toBeUndefined();
   });
 

@@ -42,14 +42,15 @@ export interface ScoreHead {
 
 /**
  * What identifies a borrower's latest official score, read without its explanations: a reader that already
- * holds that score (api/score-body-cache.ts) can tell whether it is still the latest from one narrow row.
+ * holds that score (api/score-body-cache.ts) can tell whether it is still the latest from one narrow row. Only
+ * columns stored before the row's JSON (reasons, contributions): SQLite reads a row's columns in order, so
+ * reaching `trigger` behind them meant reading the row's overflow pages, which cost as much as the whole row.
  */
 export interface ScoreKey {
   readonly at: number;
   readonly modelVersion: string;
   readonly pd: number;
   readonly score: number;
-  readonly trigger: string;
 }
 
 /** One point of a borrower's PD trend. */

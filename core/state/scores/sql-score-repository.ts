@@ -144,24 +144,13 @@ export class SqlScoreRepository implements ScoreRepository {
   }
 
   async latestKey(borrowerId: string): Promise<ScoreKey | undefined> {
-    const r = await this.db.get<{
-      at: number;
-      model_version: string;
-      pd: number;
-      score: number;
-      trigger: string;
-    }>('SELECT at, model_version, pd, score, trigger FROM score_heads WHERE borrower_id = @id', {
-      id: borrowerId,
-    });
+    const r = await this.db.get<{ at: number; model_version: string; pd: number; score: number }>(
+      'SELECT at, model_version, pd, score FROM score_heads WHERE borrower_id = @id',
+      { id: borrowerId },
+    );
     return r === undefined
       ? undefined
-      : {
-          at: Number(r.at),
-          modelVersion: r.model_version,
-          pd: Number(r.pd),
-          score: Number(r.score),
-          trigger: r.trigger,
-        };
+      : { at: Number(r.at), modelVersion: r.model_version, pd: Number(r.pd), score: Number(r.score) };
   }
 
   async latestHeads(features: readonly string[] = []): Promise<ScoreHead[]> {

@@ -100,7 +100,6 @@ describe.each(STATE_BACKENDS)('score repository on %s', (backend) => {
       modelVersion: 'v1',
       pd: 0.3,
       score: 600,
-      trigger: 'periodic',
     });
     expect(await scores.latestKey('nobody')).toBeUndefined();
     // A newer official score of another model moves the head.
