@@ -7,16 +7,17 @@ import type { Aedes, Client, PublishPacket } from 'aedes';
  * (aedes-packet: `brokerId`, `brokerCounter`). Two things rely on that pair being one message of one broker:
  * - each client's duplicate filter keeps, per broker id, the highest count delivered to it and drops a
  *   message that is not above it (lib/client.js `dedupe`) — a high-water mark per publishing broker;
- * - the session stores key queued messages by it (aedes-persistence-redis `packet:{brokerId}:{brokerCounter}`;
- *   our in-memory and SQLite stores index them by it too: persistence.ts, outgoing-queue.ts).
+ * - the session stores key queued messages by it (aedes-persistence-redis
+ *   `packet:{brokerId}:{brokerCounter}`; our in-memory and SQLite stores index them by it too:
+ *   persistence.ts, outgoing-queue.ts).
  *
  * A will is the exception. The store keeps it with the id of the broker its client was connected to
- * (aedes-persistence `putWill`), and when another broker publishes it — the will pass (aedes.js `_clearWills`)
- * publishes the wills of every broker whose heartbeats stopped, or of this broker's previous start —
- * `new Packet(will, broker)` keeps that stored id and takes the publishing broker's count. The pair then names
- * a message the other broker never sent:
- * - every persistent session it reaches takes the publisher's count as the other broker's high-water mark.
- *   A broker counted out without having died (its heartbeats lost while Redis was away, or late under load)
+ * (aedes-persistence `putWill`), and when another broker publishes it — the will pass (aedes.js
+ * `_clearWills`) publishes the wills of every broker whose heartbeats stopped, or of this broker's previous
+ * start — `new Packet(will, broker)` keeps that stored id and takes the publishing broker's count. The pair
+ * then names a message the other broker never sent:
+ * - every persistent session it reaches takes the publisher's count as the other broker's high-water mark. A
+ *   broker counted out without having died (its heartbeats lost while Redis was away, or late under load)
  *   goes on publishing with a lower count, and all of it is dropped as a duplicate for that session: the
  *   copies stay queued but are not delivered until the session reconnects. After the Redis restart of
  *   test/cluster.e2e.test.ts, a broker published the other's wills this way and the mark of two ingest
