@@ -1,4 +1,5 @@
-import type { Aedes, Client, PublishPacket } from 'aedes';
+import type { Aedes, PublishPacket } from 'aedes';
+import type { InternalPublish } from './aedes-hooks.js';
 
 /**
  * Publishes a stored will under this broker's identity.
@@ -48,9 +49,3 @@ export function installWillIdentity(aedes: Aedes): void {
 }
 
 type StoredPacket = PublishPacket & { brokerId?: unknown; brokerCounter?: unknown };
-type PublishCallback = (error?: Error) => void;
-type InternalPublish = (
-  packet: PublishPacket,
-  client?: Client | PublishCallback | null,
-  done?: PublishCallback,
-) => void;
