@@ -20,6 +20,7 @@ const unavailable = (): never => {
 };
 const documentationOnlyScores: ScoresService = {
   latest: unavailable,
+  latestKey: unavailable,
   latestMany: unavailable,
   heads: unavailable,
   history: unavailable,

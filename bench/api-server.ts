@@ -69,6 +69,7 @@ export async function listenApi(deps: BenchApiDeps): Promise<BenchApi> {
 export function stateScores(state: State): ScoresService {
   return {
     latest: async (id) => (await state.scores.latestScores({ borrowerIds: [id] }))[0],
+    latestKey: (id) => state.scores.latestKey(id),
     latestMany: (ids) => state.scores.latestScores({ borrowerIds: ids }),
     heads: (f) => state.scores.latestHeads(f),
     history: (q) => state.scores.scoreHistory(q),

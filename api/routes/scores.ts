@@ -1,10 +1,19 @@
 import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyReply } from 'fastify';
 import { RiskfuseError } from '../../core/errors.js';
-import type { ModelRecord, PdPoint, ScoreHead, ScoreQuery, ScoreRecord } from '../../core/state/index.js';
+import type {
+  ModelRecord,
+  PdPoint,
+  ScoreHead,
+  ScoreKey,
+  ScoreQuery,
+  ScoreRecord,
+} from '../../core/state/index.js';
 import type { RiskComponent } from '../../risk/app.js';
 import { FEATURES, GRADE_BANDS } from '../../risk/index.js';
 import type { ApiApp, RouteContext } from '../app.js';
 import { decodeCursor, encodeCursor } from '../pagination.js';
+import { ScoreBodyCache } from '../score-body-cache.js';
 import { ERROR_RESPONSES } from '../problem.js';
 import { Cursor, EpochMs, IdParams, Limit, Page } from '../schemas.js';
 
@@ -15,6 +24,8 @@ import { Cursor, EpochMs, IdParams, Limit, Page } from '../schemas.js';
  */
 export interface ScoresService {
   latest(borrowerId: string): Promise<ScoreRecord | undefined>;
+  /** Which score is the borrower's latest official one, without reading it whole. */
+  latestKey(borrowerId: string): Promise<ScoreKey | undefined>;
   /** The latest official scores of these borrowers (at most a page). */
   latestMany(borrowerIds: readonly string[]): Promise<ScoreRecord[]>;
   /** Every borrower's latest official score without explanations, with the named inputs (cheap). */
@@ -40,6 +51,7 @@ export interface ScoresService {
 export function riskScores(risk: RiskComponent): ScoresService {
   return {
     latest: async (id) => (await risk.scores.latestScores({ borrowerIds: [id] }))[0],
+    latestKey: (id) => risk.scores.latestKey(id),
     latestMany: (ids) => risk.scores.latestScores({ borrowerIds: ids }),
     heads: (f) => risk.scores.latestHeads(f),
     history: (q) => risk.scores.scoreHistory(q),
@@ -130,11 +142,38 @@ const modelView = ({ artifactPath: _path, ...m }: ModelRecord): Static<typeof Mo
   meta: { ...m.meta },
 });
 
+/**
+ * Sends JSON this route's response schema already serialised (reply.serialize): Fastify sends a string with a
+ * JSON content type as it is. Untyped here because the type provider types `send` by the schema's object.
+ */
+const sendJson = (reply: FastifyReply, body: string): FastifyReply =>
+  reply.type('application/json; charset=utf-8').send(body);
+
+/** The score detail view: the record as stored (nothing copied), with its online and offline sums. */
+function scoreDetail(s: ScoreRecord): Static<typeof ScoreDetail> {
+  const contributions = s.contributions ?? {};
+  let online = 0;
+  let offline = 0;
+  for (const f in contributions) {
+    const c = contributions[f] ?? 0;
+    if (GROUP_OF.get(f) === 'online') online += c;
+    else offline += c;
+  }
+  return {
+    ...view(s),
+    contributions,
+    onlineContribution: online,
+    offlineContribution: offline,
+    ...(s.features === undefined ? {} : { features: s.features }),
+  };
+}
+
 const isRankKey = (v: unknown): v is [number, string] =>
   Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string';
 
 export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresService): void {
   const { state } = ctx;
+  const bodies = new ScoreBodyCache();
   const borrowerOrThrow = async (id: string): Promise<void> => {
     if ((await state.portfolio.getBorrower(id)) === undefined)
       throw new RiskfuseError('NOT_FOUND', `no borrower ${id}`);
@@ -150,30 +189,22 @@ export function scoreRoutes(app: ApiApp, ctx: RouteContext, scores: ScoresServic
         response: { 200: ScoreDetail, ...ERROR_RESPONSES },
       },
     },
-    async (request) => {
+    async (request, reply) => {
+      const id = request.params.id;
+      // The latest score's body as served before, when it is still the latest (api/score-body-cache.ts).
+      const head = await scores.latestKey(id);
+      const kept = head === undefined ? undefined : bodies.get(id, head);
+      if (kept !== undefined) return sendJson(reply, kept);
       // A stored score implies the borrower; look the borrower up only to say which 404 it is.
-      const s = await scores.latest(request.params.id);
+      const s = await scores.latest(id);
       if (s === undefined) {
-        await borrowerOrThrow(request.params.id);
-        throw new RiskfuseError('NOT_FOUND', `borrower ${request.params.id} has no score yet`);
+        await borrowerOrThrow(id);
+        throw new RiskfuseError('NOT_FOUND', `borrower ${id} has no score yet`);
       }
-      // Nothing here changes the record, so it is serialised as read, without copies (the response schema picks
-      // the fields).
-      const contributions = s.contributions ?? {};
-      let online = 0;
-      let offline = 0;
-      for (const f in contributions) {
-        const c = contributions[f] ?? 0;
-        if (GROUP_OF.get(f) === 'online') online += c;
-        else offline += c;
-      }
-      return {
-        ...view(s),
-        contributions,
-        onlineContribution: online,
-        offlineContribution: offline,
-        ...(s.features === undefined ? {} : { features: s.features }),
-      };
+      // Serialised by the route's own response schema, as a returned object would be, and kept.
+      const body = reply.serialize(scoreDetail(s)) as string;
+      bodies.set(id, s, body);
+      return sendJson(reply, body);
     },
   );
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildTestWorld, DAY_MS, type TestWorld } from '../../risk/test/support/world.js';
 import { FEATURES } from '../../risk/index.js';
 import { snapshot, startTestApi, type TestApi } from './support.js';
@@ -46,6 +46,41 @@ describe('score routes (risk module wired in)', () => {
     expect(Object.keys(s.contributions).sort()).toEqual(FEATURES.map((f) => f.name).sort());
     const total = Object.values(s.contributions).reduce((a, b) => a + b, 0);
     expect(s.onlineContribution + s.offlineContribution).toBeCloseTo(total, 9);
+  });
+
+  it('when a score is read again, then the same bytes are served without reading it whole; a newer score stored elsewhere is served at once', async () => {
+    const id = (await w.state.portfolio.listBorrowers())[2]?.id as string;
+    const url = `/v1/borrowers/${id}/score`;
+    const first = await t.app.inject({ url, headers: t.auth('officer') });
+    expect(first.statusCode).toBe(200);
+    const wide = vi.spyOn(w.state.scores, 'latestScores');
+    try {
+      const again = await t.app.inject({ url, headers: t.auth('auditor') });
+      expect(again.statusCode).toBe(200);
+      expect(again.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(again.body).toBe(first.body);
+      expect(wide).not.toHaveBeenCalled();
+      // Another process (the elected scorer) stores a newer score straight into the state.
+      const stored = (await w.state.scores.latestScores({ borrowerIds: [id] }))[0];
+      if (stored === undefined) throw new Error('no stored score');
+      await w.state.scores.addScores([
+        { ...stored, at: stored.at + 60_000, pd: stored.pd / 2, trigger: 'on-demand' },
+      ]);
+      const next = await t.app.inject({ url, headers: t.auth('officer') });
+      expect(next.json<ScoreBody & { at: number }>()).toMatchObject({
+        at: stored.at + 60_000,
+        pd: stored.pd / 2,
+        trigger: 'on-demand',
+      });
+      // The same record rewritten in place (same time and model, another PD) is not served from before either.
+      await w.state.scores.addScores([
+        { ...stored, at: stored.at + 60_000, pd: stored.pd / 3, trigger: 'on-demand' },
+      ]);
+      const rewritten = await t.app.inject({ url, headers: t.auth('officer') });
+      expect(rewritten.json<ScoreBody>().pd).toBe(stored.pd / 3);
+    } finally {
+      wide.mockRestore();
+    }
   });
 
   it('when the portfolio summary is read, then it counts borrowers by the grade of their latest score', async () => {

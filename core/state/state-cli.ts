@@ -1,13 +1,13 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { access, constants, rename } from 'node:fs/promises';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { EXIT, parseFlags, reportFatal, UsageError, type CommandHelp } from '../cli.js';
 import { parseConfig } from '../config.js';
 import { loggingConfigSpec } from '../logging-config.js';
 import { createLogger } from '../logger.js';
 import { openDatabase } from './open-database.js';
 import { stateConfigSpec } from './state-config.js';
+import { readLines } from './transfer/read-lines.js';
 import { exportState, importState } from './transfer/transfer.js';
 
 export const stateHelp: CommandHelp = {
@@ -45,6 +45,11 @@ export async function stateCommand(argv: string[], env: Record<string, string | 
     const file = typeof values.file === 'string' ? values.file : undefined;
     if (action === 'import' && file === undefined) throw new UsageError('import needs --file FILE');
 
+    // Before the database is opened (which migrates it): an unreadable file changes nothing.
+    if (action === 'import' && file !== undefined)
+      await access(file, constants.R_OK).catch(() => {
+        throw new UsageError(`cannot read ${file}`);
+      });
     const config = parseConfig(stateConfigSpec, env);
     // Logs go to stderr: stdout may carry the export itself.
     const log = createLogger({
@@ -87,8 +92,7 @@ export async function stateCommand(argv: string[], env: Record<string, string | 
         );
         return EXIT.ok;
       }
-      const lines = createInterface({ input: createReadStream(file ?? ''), crlfDelay: Infinity });
-      const counts = await importState(db, lines, progress);
+      const counts = await importState(db, readLines(file ?? ''), progress);
       say(`\nimported into ${db.location}: ${JSON.stringify(counts)}`);
       return EXIT.ok;
     } finally {

@@ -40,6 +40,19 @@ export interface ScoreHead {
   readonly features: Readonly<Record<string, number | null>>;
 }
 
+/**
+ * What identifies a borrower's latest official score, read without its explanations: a reader that already
+ * holds that score (api/score-body-cache.ts) can tell whether it is still the latest from one narrow row. Only
+ * columns stored before the row's JSON (reasons, contributions): SQLite reads a row's columns in order, so
+ * reaching `trigger` behind them meant reading the row's overflow pages, which cost as much as the whole row.
+ */
+export interface ScoreKey {
+  readonly at: number;
+  readonly modelVersion: string;
+  readonly pd: number;
+  readonly score: number;
+}
+
 /** One point of a borrower's PD trend. */
 export interface PdPoint {
   readonly at: number;
@@ -76,6 +89,8 @@ export interface ScoreRepository {
     shadow?: boolean;
     borrowerIds?: readonly string[];
   }): Promise<ScoreRecord[]>;
+  /** The key of a borrower's latest official score (undefined without one): its head's narrow columns only. */
+  latestKey(borrowerId: string): Promise<ScoreKey | undefined>;
   /** Every borrower's latest official score, light: no reasons or contributions, only the named inputs. */
   latestHeads(features?: readonly string[]): Promise<ScoreHead[]>;
   /**

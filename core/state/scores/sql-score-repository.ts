@@ -4,6 +4,7 @@ import { HEAD_COLUMNS, headValues, SCORE_COLUMNS, scoreValues, toScore } from '.
 import type {
   PdPoint,
   ScoreHead,
+  ScoreKey,
   ScoreObservation,
   ScoreQuery,
   ScoreRecord,
@@ -140,6 +141,16 @@ export class SqlScoreRepository implements ScoreRepository {
        ) s ORDER BY b.n`,
       [JSON.stringify(ids), shadow, ...(modelVersion === undefined ? [] : [modelVersion])],
     );
+  }
+
+  async latestKey(borrowerId: string): Promise<ScoreKey | undefined> {
+    const r = await this.db.get<{ at: number; model_version: string; pd: number; score: number }>(
+      'SELECT at, model_version, pd, score FROM score_heads WHERE borrower_id = @id',
+      { id: borrowerId },
+    );
+    return r === undefined
+      ? undefined
+      : { at: Number(r.at), modelVersion: r.model_version, pd: Number(r.pd), score: Number(r.score) };
   }
 
   async latestHeads(features: readonly string[] = []): Promise<ScoreHead[]> {

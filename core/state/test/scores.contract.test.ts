@@ -94,8 +94,17 @@ describe.each(STATE_BACKENDS)('score repository on %s', (backend) => {
         features: { collateral_coverage: 0.5, nope: null },
       },
     ]);
+    // The head's key names the latest official score, not the shadow one or an older one stored later.
+    expect(await scores.latestKey('b1')).toEqual({
+      at: T0 + 2000,
+      modelVersion: 'v1',
+      pd: 0.3,
+      score: 600,
+    });
+    expect(await scores.latestKey('nobody')).toBeUndefined();
     // A newer official score of another model moves the head.
     await scores.addScores([score('b1', T0 + 9000, 0.2, { modelVersion: 'v2' })]);
+    expect(await scores.latestKey('b1')).toMatchObject({ at: T0 + 9000, modelVersion: 'v2', pd: 0.2 });
     expect((await scores.latestHeads()).find((h) => h.borrowerId === 'b1')).toMatchObject({
       modelVersion: 'v2',
       pd: 0.2,

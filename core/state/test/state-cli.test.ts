@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -67,8 +67,14 @@ describe('riskfuse state', () => {
     expect(rows(again)).toEqual(rows(file));
   });
 
-  it('when the action is unknown or import has no file, then it is a usage error (exit 2)', async () => {
+  it('when the action is unknown, import has no file or cannot read it, then it is a usage error (exit 2) naming it', async () => {
     expect((await run(['drop'], {})).code).toBe(2);
     expect((await run(['import'], {})).code).toBe(2);
+    const dir = mkdtempSync(join(tmpdir(), 'rf-state-cli-'));
+    const missing = await run(['import', '--file', join(dir, 'nope.jsonl')], { DATA_DIR: dir });
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('cannot read');
+    // Nothing was opened, so nothing was created.
+    expect(existsSync(join(dir, 'state.db'))).toBe(false);
   });
 });
