@@ -207,7 +207,8 @@ function refusal(returnCode: 2 | 3 | 4 | 5, reason: string): AuthenticateError {
 }
 
 type PublishCallback = (error?: Error) => void;
-type InternalPublish = (
+/** Aedes' `publish` as its handlers call it (lib/handlers/publish.js): the broker's wrappers replace it. */
+export type InternalPublish = (
   packet: PublishPacket,
   client?: Client | PublishCallback | null,
   done?: PublishCallback,

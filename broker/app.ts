@@ -12,6 +12,8 @@ import type { AedesPersistence } from './persistence-port.js';
 import type { SqlitePersistence } from './persistence-sqlite.js';
 import { installPartitionedSessions } from './partitioned-sessions.js';
 import { installPublishBeforeAck } from './publish-before-ack.js';
+import { installRegisteredClients } from './registered-clients.js';
+import { installWillIdentity } from './will-identity.js';
 import { RiskfuseError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createHooks, installDropGate, type Sessions } from './aedes-hooks.js';
@@ -112,6 +114,12 @@ export function createBroker({
     // Only MQTT 3.1 clients are held to it (3.1.1 has no limit); device ids may be 64 characters.
     maxClientsIdLength: 128,
   });
+  // A will published by another broker goes out under this one's id and count, not the stored id with this
+  // count (will-identity.ts). Installed first, so the gates below see the will itself.
+  installWillIdentity(aedes);
+  // A connection that ends before it was registered leaves the one registered under its client id alone
+  // (registered-clients.ts).
+  installRegisteredClients(aedes);
   installDropGate(aedes, dropped);
   // The hand-off (handoff.ts) lets a subscriber's PUBACK stand for storage: only the ingest's, which follows
   // its durable commit. Pinned by broker/test/handoff.test.ts and test/paho-interop.e2e.test.ts (s4_4).

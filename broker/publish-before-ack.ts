@@ -1,7 +1,8 @@
-import type { Aedes, Client, PublishPacket } from 'aedes';
+import type { Aedes, Client } from 'aedes';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { SqlitePersistence } from './persistence-sqlite.js';
+import type { InternalPublish } from './aedes-hooks.js';
 
 /**
  * Makes the broker acknowledge a QoS 1 PUBLISH only once the message is stored.
@@ -92,10 +93,3 @@ const installed = new WeakSet<Aedes>();
 export function hasPublishBeforeAck(aedes: Aedes): boolean {
   return installed.has(aedes);
 }
-
-type PublishCallback = (error?: Error) => void;
-type InternalPublish = (
-  packet: PublishPacket,
-  client?: Client | PublishCallback | null,
-  done?: PublishCallback,
-) => void;
