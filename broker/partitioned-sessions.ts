@@ -15,7 +15,7 @@ import type { AedesPersistence, MatchedSubscription } from './persistence-port.j
  *   publish-before-ack.ts), connected or not;
  * - Aedes' `authorizeForward`: the live delivery through the emitter to a connected session, and the
  *   retained messages sent on SUBSCRIBE.
- * test/cluster-partitions.test.ts pins both.
+ * broker/test/partitioned-sessions.test.ts pins both on one broker; test/cluster.e2e.test.ts across brokers.
  */
 export function installPartitionedSessions(aedes: Aedes, persistence: AedesPersistence): void {
   const byTopic = persistence.subscriptionsByTopic.bind(persistence);

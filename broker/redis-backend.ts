@@ -29,8 +29,9 @@ type StreamMethod =
 /**
  * aedes-persistence-redis 12 returns async generators where Aedes 1.2 pipes Node streams (`stream.pipe is
  * not a function` on the first SUBSCRIBE, lib/handlers/subscribe.js); aedes-persistence 11's own store wraps
- * its generators in `Readable.from`, and so does this. The store runs aedes-persistence's contract suite in
- * broker/test/persistence-redis.test.ts.
+ * its generators in `Readable.from`, and so does this. Exercised through brokers on a real Redis by
+ * test/cluster.e2e.test.ts and broker/test/will-identity.test.ts; aedes-persistence's own contract suite runs
+ * against the SQLite store (broker/test/persistence-sqlite.test.ts), not yet against this one.
  */
 class RedisPersistence extends AsyncRedisPersistence {
   /** Per client: the subscription change in flight (see `serialised`). */
@@ -42,7 +43,7 @@ class RedisPersistence extends AsyncRedisPersistence {
    * change, keyed by client and first filter (aedes-persistence `broadcastPersistence.js`): the second call
    * replaces the first one's waiter, which never resolves, and a SUBSCRIBE with two filters never gets its
    * SUBACK — the ingest's (`rf/v1/+/telemetry`, `rf/v1/+/status`). One change per client at a time avoids it.
-   * broker/test/persistence-redis.test.ts pins it.
+   * test/cluster.e2e.test.ts pins it: its ingest partitions subscribe to both filters through this store.
    */
   #serialised(clientId: string, change: () => Promise<void>): Promise<void> {
     const previous = this.#changing.get(clientId) ?? Promise.resolve();
