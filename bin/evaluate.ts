@@ -314,6 +314,10 @@ export async function evaluateCommand(
       [
         `fused-mlp AUC ${f?.auc.toFixed(3)}  online-mlp AUC ${o?.auc.toFixed(3)}  lift ${result.lift.estimate.toFixed(3)} [${result.lift.lo.toFixed(3)}, ${result.lift.hi.toFixed(3)}]`,
         `median lead time (sustained): fused ${f?.leadTime.medianSustainedDays} d, online ${o?.leadTime.medianSustainedDays} d`,
+        `fused-mlp calibration, test period: ECE ${f?.ece.toFixed(4)}, worst decile ${f?.maxDecileRatio.toFixed(2)}x (${result.setup.testDefaulters} defaulting borrowers)` +
+          (result.pooled === undefined
+            ? ''
+            : `; every borrower out of fold: ECE ${result.pooled.ece.toFixed(4)}, worst decile ${result.pooled.maxDecileRatio.toFixed(2)}x (${result.pooled.defaultingBorrowers} defaulting borrowers, ${(100 * result.pooled.worstUnderCalibration.pValue).toFixed(1)} % of exactly-right draws as far off)`),
         ...credit.elVsLoss.bands.map(
           (b) =>
             `EL vs realised loss, grade ${b.grade}: ${Math.round(b.el).toLocaleString('en')} vs ${Math.round(b.loss).toLocaleString('en')} (${b.defaults} defaulting borrowers${b.error === undefined ? '' : `, ${b.error >= 0 ? '+' : ''}${(b.error * 100).toFixed(1)} %`})`,

@@ -17,6 +17,7 @@ import { FEATURE_NAMES, ONLINE_FEATURES } from './features/spec.js';
 import type { WorstDecileNull } from './calibration-null.js';
 import type { DecileCheck } from './decile-check.js';
 import { calibrationFigures, type CohortFigures, type MethodFigures } from './evaluate-calibration.js';
+import { networkFoldScorer, pooledOutOfFold, type PooledFigures } from './evaluate-pooled.js';
 import {
   auc,
   bootstrapCi,
@@ -86,6 +87,8 @@ export interface EvaluateOptions {
   readonly pdFloor?: number;
   /** Feature rows at the weekly dates (`evaluationTimes`), when already extracted (e.g. from a cache). */
   readonly rows?: readonly FeatureRow[];
+  /** Also judge the fused network's calibration on every borrower once (evaluate-pooled.ts); default true. */
+  readonly pooled?: boolean;
 }
 
 export interface ModelReport {
@@ -167,6 +170,8 @@ export interface EvaluationResult {
     readonly iterations: number;
   };
   readonly leadTimeGainDays: number;
+  /** The fused network's calibration on every borrower's post-split rows, out of fold (evaluate-pooled.ts). */
+  readonly pooled?: PooledFigures;
 }
 
 const MODEL_SPECS: readonly { name: string; kind: ModelKind; inputs: 'fused' | 'online' }[] = [
@@ -419,6 +424,31 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
     test.length,
     { seed, iterations, groups: testGroups },
   );
+  const fused = MODEL_SPECS[0] as (typeof MODEL_SPECS)[number];
+  const pooled =
+    opts.pooled === false
+      ? undefined
+      : await pooledOutOfFold({
+          labelled,
+          splitMs,
+          trainTimes,
+          unit: (id) => borrowerUnit(id, seed),
+          mainTest: test,
+          mainPd: pf,
+          mainCalibration: (models[0] as TrainedModel).calibration,
+          horizonMs: horizonDays * DAY_MS,
+          seed,
+          iterations,
+          score: networkFoldScorer({
+            kind: fused.kind,
+            seed,
+            ...(opts.maxEpochs === undefined ? {} : { maxEpochs: opts.maxEpochs }),
+            ...(opts.network === undefined ? {} : { network: opts.network }),
+            calibration: opts.calibration ?? DEFAULT_CALIBRATION,
+            pdFloor,
+            say: (rows) => say(`${fused.name}: out-of-fold network for ${rows} more test rows`),
+          }),
+        });
   const fusedReport = reports.find((r) => r.name === 'fused-mlp') as ModelReport;
   const onlineReport = reports.find((r) => r.name === 'online-mlp') as ModelReport;
   const result: EvaluationResult = {
@@ -441,6 +471,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
     models: reports,
     lift: { estimate: lift.estimate, lo: lift.lo, hi: lift.hi, iterations: lift.iterations },
     leadTimeGainDays: fusedReport.leadTime.medianSustainedDays - onlineReport.leadTime.medianSustainedDays,
+    ...(pooled === undefined ? {} : { pooled }),
   };
   return {
     result,

@@ -1,6 +1,8 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { EvaluationResult, ModelReport } from './evaluate.js';
+import type { DecileCheck } from './decile-check.js';
+import type { CalibrationJson } from './model/calibration.js';
 import { FEATURE_NAMES, ONLINE_FEATURES } from './features/spec.js';
 import { reliabilitySvg, rocSvg } from './plots.js';
 
@@ -156,6 +158,7 @@ function markdown(
   );
   for (const m of r.models) lines.push(...reliabilityLines(m));
   lines.push(...cohortLines(r));
+  lines.push(...pooledLines(r));
   lines.push('Plots: `evaluation-roc.svg`, `evaluation-reliability.svg`.', '');
   if (extra.credit !== undefined) lines.push(extra.credit.markdown);
   if (extra.notes !== undefined && extra.notes.length > 0)
@@ -168,12 +171,32 @@ function reliabilityLines(m: ModelReport): string[] {
   const d = m.deciles;
   return [
     `**${m.name}** — ECE ${m.ece.toFixed(4)}, worst decile × ${d.worstRatio.toFixed(2)}; observed rate rises with the deciles: ` +
-      (d.monotone
-        ? 'yes'
-        : `no (${d.inversions} inversion${d.inversions === 1 ? '' : 's'}, ${d.significantInversions} with disjoint intervals)`) +
-      `; PD outside the interval: ${d.under} decile${d.under === 1 ? '' : 's'} under, ${d.over} over`,
+      decileVerdict(d),
     '',
     ...nullLines(m),
+    ...decileTable(d),
+  ];
+}
+
+function calibrationLabel(c: CalibrationJson | undefined): string {
+  if (c === undefined) return '–';
+  if (c.method === 'platt-hazard') return `platt-hazard, h0 ${(100 * c.h0).toFixed(2)} %`;
+  return c.method;
+}
+
+/** Whether the observed rate rises with the deciles and how many deciles' PDs lie outside their interval. */
+function decileVerdict(d: DecileCheck): string {
+  return (
+    (d.monotone
+      ? 'yes'
+      : `no (${d.inversions} inversion${d.inversions === 1 ? '' : 's'}, ${d.significantInversions} with disjoint intervals)`) +
+    `; PD outside the interval: ${d.under} decile${d.under === 1 ? '' : 's'} under, ${d.over} over`
+  );
+}
+
+/** The per-decile table of a decile check (risk/decile-check.ts). */
+function decileTable(d: DecileCheck): string[] {
+  return [
     '| PD bin | rows | defaults | mean predicted | observed | 95 % Jeffreys interval | × | check |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...d.deciles.map(
@@ -185,7 +208,7 @@ function reliabilityLines(m: ModelReport): string[] {
 }
 
 /** The worst decile if the PDs were exactly right (risk/calibration-null.ts), beside the observed one. */
-function nullLines(m: ModelReport): string[] {
+function nullLines(m: Pick<ModelReport, 'worstUnderCalibration'>): string[] {
   const w = m.worstUnderCalibration;
   if (w === undefined) return [];
   return [
@@ -233,6 +256,39 @@ function cohortLines(r: EvaluationResult): string[] {
     );
   }
   return out;
+}
+
+/**
+ * The fused network's calibration on every borrower once, out of time and out of fold (risk/evaluate-pooled.ts):
+ * the same aim judged on about three times the defaulting borrowers of the test period.
+ */
+function pooledLines(r: EvaluationResult): string[] {
+  const q = r.pooled;
+  if (q === undefined) return [];
+  const d = q.deciles;
+  return [
+    '## Calibration on every borrower (out of time, out of fold)',
+    '',
+    `The test borrowers are ${r.setup.borrowers.test} of the book, so the test period holds only ${r.setup.testDefaulters} defaulting borrowers. ` +
+      `Here every borrower's rows from the split date on are scored once by a fused network trained and recalibrated, as the main one, on other borrowers' rows before the split: ` +
+      `the main split's test borrowers with its network, the other borrowers in ${q.folds - 1} more folds.`,
+    '',
+    '| fold | rows | positive | defaulting borrowers | AUC | recalibration |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...q.perFold.map(
+      (f, i) =>
+        `| ${i === 0 ? 'test period (main split)' : `fold ${i + 1}`} | ${f.rows} | ${f.defaults} | ${f.defaultingBorrowers} | ${f3(f.auc)} | ${calibrationLabel(f.calibration)} |`,
+    ),
+    '',
+    `**fused-mlp, pooled** (${q.rows} rows, ${q.defaults} positive, ${q.defaultingBorrowers} of ${q.borrowers} borrowers defaulting): ` +
+      `AUC ${f3(q.auc)}, mean PD ${q.meanPd.toFixed(4)} against ${q.observedRate.toFixed(4)} observed, ` +
+      `ECE ${q.ece.toFixed(4)} (${q.eceCi[0].toFixed(4)}–${q.eceCi[1].toFixed(4)}), ` +
+      `worst decile × ${q.maxDecileRatio.toFixed(2)} (${q.maxDecileRatioCi[0].toFixed(2)}–${q.maxDecileRatioCi[1].toFixed(2)}); observed rate rises with the deciles: ` +
+      decileVerdict(d),
+    '',
+    ...nullLines({ worstUnderCalibration: q.worstUnderCalibration }),
+    ...decileTable(d),
+  ];
 }
 
 const README_NAMES: Record<string, string> = {
