@@ -2,6 +2,7 @@ import { worstDecileUnderCalibration, type WorstDecileNull } from './calibration
 import { decileCheck, type DecileCheck } from './decile-check.js';
 import { maxDecileRatio } from './evaluate-figures.js';
 import { fitImputer, inputNames, labels, toMatrix, type LabelledRow } from './features/dataset.js';
+import { crossFittedLogits } from './cross-fit.js';
 import { FEATURE_NAMES } from './features/spec.js';
 import { auc, bootstrapCi, expectedCalibrationError, pick, reliabilityTable } from './metrics.js';
 import {
@@ -70,6 +71,8 @@ export interface FoldScorer {
     train: readonly LabelledRow[];
     validation: readonly LabelledRow[];
     calibration: readonly LabelledRow[];
+    /** Every row before the split of the fold's training and validation borrowers (for cross-fitting). */
+    heldIn: readonly LabelledRow[];
     test: readonly LabelledRow[];
   }): Promise<{ readonly pd: Float32Array; readonly calibration?: CalibrationJson }>;
 }
@@ -82,6 +85,11 @@ export function networkFoldScorer(o: {
   readonly network?: { readonly hidden?: readonly number[]; readonly l2?: number; readonly dropout?: number };
   readonly calibration: CalibrationMethod;
   readonly pdFloor: number;
+  /**
+   * When given, recalibrate on cross-fitted logits of the fold's held-in rows (risk/cross-fit.ts), as the main
+   * split does, grouping borrowers by this unit.
+   */
+  readonly crossFitUnit?: (borrowerId: string) => number;
   readonly say?: (testRows: number) => void;
 }): FoldScorer {
   return async (fold) => {
@@ -99,10 +107,22 @@ export function networkFoldScorer(o: {
       ...(o.kind === 'mlp' ? (o.network ?? {}) : {}),
     });
     try {
+      const crossFit =
+        o.crossFitUnit !== undefined
+          ? await crossFittedLogits({
+              rows: fold.heldIn,
+              trainTimes: new Set(fold.train.map((r) => r.t)),
+              unit: o.crossFitUnit,
+              kind: o.kind,
+              seed: o.seed,
+              ...(o.maxEpochs === undefined ? {} : { maxEpochs: o.maxEpochs }),
+              ...(o.network === undefined ? {} : { network: o.network }),
+            })
+          : undefined;
       const calibration = fitCalibration(
         o.calibration,
-        trained.model.predictLogit(toMatrix(fold.calibration, imputer)),
-        labels(fold.calibration),
+        crossFit?.z ?? trained.model.predictLogit(toMatrix(fold.calibration, imputer)),
+        crossFit?.y ?? labels(fold.calibration),
       );
       const z = trained.model.predictLogit(toMatrix(fold.test, imputer));
       return { pd: Float32Array.from(applyCalibration(z, calibration, o.pdFloor)), calibration };
@@ -179,7 +199,8 @@ export async function pooledOutOfFold(input: PooledInput): Promise<PooledFigures
     const calibration = before.filter((r) => role(r) === 'validation');
     const test = input.labelled.filter((r) => r.t >= input.splitMs && role(r) === 'test');
     if (test.length === 0) continue;
-    const { pd, calibration: fitted } = await input.score({ train, validation, calibration, test });
+    const heldIn = before.filter((r) => role(r) !== 'test');
+    const { pd, calibration: fitted } = await input.score({ train, validation, calibration, heldIn, test });
     rows.push(...test);
     p.push(...pd);
     perFold.push({

@@ -17,6 +17,7 @@ import { FEATURE_NAMES, ONLINE_FEATURES } from './features/spec.js';
 import type { WorstDecileNull } from './calibration-null.js';
 import type { DecileCheck } from './decile-check.js';
 import { calibrationFigures, type CohortFigures, type MethodFigures } from './evaluate-calibration.js';
+import { crossFittedLogits } from './cross-fit.js';
 import { networkFoldScorer, pooledOutOfFold, type PooledFigures } from './evaluate-pooled.js';
 import {
   auc,
@@ -89,6 +90,11 @@ export interface EvaluateOptions {
   readonly rows?: readonly FeatureRow[];
   /** Also judge the fused network's calibration on every borrower once (evaluate-pooled.ts); default true. */
   readonly pooled?: boolean;
+  /**
+   * Fit the fused network's recalibration on cross-fitted logits of every non-test borrower's rows before the
+   * split (risk/cross-fit.ts) rather than on the validation borrowers' alone; default true.
+   */
+  readonly crossFit?: boolean;
 }
 
 export interface ModelReport {
@@ -338,12 +344,26 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
         ),
     });
     const trainMs = Date.now() - started;
+    // The fused network's recalibration rests on every non-test borrower's rows (see risk/cross-fit.ts).
+    const crossFit =
+      spec.name === 'fused-mlp' && opts.crossFit !== false
+        ? await crossFittedLogits({
+            rows: labelled.filter((r) => r.t < splitMs && group(r.borrowerId) !== 'test'),
+            trainTimes,
+            unit: (id) => borrowerUnit(id, seed + 1),
+            kind: spec.kind,
+            seed,
+            ...(opts.maxEpochs === undefined ? {} : { maxEpochs: opts.maxEpochs }),
+            ...(opts.network === undefined ? {} : { network: opts.network }),
+            say: (line) => say(`${spec.name}: ${line}`),
+          })
+        : undefined;
     // Recalibrated on the calibration slice (never the test period), then floored: see model/calibration.ts.
     const cal = calibrationFigures({
       method: opts.calibration ?? DEFAULT_CALIBRATION,
       pdFloor,
-      zCal: trained.model.predictLogit(toMatrix(calibrationSlice, imputer)),
-      yCal: labels(calibrationSlice),
+      zCal: crossFit?.z ?? trained.model.predictLogit(toMatrix(calibrationSlice, imputer)),
+      yCal: crossFit?.y ?? labels(calibrationSlice),
       zTest: trained.model.predictLogit(toMatrix(test, imputer)),
       yTest: testLabels,
       groups: testGroups,
@@ -446,6 +466,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
             ...(opts.network === undefined ? {} : { network: opts.network }),
             calibration: opts.calibration ?? DEFAULT_CALIBRATION,
             pdFloor,
+            ...(opts.crossFit === false ? {} : { crossFitUnit: (id: string) => borrowerUnit(id, seed + 1) }),
             say: (rows) => say(`${fused.name}: out-of-fold network for ${rows} more test rows`),
           }),
         });

@@ -101,7 +101,7 @@ function markdown(
   const first = r.models[0];
   lines.push(
     '',
-    `PDs are recalibrated (${first?.calibration.method ?? 'none'}) on the calibration slice — the validation borrowers' rows at every weekly date before the split` +
+    `PDs are recalibrated (${first?.calibration.method ?? 'none'}) on the calibration slice — the validation borrowers' rows at every weekly date before the split; for the fused network, every non-test borrower's rows before the split, each scored by a network that never saw the borrower (cross-fitted, risk/cross-fit.ts)` +
       (first === undefined
         ? ''
         : ` (${first.calibrationSlice.rows} rows, ${first.calibrationSlice.defaults} positive)`) +
