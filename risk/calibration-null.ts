@@ -1,5 +1,6 @@
 import { maxDecileRatio } from './evaluate-figures.js';
-import { mulberry32, reliabilityTable } from './metrics.js';
+import { mulberry32 } from '../core/random.js';
+import { reliabilityTable } from './metrics.js';
 
 /**
  * How far off the worst PD decile of these very test rows would be if the PDs were exactly right: the reference
