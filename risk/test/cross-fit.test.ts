@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { crossFittedLogits } from '../cross-fit.js';
 import type { LabelledRow } from '../features/dataset.js';
 import { FEATURE_NAMES } from '../features/spec.js';
-import { auc, mulberry32 } from '../metrics.js';
+import { mulberry32 } from '../../core/random.js';
+import { auc } from '../metrics.js';
 import { gaussian } from './synthetic.js';
 
 /** Cross-fitted logits for the fused network's recalibration (risk/cross-fit.ts). */

@@ -9,7 +9,7 @@ import {
 import { borrowerUnit } from '../evaluate.js';
 import type { LabelledRow } from '../features/dataset.js';
 import { FEATURE_NAMES } from '../features/spec.js';
-import { mulberry32 } from '../metrics.js';
+import { mulberry32 } from '../../core/random.js';
 import { gaussian } from './synthetic.js';
 
 /** The fused network's calibration on every borrower once, out of time and out of fold (risk/evaluate-pooled.ts). */
