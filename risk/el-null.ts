@@ -20,8 +20,9 @@ import { GRADE_BANDS, gradeFor } from './grades.js';
  *   keeps only performing rows;
  * - a default loses EAD × LGD of the borrower's last row before it, times a ratio drawn from the workout
  *   data: realised loss ÷ predicted loss at each earlier default's last observation (defaults the test does
- *   not score, risk/evaluate-credit.ts). So the LGD's own miss on past defaults spreads the draws as it
- *   would spread outcomes; with no workout ratio every default loses exactly its predicted LGD;
+ *   not score, risk/evaluate-credit.ts), scaled to mean 1. So the LGD's own miss on past defaults spreads
+ *   the draws as it would spread outcomes, without moving their centre; with no workout ratio every default
+ *   loses exactly its predicted LGD;
  * - each band sums EL over its kept rows and the loss over the rows whose horizon covers the default, and
  *   the draw's error is EL ÷ loss − 1, as the report's.
  * Pinned by risk/test/el-null.test.ts.
@@ -76,7 +77,12 @@ export function elUnderModel(input: {
   if (!(horizonMs > 0)) throw new RangeError(`horizonMs must be > 0, got ${horizonMs}`);
   const tolerance = input.tolerance ?? 0.2;
   const minDefaults = input.minDefaults ?? 10;
-  const ratios = input.lossRatios.filter((r) => Number.isFinite(r) && r >= 0);
+  // Scaled to mean 1: under the model each default loses its predicted LGD on average, and misses by as much
+  // as past defaults did. (Unscaled, a workout sample whose ratios average above 1 — a few well-secured
+  // defaults that lost much — would make the model's own range say its EL is low.)
+  const kept = input.lossRatios.filter((r) => Number.isFinite(r) && r >= 0);
+  const mean = kept.reduce((a, r) => a + r, 0) / Math.max(1, kept.length);
+  const ratios = mean > 0 ? kept.map((r) => r / mean) : [];
   // The grade bands, then the total ('all', as the report's last line).
   const grades = [...GRADE_BANDS.map((b) => b.grade), 'all'];
   const ALL = grades.length - 1;

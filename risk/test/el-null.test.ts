@@ -89,6 +89,23 @@ describe('EL against realised loss under the model (risk/el-null.ts)', () => {
     );
   });
 
+  it('when past defaults’ ratios average away from 1, then only their spread counts: the range is as for the same ratios scaled to mean 1', () => {
+    const w = world(600, 1, RATIOS, 7);
+    const scaled = elUnderModel({
+      ...w,
+      horizonMs: HORIZON,
+      lossRatios: RATIOS.map((r) => r * 3),
+      draws: 200,
+      seed: 4,
+    });
+    const plain = elUnderModel({ ...w, horizonMs: HORIZON, lossRatios: RATIOS, draws: 200, seed: 4 });
+    for (const b of plain.bands) {
+      const s = scaled.bands.find((x) => x.grade === b.grade);
+      expect(s?.low).toBeCloseTo(b.low, 9);
+      expect(s?.high).toBeCloseTo(b.high, 9);
+    }
+  });
+
   it('when the horizon is not positive, then it is refused', () => {
     expect(() =>
       elUnderModel({ rows: [], horizonMs: 0, lossRatios: [], observed: {}, draws: 1, seed: 1 }),
