@@ -5,7 +5,8 @@ import { Redis } from 'ioredis';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { hardenMq } from './mq.js';
-import type { AedesPersistence } from './persistence-port.js';
+import type { AedesPersistence, StoredPacket } from './persistence-port.js';
+import { RedisOutgoing } from './redis-outgoing.js';
 
 const require = createRequire(import.meta.url);
 
@@ -18,6 +19,11 @@ const AsyncRedisPersistence = require('aedes-persistence-redis/asyncPersistence.
   conn: Redis;
   maxSessionDelivery: number;
 }) => StreamsAsIterables;
+
+interface RedisPersistenceOptions {
+  conn: Redis;
+  maxSessionDelivery: number;
+}
 
 /** Where v12 differs from the port: its streams are async generators. */
 type StreamsAsIterables = Omit<AedesPersistence, StreamMethod> & {
@@ -36,6 +42,15 @@ type StreamMethod =
 class RedisPersistence extends AsyncRedisPersistence {
   /** Per client: the subscription change in flight (see `serialised`). */
   readonly #changing = new Map<string, Promise<void>>();
+  /** The outgoing queues without per-message work that grows with the queue (redis-outgoing.ts). */
+  readonly #outgoing: RedisOutgoing;
+  readonly #maxSessionDelivery: number;
+
+  constructor(opts: RedisPersistenceOptions) {
+    super(opts);
+    this.#outgoing = new RedisOutgoing(opts.conn);
+    this.#maxSessionDelivery = opts.maxSessionDelivery;
+  }
 
   /**
    * Aedes 1.2 stores a SUBSCRIBE's subscriptions once per topic filter, concurrently, each time with the whole
@@ -69,6 +84,27 @@ class RedisPersistence extends AsyncRedisPersistence {
     return this.#serialised(client.id, () => super.removeSubscriptions(client, topics));
   }
 
+  // @ts-expect-error -- the base type (built with Omit) declares its methods as properties
+  override outgoingEnqueueCombi(
+    subs: Parameters<AedesPersistence['outgoingEnqueueCombi']>[0],
+    packet: StoredPacket,
+  ): Promise<void> {
+    return super.outgoingEnqueueCombi(RedisOutgoing.oncePerSession(subs), packet);
+  }
+
+  // @ts-expect-error -- as above
+  override outgoingUpdate(client: { readonly id: string }, packet: StoredPacket): Promise<void> {
+    return this.#outgoing.update(client, packet);
+  }
+
+  // @ts-expect-error -- as above
+  override outgoingClearMessageId(
+    client: { readonly id: string },
+    packet: StoredPacket,
+  ): Promise<StoredPacket | undefined> {
+    return this.#outgoing.clear(client, packet);
+  }
+
   // @ts-expect-error -- the port's Readable in place of the base class's async iterable, by design
   override createRetainedStream(pattern: string): Readable {
     return Readable.from(super.createRetainedStream(pattern));
@@ -79,7 +115,7 @@ class RedisPersistence extends AsyncRedisPersistence {
   }
   // @ts-expect-error -- as above
   override outgoingStream(client: { readonly id: string }): Readable {
-    return Readable.from(super.outgoingStream(client));
+    return Readable.from(this.#outgoing.stream(client, this.#maxSessionDelivery));
   }
   // @ts-expect-error -- as above
   override streamWill(brokers?: Readonly<Record<string, unknown>>): Readable {

@@ -10,9 +10,6 @@ import {
   telemetryTopic,
 } from '../../core/contracts/index.js';
 import { startRedis, type RedisServer } from '../../test/support/redis.js';
-import { AEDES_CONCURRENCY, createBroker } from '../app.js';
-import { parseBrokerConfig } from '../config.js';
-import { openRedisBackend } from '../redis-backend.js';
 import {
   DEVICE_A,
   SERVICE_TOKEN,
@@ -21,6 +18,7 @@ import {
   deviceClient,
   eventually,
   provisionRegistry,
+  startRedisBroker,
   type Registry,
   type Running,
 } from './support.js';
@@ -65,28 +63,13 @@ describe('a will another broker publishes', () => {
   });
 
   async function clusterBroker(heartbeatIntervalMs: number): Promise<ClusterBroker> {
-    const backend = openRedisBackend(redis.url, AEDES_CONCURRENCY, log);
-    const config = parseBrokerConfig({
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: '0',
-      MQTT_SERVICE_TOKEN: SERVICE_TOKEN,
-    });
-    const broker = createBroker({
-      config,
-      registry: registry.store.devices,
-      log,
-      persistence: backend.persistence,
-      cluster: { mq: backend.mq, heartbeatIntervalMs, onEmitterResumed: backend.onEmitterResumed },
-    });
-    const ports = await broker.listen();
-    const aedes = broker.aedes as unknown as { counter: number };
+    const running = await startRedisBroker(redis.url, registry, heartbeatIntervalMs, log);
+    const aedes = running.broker.aedes as unknown as { counter: number };
     const b: ClusterBroker = {
-      broker,
-      ports,
-      url: `mqtt://127.0.0.1:${ports.tcpPort}`,
+      ...running,
       counter: () => aedes.counter,
       holdWill: (deviceId) =>
-        backend.persistence.putWill(
+        running.backend.persistence.putWill(
           { id: deviceId },
           {
             cmd: 'publish',
@@ -96,10 +79,6 @@ describe('a will another broker publishes', () => {
             retain: true,
           },
         ),
-      async close() {
-        await broker.close();
-        await backend.persistence.destroy();
-      },
     };
     open.push(b);
     return b;
