@@ -51,12 +51,15 @@ const outgoingByBrokerKey = (clientId: string, brokerId: unknown, counter: unkno
   `${outgoingKey(clientId)}:${String(brokerId)}:${String(counter)}`;
 
 /**
- * KEYS: the session's list, the key its delivery was recorded under (the packet key for QoS 1, its own copy for
- * QoS 2), the packet key, the count key. Returns the packet as delivered, nil when it is gone.
+ * KEYS: the session's list, the key its delivery was recorded under (the packet key for QoS 1; for QoS 2 once
+ * released, the session's own copy, which took the packet key's place in the list), the packet key, the count
+ * key. Returns the packet as delivered, nil when it is gone. The list entry removed is the recorded key: the
+ * library removed the packet key, no longer in the list after a PUBREL (a scan of the whole list for nothing),
+ * and left the copy's entry behind.
  */
 const CLEAR_SCRIPT = `
 local packet = redis.call('GET', KEYS[2])
-redis.call('LREM', KEYS[1], 1, KEYS[3])
+redis.call('LREM', KEYS[1], 1, KEYS[2])
 if not packet then return false end
 if KEYS[2] ~= KEYS[3] then redis.call('DEL', KEYS[2]) end
 if redis.call('DECR', KEYS[4]) <= 0 then redis.call('DEL', KEYS[3], KEYS[4]) end

@@ -60,7 +60,7 @@ describe('the Redis session store’s outgoing queue', () => {
   }
 
   /** The ingest's kind of session, acknowledging only what the test says, in the order it says. */
-  async function session(on: Running, topics: readonly string[]): Promise<RawConnection> {
+  async function session(on: Running, topics: readonly string[], qos: 1 | 2 = 1): Promise<RawConnection> {
     const raw = await rawConnect(on.ports.tcpPort);
     open.push({
       close: () => {
@@ -79,7 +79,7 @@ describe('the Redis session store’s outgoing queue', () => {
       password: Buffer.from(SERVICE_TOKEN),
     });
     expect(await raw.next()).toMatchObject({ cmd: 'connack', returnCode: 0 });
-    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: topics.map((topic) => ({ topic, qos: 1 })) });
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: topics.map((topic) => ({ topic, qos })) });
     return raw;
   }
 
@@ -150,6 +150,26 @@ describe('the Redis session store’s outgoing queue', () => {
 
     const second = await session(broker, overlapping);
     expect(await publishes(second, 1, 1_000)).toEqual([]);
+  }, 30_000);
+
+  it('when a session completes a QoS 2 delivery (PUBREC, PUBREL, PUBCOMP), then nothing of it stays in Redis', async () => {
+    const broker = await redisBroker();
+    const raw = await session(broker, [ALL_TELEMETRY], 2);
+    const dev = await device(broker);
+    await dev.publishAsync(telemetryTopic(DEVICE_A), 'exactly once', { qos: 2 });
+    const [delivered] = await publishes(raw, 1);
+    expect(delivered).toMatchObject({ qos: 2 });
+    const messageId = delivered?.messageId as number;
+    raw.send({ cmd: 'pubrec', messageId });
+    expect(await raw.next()).toMatchObject({ cmd: 'pubrel', messageId });
+    raw.send({ cmd: 'pubcomp', messageId });
+
+    // The released copy takes the packet's place in the list; the PUBCOMP must remove that entry.
+    for (const deadline = Date.now() + 5_000; (await packetKeys()).length > 0 && Date.now() < deadline;)
+      await sleep(20);
+    expect(await packetKeys()).toEqual([]);
+    expect(await db.keys(`${LIST}:*`)).toEqual([]);
+    expect(await db.llen(LIST)).toBe(0);
   }, 30_000);
 
   it('when a session with a backlog reconnects, then it gets the whole queue in publish order', async () => {
