@@ -1,5 +1,6 @@
 import { maxDecileRatio } from './evaluate-figures.js';
-import { mulberry32, reliabilityTable } from './metrics.js';
+import { mulberry32 } from '../core/random.js';
+import { reliabilityTable } from './metrics.js';
 
 /**
  * How far off the worst PD decile of these very test rows would be if the PDs were exactly right: the reference
@@ -92,8 +93,11 @@ export function worstDecileUnderCalibration(input: NullInput): WorstDecileNull {
   };
 }
 
-/** Where the borrower's cumulative hazard passes `e` (an Exp(1) draw); Infinity when it never does. */
-function drawDefault(
+/**
+ * Where the borrower's cumulative hazard passes `e` (an Exp(1) draw); Infinity when it never does. `rows` are
+ * the borrower's row indexes in date order; `rate` the rows' constant hazards (see the top of this file).
+ */
+export function drawDefault(
   rows: readonly number[],
   t: ArrayLike<number>,
   rate: Float64Array,

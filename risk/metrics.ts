@@ -1,4 +1,5 @@
 import { RiskfuseError } from '../core/errors.js';
+import { mulberry32 } from '../core/random.js';
 
 /**
  * Discrimination and calibration metrics for binary default models, plus seeded bootstrap intervals. Pure
@@ -313,18 +314,6 @@ export interface BootstrapInterval {
   readonly iterations: number;
   /** Resamples whose statistic was NaN (e.g. no defaulter drawn) and were left out. */
   readonly skipped: number;
-}
-
-/** Seeded PRNG (mulberry32): 32-bit state, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Copies `values` at `rows` (for writing a StatFn). */

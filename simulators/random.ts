@@ -5,6 +5,7 @@
  * - `hash*` + `rngAt`: stateless randomness keyed by (stream, day, slot), so a reading's noise depends only on
  *   which reading it is, never on how many readings were generated before it (backfill and live agree).
  */
+import { mulberry32 } from '../core/random.js';
 
 /** murmur3's 32-bit finaliser: a cheap, well-mixed avalanche of one integer. */
 function fmix32(h: number): number {
@@ -44,22 +45,18 @@ export function unitOf(h: number): number {
   return (h >>> 0) / 4_294_967_296;
 }
 
-/** Sequential PRNG (mulberry32: 32-bit state, period 2^32, passes gjrand/PractRand to well past our needs). */
+/** Sequential PRNG on `core/random.ts`'s mulberry32, with the draws the simulators need. */
 export class Rng {
-  private state: number;
+  private readonly draw: () => number;
   private spare: number | undefined;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.draw = mulberry32(seed);
   }
 
   /** Uniform in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    return this.draw();
   }
 
   /** Uniform in [lo, hi). */

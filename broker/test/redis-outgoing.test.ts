@@ -14,7 +14,7 @@ import {
   provisionRegistry,
   rawConnect,
   sleep,
-  startRedisBroker,
+  startClusterBroker,
   type RawConnection,
   type Registry,
   type Running,
@@ -48,7 +48,7 @@ describe('the Redis session store’s outgoing queue', () => {
   });
 
   async function redisBroker(): Promise<Running> {
-    const running = await startRedisBroker(redis.url, registry, 5_000);
+    const running = await startClusterBroker(registry, redis.url, 5_000);
     open.push(running);
     return running;
   }

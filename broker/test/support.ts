@@ -114,19 +114,18 @@ export async function startBroker(
   return { broker, ports, url: `mqtt://127.0.0.1:${ports.tcpPort}` };
 }
 
-/** A broker of a cluster: sessions in the Redis at `redisUrl`, messages between brokers through its pub/sub. */
-export interface RedisBroker extends Running {
+/** A broker of a cluster on a real Redis (redis-backend.ts), as `riskfuse broker` starts one with MQTT_PERSISTENCE=redis. */
+export interface ClusterMember extends Running {
   readonly backend: RedisBackend;
-  /** Closes the broker, then its session store. */
   close(): Promise<void>;
 }
 
-export async function startRedisBroker(
-  redisUrl: string,
+export async function startClusterBroker(
   registry: Registry,
+  redisUrl: string,
   heartbeatIntervalMs: number,
   log: Logger = pino({ level: 'silent' }),
-): Promise<RedisBroker> {
+): Promise<ClusterMember> {
   const backend = openRedisBackend(redisUrl, AEDES_CONCURRENCY, log);
   const config = parseBrokerConfig({
     MQTT_HOST: '127.0.0.1',

@@ -1,6 +1,5 @@
 import type { MqttClient } from 'mqtt';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   ALL_STATUS,
@@ -18,7 +17,8 @@ import {
   deviceClient,
   eventually,
   provisionRegistry,
-  startRedisBroker,
+  startClusterBroker,
+  type ClusterMember,
   type Registry,
   type Running,
 } from './support.js';
@@ -29,15 +29,13 @@ import {
  * each other after Redis was away for three heartbeats — while A goes on serving its devices. B then
  * publishes the wills A holds. will-identity.ts: those must go out under B's identity.
  */
-const log = pino({ level: 'silent' });
 const SUBSCRIBER = 'ingest';
 
-interface ClusterBroker extends Running {
+interface ClusterBroker extends ClusterMember {
   /** Aedes' count of the messages this broker has published (the `brokerCounter` of the last one). */
   counter(): number;
   /** Stores a will for `deviceId` under this broker's id, as when that device connected here. */
   holdWill(deviceId: string): Promise<void>;
-  close(): Promise<void>;
 }
 
 describe('a will another broker publishes', () => {
@@ -63,13 +61,13 @@ describe('a will another broker publishes', () => {
   });
 
   async function clusterBroker(heartbeatIntervalMs: number): Promise<ClusterBroker> {
-    const running = await startRedisBroker(redis.url, registry, heartbeatIntervalMs, log);
-    const aedes = running.broker.aedes as unknown as { counter: number };
+    const member = await startClusterBroker(registry, redis.url, heartbeatIntervalMs);
+    const aedes = member.broker.aedes as unknown as { counter: number };
     const b: ClusterBroker = {
-      ...running,
+      ...member,
       counter: () => aedes.counter,
       holdWill: (deviceId) =>
-        running.backend.persistence.putWill(
+        member.backend.persistence.putWill(
           { id: deviceId },
           {
             cmd: 'publish',

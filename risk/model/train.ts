@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { RiskfuseError } from '../../core/errors.js';
-import { auc, mulberry32 } from '../metrics.js';
+import { mulberry32 } from '../../core/random.js';
+import { auc } from '../metrics.js';
 import { ensureBackend } from './backend.js';
 import { createClassifier } from './classifier.js';
 import { checkMatrix, fitNormalisation, standardise } from './matrix.js';

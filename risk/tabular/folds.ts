@@ -1,4 +1,4 @@
-import { mulberry32 } from '../metrics.js';
+import { mulberry32 } from '../../core/random.js';
 
 /**
  * Seeded, stratified splits: every fold (and every early-stopping holdout) keeps the class balance of the

@@ -1,5 +1,5 @@
 import { RiskfuseError } from '../../core/errors.js';
-import { mulberry32 } from '../metrics.js';
+import { mulberry32 } from '../../core/random.js';
 import type { Matrix } from '../model/types.js';
 
 /**

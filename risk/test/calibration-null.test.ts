@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { worstDecileUnderCalibration } from '../calibration-null.js';
 import { maxDecileRatio } from '../evaluate-figures.js';
-import { mulberry32, reliabilityTable } from '../metrics.js';
+import { mulberry32 } from '../../core/random.js';
+import { reliabilityTable } from '../metrics.js';
 
 const DAY = 86_400_000;
 const HORIZON = 180 * DAY;

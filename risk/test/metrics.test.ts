@@ -8,12 +8,12 @@ import {
   gini,
   ks,
   logLoss,
-  mulberry32,
   pick,
   prAuc,
   reliabilityTable,
   rocCurve,
 } from '../metrics.js';
+import { mulberry32 } from '../../core/random.js';
 
 // Positives score 0.35, 0.8, 0.4; negatives 0.1, 0.4 (one tie across classes at 0.4).
 const scores = [0.1, 0.4, 0.35, 0.8, 0.4];

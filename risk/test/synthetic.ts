@@ -1,4 +1,4 @@
-import { mulberry32 } from '../metrics.js';
+import { mulberry32 } from '../../core/random.js';
 import type { Matrix } from '../model/types.js';
 
 /** Seeded synthetic credit data for the model tests: features, labels and the true logit of each row. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { auc, mulberry32 } from '../metrics.js';
+import { mulberry32 } from '../../core/random.js';
+import { auc } from '../metrics.js';
 import type { Matrix } from '../model/types.js';
 import { Gbdt } from '../tabular/gbdt.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../metrics.js';
+import { mulberry32 } from '../../core/random.js';
 import { parseCsv } from '../tabular/csv.js';
 import { TabularEncoder } from '../tabular/encode.js';
 import { idLikeReason, resolveSpec } from '../tabular/spec.js';

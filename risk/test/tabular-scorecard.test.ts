@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../metrics.js';
+import { mulberry32 } from '../../core/random.js';
 import type { Matrix } from '../model/types.js';
 import type { ColumnGroup } from '../tabular/encode.js';
 import { Scorecard } from '../tabular/scorecard.js';

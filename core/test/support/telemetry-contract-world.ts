@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { mulberry32 } from '../../random.js';
 import type { DeviceKind, FieldValue, Reading } from '../../contracts/index.js';
 import {
   AGGREGATE_FNS,
@@ -47,18 +48,6 @@ export const DEVICES: readonly DeviceSpec[] = [
   { kind: 'satellite', deviceId: 'sat:eu.b1_x', borrowerId: 'borrower-2', siteId: 'site-3' },
 ];
 
-/** mulberry32: a small seeded PRNG, so every run (and every adapter) sees the same world. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 export function fieldsFor(kind: DeviceKind, k: number, rnd: () => number): Record<string, FieldValue> {
   switch (kind) {
     case 'stake':
@@ -100,7 +89,7 @@ export function fieldsFor(kind: DeviceKind, k: number, rnd: () => number): Recor
  * in the same ms with the next seq (ties within a device).
  */
 export function makeWorld(seed = 42): Reading[] {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const out: Reading[] = [];
   for (const d of DEVICES) {
     let seq = 1;
