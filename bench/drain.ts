@@ -20,7 +20,8 @@
  *
  * Environment: BENCH_BACKLOG (30000), BENCH_SMALL (3000), BENCH_DEVICES (200), BENCH_INFLIGHT (10 publishes
  * in flight per device), BENCH_MODES (paused,restarted), BENCH_SETUPS (sqlite,redis), BENCH_DRAIN_TIMEOUT_MS
- * (300000: a drain that has not finished by then fails the bench with how much was stored).
+ * (300000: a drain that has not finished by then fails the bench with how much was stored),
+ * BENCH_INGEST_KEEPALIVE_S (600).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -51,6 +52,8 @@ const MODES = (process.env.BENCH_MODES ?? 'paused,restarted').split(',') as Mode
 const SETUPS = (process.env.BENCH_SETUPS ?? 'sqlite,redis').split(',') as SetupName[];
 /** The ingest's session (its default client id) and its queue in Redis (aedes-persistence-redis' key). */
 const INGEST_LIST = 'outgoing:riskfuse-ingest';
+/** The paused ingest's keep-alive: long enough that the broker keeps its connection through the pause. */
+const INGEST_KEEPALIVE_S = envInt('BENCH_INGEST_KEEPALIVE_S', 600);
 const DRAIN_TIMEOUT_MS = envInt('BENCH_DRAIN_TIMEOUT_MS', 300_000);
 
 type Mode = 'paused' | 'restarted';
@@ -223,7 +226,7 @@ async function openSetup(
       LOG_LEVEL: 'info',
       // Paused for as long as the backlog takes to publish: without a longer keep-alive the broker would close
       // the connection of the paused ingest after 45 s, and `paused` would measure a reconnect.
-      INGEST_KEEPALIVE_S: '600',
+      INGEST_KEEPALIVE_S: String(INGEST_KEEPALIVE_S),
       INFLUX_URL: influxd.url,
       INFLUX_DATABASE: `drain_${name}`,
       MQTT_URL: `mqtt://127.0.0.1:${ports[0]}`,
