@@ -36,8 +36,9 @@ type StreamMethod =
  * aedes-persistence-redis 12 returns async generators where Aedes 1.2 pipes Node streams (`stream.pipe is
  * not a function` on the first SUBSCRIBE, lib/handlers/subscribe.js); aedes-persistence 11's own store wraps
  * its generators in `Readable.from`, and so does this. Exercised through brokers on a real Redis by
- * test/cluster.e2e.test.ts, broker/test/will-identity.test.ts and (the outgoing queues) broker/test/redis-outgoing.test.ts; aedes-persistence's own contract suite runs
- * against the SQLite store (broker/test/persistence-sqlite.test.ts), not yet against this one.
+ * test/cluster.e2e.test.ts, broker/test/will-identity.test.ts and (the outgoing queues)
+ * broker/test/redis-outgoing.test.ts; aedes-persistence's own contract suite runs against the SQLite store
+ * (broker/test/persistence-sqlite.test.ts), not yet against this one.
  */
 class RedisPersistence extends AsyncRedisPersistence {
   /** Per client: the subscription change in flight (see `serialised`). */
