@@ -39,7 +39,7 @@ import { provisionStakes } from '../test/support/provision.js';
 import { startRedis, type RedisServer } from '../test/support/redis.js';
 import { spawnRiskfuse, type RiskfuseProcess } from '../test/support/riskfuse-process.js';
 import { quantileMs, stakePayload, startStoredProbe } from './stored-latency.js';
-import { envInt, runBench } from './support.js';
+import { envInt, processCpuSeconds, runBench } from './support.js';
 
 const DEVICES = envInt('BENCH_DEVICES', 200);
 const DURATION_MS = envInt('BENCH_DURATION_MS', 8000);
@@ -51,7 +51,6 @@ const PACED_MS = envInt('BENCH_PACED_MS', 6000);
 /** Readings/s offered in the paced phase of both setups: well under what 1 + 1 sustains on a shared 2-core machine. */
 const PACED_RATE = envInt('BENCH_PACED_RATE', 100);
 const PARTITIONS = 8;
-const CLOCK_TICKS_PER_S = 100;
 
 interface Setup {
   readonly name: string;
@@ -68,12 +67,6 @@ interface Result {
   readonly storedP50Ms: number;
   readonly storedP99Ms: number;
   readonly storedSamples: number;
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
 }
 
 /** The redis-server started by `redis`, found by its port. */
@@ -141,7 +134,7 @@ async function run(
   await new Promise((r) => setTimeout(r, 2000));
   const storedBefore = await store.count({ fromMs: base });
   const cpuBefore = Object.fromEntries(
-    Object.entries(setup.processes).map(([k, pid]) => [k, cpuSeconds(pid)]),
+    Object.entries(setup.processes).map(([k, pid]) => [k, processCpuSeconds(pid)]),
   );
   measuring = true;
   const t0 = Date.now();
@@ -149,7 +142,7 @@ async function run(
   const storedAfter = await store.count({ fromMs: base });
   const elapsedS = (Date.now() - t0) / 1000;
   const cpuAfter = Object.fromEntries(
-    Object.entries(setup.processes).map(([k, pid]) => [k, cpuSeconds(pid)]),
+    Object.entries(setup.processes).map(([k, pid]) => [k, processCpuSeconds(pid)]),
   );
   measuring = false;
   running = false;

@@ -40,6 +40,13 @@ export function cpuSeconds(which: 'self' | 'thread-self'): number | undefined {
   }
 }
 
+/** CPU seconds (user + system) another process has used so far, from /proc/<pid>/stat. */
+export function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** The middle value of `xs` (the upper one of an even count); NaN when empty. */
 export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
 

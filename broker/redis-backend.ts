@@ -5,7 +5,8 @@ import { Redis } from 'ioredis';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { hardenMq } from './mq.js';
-import type { AedesPersistence } from './persistence-port.js';
+import type { AedesPersistence, StoredPacket } from './persistence-port.js';
+import { RedisOutgoing } from './redis-outgoing.js';
 
 const require = createRequire(import.meta.url);
 
@@ -19,6 +20,11 @@ const AsyncRedisPersistence = require('aedes-persistence-redis/asyncPersistence.
   maxSessionDelivery: number;
 }) => StreamsAsIterables;
 
+interface RedisPersistenceOptions {
+  conn: Redis;
+  maxSessionDelivery: number;
+}
+
 /** Where v12 differs from the port: its streams are async generators. */
 type StreamsAsIterables = Omit<AedesPersistence, StreamMethod> & {
   [M in StreamMethod]: (...args: Parameters<AedesPersistence[M]>) => AsyncIterable<unknown>;
@@ -30,12 +36,22 @@ type StreamMethod =
  * aedes-persistence-redis 12 returns async generators where Aedes 1.2 pipes Node streams (`stream.pipe is
  * not a function` on the first SUBSCRIBE, lib/handlers/subscribe.js); aedes-persistence 11's own store wraps
  * its generators in `Readable.from`, and so does this. Exercised through brokers on a real Redis by
- * test/cluster.e2e.test.ts and broker/test/will-identity.test.ts; aedes-persistence's own contract suite runs
- * against the SQLite store (broker/test/persistence-sqlite.test.ts), not yet against this one.
+ * test/cluster.e2e.test.ts, broker/test/will-identity.test.ts and (the outgoing queues)
+ * broker/test/redis-outgoing.test.ts; aedes-persistence's own contract suite runs against the SQLite store
+ * (broker/test/persistence-sqlite.test.ts), not yet against this one.
  */
 class RedisPersistence extends AsyncRedisPersistence {
   /** Per client: the subscription change in flight (see `serialised`). */
   readonly #changing = new Map<string, Promise<void>>();
+  /** The outgoing queues without per-message work that grows with the queue (redis-outgoing.ts). */
+  readonly #outgoing: RedisOutgoing;
+  readonly #maxSessionDelivery: number;
+
+  constructor(opts: RedisPersistenceOptions) {
+    super(opts);
+    this.#outgoing = new RedisOutgoing(opts.conn);
+    this.#maxSessionDelivery = opts.maxSessionDelivery;
+  }
 
   /**
    * Aedes 1.2 stores a SUBSCRIBE's subscriptions once per topic filter, concurrently, each time with the whole
@@ -69,6 +85,27 @@ class RedisPersistence extends AsyncRedisPersistence {
     return this.#serialised(client.id, () => super.removeSubscriptions(client, topics));
   }
 
+  // @ts-expect-error -- the base type (built with Omit) declares its methods as properties
+  override outgoingEnqueueCombi(
+    subs: Parameters<AedesPersistence['outgoingEnqueueCombi']>[0],
+    packet: StoredPacket,
+  ): Promise<void> {
+    return super.outgoingEnqueueCombi(RedisOutgoing.oncePerSession(subs), packet);
+  }
+
+  // @ts-expect-error -- as above
+  override outgoingUpdate(client: { readonly id: string }, packet: StoredPacket): Promise<void> {
+    return this.#outgoing.update(client, packet);
+  }
+
+  // @ts-expect-error -- as above
+  override outgoingClearMessageId(
+    client: { readonly id: string },
+    packet: StoredPacket,
+  ): Promise<StoredPacket | undefined> {
+    return this.#outgoing.clear(client, packet);
+  }
+
   // @ts-expect-error -- the port's Readable in place of the base class's async iterable, by design
   override createRetainedStream(pattern: string): Readable {
     return Readable.from(super.createRetainedStream(pattern));
@@ -79,7 +116,7 @@ class RedisPersistence extends AsyncRedisPersistence {
   }
   // @ts-expect-error -- as above
   override outgoingStream(client: { readonly id: string }): Readable {
-    return Readable.from(super.outgoingStream(client));
+    return Readable.from(this.#outgoing.stream(client, this.#maxSessionDelivery));
   }
   // @ts-expect-error -- as above
   override streamWill(brokers?: Readonly<Record<string, unknown>>): Readable {
