@@ -483,7 +483,6 @@ export async function evaluateCredit(opts: {
     elVsLoss: vsLoss,
     elUnderModel: elUnderModel({
       rows: scored,
-      horizonMs: opts.horizonDays * DAY_MS,
       lossRatios: lossRatios(withLgd(workout, fitted)),
       observed: Object.fromEntries([...vsLoss.bands, vsLoss.total].map((b) => [b.grade, b.error])),
       draws: opts.nullDraws ?? 1_000,
