@@ -308,6 +308,13 @@ export async function evaluateCommand(
       }
     }
     for (const m of models) m.classifier.dispose();
+    const underModel = (grade: string): string => {
+      const n = credit.elUnderModel.bands.find((b) => b.grade === grade);
+      const signed = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(0)} %`;
+      return n === undefined
+        ? ''
+        : `; 95 % range if the model were right ${signed(n.low)} to ${signed(n.high)}`;
+    };
     const f = result.models.find((m) => m.name === 'fused-mlp');
     const o = result.models.find((m) => m.name === 'online-mlp');
     process.stdout.write(
@@ -316,9 +323,10 @@ export async function evaluateCommand(
         `median lead time (sustained): fused ${f?.leadTime.medianSustainedDays} d, online ${o?.leadTime.medianSustainedDays} d`,
         ...credit.elVsLoss.bands.map(
           (b) =>
-            `EL vs realised loss, grade ${b.grade}: ${Math.round(b.el).toLocaleString('en')} vs ${Math.round(b.loss).toLocaleString('en')} (${b.defaults} defaulting borrowers${b.error === undefined ? '' : `, ${b.error >= 0 ? '+' : ''}${(b.error * 100).toFixed(1)} %`})`,
+            `EL vs realised loss, grade ${b.grade}: ${Math.round(b.el).toLocaleString('en')} vs ${Math.round(b.loss).toLocaleString('en')} (${b.defaults} defaulting borrowers${b.error === undefined ? '' : `, ${b.error >= 0 ? '+' : ''}${(b.error * 100).toFixed(1)} %`}${underModel(b.grade)})`,
         ),
-        `EL vs realised loss, total: ${Math.round(credit.elVsLoss.total.el).toLocaleString('en')} vs ${Math.round(credit.elVsLoss.total.loss).toLocaleString('en')}${credit.elVsLoss.total.error === undefined ? '' : ` (${(credit.elVsLoss.total.error * 100).toFixed(1)} %)`}`,
+        `every band with ≥ ${credit.elUnderModel.minDefaults} defaulting borrowers within ±${(credit.elUnderModel.tolerance * 100).toFixed(0)} % if PDs and LGDs were exactly right: ${(credit.elUnderModel.shareAllWithin * 100).toFixed(1)} % of ${credit.elUnderModel.draws} draws`,
+        `EL vs realised loss, total: ${Math.round(credit.elVsLoss.total.el).toLocaleString('en')} vs ${Math.round(credit.elVsLoss.total.loss).toLocaleString('en')}${credit.elVsLoss.total.error === undefined ? '' : ` (${(credit.elVsLoss.total.error * 100).toFixed(1)} %${underModel('all')})`}`,
         `  PD part: Σ PD × EAD ${Math.round(credit.elVsLoss.total.expectedDefaultedEad).toLocaleString('en')} vs defaulted EAD ${Math.round(credit.elVsLoss.total.defaultedEad).toLocaleString('en')}; LGD part: ${pct(credit.elVsLoss.total.el / credit.elVsLoss.total.expectedDefaultedEad)} predicted vs ${pct(credit.elVsLoss.total.loss / credit.elVsLoss.total.defaultedEad)} realised`,
         credit.lgdFit === undefined
           ? 'LGD at default: no default to fit on (configured parameters used)'

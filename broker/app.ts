@@ -4,6 +4,7 @@ import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
 import type { MQEmitter } from 'mqemitter';
+import { BrokerLiveness } from './broker-liveness.js';
 import { ClusterClients, installStaleWillGate } from './cluster-clients.js';
 import { coalesceWrites } from './coalesce-writes.js';
 import { createMq } from './mq.js';
@@ -134,6 +135,10 @@ export function createBroker({
   installPartitionedSessions(aedes, persistence);
   const clusterClients = cluster === undefined ? undefined : new ClusterClients(aedes, cluster.mq);
   if (clusterClients !== undefined) installStaleWillGate(aedes, clusterClients, dropped, log);
+  // Silence is taken for death only while this broker hears its own heartbeats (broker-liveness.ts).
+  const liveness =
+    cluster === undefined ? undefined : new BrokerLiveness(aedes, cluster.mq, cluster.heartbeatIntervalMs);
+  liveness?.install(persistence);
   // Aedes 1.2 PUBACKs a QoS 1 message before storing it; store first, so an acknowledged reading survives a crash.
   installPublishBeforeAck(aedes, log);
 
@@ -151,7 +156,9 @@ export function createBroker({
   const forgetTimer =
     cluster === undefined
       ? undefined
-      : setInterval(() => clusterClients?.forgetDeadBrokers(), cluster.heartbeatIntervalMs * 4);
+      : setInterval(() => {
+          if (liveness?.canJudge() === true) clusterClients?.forgetDeadBrokers();
+        }, cluster.heartbeatIntervalMs * 4);
   forgetTimer?.unref();
   // Redis pub/sub keeps nothing: what was published while this broker's subscription connection was down was
   // queued for the persistent sessions (the ingest) but never delivered live, and Aedes replays a session's

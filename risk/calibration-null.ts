@@ -93,8 +93,11 @@ export function worstDecileUnderCalibration(input: NullInput): WorstDecileNull {
   };
 }
 
-/** Where the borrower's cumulative hazard passes `e` (an Exp(1) draw); Infinity when it never does. */
-function drawDefault(
+/**
+ * Where the borrower's cumulative hazard passes `e` (an Exp(1) draw); Infinity when it never does. `rows` are
+ * the borrower's row indexes in date order; `rate` the rows' constant hazards (see the top of this file).
+ */
+export function drawDefault(
   rows: readonly number[],
   t: ArrayLike<number>,
   rate: Float64Array,

@@ -7,6 +7,7 @@ import { exposureAtDefault, expectedLoss, lossGivenDefault, type LgdParams } fro
 import { fitLgdAtDefault, type LgdFit } from './credit/lgd-at-default.js';
 import type { Portfolio } from './features/extract.js';
 import type { BorrowerBook } from './features/online.js';
+import { elUnderModel, type ElNull } from './el-null.js';
 import { gradeFor, GRADE_BANDS } from './grades.js';
 
 /**
@@ -379,9 +380,24 @@ export function withLgd(rows: readonly CreditTestRow[], p: LgdParams): CreditTes
   return rows.map((r) => ({ ...r, lgd: lossGivenDefault(r.ead, r.verifiedValue, p).lgd }));
 }
 
+/**
+ * Realised ÷ predicted loss of each past default at its last observation before default (the workout rows
+ * carry the default's loss on every row): how far the LGD model missed, default by default (risk/el-null.ts).
+ */
+export function lossRatios(workout: readonly CreditTestRow[]): number[] {
+  const last = new Map<string, CreditTestRow>();
+  for (const r of workout) {
+    const seen = last.get(r.borrowerId);
+    if (seen === undefined || r.t > seen.t) last.set(r.borrowerId, r);
+  }
+  return [...last.values()].filter((r) => r.ead * r.lgd > 0).map((r) => r.loss / (r.ead * r.lgd));
+}
+
 export interface CreditEvaluation {
   /** EL with the LGD at default fitted before the split (the configured one when no default preceded it). */
   readonly elVsLoss: ElVsLoss;
+  /** The range each band's EL-vs-loss error would have if PDs and LGDs were exactly right (risk/el-null.ts). */
+  readonly elUnderModel: ElNull;
   /** The fit, on the workout rows of the defaults before the split. */
   readonly lgdFit?: LgdFit;
   /** Totals with the configured LGD parameters, and with the collateral as seen at t (c = 1). */
@@ -408,6 +424,8 @@ export async function evaluateCredit(opts: {
   readonly splitMs: number;
   readonly toMs: number;
   readonly params: CreditParams;
+  /** Draws of the EL range under the model (default 1,000). */
+  readonly nullDraws?: number;
 }): Promise<CreditEvaluation> {
   const rows = await creditTestRows({
     telemetry: opts.telemetry,
@@ -459,8 +477,20 @@ export async function evaluateCredit(opts: {
     const ead = xs.reduce((s, d) => s + d.ead, 0);
     return { n: xs.length, lossRate: ead > 0 ? xs.reduce((s, d) => s + d.loss, 0) / ead : 0 };
   };
+  const scored = withLgd(rows, fitted);
+  const vsLoss = elVsLoss(scored);
   return {
-    elVsLoss: elVsLoss(withLgd(rows, fitted)),
+    elVsLoss: vsLoss,
+    elUnderModel: elUnderModel({
+      rows: scored,
+      horizonMs: opts.horizonDays * DAY_MS,
+      lossRatios: lossRatios(withLgd(workout, fitted)),
+      observed: Object.fromEntries([...vsLoss.bands, vsLoss.total].map((b) => [b.grade, b.error])),
+      draws: opts.nullDraws ?? 1_000,
+      seed: 42,
+      tolerance: vsLoss.tolerance,
+      minDefaults: vsLoss.minDefaults,
+    }),
     ...(lgdFit === undefined ? {} : { lgdFit }),
     configured: elVsLoss(rows).total,
     collateralAsSeen: elVsLoss(withLgd(rows, { ...opts.params, collateralAtDefault: 1 })).total,

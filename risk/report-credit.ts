@@ -1,5 +1,25 @@
 import { COVERAGE_DROP_SHARE, type CreditEvaluation, type ElBand } from './evaluate-credit.js';
 
+/** The bands' EL-vs-loss error against the range the model itself implies (risk/el-null.ts). */
+function nullLines(c: CreditEvaluation): string[] {
+  const n = c.elUnderModel;
+  const signed = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(0)} %`;
+  const observed = new Map([...c.elVsLoss.bands, c.elVsLoss.total].map((b) => [b.grade, b]));
+  return [
+    `If the PDs and LGDs were exactly right, how far would each band's EL be from its realised loss? ${n.draws} draws of defaults from the rows' own PDs, each default losing its predicted LGD times a realised-to-predicted ratio of one of ${n.lossRatios} past defaults (risk/el-null.ts). A band whose error falls outside its 95 % range misses beyond chance.`,
+    '',
+    '| grade | EL vs loss | 95 % range under the model | p | draws within ±' +
+      `${(n.tolerance * 100).toFixed(0)} % | median defaulting borrowers |`,
+    '| --- | --- | --- | --- | --- | --- |',
+    ...n.bands.map((b) => {
+      const e = observed.get(b.grade)?.error;
+      return `| ${b.grade} | ${e === undefined ? '–' : signed(e)} | ${signed(b.low)} to ${signed(b.high)} | ${b.pValue === undefined ? '–' : b.pValue.toFixed(3)} | ${(b.shareWithin * 100).toFixed(1)} % | ${b.medianDefaults} |`;
+    }),
+    '',
+    `Every band with ≥ ${n.minDefaults} defaulting borrowers within ±${(n.tolerance * 100).toFixed(0)} % at once: ${(n.shareAllWithin * 100).toFixed(1)} % of draws.`,
+  ];
+}
+
 /** The credit figures as Markdown (appended to the evaluation report). */
 export function creditMarkdown(c: CreditEvaluation): string {
   const money = (x: number) => Math.round(x).toLocaleString('en');
@@ -16,6 +36,8 @@ export function creditMarkdown(c: CreditEvaluation): string {
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...c.elVsLoss.bands.map(line),
     line(c.elVsLoss.total),
+    '',
+    ...nullLines(c),
     '',
     c.lgdFit === undefined
       ? 'LGD at default: no default to fit on; the configured parameters were used.'

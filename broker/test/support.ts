@@ -11,7 +11,9 @@ import { issueToken, makeCredentials } from '../../core/credentials.js';
 import type { State } from '../../core/state/index.js';
 import { openSharedTestState } from '../../test/support/shared-state.js';
 import type { DeviceRegistry } from '../authenticate.js';
+import { AEDES_CONCURRENCY } from '../app.js';
 import { createBroker, parseBrokerConfig, type ListeningPorts, type RiskfuseBroker } from '../index.js';
+import { openRedisBackend, type RedisBackend } from '../redis-backend.js';
 
 /**
  * Real parts for the broker tests: the test run's state as the registry (SQLite in a temp dir, or PostgreSQL
@@ -110,6 +112,44 @@ export async function startBroker(
   const broker = createBroker({ config, registry: devices, log });
   const ports = await broker.listen();
   return { broker, ports, url: `mqtt://127.0.0.1:${ports.tcpPort}` };
+}
+
+/** A broker of a cluster on a real Redis (redis-backend.ts), as `riskfuse broker` starts one with MQTT_PERSISTENCE=redis. */
+export interface ClusterMember extends Running {
+  readonly backend: RedisBackend;
+  close(): Promise<void>;
+}
+
+export async function startClusterBroker(
+  registry: Registry,
+  redisUrl: string,
+  heartbeatIntervalMs: number,
+  log: Logger = pino({ level: 'silent' }),
+): Promise<ClusterMember> {
+  const backend = openRedisBackend(redisUrl, AEDES_CONCURRENCY, log);
+  const config = parseBrokerConfig({
+    MQTT_HOST: '127.0.0.1',
+    MQTT_PORT: '0',
+    MQTT_SERVICE_TOKEN: SERVICE_TOKEN,
+  });
+  const broker = createBroker({
+    config,
+    registry: registry.store.devices,
+    log,
+    persistence: backend.persistence,
+    cluster: { mq: backend.mq, heartbeatIntervalMs, onEmitterResumed: backend.onEmitterResumed },
+  });
+  const ports = await broker.listen();
+  return {
+    broker,
+    ports,
+    url: `mqtt://127.0.0.1:${ports.tcpPort}`,
+    backend,
+    async close() {
+      await broker.close();
+      await backend.persistence.destroy();
+    },
+  };
 }
 
 const CLIENT_DEFAULTS: IClientOptions = { reconnectPeriod: 0, connectTimeout: 5_000, protocolVersion: 4 };

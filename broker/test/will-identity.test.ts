@@ -1,6 +1,5 @@
 import type { MqttClient } from 'mqtt';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   ALL_STATUS,
@@ -10,9 +9,6 @@ import {
   telemetryTopic,
 } from '../../core/contracts/index.js';
 import { startRedis, type RedisServer } from '../../test/support/redis.js';
-import { AEDES_CONCURRENCY, createBroker } from '../app.js';
-import { parseBrokerConfig } from '../config.js';
-import { openRedisBackend } from '../redis-backend.js';
 import {
   DEVICE_A,
   SERVICE_TOKEN,
@@ -21,6 +17,8 @@ import {
   deviceClient,
   eventually,
   provisionRegistry,
+  startClusterBroker,
+  type ClusterMember,
   type Registry,
   type Running,
 } from './support.js';
@@ -31,15 +29,13 @@ import {
  * each other after Redis was away for three heartbeats — while A goes on serving its devices. B then
  * publishes the wills A holds. will-identity.ts: those must go out under B's identity.
  */
-const log = pino({ level: 'silent' });
 const SUBSCRIBER = 'ingest';
 
-interface ClusterBroker extends Running {
+interface ClusterBroker extends ClusterMember {
   /** Aedes' count of the messages this broker has published (the `brokerCounter` of the last one). */
   counter(): number;
   /** Stores a will for `deviceId` under this broker's id, as when that device connected here. */
   holdWill(deviceId: string): Promise<void>;
-  close(): Promise<void>;
 }
 
 describe('a will another broker publishes', () => {
@@ -65,28 +61,13 @@ describe('a will another broker publishes', () => {
   });
 
   async function clusterBroker(heartbeatIntervalMs: number): Promise<ClusterBroker> {
-    const backend = openRedisBackend(redis.url, AEDES_CONCURRENCY, log);
-    const config = parseBrokerConfig({
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: '0',
-      MQTT_SERVICE_TOKEN: SERVICE_TOKEN,
-    });
-    const broker = createBroker({
-      config,
-      registry: registry.store.devices,
-      log,
-      persistence: backend.persistence,
-      cluster: { mq: backend.mq, heartbeatIntervalMs, onEmitterResumed: backend.onEmitterResumed },
-    });
-    const ports = await broker.listen();
-    const aedes = broker.aedes as unknown as { counter: number };
+    const member = await startClusterBroker(registry, redis.url, heartbeatIntervalMs);
+    const aedes = member.broker.aedes as unknown as { counter: number };
     const b: ClusterBroker = {
-      broker,
-      ports,
-      url: `mqtt://127.0.0.1:${ports.tcpPort}`,
+      ...member,
       counter: () => aedes.counter,
       holdWill: (deviceId) =>
-        backend.persistence.putWill(
+        member.backend.persistence.putWill(
           { id: deviceId },
           {
             cmd: 'publish',
@@ -96,10 +77,6 @@ describe('a will another broker publishes', () => {
             retain: true,
           },
         ),
-      async close() {
-        await broker.close();
-        await backend.persistence.destroy();
-      },
     };
     open.push(b);
     return b;
