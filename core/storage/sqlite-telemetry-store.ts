@@ -5,7 +5,7 @@ import { RiskfuseError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { aggregateRows, DAY_MS, PartialTable, planSegments, type Segment } from './resolution.js';
 import { forEachRollupPartial, planSlots, rollupReady, type SlotPlan } from './sqlite-rollup.js';
-import { GridBuilder } from './fields-grid.js';
+import { GridBuilder, gridParts } from './fields-grid.js';
 import { fieldsAggregateRows, fieldsAggregateSql, fillGrid } from './sqlite-fields-aggregate.js';
 import { buildRollups, migrate } from './sqlite-telemetry-setup.js';
 import {
@@ -363,6 +363,7 @@ export function openSqliteTelemetryStore(
         const grid = new GridBuilder(q);
         if (matchesNothing(q)) return grid.finish();
         const fields = q.fields.map((f) => f.field);
+        const parts = gridParts(q);
         const fq = { ...q, fields, groupBy: 'device' as const };
         const slots = slotPlan(q.kind, fields);
         const segments = planSegments(q.fromMs, q.toMs, q.intervalMs, slots !== 'raw');
@@ -373,14 +374,14 @@ export function openSqliteTelemetryStore(
           slots === 'raw' ? [] : slots,
           (seg) => whereSql(rawFilter(fq, seg), seg),
           q,
-          false,
+          { fromMs: q.fromMs, parts },
         );
         fillGrid(
           prepared(sql)
             .raw()
             .iterate(...params) as Iterable<unknown[]>,
           grid,
-          fields.length,
+          parts,
         );
         return grid.finish();
       });
