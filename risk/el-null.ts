@@ -52,9 +52,10 @@ export interface ElBandNull {
 export interface ElNull {
   readonly draws: number;
   readonly tolerance: number;
-  readonly minDefaults: number;
   readonly bands: readonly ElBandNull[];
-  /** Share of draws in which every band with ≥ minDefaults defaulting borrowers is within ±tolerance. */
+  /** The bands the aim judges: those with `judged` defaulting borrowers observed (see the input). */
+  readonly judged: readonly string[];
+  /** Share of draws in which every judged band is within ±tolerance at once. */
   readonly shareAllWithin: number;
   /** Workout loss ratios the draws used (0: none, every default loses its predicted LGD). */
   readonly lossRatios: number;
@@ -69,16 +70,17 @@ export function elUnderModel(input: {
   readonly draws: number;
   readonly seed: number;
   readonly tolerance?: number;
-  readonly minDefaults?: number;
+  /** Grades the aim judges (the bands with ≥ 10 defaulting borrowers in the test). */
+  readonly judged: readonly string[];
 }): ElNull {
   const { rows, draws } = input;
   const tolerance = input.tolerance ?? 0.2;
-  const minDefaults = input.minDefaults ?? 10;
   // Scaled to mean 1: under the model each default loses its predicted LGD on average, and misses by as much
   // as past defaults did. (Unscaled, a workout sample whose ratios average above 1 — a few well-secured
   // defaults that lost much — would make the model's own range say its EL is low.)
   const kept = input.lossRatios.filter((r) => Number.isFinite(r) && r >= 0);
   const mean = kept.reduce((a, r) => a + r, 0) / Math.max(1, kept.length);
+  const judged = new Set(input.judged);
   const ratios = mean > 0 ? kept.map((r) => r / mean) : [];
   // The grade bands, then the total ('all', as the report's last line).
   const grades = [...GRADE_BANDS.map((b) => b.grade), 'all'];
@@ -132,7 +134,7 @@ export function elUnderModel(input: {
       if (error !== undefined) errors[b]?.push(error);
       const ok = error !== undefined && Math.abs(error) <= tolerance;
       if (ok) within[b] = (within[b] as number) + 1;
-      if (b !== ALL && (defaulted[b] as number) >= minDefaults && !ok) every = false;
+      if (judged.has(grades[b] as string) && !ok) every = false;
     }
     if (every) allWithin += 1;
   }
@@ -165,7 +167,7 @@ export function elUnderModel(input: {
   return {
     draws,
     tolerance,
-    minDefaults,
+    judged: [...judged],
     bands,
     shareAllWithin: allWithin / Math.max(1, draws),
     lossRatios: ratios.length,

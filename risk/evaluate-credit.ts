@@ -488,7 +488,7 @@ export async function evaluateCredit(opts: {
       draws: opts.nullDraws ?? 1_000,
       seed: 42,
       tolerance: vsLoss.tolerance,
-      minDefaults: vsLoss.minDefaults,
+      judged: vsLoss.bands.filter((b) => b.withinTolerance !== undefined).map((b) => b.grade),
     }),
     ...(lgdFit === undefined ? {} : { lgdFit }),
     configured: elVsLoss(rows).total,

@@ -40,7 +40,8 @@ function world(borrowers: number, pdScale: number, ratios: readonly number[], se
   }
   const vs = elVsLoss(rows);
   const observed = Object.fromEntries([...vs.bands, vs.total].map((b) => [b.grade, b.error]));
-  return { rows, observed };
+  const judged = vs.bands.filter((b) => b.withinTolerance !== undefined).map((b) => b.grade);
+  return { rows, observed, judged };
 }
 
 const RATIOS = [0.1, 0.5, 1, 1.4, 2];
@@ -51,6 +52,10 @@ describe('EL against realised loss under the model (risk/el-null.ts)', () => {
     const n = elUnderModel({ ...w, lossRatios: RATIOS, draws: 400, seed: 1 });
     const banded = n.bands.filter((b) => b.pValue !== undefined);
     expect(banded.map((b) => b.grade).sort()).toEqual(['E', 'F', 'all']);
+    // The aim's "every judged band at once" is no likelier than its least likely band.
+    expect(w.judged.length).toBeGreaterThan(0);
+    const least = Math.min(...n.bands.filter((b) => w.judged.includes(b.grade)).map((b) => b.shareWithin));
+    expect(n.shareAllWithin).toBeLessThanOrEqual(least);
     for (const b of banded) {
       expect(b.low).toBeLessThan(0);
       expect(b.high).toBeGreaterThan(0);
@@ -126,7 +131,7 @@ describe('EL against realised loss under the model (risk/el-null.ts)', () => {
         });
       }
     }
-    const n = elUnderModel({ rows, lossRatios: [], observed: {}, draws: 200, seed: 3 });
+    const n = elUnderModel({ rows, lossRatios: [], observed: {}, judged: [], draws: 200, seed: 3 });
     const judged = n.bands.filter((b) => b.medianDefaults >= 10 && b.grade !== 'all');
     expect(judged.length).toBeGreaterThanOrEqual(3);
     for (const b of judged)
