@@ -6,7 +6,7 @@ function nullLines(c: CreditEvaluation): string[] {
   const signed = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(0)} %`;
   const observed = new Map([...c.elVsLoss.bands, c.elVsLoss.total].map((b) => [b.grade, b]));
   return [
-    `If the PDs and LGDs were exactly right, how far would each band's EL be from its realised loss? ${n.draws} draws of defaults from the rows' own PDs, each default losing its predicted LGD times a realised-to-predicted ratio of one of ${n.lossRatios} past defaults (risk/el-null.ts). A band whose error falls outside its 95 % range misses beyond chance.`,
+    `If the PDs and LGDs were exactly right, how far would each band's EL be from its realised loss? ${n.draws} draws in which every row defaults with exactly its own PD (one uniform draw per borrower for all its rows), each default losing each row's predicted EAD × LGD times the realised-to-predicted ratio of one of ${n.lossRatios} past defaults, scaled to mean 1 (risk/el-null.ts). A band whose error falls outside its 95 % range misses beyond chance.`,
     '',
     '| grade | EL vs loss | 95 % range under the model | p | draws within ±' +
       `${(n.tolerance * 100).toFixed(0)} % | median defaulting borrowers |`,

@@ -214,7 +214,7 @@ function nullLines(m: Pick<ModelReport, 'worstUnderCalibration'>): string[] {
   return [
     `If these PDs were exactly right, the worst decile of these rows would be off by a median ${w.median.toFixed(2)}× ` +
       `(95th percentile ${w.p95.toFixed(2)}×; more than 2× in ${(100 * w.shareOver2x).toFixed(1)} % of ${w.draws} draws, ` +
-      `each borrower defaulting by its own PDs). Draws at least as far off as the observed ${w.observed.toFixed(2)}×: ` +
+      `each row a default with exactly its PD, one uniform draw per borrower). Draws at least as far off as the observed ${w.observed.toFixed(2)}×: ` +
       `${(100 * w.pValue).toFixed(1)} %${w.pValue < 0.05 ? ' — more than chance: the PDs miss somewhere' : ' — within chance'}.`,
     '',
   ];
