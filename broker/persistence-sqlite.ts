@@ -438,8 +438,14 @@ class SqliteAedesPersistence implements SqlitePersistence {
     packet: StoredPacket | number,
   ): Promise<StoredPacket | undefined> {
     const queue = this.#outgoing.get(client.id);
-    // The contract suite passes a bare number; like the stock store, that is "no packet id".
-    const slot = queue?.clear(typeof packet === 'object' ? packet.messageId : undefined);
+    // No packet id: a delivery Aedes did not send (outgoing-queue.ts `clearUnsent`). The contract suite passes a
+    // bare number; like the stock store, that is "no packet id" of no message.
+    const slot =
+      typeof packet !== 'object'
+        ? queue?.clear(undefined)
+        : packet.messageId === undefined
+          ? queue?.clearUnsent(packet)
+          : queue?.clear(packet.messageId);
     if (queue?.size === 0) this.#outgoing.delete(client.id);
     if (slot === undefined) return Promise.resolve(undefined);
     // Acknowledged within the hand-off window: never written, nothing to delete.
