@@ -329,7 +329,7 @@ export async function evaluateCommand(
           (b) =>
             `EL vs realised loss, grade ${b.grade}: ${Math.round(b.el).toLocaleString('en')} vs ${Math.round(b.loss).toLocaleString('en')} (${b.defaults} defaulting borrowers${b.error === undefined ? '' : `, ${b.error >= 0 ? '+' : ''}${(b.error * 100).toFixed(1)} %`}${underModel(b.grade)})`,
         ),
-        `every band with ≥ ${credit.elUnderModel.minDefaults} defaulting borrowers within ±${(credit.elUnderModel.tolerance * 100).toFixed(0)} % if PDs and LGDs were exactly right: ${(credit.elUnderModel.shareAllWithin * 100).toFixed(1)} % of ${credit.elUnderModel.draws} draws`,
+        `bands ${credit.elUnderModel.judged.join(', ')} all within ±${(credit.elUnderModel.tolerance * 100).toFixed(0)} % at once if PDs and LGDs were exactly right: ${(credit.elUnderModel.shareAllWithin * 100).toFixed(1)} % of ${credit.elUnderModel.draws} draws`,
         `EL vs realised loss, total: ${Math.round(credit.elVsLoss.total.el).toLocaleString('en')} vs ${Math.round(credit.elVsLoss.total.loss).toLocaleString('en')}${credit.elVsLoss.total.error === undefined ? '' : ` (${(credit.elVsLoss.total.error * 100).toFixed(1)} %${underModel('all')})`}`,
         `  PD part: Σ PD × EAD ${Math.round(credit.elVsLoss.total.expectedDefaultedEad).toLocaleString('en')} vs defaulted EAD ${Math.round(credit.elVsLoss.total.defaultedEad).toLocaleString('en')}; LGD part: ${pct(credit.elVsLoss.total.el / credit.elVsLoss.total.expectedDefaultedEad)} predicted vs ${pct(credit.elVsLoss.total.loss / credit.elVsLoss.total.defaultedEad)} realised`,
         credit.lgdFit === undefined

@@ -11,15 +11,17 @@ import { reliabilityTable } from './metrics.js';
  * double its observed rate, and the worst of ten such deciles is far from 1 by chance alone. The figure is a
  * parametric bootstrap under the null hypothesis of perfect calibration (the model-based test of calibration,
  * e.g. Tasche, "Validation of internal rating systems and PD estimates", 2008, § 4; the ECB's instructions test
- * each grade's PD against its own sampling distribution): each draw gives every borrower a default time from
- * its own PDs, labels its rows as the evaluation does, and takes the worst decile of the rows still performing.
+ * each grade's PD against its own sampling distribution): each draw labels every row with exactly its own PD,
+ * a borrower's rows together, and takes the worst decile.
  *
- * The default time: row i's PD is P(default in (tᵢ, tᵢ + horizon]); read as a constant hazard
- * λᵢ = −ln(1 − PDᵢ) / horizon from tᵢ to the next row (the last row's to tᵢ + horizon), a borrower defaults where
- * its cumulative hazard passes an Exp(1) draw. Rows at or after that default are not performing and leave the
- * draw; a row is a 1 when the default falls in (t, t + horizon]. `pValue` is the share of draws at least as far
- * off as the observed worst decile: a small one says the miss is more than chance. Pinned by
- * risk/test/calibration-null.test.ts.
+ * The draw: one uniform U per borrower, and row i is a 1 when U < PDᵢ. Each row defaults with exactly its PD,
+ * and a borrower's rows are as dependent as they can be: its weekly horizons overlap by 25 of 26 weeks, so one
+ * default is a 1 on nearly all of them. An earlier version drew a default time along the rows' PDs read as
+ * hazards. That conditions on the observed PD path, which already knows the outcome: a borrower whose PDs rose
+ * towards its real default defaulted in most draws too, and its early, low-PD rows with it, so low deciles
+ * looked worse by chance than the PDs claim (risk/test/el-null.test.ts pins the same for the EL range).
+ * `pValue` is the share of draws at least as far off as the observed worst decile: a small one says the miss is
+ * more than chance. Pinned by risk/test/calibration-null.test.ts.
  */
 export interface WorstDecileNull {
   readonly draws: number;
@@ -33,11 +35,9 @@ export interface WorstDecileNull {
 }
 
 export interface NullInput {
-  /** The test rows' PDs, borrower ids and dates (ms). */
+  /** The test rows' PDs and borrower ids. */
   readonly p: ArrayLike<number>;
   readonly groups: readonly string[];
-  readonly t: ArrayLike<number>;
-  readonly horizonMs: number;
   /** The observed worst decile factor of the same rows. */
   readonly observed: number;
   readonly draws: number;
@@ -45,10 +45,9 @@ export interface NullInput {
 }
 
 export function worstDecileUnderCalibration(input: NullInput): WorstDecileNull {
-  const { p, groups, t, horizonMs, observed, draws } = input;
-  if (!(horizonMs > 0)) throw new RangeError(`horizonMs must be > 0, got ${horizonMs}`);
+  const { p, groups, observed, draws } = input;
   const n = p.length;
-  // Each borrower's rows in date order.
+  // Each borrower's rows.
   const byBorrower = new Map<string, number[]>();
   for (let i = 0; i < n; i++) {
     const g = groups[i] as string;
@@ -56,13 +55,7 @@ export function worstDecileUnderCalibration(input: NullInput): WorstDecileNull {
     if (rows === undefined) byBorrower.set(g, (rows = []));
     rows.push(i);
   }
-  const borrowers = [...byBorrower.values()].map((rows) =>
-    rows.sort((a, b) => (t[a] as number) - (t[b] as number)),
-  );
-  const rate = Float64Array.from(
-    { length: n },
-    (_, i) => -Math.log1p(-Math.min(p[i] as number, 1 - 1e-12)) / horizonMs,
-  );
+  const borrowers = [...byBorrower.values()];
   const rand = mulberry32(input.seed);
   const worst: number[] = [];
   const keptP: number[] = [];
@@ -71,12 +64,10 @@ export function worstDecileUnderCalibration(input: NullInput): WorstDecileNull {
     keptP.length = 0;
     keptY.length = 0;
     for (const rows of borrowers) {
-      const defaultAt = drawDefault(rows, t, rate, horizonMs, -Math.log(1 - rand()));
+      const u = rand();
       for (const i of rows) {
-        const ti = t[i] as number;
-        if (ti >= defaultAt) break;
         keptP.push(p[i] as number);
-        keptY.push(defaultAt <= ti + horizonMs ? 1 : 0);
+        keptY.push(u < (p[i] as number) ? 1 : 0);
       }
     }
     worst.push(maxDecileRatio(reliabilityTable(keptP, keptY, 10, 'quantile')));
@@ -91,28 +82,4 @@ export function worstDecileUnderCalibration(input: NullInput): WorstDecileNull {
     pValue: worst.filter((w) => w >= observed).length / Math.max(1, draws),
     observed,
   };
-}
-
-/**
- * Where the borrower's cumulative hazard passes `e` (an Exp(1) draw); Infinity when it never does. `rows` are
- * the borrower's row indexes in date order; `rate` the rows' constant hazards (see the top of this file).
- */
-export function drawDefault(
-  rows: readonly number[],
-  t: ArrayLike<number>,
-  rate: Float64Array,
-  horizonMs: number,
-  e: number,
-): number {
-  let cum = 0;
-  for (let k = 0; k < rows.length; k++) {
-    const i = rows[k] as number;
-    const start = t[i] as number;
-    const next = rows[k + 1];
-    const end = next === undefined ? start + horizonMs : (t[next] as number);
-    const add = (rate[i] as number) * (end - start);
-    if (cum + add >= e) return start + (e - cum) / (rate[i] as number);
-    cum += add;
-  }
-  return Number.POSITIVE_INFINITY;
 }

@@ -1,5 +1,4 @@
 import { mulberry32 } from '../core/random.js';
-import { drawDefault } from './calibration-null.js';
 import { expectedLoss } from './credit/expected-loss.js';
 import { GRADE_BANDS, gradeFor } from './grades.js';
 
@@ -15,10 +14,11 @@ import { GRADE_BANDS, gradeFor } from './grades.js';
  * ±20 % can be out of reach of a perfect model.
  *
  * Each draw (a parametric bootstrap under the model, as risk/calibration-null.ts does for PD deciles):
- * - every borrower defaults where the cumulative hazard of its rows' PDs passes an Exp(1) draw
- *   (calibration-null.ts `drawDefault`); rows at or after that default leave the draw, as the evaluation
- *   keeps only performing rows;
- * - a default loses EAD × LGD of the borrower's last row before it, times a ratio drawn from the workout
+ * - every row defaults with exactly its own PD, and a borrower's rows together: one uniform draw U per
+ *   borrower, and row i counts a default within its horizon when U < PDᵢ (calibration-null.ts explains why
+ *   not a default time drawn along the rows' PDs: the observed PD path already knows the outcome);
+ * - the default loses, on each row that counts it, that row's EAD × LGD (the loss the row predicts given
+ *   default, so the model is exactly right row by row) times one ratio per borrower drawn from the workout
  *   data: realised loss ÷ predicted loss at each earlier default's last observation (defaults the test does
  *   not score, risk/evaluate-credit.ts), scaled to mean 1. So the LGD's own miss on past defaults spreads
  *   the draws as it would spread outcomes, without moving their centre; with no workout ratio every default
@@ -29,7 +29,6 @@ import { GRADE_BANDS, gradeFor } from './grades.js';
  */
 export interface ElNullRow {
   readonly borrowerId: string;
-  readonly t: number;
   readonly pd: number;
   readonly lgd: number;
   readonly ead: number;
@@ -53,9 +52,10 @@ export interface ElBandNull {
 export interface ElNull {
   readonly draws: number;
   readonly tolerance: number;
-  readonly minDefaults: number;
   readonly bands: readonly ElBandNull[];
-  /** Share of draws in which every band with ≥ minDefaults defaulting borrowers is within ±tolerance. */
+  /** The bands the aim judges: those with `judged` defaulting borrowers observed (see the input). */
+  readonly judged: readonly string[];
+  /** Share of draws in which every judged band is within ±tolerance at once. */
   readonly shareAllWithin: number;
   /** Workout loss ratios the draws used (0: none, every default loses its predicted LGD). */
   readonly lossRatios: number;
@@ -63,7 +63,6 @@ export interface ElNull {
 
 export function elUnderModel(input: {
   readonly rows: readonly ElNullRow[];
-  readonly horizonMs: number;
   /** Realised ÷ predicted loss of past defaults (see above). */
   readonly lossRatios: readonly number[];
   /** The observed error per band (EL ÷ loss − 1), for the p-values. */
@@ -71,34 +70,32 @@ export function elUnderModel(input: {
   readonly draws: number;
   readonly seed: number;
   readonly tolerance?: number;
-  readonly minDefaults?: number;
+  /** Grades the aim judges (the bands with ≥ 10 defaulting borrowers in the test). */
+  readonly judged: readonly string[];
 }): ElNull {
-  const { rows, horizonMs, draws } = input;
-  if (!(horizonMs > 0)) throw new RangeError(`horizonMs must be > 0, got ${horizonMs}`);
+  const { rows, draws } = input;
   const tolerance = input.tolerance ?? 0.2;
-  const minDefaults = input.minDefaults ?? 10;
   // Scaled to mean 1: under the model each default loses its predicted LGD on average, and misses by as much
   // as past defaults did. (Unscaled, a workout sample whose ratios average above 1 — a few well-secured
   // defaults that lost much — would make the model's own range say its EL is low.)
   const kept = input.lossRatios.filter((r) => Number.isFinite(r) && r >= 0);
   const mean = kept.reduce((a, r) => a + r, 0) / Math.max(1, kept.length);
+  const judged = new Set(input.judged);
   const ratios = mean > 0 ? kept.map((r) => r / mean) : [];
   // The grade bands, then the total ('all', as the report's last line).
   const grades = [...GRADE_BANDS.map((b) => b.grade), 'all'];
   const ALL = grades.length - 1;
   const bandOf = Int32Array.from(rows, (r) => grades.indexOf(gradeFor(r.pd)));
   const el = Float64Array.from(rows, (r) => expectedLoss(r.pd, r.lgd, r.ead));
-  const rate = Float64Array.from(rows, (r) => -Math.log1p(-Math.min(r.pd, 1 - 1e-12)) / horizonMs);
-  const t = Float64Array.from(rows, (r) => r.t);
+  const lossAt = Float64Array.from(rows, (r) => r.ead * r.lgd);
+  const pd = Float64Array.from(rows, (r) => r.pd);
   const byBorrower = new Map<string, number[]>();
   rows.forEach((r, i) => {
     const list = byBorrower.get(r.borrowerId);
     if (list === undefined) byBorrower.set(r.borrowerId, [i]);
     else list.push(i);
   });
-  const borrowers = [...byBorrower.values()].map((is) =>
-    is.sort((a, b) => (t[a] as number) - (t[b] as number)),
-  );
+  const borrowers = [...byBorrower.values()];
 
   const rand = mulberry32(input.seed);
   const errors = grades.map(() => [] as number[]);
@@ -114,25 +111,15 @@ export function elUnderModel(input: {
     lost.fill(0);
     defaulted.fill(0);
     for (const list of borrowers) {
-      const at = drawDefault(list, t, rate, horizonMs, -Math.log(1 - rand()));
+      const u = rand();
       const ratio = ratios.length === 0 ? 1 : (ratios[Math.floor(rand() * ratios.length)] as number);
-      let last = -1;
-      for (const i of list) {
-        if ((t[i] as number) >= at) break;
-        last = i;
-      }
-      if (last < 0) continue;
-      const r = rows[last] as ElNullRow;
-      const loss = r.ead * r.lgd * ratio;
       hit.fill(0);
       for (const i of list) {
-        const ti = t[i] as number;
-        if (ti >= at) break;
         const b = bandOf[i] as number;
         for (const k of [b, ALL]) {
           predicted[k] = (predicted[k] as number) + (el[i] as number);
-          if (at <= ti + horizonMs) {
-            lost[k] = (lost[k] as number) + loss;
+          if (u < (pd[i] as number)) {
+            lost[k] = (lost[k] as number) + (lossAt[i] as number) * ratio;
             hit[k] = 1;
           }
         }
@@ -147,7 +134,7 @@ export function elUnderModel(input: {
       if (error !== undefined) errors[b]?.push(error);
       const ok = error !== undefined && Math.abs(error) <= tolerance;
       if (ok) within[b] = (within[b] as number) + 1;
-      if (b !== ALL && (defaulted[b] as number) >= minDefaults && !ok) every = false;
+      if (judged.has(grades[b] as string) && !ok) every = false;
     }
     if (every) allWithin += 1;
   }
@@ -180,7 +167,7 @@ export function elUnderModel(input: {
   return {
     draws,
     tolerance,
-    minDefaults,
+    judged: [...judged],
     bands,
     shareAllWithin: allWithin / Math.max(1, draws),
     lossRatios: ratios.length,

@@ -182,8 +182,6 @@ export function calibrationFigures(input: CalibrationInput): CalibrationFigures 
           worstUnderCalibration: worstDecileUnderCalibration({
             p,
             groups: input.groups,
-            t: input.cohort.t,
-            horizonMs: input.horizonMs,
             observed: maxDecileRatio,
             draws: input.iterations,
             seed: input.seed,

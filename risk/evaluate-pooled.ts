@@ -216,7 +216,6 @@ export async function pooledOutOfFold(input: PooledInput): Promise<PooledFigures
   }
   const y = Uint8Array.from(rows, (r) => r.label);
   const groups = rows.map((r) => r.borrowerId);
-  const t = rows.map((r) => r.t);
   const ece = (q: ArrayLike<number>, l: ArrayLike<number>): number =>
     expectedCalibrationError(q, l, 10, 'quantile');
   const worst = (q: ArrayLike<number>, l: ArrayLike<number>): number =>
@@ -243,8 +242,6 @@ export async function pooledOutOfFold(input: PooledInput): Promise<PooledFigures
     worstUnderCalibration: worstDecileUnderCalibration({
       p,
       groups,
-      t,
-      horizonMs: input.horizonMs,
       observed: observedWorst,
       draws: input.iterations,
       seed: input.seed,

@@ -16,7 +16,7 @@ function nullLines(c: CreditEvaluation): string[] {
       return `| ${b.grade} | ${e === undefined ? '–' : signed(e)} | ${signed(b.low)} to ${signed(b.high)} | ${b.pValue === undefined ? '–' : b.pValue.toFixed(3)} | ${(b.shareWithin * 100).toFixed(1)} % | ${b.medianDefaults} |`;
     }),
     '',
-    `Every band with ≥ ${n.minDefaults} defaulting borrowers within ±${(n.tolerance * 100).toFixed(0)} % at once: ${(n.shareAllWithin * 100).toFixed(1)} % of draws.`,
+    `The bands the aim judges (≥ ${c.elVsLoss.minDefaults} defaulting borrowers in the test: ${n.judged.join(', ') || 'none'}) all within ±${(n.tolerance * 100).toFixed(0)} % at once: ${(n.shareAllWithin * 100).toFixed(1)} % of draws.`,
   ];
 }
 

@@ -7,7 +7,31 @@ import type { FieldsGrid, FieldsGridQuery, GridStat } from './telemetry-store.js
  *
  * Why arrays: a portfolio's daily panel is about 1.2 M device-days (10,000 borrowers); one object per row and
  * field, then a map per feature key, cost more CPU than reading the rows (`npm run bench:score`).
+ *
+ * Why slabs: the devices' arrays are views into shared buffers of SLAB_DEVICES devices each, not one buffer per
+ * device. A portfolio's panel holds some 85k device arrays; as many ArrayBuffers were as many external
+ * allocations for the garbage collector to track and promote, and a scoring process's first run spent more in
+ * the collector than in merging (`npm run bench:score`, `--trace-gc-nvp`). Each view still covers exactly its
+ * device's columns, so `gridSeries` and readers of `devices` see the same arrays as before.
  */
+const SLAB_DEVICES = 512;
+
+/** Which partials a field's stats need besides its count: sum (mean), min, max. */
+export interface GridParts {
+  readonly sum: boolean;
+  readonly min: boolean;
+  readonly max: boolean;
+}
+
+/** The partials each field of a grid query needs (a store reads only these: `sqlite-fields-aggregate.ts`). */
+export function gridParts(q: FieldsGridQuery): GridParts[] {
+  return q.fields.map(({ stats }) => ({
+    sum: stats.includes('mean'),
+    min: stats.includes('min'),
+    max: stats.includes('max'),
+  }));
+}
+
 export class GridBuilder {
   readonly buckets: number;
   readonly columns: { field: string; stat: GridStat }[] = [];
@@ -15,6 +39,8 @@ export class GridBuilder {
   private readonly at: { n: number; mean: number; min: number; max: number }[];
   private readonly width: number;
   private readonly devices = new Map<string, Float64Array>();
+  private slab: Float64Array | undefined;
+  private slabUsed = SLAB_DEVICES;
   private lastId: string | undefined;
   private last: Float64Array | undefined;
 
@@ -36,15 +62,38 @@ export class GridBuilder {
     this.width = this.columns.length * this.buckets;
   }
 
+  /** A device's array (NaN until merged into), made on first use. */
+  device(deviceId: string): Float64Array {
+    if (this.lastId === deviceId && this.last !== undefined) return this.last;
+    let arr = this.devices.get(deviceId);
+    if (arr === undefined) {
+      if (this.slab === undefined || this.slabUsed === SLAB_DEVICES) {
+        this.slab = new Float64Array(this.width * SLAB_DEVICES).fill(Number.NaN);
+        this.slabUsed = 0;
+      }
+      const o = this.slabUsed++ * this.width;
+      arr = this.slab.subarray(o, o + this.width);
+      this.devices.set(deviceId, arr);
+    }
+    this.lastId = deviceId;
+    this.last = arr;
+    return arr;
+  }
+
   /** Merges a partial of field `i` (query order) of a device into the bucket holding `startMs`. */
   add(deviceId: string, startMs: number, i: number, n: number, sum: number, min: number, max: number): void {
     if (!(n > 0)) return;
     const b = Math.floor((startMs - this.q.fromMs) / this.q.intervalMs);
     if (b < 0 || b >= this.buckets) return;
-    let arr = this.lastId === deviceId ? this.last : this.devices.get(deviceId);
-    if (arr === undefined) this.devices.set(deviceId, (arr = new Float64Array(this.width).fill(Number.NaN)));
-    this.lastId = deviceId;
-    this.last = arr;
+    this.merge(this.device(deviceId), b, i, n, sum, min, max);
+  }
+
+  /**
+   * Merges a partial of field `i` into bucket `b` (0 ≤ b < buckets, n > 0) of a device's array from `device`:
+   * the adapters' fast path, which computes the bucket in the query. `sum`, `min`, `max` are read only when
+   * the field's stats keep them (see gridParts).
+   */
+  merge(arr: Float64Array, b: number, i: number, n: number, sum: number, min: number, max: number): void {
     const c = this.at[i];
     if (c === undefined) return;
     const B = this.buckets;

@@ -168,6 +168,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<FeatureRow[
     ),
     fromMs,
     toMs: last,
+    lookbackDays: LOOKBACK_DAYS + 1,
     onQuery: (done, total) => opts.onProgress?.(`features: telemetry query ${done}/${total}`),
   });
   const all = [...portfolio.assets.values()];

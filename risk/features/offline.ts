@@ -1,6 +1,6 @@
 import { pointInPolygon } from '../../core/geo.js';
 import type { CollateralLot, Device, Site } from '../../core/state/index.js';
-import type { DailyPanel, PanelField } from './panel.js';
+import { dayValue, type DailyPanel, type PanelField, type PanelSeries } from './panel.js';
 
 /**
  * Offline features of one borrower at t, from the daily panel and the registry (which lot a stake sits on,
@@ -8,6 +8,10 @@ import type { DailyPanel, PanelField } from './panel.js';
  * policy in spec.ts decides what the model sees.
  */
 export const LOOKBACK_DAYS = 120;
+/** Days before t each device kind's features read (offlineFeatures below): the panel reads no further back. */
+const STAKE_DAYS = 33;
+const WORKER_DAYS = 104;
+const SATELLITE_DAYS = 30;
 const COVERAGE_CAP = 5;
 
 export interface BorrowerAssets {
@@ -42,28 +46,28 @@ export function panelFields(assets: readonly BorrowerAssets[], byDevice = false)
   const parcels = ids(assets.flatMap((a) => a.parcelFeeds.map((d) => d.id)));
   const sites = ids(assets.flatMap((a) => a.siteFeeds.map((d) => d.id)));
   const feeds = ids(assets.flatMap((a) => [...a.parcelFeeds, ...a.siteFeeds].map((d) => d.id)));
+  const days = (n: number): { days: number } => ({ days: n });
   return [
-    { kind: 'stake', field: 'weightKg', fns: ['mean', 'count'], ...stakes },
-    { kind: 'stake', field: 'tamper', fns: ['max'], ...stakes },
-    { kind: 'stake', field: 'lat', fns: ['mean'], ...stakes },
-    { kind: 'stake', field: 'lon', fns: ['mean'], ...stakes },
-    { kind: 'helmet', field: 'worn', fns: ['mean', 'count'], ...workers },
-    { kind: 'helmet', field: 'lat', fns: ['mean'], deviceIds: inspectors },
-    { kind: 'helmet', field: 'lon', fns: ['mean'], deviceIds: inspectors },
-    { kind: 'satellite', field: 'ndvi', fns: ['mean'], ...parcels },
-    { kind: 'satellite', field: 'activityIndex', fns: ['mean'], ...sites },
-    { kind: 'satellite', field: 'cloudPct', fns: ['mean'], ...feeds },
+    { kind: 'stake', field: 'weightKg', fns: ['mean', 'count'], ...stakes, ...days(STAKE_DAYS) },
+    { kind: 'stake', field: 'tamper', fns: ['max'], ...stakes, ...days(STAKE_DAYS) },
+    { kind: 'stake', field: 'lat', fns: ['mean'], ...stakes, ...days(STAKE_DAYS) },
+    { kind: 'stake', field: 'lon', fns: ['mean'], ...stakes, ...days(STAKE_DAYS) },
+    { kind: 'helmet', field: 'worn', fns: ['mean', 'count'], ...workers, ...days(WORKER_DAYS) },
+    { kind: 'helmet', field: 'lat', fns: ['mean'], deviceIds: inspectors, ...days(LOOKBACK_DAYS) },
+    { kind: 'helmet', field: 'lon', fns: ['mean'], deviceIds: inspectors, ...days(LOOKBACK_DAYS) },
+    { kind: 'satellite', field: 'ndvi', fns: ['mean'], ...parcels, ...days(SATELLITE_DAYS) },
+    { kind: 'satellite', field: 'activityIndex', fns: ['mean'], ...sites, ...days(SATELLITE_DAYS) },
+    { kind: 'satellite', field: 'cloudPct', fns: ['mean'], ...feeds, ...days(SATELLITE_DAYS) },
   ];
 }
 
-const at = (a: Float64Array | undefined, d: number): number =>
-  a === undefined || d < 0 ? Number.NaN : (a[d] ?? Number.NaN);
+const at = dayValue;
 
 /** Last non-missing value in days [from, to), scanning back; NaN when none. */
-function lastIn(a: Float64Array | undefined, from: number, to: number): number {
+function lastIn(a: PanelSeries | undefined, from: number, to: number): number {
   if (a === undefined) return Number.NaN;
   for (let d = to - 1; d >= Math.max(0, from); d--) {
-    const v = a[d] as number;
+    const v = at(a, d);
     if (!Number.isNaN(v)) return v;
   }
   return Number.NaN;
@@ -88,7 +92,7 @@ export function weightedSatellite(
     if (v === undefined) continue;
     const c = panel.get('satellite', 'cloudPct', 'mean', dev.id);
     for (let d = Math.max(0, from); d < to; d++) {
-      const x = v[d] as number;
+      const x = at(v, d);
       if (Number.isNaN(x)) continue;
       const w = cloudWeight(at(c, d));
       sw += w;

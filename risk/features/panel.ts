@@ -32,11 +32,22 @@ export interface PanelField {
   readonly fns: readonly PanelFn[];
   /** Only these devices (e.g. inspectors' helmets); all of the kind when absent. */
   readonly deviceIds?: readonly string[];
+  /**
+   * Days before an observation time the features read of this field (default: the panel's whole lookback).
+   * The panel holds the field from that many days before the first time on, not from its own start.
+   */
+  readonly days?: number;
+}
+
+/** A device's daily values of an aggregate from panel day `d0` on: day d is `values[d − d0]` (NaN = no data). */
+export interface PanelSeries {
+  readonly values: Float64Array;
+  readonly d0: number;
 }
 
 export class DailyPanel {
-  /** `kind.field` → the grid holding it (each field of a kind is read by one query). */
-  private readonly grids = new Map<string, FieldsGrid>();
+  /** `kind.field` → the grid holding it (each field of a kind is read by one query) and the grid's first day. */
+  private readonly grids = new Map<string, { grid: FieldsGrid; d0: number }>();
 
   constructor(
     readonly fromMs: number,
@@ -61,14 +72,29 @@ export class DailyPanel {
   }
 
   /** A device's daily values of an aggregate (NaN = no data that day), a view into the store's grid. */
-  get(kind: DeviceKind, field: string, fn: PanelFn, deviceId: string): Float64Array | undefined {
-    const grid = this.grids.get(`${kind}.${field}`);
-    return grid === undefined ? undefined : gridSeries(grid, deviceId, field, fn);
+  get(kind: DeviceKind, field: string, fn: PanelFn, deviceId: string): PanelSeries | undefined {
+    const held = this.grids.get(`${kind}.${field}`);
+    if (held === undefined) return undefined;
+    const values = gridSeries(held.grid, deviceId, field, fn);
+    return values === undefined ? undefined : { values, d0: held.d0 };
   }
 
   add(kind: DeviceKind, grid: FieldsGrid): void {
-    for (const { field } of grid.columns) this.grids.set(`${kind}.${field}`, grid);
+    const d0 = (grid.fromMs - this.fromMs) / DAY_MS;
+    if (!Number.isInteger(d0) || d0 < 0)
+      throw new RiskfuseError('INTERNAL', 'grid starts off the panel days');
+    for (const { field } of grid.columns) this.grids.set(`${kind}.${field}`, { grid, d0 });
   }
+}
+
+/**
+ * Day d of a series; NaN when there is no series. A day before the series' first day is a feature reading
+ * further back than its field's declared `days` (offline.ts panelFields): an error, never a silent NaN.
+ */
+export function dayValue(s: PanelSeries | undefined, d: number): number {
+  if (s === undefined || d < 0) return Number.NaN;
+  if (d < s.d0) throw new RiskfuseError('INTERNAL', `panel day ${d} is before its field's window (${s.d0})`);
+  return s.values[d - s.d0] ?? Number.NaN;
 }
 
 export interface LoadPanelOptions {
@@ -77,13 +103,21 @@ export interface LoadPanelOptions {
   /** Day-aligned (UTC midnight) start. */
   readonly fromMs: number;
   readonly toMs: number;
+  /**
+   * Whole days of the panel before its first observation time's day: a field read `days` back starts
+   * `lookbackDays − days` days after the panel.
+   */
+  readonly lookbackDays: number;
   readonly onQuery?: (done: number, total: number) => void;
 }
 
 /**
- * One `aggregateGrid` query per device kind and device list, over the whole window: each store reads a kind's
- * daily (and edge hourly/raw) aggregates in one pass and merges them into per-device arrays, which the panel
- * keeps as they are.
+ * One `aggregateGrid` query per device kind and device list, over the days its fields read (`days`): each store
+ * reads a kind's daily (and edge hourly/raw) aggregates in one pass and merges them into per-device arrays, which
+ * the panel keeps as they are. Why per field: a stake's features look back 33 days and a satellite's 30, not
+ * the 120 of an inspection; reading every field over 120 days read 3.6× the stake rows of a year-old portfolio
+ * and held arrays as long for every device. Pinned by risk/test/features.test.ts (live and batch runs, whose
+ * windows start on different days, give identical features).
  */
 export async function loadPanel(opts: LoadPanelOptions): Promise<DailyPanel> {
   if (opts.fromMs % DAY_MS !== 0) throw new RiskfuseError('INTERNAL', 'panel start must be a UTC midnight');
@@ -99,10 +133,16 @@ export async function loadPanel(opts: LoadPanelOptions): Promise<DailyPanel> {
   let done = 0;
   for (const group of groups.values()) {
     const first = group[0] as PanelField;
+    // The group's fields from the longest of their windows on (whole days, inside the panel).
+    const days = Math.max(...group.map((f) => f.days ?? opts.lookbackDays));
+    const skip = Math.max(
+      0,
+      Math.min(opts.lookbackDays - days, Math.floor((opts.toMs - opts.fromMs - 1) / DAY_MS)),
+    );
     const grid = await opts.store.aggregateGrid({
       kind: first.kind,
       fields: group.map((f) => ({ field: f.field, stats: f.fns })),
-      fromMs: opts.fromMs,
+      fromMs: opts.fromMs + skip * DAY_MS,
       toMs: opts.toMs,
       intervalMs: DAY_MS,
       ...(first.deviceIds === undefined ? {} : { deviceIds: first.deviceIds }),
