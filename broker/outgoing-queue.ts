@@ -34,6 +34,14 @@ interface Bucket {
 class OrderedIndex<K> {
   readonly #entries = new Map<K, Slot | Bucket>();
 
+  /** Every slot of `key`, in queue order. */
+  *all(key: K): Generator<Slot> {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
+    if (!('slots' in entry)) yield entry;
+    else yield* entry.slots;
+  }
+
   first(key: K): Slot | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined || !('slots' in entry)) return entry;
@@ -133,6 +141,28 @@ export class OutgoingQueue {
     this.#unindex(slot);
     this.#slots.delete(slot.seq);
     return slot;
+  }
+
+  /**
+   * Aedes' clear for a delivery it did not send (lib/client.js `deliverQoS`: deduplicated or not authorised; the
+   * packet carries no packet id): removes a second copy of the same message not yet sent (two overlapping
+   * subscriptions queued two), never another message's copy — as `clear(undefined)` would, the stock store's
+   * answer: a partition session's copy of its own device, or, when Aedes took a message for a duplicate because
+   * a later one reached the session first, a reading the session never got. A lone copy stays queued and is
+   * sent when the session next connects. Pinned by broker/test/outgoing-queue.test.ts.
+   */
+  clearUnsent(packet: StoredPacket): Slot | undefined {
+    let unsent: Slot | undefined;
+    let count = 0;
+    for (const slot of this.#byMessage.all(messageKey(packet))) {
+      if (slot.packet.messageId !== undefined) continue;
+      unsent = slot;
+      count += 1;
+    }
+    if (unsent === undefined || count < 2) return undefined;
+    this.#unindex(unsent);
+    this.#slots.delete(unsent.seq);
+    return unsent;
   }
 
   packets(): StoredPacket[] {

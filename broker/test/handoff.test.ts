@@ -69,15 +69,34 @@ async function connect(url: string, clientId: string, options: IClientOptions = 
   return client;
 }
 
+/** A persistent session over a bare socket: it acknowledges only what the test tells it to. */
+interface RawSession {
+  readonly socket: Socket;
+  /** Payloads of the messages received, in arrival order. */
+  readonly received: string[];
+  /** Sends PUBACK for every message received and not yet acknowledged. */
+  ackAll(): void;
+}
+
 /** A persistent session subscribed to telemetry that receives and never acknowledges: connected but stuck. */
 async function stuckSession(url: string, clientId: string): Promise<Socket> {
+  return (await rawSession(url, clientId)).socket;
+}
+
+async function rawSession(url: string, clientId: string): Promise<RawSession> {
   const socket = netConnect(Number(new URL(url).port), '127.0.0.1');
   const parser = mqttPacket.parser({ protocolVersion: 4 });
   socket.on('data', (chunk: Buffer) => parser.parse(chunk));
   await once(socket, 'connect');
+  const received: string[] = [];
+  let unacked: number[] = [];
   const subscribed = new Promise<void>((resolve) =>
     parser.on('packet', (packet) => {
       if (packet.cmd === 'suback') resolve();
+      if (packet.cmd === 'publish') {
+        received.push(String(packet.payload));
+        if (packet.messageId !== undefined) unacked.push(packet.messageId);
+      }
     }),
   );
   socket.write(
@@ -98,7 +117,14 @@ async function stuckSession(url: string, clientId: string): Promise<Socket> {
     }),
   );
   await subscribed;
-  return socket;
+  return {
+    socket,
+    received,
+    ackAll() {
+      for (const messageId of unacked) socket.write(mqttPacket.generate({ cmd: 'puback', messageId }));
+      unacked = [];
+    },
+  };
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -215,5 +241,41 @@ describe('hand-off of queued copies to a connected persistent session', () => {
     const db = new Database(run.path, { readonly: true });
     expect((db.prepare('SELECT count(*) AS n FROM outgoing').get() as { n: number }).n).toBe(total);
     db.close();
+  });
+
+  it('when a copy is handed off while an earlier message still waits for its commit, then the session gets both: Aedes drops a delivery whose message count is not above the highest it has delivered to that session (lib/client.js `dedupe`), and then removes the first queued copy without a packet id', async () => {
+    const windowMs = 400;
+    const run = await start(windowMs);
+    const ingest = await rawSession(run.url, 'ingest');
+    const deviceA = await connect(run.url, 'stake-000001');
+    const deviceB = await connect(run.url, 'stake-000002');
+
+    // m0 goes unacknowledged for a whole window: committed, and for the next window copies are committed at once.
+    await deviceA.publishAsync(TOPIC, 'm0', { qos: 1 });
+    // The session file's write lock, held by the test: a commit waits for it (better-sqlite3's busy timeout, 5 s).
+    const lock = new Database(run.path);
+    lock.exec('BEGIN IMMEDIATE');
+    const a = deviceA.publishAsync(TOPIC, 'a', { qos: 1 });
+    // Past that window: b is handed off (not committed) while a still waits for its commit.
+    await sleep(windowMs * 2);
+    const b = deviceB.publishAsync('rf/v1/stake-000002/telemetry', 'b', { qos: 1 });
+    await sleep(200);
+    lock.exec('COMMIT');
+    lock.close();
+    await Promise.all([a, b]);
+    await sleep(200);
+
+    // The session acknowledges what it got and comes back: what is still queued for it is replayed.
+    ingest.ackAll();
+    await sleep(200);
+    ingest.socket.destroy();
+    const back = await rawSession(run.url, 'ingest');
+    await sleep(300);
+    back.ackAll();
+    back.socket.destroy();
+    // Every message a device was acknowledged for reached the session, live or replayed.
+    expect(new Set([...ingest.received, ...back.received])).toEqual(new Set(['m0', 'a', 'b']));
+    // Live delivery follows the publish order.
+    expect(ingest.received).toEqual(['m0', 'a', 'b']);
   });
 });

@@ -57,4 +57,23 @@ describe('OutgoingQueue', () => {
     expect(q.clear(5)?.seq).toBe(3);
     expect(q.size).toBe(0);
   });
+
+  it("when Aedes clears a delivery it did not send (no packet id), then only a second unsent copy of that same message goes, never another message's copy nor a lone copy", () => {
+    const q = new OutgoingQueue();
+    q.enqueue(slot(1, packet('a', 1)));
+    q.enqueue(slot(2, packet('a', 2)));
+    // Message 3 was never queued for this session (another partition's device): nothing to remove.
+    expect(q.clearUnsent(packet('a', 3))).toBeUndefined();
+    // Message 2's only copy, not sent (Aedes took it for a duplicate): it stays, to be sent on the next connect.
+    expect(q.clearUnsent(packet('a', 2))).toBeUndefined();
+    expect(q.size).toBe(2);
+    // Two copies of message 2 (overlapping subscriptions): the second goes, the first is given its packet id.
+    q.enqueue(slot(3, packet('a', 2)));
+    expect(q.clearUnsent(packet('a', 2))?.seq).toBe(3);
+    expect(q.update(packet('a', 2, 9))?.slot.seq).toBe(2);
+    expect(q.packets().map((p) => [p.brokerCounter, p.messageId])).toEqual([
+      [1, undefined],
+      [2, 9],
+    ]);
+  });
 });
