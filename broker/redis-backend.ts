@@ -136,6 +136,7 @@ const MQEmitterRedis = require('mqemitter-redis') as new (opts: {
 }) => MQEmitter & {
   readonly state: NodeJS.EventEmitter;
   readonly subConn: Redis;
+  readonly pubConn: Redis;
 };
 
 /**
@@ -174,6 +175,19 @@ export function openRedisBackend(url: string, concurrency: number, log: Logger):
   const mq = hardenMq(new MQEmitterRedis({ connectionString: url, concurrency, matchEmptyLevels: true }));
   // Unhandled, an 'error' on this emitter would throw and end the process at the first lost connection.
   mq.state.on('error', (err: Error) => log.warn({ err: errorMessage(err) }, 'Redis (message emitter) error'));
+  // mqemitter-redis' close() calls quit() on both connections without a handler; a quit that finds its
+  // connection already closed rejects ("Connection is closed"), and unhandled that would end the process at
+  // shutdown. Seen in broker/test/redis-outgoing.test.ts's teardown (3 of 4 runs), where a device's close left
+  // publishes in flight as the broker closed.
+  for (const c of [mq.subConn, mq.pubConn]) {
+    const conn = c as unknown as { quit: () => Promise<'OK'> };
+    const quit = conn.quit.bind(c);
+    conn.quit = () => {
+      const done = quit();
+      done.catch((err: unknown) => log.debug({ err: errorMessage(err) }, 'Redis (message emitter) quit'));
+      return done;
+    };
+  }
   let connects = 0;
   const resumed = new Set<() => void>();
   // ioredis re-subscribes before 'ready' on a reconnect; anything published meanwhile was not delivered.
