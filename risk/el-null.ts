@@ -102,12 +102,17 @@ export function elUnderModel(input: {
   const defaultsSeen = grades.map(() => [] as number[]);
   const within = new Float64Array(grades.length);
   let allWithin = 0;
+  // Every row stays in every draw, so each band's EL is the same in all of them.
   const predicted = new Float64Array(grades.length);
+  rows.forEach((_, i) => {
+    const b = bandOf[i] as number;
+    predicted[b] = (predicted[b] as number) + (el[i] as number);
+    predicted[ALL] = (predicted[ALL] as number) + (el[i] as number);
+  });
   const lost = new Float64Array(grades.length);
   const defaulted = new Float64Array(grades.length);
   const hit = new Uint8Array(grades.length);
   for (let d = 0; d < draws; d++) {
-    predicted.fill(0);
     lost.fill(0);
     defaulted.fill(0);
     for (const list of borrowers) {
@@ -116,12 +121,12 @@ export function elUnderModel(input: {
       hit.fill(0);
       for (const i of list) {
         const b = bandOf[i] as number;
-        for (const k of [b, ALL]) {
-          predicted[k] = (predicted[k] as number) + (el[i] as number);
-          if (u < (pd[i] as number)) {
-            lost[k] = (lost[k] as number) + (lossAt[i] as number) * ratio;
-            hit[k] = 1;
-          }
+        if (u < (pd[i] as number)) {
+          const loss = (lossAt[i] as number) * ratio;
+          lost[b] = (lost[b] as number) + loss;
+          lost[ALL] = (lost[ALL] as number) + loss;
+          hit[b] = 1;
+          hit[ALL] = 1;
         }
       }
       for (let b = 0; b < grades.length; b++) defaulted[b] = (defaulted[b] as number) + (hit[b] as number);

@@ -118,8 +118,6 @@ export interface CalibrationInput {
   readonly iterations: number;
   /** The test rows' dates and the cohort's reference date (one row per borrower at that date). */
   readonly cohort?: { readonly t: ArrayLike<number>; readonly atMs: number };
-  /** The PD horizon, for the worst decile under perfect calibration (needs `cohort`'s dates). */
-  readonly horizonMs?: number;
 }
 
 const mean = (p: ArrayLike<number>): number => {
@@ -176,7 +174,7 @@ export function calibrationFigures(input: CalibrationInput): CalibrationFigures 
     ...(input.cohort === undefined
       ? {}
       : { cohort: cohortFigures(p, yTest, input.cohort.t, input.cohort.atMs) }),
-    ...(input.cohort === undefined || input.horizonMs === undefined
+    ...(input.cohort === undefined
       ? {}
       : {
           worstUnderCalibration: worstDecileUnderCalibration({

@@ -143,7 +143,6 @@ export interface PooledInput {
   readonly mainPd: ArrayLike<number>;
   readonly mainCalibration?: CalibrationJson;
   readonly score: FoldScorer;
-  readonly horizonMs: number;
   readonly seed: number;
   readonly iterations: number;
 }

@@ -370,7 +370,6 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
       seed,
       iterations,
       cohort: { t: testTimes, atMs: splitMs },
-      horizonMs: horizonDays * DAY_MS,
     });
     const { calibration, p } = cal;
     predictions.set(spec.name, p);
@@ -456,7 +455,6 @@ export async function evaluate(opts: EvaluateOptions): Promise<{
           mainTest: test,
           mainPd: pf,
           mainCalibration: (models[0] as TrainedModel).calibration,
-          horizonMs: horizonDays * DAY_MS,
           seed,
           iterations,
           score: networkFoldScorer({

@@ -53,7 +53,6 @@ function pool(labelled: readonly LabelledRow[], mainPdOf: (r: LabelledRow) => nu
     mainTest,
     mainPd: Float32Array.from(mainTest, mainPdOf),
     score,
-    horizonMs: 26 * WEEK,
     seed: SEED,
     iterations: 50,
   });
