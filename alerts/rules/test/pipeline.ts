@@ -52,6 +52,11 @@ export async function runWorld(opts: {
         const id = device?.id ?? '';
         pipeline.accept(`rf/v1/${id}/telemetry`, Buffer.from(JSON.stringify(g.payload)), () => undefined);
       }
+      // A day's readings are stored before the next day's arrive, as devices reporting in real time are: sent all
+      // at once, every device's whole run would wait on its first registry read and reach the rules device by
+      // device, in the order the reads happened to finish, and the rules that compare devices would see a
+      // different world in every run.
+      while (pipeline.pendingMessages > 0) await new Promise((resolve) => setTimeout(resolve, 2));
     }
     await pipeline.stop(60_000);
     await alerts.engine.idle();
