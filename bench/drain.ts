@@ -21,11 +21,14 @@
  * Environment: BENCH_BACKLOG (30000), BENCH_SMALL (3000), BENCH_DEVICES (200), BENCH_INFLIGHT (10 publishes
  * in flight per device), BENCH_MODES (paused,restarted), BENCH_SETUPS (sqlite,redis), BENCH_DRAIN_TIMEOUT_MS
  * (300000: a drain that has not finished by then fails the bench with how much was stored),
- * BENCH_INGEST_KEEPALIVE_S (600).
+ * BENCH_INGEST_KEEPALIVE_S (600), BENCH_PROCESS_LOG_LEVEL (the brokers' and ingest's LOG_LEVEL, info), BENCH_LOG_DIR
+ * (where a short drain writes every process's output). A short drain prints, before the bench fails, which sequence
+ * numbers of which devices never reached the store, the processes' warnings and what the session file still queues.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import { parseConfig } from '../core/config.js';
@@ -85,9 +88,18 @@ interface Setup {
   readonly devicesUrl: string;
   readonly startIngest: () => Promise<RiskfuseProcess>;
   readonly redis?: Redis;
+  /** Where the SQLite setup's broker keeps its session file (`broker-0.db`). */
+  readonly dir: string;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A device's reading `seq` is stamped FIRST_TS + seq s: unique per device across drains, and in the past for any
+ * share of the backlog one device gets (one device once published 6,430 of 50,000; from an hour ago its last
+ * 2,483 were ahead of the clock and rightly rejected as FUTURE_TIMESTAMP, which read as readings lost).
+ */
+const FIRST_TS = Date.now() - 2 * 86_400_000;
 
 /** Publishes `count` readings over the devices (QoS 1, BENCH_INFLIGHT each); resolves when all are PUBACKed. */
 async function publish(url: string, tokens: Map<string, string>, count: number, seqs: Map<string, number>) {
@@ -97,7 +109,6 @@ async function publish(url: string, tokens: Map<string, string>, count: number, 
       mqtt.connectAsync(url, { clientId: id, username: id, password, clean: true }),
     ),
   );
-  const base = Date.now() - 3_600_000;
   let left = count;
   const t0 = performance.now();
   await Promise.all(
@@ -108,7 +119,7 @@ async function publish(url: string, tokens: Map<string, string>, count: number, 
           left -= 1;
           const seq = (seqs.get(id) ?? 0) + 1;
           seqs.set(id, seq);
-          await client.publishAsync(telemetryTopic(id), stakePayload(base + seq * 1000, seq), { qos: 1 });
+          await client.publishAsync(telemetryTopic(id), stakePayload(FIRST_TS + seq * 1000, seq), { qos: 1 });
         }
       }),
     ),
@@ -116,6 +127,44 @@ async function publish(url: string, tokens: Map<string, string>, count: number, 
   const perS = Math.round((count * 1000) / (performance.now() - t0));
   await Promise.all(clients.map((c) => c.endAsync()));
   return perS;
+}
+
+/**
+ * Why a drain came up short, printed before the bench fails: which devices' sequence numbers never reached the
+ * store, what each process logged at warn or above, and what the SQLite session file still queues.
+ */
+async function explainShort(setup: Setup, seqs: Map<string, number>): Promise<void> {
+  const missing: string[] = [];
+  for (const [id, last] of seqs) {
+    const rs = await setup.store.range({ deviceIds: [id], fromMs: 0, toMs: Date.now(), limit: 10_000 });
+    const have = new Set(rs.map((r) => r.seq));
+    const gone: number[] = [];
+    for (let s = 1; s <= last; s++) if (!have.has(s)) gone.push(s);
+    if (gone.length > 0) missing.push(`${id}: ${gone.join(',')}`);
+  }
+  console.log(`missing (${missing.length} devices):\n  ${missing.slice(0, 20).join('\n  ')}`);
+  for (const [i, p] of running.entries()) {
+    const lines = p
+      .output()
+      .split('\n')
+      .filter((l) => /"level":(40|50|60)/.test(l));
+    if (process.env.BENCH_LOG_DIR)
+      writeFileSync(join(process.env.BENCH_LOG_DIR, `process-${i}.log`), p.output());
+    console.log(
+      `process ${i} (${setup.brokers.includes(p) ? 'broker' : 'ingest'}): ${lines.length} warnings\n  ${lines.slice(-15).join('\n  ')}`,
+    );
+  }
+  if (setup.name === 'sqlite') {
+    const db = new Database(join(setup.dir, 'broker-0.db'), { readonly: true, fileMustExist: true });
+    try {
+      console.log(
+        'session file, outgoing rows:',
+        db.prepare('SELECT client_id, count(*) AS n FROM outgoing GROUP BY client_id').all(),
+      );
+    } finally {
+      db.close();
+    }
+  }
 }
 
 /** Redis' `INFO commandstats`: command → µs spent. */
@@ -153,6 +202,7 @@ async function drain(
       if (performance.now() > deadline) {
         const stored = (await setup.store.count({})) - before;
         const queued = await setup.redis?.llen(INGEST_LIST);
+        await explainShort(setup, seqs);
         throw new Error(
           `${setup.name} ${mode}: after ${DRAIN_TIMEOUT_MS} ms, ${stored} of ${backlog} PUBACKed readings stored${queued === undefined ? '' : `, ${queued} still queued in Redis`}`,
         );
@@ -206,7 +256,7 @@ async function openSetup(
   const brokers = ports.map((port, i) =>
     spawnRiskfuse(['broker'], {
       ...common,
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: process.env.BENCH_PROCESS_LOG_LEVEL ?? 'info',
       MQTT_HOST: '127.0.0.1',
       MQTT_PORT: String(port),
       ...(name === 'redis'
@@ -223,7 +273,7 @@ async function openSetup(
   const startIngest = async (): Promise<RiskfuseProcess> => {
     const ingest = spawnRiskfuse(['ingest'], {
       ...common,
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: process.env.BENCH_PROCESS_LOG_LEVEL ?? 'info',
       // Paused for as long as the backlog takes to publish: without a longer keep-alive the broker would close
       // the connection of the paused ingest after 45 s, and `paused` would measure a reconnect.
       INGEST_KEEPALIVE_S: String(INGEST_KEEPALIVE_S),
@@ -241,6 +291,7 @@ async function openSetup(
     brokers,
     devicesUrl: `mqtt://127.0.0.1:${ports[ports.length - 1]}`,
     startIngest,
+    dir,
     ...(name === 'redis' ? { redis: new Redis(redis.url) } : {}),
   };
 }

@@ -14,6 +14,7 @@ import type { SqlitePersistence } from './persistence-sqlite.js';
 import { installPartitionedSessions } from './partitioned-sessions.js';
 import { installPublishBeforeAck } from './publish-before-ack.js';
 import { installRegisteredClients } from './registered-clients.js';
+import { installUnusedPacketIds, tracksPacketIds } from './unused-packet-ids.js';
 import { installWillIdentity } from './will-identity.js';
 import { RiskfuseError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -122,6 +123,8 @@ export function createBroker({
   // (registered-clients.ts).
   installRegisteredClients(aedes);
   installDropGate(aedes, dropped);
+  // A packet id given to a persistent session is not one a message queued for it still carries (unused-packet-ids.ts).
+  if (tracksPacketIds(persistence)) installUnusedPacketIds(aedes, persistence);
   // The hand-off (handoff.ts) lets a subscriber's PUBACK stand for storage: only the ingest's, which follows
   // its durable commit. Pinned by broker/test/handoff.test.ts and test/paho-interop.e2e.test.ts (s4_4).
   const handOff = (persistence as Partial<SqlitePersistence>).handOffOnlyTo;

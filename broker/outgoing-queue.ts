@@ -165,6 +165,11 @@ export class OutgoingQueue {
     return unsent;
   }
 
+  /** Whether a queued packet carries this packet id (broker/unused-packet-ids.ts). */
+  hasMessageId(messageId: number): boolean {
+    return this.#byMessageId.first(messageId) !== undefined;
+  }
+
   packets(): StoredPacket[] {
     return Array.from(this.#slots.values(), (slot) => slot.packet);
   }

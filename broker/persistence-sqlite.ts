@@ -453,6 +453,10 @@ class SqliteAedesPersistence implements SqlitePersistence {
     return Promise.resolve(slot.packet);
   }
 
+  outgoingIdInUse(clientId: string, messageId: number): boolean {
+    return this.#outgoing.get(clientId)?.hasMessageId(messageId) ?? false;
+  }
+
   outgoingStream(client: ClientRef): Readable {
     return Readable.from(this.#outgoing.get(client.id)?.packets() ?? []);
   }

@@ -109,6 +109,10 @@ class OutgoingQueue {
     return false;
   }
 
+  hasMessageId(messageId: number): boolean {
+    return (this.byMessageId.get(messageId)?.length ?? 0) > 0;
+  }
+
   /** The stock store's outgoingClearMessageId. */
   clear(messageId: number | undefined): OutgoingPacket | undefined {
     const slot =
@@ -234,6 +238,10 @@ export class BrokerPersistence extends MemoryPersistence {
     const cleared = queue?.clear((packet as OutgoingPacket | undefined)?.messageId);
     if (queue?.length === 0) this.#outgoing.delete(client.id);
     return Promise.resolve(cleared);
+  }
+
+  outgoingIdInUse(clientId: string, messageId: number): boolean {
+    return this.#outgoing.get(clientId)?.hasMessageId(messageId) ?? false;
   }
 
   outgoingStream(client: ClientRef): Readable {

@@ -106,6 +106,11 @@ class RedisPersistence extends AsyncRedisPersistence {
     return this.#outgoing.clear(client, packet);
   }
 
+  /** A packet id this broker gave to a message still queued for the client (broker/unused-packet-ids.ts). */
+  outgoingIdInUse(clientId: string, messageId: number): boolean {
+    return this.#outgoing.idInUse(clientId, messageId);
+  }
+
   // @ts-expect-error -- the port's Readable in place of the base class's async iterable, by design
   override createRetainedStream(pattern: string): Readable {
     return Readable.from(super.createRetainedStream(pattern));

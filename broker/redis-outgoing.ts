@@ -35,6 +35,7 @@ const upstream = createRequire(
 const msgpack = upstream('msgpack-lite') as { encode(v: unknown): Buffer; decode(b: Buffer): StoredPacket };
 const HLRU = upstream('hashlru') as (max: number) => {
   get(k: string): string | undefined;
+  has(k: string): boolean;
   set(k: string, v: string): void;
   remove(k: string): void;
 };
@@ -133,6 +134,15 @@ export class RedisOutgoing {
     const acked = msgpack.decode(buf);
     acked.messageId = packet.messageId;
     return acked;
+  }
+
+  /**
+   * Whether a packet this broker sent the client under this id is still unacknowledged. Ids given by another
+   * broker of the cluster are not known here; a message that takes one of those is not queued (only queued
+   * messages are numbered by `update`), so its PUBACK finds nothing to clear, and the queued one keeps its entry.
+   */
+  idInUse(clientId: string, messageId: number): boolean {
+    return this.#delivered.has(outgoingIdKey(clientId, messageId));
   }
 
   /** The session's queue in order; entries whose packet is gone are dropped from the list. */

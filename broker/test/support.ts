@@ -14,6 +14,7 @@ import type { DeviceRegistry } from '../authenticate.js';
 import { AEDES_CONCURRENCY } from '../app.js';
 import { createBroker, parseBrokerConfig, type ListeningPorts, type RiskfuseBroker } from '../index.js';
 import { openRedisBackend, type RedisBackend } from '../redis-backend.js';
+import type { AedesPersistence } from '../persistence-port.js';
 
 /**
  * Real parts for the broker tests: the test run's state as the registry (SQLite in a temp dir, or PostgreSQL
@@ -102,6 +103,7 @@ export async function startBroker(
   env: Record<string, string> = {},
   log: Logger = pino({ level: 'silent' }),
   devices: DeviceRegistry = registry.store.devices,
+  persistence?: AedesPersistence,
 ): Promise<Running> {
   const config = parseBrokerConfig({
     MQTT_HOST: '127.0.0.1',
@@ -109,7 +111,12 @@ export async function startBroker(
     MQTT_SERVICE_TOKEN: SERVICE_TOKEN,
     ...env,
   });
-  const broker = createBroker({ config, registry: devices, log });
+  const broker = createBroker({
+    config,
+    registry: devices,
+    log,
+    ...(persistence === undefined ? {} : { persistence }),
+  });
   const ports = await broker.listen();
   return { broker, ports, url: `mqtt://127.0.0.1:${ports.tcpPort}` };
 }
