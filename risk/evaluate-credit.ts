@@ -1,12 +1,9 @@
-import type { CollateralLot, Device, Site } from '../core/state/index.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
-import { pointInPolygon } from '../core/geo.js';
 import type { CreditParams } from './credit/borrower-credit.js';
-import { coverage, valueLot, type LotObservation } from './credit/collateral.js';
-import { exposureAtDefault, expectedLoss, lossGivenDefault, type LgdParams } from './credit/expected-loss.js';
+import { expectedLoss, lossGivenDefault, type LgdParams } from './credit/expected-loss.js';
 import { fitLgdAtDefault, type LgdFit } from './credit/lgd-at-default.js';
 import type { Portfolio } from './features/extract.js';
-import type { BorrowerBook } from './features/online.js';
+import { creditAt, DAY_MS, stakeDays } from './credit-at.js';
 import { elUnderModel, type ElNull } from './el-null.js';
 import { gradeFor, GRADE_BANDS } from './grades.js';
 
@@ -24,12 +21,10 @@ import { gradeFor, GRADE_BANDS } from './grades.js';
  * Predicted vs realised is compared row by row, as a PD is against the default rate: a test row (borrower,
  * weekly date t) predicts EL(t) over the model's horizon and realises the borrower's loss if it defaults in
  * (t, t + horizon], else 0; each grade band sums both over its rows. A borrower appears in a band once per
- * week, its default as often: both sides are weighted alike. The verified collateral at t is valued by
- * risk/credit/collateral.ts from the stakes' daily aggregates: weight last reported within a day of t,
- * position inside the fence, tamper within the hold; broker presence has no history and is left out.
+ * week, its default as often: both sides are weighted alike. Each row's EAD, verified collateral and LGD at t
+ * come from the stakes' history as risk/credit-at.ts rebuilds them.
  * Pinned by risk/test/evaluate-credit.test.ts.
  */
-export const DAY_MS = 86_400_000;
 
 /** A relative fall of verified collateral value that counts as "coverage dropped". */
 export const COVERAGE_DROP_SHARE = 0.2;
@@ -108,130 +103,6 @@ export function elVsLoss(
     ),
   ).filter((b) => b.rows > 0);
   return { bands, total: band('all', rows), tolerance, minDefaults };
-}
-
-/**
- * What the borrower owed at t: of the loans started by t and not in default before t, each scheduled
- * instalment's amount less what was paid by t; a loan without a schedule owes its principal less what was
- * repaid by t (as core/state/loans/sql-loan-repository.ts counts the live book).
- */
-export function outstandingAt(book: BorrowerBook, t: number): number {
-  let total = 0;
-  for (const loan of book.loans) {
-    if (loan.startAt > t) continue;
-    if (loan.defaultedAt !== undefined && loan.defaultedAt <= t) continue;
-    const rs = book.repayments.get(loan.id) ?? [];
-    const paidBy = (r: { paidAt?: number; amountPaid: number }) =>
-      r.paidAt !== undefined && r.paidAt <= t ? r.amountPaid : 0;
-    const due = rs.reduce((s, r) => s + r.amountDue, 0);
-    const paid = rs.reduce((s, r) => s + paidBy(r), 0);
-    total += due > 0 ? due - paid : Math.max(0, loan.principal - paid);
-  }
-  return Math.max(0, total);
-}
-
-/** One stake's daily aggregates: last weight and position of the day, whether its tamper switch opened. */
-interface StakeDay {
-  weightKg?: number;
-  lat?: number;
-  lon?: number;
-  tamper?: boolean;
-}
-
-/** Daily stake aggregates over [fromMs, toMs) (UTC days), by device then day start. */
-export async function stakeDays(
-  telemetry: TelemetryStore,
-  deviceIds: readonly string[],
-  fromMs: number,
-  toMs: number,
-): Promise<Map<string, Map<number, StakeDay>>> {
-  const out = new Map<string, Map<number, StakeDay>>();
-  const from = Math.floor(fromMs / DAY_MS) * DAY_MS;
-  const days = Math.max(1, Math.ceil((toMs - from) / DAY_MS));
-  // Buckets per query stay under the store's cap (MAX_AGGREGATE_BUCKETS).
-  const chunk = Math.max(1, Math.floor(50_000 / days));
-  for (let i = 0; i < deviceIds.length; i += chunk) {
-    const ids = deviceIds.slice(i, i + chunk);
-    for (const [field, fn] of [
-      ['weightKg', 'last'],
-      ['lat', 'last'],
-      ['lon', 'last'],
-      ['tamper', 'max'],
-    ] as const) {
-      const rows = await telemetry.aggregate({
-        kind: 'stake',
-        deviceIds: ids,
-        field,
-        fromMs: from,
-        toMs,
-        intervalMs: DAY_MS,
-        groupBy: 'device',
-        fns: [fn],
-      });
-      for (const r of rows) {
-        if (r.count === 0) continue;
-        const v = r[fn];
-        if (!Number.isFinite(v)) continue;
-        let byDay = out.get(r.group);
-        if (byDay === undefined) out.set(r.group, (byDay = new Map<number, StakeDay>()));
-        const d = byDay.get(r.startMs) ?? {};
-        if (field === 'tamper') d.tamper = v >= 1;
-        else d[field] = v;
-        byDay.set(r.startMs, d);
-      }
-    }
-  }
-  return out;
-}
-
-/** What a lot's stake had said by t (a UTC midnight), from its daily aggregates. */
-export function observationAt(
-  days: ReadonlyMap<number, StakeDay> | undefined,
-  site: Site,
-  t: number,
-  tamperHoldMs: number,
-): { observation: LotObservation; at: number } {
-  const day = t - DAY_MS;
-  const d = days?.get(day);
-  let lastTamperAt: number | undefined;
-  for (let k = day; k >= t - tamperHoldMs; k -= DAY_MS) {
-    if (days?.get(k)?.tamper === true) {
-      lastTamperAt = k + DAY_MS - 1;
-      break;
-    }
-  }
-  const inside =
-    d?.lat !== undefined && d.lon !== undefined && site.geofence.length >= 3
-      ? pointInPolygon([d.lat, d.lon], site.geofence)
-      : undefined;
-  return {
-    at: t,
-    observation: {
-      ...(d?.weightKg === undefined ? {} : { lastWeightKg: d.weightKg, lastWeightAt: t - 1 }),
-      ...(inside === undefined ? {} : { insideFence: inside }),
-      ...(lastTamperAt === undefined ? {} : { lastTamperAt }),
-    },
-  };
-}
-
-export type StakeOf = { readonly device: Device; readonly lot: CollateralLot; readonly site: Site };
-
-/** A borrower's verified collateral value and LGD and EAD at t. */
-export function creditAt(
-  stakes: readonly StakeOf[],
-  book: BorrowerBook | undefined,
-  days: ReadonlyMap<string, ReadonlyMap<number, StakeDay>>,
-  t: number,
-  p: CreditParams,
-): { ead: number; verifiedValue: number; lgd: number } {
-  const ead = exposureAtDefault(book === undefined ? 0 : outstandingAt(book, t), 0, p.ccf);
-  const currency = book?.loans[0]?.currency ?? stakes[0]?.lot.currency ?? 'CAD';
-  const lots = stakes.map((s) => {
-    const { observation } = observationAt(days.get(s.device.id), s.site, t, p.collateral.tamperHoldMs);
-    return valueLot(s.lot, observation, p.collateral, t);
-  });
-  const verifiedValue = coverage(lots, ead, currency).verifiedValue;
-  return { ead, verifiedValue, lgd: lossGivenDefault(ead, verifiedValue, p).lgd };
 }
 
 export interface TruthDefault {

@@ -1,40 +1,20 @@
 import { createHash } from 'node:crypto';
 import { RiskfuseError } from '../core/errors.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
-import {
-  fitImputer,
-  inputNames,
-  labelRows,
-  labels,
-  toMatrix,
-  type Imputer,
-  type LabelledRow,
-} from './features/dataset.js';
+import { fitImputer, inputNames, labelRows, labels, toMatrix, type LabelledRow } from './features/dataset.js';
 import { extractFeatures, type FeatureRow, type Portfolio } from './features/extract.js';
 import { LOOKBACK_DAYS } from './features/offline.js';
 import { DAY_MS } from './features/online.js';
 import { FEATURE_NAMES, ONLINE_FEATURES } from './features/spec.js';
-import type { WorstDecileNull } from './calibration-null.js';
-import type { DecileCheck } from './decile-check.js';
-import { calibrationFigures, type CohortFigures, type MethodFigures } from './evaluate-calibration.js';
+import { calibrationFigures } from './evaluate-calibration.js';
 import { crossFittedLogits } from './cross-fit.js';
-import { networkFoldScorer, pooledOutOfFold, type PooledFigures } from './evaluate-pooled.js';
-import {
-  auc,
-  bootstrapCi,
-  bootstrapDiff,
-  brier,
-  ks,
-  pick,
-  prAuc,
-  rocCurve,
-  type ReliabilityBin,
-} from './metrics.js';
+import { networkFoldScorer, pooledOutOfFold } from './evaluate-pooled.js';
+import type { EvaluationResult, ModelReport, TrainedModel } from './evaluation-result.js';
+import { auc, bootstrapCi, bootstrapDiff, brier, ks, pick, prAuc, rocCurve } from './metrics.js';
 import {
   applyCalibration,
   DEFAULT_CALIBRATION,
   DEFAULT_PD_FLOOR,
-  type CalibrationJson,
   type CalibrationMethod,
 } from './model/calibration.js';
 import { trainClassifier } from './model/train.js';
@@ -48,7 +28,7 @@ import {
 } from './evaluate-figures.js';
 
 export { alertThreshold, maxDecileRatio, type LeadTimeReport };
-import type { Classifier, EpochReport, ModelKind } from './model/types.js';
+import type { ModelKind } from './model/types.js';
 
 /**
  * The honest comparison: on one split, a fused network (online + offline inputs), an online-only network and
@@ -95,89 +75,6 @@ export interface EvaluateOptions {
    * split (risk/cross-fit.ts) rather than on the validation borrowers' alone; default true.
    */
   readonly crossFit?: boolean;
-}
-
-export interface ModelReport {
-  readonly name: string;
-  readonly kind: ModelKind;
-  readonly inputs: 'fused' | 'online';
-  readonly features: number;
-  readonly epochs: number;
-  readonly bestEpoch: number;
-  readonly trainMs: number;
-  readonly auc: number;
-  readonly aucCi: [number, number];
-  readonly ks: number;
-  readonly gini: number;
-  readonly brier: number;
-  readonly prAuc: number;
-  readonly ece: number;
-  readonly meanPd: number;
-  /** ECE and mean PD of the network's own PD, before recalibration and floor. */
-  readonly eceRaw: number;
-  readonly meanPdRaw: number;
-  /** Largest factor between predicted and observed default rate over the test PD deciles (with defaults). */
-  readonly maxDecileRatio: number;
-  readonly maxDecileRatioRaw: number;
-  /** 95 % borrower-bootstrap intervals of `ece` and `maxDecileRatio`. */
-  readonly eceCi: [number, number];
-  readonly maxDecileRatioCi: [number, number];
-  /** Per-decile Jeffreys check of the test PDs (decile-check.ts). */
-  readonly deciles: DecileCheck;
-  /** The same check on the cohort of test borrowers performing at the split date, each once. */
-  readonly cohort?: CohortFigures;
-  /** The worst decile's factor if the PDs were exactly right, on the same rows (risk/calibration-null.ts). */
-  readonly worstUnderCalibration?: WorstDecileNull;
-  /** Every recalibration method fitted on the same slice, judged on the same test rows. */
-  readonly calibrationMethods: MethodFigures[];
-  /** Rows and defaults the recalibration was fitted on. */
-  readonly calibrationSlice: { readonly rows: number; readonly defaults: number };
-  readonly calibration: CalibrationJson;
-  readonly pdFloor: number;
-  readonly reliability: ReliabilityBin[];
-  readonly alertThreshold: number;
-  readonly leadTime: LeadTimeReport;
-  readonly roc: { fpr: number[]; tpr: number[] };
-}
-
-export interface TrainedModel {
-  readonly name: string;
-  readonly classifier: Classifier;
-  readonly imputer: Imputer;
-  readonly epochs: readonly EpochReport[];
-  readonly calibration: CalibrationJson;
-  readonly pdFloor: number;
-  /** PSI bins of the training rows' inputs and PDs: what model monitoring measures drift against. */
-  readonly reference: ModelReference;
-}
-
-export interface EvaluationResult {
-  readonly generatedAt: string;
-  readonly setup: {
-    readonly horizonDays: number;
-    readonly population: 'performing' | 'all';
-    readonly seed: number;
-    readonly fromMs: number;
-    readonly toMs: number;
-    readonly splitMs: number;
-    readonly stepDays: number;
-    readonly alertFpr: number;
-    readonly dataHash: string;
-    readonly rows: { train: number; validation: number; test: number };
-    readonly positives: { train: number; validation: number; test: number };
-    readonly borrowers: { train: number; validation: number; test: number };
-    readonly testDefaulters: number;
-  };
-  readonly models: ModelReport[];
-  readonly lift: {
-    readonly estimate: number;
-    readonly lo: number;
-    readonly hi: number;
-    readonly iterations: number;
-  };
-  readonly leadTimeGainDays: number;
-  /** The fused network's calibration on every borrower's post-split rows, out of fold (evaluate-pooled.ts). */
-  readonly pooled?: PooledFigures;
 }
 
 const MODEL_SPECS: readonly { name: string; kind: ModelKind; inputs: 'fused' | 'online' }[] = [

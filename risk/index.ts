@@ -11,13 +11,8 @@ export {
   type FeatureDef,
 } from './features/spec.js';
 export { extractFeatures, loadPortfolio, type FeatureRow, type Portfolio } from './features/extract.js';
-export {
-  evaluate,
-  evaluationTimes,
-  type EvaluationResult,
-  type EvaluateOptions,
-  type ModelReport,
-} from './evaluate.js';
+export { evaluate, evaluationTimes, type EvaluateOptions } from './evaluate.js';
+export type { EvaluationResult, ModelReport } from './evaluation-result.js';
 export { writeEvaluationReport, type ReportPaths } from './report.js';
 export { evaluateCredit, type CreditEvaluation, type TruthDefault } from './evaluate-credit.js';
 export { creditMarkdown } from './report-credit.js';

@@ -1,6 +1,6 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { EvaluationResult, ModelReport } from './evaluate.js';
+import type { EvaluationResult, ModelReport } from './evaluation-result.js';
 import type { DecileCheck } from './decile-check.js';
 import type { CalibrationJson } from './model/calibration.js';
 import { FEATURE_NAMES, ONLINE_FEATURES } from './features/spec.js';

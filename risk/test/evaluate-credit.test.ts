@@ -9,13 +9,12 @@ import { openSqliteTelemetryStore } from '../../core/storage/sqlite-telemetry-st
 import { creditConfigSpec } from '../credit/config.js';
 import { creditParams } from '../credit/credit-app.js';
 import { stakeReading } from './credit/fixtures.js';
+import { DAY_MS, outstandingAt } from '../credit-at.js';
 import {
   creditTestRows,
-  DAY_MS,
   elVsLoss,
   firstDrop,
   fraudCoverageLead,
-  outstandingAt,
   type CreditTestRow,
 } from '../evaluate-credit.js';
 import type { Portfolio } from '../features/extract.js';
