@@ -152,6 +152,21 @@ export class OutgoingQueue {
    * sent when the session next connects. Pinned by broker/test/outgoing-queue.test.ts.
    */
   clearUnsent(packet: StoredPacket): Slot | undefined {
+    const { unsent, count } = this.#unsentCopies(packet);
+    if (unsent === undefined || count < 2) return undefined;
+    this.#unindex(unsent);
+    this.#slots.delete(unsent.seq);
+    return unsent;
+  }
+
+  /** The one copy of `packet`'s message not yet sent, when it is the only one (the copy `clearUnsent` keeps). */
+  loneUnsent(packet: StoredPacket): Slot | undefined {
+    const { unsent, count } = this.#unsentCopies(packet);
+    return count === 1 ? unsent : undefined;
+  }
+
+  /** The copies of `packet`'s message not yet given a packet id: how many, and the last in queue order. */
+  #unsentCopies(packet: StoredPacket): { unsent: Slot | undefined; count: number } {
     let unsent: Slot | undefined;
     let count = 0;
     for (const slot of this.#byMessage.all(messageKey(packet))) {
@@ -159,10 +174,15 @@ export class OutgoingQueue {
       unsent = slot;
       count += 1;
     }
-    if (unsent === undefined || count < 2) return undefined;
-    this.#unindex(unsent);
-    this.#slots.delete(unsent.seq);
-    return unsent;
+    return { unsent, count };
+  }
+
+  /** Gives a queued packet another broker id and count (another message key); its place in the queue stays. */
+  renumber(slot: Slot, brokerId: string, brokerCounter: number): void {
+    this.#unindex(slot);
+    slot.packet.brokerId = brokerId;
+    slot.packet.brokerCounter = brokerCounter;
+    this.#index(slot);
   }
 
   /** Whether a queued packet carries this packet id (broker/unused-packet-ids.ts). */

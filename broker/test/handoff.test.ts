@@ -83,7 +83,11 @@ async function stuckSession(url: string, clientId: string): Promise<Socket> {
   return (await rawSession(url, clientId)).socket;
 }
 
-async function rawSession(url: string, clientId: string): Promise<RawSession> {
+async function rawSession(
+  url: string,
+  clientId: string,
+  topics: readonly string[] = ['rf/v1/+/telemetry'],
+): Promise<RawSession> {
   const socket = netConnect(Number(new URL(url).port), '127.0.0.1');
   const parser = mqttPacket.parser({ protocolVersion: 4 });
   socket.on('data', (chunk: Buffer) => parser.parse(chunk));
@@ -113,7 +117,7 @@ async function rawSession(url: string, clientId: string): Promise<RawSession> {
     mqttPacket.generate({
       cmd: 'subscribe',
       messageId: 1,
-      subscriptions: [{ topic: 'rf/v1/+/telemetry', qos: 1 }],
+      subscriptions: topics.map((topic) => ({ topic, qos: 1 as const })),
     }),
   );
   await subscribed;
@@ -277,5 +281,35 @@ describe('hand-off of queued copies to a connected persistent session', () => {
     expect(new Set([...ingest.received, ...back.received])).toEqual(new Set(['m0', 'a', 'b']));
     // Live delivery follows the publish order.
     expect(ingest.received).toEqual(['m0', 'a', 'b']);
+  });
+
+  it('when a retained status is still being committed while a later reading goes out, then the connected session still gets the status live: Aedes drops it as out of count order (lib/client.js `dedupe`), and the store sends it again under a new count instead of keeping it for the next connect', async () => {
+    const run = await start(400);
+    const ingest = await rawSession(run.url, 'ingest', ['rf/v1/+/telemetry', 'rf/v1/+/status']);
+    const deviceA = await connect(run.url, 'stake-000001');
+    const deviceB = await connect(run.url, 'stake-000002');
+    const lock = new Database(run.path);
+    lock.exec('BEGIN IMMEDIATE');
+    // The retained status waits for its commit (Aedes stores a retained message before it delivers it) ...
+    const status = deviceA.publishAsync('rf/v1/stake-000001/status', 'offline', { qos: 1, retain: true });
+    await sleep(100);
+    // ... while a later reading is handed off and delivered at once.
+    const b = deviceB.publishAsync('rf/v1/stake-000002/telemetry', 'b', { qos: 1 });
+    await sleep(200);
+    lock.exec('COMMIT');
+    lock.close();
+    await sleep(300);
+    expect(ingest.received).toEqual(['b', 'offline']);
+    // Acknowledged, nothing of it is left to replay.
+    ingest.ackAll();
+    await Promise.all([status, b]);
+    await sleep(200);
+    ingest.socket.destroy();
+    // Back, subscribing to readings only (a new status subscription would bring the retained status again): the
+    // session's queue is empty, nothing is replayed.
+    const back = await rawSession(run.url, 'ingest');
+    await sleep(300);
+    back.socket.destroy();
+    expect(back.received).toEqual([]);
   });
 });
