@@ -113,12 +113,23 @@ class OutgoingQueue {
     return (this.byMessageId.get(messageId)?.length ?? 0) > 0;
   }
 
-  /** The stock store's outgoingClearMessageId. */
-  clear(messageId: number | undefined): OutgoingPacket | undefined {
-    const slot =
-      messageId === undefined
-        ? this.firstLive((s) => s.packet.messageId === undefined)
-        : this.byMessageId.get(messageId)?.[0];
+  /**
+   * The stock store's outgoingClearMessageId, but a clear without a packet id (a delivery Aedes did not send:
+   * lib/client.js `dedupe`) removes only a second unsent copy of the same message, never another message's: the
+   * stock store removed the first unsent copy, a reading its device had been PUBACKed for (as the SQLite store,
+   * outgoing-queue.ts `clearUnsent`). A lone copy stays queued for the session's next connect.
+   */
+  clear(packet: OutgoingPacket | undefined): OutgoingPacket | undefined {
+    const messageId = packet?.messageId;
+    let slot: Slot | undefined;
+    if (messageId !== undefined) slot = this.byMessageId.get(messageId)?.[0];
+    else if (packet === undefined) slot = this.firstLive((s) => s.packet.messageId === undefined);
+    else {
+      const unsent = (this.byMessage.get(packet.brokerId)?.get(packet.brokerCounter) ?? []).filter(
+        (s) => s.packet.messageId === undefined,
+      );
+      slot = unsent.length >= 2 ? unsent[unsent.length - 1] : undefined;
+    }
     if (slot === undefined) return undefined;
     this.unindex(slot);
     slot.removed = true;
@@ -234,8 +245,8 @@ export class BrokerPersistence extends MemoryPersistence {
 
   outgoingClearMessageId(client: ClientRef, packet: OutgoingPacket): Promise<OutgoingPacket | undefined> {
     const queue = this.#outgoing.get(client.id);
-    // The contract suite passes a bare number here; like the stock store, treat it as "no message id".
-    const cleared = queue?.clear((packet as OutgoingPacket | undefined)?.messageId);
+    // The contract suite passes a bare number here; like the stock store, that is "no message id" of no message.
+    const cleared = queue?.clear(typeof packet === 'object' ? packet : undefined);
     if (queue?.length === 0) this.#outgoing.delete(client.id);
     return Promise.resolve(cleared);
   }
