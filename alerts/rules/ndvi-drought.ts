@@ -75,8 +75,13 @@ export const ndviDrought: ReadingRule = {
     while (scenes.length > 0 && (scenes[0] as Scene).ts < r.ts - p.referenceWindowMs) scenes.shift();
     const far: number[] = [];
     const here = [site.lat, site.lon] as const;
+    // The list is in arrival order, not time order: a feed that was silent sends weeks-old scenes after today's,
+    // and those stay behind the head the loop above prunes. So the window is bounded on both sides here.
+    // Pinned by alerts/rules/test/ndvi-drought-late.test.ts.
+    const since = r.ts - p.referenceWindowMs;
     for (const sc of scenes) {
-      if (sc.ts <= r.ts && distanceM(here, sc.at) >= p.referenceKm * 1000) far.push(sc.ndvi);
+      if (sc.ts <= r.ts && sc.ts >= since && distanceM(here, sc.at) >= p.referenceKm * 1000)
+        far.push(sc.ndvi);
     }
     scenes.push({ ts: r.ts, at: here, ndvi });
     if (far.length < p.minReferenceScenes) return;
