@@ -14,7 +14,6 @@ import type {
   StoredSubscription,
   SubscriberRef,
 } from './persistence-port.js';
-import { OutgoingQueue, type Slot } from './outgoing-queue.js';
 import {
   decode,
   migrate,
@@ -24,9 +23,8 @@ import {
   unavailable,
   type StatementName,
 } from './session-schema.js';
-import type { Claim } from './handoff.js';
-import { SessionHandoff } from './session-handoff.js';
 import { SessionWriter, type SessionWriterStats } from './session-writer.js';
+import { Packet, SqliteOutgoing, type LoadedSlot } from './sqlite-outgoing.js';
 
 /**
  * The broker's durable session store: Aedes' persistence on a SQLite file, so that a broker crash or
@@ -35,7 +33,8 @@ import { SessionWriter, type SessionWriterStats } from './session-writer.js';
  *
  * How it works:
  * - **Reads come from memory.** Everything is held in maps as in aedes-persistence's memory store (with
- *   qlobber for wildcard matching) and loaded from the file on open; the file is written through.
+ *   qlobber for wildcard matching) and loaded from the file on open; the file is written through. The
+ *   outgoing queues, with the hand-off of copies to connected sessions, are sqlite-outgoing.ts.
  * - **Written on a thread of its own, in group commits** (session-writer.ts). Writes are queued; one
  *   transaction at a time commits on the writer thread, and what is queued meanwhile goes in the next, so
  *   thousands of enqueues per second cost as many commits as the disk's fsync allows, and the event loop
@@ -67,6 +66,9 @@ import { SessionWriter, type SessionWriterStats } from './session-writer.js';
  *
  * Aedes' broker id is random per start and its message counter restarts at 0, which is what keeps queued
  * packets from before a restart (old broker id) apart from new ones: do not pin Aedes' `id` with this store.
+ *
+ * Pinned by broker/test/persistence-sqlite.test.ts (the aedes-persistence contract suite, the stock store's
+ * answers across restarts, durability); the outgoing queues also by the tests sqlite-outgoing.ts names.
  */
 
 export type SqliteSynchronous = 'FULL' | 'NORMAL';
@@ -115,12 +117,6 @@ export function createSqlitePersistence(options: SqlitePersistenceOptions): Sqli
 
 const require = createRequire(import.meta.url);
 
-interface AedesPacketConstructor {
-  /** aedes-packet: copies a packet, keeping broker id and counter, clearing the packet id of QoS > 0. */
-  new (original: object, broker?: BrokerRef): StoredPacket;
-}
-const { Packet } = require('aedes-persistence/asyncPersistence.js') as { Packet: AedesPacketConstructor };
-
 interface QlobberSubStore {
   readonly subscriptionsCount: number;
   add(topic: string, sub: MatchedSubscription): void;
@@ -151,28 +147,18 @@ function* retainedMatching(retained: Map<string, StoredPacket>, pattern: string)
   }
 }
 
-/** What `#sendAgain` uses of an Aedes client (lib/client.js). */
-interface LiveClient {
-  readonly closed: boolean;
-  deliverQoS(packet: StoredPacket, done: () => void): void;
-}
-
 class SqliteAedesPersistence implements SqlitePersistence {
   readonly #log: Logger;
   readonly #writer: SessionWriter<StatementName>;
-  /** Copies that wait for their subscriber's PUBACK instead of the file (session-handoff.ts); none if 0 ms. */
-  readonly #handoff: SessionHandoff | undefined;
+  /** The outgoing queues of persistent sessions, and the copies handed off (sqlite-outgoing.ts). */
+  readonly #outgoing: SqliteOutgoing;
 
   // The state, as aedes-persistence's memory store keeps it.
   readonly #retained = new Map<string, StoredPacket>();
   readonly #subscriptions = new Map<string, Map<string, SubscriptionRecord>>();
   readonly #trie = new QlobberSub(QLOBBER_OPTIONS);
-  readonly #outgoing = new Map<string, OutgoingQueue>();
   readonly #incoming = new Map<string, Map<number | undefined, StoredPacket>>();
   readonly #wills = new Map<string, StoredPacket>();
-  #nextSeq = 1;
-  /** Settles when the latest enqueue waiting for a commit has resolved (or failed); see `#inOrder`. */
-  #committing: Promise<void> | undefined;
   #broker: BrokerRef | undefined;
 
   #destroyed: Promise<void> | undefined;
@@ -187,22 +173,19 @@ class SqliteAedesPersistence implements SqlitePersistence {
       throw unavailable(path, err);
     }
     // Opened here to migrate and load; from then on only the writer thread writes, over its own connection.
+    let queued: LoadedSlot[];
     try {
       db.pragma('journal_mode = WAL');
       migrate(db);
-      this.#load(db);
+      queued = this.#load(db);
     } catch (err) {
       throw err instanceof RiskfuseError ? err : unavailable(path, err);
     } finally {
       db.close();
     }
     this.#writer = new SessionWriter({ path, synchronous, statements: STATEMENTS, log: this.#log });
-    this.#handoff =
-      handoffMs > 0
-        ? new SessionHandoff(handoffMs, ({ slot, clientId, row }) =>
-            this.#writer.write('insertOutgoing', slot.seq, clientId, slot.packet.messageId ?? null, row),
-          )
-        : undefined;
+    this.#outgoing = new SqliteOutgoing(this.#writer, handoffMs);
+    for (const loaded of queued) this.#outgoing.restore(loaded);
     this.#log.info(
       {
         path,
@@ -210,7 +193,7 @@ class SqliteAedesPersistence implements SqlitePersistence {
         handoffMs,
         retained: this.#retained.size,
         sessions: this.#subscriptions.size,
-        queued: this.#queuedCount(),
+        queued: this.#outgoing.queuedCount(),
         wills: this.#wills.size,
       },
       'broker session store open',
@@ -226,14 +209,14 @@ class SqliteAedesPersistence implements SqlitePersistence {
   }
 
   owned(packet: { payload?: unknown }): Promise<void> | undefined {
-    return this.#handoff?.owned(packet);
+    return this.#outgoing.owned(packet);
   }
 
   // Aedes refuses a persistence whose setup is not an AsyncFunction; there is nothing to wait for here.
   // eslint-disable-next-line @typescript-eslint/require-await
   async setup(broker: BrokerRef): Promise<void> {
     this.#broker = broker;
-    this.#handoff?.attach(broker, (clientId) => this.#outgoing.has(clientId));
+    this.#outgoing.attach(broker);
   }
 
   // --- retained messages ---
@@ -342,171 +325,37 @@ class SqliteAedesPersistence implements SqlitePersistence {
     }
   }
 
-  // --- outgoing queues of persistent sessions ---
+  // --- outgoing queues of persistent sessions (sqlite-outgoing.ts) ---
 
   outgoingEnqueue(sub: SubscriberRef, packet: StoredPacket): Promise<void> {
     return this.outgoingEnqueueCombi([sub], packet);
   }
 
   outgoingEnqueueCombi(subs: readonly SubscriberRef[], original: StoredPacket): Promise<void> {
-    return this.#inOrder(this.#enqueue(subs, original));
-  }
-
-  /**
-   * Resolves no earlier than every enqueue before it: Aedes delivers messages in the order their enqueues
-   * resolve, and a client drops a delivery whose message count is not above the highest it has been delivered
-   * (lib/client.js `dedupe`, meant for overlapping subscriptions), then clears the first queued copy without a
-   * packet id (the copy it did not send). A handed-off copy resolves at once, a written one at its commit; when
-   * a handed-off copy overtook one still being committed — the session back from a disconnect, or at the end of
-   * a window in which it lagged (handoff.ts) — the earlier message never reached the session and its queued copy
-   * was removed, after its device had been PUBACKed: readings lost in `npm run bench:drain` (ingest paused past
-   * its keep-alive). An enqueue waits only while an earlier one is being committed; in steady hand-off none is.
-   * Pinned by broker/test/handoff.test.ts ("an earlier message still waits for its commit").
-   */
-  #inOrder(enqueued: Promise<void> | undefined): Promise<void> {
-    const before = this.#committing;
-    let after: Promise<void>;
-    if (before === undefined) {
-      if (enqueued === undefined) return Promise.resolve();
-      after = enqueued;
-    } else if (enqueued === undefined) {
-      after = before;
-    } else {
-      // Chained even though commits resolve in order: a handed-off copy waiting for an earlier commit of the same
-      // group resolves a few microtasks after it, so after later commits of that group too.
-      enqueued.catch(() => undefined); // refused at once (store closing): not unhandled while it waits its turn
-      after = before.then(() => enqueued);
-    }
-    const settled = after.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#committing = settled;
-    void settled.then(() => {
-      if (this.#committing === settled) this.#committing = undefined;
-    });
-    return after;
-  }
-
-  /** Queues the copies; the commit of those written now, or undefined when none is (all handed off). */
-  #enqueue(subs: readonly SubscriberRef[], original: StoredPacket): Promise<void> | undefined {
-    if (subs.length === 0) return undefined;
-    let row: object | undefined;
-    let committed: Promise<void> | undefined;
-    let claim: Claim | undefined;
-    for (const sub of subs) {
-      const packet = new Packet(original);
-      // aedes-packet copies data fields only; one copy of the row for every subscriber of the message.
-      row ??= { ...packet };
-      const slot: Slot = { seq: this.#nextSeq++, packet };
-      this.#queue(sub.clientId).enqueue(slot);
-      // A deferred copy resolves now, so that Aedes goes on to deliver it; the device's PUBACK waits for the claim.
-      const deferred = this.#handoff?.defer(claim, { slot, clientId: sub.clientId, row });
-      if (deferred !== undefined) {
-        claim = deferred;
-        continue;
-      }
-      // All in the same batch: one promise.
-      committed = this.#writer.write('insertOutgoing', slot.seq, sub.clientId, null, row);
-    }
-    if (claim !== undefined) {
-      this.#handoff?.seal(original.payload as object, claim, committed);
-      return undefined;
-    }
-    return committed;
+    return this.#outgoing.enqueue(subs, original);
   }
 
   handOffOnlyTo(accept: (client: object) => boolean): void {
-    this.#handoff?.only(accept);
+    this.#outgoing.handOffOnlyTo(accept);
   }
 
   outgoingUpdate(client: ClientRef, packet: StoredPacket): Promise<void> {
-    const change = this.#outgoing.get(client.id)?.update(packet);
-    if (change === undefined) return Promise.reject(new Error('no such packet'));
-    const { seq } = change.slot;
-    const messageId = change.slot.packet.messageId ?? null;
-    const handedOff = this.#handoff?.waiting(change.slot);
-    if (handedOff !== undefined) {
-      // Not in the file: if it is written after all, it is written as it is then.
-      if (change.kind === 'replaced') handedOff.row = plain(packet);
-      return Promise.resolve();
-    }
-    if (change.kind === 'messageId') {
-      this.#writer.writeBehind('setOutgoingMessageId', messageId, seq);
-    } else {
-      this.#writer.writeBehind('replaceOutgoing', messageId, plain(packet), seq);
-    }
-    return Promise.resolve();
+    return this.#outgoing.update(client, packet);
   }
 
   outgoingClearMessageId(
     client: ClientRef,
     packet: StoredPacket | number,
   ): Promise<StoredPacket | undefined> {
-    const queue = this.#outgoing.get(client.id);
-    // No packet id: a delivery Aedes did not send (outgoing-queue.ts `clearUnsent`). The contract suite passes a
-    // bare number; like the stock store, that is "no packet id" of no message.
-    const slot =
-      typeof packet !== 'object'
-        ? queue?.clear(undefined)
-        : packet.messageId === undefined
-          ? queue?.clearUnsent(packet)
-          : queue?.clear(packet.messageId);
-    if (queue?.size === 0) this.#outgoing.delete(client.id);
-    if (slot === undefined) {
-      if (typeof packet === 'object' && packet.messageId === undefined)
-        this.#sendAgain(client, queue, packet);
-      return Promise.resolve(undefined);
-    }
-    // Acknowledged within the hand-off window: never written, nothing to delete.
-    if (this.#handoff?.acknowledged(slot) !== true) this.#writer.writeBehind('deleteOutgoing', slot.seq);
-    return Promise.resolve(slot.packet);
-  }
-
-  /**
-   * A lone copy Aedes did not send because an earlier-counted message reached the session after a later one
-   * (`clearUnsent`): sent again now, under a new count, so that Aedes' `dedupe` lets it through, instead of
-   * waiting for the session's next connect. That happens to a retained message (a device's `offline` status):
-   * Aedes commits it to the retained store before delivering it, and readings published during the commit go
-   * first. Pinned by broker/test/handoff.test.ts ("a retained status is still being committed").
-   */
-  #sendAgain(client: ClientRef, queue: OutgoingQueue | undefined, packet: StoredPacket): void {
-    const slot = queue?.loneUnsent(packet);
-    const broker = this.#broker as { id: string; counter?: number } | undefined;
-    const live = client as Partial<LiveClient>;
-    if (slot === undefined || broker === undefined || typeof broker.counter !== 'number') return;
-    if (typeof live.deliverQoS !== 'function' || live.closed === true) return;
-    broker.counter += 1;
-    queue?.renumber(slot, broker.id, broker.counter);
-    // Sent because it matches an established subscription: RETAIN 0 [MQTT-3.3.1-9]. Aedes also records the packet
-    // id of a non-retained delivery only (lib/client.js `deliverQoS`), so only then does the PUBACK clear it.
-    slot.packet.retain = false;
-    setImmediate(() => {
-      if (live.closed !== true) live.deliverQoS?.(slot.packet, () => undefined);
-    });
+    return this.#outgoing.clearMessageId(client, packet);
   }
 
   outgoingIdInUse(clientId: string, messageId: number): boolean {
-    return this.#outgoing.get(clientId)?.hasMessageId(messageId) ?? false;
+    return this.#outgoing.idInUse(clientId, messageId);
   }
 
   outgoingStream(client: ClientRef): Readable {
-    return Readable.from(this.#outgoing.get(client.id)?.packets() ?? []);
-  }
-
-  #queue(clientId: string): OutgoingQueue {
-    let queue = this.#outgoing.get(clientId);
-    if (queue === undefined) {
-      queue = new OutgoingQueue();
-      this.#outgoing.set(clientId, queue);
-    }
-    return queue;
-  }
-
-  #queuedCount(): number {
-    let count = 0;
-    for (const queue of this.#outgoing.values()) count += queue.size;
-    return count;
+    return this.#outgoing.stream(client);
   }
 
   // --- inbound QoS 2 ---
@@ -574,7 +423,7 @@ class SqliteAedesPersistence implements SqlitePersistence {
   /** Commits what is queued, then closes the file. Later writes are refused. */
   destroy(): Promise<void> {
     // Copies still waiting for their subscriber are written before the file closes.
-    if (this.#destroyed === undefined) this.#handoff?.flushAll();
+    if (this.#destroyed === undefined) this.#outgoing.flushAll();
     this.#destroyed ??= this.#writer.close().then(() => {
       this.#log.info({ ...this.#writer.stats }, 'broker session store closed');
     });
@@ -583,7 +432,9 @@ class SqliteAedesPersistence implements SqlitePersistence {
 
   // --- open ---
 
-  #load(db: Database.Database): void {
+  /** Fills the maps from the file; returns the queued copies, in seq order, for the outgoing queues. */
+  #load(db: Database.Database): LoadedSlot[] {
+    const queued: LoadedSlot[] = [];
     for (const row of db.prepare('SELECT topic, packet FROM retained ORDER BY rowid').iterate() as Iterable<{
       topic: string;
       packet: Buffer;
@@ -608,8 +459,7 @@ class SqliteAedesPersistence implements SqlitePersistence {
       const packet = decode<StoredPacket>(row.packet);
       if (row.message_id !== null) packet.messageId = row.message_id;
       else if ('messageId' in packet) packet.messageId = undefined;
-      this.#queue(row.client_id).enqueue({ seq: row.seq, packet });
-      this.#nextSeq = row.seq + 1;
+      queued.push({ clientId: row.client_id, slot: { seq: row.seq, packet } });
     }
     for (const row of db.prepare('SELECT client_id, message_id, packet FROM incoming').iterate() as Iterable<{
       client_id: string;
@@ -629,5 +479,6 @@ class SqliteAedesPersistence implements SqlitePersistence {
     }>) {
       this.#wills.set(row.client_id, decode(row.packet));
     }
+    return queued;
   }
 }
