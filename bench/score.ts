@@ -29,13 +29,18 @@ import { initBackend } from '../risk/model/backend.js';
 import { trainClassifier } from '../risk/model/train.js';
 import { readModelFile } from '../risk/registry.js';
 import { RISK_MODEL_FORMAT, RiskModel, type RiskModelFile } from '../risk/scorer.js';
-import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
+import {
+  openSqliteTelemetryStore,
+  type SqliteTelemetryStore,
+} from '../core/storage/sqlite-telemetry-store.js';
 import { envInt } from './support.js';
 
 const BORROWERS = envInt('BENCH_BORROWERS', 10_000);
 const DAYS = envInt('BENCH_DAYS', 21);
 const SINGLE = envInt('BENCH_SINGLE', 200);
 const DIR = process.env.BENCH_DIR ?? join('data', 'bench');
+/** The telemetry store's reader threads (core/storage/sqlite-grid-readers.ts); 0 reads every grid on one thread. */
+const READERS = process.env.BENCH_READER_THREADS === '0' ? 0 : envInt('BENCH_READER_THREADS', 1);
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -53,6 +58,7 @@ const world = await openTrainingWorld({
   days: DAYS,
   // Scoring speed does not depend on fraud: the fraud-free world keeps its cached history.
   fraudRatePerYear: 0,
+  readerThreads: READERS,
   cacheDir: DIR,
   log: silentLogger,
   onProgress: say,
@@ -87,6 +93,10 @@ try {
   });
   const p1 = performance.now();
   const featureCpuS = cpuS(c0);
+  const threadedCold =
+    'threadedGridReads' in world.telemetryStore
+      ? (world.telemetryStore as SqliteTelemetryStore).threadedGridReads()
+      : 0;
 
   // The model: the shipped default when there is one, else a quick one over these features (not timed).
   let file: RiskModelFile;
@@ -133,7 +143,7 @@ try {
   for (let i = 0; i < reps; i++) model.classifier.predict(x);
   const rawPerS = (reps * x.rows * 1000) / (performance.now() - r0);
   say(
-    `portfolio, cold: ${scored.length} borrowers in ${r1(coldMs / 1000)} s (features ${r1((p1 - p0) / 1000)} s, ${r1(featureCpuS)} CPU-s; model + explanations ${r1((m1 - m0) / 1000)} s) = ${Math.round(portfolioScoresPerS)} scores/s; raw inference ${Math.round(rawPerS)} rows/s; ratio ${(portfolioScoresPerS / rawPerS).toFixed(4)}`,
+    `portfolio, cold (${READERS} reader thread${READERS === 1 ? '' : 's'}, ${threadedCold} of the panel's grids read there): ${scored.length} borrowers in ${r1(coldMs / 1000)} s (features ${r1((p1 - p0) / 1000)} s, ${r1(featureCpuS)} CPU-s; model + explanations ${r1((m1 - m0) / 1000)} s) = ${Math.round(portfolioScoresPerS)} scores/s; raw inference ${Math.round(rawPerS)} rows/s; ratio ${(portfolioScoresPerS / rawPerS).toFixed(4)}`,
   );
 
   // 1a. The same features read from the raw readings (the store before it kept daily aggregates), same run.
@@ -220,6 +230,8 @@ try {
   console.log(
     JSON.stringify({
       bench: 'score',
+      readerThreads: READERS,
+      threadedGridReadsCold: threadedCold,
       backend,
       borrowers: scored.length,
       historyDays: DAYS,

@@ -32,6 +32,8 @@ export interface TrainingWorldOptions {
    * DEFAULT_FRAUD_RATE_PER_YEAR. 0 gives the fraud-free world of earlier reports.
    */
   readonly fraudRatePerYear?: number;
+  /** Reader threads of the telemetry store for whole-portfolio features (default 1; core/storage/sqlite-grid-readers.ts). */
+  readonly readerThreads?: number;
   readonly log: Logger;
   readonly onProgress?: (line: string) => void;
 }
@@ -132,7 +134,10 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
   }
   if (marker !== undefined && marker.worldHash === hash) {
     const stateStore = openSqliteState(join(dir, 'state.db'));
-    const telemetryStore = openSqliteTelemetryStore(join(dir, 'telemetry.db'), { log: opts.log });
+    const telemetryStore = openSqliteTelemetryStore(join(dir, 'telemetry.db'), {
+      log: opts.log,
+      readerThreads: opts.readerThreads ?? 1,
+    });
     opts.onProgress?.(
       `reusing the simulated history in ${dir} (${marker.readings.toLocaleString('en')} readings)`,
     );
@@ -143,7 +148,10 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
   mkdirSync(dir, { recursive: true });
   const started = Date.now();
   const stateStore = openSqliteState(join(dir, 'state.db'));
-  const telemetryStore = openSqliteTelemetryStore(join(dir, 'telemetry.db'), { log: opts.log });
+  const telemetryStore = openSqliteTelemetryStore(join(dir, 'telemetry.db'), {
+    log: opts.log,
+    readerThreads: opts.readerThreads ?? 1,
+  });
   try {
     await provisionWorld(world, stateStore);
     const days = Math.round((toMs - fromMs) / DAY_MS);
@@ -179,7 +187,17 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
       buildMs: Date.now() - started,
     };
     writeFileSync(markerPath, JSON.stringify(built, null, 2));
-    return opened(world, dir, stateStore, telemetryStore, fromMs, toMs, result.readingsWritten, false);
+    // Closed and opened again before use: closing writes the query planner's statistics
+    // (sqlite-telemetry-store.ts, `PRAGMA optimize`). A build shorter than the store's 10-minute refresh left
+    // the file without them, and the same process then planned its queries blind: `npm run bench:score` on a
+    // freshly built 10,000-borrower world took 15.8 s for its first portfolio run, and its ten single-borrower
+    // scores had not finished after three minutes; with the statistics, 5–9 s and about 55 ms each.
+    await telemetryStore.close();
+    const reopened = openSqliteTelemetryStore(join(dir, 'telemetry.db'), {
+      log: opts.log,
+      readerThreads: opts.readerThreads ?? 1,
+    });
+    return opened(world, dir, stateStore, reopened, fromMs, toMs, result.readingsWritten, false);
   } catch (err) {
     await telemetryStore.close().catch(() => undefined);
     await stateStore.close();

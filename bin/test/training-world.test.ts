@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/logger.js';
 import { fraudScenarios, generateWorld } from '../../simulators/index.js';
@@ -39,5 +40,35 @@ describe('training world cache', () => {
     const rebuilt = await openTrainingWorld(opts);
     await rebuilt.close();
     expect(rebuilt.reused).toBe(false);
+  });
+
+  it("when a history has just been built, then the telemetry file already holds the query planner's statistics", async () => {
+    const world = await openTrainingWorld({
+      seed: 5,
+      borrowers: 20,
+      months: 8,
+      days: 2,
+      cacheDir: dir,
+      log: silentLogger,
+    });
+    try {
+      expect(world.reused).toBe(false);
+      // Read while the world is still open, as a benchmark or an evaluation run reads it right after the build.
+      const look = new Database(join(world.dir, 'telemetry.db'), { readonly: true });
+      try {
+        const analysed = look
+          .prepare("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+          .pluck()
+          .get() as number;
+        expect(analysed).toBe(1);
+        const tables = look.prepare('SELECT DISTINCT tbl FROM sqlite_stat1').pluck().all() as string[];
+        expect(tables).toContain('readings');
+        expect(tables).toContain('readings_rollup');
+      } finally {
+        look.close();
+      }
+    } finally {
+      await world.close();
+    }
   });
 });

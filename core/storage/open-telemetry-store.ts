@@ -48,5 +48,5 @@ export async function openTelemetryStore(
   }
   const path = cfg.telemetryDbPath ?? join(cfg.dataDir, 'telemetry.db');
   await mkdir(dirname(path), { recursive: true });
-  return openSqliteTelemetryStore(path, { log });
+  return openSqliteTelemetryStore(path, { log, readerThreads: cfg.telemetryReaderThreads });
 }

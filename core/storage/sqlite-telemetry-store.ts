@@ -1,12 +1,14 @@
 import Database from 'better-sqlite3';
-import type { DeviceKind, Reading } from '../contracts/index.js';
+import type { Reading } from '../contracts/index.js';
 import { DEVICE_KINDS } from '../contracts/index.js';
 import { errorMessage, RiskfuseError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { aggregateRows, DAY_MS, PartialTable, planSegments, type Segment } from './resolution.js';
-import { forEachRollupPartial, planSlots, rollupReady, type SlotPlan } from './sqlite-rollup.js';
-import { GridBuilder, gridParts } from './fields-grid.js';
-import { fieldsAggregateRows, fieldsAggregateSql, fillGrid } from './sqlite-fields-aggregate.js';
+import { aggregateRows, PartialTable, planSegments, type Segment } from './resolution.js';
+import { forEachRollupPartial, rollupReady } from './sqlite-rollup.js';
+import { fieldsAggregateRows, fieldsAggregateSql } from './sqlite-fields-aggregate.js';
+import { GridReaders } from './sqlite-grid-readers.js';
+import { readGrid } from './sqlite-grid-query.js';
+import { sqliteReadContext } from './sqlite-read-context.js';
 import { buildRollups, migrate } from './sqlite-telemetry-setup.js';
 import {
   BUSY_TIMEOUT_MS,
@@ -58,6 +60,8 @@ export interface SqliteTelemetryStore extends TelemetryStore {
   /** Resolves once the hourly and daily aggregates hold every stored reading (at once, unless the file
    * predates them and they are being built). */
   rollupsBuilt(): Promise<void>;
+  /** Grid queries a reader thread answered (the rest ran on the store's thread). */
+  threadedGridReads(): number;
 }
 
 export interface SqliteTelemetryOptions {
@@ -70,6 +74,13 @@ export interface SqliteTelemetryOptions {
   readonly onRollupBuild?: (p: BuildProgress) => void;
   /** How often the planner's statistics are refreshed while open (default 10 min; see `PLANNER_STATS_MS`). */
   readonly plannerStatsMs?: number;
+  /**
+   * Reader threads for whole-portfolio grid queries (default 0: every query on this thread); started on the
+   * first such query. See `sqlite-grid-readers.ts`.
+   */
+  readonly readerThreads?: number;
+  /** The reader threads' module (tests only: a module that fails to load). */
+  readonly readerModuleUrl?: URL;
 }
 
 /**
@@ -83,8 +94,8 @@ export interface SqliteTelemetryOptions {
  */
 const PLANNER_STATS_MS = 10 * 60_000;
 
-/** How long the in-memory device-by-kind index is trusted before a rebuild (other processes may write). */
-const DEVICE_INDEX_TTL_MS = 60_000;
+/** A grid query naming more devices than this (or a whole kind) may go to a reader thread. */
+const READER_MIN_DEVICES = 1_000;
 
 export function openSqliteTelemetryStore(
   path: string,
@@ -110,16 +121,8 @@ export function openSqliteTelemetryStore(
     throw err instanceof RiskfuseError ? err : toStoreError(err, 'query');
   }
 
-  // Statements are prepared once per distinct SQL text; the texts depend only on which filters are present.
-  const statements = new Map<string, Database.Statement<unknown[], unknown>>();
-  const prepared = <R>(sql: string): Database.Statement<unknown[], R> => {
-    let stmt = statements.get(sql);
-    if (stmt === undefined) {
-      stmt = db.prepare<unknown[], unknown>(sql);
-      statements.set(sql, stmt);
-    }
-    return stmt as Database.Statement<unknown[], R>;
-  };
+  const ctx = sqliteReadContext(db, opts.rawOnly === true ? { rawOnly: true } : {});
+  const { prepared, slotPlan, rawFilter } = ctx;
 
   // One transaction per batch (one WAL fsync per batch instead of one per reading), on the writer thread.
   const writer = new SqliteWriter({
@@ -129,6 +132,20 @@ export function openSqliteTelemetryStore(
     log,
     ...(opts.rollupBuildPage === undefined ? {} : { buildPage: opts.rollupBuildPage }),
   });
+  const readers =
+    (opts.readerThreads ?? 0) > 0
+      ? new GridReaders({
+          path,
+          threads: opts.readerThreads ?? 0,
+          busyTimeoutMs: BUSY_TIMEOUT_MS,
+          log,
+          runHere: (q) => {
+            ensureOpen();
+            return readGrid(ctx, q);
+          },
+          ...(opts.readerModuleUrl === undefined ? {} : { moduleUrl: opts.readerModuleUrl }),
+        })
+      : undefined;
   let closed = false;
   const refreshStats = setInterval(() => {
     try {
@@ -139,46 +156,6 @@ export function openSqliteTelemetryStore(
     }
   }, opts.plannerStatsMs ?? PLANNER_STATS_MS);
   refreshStats.unref();
-  // Distinct device ids by hopping through the primary key (a loose index scan): O(devices × log n), not O(n).
-  const distinctDevices = db
-    .prepare<[], string>(
-      `WITH RECURSIVE d(id) AS (
-         SELECT (SELECT min(device_id) FROM readings)
-         UNION ALL
-         SELECT (SELECT min(device_id) FROM readings WHERE device_id > d.id) FROM d WHERE d.id IS NOT NULL
-       )
-       SELECT id FROM d WHERE id IS NOT NULL`,
-    )
-    .pluck();
-  const kindOfDevice = db
-    .prepare<[string], DeviceKind>('SELECT kind FROM readings WHERE device_id = ? LIMIT 1')
-    .pluck();
-  // Devices by kind, so a query by kind alone walks each device's primary-key range (about 6× faster than the
-  // (kind, ts) index, which needs a table lookup per reading). Built by the loose index scan, kept current by
-  // this store's own writes, rebuilt after DEVICE_INDEX_TTL_MS for writers in other processes.
-  let deviceIndex: { builtAt: number; byKind: Map<DeviceKind, Set<string>> } | undefined;
-  const devicesOfKind = (kind: DeviceKind): string[] => {
-    if (deviceIndex === undefined || Date.now() - deviceIndex.builtAt > DEVICE_INDEX_TTL_MS) {
-      const byKind = new Map<DeviceKind, Set<string>>();
-      for (const id of distinctDevices.all()) {
-        const k = kindOfDevice.get(id);
-        if (k === undefined) continue;
-        let set = byKind.get(k);
-        if (set === undefined) byKind.set(k, (set = new Set()));
-        set.add(id);
-      }
-      deviceIndex = { builtAt: Date.now(), byKind };
-    }
-    return [...(deviceIndex.byKind.get(kind) ?? [])];
-  };
-  const byKindOnly = <Q extends SeriesFilter>(q: Q): Q =>
-    q.kind !== undefined &&
-    q.deviceIds === undefined &&
-    q.borrowerIds === undefined &&
-    q.siteIds === undefined
-      ? { ...q, deviceIds: devicesOfKind(q.kind) }
-      : q;
-
   const latestOfDevice = db.prepare<[string], ReadingRow>(
     `SELECT ${READING_COLUMNS} FROM readings WHERE device_id = ? ORDER BY ts DESC, seq DESC LIMIT 1`,
   );
@@ -238,18 +215,8 @@ export function openSqliteTelemetryStore(
     ).all(q.intervalMs, path, ...where.params, path);
   };
 
-  // The aggregates are read once they are complete; a store that predates them builds them on the writer thread.
-  let rollupsComplete = rollupReady(db);
-  const isRollupReady = (): boolean =>
-    opts.rawOnly !== true && (rollupsComplete || (rollupsComplete = rollupReady(db)));
-  const slotPlan = (kind: DeviceKind, fields: readonly string[]): SlotPlan =>
-    isRollupReady() ? planSlots(prepared, kind, fields) : 'raw';
-  // A raw segment of less than a day (a window's edge) reads a kind through the (kind, ts) index; a longer one
-  // walks each device's key range (see byKindOnly).
-  const rawFilter = <Q extends SeriesFilter>(q: Q, seg: Segment): Q =>
-    seg.toMs - seg.fromMs < DAY_MS ? q : byKindOnly(q);
   let built: Promise<void> = Promise.resolve();
-  if (!rollupsComplete && opts.rawOnly !== true) built = buildRollups(writer, path, log, opts.onRollupBuild);
+  if (opts.rawOnly !== true && !rollupReady(db)) built = buildRollups(writer, path, log, opts.onRollupBuild);
 
   log.info({ path }, 'telemetry store (sqlite) open');
 
@@ -257,19 +224,14 @@ export function openSqliteTelemetryStore(
     backend: 'sqlite',
     path,
     rollupsBuilt: () => built,
+    threadedGridReads: () => readers?.threaded ?? 0,
 
     async writeReadings(readings: readonly Reading[]): Promise<WriteResult> {
       try {
         ensureOpen();
         checkReadings(readings);
         if (readings.length > 0) await writer.write(readings);
-        if (deviceIndex !== undefined) {
-          for (const r of readings) {
-            let set = deviceIndex.byKind.get(r.kind);
-            if (set === undefined) deviceIndex.byKind.set(r.kind, (set = new Set()));
-            set.add(r.deviceId);
-          }
-        }
+        ctx.noteWritten(readings);
         return { written: readings.length };
       } catch (err) {
         throw toStoreError(err, 'write');
@@ -285,7 +247,7 @@ export function openSqliteTelemetryStore(
         const ids =
           filter.deviceIds !== undefined
             ? [...new Set(filter.deviceIds)].sort(compareText)
-            : distinctDevices.all();
+            : ctx.distinctDevices();
         const borrowers = filter.borrowerIds === undefined ? undefined : new Set(filter.borrowerIds);
         const sites = filter.siteIds === undefined ? undefined : new Set(filter.siteIds);
         const out: Reading[] = [];
@@ -380,33 +342,29 @@ export function openSqliteTelemetryStore(
     },
 
     aggregateGrid(q: FieldsGridQuery): Promise<FieldsGrid> {
-      return query(() => {
+      try {
+        ensureOpen();
         checkFieldsGridQuery(q);
-        const grid = new GridBuilder(q);
-        if (matchesNothing(q)) return grid.finish();
-        const fields = q.fields.map((f) => f.field);
-        const parts = gridParts(q);
-        const fq = { ...q, fields, groupBy: 'device' as const };
-        const slots = slotPlan(q.kind, fields);
-        const segments = planSegments(q.fromMs, q.toMs, q.intervalMs, slots !== 'raw');
-        if (segments.length === 0) return grid.finish();
-        const { sql, params } = fieldsAggregateSql(
-          fq,
-          segments,
-          slots === 'raw' ? [] : slots,
-          (seg) => whereSql(rawFilter(fq, seg), seg),
-          q,
-          { fromMs: q.fromMs, parts },
-        );
-        fillGrid(
-          prepared(sql)
-            .raw()
-            .iterate(...params) as Iterable<unknown[]>,
-          grid,
-          parts,
-        );
-        return grid.finish();
-      });
+      } catch (err) {
+        return Promise.reject(toStoreError(err, 'query'));
+      }
+      // A portfolio's grid on a reader thread while the store's thread reads the next (see GridReaders).
+      // Only once the aggregates are complete for its fields: then its raw segments are a window's edges,
+      // read by the (kind, ts) index, and never need this thread's device index, which knows its own
+      // writes at once (a reader's learns them within a minute).
+      const wide = q.deviceIds === undefined || q.deviceIds.length > READER_MIN_DEVICES;
+      const threaded =
+        wide &&
+        readers !== undefined &&
+        slotPlan(
+          q.kind,
+          q.fields.map((f) => f.field),
+        ) !== 'raw'
+          ? readers.tryRead(q)
+          : undefined;
+      if (threaded !== undefined)
+        return threaded.catch((err: unknown) => Promise.reject(toStoreError(err, 'query')));
+      return query(() => readGrid(ctx, q));
     },
 
     prune(cuts: RetentionCuts): Promise<PruneResult> {
@@ -445,6 +403,7 @@ export function openSqliteTelemetryStore(
       clearInterval(refreshStats);
       try {
         // Writes already handed over finish first; `closed` refuses new ones.
+        await readers?.close();
         await writer.close();
         db.pragma('optimize');
         db.close();

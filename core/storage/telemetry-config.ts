@@ -6,6 +6,12 @@ export const telemetryConfigSpec = defineConfig({
   telemetryDbPath: str('TELEMETRY_DB_PATH', {
     doc: 'SQLite telemetry file (embedded backend); default DATA_DIR/telemetry.db',
   }),
+  telemetryReaderThreads: int('TELEMETRY_READER_THREADS', {
+    doc: 'SQLite backend: threads that read whole-portfolio feature queries beside the main one (started on first use; 0 = all on the main thread)',
+    default: 1,
+    min: 0,
+    max: 8,
+  }),
   influxUrl: url('INFLUX_URL', {
     doc: 'InfluxDB base URL; setting it moves telemetry to InfluxDB (1.x, 2.x or 3.x)',
   }),

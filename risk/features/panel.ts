@@ -130,25 +130,30 @@ export async function loadPanel(opts: LoadPanelOptions): Promise<DailyPanel> {
     const key = `${f.kind}|${f.deviceIds === undefined ? '*' : JSON.stringify(f.deviceIds)}`;
     groups.set(key, [...(groups.get(key) ?? []), f]);
   }
+  // Every group's query is asked for at once: a store that reads on more than one thread (the SQLite store's
+  // reader threads, InfluxDB's server) answers them side by side; a store on one thread answers them in turn.
   let done = 0;
-  for (const group of groups.values()) {
-    const first = group[0] as PanelField;
-    // The group's fields from the longest of their windows on (whole days, inside the panel).
-    const days = Math.max(...group.map((f) => f.days ?? opts.lookbackDays));
-    const skip = Math.max(
-      0,
-      Math.min(opts.lookbackDays - days, Math.floor((opts.toMs - opts.fromMs - 1) / DAY_MS)),
-    );
-    const grid = await opts.store.aggregateGrid({
-      kind: first.kind,
-      fields: group.map((f) => ({ field: f.field, stats: f.fns })),
-      fromMs: opts.fromMs + skip * DAY_MS,
-      toMs: opts.toMs,
-      intervalMs: DAY_MS,
-      ...(first.deviceIds === undefined ? {} : { deviceIds: first.deviceIds }),
-    });
-    panel.add(first.kind, grid);
-    opts.onQuery?.(++done, groups.size);
-  }
+  const grids = await Promise.all(
+    [...groups.values()].map(async (group) => {
+      const first = group[0] as PanelField;
+      // The group's fields from the longest of their windows on (whole days, inside the panel).
+      const days = Math.max(...group.map((f) => f.days ?? opts.lookbackDays));
+      const skip = Math.max(
+        0,
+        Math.min(opts.lookbackDays - days, Math.floor((opts.toMs - opts.fromMs - 1) / DAY_MS)),
+      );
+      const grid = await opts.store.aggregateGrid({
+        kind: first.kind,
+        fields: group.map((f) => ({ field: f.field, stats: f.fns })),
+        fromMs: opts.fromMs + skip * DAY_MS,
+        toMs: opts.toMs,
+        intervalMs: DAY_MS,
+        ...(first.deviceIds === undefined ? {} : { deviceIds: first.deviceIds }),
+      });
+      opts.onQuery?.(++done, groups.size);
+      return { kind: first.kind, grid };
+    }),
+  );
+  for (const { kind, grid } of grids) panel.add(kind, grid);
   return panel;
 }
