@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import mqttPacket, { type Packet } from 'mqtt-packet';
+import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { pino, type Logger } from 'pino';
 import { issueToken, makeCredentials } from '../../core/credentials.js';
 import type { State } from '../../core/state/index.js';
@@ -313,6 +313,53 @@ export interface RawConnection {
   next(ms?: number): Promise<Packet | undefined>;
   /** Resolves when the broker has closed the connection. */
   readonly closed: Promise<void>;
+}
+
+/**
+ * The ingest's kind of session over a raw socket (persistent, the service login), connected: the CONNACK is
+ * read. It acknowledges only what the test sends.
+ */
+export async function rawIngestSession(
+  port: number,
+  clientId: string,
+  keepalive = 0,
+): Promise<RawConnection> {
+  const c = await rawConnect(port);
+  c.send({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clientId,
+    clean: false,
+    keepalive,
+    username: 'svc:ingest',
+    password: Buffer.from(SERVICE_TOKEN),
+  });
+  const connack = await c.next();
+  if (connack?.cmd !== 'connack' || connack.returnCode !== 0) {
+    throw new Error(`session ${clientId} not accepted: ${JSON.stringify(connack)}`);
+  }
+  return c;
+}
+
+/** The PUBLISH packets a raw connection receives until `done` says enough, or `ms` pass in silence; others skipped. */
+export async function rawPublishes(
+  c: RawConnection,
+  done: (got: IPublishPacket[]) => boolean,
+  ms = 10_000,
+): Promise<IPublishPacket[]> {
+  const got: IPublishPacket[] = [];
+  while (!done(got)) {
+    let p: Packet | undefined;
+    try {
+      p = await c.next(ms);
+    } catch {
+      break;
+    }
+    if (p === undefined) break;
+    if (p.cmd === 'publish') got.push(p);
+  }
+  return got;
 }
 
 export function rawConnect(port: number): Promise<RawConnection> {
