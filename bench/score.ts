@@ -9,7 +9,9 @@
  *    scores/s, and the features' CPU seconds (all threads: the wall time on a shared machine depends on its
  *    load) — beside the raw model-inference rate on the same feature matrix (model.predict, batched), in the
  *    same run: the ratio is what features and explanations cost on top of the network. Then the same
- *    features from the raw readings (the baseline the aggregates must beat), and the next periodic run.
+ *    features from the raw readings (the baseline the aggregates must beat), and the next periodic run; then
+ *    periodic features with the store's reader thread (BENCH_READER_THREADS, default 1) against every grid on
+ *    one thread, alternated in the same run.
  * 2. One borrower: features + score + explanation for one borrower at a time (as after a significant
  *    reading), p50/p99 over BENCH_SINGLE (200) borrowers, beside raw inference of one row.
  * 3. Training: seconds per epoch of the fused network on the WASM backend (the portfolio's rows, 3 epochs).
@@ -177,6 +179,31 @@ try {
     `next periodic run (15 min later): ${warmRows.length} borrowers in ${r1((w2 - w0) / 1000)} s (features ${r1((w1 - w0) / 1000)} s) = ${Math.round(warmScoresPerS)} scores/s; ratio ${(warmScoresPerS / rawPerS).toFixed(4)}`,
   );
 
+  // 1c. The same periodic features with every grid read on one thread (a second handle on the file, reader threads
+  // off), alternated with the store's own handle: the reader thread's effect, measured in this run.
+  let oneThreadFeatureMs = Number.NaN;
+  let readersFeatureMs = Number.NaN;
+  if (READERS > 0) {
+    const oneThread = openSqliteTelemetryStore(join(world.dir, 'telemetry.db'), { readerThreads: 0 });
+    const timed = async (store: typeof oneThread | typeof world.telemetryStore): Promise<number> => {
+      const f0 = performance.now();
+      await extractFeatures({ telemetryStore: store, portfolio, times: [t + 1_800_000] });
+      return performance.now() - f0;
+    };
+    const one: number[] = [];
+    const many: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      one.push(await timed(oneThread));
+      many.push(await timed(world.telemetryStore));
+    }
+    await oneThread.close();
+    oneThreadFeatureMs = Math.min(...one);
+    readersFeatureMs = Math.min(...many);
+    say(
+      `periodic features, best of 2 alternated: ${r1(readersFeatureMs / 1000)} s with ${READERS} reader thread${READERS === 1 ? '' : 's'}, ${r1(oneThreadFeatureMs / 1000)} s on one thread; ratio ${(oneThreadFeatureMs / readersFeatureMs).toFixed(2)}×`,
+    );
+  }
+
   // 2. One borrower at a time.
   const ids = portfolio.borrowers.map((b) => b.id);
   const single: number[] = [];
@@ -249,6 +276,11 @@ try {
       warmScoresPerS: Math.round(warmScoresPerS),
       warmFeatureMs: Math.round(w1 - w0),
       warmRatio: Number((warmScoresPerS / rawPerS).toFixed(5)),
+      periodicFeatureMsReaders: Number.isNaN(readersFeatureMs) ? null : Math.round(readersFeatureMs),
+      periodicFeatureMsOneThread: Number.isNaN(oneThreadFeatureMs) ? null : Math.round(oneThreadFeatureMs),
+      readerThreadRatio: Number.isNaN(readersFeatureMs)
+        ? null
+        : Number((oneThreadFeatureMs / readersFeatureMs).toFixed(2)),
       singleP50Ms: r1(singleP50),
       singleP99Ms: r1(singleP99),
       rawSingleP50Ms: r1(rawP50),

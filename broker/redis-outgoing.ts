@@ -56,12 +56,17 @@ const outgoingByBrokerKey = (clientId: string, brokerId: unknown, counter: unkno
  * released, the session's own copy, which took the packet key's place in the list), the packet key, the count
  * key. Returns the packet as delivered, nil when it is gone. The list entry removed is the recorded key: the
  * library removed the packet key, no longer in the list after a PUBREL (a scan of the whole list for nothing),
- * and left the copy's entry behind.
+ * and left the copy's entry behind. A QoS 1 acknowledgement that finds no entry of its session left changes no count:
+ * a session can be sent one queued message twice (its connect replays the queue while the message also arrives
+ * live, and Aedes' `emptyQueue` skips `dedupe`), and the second PUBACK used to count as another session's, so a
+ * message shared with a second session was deleted before that one had it (broker/test/redis-outgoing.test.ts,
+ * "acknowledges one queued message twice").
  */
 const CLEAR_SCRIPT = `
 local packet = redis.call('GET', KEYS[2])
-redis.call('LREM', KEYS[1], 1, KEYS[2])
+local removed = redis.call('LREM', KEYS[1], 1, KEYS[2])
 if not packet then return false end
+if removed == 0 and KEYS[2] == KEYS[3] then return packet end
 if KEYS[2] ~= KEYS[3] then redis.call('DEL', KEYS[2]) end
 if redis.call('DECR', KEYS[4]) <= 0 then redis.call('DEL', KEYS[3], KEYS[4]) end
 return packet`;

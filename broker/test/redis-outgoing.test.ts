@@ -15,6 +15,7 @@ import {
   rawConnect,
   sleep,
   startClusterBroker,
+  type ClusterMember,
   type RawConnection,
   type Registry,
   type Running,
@@ -47,7 +48,7 @@ describe('the Redis session store’s outgoing queue', () => {
     await registry?.close();
   });
 
-  async function redisBroker(): Promise<Running> {
+  async function redisBroker(): Promise<ClusterMember> {
     const running = await startClusterBroker(registry, redis.url, 5_000);
     open.push(running);
     return running;
@@ -127,6 +128,33 @@ describe('the Redis session store’s outgoing queue', () => {
     expect(await db.llen(LIST)).toBe(0);
     expect(await packetKeys()).toEqual([]);
   }, 30_000);
+
+  it('when a session acknowledges one queued message twice, under two packet ids, then the message stays queued for another session that has not', async () => {
+    // Two deliveries of one queued message to one session happen when its connect replays the queue (Aedes
+    // `emptyQueue`, no dedupe) while the same message also arrives live. The second PUBACK must not count as
+    // another session's: the message is shared, with a count of the sessions still owing a PUBACK.
+    const broker = await redisBroker();
+    const store = broker.backend.persistence;
+    const packet = {
+      cmd: 'publish',
+      topic: telemetryTopic(DEVICE_A),
+      payload: Buffer.from('r0'),
+      qos: 1,
+      retain: false,
+      brokerId: 'broker-x',
+      brokerCounter: 7,
+    };
+    await store.outgoingEnqueueCombi([{ clientId: 'a' }, { clientId: 'b' }], packet);
+    await store.outgoingUpdate({ id: 'a' }, { ...packet, messageId: 11 });
+    await store.outgoingUpdate({ id: 'a' }, { ...packet, messageId: 12 });
+    expect(await store.outgoingClearMessageId({ id: 'a' }, { messageId: 11 })).toBeDefined();
+    await store.outgoingClearMessageId({ id: 'a' }, { messageId: 12 });
+    expect(await db.llen('outgoing:a')).toBe(0);
+    const left: unknown[] = [];
+    for await (const p of store.outgoingStream({ id: 'b' })) left.push(p);
+    expect(left).toMatchObject([{ topic: packet.topic, brokerCounter: 7 }]);
+    expect((left[0] as { payload: Buffer }).payload.toString()).toBe('r0');
+  });
 
   it('when a message matches two subscriptions of a session that acknowledges it, then nothing of it stays in Redis and it is not delivered again on the next CONNECT', async () => {
     const broker = await redisBroker();
