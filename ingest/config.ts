@@ -77,6 +77,11 @@ export const ingestConfigSpec = defineConfig({
     default: 10_000,
     min: 0,
   }),
+  registryCacheDevices: int('INGEST_REGISTRY_CACHE_DEVICES', {
+    doc: 'Devices the registry cache holds; past it the device read longest ago is dropped (one ingest worker’s fleet fits in it)',
+    default: 100_000,
+    min: 1,
+  }),
   retryMinMs: int('INGEST_RETRY_MIN_MS', {
     doc: 'First back-off after a failed store write',
     unit: 'ms',

@@ -28,6 +28,8 @@ export interface PipelineOptions {
   readonly maxFutureSkewMs: number;
   readonly maxPayloadBytes: number;
   readonly registryCacheMs: number;
+  /** Devices the registry cache holds (default 100,000); past it the device read longest ago is dropped. */
+  readonly registryCacheDevices?: number;
   readonly retryMinMs: number;
   readonly retryMaxMs: number;
   readonly now?: () => number;
@@ -251,7 +253,14 @@ export class IngestPipeline {
     if (inFlight !== undefined) return inFlight;
     const read = this.retrying('device registry', () => this.opts.state.devices.getDevice(deviceId)).then(
       (device) => {
-        if (this.registry.size > 100_000) this.registry.clear();
+        // The map's order is the order of the reads (an entry read again goes to the end), so its first entry is
+        // the one read longest ago: dropped when full. The whole map used to be cleared at 100,000 devices, so a
+        // larger fleet (or one reporting less often than INGEST_REGISTRY_CACHE_MS) read every device again at once.
+        this.registry.delete(deviceId);
+        if (this.registry.size >= (this.opts.registryCacheDevices ?? 100_000)) {
+          const oldest = this.registry.keys().next();
+          if (oldest.done !== true) this.registry.delete(oldest.value);
+        }
         this.registry.set(deviceId, { device, expiresAtMs: nowMs + this.opts.registryCacheMs });
         return device;
       },

@@ -245,6 +245,32 @@ describe('ingest pipeline', () => {
     expect(await telemetry.count({})).toBe(5);
   });
 
+  it('when more devices report than the registry cache holds, then only the device read longest ago is dropped, and the others are not read again', async () => {
+    const reads: string[] = [];
+    const devices = Object.create(state.devices) as State['devices'];
+    devices.getDevice = (id) => {
+      reads.push(id);
+      return state.devices.getDevice(id);
+    };
+    pipeline = make({ state: { ...state, devices }, registryCacheMs: 60_000, registryCacheDevices: 2 });
+    let acks = 0;
+    const send = (id: string): void =>
+      pipeline?.accept(`rf/v1/${id}/telemetry`, json(reading(acks + 1)), () => (acks += 1));
+    const ids = ['stk-0001', 'stk-0002', 'stk-0003', 'stk-0004'];
+    for (const [i, id] of ids.entries()) {
+      send(id);
+      await until(() => acks === i + 1);
+    }
+    // The cache holds stk-0003 and stk-0004; a clear of the whole cache would read stk-0003 again.
+    send('stk-0003');
+    send('stk-0004');
+    await until(() => acks === 6);
+    expect(reads).toEqual(ids);
+    send('stk-0001');
+    await until(() => acks === 7);
+    expect(reads).toEqual([...ids, 'stk-0001']);
+  });
+
   it('when the dead-letter write fails, then the message is acked only once its dead letter is committed, and the dead letter is written once', async () => {
     let failures = 2;
     const deadLetters = Object.create(state.deadLetters) as State['deadLetters'];
