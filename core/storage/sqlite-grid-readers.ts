@@ -7,11 +7,12 @@ import type { FieldsGrid, FieldsGridQuery } from './telemetry-store.js';
 /**
  * Reader threads for the SQLite telemetry store's grid queries, so a portfolio's daily panel uses more than one
  * core. A panel is one grid query per device kind (risk/features/panel.ts), and better-sqlite3 is synchronous:
- * on one thread the kinds are read one after the other. Measured with `npm run bench:score` (10,000 borrowers):
- * the stake grid took 2.6 s and the helmet, inspector and satellite grids 2.8 s together, one after the other
- * on the scoring process's thread; the process's first (cold) run stayed at 10 s at a load of 2 (issue 16's
- * aim: under 10 s). A query goes to an idle reader; with none idle it runs on the store's thread at once, so
- * a panel's queries share the reader and the store's thread.
+ * on one thread the kinds are read one after the other. On `npm run bench:score`'s file (10,000 borrowers) the
+ * stake grid took 3.0–3.3 s and the helmet, inspector and satellite grids 3.6–4.0 s together on the scoring
+ * process's thread, and its first (cold) run was at 10 s at a load of 2 (issue 16's aim: under 10 s); with one
+ * reader the four grids took 3.4–4.0 s, and the cold run 5.1–7.8 s against 7.1–9.9 s without (README, "Both
+ * cores"). A query goes to an idle reader; with none idle it runs on the store's thread at once, so a panel's
+ * queries share the reader and the store's thread.
  *
  * Threads start on the first query sent to them, not when the store opens: a process that never reads a
  * whole portfolio (ingest, the API) starts none. A reader that cannot start or dies hands its query back to
