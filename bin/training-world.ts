@@ -191,7 +191,7 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
     // (sqlite-telemetry-store.ts, `PRAGMA optimize`). A build shorter than the store's 10-minute refresh left
     // the file without them, and the same process then planned its queries blind: `npm run bench:score` on a
     // freshly built 10,000-borrower world took 15.8 s for its first portfolio run, and its ten single-borrower
-    // scores had not finished after three minutes; with the statistics, 5–9 s and about 55 ms each.
+    // scores had not finished after three minutes; with the statistics, 5–10 s and a median of about 55 ms each.
     await telemetryStore.close();
     const reopened = openSqliteTelemetryStore(join(dir, 'telemetry.db'), {
       log: opts.log,
