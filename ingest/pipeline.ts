@@ -4,6 +4,7 @@ import { Fifo } from '../core/fifo.js';
 import type { Logger } from '../core/logger.js';
 import type { Device, NewDeadLetter, Presence, State } from '../core/state/index.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
+import { RegistryCache } from './registry-cache.js';
 import { classifyTelemetry, describePayload, REJECT_REASONS, type RejectReason } from './validate.js';
 
 /**
@@ -113,15 +114,18 @@ export class IngestPipeline {
   private paused = false;
   private stopping = false;
   private timer: NodeJS.Timeout | undefined;
-  private readonly registry = new Map<string, { device: Device | undefined; expiresAtMs: number }>();
-  /** Registry reads in flight, by device: messages of a device that arrive meanwhile wait for the same read. */
-  private readonly lookups = new Map<string, Promise<Device | undefined>>();
+  private readonly registry: RegistryCache;
   /** Messages waiting for a registry read: they count towards back-pressure like buffered readings. */
   private awaitingLookup = 0;
   private readonly now: () => number;
 
   constructor(private readonly opts: PipelineOptions) {
     this.now = opts.now ?? Date.now;
+    this.registry = new RegistryCache({
+      ttlMs: opts.registryCacheMs,
+      maxDevices: opts.registryCacheDevices ?? 100_000,
+      read: (deviceId) => this.retrying('device registry', () => this.opts.state.devices.getDevice(deviceId)),
+    });
     this.timer = setInterval(() => this.pump(true), opts.flushIntervalMs);
     this.timer.unref();
   }
@@ -163,11 +167,11 @@ export class IngestPipeline {
       }
     } else {
       const { deviceId } = parsed;
-      const hit = this.registry.get(deviceId);
-      if (hit === undefined || hit.expiresAtMs <= nowMs) {
+      const hit = this.registry.fresh(deviceId, nowMs);
+      if (hit === undefined) {
         this.awaitingLookup += 1;
         this.updatePressure();
-        void this.lookup(deviceId, nowMs).then(
+        void this.registry.read(deviceId, nowMs).then(
           (device) => {
             this.awaitingLookup -= 1;
             this.classify(pending, topic, deviceId, device, payload, nowMs);
@@ -245,31 +249,6 @@ export class IngestPipeline {
     });
     this.counters.rejectedByReason[reason] += 1;
     this.counters.readingsRejected += 1;
-  }
-
-  /** Reads a device from the registry (one read per device at a time) and caches the answer. */
-  private lookup(deviceId: string, nowMs: number): Promise<Device | undefined> {
-    const inFlight = this.lookups.get(deviceId);
-    if (inFlight !== undefined) return inFlight;
-    const read = this.retrying('device registry', () => this.opts.state.devices.getDevice(deviceId)).then(
-      (device) => {
-        // The map's order is the order of the reads (an entry read again goes to the end), so its first entry is
-        // the one read longest ago: dropped when full. The whole map used to be cleared at 100,000 devices, so a
-        // larger fleet (or one reporting less often than INGEST_REGISTRY_CACHE_MS) read every device again at once.
-        this.registry.delete(deviceId);
-        if (this.registry.size >= (this.opts.registryCacheDevices ?? 100_000)) {
-          const oldest = this.registry.keys().next();
-          if (oldest.done !== true) this.registry.delete(oldest.value);
-        }
-        this.registry.set(deviceId, { device, expiresAtMs: nowMs + this.opts.registryCacheMs });
-        return device;
-      },
-    );
-    this.lookups.set(deviceId, read);
-    // Registered before any caller's handlers, so the map is clean by the time they run.
-    const forget = (): void => void this.lookups.delete(deviceId);
-    void read.then(forget, forget);
-    return read;
   }
 
   /** Starts store writes while there is work and write slots; `timed` also flushes partial batches. */
@@ -441,14 +420,14 @@ export class IngestPipeline {
     this.stopDeadlineMs = this.now() + timeoutMs;
     this.pump(true);
     this.stopping = true;
-    while (this.unflushed.length > 0 || this.writes.size > 0 || this.lookups.size > 0) {
+    for (;;) {
+      const lookups = this.registry.inFlight();
+      if (this.unflushed.length === 0 && this.writes.size === 0 && lookups.length === 0) break;
       if (this.writes.size === 0 && this.unflushed.length > 0) {
         this.stopping = false;
         this.pump(true);
         this.stopping = true;
       }
-      // A registry read that fails here is handled (and logged) by its message's handler.
-      const lookups = [...this.lookups.values()].map((read) => read.catch(() => undefined));
       await Promise.race([...this.writes, ...lookups]);
     }
     if (this.timer) clearInterval(this.timer);
