@@ -6,7 +6,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { hardenMq } from './mq.js';
 import type { AedesPersistence, StoredPacket } from './persistence-port.js';
-import { RedisOutgoing, type CountingBroker, type LiveClient } from './redis-outgoing.js';
+import { RedisOutgoing } from './redis-outgoing.js';
 
 const require = createRequire(import.meta.url);
 
@@ -23,7 +23,6 @@ const AsyncRedisPersistence = require('aedes-persistence-redis/asyncPersistence.
 interface RedisPersistenceOptions {
   conn: Redis;
   maxSessionDelivery: number;
-  log: Logger;
 }
 
 /** Where v12 differs from the port: its streams are async generators. */
@@ -48,20 +47,10 @@ class RedisPersistence extends AsyncRedisPersistence {
   readonly #outgoing: RedisOutgoing;
   readonly #maxSessionDelivery: number;
 
-  #broker: CountingBroker | undefined;
-  readonly #log: Logger;
-
   constructor(opts: RedisPersistenceOptions) {
     super(opts);
     this.#outgoing = new RedisOutgoing(opts.conn);
     this.#maxSessionDelivery = opts.maxSessionDelivery;
-    this.#log = opts.log;
-  }
-
-  // @ts-expect-error -- as above
-  override async setup(broker: CountingBroker): Promise<void> {
-    await super.setup(broker);
-    this.#broker = broker;
   }
 
   /**
@@ -111,24 +100,9 @@ class RedisPersistence extends AsyncRedisPersistence {
 
   // @ts-expect-error -- as above
   override outgoingClearMessageId(
-    client: LiveClient,
+    client: { readonly id: string },
     packet: StoredPacket,
   ): Promise<StoredPacket | undefined> {
-    if (packet.messageId === undefined) {
-      // A delivery Aedes dropped as out of order: sent again (RedisOutgoing.sendAgain), not left to the next connect.
-      const broker = this.#broker;
-      if (broker !== undefined) {
-        this.#outgoing
-          .sendAgain(client, packet, broker)
-          .catch((err: unknown) =>
-            this.#log.warn(
-              { err: errorMessage(err), clientId: client.id },
-              'queued message not sent again; it waits for the next connect',
-            ),
-          );
-      }
-      return Promise.resolve(undefined);
-    }
     return this.#outgoing.clear(client, packet);
   }
 
@@ -201,7 +175,6 @@ export function openRedisBackend(url: string, concurrency: number, log: Logger):
   const persistence = new RedisPersistence({
     conn,
     maxSessionDelivery: MAX_SESSION_DELIVERY,
-    log,
   });
   // matchEmptyLevels as Aedes sets it for its own default emitter [MQTT-4.7.1-3].
   const mq = hardenMq(new MQEmitterRedis({ connectionString: url, concurrency, matchEmptyLevels: true }));

@@ -71,111 +71,24 @@ if KEYS[2] ~= KEYS[3] then redis.call('DEL', KEYS[2]) end
 if redis.call('DECR', KEYS[4]) <= 0 then redis.call('DEL', KEYS[3], KEYS[4]) end
 return packet`;
 
-/**
- * KEYS: the session's list, its copy's packet key and count key, the new packet key and count key; ARGV: the packet
- * under its new key. Moves the session's list entry to the new key (the message alone, count 1) and gives up the
- * session's share of the old one (deleted when no session owes it any more). 0 when the entry is gone (acknowledged
- * or replayed meanwhile), 1 when moved.
- */
-const RENUMBER_SCRIPT = `
-local pos = redis.call('LPOS', KEYS[1], KEYS[2])
-if not pos then return 0 end
-redis.call('SET', KEYS[4], ARGV[1])
-redis.call('SET', KEYS[5], 1)
-redis.call('LSET', KEYS[1], pos, KEYS[4])
-if redis.call('DECR', KEYS[3]) <= 0 then redis.call('DEL', KEYS[2], KEYS[3]) end
-return 1`;
-
 const REPLAY_CHUNK = 500;
-
-/** What a resend uses of the Aedes broker: its id and message counter (aedes.js, as aedes-packet reads them). */
-export interface CountingBroker {
-  readonly id: string;
-  counter: number;
-}
-
-/** What a resend uses of an Aedes client (lib/client.js). */
-export interface LiveClient {
-  readonly id: string;
-  readonly closed?: boolean;
-  /** Per broker id, the highest count Aedes let through to this connection (lib/client.js `dedupe`). */
-  readonly duplicates?: Readonly<Record<string, number>>;
-  deliverQoS?(packet: StoredPacket, done: () => void): void;
-}
 
 interface Client {
   readonly id: string;
 }
 
 type ClearCommand = (list: string, recorded: string, pkt: string, count: string) => Promise<Buffer | null>;
-type RenumberCommand = (
-  list: string,
-  oldPkt: string,
-  oldCount: string,
-  newPkt: string,
-  newCount: string,
-  packet: Buffer,
-) => Promise<number>;
 
 export class RedisOutgoing {
   readonly #db: Redis;
   readonly #delivered = HLRU(100_000);
   readonly #clear: ClearCommand;
-  readonly #renumber: RenumberCommand;
 
   constructor(db: Redis) {
     this.#db = db;
     db.defineCommand('riskfuseOutgoingClear', { numberOfKeys: 4, lua: CLEAR_SCRIPT });
-    db.defineCommand('riskfuseOutgoingRenumber', { numberOfKeys: 5, lua: RENUMBER_SCRIPT });
-    const commands = db as unknown as {
-      riskfuseOutgoingClearBuffer: ClearCommand;
-      riskfuseOutgoingRenumber: RenumberCommand;
-    };
+    const commands = db as unknown as { riskfuseOutgoingClearBuffer: ClearCommand };
     this.#clear = commands.riskfuseOutgoingClearBuffer.bind(db);
-    this.#renumber = commands.riskfuseOutgoingRenumber.bind(db);
-  }
-
-  /**
-   * A queued message Aedes did not send to a connected session (its `dedupe` drops a message whose count is
-   * below one the session already got from the same broker, then clears it without a packet id): sent again now
-   * under this broker's next count, which `dedupe` lets through, instead of waiting in the queue for the
-   * session's next connect. It happens when a later message's enqueue finishes first (a retained status waits
-   * for the retained store). The SQLite store does the same (sqlite-outgoing.ts `#sendAgain`). Here the session's
-   * list entry moves to a key of its own under the new count, so the PUBACK, and a replay at the next connect,
-   * find the message under the count it was sent with. A copy of the last message let through (two of the
-   * session's subscriptions match it) is not sent again. Pinned by broker/test/redis-outgoing.test.ts ("dropped
-   * as out of order", and "matches two subscriptions").
-   */
-  async sendAgain(client: LiveClient, packet: StoredPacket, broker: CountingBroker): Promise<void> {
-    if (client.closed === true || typeof client.deliverQoS !== 'function') return;
-    if (packet.brokerId === undefined || packet.brokerCounter === undefined) return;
-    const last = client.duplicates?.[packet.brokerId];
-    if (!(typeof last === 'number' && last > Number(packet.brokerCounter))) return;
-    const oldPkt = packetKey(packet.brokerId, packet.brokerCounter);
-    const stored = await this.#db.getBuffer(oldPkt);
-    if (stored === null) return;
-    const current = msgpack.decode(stored);
-    // Given a packet id already (`update` stores it with the packet): sent before, by a replay or to another session.
-    if (current.messageId !== undefined && current.messageId !== null) return;
-    broker.counter += 1;
-    // Sent because it matches an established subscription: RETAIN 0 [MQTT-3.3.1-9].
-    const renumbered: StoredPacket = {
-      ...current,
-      brokerId: broker.id,
-      brokerCounter: broker.counter,
-      retain: false,
-    };
-    const moved = await this.#renumber(
-      outgoingKey(client.id),
-      oldPkt,
-      countKey(packet.brokerId, packet.brokerCounter),
-      packetKey(broker.id, broker.counter),
-      countKey(broker.id, broker.counter),
-      msgpack.encode(renumbered),
-    );
-    // Closed meanwhile: the moved entry waits for the next connect.
-    const { closed } = client as { closed?: boolean };
-    if (moved === 1 && closed !== true) client.deliverQoS(renumbered, () => undefined);
   }
 
   /** One subscriber per session: Aedes delivers a message once per session however many subscriptions match. */
