@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { RiskfuseError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { openSqliteState, type State } from '../core/state/index.js';
-import { openSqliteTelemetryStore } from '../core/storage/sqlite-telemetry-store.js';
+import {
+  openSqliteTelemetryStore,
+  type SqliteTelemetryStore,
+} from '../core/storage/sqlite-telemetry-store.js';
 import type { TelemetryStore } from '../core/storage/telemetry-store.js';
 import { backfill, fraudScenarios, generateWorld, provisionWorld, type World } from '../simulators/index.js';
 
@@ -124,6 +127,11 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
   });
 
   const hash = worldHash(world);
+  const openTelemetry = (): SqliteTelemetryStore =>
+    openSqliteTelemetryStore(join(dir, 'telemetry.db'), {
+      log: opts.log,
+      readerThreads: opts.readerThreads ?? 1,
+    });
   const marker = existsSync(markerPath)
     ? (JSON.parse(readFileSync(markerPath, 'utf8')) as Marker)
     : undefined;
@@ -134,10 +142,7 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
   }
   if (marker !== undefined && marker.worldHash === hash) {
     const stateStore = openSqliteState(join(dir, 'state.db'));
-    const telemetryStore = openSqliteTelemetryStore(join(dir, 'telemetry.db'), {
-      log: opts.log,
-      readerThreads: opts.readerThreads ?? 1,
-    });
+    const telemetryStore = openTelemetry();
     opts.onProgress?.(
       `reusing the simulated history in ${dir} (${marker.readings.toLocaleString('en')} readings)`,
     );
@@ -148,10 +153,7 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
   mkdirSync(dir, { recursive: true });
   const started = Date.now();
   const stateStore = openSqliteState(join(dir, 'state.db'));
-  const telemetryStore = openSqliteTelemetryStore(join(dir, 'telemetry.db'), {
-    log: opts.log,
-    readerThreads: opts.readerThreads ?? 1,
-  });
+  const telemetryStore = openTelemetry();
   try {
     await provisionWorld(world, stateStore);
     const days = Math.round((toMs - fromMs) / DAY_MS);
@@ -193,10 +195,7 @@ export async function openTrainingWorld(opts: TrainingWorldOptions): Promise<Tra
     // freshly built 10,000-borrower world took 15.8 s for its first portfolio run, and its ten single-borrower
     // scores had not finished after three minutes; with the statistics, 5–10 s and a median of about 55 ms each.
     await telemetryStore.close();
-    const reopened = openSqliteTelemetryStore(join(dir, 'telemetry.db'), {
-      log: opts.log,
-      readerThreads: opts.readerThreads ?? 1,
-    });
+    const reopened = openTelemetry();
     return opened(world, dir, stateStore, reopened, fromMs, toMs, result.readingsWritten, false);
   } catch (err) {
     await telemetryStore.close().catch(() => undefined);
