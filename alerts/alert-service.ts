@@ -1,6 +1,6 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { ScopedStorage } from '../core/scoped-storage.js';
 import { newEventId, type EventType, type PlatformEvent } from '../core/contracts/events.js';
 import { RiskfuseError } from '../core/errors.js';
 import type {
@@ -87,7 +87,7 @@ export class AlertService extends EventEmitter<{ appended: [] }> {
   };
   /** Not-resolved alerts by rule and subject: the engine's cheap "is it already open?" check. */
   private readonly active = new Map<string, Alert>();
-  private readonly pending = new AsyncLocalStorage<Pending>();
+  private readonly pending = new ScopedStorage<Pending>();
   private readonly now: () => number;
   /** Run inside the transaction that opens an alert (the case service files it into its borrower's case). */
   private readonly openedHooks: ((alert: Alert) => Promise<void>)[] = [];

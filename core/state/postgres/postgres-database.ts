@@ -1,6 +1,6 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { ScopedStorage } from '../../scoped-storage.js';
 import { RiskfuseError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import {
@@ -55,7 +55,7 @@ export class PostgresDatabase implements Database {
   /** The connection URL (with its password): sessions outside the pool, e.g. leader election, use it. */
   readonly url: string;
   readonly pool: pg.Pool;
-  readonly #scope = new AsyncLocalStorage<pg.PoolClient>();
+  readonly #scope = new ScopedStorage<pg.PoolClient>();
   readonly #log: Logger;
   #closed = false;
 

@@ -1,7 +1,7 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ScopedStorage } from '../../scoped-storage.js';
 import BetterSqlite3 from 'better-sqlite3';
 import { RiskfuseError } from '../../errors.js';
 import {
@@ -36,7 +36,7 @@ export class SqliteDatabase implements Database {
   /** The connection, for the few SQLite-only callers (backup, the legacy adapters' tests); repositories never. */
   readonly raw: BetterSqlite3.Database;
   readonly #statements = new Map<string, BetterSqlite3.Statement>();
-  readonly #scope = new AsyncLocalStorage<true>();
+  readonly #scope = new ScopedStorage<true>();
   /** Resolves when the transaction now open (and those queued before the last caller) have ended. */
   #tail: Promise<void> = Promise.resolve();
   #open = false;
