@@ -1,15 +1,22 @@
 import { alphaOf, AnomalyLikelihood } from './anomaly/likelihood.js';
+import { SeasonProfile } from './anomaly/season.js';
 
 /**
- * A streaming anomaly detector for one numeric series: O(1) per reading, ~80 numbers of state (with a 24-bin
- * season), one parameter set for every series. Four plain signals, each calibrated to the series itself:
+ * A streaming anomaly detector for one numeric series: O(1) per reading, ~80 numbers of state with a 24-bin
+ * season (~2 kB more with the weekly profile), one parameter set for every series. Four plain signals, each
+ * calibrated to the series itself:
  *
  * 1. Surprise against the last level: raw = 1 − exp(−|x − p| / (k·e)), p a fast EWMA (half-life 1 reading), e
  *    the EWMA of |x − p| (half-life `halfLifeReadings`). Its HTM-style likelihood (`AnomalyLikelihood`) asks
  *    whether the recent surprise is unusual *for this series*, which is what lets one threshold serve a calm
  *    temperature probe and a spiky CPU meter alike.
  * 2. The same against a seasonal profile (EWMA per bin of `seasonPeriodMs`, e.g. hour of day): catches a missing
- *    daily peak or a holiday that the last level alone cannot see.
+ *    daily peak or a holiday that the last level alone cannot see. With `weekly`, also against a profile of the
+ *    hour of the week (anomaly/season.ts), from the third week on: a holiday on a weekday looks like a Sunday to
+ *    the daily profile, whose error scale is inflated by the weekends, but not to the weekly one. On NAB's
+ *    development set that took the known-cause category (NYC taxi: Thanksgiving and Christmas now found) from
+ *    52.5 to 68.9 and the corpus from 70.3 to 72.5 standard, 66.6 to 67.7 low FP; leave one category out 59.3 to
+ *    62.7 (README "Streaming detector").
  * 3. Drift: the recent mean (half-life 20) against the long-run mean (half-life 1000), through its own
  *    likelihood, counted at 0.6: slow departures that no single reading shows.
  * 4. Range novelty: a value beyond the range seen so far (by `noveltyTolerance` of its span) scores 1, at most
@@ -29,6 +36,12 @@ export interface DetectorParams {
   readonly zThreshold: number;
   readonly seasonPeriodMs: number;
   readonly seasonBins: number;
+  /**
+   * Also a profile over seven seasonal periods (with a daily season: hour of the week, `seasonBins` × 7 bins), for
+   * series whose weekdays differ (traffic, shifts, holidays on a weekday); it counts once each of its bins has been
+   * seen SEASON_MIN_VISITS times, so three weeks in.
+   */
+  readonly weekly?: boolean;
   readonly warmupReadings: number;
   /** Half-life of the surprise scale (mean absolute error), readings. */
   readonly halfLifeReadings: number;
@@ -77,8 +90,6 @@ const NOVELTY_MIN_READINGS = 50;
 /** During a novelty episode, readings this far (× span) beyond the old range keep `level` at 1. A new record of
  * a noisy or still-unfolding series rarely stays 10 % of its span beyond the old range (alerts/test/detector.test.ts). */
 const NOVELTY_HOLD_TOLERANCE = 0.1;
-/** Seasonal surprise counts once a bin has been visited this often. */
-const SEASON_MIN_VISITS = 3;
 const GAUSS_SIGMA_PER_MAD = 1.2533;
 
 export interface DetectorStep {
@@ -96,11 +107,9 @@ export class StreamingDetector {
   private n = 0;
   private last = 0;
   private err = 0;
-  private seasonErr = 0;
   private lo = Infinity;
   private hi = -Infinity;
   private noveltyQuiet = 0;
-  private binsSeen = 0;
   private pendingLo = Infinity;
   private pendingHi = -Infinity;
   private peak = 0;
@@ -110,40 +119,38 @@ export class StreamingDetector {
   private readonly aRecent: number;
   private readonly aLong: number;
   private readonly driftLik: AnomalyLikelihood;
-  private readonly season: Float64Array;
-  /** Visits per bin, saturating: only the first SEASON_MIN_VISITS matter. */
-  private readonly visits: Uint16Array;
+  private readonly daily: SeasonProfile | undefined;
+  private readonly weekly: SeasonProfile | undefined;
   private readonly t: DetectorTuning;
   private readonly aErr: number;
-  private readonly aSeason: number;
   private readonly peakDecay: number;
   private readonly lastLik: AnomalyLikelihood;
-  private readonly seasonLik: AnomalyLikelihood;
 
   constructor(private readonly p: DetectorParams) {
     // Detectors without overrides share one tuning object: 100k series should not hold 100k copies.
     this.t = p.tuning === undefined ? DETECTOR_TUNING : { ...DETECTOR_TUNING, ...p.tuning };
-    const bins = p.seasonPeriodMs > 0 ? Math.max(1, p.seasonBins) : 0;
-    this.season = new Float64Array(bins);
-    this.visits = new Uint16Array(bins);
+    const season = {
+      binHalfLifeVisits: this.t.seasonHalfLifeVisits,
+      errHalfLife: p.halfLifeReadings,
+      likShort: this.t.likelihoodShortHalfLife,
+      likLong: this.t.likelihoodLongHalfLife,
+    };
+    const bins = Math.max(1, p.seasonBins);
+    this.daily = p.seasonPeriodMs > 0 ? new SeasonProfile(p.seasonPeriodMs, bins, season) : undefined;
+    this.weekly =
+      p.seasonPeriodMs > 0 && p.weekly === true
+        ? new SeasonProfile(7 * p.seasonPeriodMs, 7 * bins, { ...season, perPass: true })
+        : undefined;
     this.aErr = alphaOf(p.halfLifeReadings);
-    this.aSeason = alphaOf(this.t.seasonHalfLifeVisits);
     this.peakDecay = 2 ** (-1 / Math.max(1, this.t.reportHalfLifeReadings));
     this.lastLik = new AnomalyLikelihood(this.t.likelihoodShortHalfLife, this.t.likelihoodLongHalfLife);
     this.aRecent = alphaOf(this.t.driftHalfLife);
     this.aLong = alphaOf(this.t.driftSlowHalfLife);
     this.driftLik = new AnomalyLikelihood(this.t.likelihoodShortHalfLife, this.t.likelihoodLongHalfLife);
-    this.seasonLik = new AnomalyLikelihood(this.t.likelihoodShortHalfLife, this.t.likelihoodLongHalfLife);
   }
 
   get readings(): number {
     return this.n;
-  }
-
-  private bin(ts: number): number {
-    const period = this.p.seasonPeriodMs;
-    const phase = (((ts % period) + period) % period) / period;
-    return Math.min(this.season.length - 1, Math.floor(phase * this.season.length));
   }
 
   step(ts: number, x: number): DetectorStep {
@@ -165,23 +172,21 @@ export class StreamingDetector {
     this.driftErr += Math.max(this.aErr, 1 / (this.n + 1)) * (drift - this.driftErr);
     this.longMean += this.aLong * (x - this.longMean);
 
-    if (this.season.length > 0) {
-      const b = this.bin(ts);
-      const visits = this.visits[b] ?? 0;
-      const s = this.season[b] ?? 0;
-      const errSeason = visits > 0 ? Math.abs(x - s) : 0;
-      level = Math.max(
-        level,
-        this.seasonLik.step(visits < SEASON_MIN_VISITS ? 0 : surprise(errSeason, this.seasonErr)),
-      );
-      if (visits >= SEASON_MIN_VISITS) {
-        expected = s;
-        sigma = this.seasonErr;
+    const daily = this.daily;
+    if (daily !== undefined) {
+      level = Math.max(level, daily.step(ts, x, this.n, surprise));
+      if (daily.active) {
+        expected = daily.expected;
+        sigma = daily.scale;
       }
-      if (visits >= 1) this.seasonErr += Math.max(this.aErr, 1 / (this.n + 1)) * (errSeason - this.seasonErr);
-      this.season[b] = visits === 0 ? x : s + this.aSeason * (x - s);
-      this.visits[b] = Math.min(visits + 1, 0xffff);
-      if (visits === 0) this.binsSeen += 1;
+    }
+    const weekly = this.weekly;
+    if (weekly !== undefined) {
+      level = Math.max(level, weekly.step(ts, x, this.n, surprise));
+      if (weekly.active && (daily === undefined || !daily.active || weekly.scale < daily.scale)) {
+        expected = weekly.expected;
+        sigma = weekly.scale;
+      }
     }
 
     // The range is frozen during a novelty episode (its readings wait in pendingLo/Hi), so a series that stays
@@ -199,7 +204,7 @@ export class StreamingDetector {
     this.peak = Math.max(this.peak * this.peakDecay, novel ? 1 : level);
     const held = NOVELTY_HOLD_TOLERANCE * span;
     // Held only once the range has seen a whole season (every bin): the second half of a first day is not news.
-    const rangeKnown = this.binsSeen === this.season.length;
+    const rangeKnown = this.daily === undefined || this.daily.binsSeen === this.daily.size;
     if (novel || (rangeKnown && this.noveltyQuiet > 0 && (x > this.hi + held || x < this.lo - held)))
       level = 1;
 

@@ -30,6 +30,7 @@ export const NAB_PARAMS: DetectorParams = {
   zThreshold: 100,
   seasonPeriodMs: DAY_MS,
   seasonBins: 24,
+  weekly: true,
   warmupReadings: 0,
   halfLifeReadings: 300,
   direction: 'both',

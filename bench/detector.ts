@@ -1,7 +1,7 @@
 /**
  * `npm run bench:detector` — what the streaming anomaly detector costs per series and per reading.
  *
- * BENCH_SERIES (100,000) detectors with the anomaly rule's default parameters (hourly bins of a day), each fed
+ * BENCH_SERIES (100,000) detectors with the anomaly rule's default parameters (hourly bins of a day and of a week), each fed
  * BENCH_READINGS (50) readings of a noisy daily cycle, round-robin as an engine would see them. Reported: retained
  * heap per series (after a forced GC, all detectors alive) and readings/s, beside a baseline measured in the same
  * run: the simplest streaming detector NAB ranks (a running mean and variance, i.e. the windowed Gaussian's
@@ -18,6 +18,7 @@ const params: DetectorParams = {
   zThreshold: 5,
   seasonPeriodMs: 24 * HOUR,
   seasonBins: 24,
+  weekly: true,
   warmupReadings: 48,
   halfLifeReadings: 200,
 };

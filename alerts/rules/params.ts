@@ -26,6 +26,10 @@ export const detectorParams = {
   clearReadings: Count('consecutive normal readings to clear', 6),
   seasonPeriodMs: Ms('seasonal period (0 = none)', DAY),
   seasonBins: Count('bins of the seasonal profile', 24),
+  weekly: Type.Boolean({
+    default: true,
+    description: 'also a profile over seven seasonal periods (hour of the week), counted from the third week',
+  }),
   warmupReadings: Count('readings before the detector may flag', 48),
   halfLifeReadings: Count('half-life of the level and scale, readings', 200),
 };

@@ -18,6 +18,7 @@ export const params = Type.Object(
     }),
     seasonPeriodMs: Ms('seasonal period (0 = none)', 365 * DAY),
     seasonBins: Count('bins of the seasonal profile', 52),
+    weekly: Type.Boolean({ default: false, description: 'also a profile over seven seasonal periods' }),
     warmupReadings: Count('readings before the detector may flag', 20),
     halfLifeReadings: Count('half-life of the level and scale, readings', 30),
     persistReadings: Count('consecutive flagged readings to open', 3),

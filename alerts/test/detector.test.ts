@@ -46,6 +46,26 @@ describe('StreamingDetector', () => {
     expect(day40(plain)).toBe(0);
   });
 
+  it('when a weekday drops to its weekend level (a holiday), then the weekly profile flags it and ordinary weekends stay quiet', () => {
+    // Busy weekdays, quiet weekends (days 5 and 6 of each week), a daily shape on top; day 7·8 + 2, a weekday,
+    // looks like a Sunday. The daily profile blends weekdays with weekends, so its error scale is wide.
+    const level = (day: number) => (day % 7 >= 5 ? 30 : 100);
+    const shape = (i: number) => 1 + 0.5 * Math.max(0, Math.sin((2 * Math.PI * (i % 24)) / 24));
+    const usual = (i: number) => level(Math.floor(i / 24)) * shape(i) + noise(i);
+    const holiday = 7 * 8 + 2;
+    const withHoliday = (i: number) => (Math.floor(i / 24) === holiday ? 30 * shape(i) + noise(i) : usual(i));
+    const n = 10 * 7 * 24;
+    const day = (xs: ReturnType<typeof run>, d: number) => xs.slice(d * 24, (d + 1) * 24);
+    const flags = (xs: ReturnType<typeof run>) => xs.filter((s) => s.flagged).length;
+    const weekly = { ...params, zThreshold: 4, weekly: true };
+    const daily = { ...params, zThreshold: 4 };
+    const ordinary = run(usual, n, HOUR, weekly);
+    // The weekly profile counts from the third week: every weekend after that is quiet.
+    for (let d = 21; d < 70; d++) if (d % 7 >= 5) expect(flags(day(ordinary, d)), `day ${d}`).toBe(0);
+    expect(flags(day(run(withHoliday, n, HOUR, weekly), holiday))).toBeGreaterThan(0);
+    expect(flags(day(run(withHoliday, n, HOUR, daily), holiday))).toBe(0);
+  });
+
   it('when a spiky series keeps spiking as usual, then it stays quiet, but a calm series with a burst of the same size alarms', () => {
     const spiky = (i: number) => 20 + noise(i) + (i % 37 === 0 ? 30 : 0);
     // The calm series saw larger excursions both ways early on, so its later burst stays within the range: only

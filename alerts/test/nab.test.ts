@@ -11,17 +11,19 @@ describe('streaming anomaly detector on the NAB development set', () => {
       // A one-candidate grid keeps this fast; `npm run eval:nab` searches the full grid.
       const r = evaluateNab(DEV, NAB_PARAMS, [NAB_PARAMS]);
       expect(r.files).toHaveLength(36);
-      // 70.3 / 66.6 / 73.5 when written (README "Streaming detector"); Numenta HTM 73.2 / 66.8 / 76.5 here.
-      expect(r.profiles.standard.score).toBeGreaterThanOrEqual(68);
-      expect(r.profiles.reward_low_FP_rate.score).toBeGreaterThanOrEqual(63);
-      expect(r.profiles.reward_low_FN_rate.score).toBeGreaterThanOrEqual(70);
+      // 72.5 / 67.7 / 76.0 with the weekly profile (70.3 / 66.6 / 73.5 without; README "Streaming detector");
+      // Numenta HTM 73.2 / 66.8 / 76.5 here.
+      expect(r.profiles.standard.score).toBeGreaterThanOrEqual(71);
+      expect(r.profiles.reward_low_FP_rate.score).toBeGreaterThanOrEqual(65);
+      expect(r.profiles.reward_low_FN_rate.score).toBeGreaterThanOrEqual(74);
+      // No category far below the rest: 67.4–91.2 with windows (known cause was 52.5 without the weekly profile).
       for (const [c, k] of Object.entries(r.profiles.standard.categories)) {
         if (k.score === null) expect(k.falsePositives, c).toBeLessThanOrEqual(3);
-        else expect(k.score, c).toBeGreaterThanOrEqual(50);
+        else expect(k.score, c).toBeGreaterThanOrEqual(62);
       }
-      // Thresholds chosen without the held-out category (68.6 / 63.4 pooled when written).
-      expect(r.locoOverall.standard).toBeGreaterThanOrEqual(65);
-      expect(r.locoOverall.reward_low_FP_rate).toBeGreaterThanOrEqual(60);
+      // Thresholds chosen without the held-out category (70.8 / 66.0 pooled; 68.6 / 63.4 without weekly).
+      expect(r.locoOverall.standard).toBeGreaterThanOrEqual(69);
+      expect(r.locoOverall.reward_low_FP_rate).toBeGreaterThanOrEqual(64);
     },
     120_000,
   );
