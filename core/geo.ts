@@ -1,4 +1,5 @@
 import type { LatLon } from './state/index.js';
+export type { LatLon };
 
 /** Small-distance geodesy (equirectangular), accurate to well under a metre at site scale (≤ 50 km). */
 const M_PER_DEG_LAT = 111_320;

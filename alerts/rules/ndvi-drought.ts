@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
-import { distanceM } from '../../core/geo.js';
 import { Hysteresis } from '../detector.js';
 import { alphaOf } from '../anomaly/likelihood.js';
 import { median } from './median.js';
 import { Count, DAY, Ms, Pct } from './params.js';
-import { readingEvidence, remember, transition, type ReadingRule } from './rule.js';
+import { readingEvidence, remember, transition, type DeviceMemory, type ReadingRule } from './rule.js';
+import { SceneReference, scanReference, type Scene } from './scene-reference.js';
 
 /**
  * ndvi-drought: a parcel's crop falls behind the season, judged as an agronomist would: its clear-sky NDVI
@@ -45,11 +45,28 @@ export const doc = {
   subject: 'device',
 } as const;
 
-interface Scene {
-  readonly ts: number;
-  readonly at: readonly [number, number];
-  readonly ndvi: number;
+/** The indexes of the far-away reference (scene-reference.ts), one per reference distance and window in use. */
+const indexes = (shared: DeviceMemory): Map<string, SceneReference> =>
+  remember(shared, 'ndvi-drought:indexes', () => new Map<string, SceneReference>());
+
+function referenceIndex(
+  shared: DeviceMemory,
+  referenceM: number,
+  windowMs: number,
+  scenes: readonly Scene[],
+): SceneReference {
+  const all = indexes(shared);
+  const key = `${String(referenceM)}/${String(windowMs)}`;
+  let index = all.get(key);
+  if (index === undefined) {
+    // A borrower's override with its own distance or window: built from the scenes kept so far.
+    index = new SceneReference(referenceM, windowMs);
+    for (const sc of scenes) index.add(sc);
+    all.set(key, index);
+  }
+  return index;
 }
+
 interface ParcelState {
   readonly recent: number[];
   usual: number;
@@ -73,19 +90,15 @@ export const ndviDrought: ReadingRule = {
     // Every clear parcel scene, newest last, for the reference of the others (one list per engine).
     const scenes = remember(ctx.shared, 'ndvi-drought:scenes', (): Scene[] => []);
     while (scenes.length > 0 && (scenes[0] as Scene).ts < r.ts - p.referenceWindowMs) scenes.shift();
-    const far: number[] = [];
     const here = [site.lat, site.lon] as const;
-    // The list is in arrival order, not time order: a feed that was silent sends weeks-old scenes after today's,
-    // and those stay behind the head the loop above prunes. So the window is bounded on both sides here.
-    // Pinned by alerts/rules/test/ndvi-drought-late.test.ts.
-    const since = r.ts - p.referenceWindowMs;
-    for (const sc of scenes) {
-      if (sc.ts <= r.ts && sc.ts >= since && distanceM(here, sc.at) >= p.referenceKm * 1000)
-        far.push(sc.ndvi);
-    }
-    scenes.push({ ts: r.ts, at: here, ndvi });
-    if (far.length < p.minReferenceScenes) return;
-    const reference = median(far);
+    const index = referenceIndex(ctx.shared, p.referenceKm * 1000, p.referenceWindowMs, scenes);
+    const { scenes: referenceScenes, median: reference } = index.answers(r.ts)
+      ? index.reference(r.ts, here)
+      : scanReference(scenes, r.ts, here, p.referenceKm * 1000, p.referenceWindowMs);
+    const scene = { ts: r.ts, at: here, ndvi };
+    scenes.push(scene);
+    for (const ix of indexes(ctx.shared).values()) ix.add(scene);
+    if (referenceScenes < p.minReferenceScenes) return;
     if (!(reference > 0)) return;
     const ratio = Math.log(ndvi / reference);
 
@@ -117,7 +130,7 @@ export const ndviDrought: ReadingRule = {
         reading: readingEvidence(r),
         ndvi,
         referenceNdvi: reference,
-        referenceScenes: far.length,
+        referenceScenes,
         recentRatio: Math.exp(recent),
         usualRatio: Math.exp(st.usual),
       },
