@@ -10,7 +10,7 @@ import type { InternalPublish } from './aedes-hooks.js';
  * Aedes 1.2 writes the PUBACK first and publishes afterwards (lib/handlers/publish.js, `case 1`): the
  * device is told "accepted" while the copy queued for the ingest's persistent session is not yet in the
  * session store. With a durable store a crash in between loses messages the device has already dropped
- * — in a burst, hundreds (test/persistence-sqlite.test.ts kills the broker right after the last PUBACK).
+ * — in a burst, hundreds (test/persistence-sqlite-restart.test.ts kills the broker right after the last PUBACK).
  * [MQTT-4.3.2-2] has the receiver send PUBACK "having accepted ownership of the Application Message".
  *
  * So for a QoS 1 PUBLISH from a client, once `authorizePublish` has allowed it, the message is published
