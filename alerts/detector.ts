@@ -3,7 +3,7 @@ import { SeasonProfile } from './anomaly/season.js';
 
 /**
  * A streaming anomaly detector for one numeric series: O(1) per reading, ~80 numbers of state with a 24-bin
- * season (~2 kB more with the weekly profile), one parameter set for every series. Four plain signals, each
+ * season (~1.5 kB more with the weekly profile), one parameter set for every series. Four plain signals, each
  * calibrated to the series itself:
  *
  * 1. Surprise against the last level: raw = 1 − exp(−|x − p| / (k·e)), p a fast EWMA (half-life 1 reading), e
