@@ -391,22 +391,16 @@ async function main(): Promise<void> {
   const base = await baseline();
   const sqlite = BACKENDS.has('sqlite') ? await platform('sqlite') : undefined;
   // Further rounds alternate the bare broker and SQLite, so that both see the machine's load of the moment.
-  const rounds: { basePerS: number; sqlitePerS: number; ratio: number }[] = [];
-  if (sqlite)
-    rounds.push({
-      basePerS: base.closed.perS,
-      sqlitePerS: sqlite.closed.perS,
-      ratio: ratio(sqlite.closed.perS, base.closed.perS),
-    });
+  const round = (b: BackendResult, s: BackendResult) => ({
+    basePerS: b.closed.perS,
+    sqlitePerS: s.closed.perS,
+    ratio: ratio(s.closed.perS, b.closed.perS),
+  });
+  const rounds = sqlite ? [round(base, sqlite)] : [];
   for (let k = 2; sqlite && k <= ROUNDS; k++) {
     process.stdout.write(`round ${String(k)} of ${String(ROUNDS)}\n`);
     const b = await baseline();
-    const s = await platform('sqlite');
-    rounds.push({
-      basePerS: b.closed.perS,
-      sqlitePerS: s.closed.perS,
-      ratio: ratio(s.closed.perS, b.closed.perS),
-    });
+    rounds.push(round(b, await platform('sqlite')));
   }
   let influx: BackendResult | undefined;
   if (!BACKENDS.has('influxdb')) {

@@ -12,6 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { SceneReference, scanReference, type Scene } from '../alerts/rules/scene-reference.js';
+import { mulberry32 } from '../core/random.js';
 import { envInt, runBench } from './support.js';
 
 const PARCELS = envInt('BENCH_PARCELS', 100_000);
@@ -21,17 +22,8 @@ const DAY = 86_400_000;
 const WINDOW_MS = 7 * DAY;
 const REFERENCE_M = 150_000;
 
-/** Deterministic uniform numbers in [0, 1). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
 function main(): Promise<void> {
-  const u = rng(7);
+  const u = mulberry32(7);
   const parcels = Array.from({ length: PARCELS }, () => [42 + 10 * u(), 2 + 20 * u()] as const);
   const scenes: Scene[] = [];
   const index = new SceneReference(REFERENCE_M, WINDOW_MS);

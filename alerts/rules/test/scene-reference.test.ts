@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { distanceM, type LatLon } from '../../../core/geo.js';
+import { mulberry32 } from '../../../core/random.js';
 import { median } from '../median.js';
 import { SceneReference, type Scene } from '../scene-reference.js';
 
@@ -13,17 +14,8 @@ function oracle(scenes: readonly Scene[], ts: number, at: LatLon, referenceM: nu
   return { scenes: far.length, median: median(far) };
 }
 
-/** Deterministic uniform numbers in [0, 1). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
 function check(seed: number, region: (u: () => number) => LatLon, referenceM: number, lateShare: number) {
-  const u = rng(seed);
+  const u = mulberry32(seed);
   const windowMs = 7 * DAY;
   const index = new SceneReference(referenceM, windowMs);
   const seen: Scene[] = [];
