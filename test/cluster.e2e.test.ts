@@ -53,6 +53,23 @@ describe.skipIf(requireInfluxOrSkip() || !pg.available)('broker cluster under fa
     const acked = await run.stop();
     const count = await cluster.waitForStored(run.fromMs, acked.size, 30_000);
     const stored = await cluster.stored(run.fromMs);
+    const kept = new Set(stored);
+    const missing = [...acked].filter((k) => !kept.has(k));
+    if (missing.length > 0) {
+      // Where each reading PUBACKed but not stored waits: queued in Redis for an ingest session, or nowhere.
+      const queued = await cluster.queued();
+      const where = new Map<string, string[]>();
+      for (const key of missing) {
+        const place = queued.get(key) ?? 'nowhere';
+        where.set(place, [...(where.get(place) ?? []), key]);
+      }
+      const detail = [...where].map(
+        ([place, keys]) => `${keys.length} queued for ${place}: ${keys.join(' ')}`,
+      );
+      throw new Error(
+        `${missing.length} of ${acked.size} PUBACKed readings not stored in 30 s (stored ${count}):\n${detail.join('\n')}`,
+      );
+    }
     expect(count).toBe(acked.size);
     expect(stored.length).toBe(acked.size);
     expect(new Set(stored)).toEqual(acked);

@@ -309,8 +309,11 @@ export function mosquitto(
 export interface RawConnection {
   readonly socket: Socket;
   send(packet: Packet): void;
-  /** Resolves with the next packet from the broker, or undefined if the connection closes first. */
-  next(ms?: number): Promise<Packet | undefined>;
+  /**
+   * Resolves with the next packet from the broker, or undefined if the connection closes first; rejects after
+   * `ms` (5 s) naming `awaited`, the packet the caller waits for.
+   */
+  next(ms?: number, awaited?: string): Promise<Packet | undefined>;
   /** Resolves when the broker has closed the connection. */
   readonly closed: Promise<void>;
 }
@@ -335,7 +338,9 @@ export async function rawIngestSession(
     username: 'svc:ingest',
     password: Buffer.from(SERVICE_TOKEN),
   });
-  const connack = await c.next();
+  // 20 s: a session on the Redis store reads its subscriptions and queue before the CONNACK, and CI runs
+  // other suites beside this one.
+  const connack = await c.next(20_000, `CONNACK of ${clientId}`);
   if (connack?.cmd !== 'connack' || connack.returnCode !== 0) {
     throw new Error(`session ${clientId} not accepted: ${JSON.stringify(connack)}`);
   }
@@ -383,12 +388,12 @@ export function rawConnect(port: number): Promise<RawConnection> {
       resolve({
         socket,
         send: (packet) => socket.write(mqttPacket.generate(packet)),
-        next(ms = 5_000) {
+        next(ms = 5_000, awaited = 'packet') {
           const ready = inbox.shift();
           if (ready) return Promise.resolve(ready);
           if (socket.destroyed) return Promise.resolve(undefined);
           return new Promise((res, rej) => {
-            const timer = setTimeout(() => rej(new Error(`no packet within ${ms} ms`)), ms);
+            const timer = setTimeout(() => rej(new Error(`no ${awaited} within ${ms} ms`)), ms);
             waiter = (p) => {
               clearTimeout(timer);
               res(p);

@@ -48,7 +48,7 @@ afterAll(async () => {
 async function session(port: number, subscribe: boolean | 'acked' = true): Promise<RawConnection> {
   const c = await rawIngestSession(port, SESSION);
   if (subscribe !== false) subscribeTo(c);
-  if (subscribe === 'acked') expect(await c.next()).toMatchObject({ cmd: 'suback' });
+  if (subscribe === 'acked') expect(await c.next(20_000, 'SUBACK')).toMatchObject({ cmd: 'suback' });
   return c;
 }
 

@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
+import { RedisOutgoing } from '../../broker/redis-outgoing.js';
 import { parseConfig } from '../../core/config.js';
 import { issueToken } from '../../core/credentials.js';
 import { statusTopic, telemetryTopic } from '../../core/contracts/index.js';
@@ -40,6 +42,11 @@ export interface Cluster {
   publish(intervalMs: number): Run;
   /** The `device/seq` keys stored for the cluster's devices with device time from `fromMs` on. */
   stored(fromMs: number): Promise<string[]>;
+  /**
+   * The `device/seq` keys of readings still queued in Redis for a persistent session (the ingest partitions),
+   * each with the session: what a reading PUBACKed to its device but not stored is waiting in, if anywhere.
+   */
+  queued(): Promise<Map<string, string>>;
   /** Polls until `expected` readings from `fromMs` on are stored or `timeoutMs` passes; the last count. */
   waitForStored(fromMs: number, expected: number, timeoutMs: number): Promise<number>;
   close(): Promise<void>;
@@ -201,6 +208,31 @@ export async function startCluster(
     return keys;
   };
 
+  const queued = async (): Promise<Map<string, string>> => {
+    const db = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    const found = new Map<string, string>();
+    try {
+      await db.connect();
+      const outgoing = new RedisOutgoing(db);
+      for (let cursor = '0'; ;) {
+        const [next, keys] = await db.scan(cursor, 'MATCH', 'outgoing:*', 'COUNT', 1000, 'TYPE', 'list');
+        for (const key of keys) {
+          const session = decodeURIComponent(key.slice('outgoing:'.length));
+          for await (const packet of outgoing.stream({ id: session }, 1_000_000)) {
+            const reading = JSON.parse(String(packet.payload)) as { seq?: number };
+            const device = String(packet.topic).split('/')[2];
+            if (reading.seq !== undefined) found.set(`${device}/${reading.seq}`, session);
+          }
+        }
+        if (next === '0') break;
+        cursor = next;
+      }
+    } finally {
+      db.disconnect();
+    }
+    return found;
+  };
+
   return {
     redis,
     haproxy,
@@ -217,6 +249,7 @@ export async function startCluster(
     },
     publish,
     stored,
+    queued,
     async waitForStored(fromMs, expected, timeoutMs) {
       const end = Date.now() + timeoutMs;
       let n = 0;

@@ -108,7 +108,7 @@ describe.skipIf(requireChromiumOrSkip())(
       const context = await p.loggedIn(p.adminKey);
       const page = await context.newPage();
       const errors: string[] = [];
-      page.on('pageerror', (err) => errors.push(err.message));
+      page.on('pageerror', (err) => errors.push(err.stack ?? err.message));
       const answered = captured<{ items: Row[] }>(page, (u) => u.includes('/v1/portfolio/borrowers?'));
       await page.goto(`${p.apiUrl}/dashboard/#/portfolio?sort=el`);
       await page.waitForSelector('main[data-ready="/portfolio"] #ranking[aria-busy="false"]');
@@ -208,7 +208,7 @@ describe.skipIf(requireChromiumOrSkip())(
         if (l.conditions.includes('unverified')) expect(why).toContain('weight unverified');
       });
       await page.locator('#credit').screenshot({ path: join(SCREENSHOTS, 'credit-2-borrower.png') });
-      expect(errors).toEqual([]);
+      expect(errors.join('\n\n')).toBe('');
       await context.close();
     }, 360_000);
 
@@ -243,7 +243,7 @@ describe.skipIf(requireChromiumOrSkip())(
       const ctxA = await p.loggedIn(approverA);
       const errors: string[] = [];
       const queue = await ctxA.newPage();
-      queue.on('pageerror', (err) => errors.push(err.message));
+      queue.on('pageerror', (err) => errors.push(err.stack ?? err.message));
       await queue.goto(`${p.apiUrl}/dashboard/#/applications`);
       await queue.waitForSelector('main[data-ready="/applications"]');
       // The approver's navigation: applications and credit, not the devices an approver may not read.
@@ -270,7 +270,7 @@ describe.skipIf(requireChromiumOrSkip())(
         filed.recommendation?.reasons,
       );
       const stale = await ctxA.newPage();
-      stale.on('pageerror', (err) => errors.push(err.message));
+      stale.on('pageerror', (err) => errors.push(err.stack ?? err.message));
       await stale.goto(`${p.apiUrl}/dashboard/#/application/${filed.id}`);
       await stale.waitForSelector('#decision-form');
       await queue.selectOption('#decision-outcome', 'approve');
@@ -304,7 +304,7 @@ describe.skipIf(requireChromiumOrSkip())(
       // Approver B sees who approved first and completes it.
       const ctxB = await p.loggedIn(approverB);
       const pageB = await ctxB.newPage();
-      pageB.on('pageerror', (err) => errors.push(err.message));
+      pageB.on('pageerror', (err) => errors.push(err.stack ?? err.message));
       await pageB.goto(`${p.apiUrl}/dashboard/#/application/${filed.id}`);
       await pageB.waitForSelector('#decision-form');
       expect(await pageB.locator('#four-eyes').textContent()).toContain('First approval by e2e approver A');
@@ -322,7 +322,7 @@ describe.skipIf(requireChromiumOrSkip())(
       expect(done.application.status).toBe('approved');
       expect(done.decisions.map((d) => d.approverName)).toEqual(['e2e approver A', 'e2e approver B']);
       await shot(pageB, 'credit-6-approved');
-      expect(errors).toEqual([]);
+      expect(errors.join('\n\n')).toBe('');
       await ctxA.close();
       await ctxB.close();
     }, 180_000);
@@ -351,7 +351,7 @@ describe.skipIf(requireChromiumOrSkip())(
       const ctx = await p.loggedIn(officer);
       const page = await ctx.newPage();
       const errors: string[] = [];
-      page.on('pageerror', (err) => errors.push(err.message));
+      page.on('pageerror', (err) => errors.push(err.stack ?? err.message));
       await page.goto(`${p.apiUrl}/dashboard/#/applications`);
       await page.waitForSelector('main[data-ready="/applications"] #apply-form');
 
@@ -417,7 +417,7 @@ describe.skipIf(requireChromiumOrSkip())(
         'one approver can approve the amount applied for',
       );
       await shot(page, 'credit-8-form-filed');
-      expect(errors).toEqual([]);
+      expect(errors.join('\n\n')).toBe('');
       await ctx.close();
     }, 180_000);
   },

@@ -70,7 +70,7 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     const context = await platform.loggedIn(adminKey);
     const page = await context.newPage();
     const errors: string[] = [];
-    page.on('pageerror', (err) => errors.push(err.message));
+    page.on('pageerror', (err) => errors.push(err.stack ?? err.message));
     return { page, errors, close: () => context.close() };
   }
 
@@ -78,7 +78,7 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     expect(adminKey).toMatch(/^rfk_/);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
-    page.on('pageerror', (err) => errors.push(err.message));
+    page.on('pageerror', (err) => errors.push(err.stack ?? err.message));
     await page.goto(`${apiUrl}/`);
     expect(page.url()).toMatch(/\/dashboard\/(#\/login)?$/);
     await page.waitForSelector('#api-key');
@@ -135,7 +135,7 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     expect(await shownIds(page)).toContain(riskiest);
     expect(page.url()).toContain(`q=${encodeURIComponent(part)}`);
     await shot(page, '2b-portfolio-search');
-    expect(errors).toEqual([]);
+    expect(errors.join('\n\n')).toBe('');
     await page.close();
   }, 120_000);
 
@@ -199,7 +199,7 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     const wh = (await whRes.json()) as { totalHours: number; helmets: number };
     expect(wh.totalHours).toBeGreaterThanOrEqual(shown - 0.05);
     await shot(page, '3-borrower');
-    expect(errors).toEqual([]);
+    expect(errors.join('\n\n')).toBe('');
     await close();
   }, 120_000);
 
@@ -253,7 +253,7 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     const stored = await api<Alert>(`/v1/alerts/${resolved ?? ''}`);
     expect(stored).toMatchObject({ status: 'resolved', resolveComment: comment, resolvedBy: me.id });
     await shot(page, '5c-alert-resolved');
-    expect(errors).toEqual([]);
+    expect(errors.join('\n\n')).toBe('');
     await close();
   }, 300_000);
 
@@ -271,7 +271,7 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     expect(presences.length).toBeGreaterThan(0);
     expect(new Set(presences)).toEqual(new Set(['online']));
     await shot(page, '6b-devices-online');
-    expect(errors).toEqual([]);
+    expect(errors.join('\n\n')).toBe('');
     await close();
   }, 60_000);
 
@@ -283,7 +283,7 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     await context.addInitScript(`sessionStorage.setItem('riskfuse.apiKey', ${JSON.stringify(adminKey)})`);
     const page = await context.newPage();
     const errors: string[] = [];
-    page.on('pageerror', (err) => errors.push(err.message));
+    page.on('pageerror', (err) => errors.push(err.stack ?? err.message));
     const sideways = () => page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     const pages: [string, string, string][] = [
       ['portfolio', '#/portfolio', '#ranking .spark'],
@@ -321,7 +321,7 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
       await page.setViewportSize({ width: 768, height: 1024 });
       await expect.poll(chartFits).toBe(true);
       expect(await sideways()).toBeLessThanOrEqual(0);
-      expect(errors).toEqual([]);
+      expect(errors.join('\n\n')).toBe('');
     } finally {
       await context.close();
     }
@@ -345,7 +345,7 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     const { items } = await api<{ items: Health[] }>('/v1/models/health');
     const page = await browser.newPage();
     const errors: string[] = [];
-    page.on('pageerror', (err) => errors.push(err.message));
+    page.on('pageerror', (err) => errors.push(err.stack ?? err.message));
     await page.goto(`${apiUrl}/dashboard/`);
     await page.evaluate(`sessionStorage.setItem('riskfuse.apiKey', ${JSON.stringify(adminKey)})`);
     await page.goto(`${apiUrl}/dashboard/#/portfolio`);
@@ -377,7 +377,7 @@ describe.skipIf(requireChromiumOrSkip())('dashboard in headless Chromium against
     if (champion?.drift !== null)
       expect(await page.locator('#drift-inputs tbody tr').count()).toBeGreaterThan(5);
     await shot(page, '8-model-health');
-    expect(errors).toEqual([]);
+    expect(errors.join('\n\n')).toBe('');
     await page.close();
   }, 210_000);
 
