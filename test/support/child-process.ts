@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, readdirSync, readlinkSync, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -42,6 +42,12 @@ export interface ServerProcessOptions {
   readonly spawn: () => ChildProcess;
   /** Whether the server answers yet; polled every 50 ms during start-up. */
   readonly ready: () => Promise<boolean>;
+  /**
+   * The loopback TCP ports the spawned process itself must be listening on before `ready` counts (see
+   * `listensOn`): another test file's server, started on the same free port a moment earlier, answers `ready`
+   * too while this one is failing to bind it.
+   */
+  readonly ports?: () => readonly number[];
   /** The file the server's stdout and stderr are appended to. */
   readonly logPath: string;
   /** How long start-up may take before the server is killed and `start()` throws. */
@@ -63,6 +69,57 @@ export interface StartRetry {
 }
 
 const POLL_INTERVAL_MS = 50;
+
+/**
+ * Whether process `pid` or one of its descendants holds a socket listening on TCP `port` (IPv4 or IPv6), read
+ * from /proc (Linux): the listening sockets' inodes in /proc/net/tcp{,6} against the processes' open files.
+ * Free ports are picked by binding port 0 and releasing it, so two test files can pick the same one; the server
+ * that loses the bind exits, but until it does a readiness probe on the port reaches the other file's server,
+ * and the two files would share one Redis or influxd. Rare (the kernel picks port 0 at random), and not shown to
+ * have caused a failure; closed because a shared server fails tests in ways that point elsewhere.
+ */
+export function listensOn(pid: number, port: number): boolean {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is HEXIP:HEXPORT; st 0A is LISTEN; field 9 is the inode.
+      if (f.length > 9 && f[1]?.endsWith(`:${hexPort}`) && f[3] === '0A') inodes.add(f[9] as string);
+    }
+  }
+  if (inodes.size === 0) return false;
+  const pending = [pid];
+  for (let p = pending.pop(); p !== undefined; p = pending.pop()) {
+    try {
+      for (const fd of readdirSync(`/proc/${p}/fd`)) {
+        const target = readlinkSafe(`/proc/${p}/fd/${fd}`);
+        if (target?.startsWith('socket:[') && inodes.has(target.slice(8, -1))) return true;
+      }
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        const children = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
+        if (children !== '') pending.push(...children.split(/\s+/).map(Number));
+      }
+    } catch {
+      // The process is gone (or not ours to read): it holds nothing.
+    }
+  }
+  return false;
+}
+
+function readlinkSafe(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
 const LOG_TAIL_LINES = 15;
 
 /** Whether this run is in CI: `CI` set to anything but empty, `0` or `false`. */
@@ -143,7 +200,7 @@ export function serverProcess(options: ServerProcessOptions): ServerProcess {
         child = undefined;
         return false;
       }
-      if (await options.ready()) return true;
+      if ((await options.ready()) && ownsPorts(proc)) return true;
       await sleep(POLL_INTERVAL_MS);
     }
     proc.kill('SIGKILL');
@@ -151,6 +208,9 @@ export function serverProcess(options: ServerProcessOptions): ServerProcess {
     out.end();
     throw new Error(await options.notReadyMessage());
   };
+
+  const ownsPorts = (proc: ChildProcess): boolean =>
+    proc.pid !== undefined && (options.ports?.() ?? []).every((port) => listensOn(proc.pid as number, port));
 
   const running = (proc: ChildProcess | undefined): proc is ChildProcess =>
     proc !== undefined && !exited(proc);

@@ -61,6 +61,7 @@ export async function startHaproxy(brokers: readonly [string, string]): Promise<
         },
       }),
     ready: () => accepts(port),
+    ports: () => [port],
     logPath: join(dir, 'haproxy.log'),
     startTimeoutMs: 10_000,
     stopTimeoutMs: 5_000,

@@ -142,6 +142,7 @@ export async function startInfluxd(): Promise<Influxd> {
     name: INFLUXD,
     spawn: () => spawn(INFLUXD, ['-config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] }),
     ready: () => pingOk(url),
+    ports: () => [httpPort],
     logPath,
     startTimeoutMs: START_TIMEOUT_MS,
     stopTimeoutMs: STOP_TIMEOUT_MS,

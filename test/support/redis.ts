@@ -68,6 +68,7 @@ export async function startRedis(options: RedisOptions = { appendfsync: 'always'
     name: 'redis-server',
     spawn: () => spawn(REDIS, [configPath], { stdio: ['ignore', 'pipe', 'pipe'] }),
     ready: () => pingOk(port),
+    ports: () => [port],
     logPath,
     startTimeoutMs: 20_000,
     stopTimeoutMs: 10_000,
