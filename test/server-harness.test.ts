@@ -20,7 +20,7 @@ describe('which process listens on a port', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it('when this process listens on a port, then it holds the port and a child process it spawned does not', async () => {
+  it('when this process listens on a port, then it holds the port and a child process it spawned does not', () => {
     expect(listensOn(process.pid, port)).toBe(true);
     // A child that answers nothing: the port is still served (by this process), but not by the child.
     const child = spawn('sleep', ['30'], { stdio: 'ignore' });
