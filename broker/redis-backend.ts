@@ -4,6 +4,7 @@ import type { MQEmitter } from 'mqemitter';
 import { Redis } from 'ioredis';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { DedupingClient } from './deliver-past-dedupe.js';
 import { hardenMq } from './mq.js';
 import type { AedesPersistence, StoredPacket } from './persistence-port.js';
 import { RedisOutgoing } from './redis-outgoing.js';
@@ -23,6 +24,7 @@ const AsyncRedisPersistence = require('aedes-persistence-redis/asyncPersistence.
 interface RedisPersistenceOptions {
   conn: Redis;
   maxSessionDelivery: number;
+  log: Logger;
 }
 
 /** Where v12 differs from the port: its streams are async generators. */
@@ -46,11 +48,13 @@ class RedisPersistence extends AsyncRedisPersistence {
   /** The outgoing queues without per-message work that grows with the queue (redis-outgoing.ts). */
   readonly #outgoing: RedisOutgoing;
   readonly #maxSessionDelivery: number;
+  readonly #log: Logger;
 
   constructor(opts: RedisPersistenceOptions) {
     super(opts);
     this.#outgoing = new RedisOutgoing(opts.conn);
     this.#maxSessionDelivery = opts.maxSessionDelivery;
+    this.#log = opts.log;
   }
 
   /**
@@ -100,9 +104,24 @@ class RedisPersistence extends AsyncRedisPersistence {
 
   // @ts-expect-error -- as above
   override outgoingClearMessageId(
-    client: { readonly id: string },
+    client: DedupingClient,
     packet: StoredPacket,
   ): Promise<StoredPacket | undefined> {
+    if (packet.messageId === undefined) {
+      // A delivery Aedes did not send (lib/client.js `dedupe`): nothing to clear; sent again if still queued.
+      this.#outgoing.sendDropped(client, packet).then(
+        (sent) => {
+          if (sent)
+            this.#log.debug({ clientId: client.id }, 'queued message dropped as out of order, sent again');
+        },
+        (err: unknown) =>
+          this.#log.warn(
+            { err: errorMessage(err), clientId: client.id },
+            'queued message dropped as out of order not sent again; it waits for the next connect',
+          ),
+      );
+      return Promise.resolve(undefined);
+    }
     return this.#outgoing.clear(client, packet);
   }
 
@@ -175,6 +194,7 @@ export function openRedisBackend(url: string, concurrency: number, log: Logger):
   const persistence = new RedisPersistence({
     conn,
     maxSessionDelivery: MAX_SESSION_DELIVERY,
+    log,
   });
   // matchEmptyLevels as Aedes sets it for its own default emitter [MQTT-4.7.1-3].
   const mq = hardenMq(new MQEmitterRedis({ connectionString: url, concurrency, matchEmptyLevels: true }));

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
+import { deliverPastDedupe, droppedAsOutOfOrder, type DedupingClient } from './deliver-past-dedupe.js';
 import type { StoredPacket } from './persistence-port.js';
 
 /**
@@ -139,6 +140,19 @@ export class RedisOutgoing {
     const acked = msgpack.decode(buf);
     acked.messageId = packet.messageId;
     return acked;
+  }
+
+  /**
+   * A delivery Aedes dropped as out of order (deliver-past-dedupe.ts), sent again past `dedupe` if the session's
+   * queue still holds it, instead of waiting for the session's next CONNECT. True if it was sent.
+   */
+  async sendDropped(client: DedupingClient, packet: StoredPacket): Promise<boolean> {
+    if (!droppedAsOutOfOrder(client, packet)) return false;
+    const queuedAt = await this.#db.lpos(
+      outgoingKey(client.id),
+      packetKey(packet.brokerId, packet.brokerCounter),
+    );
+    return queuedAt !== null && deliverPastDedupe(client, packet);
   }
 
   /**

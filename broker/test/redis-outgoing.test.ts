@@ -145,6 +145,47 @@ describe('the Redis session store’s outgoing queue', () => {
     expect((left[0] as { payload: Buffer }).payload.toString()).toBe('r0');
   });
 
+  it('when a queued message is dropped as out of order (a later count reached the session first), then it is sent again at once with its own count, and once both are acknowledged nothing of them stays in Redis', async () => {
+    const broker = await redisBroker();
+    const raw = await session(broker, [ALL_TELEMETRY]);
+    expect(await raw.next(20_000, 'SUBACK')).toMatchObject({ cmd: 'suback' });
+    const aedes = broker.broker.aedes as unknown as {
+      id: string;
+      counter: number;
+      clients: Record<string, { deliverQoS(packet: object, done: () => void): void }>;
+    };
+    const live = aedes.clients[SESSION];
+    if (live === undefined) throw new Error('the session is not registered');
+    const queued = (payload: string) => {
+      aedes.counter += 1;
+      return {
+        cmd: 'publish',
+        topic: telemetryTopic(DEVICE_A),
+        payload: Buffer.from(payload),
+        qos: 1,
+        retain: false,
+        brokerId: aedes.id,
+        brokerCounter: aedes.counter,
+      };
+    };
+    const early = queued('early');
+    const late = queued('late');
+    for (const p of [early, late]) {
+      await broker.backend.persistence.outgoingEnqueueCombi([{ clientId: SESSION }], p);
+    }
+    // The later count reaches the session first (its enqueue finished first): Aedes' `dedupe` drops the earlier,
+    // which without the resend stays queued until the session's next CONNECT.
+    live.deliverQoS(late, () => undefined);
+    live.deliverQoS(early, () => undefined);
+    const got = await publishes(raw, 2, 3_000);
+    expect(got.map((p) => p.payload.toString())).toEqual(['late', 'early']);
+    for (const p of got) raw.send({ cmd: 'puback', messageId: p.messageId as number });
+    for (const deadline = Date.now() + 5_000; (await db.llen(LIST)) > 0 && Date.now() < deadline;)
+      await sleep(20);
+    expect(await db.llen(LIST)).toBe(0);
+    expect(await packetKeys()).toEqual([]);
+  });
+
   it('when a message matches two subscriptions of a session that acknowledges it, then nothing of it stays in Redis and it is not delivered again on the next CONNECT', async () => {
     const broker = await redisBroker();
     // Two filters matching every telemetry topic: Aedes delivers each message once per session.
