@@ -8,6 +8,7 @@ import type { DedupingClient } from './deliver-past-dedupe.js';
 import { hardenMq } from './mq.js';
 import type { AedesPersistence, StoredPacket } from './persistence-port.js';
 import { RedisOutgoing } from './redis-outgoing.js';
+import { SubscriptionSync, type SyncBroker } from './subscription-sync.js';
 
 const require = createRequire(import.meta.url);
 
@@ -49,6 +50,7 @@ class RedisPersistence extends AsyncRedisPersistence {
   readonly #outgoing: RedisOutgoing;
   readonly #maxSessionDelivery: number;
   readonly #log: Logger;
+  #sync: SubscriptionSync | undefined;
 
   constructor(opts: RedisPersistenceOptions) {
     super(opts);
@@ -81,7 +83,18 @@ class RedisPersistence extends AsyncRedisPersistence {
     client: { readonly id: string },
     subs: Parameters<AedesPersistence['addSubscriptions']>[1],
   ): Promise<void> {
-    return this.#serialised(client.id, () => super.addSubscriptions(client, subs));
+    return this.#serialised(client.id, async () => {
+      await super.addSubscriptions(client, subs);
+      // Before the SUBACK, every other broker of the cluster has it too (subscription-sync.ts).
+      const first = subs[0]?.topic;
+      if (first !== undefined) await this.#sync?.everyBrokerHas(client.id, first);
+    });
+  }
+
+  // @ts-expect-error -- as above
+  override async setup(broker: SyncBroker): Promise<void> {
+    await super.setup(broker);
+    this.#sync = await SubscriptionSync.install(broker, SUBSCRIPTION_SYNC_TIMEOUT_MS, this.#log);
   }
 
   // @ts-expect-error -- as above
@@ -170,6 +183,9 @@ const MQEmitterRedis = require('mqemitter-redis') as new (opts: {
  * only the size of one LRANGE reply.
  */
 export const MAX_SESSION_DELIVERY = 10_000_000;
+
+/** How long a new subscription's SUBACK waits for the other brokers to confirm it (subscription-sync.ts). */
+export const SUBSCRIPTION_SYNC_TIMEOUT_MS = 5_000;
 
 export interface RedisBackend {
   readonly persistence: AedesPersistence;

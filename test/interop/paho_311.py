@@ -132,21 +132,6 @@ def settle(seconds=0.5):
     time.sleep(seconds)
 
 
-# A new subscription reaches the other brokers of a cluster a moment after its SUBACK: the subscribing broker
-# answers once it has seen its own `$SYS/sub/add` broadcast come back from Redis (aedes-persistence
-# broadcastPersistence.js `addedSubscriptions`), and each other broker adds the subscription when it handles the
-# same broadcast. A message published on another broker before that is not queued for the session (README
-# "Broker cluster", the new-subscription window). Scenarios that publish on the other broker right after a
-# persistent session's first SUBACK wait this long first, so that they check queueing and redelivery across the
-# brokers, not that window (under load in CI it once took longer than the publisher's connect).
-PROPAGATION_S = 1.0
-
-
-def propagated(pub, sub):
-    if pub != sub:
-        settle(PROPAGATION_S)
-
-
 def cleanup(pub, sub):
     """As the Paho suite's cleanup: no retained messages on the test topics, no sessions of its client ids."""
     for cid, addr in ((CLIENT_IDS[0], sub), (CLIENT_IDS[1], pub), (CLIENT_IDS[0], pub), (CLIENT_IDS[1], sub)):
@@ -244,7 +229,6 @@ def s3_1_2_4_offline_message_queueing(pub, sub):
     s = Client(sub, CLIENT_IDS[0], clean=False)
     s.subscribe([(WILDTOPICS[5], 2)])
     s.disconnect()
-    propagated(pub, sub)
     p = Client(pub, CLIENT_IDS[1])
     p.publish(TOPICS[1], b"qos 0", 0)
     p.publish(TOPICS[2], b"qos 1", 1)
@@ -297,7 +281,6 @@ def s4_4_redelivery_on_reconnect(pub, sub):
     while not s.subacks and time.time() < end:
         s.c.loop(0.1)
     check(s.subacks, "no SUBACK")
-    propagated(pub, sub)
     # From here the client reads nothing: the broker's PUBLISHes stay unacknowledged.
     p = Client(pub, CLIENT_IDS[1])
     p.publish(TOPICS[1], b"qos 1", 1)

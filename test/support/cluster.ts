@@ -219,8 +219,10 @@ export async function startCluster(
         for (const key of keys) {
           const session = decodeURIComponent(key.slice('outgoing:'.length));
           for await (const packet of outgoing.stream({ id: session }, 1_000_000)) {
+            const topic = String(packet.topic);
+            if (!topic.endsWith('/telemetry')) continue;
             const reading = JSON.parse(String(packet.payload)) as { seq?: number };
-            const device = String(packet.topic).split('/')[2];
+            const device = topic.split('/')[2];
             if (reading.seq !== undefined) found.set(`${device}/${reading.seq}`, session);
           }
         }
