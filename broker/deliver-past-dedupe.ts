@@ -1,5 +1,3 @@
-import type { StoredPacket } from './persistence-port.js';
-
 /**
  * Aedes delivers a message to a session only if its count is above the highest it has delivered to that session
  * from the same broker (lib/client.js `dedupe`, meant for a message matching two of a session's subscriptions).
@@ -17,20 +15,26 @@ import type { StoredPacket } from './persistence-port.js';
  * Pinned by broker/test/redis-outgoing.test.ts ("dropped as out of order").
  */
 
+/** What this reads of a queued packet: Aedes' publishing broker and its count (aedes-packet). */
+export interface CountedPacket {
+  readonly brokerId?: string | undefined;
+  readonly brokerCounter?: number | undefined;
+}
+
 /** What this uses of an Aedes client (lib/client.js). */
 export interface DedupingClient {
   readonly id: string;
   readonly closed?: boolean;
   /** Per publishing broker id: the highest count delivered to this session. */
   readonly duplicates?: Record<string, number>;
-  deliverQoS?(packet: StoredPacket, done: () => void): void;
+  deliverQoS?(packet: object, done: () => void): void;
 }
 
 /**
  * Whether Aedes dropped this delivery as older than one the connected session already got from the same broker
  * (not a second copy of the message it let through last, which is what `dedupe` is for).
  */
-export function droppedAsOutOfOrder(client: DedupingClient, packet: StoredPacket): boolean {
+export function droppedAsOutOfOrder(client: DedupingClient, packet: CountedPacket): boolean {
   const brokerId = packet.brokerId;
   const counter = Number(packet.brokerCounter);
   if (typeof brokerId !== 'string' || !Number.isFinite(counter)) return false;
@@ -40,7 +44,7 @@ export function droppedAsOutOfOrder(client: DedupingClient, packet: StoredPacket
 }
 
 /** Delivers `packet` to the connected session past `dedupe` (see above); false if the session is gone. */
-export function deliverPastDedupe(client: DedupingClient, packet: StoredPacket): boolean {
+export function deliverPastDedupe(client: DedupingClient, packet: CountedPacket): boolean {
   const brokerId = packet.brokerId;
   const marks = client.duplicates;
   if (typeof brokerId !== 'string' || marks === undefined) return false;

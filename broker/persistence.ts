@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
+import { deliverPastDedupe, droppedAsOutOfOrder, type DedupingClient } from './deliver-past-dedupe.js';
 
 /**
  * The broker's session store: aedes-persistence's in-memory store, with its outgoing queues replaced.
@@ -109,6 +110,12 @@ class OutgoingQueue {
     return false;
   }
 
+  /** Whether exactly one copy of this message is queued and not yet sent: a lone copy Aedes did not deliver. */
+  holdsLoneUnsent(packet: OutgoingPacket): boolean {
+    const copies = this.byMessage.get(packet.brokerId)?.get(packet.brokerCounter) ?? [];
+    return copies.filter((s) => s.packet.messageId === undefined).length === 1;
+  }
+
   hasMessageId(messageId: number): boolean {
     return (this.byMessageId.get(messageId)?.length ?? 0) > 0;
   }
@@ -117,7 +124,7 @@ class OutgoingQueue {
    * The stock store's outgoingClearMessageId, but a clear without a packet id (a delivery Aedes did not send:
    * lib/client.js `dedupe`) removes only a second unsent copy of the same message, never another message's: the
    * stock store removed the first unsent copy, a reading its device had been PUBACKed for (as the SQLite store,
-   * outgoing-queue.ts `clearUnsent`). A lone copy stays queued for the session's next connect.
+   * outgoing-queue.ts `clearUnsent`). A lone copy stays queued, and `BrokerPersistence.outgoingClearMessageId` delivers it again at once.
    */
   clear(packet: OutgoingPacket | undefined): OutgoingPacket | undefined {
     const messageId = packet?.messageId;
@@ -248,6 +255,19 @@ export class BrokerPersistence extends MemoryPersistence {
     // The contract suite passes a bare number here; like the stock store, that is "no message id" of no message.
     const cleared = queue?.clear(typeof packet === 'object' ? packet : undefined);
     if (queue?.length === 0) this.#outgoing.delete(client.id);
+    // A lone copy Aedes dropped as out of order: delivered again now (deliver-past-dedupe.ts), not at the next connect.
+    const live = client as DedupingClient;
+    if (
+      cleared === undefined &&
+      typeof packet === 'object' &&
+      packet.messageId === undefined &&
+      queue?.holdsLoneUnsent(packet) === true &&
+      droppedAsOutOfOrder(live, packet)
+    ) {
+      setImmediate(() => {
+        if (queue.holdsLoneUnsent(packet)) deliverPastDedupe(live, packet);
+      });
+    }
     return Promise.resolve(cleared);
   }
 
