@@ -99,6 +99,11 @@ export function drawMap(card, sites, lots, devices) {
   ro.observe(map.getContainer());
   onLeave(() => {
     ro.disconnect();
+    // Listeners first: after a window resize (a tablet rotated) Leaflet fires `moveend` from a 200 ms timer
+    // (Map.invalidateSize, debounceMoveend) that remove() does not clear, and the `moveend` handler above then
+    // read the bounds of a removed map: "Cannot read properties of undefined (reading '_leaflet_pos')", an
+    // uncaught page error (reproduced in headless Chromium: rotate, leave within 200 ms).
+    map.off();
     map.remove();
   });
 }
