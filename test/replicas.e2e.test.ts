@@ -203,8 +203,13 @@ describe.skipIf(!pg.available && !pg.required)('two API replicas on one PostgreS
     // The kill closed the held requests' connections: they are cut off, not delivered.
     await waitUntil(() => held().length === 0, 'the held requests to be cut off by the kill', 5_000);
     // (A held request that timed out before the kill was cut by its sender; those cut from the kill on were not.)
+    // Compared as events, not requests: under load a held request can reach its 1 s timeout around the kill, its
+    // retry be held too, and the receiver see both close from the kill on (one CI run: each of the 4 events
+    // cut twice). What must hold is that exactly the events in flight were cut, none answered.
     const cutByKill = rx.requests.filter((q) => q.outcome === 'cut' && (q.endedAtMs ?? 0) >= killAtMs);
-    expect(cutByKill.map((q) => q.webhookId).sort()).toEqual([...inFlightAtKill].sort());
+    expect([...new Set(cutByKill.map((q) => q.webhookId))].sort()).toEqual(
+      [...new Set(inFlightAtKill)].sort(),
+    );
     rx.hold = () => false;
 
     for (const alert of alerts.slice(EVENTS_BEFORE_KILL)) await acknowledge(standby, alert);
