@@ -82,7 +82,9 @@ export class SubscriptionSync {
    * the timeout, with a warning naming the brokers that did not answer.
    */
   everyBrokerHas(clientId: string, firstTopic: string): Promise<void> {
-    const counter = this.#latest.get(`${clientId}\u0000${firstTopic}`);
+    const latestKey = `${clientId}\u0000${firstTopic}`;
+    const counter = this.#latest.get(latestKey);
+    this.#latest.delete(latestKey);
     // Live: heard within three heartbeats, as Aedes judges a broker dead for its wills (aedes.js `_clearWills`).
     const since = Date.now() - 3 * (this.#broker.opts?.heartbeatInterval ?? 60_000);
     const peers = Object.entries(this.#broker.brokers)
@@ -121,8 +123,10 @@ export class SubscriptionSync {
     if (origin === this.#broker.id) {
       const change = parse(packet.payload);
       const first = change?.subs[0]?.topic;
-      if (change !== undefined && first !== undefined)
+      if (change !== undefined && first !== undefined) {
         this.#latest.set(`${change.clientId}\u0000${first}`, counter);
+        if (this.#latest.size > 10_000) this.#latest.delete(this.#latest.keys().next().value as string);
+      }
       return done();
     }
     const answer: Change = { origin, counter };
