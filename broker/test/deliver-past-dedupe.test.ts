@@ -1,9 +1,9 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ALL_TELEMETRY, telemetryTopic } from '../../core/contracts/index.js';
+import { ALL_TELEMETRY } from '../../core/contracts/index.js';
 import {
-  DEVICE_A,
   provisionRegistry,
+  queuedOutOfOrder,
   rawIngestSession,
   rawPublishes,
   startBroker,
@@ -31,32 +31,9 @@ it('when a queued message is dropped as out of order on the in-memory store, the
     const raw = await rawIngestSession(run.ports.tcpPort, SESSION);
     raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: ALL_TELEMETRY, qos: 1 }] });
     expect(await raw.next(20_000, 'SUBACK')).toMatchObject({ cmd: 'suback' });
-    const aedes = run.broker.aedes as unknown as {
-      id: string;
-      counter: number;
-      persistence: { outgoingEnqueueCombi(subs: { clientId: string }[], packet: object): Promise<void> };
-      clients: Record<string, { deliverQoS(packet: object, done: () => void): void }>;
-    };
-    const live = aedes.clients[SESSION];
-    if (live === undefined) throw new Error('the session is not registered');
-    const queued = (payload: string) => {
-      aedes.counter += 1;
-      return {
-        cmd: 'publish',
-        topic: telemetryTopic(DEVICE_A),
-        payload: Buffer.from(payload),
-        qos: 1,
-        retain: false,
-        brokerId: aedes.id,
-        brokerCounter: aedes.counter,
-      };
-    };
-    const early = queued('early');
-    const late = queued('late');
-    for (const p of [early, late]) await aedes.persistence.outgoingEnqueueCombi([{ clientId: SESSION }], p);
+    const pair = await queuedOutOfOrder(run.broker, SESSION);
     // The later count reaches the session first: Aedes' `dedupe` drops the earlier.
-    live.deliverQoS(late, () => undefined);
-    live.deliverQoS(early, () => undefined);
+    pair.deliverLateFirst();
     const got = await rawPublishes(raw, (sofar) => sofar.length >= 2, 3_000);
     expect(got.map((p) => String(p.payload))).toEqual(['late', 'early']);
     for (const p of got) raw.send({ cmd: 'puback', messageId: p.messageId as number });

@@ -11,6 +11,7 @@ import {
   deviceClient,
   eventually,
   provisionRegistry,
+  queuedOutOfOrder,
   rawIngestSession,
   SERVICE_TOKEN,
   sleep,
@@ -149,34 +150,10 @@ describe('the Redis session store’s outgoing queue', () => {
     const broker = await redisBroker();
     const raw = await session(broker, [ALL_TELEMETRY]);
     expect(await raw.next(20_000, 'SUBACK')).toMatchObject({ cmd: 'suback' });
-    const aedes = broker.broker.aedes as unknown as {
-      id: string;
-      counter: number;
-      clients: Record<string, { deliverQoS(packet: object, done: () => void): void }>;
-    };
-    const live = aedes.clients[SESSION];
-    if (live === undefined) throw new Error('the session is not registered');
-    const queued = (payload: string) => {
-      aedes.counter += 1;
-      return {
-        cmd: 'publish',
-        topic: telemetryTopic(DEVICE_A),
-        payload: Buffer.from(payload),
-        qos: 1,
-        retain: false,
-        brokerId: aedes.id,
-        brokerCounter: aedes.counter,
-      };
-    };
-    const early = queued('early');
-    const late = queued('late');
-    for (const p of [early, late]) {
-      await broker.backend.persistence.outgoingEnqueueCombi([{ clientId: SESSION }], p);
-    }
+    const pair = await queuedOutOfOrder(broker.broker, SESSION);
     // The later count reaches the session first (its enqueue finished first): Aedes' `dedupe` drops the earlier,
     // which without the resend stays queued until the session's next CONNECT.
-    live.deliverQoS(late, () => undefined);
-    live.deliverQoS(early, () => undefined);
+    pair.deliverLateFirst();
     const got = await publishes(raw, 2, 3_000);
     expect(got.map((p) => p.payload.toString())).toEqual(['late', 'early']);
     for (const p of got) raw.send({ cmd: 'puback', messageId: p.messageId as number });

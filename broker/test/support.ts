@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { pino, type Logger } from 'pino';
+import { telemetryTopic } from '../../core/contracts/index.js';
 import { issueToken, makeCredentials } from '../../core/credentials.js';
 import type { State } from '../../core/state/index.js';
 import { openSharedTestState } from '../../test/support/shared-state.js';
@@ -405,4 +406,45 @@ export function rawConnect(port: number): Promise<RawConnection> {
     );
     socket.once('error', reject);
   });
+}
+
+/**
+ * A connected session's Aedes client and two of DEVICE_A's readings numbered by the broker's counter, queued for
+ * the session earlier first. Delivered late-first (`deliverLateFirst`), the later count reaches the session first,
+ * as when its enqueue finished first, and Aedes' `dedupe` (lib/client.js) drops the earlier
+ * (broker/deliver-past-dedupe.ts).
+ */
+export async function queuedOutOfOrder(
+  broker: Running['broker'],
+  sessionId: string,
+): Promise<{ deliverLateFirst(): void }> {
+  const aedes = broker.aedes as unknown as {
+    id: string;
+    counter: number;
+    persistence: { outgoingEnqueueCombi(subs: { clientId: string }[], packet: object): Promise<void> };
+    clients: Record<string, { deliverQoS(packet: object, done: () => void): void }>;
+  };
+  const live = aedes.clients[sessionId];
+  if (live === undefined) throw new Error(`the session ${sessionId} is not registered`);
+  const counted = (payload: string) => {
+    aedes.counter += 1;
+    return {
+      cmd: 'publish',
+      topic: telemetryTopic(DEVICE_A),
+      payload: Buffer.from(payload),
+      qos: 1,
+      retain: false,
+      brokerId: aedes.id,
+      brokerCounter: aedes.counter,
+    };
+  };
+  const early = counted('early');
+  const late = counted('late');
+  for (const p of [early, late]) await aedes.persistence.outgoingEnqueueCombi([{ clientId: sessionId }], p);
+  return {
+    deliverLateFirst() {
+      live.deliverQoS(late, () => undefined);
+      live.deliverQoS(early, () => undefined);
+    },
+  };
 }
